@@ -19,7 +19,12 @@ pub struct Checkpoint {
 
 impl Checkpoint {
     pub fn new(origin: impl Into<String>, size: u64, root: Hash) -> Checkpoint {
-        Checkpoint { origin: origin.into(), size, root, extensions: Vec::new() }
+        Checkpoint {
+            origin: origin.into(),
+            size,
+            root,
+            extensions: Vec::new(),
+        }
     }
 
     /// Parses a checkpoint's note text.
@@ -33,11 +38,18 @@ impl Checkpoint {
         if origin.is_empty() {
             return Err(Error::malformed(WHAT, "empty origin line"));
         }
-        let size_line = lines.next().ok_or_else(|| Error::malformed(WHAT, "no size line"))?;
+        let size_line = lines
+            .next()
+            .ok_or_else(|| Error::malformed(WHAT, "no size line"))?;
         let size = parse_decimal(size_line).ok_or_else(|| {
-            Error::malformed(WHAT, format!("size {size_line:?} is not a decimal number without leading zeroes"))
+            Error::malformed(
+                WHAT,
+                format!("size {size_line:?} is not a decimal number without leading zeroes"),
+            )
         })?;
-        let root_line = lines.next().ok_or_else(|| Error::malformed(WHAT, "no root hash line"))?;
+        let root_line = lines
+            .next()
+            .ok_or_else(|| Error::malformed(WHAT, "no root hash line"))?;
         let root = Hash::from_base64(root_line)
             .map_err(|e| Error::malformed(WHAT, format!("root hash line: {e}")))?;
         let mut extensions = Vec::new();
@@ -47,12 +59,22 @@ impl Checkpoint {
             }
             extensions.push(line.to_string());
         }
-        Ok(Checkpoint { origin: origin.to_string(), size, root, extensions })
+        Ok(Checkpoint {
+            origin: origin.to_string(),
+            size,
+            root,
+            extensions,
+        })
     }
 
     /// The note text of this checkpoint.
     pub fn to_text(&self) -> String {
-        let mut s = format!("{}\n{}\n{}\n", self.origin, self.size, self.root.to_base64());
+        let mut s = format!(
+            "{}\n{}\n{}\n",
+            self.origin,
+            self.size,
+            self.root.to_base64()
+        );
         for e in &self.extensions {
             s.push_str(e);
             s.push('\n');
@@ -80,7 +102,11 @@ impl SignedCheckpoint {
     /// Parses and verifies a signed checkpoint: the note must carry a valid
     /// signature by `log_key`, whose name must be the origin. `others`
     /// (witness keys) are verified too when their signatures are present.
-    pub fn open(msg: &[u8], log_key: &NoteVerifier, others: &[NoteVerifier]) -> Result<SignedCheckpoint> {
+    pub fn open(
+        msg: &[u8],
+        log_key: &NoteVerifier,
+        others: &[NoteVerifier],
+    ) -> Result<SignedCheckpoint> {
         let note = Note::parse(msg)?;
         let mut known = vec![log_key.clone()];
         known.extend(others.iter().cloned());
@@ -104,7 +130,11 @@ impl SignedCheckpoint {
                 log_key.name()
             )));
         }
-        Ok(SignedCheckpoint { checkpoint, note, verified })
+        Ok(SignedCheckpoint {
+            checkpoint,
+            note,
+            verified,
+        })
     }
 }
 
@@ -134,7 +164,12 @@ mod tests {
             assert!(err.contains(want), "{bad:?}: {err}");
         }
         let root = crate::leaf_hash(b"x").to_base64();
-        assert!(Checkpoint::parse_text(&format!("o\n1\n{root}\n\n")).unwrap_err().to_string().contains("empty extension"));
+        assert!(
+            Checkpoint::parse_text(&format!("o\n1\n{root}\n\n"))
+                .unwrap_err()
+                .to_string()
+                .contains("empty extension")
+        );
         assert!(Checkpoint::parse_text(&format!("o\n18446744073709551616\n{root}\n")).is_err());
     }
 }

@@ -13,7 +13,9 @@ use crate::{Error, Result};
 /// The message a cosigner signs for `checkpoint_text` at `timestamp`.
 pub fn signed_message(timestamp: u64, checkpoint_text: &str) -> Result<Vec<u8>> {
     if timestamp > i64::MAX as u64 {
-        return Err(Error::Signature("cosignature timestamp exceeds 2^63 - 1".into()));
+        return Err(Error::Signature(
+            "cosignature timestamp exceeds 2^63 - 1".into(),
+        ));
     }
     let mut msg = format!("cosignature/v1\ntime {timestamp}\n").into_bytes();
     msg.extend_from_slice(checkpoint_text.as_bytes());
@@ -48,16 +50,22 @@ mod tests {
     fn cosignatures_verify_with_their_timestamp_and_only_for_their_text() {
         let log = NoteSigner::generate("example.org/log", ALG_ED25519).unwrap();
         let witness = NoteSigner::generate("witness.example/w1", ALG_COSIGNATURE_V1).unwrap();
-        let mut note = Note::new("example.org/log\n1\nbjQLnP+zepicpUTmu3gKLHiQHT+zNzh2hRGjBhevoB0=\n").unwrap();
+        let mut note =
+            Note::new("example.org/log\n1\nbjQLnP+zepicpUTmu3gKLHiQHT+zNzh2hRGjBhevoB0=\n")
+                .unwrap();
         note.sign(&log).unwrap();
         let line = cosign(&witness, &note, 1_700_000_000).unwrap();
         assert_eq!(line.signature.len(), 72);
         note.add_signature(line.clone());
-        let v = Note::parse(&note.to_bytes()).unwrap().verify(&[log.verifier(), witness.verifier()]).unwrap();
+        let v = Note::parse(&note.to_bytes())
+            .unwrap()
+            .verify(&[log.verifier(), witness.verifier()])
+            .unwrap();
         assert_eq!(v.signatures[1].timestamp, Some(1_700_000_000));
         // The key id commits to type 0x04: the same key as a plain signer has another id.
         let plain = NoteSigner::from_seed("witness.example/w1", ALG_ED25519, &[7; 32]).unwrap();
-        let cosigner = NoteSigner::from_seed("witness.example/w1", ALG_COSIGNATURE_V1, &[7; 32]).unwrap();
+        let cosigner =
+            NoteSigner::from_seed("witness.example/w1", ALG_COSIGNATURE_V1, &[7; 32]).unwrap();
         assert_ne!(plain.key_id(), cosigner.key_id());
         // A changed timestamp breaks the signature.
         let mut forged = line;

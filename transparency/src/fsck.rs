@@ -46,7 +46,10 @@ pub fn verify_log<S: TileStorage + Sync + ?Sized>(
                 scope.spawn(move || check_level0(storage, size, start, end))
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("fsck thread panicked")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("fsck thread panicked"))
+            .collect()
     });
     // `up` holds the hashes of the next level: the MTH of every full tile below.
     let mut up: Vec<Hash> = Vec::new();
@@ -66,7 +69,11 @@ pub fn verify_log<S: TileStorage + Sync + ?Sized>(
             let id = TileId::hashes(level, i as u64, chunk.len() as u16);
             let stored = read_hash_tile(storage, &id)?;
             if stored != chunk {
-                let pos = stored.iter().zip(chunk).position(|(a, b)| a != b).unwrap_or(0);
+                let pos = stored
+                    .iter()
+                    .zip(chunk)
+                    .position(|(a, b)| a != b)
+                    .unwrap_or(0);
                 return Err(Error::Verification(format!(
                     "tile {id}: hash {pos} does not match the tiles below it"
                 )));
@@ -75,7 +82,10 @@ pub fn verify_log<S: TileStorage + Sync + ?Sized>(
         }
         let full = up.len() - up.len() % TILE_WIDTH as usize;
         edges.push(up[full..].to_vec());
-        up = up[..full].chunks_exact(TILE_WIDTH as usize).map(perfect_subtree_hash).collect();
+        up = up[..full]
+            .chunks_exact(TILE_WIDTH as usize)
+            .map(perfect_subtree_hash)
+            .collect();
     }
     let mut parts: Vec<Hash> = Vec::new();
     for edge in edges.iter().rev() {
@@ -101,12 +111,21 @@ pub fn verify_log<S: TileStorage + Sync + ?Sized>(
             checkpoint.checkpoint.root
         )));
     }
-    Ok(FsckReport { checkpoint, entries: size, tiles })
+    Ok(FsckReport {
+        checkpoint,
+        entries: size,
+        tiles,
+    })
 }
 
 /// Checks bundles `start..end` against their level-0 tiles. Returns the
 /// hash of each full tile, and the leaf hashes of the partial one.
-fn check_level0<S: TileStorage + ?Sized>(storage: &S, size: u64, start: u64, end: u64) -> Result<(Vec<Hash>, Vec<Hash>)> {
+fn check_level0<S: TileStorage + ?Sized>(
+    storage: &S,
+    size: u64,
+    start: u64,
+    end: u64,
+) -> Result<(Vec<Hash>, Vec<Hash>)> {
     let mut full = Vec::with_capacity(end.saturating_sub(start) as usize);
     let mut partial = Vec::new();
     for n in start..end {

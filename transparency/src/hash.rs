@@ -92,7 +92,10 @@ pub fn perfect_subtree_hash(hashes: &[Hash]) -> Hash {
     debug_assert!(hashes.len().is_power_of_two());
     let mut level: Vec<Hash> = hashes.to_vec();
     while level.len() > 1 {
-        let next: Vec<Hash> = level.chunks_exact(2).map(|p| node_hash(&p[0], &p[1])).collect();
+        let next: Vec<Hash> = level
+            .chunks_exact(2)
+            .map(|p| node_hash(&p[0], &p[1]))
+            .collect();
         level = next;
     }
     level[0]
@@ -111,7 +114,10 @@ mod tests {
     fn leaf_and_node_hashes_match_rfc6962_prefixes() {
         let leaf = leaf_hash(b"");
         // Known value from the transparency-dev vectors: the leaf hash of the empty entry.
-        assert_eq!(leaf.to_base64(), "bjQLnP+zepicpUTmu3gKLHiQHT+zNzh2hRGjBhevoB0=");
+        assert_eq!(
+            leaf.to_base64(),
+            "bjQLnP+zepicpUTmu3gKLHiQHT+zNzh2hRGjBhevoB0="
+        );
         let node = node_hash(&leaf, &leaf);
         assert_eq!(node_hash_bytes(&leaf.0, &leaf.0), node.0.to_vec());
         assert_ne!(node, leaf);

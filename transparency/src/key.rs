@@ -41,7 +41,9 @@ fn check_alg(alg: u8, what: &'static str) -> Result<()> {
         ALG_ED25519 | ALG_COSIGNATURE_V1 => Ok(()),
         other => Err(Error::malformed(
             what,
-            format!("signature type 0x{other:02x} is not supported (want 0x01 Ed25519 or 0x04 cosignature/v1)"),
+            format!(
+                "signature type 0x{other:02x} is not supported (want 0x01 Ed25519 or 0x04 cosignature/v1)"
+            ),
         )),
     }
 }
@@ -66,8 +68,9 @@ impl NoteSigner {
     /// A fresh key from the OS CSPRNG.
     pub fn generate(name: &str, alg: u8) -> Result<NoteSigner> {
         let mut seed = [0u8; 32];
-        getrandom::fill(&mut seed)
-            .map_err(|e| Error::InvalidArgument(format!("the OS random number generator failed: {e}")))?;
+        getrandom::fill(&mut seed).map_err(|e| {
+            Error::InvalidArgument(format!("the OS random number generator failed: {e}"))
+        })?;
         NoteSigner::from_seed(name, alg, &seed)
     }
 
@@ -75,11 +78,19 @@ impl NoteSigner {
     pub fn from_seed(name: &str, alg: u8, seed: &[u8; 32]) -> Result<NoteSigner> {
         check_alg(alg, "private key")?;
         if !is_valid_key_name(name) {
-            return Err(Error::malformed("private key", format!("invalid key name {name:?}")));
+            return Err(Error::malformed(
+                "private key",
+                format!("invalid key name {name:?}"),
+            ));
         }
         let key = SigningKey::from_bytes(seed);
         let id = key_id(name, alg, key.verifying_key().as_bytes());
-        Ok(NoteSigner { name: name.to_string(), id, alg, key })
+        Ok(NoteSigner {
+            name: name.to_string(),
+            id,
+            alg,
+            key,
+        })
     }
 
     /// Parses `PRIVATE+KEY+<name>+<id>+<base64(type || 32-byte seed)>`,
@@ -90,13 +101,20 @@ impl NoteSigner {
         let rest = text
             .strip_prefix("PRIVATE+KEY+")
             .ok_or_else(|| bad("does not start with PRIVATE+KEY+".into()))?;
-        let (name, rest) = rest.split_once('+').ok_or_else(|| bad("no key id".into()))?;
-        let (id_hex, key_b64) = rest.split_once('+').ok_or_else(|| bad("no key material".into()))?;
+        let (name, rest) = rest
+            .split_once('+')
+            .ok_or_else(|| bad("no key id".into()))?;
+        let (id_hex, key_b64) = rest
+            .split_once('+')
+            .ok_or_else(|| bad("no key material".into()))?;
         if !is_valid_key_name(name) {
             return Err(bad(format!("invalid key name {name:?}")));
         }
-        let id = parse_key_id(id_hex).ok_or_else(|| bad(format!("key id {id_hex:?} is not 8 hex digits")))?;
-        let raw = BASE64.decode(key_b64).map_err(|e| bad(format!("key is not base64: {e}")))?;
+        let id = parse_key_id(id_hex)
+            .ok_or_else(|| bad(format!("key id {id_hex:?} is not 8 hex digits")))?;
+        let raw = BASE64
+            .decode(key_b64)
+            .map_err(|e| bad(format!("key is not base64: {e}")))?;
         let (alg, seed) = raw.split_first().ok_or_else(|| bad("empty key".into()))?;
         check_alg(*alg, "private key")?;
         let seed: &[u8; 32] = seed
@@ -116,7 +134,12 @@ impl NoteSigner {
     pub fn private_key_text(&self) -> String {
         let mut raw = vec![self.alg];
         raw.extend_from_slice(self.key.as_bytes());
-        format!("PRIVATE+KEY+{}+{:08x}+{}", self.name, self.id, BASE64.encode(raw))
+        format!(
+            "PRIVATE+KEY+{}+{:08x}+{}",
+            self.name,
+            self.id,
+            BASE64.encode(raw)
+        )
     }
 
     pub fn name(&self) -> &str {
@@ -174,23 +197,39 @@ impl NoteVerifier {
     pub fn from_vkey(text: &str) -> Result<NoteVerifier> {
         let bad = |reason: String| Error::malformed("verifier key", reason);
         let text = text.trim();
-        let (name, rest) = text.split_once('+').ok_or_else(|| bad("no key id".into()))?;
-        let (id_hex, key_b64) = rest.split_once('+').ok_or_else(|| bad("no key material".into()))?;
+        let (name, rest) = text
+            .split_once('+')
+            .ok_or_else(|| bad("no key id".into()))?;
+        let (id_hex, key_b64) = rest
+            .split_once('+')
+            .ok_or_else(|| bad("no key material".into()))?;
         if !is_valid_key_name(name) {
             return Err(bad(format!("invalid key name {name:?}")));
         }
-        let id = parse_key_id(id_hex).ok_or_else(|| bad(format!("key id {id_hex:?} is not 8 hex digits")))?;
-        let raw = BASE64.decode(key_b64).map_err(|e| bad(format!("key is not base64: {e}")))?;
+        let id = parse_key_id(id_hex)
+            .ok_or_else(|| bad(format!("key id {id_hex:?} is not 8 hex digits")))?;
+        let raw = BASE64
+            .decode(key_b64)
+            .map_err(|e| bad(format!("key is not base64: {e}")))?;
         let (alg, public) = raw.split_first().ok_or_else(|| bad("empty key".into()))?;
         check_alg(*alg, "verifier key")?;
-        let public: &[u8; 32] = public
-            .try_into()
-            .map_err(|_| bad(format!("Ed25519 public key has {} bytes, want 32", public.len())))?;
-        let key = VerifyingKey::from_bytes(public).map_err(|_| bad("not a valid Ed25519 point".into()))?;
+        let public: &[u8; 32] = public.try_into().map_err(|_| {
+            bad(format!(
+                "Ed25519 public key has {} bytes, want 32",
+                public.len()
+            ))
+        })?;
+        let key = VerifyingKey::from_bytes(public)
+            .map_err(|_| bad("not a valid Ed25519 point".into()))?;
         if key_id(name, *alg, public) != id {
             return Err(bad(format!("key id {id_hex} does not match the key")));
         }
-        Ok(NoteVerifier { name: name.to_string(), id, alg: *alg, key })
+        Ok(NoteVerifier {
+            name: name.to_string(),
+            id,
+            alg: *alg,
+            key,
+        })
     }
 
     /// The vkey text.
@@ -230,16 +269,26 @@ impl NoteVerifier {
     /// Checks a note signature (the bytes after the key id) over `text`.
     /// Returns the cosignature's timestamp for type 0x04 keys.
     pub fn verify_note_signature(&self, text: &str, sig: &[u8]) -> Result<Option<u64>> {
-        let fail = || Error::Signature(format!("invalid signature by {}+{:08x}", self.name, self.id));
+        let fail = || {
+            Error::Signature(format!(
+                "invalid signature by {}+{:08x}",
+                self.name, self.id
+            ))
+        };
         match self.alg {
-            ALG_ED25519 => self.verify_raw(text.as_bytes(), sig).then_some(None).ok_or_else(fail),
+            ALG_ED25519 => self
+                .verify_raw(text.as_bytes(), sig)
+                .then_some(None)
+                .ok_or_else(fail),
             _ => {
                 if sig.len() != 8 + 64 {
                     return Err(fail());
                 }
                 let timestamp = u64::from_be_bytes(sig[..8].try_into().expect("8 bytes"));
                 let msg = cosignature::signed_message(timestamp, text)?;
-                self.verify_raw(&msg, &sig[8..]).then_some(Some(timestamp)).ok_or_else(fail)
+                self.verify_raw(&msg, &sig[8..])
+                    .then_some(Some(timestamp))
+                    .ok_or_else(fail)
             }
         }
     }
@@ -260,9 +309,13 @@ mod tests {
         assert_eq!(v, s.verifier());
         // A wrong id is refused with a reason.
         let wrong = text.replacen(&format!("{:08x}", s.key_id()), "00000000", 1);
-        let err = NoteSigner::from_private_key(&wrong).unwrap_err().to_string();
+        let err = NoteSigner::from_private_key(&wrong)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("does not match"), "{err}");
-        let wrong_v = v.vkey().replacen(&format!("{:08x}", s.key_id()), "00000000", 1);
+        let wrong_v = v
+            .vkey()
+            .replacen(&format!("{:08x}", s.key_id()), "00000000", 1);
         assert!(NoteVerifier::from_vkey(&wrong_v).is_err());
         assert!(NoteVerifier::from_vkey("name+1234+AQ==").is_err());
         assert!(NoteVerifier::from_vkey("bad name+00000000+AQ==").is_err());

@@ -25,6 +25,8 @@ pub mod checkpoint;
 pub mod cosignature;
 mod error;
 pub mod fsck;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hash;
 pub mod key;
 pub mod note;

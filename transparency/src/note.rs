@@ -34,14 +34,18 @@ impl SignatureLine {
         let rest = line
             .strip_prefix(SIG_PREFIX)
             .ok_or_else(|| bad("does not start with an em dash and a space"))?;
-        let (name, b64) = rest.split_once(' ').ok_or_else(|| bad("no space between key name and signature"))?;
+        let (name, b64) = rest
+            .split_once(' ')
+            .ok_or_else(|| bad("no space between key name and signature"))?;
         if !is_valid_key_name(name) {
             return Err(bad("invalid key name"));
         }
         if b64.is_empty() {
             return Err(bad("empty signature"));
         }
-        let raw = BASE64.decode(b64).map_err(|_| bad("signature is not base64"))?;
+        let raw = BASE64
+            .decode(b64)
+            .map_err(|_| bad("signature is not base64"))?;
         if raw.len() < 5 {
             return Err(bad("signature shorter than a key id and one byte"));
         }
@@ -86,7 +90,10 @@ pub struct Verified {
 
 fn check_text(text: &str, what: &'static str) -> Result<()> {
     if let Some((i, c)) = text.char_indices().find(|&(_, c)| c < ' ' && c != '\n') {
-        return Err(Error::malformed(what, format!("control character U+{:04X} at byte {i}", c as u32)));
+        return Err(Error::malformed(
+            what,
+            format!("control character U+{:04X} at byte {i}", c as u32),
+        ));
     }
     Ok(())
 }
@@ -108,7 +115,10 @@ impl Note {
         if !text.ends_with('\n') {
             return Err(Error::malformed("note text", "does not end with a newline"));
         }
-        Ok(Note { text, signatures: Vec::new() })
+        Ok(Note {
+            text,
+            signatures: Vec::new(),
+        })
     }
 
     /// Parses a signed note (without verifying it).
@@ -117,27 +127,40 @@ impl Note {
         if msg.len() > Self::MAX_SIZE {
             return Err(Error::malformed(WHAT, "larger than 1 MiB"));
         }
-        let msg = std::str::from_utf8(msg)
-            .map_err(|e| Error::malformed(WHAT, format!("not UTF-8 at byte {}", e.valid_up_to())))?;
+        let msg = std::str::from_utf8(msg).map_err(|e| {
+            Error::malformed(WHAT, format!("not UTF-8 at byte {}", e.valid_up_to()))
+        })?;
         check_text(msg, WHAT)?;
         let split = msg
             .rfind("\n\n")
             .ok_or_else(|| Error::malformed(WHAT, "no blank line before the signatures"))?;
         let (text, sigs) = (&msg[..split + 1], &msg[split + 2..]);
         if sigs.is_empty() {
-            return Err(Error::malformed(WHAT, "no signature lines after the last blank line"));
+            return Err(Error::malformed(
+                WHAT,
+                "no signature lines after the last blank line",
+            ));
         }
         if !sigs.ends_with('\n') {
-            return Err(Error::malformed(WHAT, "the last signature line does not end with a newline"));
+            return Err(Error::malformed(
+                WHAT,
+                "the last signature line does not end with a newline",
+            ));
         }
         let mut signatures = Vec::new();
         for line in sigs[..sigs.len() - 1].split('\n') {
             if signatures.len() == Self::MAX_SIGNATURES {
-                return Err(Error::malformed(WHAT, format!("more than {} signatures", Self::MAX_SIGNATURES)));
+                return Err(Error::malformed(
+                    WHAT,
+                    format!("more than {} signatures", Self::MAX_SIGNATURES),
+                ));
             }
             signatures.push(SignatureLine::parse(line)?);
         }
-        Ok(Note { text: text.to_string(), signatures })
+        Ok(Note {
+            text: text.to_string(),
+            signatures,
+        })
     }
 
     /// The signed text, including its final newline.
@@ -178,7 +201,9 @@ impl Note {
         let mut verified: Vec<VerifiedSignature> = Vec::new();
         let mut unknown: Vec<SignatureLine> = Vec::new();
         for sig in &self.signatures {
-            let mut matches = known.iter().filter(|v| v.name() == sig.name && v.key_id() == sig.key_id);
+            let mut matches = known
+                .iter()
+                .filter(|v| v.name() == sig.name && v.key_id() == sig.key_id);
             let Some(verifier) = matches.next() else {
                 if !unknown.contains(sig) {
                     unknown.push(sig.clone());
@@ -191,20 +216,34 @@ impl Note {
                     sig.name, sig.key_id
                 )));
             }
-            if verified.iter().any(|v| v.name == sig.name && v.key_id == sig.key_id) {
+            if verified
+                .iter()
+                .any(|v| v.name == sig.name && v.key_id == sig.key_id)
+            {
                 continue;
             }
             let timestamp = verifier.verify_note_signature(&self.text, &sig.signature)?;
-            verified.push(VerifiedSignature { name: sig.name.clone(), key_id: sig.key_id, timestamp });
+            verified.push(VerifiedSignature {
+                name: sig.name.clone(),
+                key_id: sig.key_id,
+                timestamp,
+            });
         }
         if verified.is_empty() {
-            let names: Vec<String> = self.signatures.iter().map(|s| format!("{}+{:08x}", s.name, s.key_id)).collect();
+            let names: Vec<String> = self
+                .signatures
+                .iter()
+                .map(|s| format!("{}+{:08x}", s.name, s.key_id))
+                .collect();
             return Err(Error::Signature(format!(
                 "no signature by a known key (the note is signed by: {})",
                 names.join(", ")
             )));
         }
-        Ok(Verified { signatures: verified, unknown })
+        Ok(Verified {
+            signatures: verified,
+            unknown,
+        })
     }
 
     /// The signed note's bytes.
@@ -234,18 +273,34 @@ mod tests {
         let cases: Vec<(Vec<u8>, &str)> = vec![
             (b"no blank line\n".to_vec(), "no blank line"),
             (b"text\n\n".to_vec(), "no signature lines"),
-            (good[..good.len() - 1].to_vec(), "does not end with a newline"),
+            (
+                good[..good.len() - 1].to_vec(),
+                "does not end with a newline",
+            ),
             (b"text\n\n- name AAAAAAA=\n".to_vec(), "em dash"),
             (b"text\n\n\xe2\x80\x94 name\n".to_vec(), "no space"),
-            (b"text\n\n\xe2\x80\x94 na+me AAAAAAA=\n".to_vec(), "invalid key name"),
+            (
+                b"text\n\n\xe2\x80\x94 na+me AAAAAAA=\n".to_vec(),
+                "invalid key name",
+            ),
             (b"text\n\n\xe2\x80\x94 name AAAA\n".to_vec(), "shorter"),
             (b"text\n\n\xe2\x80\x94 name !!!!\n".to_vec(), "not base64"),
-            (b"te\txt\n\n\xe2\x80\x94 name AAAAAAA=\n".to_vec(), "control character"),
-            (b"te\xffxt\n\n\xe2\x80\x94 name AAAAAAA=\n".to_vec(), "not UTF-8"),
+            (
+                b"te\txt\n\n\xe2\x80\x94 name AAAAAAA=\n".to_vec(),
+                "control character",
+            ),
+            (
+                b"te\xffxt\n\n\xe2\x80\x94 name AAAAAAA=\n".to_vec(),
+                "not UTF-8",
+            ),
         ];
         for (msg, want) in cases {
             let err = Note::parse(&msg).unwrap_err().to_string();
-            assert!(err.contains(want), "{:?}: {err}", String::from_utf8_lossy(&msg));
+            assert!(
+                err.contains(want),
+                "{:?}: {err}",
+                String::from_utf8_lossy(&msg)
+            );
         }
     }
 
@@ -266,11 +321,18 @@ mod tests {
         // A bad signature by a known key rejects the whole note.
         let mut tampered = n.clone();
         tampered.text = "texT\n".into();
-        assert!(tampered.verify(&[log.verifier()]).unwrap_err().to_string().contains("invalid signature"));
+        assert!(
+            tampered
+                .verify(&[log.verifier()])
+                .unwrap_err()
+                .to_string()
+                .contains("invalid signature")
+        );
         // At least 16 signature lines are accepted.
         let mut many = Note::new("text\n").unwrap();
         for i in 0..20 {
-            many.sign(&NoteSigner::generate(&format!("w{i}"), ALG_ED25519).unwrap()).unwrap();
+            many.sign(&NoteSigner::generate(&format!("w{i}"), ALG_ED25519).unwrap())
+                .unwrap();
         }
         many.sign(&log).unwrap();
         let parsed = Note::parse(&many.to_bytes()).unwrap();

@@ -8,7 +8,7 @@
 //! The verifiers take untrusted byte strings (`AsRef<[u8]>`), as the reference
 //! does: a proof line or root of the wrong length simply fails to match.
 
-use crate::hash::{Hash, HASH_SIZE, node_hash_bytes};
+use crate::hash::{HASH_SIZE, Hash, node_hash_bytes};
 use crate::tree::{HashSource, range_hash};
 use crate::{Error, Result};
 
@@ -19,7 +19,11 @@ fn split_point(n: u64) -> u64 {
 
 /// PATH(index, D[size]): the inclusion proof of leaf `index` in the tree of
 /// `size` leaves, from the leaf's sibling up to the root's child.
-pub fn inclusion_proof<S: HashSource + ?Sized>(src: &S, index: u64, size: u64) -> Result<Vec<Hash>> {
+pub fn inclusion_proof<S: HashSource + ?Sized>(
+    src: &S,
+    index: u64,
+    size: u64,
+) -> Result<Vec<Hash>> {
     if index >= size {
         return Err(Error::InvalidArgument(format!(
             "leaf index {index} is not below tree size {size}"
@@ -30,7 +34,13 @@ pub fn inclusion_proof<S: HashSource + ?Sized>(src: &S, index: u64, size: u64) -
     Ok(proof)
 }
 
-fn path<S: HashSource + ?Sized>(src: &S, m: u64, lo: u64, hi: u64, out: &mut Vec<Hash>) -> Result<()> {
+fn path<S: HashSource + ?Sized>(
+    src: &S,
+    m: u64,
+    lo: u64,
+    hi: u64,
+    out: &mut Vec<Hash>,
+) -> Result<()> {
     let n = hi - lo;
     if n == 1 {
         return Ok(());
@@ -48,7 +58,11 @@ fn path<S: HashSource + ?Sized>(src: &S, m: u64, lo: u64, hi: u64, out: &mut Vec
 
 /// PROOF(size1, D[size2]): the consistency proof from the tree of `size1`
 /// leaves to the tree of `size2` leaves. Empty when size1 is 0 or equals size2.
-pub fn consistency_proof<S: HashSource + ?Sized>(src: &S, size1: u64, size2: u64) -> Result<Vec<Hash>> {
+pub fn consistency_proof<S: HashSource + ?Sized>(
+    src: &S,
+    size1: u64,
+    size2: u64,
+) -> Result<Vec<Hash>> {
     if size1 > size2 {
         return Err(Error::InvalidArgument(format!(
             "old size {size1} is larger than new size {size2}"
@@ -189,12 +203,16 @@ pub fn verify_consistency<P: AsRef<[u8]>>(
     let hash1 = chain_inner_right(seed.to_vec(), &rest[..inner], mask);
     let hash1 = chain_border_right(hash1, &rest[inner..]);
     verify_match(&hash1, root1).map_err(|_| {
-        Error::Verification(format!("consistency proof does not match the old root at size {size1}"))
+        Error::Verification(format!(
+            "consistency proof does not match the old root at size {size1}"
+        ))
     })?;
     let hash2 = chain_inner(seed.to_vec(), &rest[..inner], mask);
     let hash2 = chain_border_right(hash2, &rest[inner..]);
     verify_match(&hash2, root2).map_err(|_| {
-        Error::Verification(format!("consistency proof does not match the new root at size {size2}"))
+        Error::Verification(format!(
+            "consistency proof does not match the new root at size {size2}"
+        ))
     })
 }
 

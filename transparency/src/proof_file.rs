@@ -56,16 +56,22 @@ impl ProofFile {
         if data.len() > Note::MAX_SIZE + (1 << 20) {
             return Err(Error::malformed(WHAT, "larger than 2 MiB"));
         }
-        let text = std::str::from_utf8(data)
-            .map_err(|e| Error::malformed(WHAT, format!("not UTF-8 at byte {}", e.valid_up_to())))?;
+        let text = std::str::from_utf8(data).map_err(|e| {
+            Error::malformed(WHAT, format!("not UTF-8 at byte {}", e.valid_up_to()))
+        })?;
         let (head, checkpoint) = text
             .split_once("\n\n")
             .ok_or_else(|| Error::malformed(WHAT, "no empty line before the checkpoint"))?;
         let mut lines = head.split('\n');
         if lines.next() != Some(HEADER) {
-            return Err(Error::malformed(WHAT, format!("first line is not {HEADER:?}")));
+            return Err(Error::malformed(
+                WHAT,
+                format!("first line is not {HEADER:?}"),
+            ));
         }
-        let mut line = lines.next().ok_or_else(|| Error::malformed(WHAT, "no index line"))?;
+        let mut line = lines
+            .next()
+            .ok_or_else(|| Error::malformed(WHAT, "no index line"))?;
         let mut extra = None;
         if let Some(b64) = line.strip_prefix("extra ") {
             extra = Some(
@@ -73,40 +79,65 @@ impl ProofFile {
                     .decode(b64)
                     .map_err(|e| Error::malformed(WHAT, format!("extra is not base64: {e}")))?,
             );
-            line = lines.next().ok_or_else(|| Error::malformed(WHAT, "no index line"))?;
+            line = lines
+                .next()
+                .ok_or_else(|| Error::malformed(WHAT, "no index line"))?;
         }
-        let index_str = line
-            .strip_prefix("index ")
-            .ok_or_else(|| Error::malformed(WHAT, format!("expected an index line, found {line:?}")))?;
+        let index_str = line.strip_prefix("index ").ok_or_else(|| {
+            Error::malformed(WHAT, format!("expected an index line, found {line:?}"))
+        })?;
         let index = parse_decimal(index_str).ok_or_else(|| {
-            Error::malformed(WHAT, format!("index {index_str:?} is not a decimal number without leading zeroes"))
+            Error::malformed(
+                WHAT,
+                format!("index {index_str:?} is not a decimal number without leading zeroes"),
+            )
         })?;
         let mut proof = Vec::new();
         for (i, l) in lines.enumerate() {
             if proof.len() == 64 {
                 return Err(Error::malformed(WHAT, "more than 64 proof hashes"));
             }
-            proof.push(Hash::from_base64(l).map_err(|e| Error::malformed(WHAT, format!("proof line {}: {e}", i + 1)))?);
+            proof.push(
+                Hash::from_base64(l)
+                    .map_err(|e| Error::malformed(WHAT, format!("proof line {}: {e}", i + 1)))?,
+            );
         }
         let checkpoint = Note::parse(checkpoint.as_bytes())?;
-        Ok(ProofFile { extra, index, proof, checkpoint })
+        Ok(ProofFile {
+            extra,
+            index,
+            proof,
+            checkpoint,
+        })
     }
 
     /// Verifies the proof offline: the checkpoint is signed by `log_key`
     /// (and by any of `witnesses` whose signatures are present), and the
     /// leaf `leaf` is at `index` under its root. Returns the verified checkpoint.
-    pub fn verify(&self, leaf: &Hash, log_key: &NoteVerifier, witnesses: &[NoteVerifier]) -> Result<SignedCheckpoint> {
+    pub fn verify(
+        &self,
+        leaf: &Hash,
+        log_key: &NoteVerifier,
+        witnesses: &[NoteVerifier],
+    ) -> Result<SignedCheckpoint> {
         let signed = SignedCheckpoint::open(&self.checkpoint.to_bytes(), log_key, witnesses)?;
         let cp = &signed.checkpoint;
         verify_inclusion(self.index, cp.size, leaf, &self.proof, cp.root).map_err(|e| {
-            Error::Verification(format!("entry {} is not included under the checkpoint of size {}: {e}", self.index, cp.size))
+            Error::Verification(format!(
+                "entry {} is not included under the checkpoint of size {}: {e}",
+                self.index, cp.size
+            ))
         })?;
         Ok(signed)
     }
 
     /// Verifies the proof for the entry carried in `extra`; returns the
     /// entry and the verified checkpoint.
-    pub fn verify_extra_entry(&self, log_key: &NoteVerifier, witnesses: &[NoteVerifier]) -> Result<(Vec<u8>, SignedCheckpoint)> {
+    pub fn verify_extra_entry(
+        &self,
+        log_key: &NoteVerifier,
+        witnesses: &[NoteVerifier],
+    ) -> Result<(Vec<u8>, SignedCheckpoint)> {
         let entry = self
             .extra
             .clone()
@@ -119,10 +150,10 @@ impl ProofFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Checkpoint;
     use crate::key::{ALG_ED25519, NoteSigner};
     use crate::proof::inclusion_proof;
     use crate::tree::MemoryTree;
-    use crate::Checkpoint;
 
     #[test]
     fn proof_files_round_trip_and_verify() {
@@ -131,8 +162,15 @@ mod tests {
         for i in 0..10u8 {
             t.append(&[i]);
         }
-        let note = Checkpoint::new("example.org/log", 10, t.root()).sign(&key).unwrap();
-        let pf = ProofFile { extra: Some(vec![3]), index: 3, proof: inclusion_proof(&t, 3, 10).unwrap(), checkpoint: note };
+        let note = Checkpoint::new("example.org/log", 10, t.root())
+            .sign(&key)
+            .unwrap();
+        let pf = ProofFile {
+            extra: Some(vec![3]),
+            index: 3,
+            proof: inclusion_proof(&t, 3, 10).unwrap(),
+            checkpoint: note,
+        };
         let bytes = pf.to_bytes();
         let back = ProofFile::parse(&bytes).unwrap();
         assert_eq!(back, pf);
@@ -148,10 +186,19 @@ mod tests {
         for (bad, want) in [
             (&b"c2sp.org/tlog-proof@v2\nindex 1\n\nx"[..], "first line"),
             (b"c2sp.org/tlog-proof@v1\nindex 01\n\nx", "leading zeroes"),
-            (b"c2sp.org/tlog-proof@v1\nextra !\nindex 1\n\nx", "extra is not base64"),
-            (b"c2sp.org/tlog-proof@v1\nindex 1\nAAAA\n\nx", "proof line 1"),
+            (
+                b"c2sp.org/tlog-proof@v1\nextra !\nindex 1\n\nx",
+                "extra is not base64",
+            ),
+            (
+                b"c2sp.org/tlog-proof@v1\nindex 1\nAAAA\n\nx",
+                "proof line 1",
+            ),
             (b"c2sp.org/tlog-proof@v1\nindex 1\n", "no empty line"),
-            (b"c2sp.org/tlog-proof@v1\nsize 1\n\nx", "expected an index line"),
+            (
+                b"c2sp.org/tlog-proof@v1\nsize 1\n\nx",
+                "expected an index line",
+            ),
         ] {
             let err = ProofFile::parse(bad).unwrap_err().to_string();
             assert!(err.contains(want), "{err}");

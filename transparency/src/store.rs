@@ -18,8 +18,8 @@ use crate::checkpoint::Checkpoint;
 use crate::hash::{Hash, leaf_hash, node_hash, perfect_subtree_hash};
 use crate::note::Note;
 use crate::tile::{
-    TILE_HEIGHT, TILE_WIDTH, TileId, TileLevel, hashes_at_level, parse_entry_bundle, parse_hash_tile,
-    push_bundle_entry, tile_for,
+    TILE_HEIGHT, TILE_WIDTH, TileId, TileLevel, hashes_at_level, parse_entry_bundle,
+    parse_hash_tile, push_bundle_entry, tile_for,
 };
 use crate::tree::HashSource;
 use crate::{Error, Result};
@@ -73,8 +73,15 @@ impl DirStorage {
     }
 
     fn full_path(&self, path: &str) -> Result<PathBuf> {
-        if path.is_empty() || path.starts_with('/') || path.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
-            return Err(Error::InvalidArgument(format!("unsafe storage path {path:?}")));
+        if path.is_empty()
+            || path.starts_with('/')
+            || path
+                .split('/')
+                .any(|c| c.is_empty() || c == "." || c == "..")
+        {
+            return Err(Error::InvalidArgument(format!(
+                "unsafe storage path {path:?}"
+            )));
         }
         Ok(self.root.join(path))
     }
@@ -159,13 +166,22 @@ pub fn read_hash_tile<S: TileStorage + ?Sized>(storage: &S, id: &TileId) -> Resu
 }
 
 /// Reads an entry bundle, with the same fallback as [`read_hash_tile`].
-pub fn read_entry_bundle<S: TileStorage + ?Sized>(storage: &S, id: &TileId) -> Result<Vec<Vec<u8>>> {
+pub fn read_entry_bundle<S: TileStorage + ?Sized>(
+    storage: &S,
+    id: &TileId,
+) -> Result<Vec<Vec<u8>>> {
     match storage.read(&id.path())? {
-        Some(data) => Ok(parse_entry_bundle(id, &data)?.into_iter().map(<[u8]>::to_vec).collect()),
+        Some(data) => Ok(parse_entry_bundle(id, &data)?
+            .into_iter()
+            .map(<[u8]>::to_vec)
+            .collect()),
         None if !id.is_full() => match storage.read(&id.full().path())? {
             Some(data) => {
                 let all = parse_entry_bundle(&id.full(), &data)?;
-                Ok(all[..usize::from(id.width)].iter().map(|e| e.to_vec()).collect())
+                Ok(all[..usize::from(id.width)]
+                    .iter()
+                    .map(|e| e.to_vec())
+                    .collect())
             }
             None => Err(Error::Missing(format!("entry bundle {id}"))),
         },
@@ -176,7 +192,9 @@ pub fn read_entry_bundle<S: TileStorage + ?Sized>(storage: &S, id: &TileId) -> R
 /// Reads the entry at `index` of a tree of `size` leaves.
 pub fn read_entry<S: TileStorage + ?Sized>(storage: &S, index: u64, size: u64) -> Result<Vec<u8>> {
     if index >= size {
-        return Err(Error::InvalidArgument(format!("entry {index} is beyond tree size {size}")));
+        return Err(Error::InvalidArgument(format!(
+            "entry {index} is beyond tree size {size}"
+        )));
     }
     let id = tile_for(TileLevel::Entries, index, size);
     let mut entries = read_entry_bundle(storage, &id)?;
@@ -215,12 +233,22 @@ pub struct Appender<S: TileStorage> {
     edges: Vec<Vec<Hash>>,
     /// The encoded partial entry bundle (fewer than 256 entries).
     bundle: Vec<u8>,
+    /// Set when a write failed part-way: the in-memory edge may be ahead of
+    /// the storage, so the appender refuses further work and must be
+    /// reopened from the last published checkpoint.
+    failed: bool,
 }
 
 impl<S: TileStorage> Appender<S> {
     /// A new, empty log.
     pub fn create(storage: S) -> Appender<S> {
-        Appender { storage, size: 0, edges: vec![Vec::new()], bundle: Vec::new() }
+        Appender {
+            storage,
+            size: 0,
+            edges: vec![Vec::new()],
+            bundle: Vec::new(),
+            failed: false,
+        }
     }
 
     /// Resumes a log of `size` entries from its stored tiles. The caller
@@ -234,7 +262,10 @@ impl<S: TileStorage> Appender<S> {
             let edge = if width == 0 {
                 Vec::new()
             } else {
-                read_hash_tile(&storage, &TileId::hashes(level, count / TILE_WIDTH, width as u16))?
+                read_hash_tile(
+                    &storage,
+                    &TileId::hashes(level, count / TILE_WIDTH, width as u16),
+                )?
             };
             if usize::from(level) < edges.len() {
                 edges[usize::from(level)] = edge;
@@ -244,7 +275,7 @@ impl<S: TileStorage> Appender<S> {
             level += 1;
         }
         let mut bundle = Vec::new();
-        if size % TILE_WIDTH != 0 {
+        if !size.is_multiple_of(TILE_WIDTH) {
             let id = TileId::entries(size / TILE_WIDTH, (size % TILE_WIDTH) as u16);
             for (i, entry) in read_entry_bundle(&storage, &id)?.iter().enumerate() {
                 if leaf_hash(entry) != edges[0][i] {
@@ -256,7 +287,13 @@ impl<S: TileStorage> Appender<S> {
                 push_bundle_entry(&mut bundle, entry)?;
             }
         }
-        Ok(Appender { storage, size, edges, bundle })
+        Ok(Appender {
+            storage,
+            size,
+            edges,
+            bundle,
+            failed: false,
+        })
     }
 
     pub fn size(&self) -> u64 {
@@ -276,12 +313,21 @@ impl<S: TileStorage> Appender<S> {
     /// tile and bundle it touches, and syncs the storage. Returns the index
     /// of the first entry. Nothing is appended if any entry is too large.
     pub fn append<E: AsRef<[u8]>>(&mut self, entries: &[E]) -> Result<u64> {
-        if let Some(e) = entries.iter().find(|e| e.as_ref().len() > crate::tile::MAX_ENTRY_SIZE) {
+        if self.failed {
+            return Err(Error::Inconsistent(
+                "an earlier append failed; reopen the log from its last checkpoint".into(),
+            ));
+        }
+        if let Some(e) = entries
+            .iter()
+            .find(|e| e.as_ref().len() > crate::tile::MAX_ENTRY_SIZE)
+        {
             return Err(Error::InvalidArgument(format!(
                 "entry of {} bytes exceeds the 65,535-byte limit",
                 e.as_ref().len()
             )));
         }
+        self.failed = true;
         let first = self.size;
         let mut touched: Vec<u8> = vec![0]; // levels whose partial tile changed
         for entry in entries {
@@ -291,15 +337,20 @@ impl<S: TileStorage> Appender<S> {
             self.edges[0].push(leaf_hash(entry.as_ref()));
             if self.edges[0].len() as u64 == TILE_WIDTH {
                 let bundle = std::mem::take(&mut self.bundle);
-                self.storage.write(&TileId::entries(bundle_index, TILE_WIDTH as u16).path(), &bundle)?;
+                self.storage.write(
+                    &TileId::entries(bundle_index, TILE_WIDTH as u16).path(),
+                    &bundle,
+                )?;
             }
             // Carry full tiles upwards.
             let mut level = 0usize;
             while self.edges[level].len() as u64 == TILE_WIDTH {
                 let full = std::mem::take(&mut self.edges[level]);
                 let index = hashes_at_level(self.size, level as u8) / TILE_WIDTH - 1;
-                self.storage
-                    .write(&TileId::hashes(level as u8, index, TILE_WIDTH as u16).path(), &tile_bytes(&full))?;
+                self.storage.write(
+                    &TileId::hashes(level as u8, index, TILE_WIDTH as u16).path(),
+                    &tile_bytes(&full),
+                )?;
                 let up = perfect_subtree_hash(&full);
                 if self.edges.len() == level + 1 {
                     self.edges.push(Vec::new());
@@ -327,6 +378,7 @@ impl<S: TileStorage> Appender<S> {
             }
         }
         self.storage.sync()?;
+        self.failed = false;
         Ok(first)
     }
 
@@ -338,6 +390,11 @@ impl<S: TileStorage> Appender<S> {
     /// Writes a signed checkpoint note, after the tiles it covers are
     /// durable, and syncs it.
     pub fn publish_checkpoint(&self, note: &Note) -> Result<()> {
+        if self.failed {
+            return Err(Error::Inconsistent(
+                "an earlier append failed; nothing may be published".into(),
+            ));
+        }
         let cp = Checkpoint::parse_text(note.text())?;
         if cp.size != self.size || cp.root != self.root() {
             return Err(Error::Inconsistent(format!(
@@ -370,7 +427,11 @@ pub struct TileHashSource<'a, S: TileStorage + ?Sized> {
 
 impl<'a, S: TileStorage + ?Sized> TileHashSource<'a, S> {
     pub fn new(storage: &'a S, size: u64) -> Self {
-        TileHashSource { storage, size, cache: RefCell::new(HashMap::new()) }
+        TileHashSource {
+            storage,
+            size,
+            cache: RefCell::new(HashMap::new()),
+        }
     }
 
     pub fn size(&self) -> u64 {
@@ -395,11 +456,12 @@ impl<S: TileStorage + ?Sized> HashSource for TileHashSource<'_, S> {
         }
         let id = tile_for(TileLevel::Hashes(level as u8), first, self.size);
         let mut cache = self.cache.borrow_mut();
-        if !cache.contains_key(&id) {
-            let hashes = read_hash_tile(self.storage, &id)?;
-            cache.insert(id, hashes);
-        }
-        let tile = &cache[&id];
+        let tile = match cache.entry(id) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(read_hash_tile(self.storage, &id)?)
+            }
+        };
         let start = (first % TILE_WIDTH) as usize;
         Ok(perfect_subtree_hash(&tile[start..start + count as usize]))
     }
@@ -436,20 +498,37 @@ mod tests {
         let storage = appender.storage();
         for &size in &sizes {
             let src = TileHashSource::new(storage, size);
-            assert_eq!(root(&src, size).unwrap(), mem.root_at(size).unwrap(), "size {size}");
+            assert_eq!(
+                root(&src, size).unwrap(),
+                mem.root_at(size).unwrap(),
+                "size {size}"
+            );
             for index in [0, size / 3, size.saturating_sub(1)] {
                 if index < size {
                     let p = inclusion_proof(&src, index, size).unwrap();
                     assert_eq!(p, inclusion_proof(&mem, index, size).unwrap());
                     let entry = read_entry(storage, index, size).unwrap();
-                    verify_inclusion(index, size, leaf_hash(&entry), &p, mem.root_at(size).unwrap()).unwrap();
+                    verify_inclusion(
+                        index,
+                        size,
+                        leaf_hash(&entry),
+                        &p,
+                        mem.root_at(size).unwrap(),
+                    )
+                    .unwrap();
                 }
             }
             for &old in &sizes {
                 if old > 0 && old <= size {
                     let p = consistency_proof(&src, old, size).unwrap();
-                    verify_consistency(old, size, &p, mem.root_at(old).unwrap(), mem.root_at(size).unwrap())
-                        .unwrap();
+                    verify_consistency(
+                        old,
+                        size,
+                        &p,
+                        mem.root_at(old).unwrap(),
+                        mem.root_at(size).unwrap(),
+                    )
+                    .unwrap();
                 }
             }
         }

@@ -38,11 +38,19 @@ pub struct TileId {
 
 impl TileId {
     pub fn hashes(level: u8, index: u64, width: u16) -> TileId {
-        TileId { level: TileLevel::Hashes(level), index, width }
+        TileId {
+            level: TileLevel::Hashes(level),
+            index,
+            width,
+        }
     }
 
     pub fn entries(index: u64, width: u16) -> TileId {
-        TileId { level: TileLevel::Entries, index, width }
+        TileId {
+            level: TileLevel::Entries,
+            index,
+            width,
+        }
     }
 
     pub fn is_full(&self) -> bool {
@@ -51,7 +59,10 @@ impl TileId {
 
     /// The same tile at full width.
     pub fn full(&self) -> TileId {
-        TileId { width: TILE_WIDTH as u16, ..*self }
+        TileId {
+            width: TILE_WIDTH as u16,
+            ..*self
+        }
     }
 
     /// The C2SP path of this tile, relative to the log prefix.
@@ -73,7 +84,9 @@ impl TileId {
         if path.len() > 128 {
             return Err(bad("too long"));
         }
-        let rest = path.strip_prefix("tile/").ok_or_else(|| bad("does not start with tile/"))?;
+        let rest = path
+            .strip_prefix("tile/")
+            .ok_or_else(|| bad("does not start with tile/"))?;
         let (level_str, rest) = rest.split_once('/').ok_or_else(|| bad("no index"))?;
         let level = if level_str == "entries" {
             TileLevel::Entries
@@ -86,7 +99,8 @@ impl TileId {
         };
         let (index_str, width) = match rest.split_once(".p/") {
             Some((idx, w)) => {
-                let w = parse_decimal(w).ok_or_else(|| bad("partial width is not a decimal number"))?;
+                let w =
+                    parse_decimal(w).ok_or_else(|| bad("partial width is not a decimal number"))?;
                 if !(1..TILE_WIDTH).contains(&w) {
                     return Err(bad("partial width must be 1 to 255"));
                 }
@@ -101,18 +115,26 @@ impl TileId {
             let digits = if last {
                 *group
             } else {
-                group.strip_prefix('x').ok_or_else(|| bad("inner index groups must start with x"))?
+                group
+                    .strip_prefix('x')
+                    .ok_or_else(|| bad("inner index groups must start with x"))?
             };
             if digits.len() != 3 || !digits.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(bad("index groups must be three digits"));
             }
-            let d: u64 = digits.parse().map_err(|_| bad("index group is not a number"))?;
+            let d: u64 = digits
+                .parse()
+                .map_err(|_| bad("index group is not a number"))?;
             index = index
                 .checked_mul(1000)
                 .and_then(|v| v.checked_add(d))
                 .ok_or_else(|| bad("index overflows 64 bits"))?;
         }
-        let id = TileId { level, index, width };
+        let id = TileId {
+            level,
+            index,
+            width,
+        };
         if id.path() != path {
             return Err(bad("not the canonical encoding"));
         }
@@ -138,7 +160,8 @@ fn encode_index(mut n: u64) -> String {
 
 /// A decimal ASCII number without leading zeroes (except "0" itself).
 pub(crate) fn parse_decimal(s: &str) -> Option<u64> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0')) {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0'))
+    {
         return None;
     }
     s.parse().ok()
@@ -160,7 +183,11 @@ pub fn tile_for(level: TileLevel, n: u64, size: u64) -> TileId {
     };
     let index = n / TILE_WIDTH;
     let width = (count - index * TILE_WIDTH).min(TILE_WIDTH) as u16;
-    TileId { level, index, width }
+    TileId {
+        level,
+        index,
+        width,
+    }
 }
 
 /// The hash tiles whose contents differ between a tree of `old_size` and one
@@ -169,7 +196,10 @@ pub fn tile_for(level: TileLevel, n: u64, size: u64) -> TileId {
 pub fn new_tiles(old_size: u64, new_size: u64) -> Vec<TileId> {
     let mut tiles = Vec::new();
     for level in 0u8..64 {
-        let (a, b) = (hashes_at_level(old_size, level), hashes_at_level(new_size, level));
+        let (a, b) = (
+            hashes_at_level(old_size, level),
+            hashes_at_level(new_size, level),
+        );
         if a == b {
             break;
         }
@@ -222,13 +252,20 @@ pub fn parse_entry_bundle<'a>(id: &TileId, data: &'a [u8]) -> Result<Vec<&'a [u8
     let mut rest = data;
     while !rest.is_empty() {
         if rest.len() < 2 {
-            return Err(Error::malformed("entry bundle", format!("{id}: truncated length prefix")));
+            return Err(Error::malformed(
+                "entry bundle",
+                format!("{id}: truncated length prefix"),
+            ));
         }
         let len = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
         if rest.len() < 2 + len {
             return Err(Error::malformed(
                 "entry bundle",
-                format!("{id}: entry {} is truncated ({} of {len} bytes)", entries.len(), rest.len() - 2),
+                format!(
+                    "{id}: entry {} is truncated ({} of {len} bytes)",
+                    entries.len(),
+                    rest.len() - 2
+                ),
             ));
         }
         entries.push(&rest[2..2 + len]);
@@ -250,10 +287,19 @@ mod tests {
     #[test]
     fn paths_follow_the_c2sp_text() {
         // "index 1234067 will be encoded as x001/x234/067"
-        assert_eq!(TileId::hashes(0, 1234067, 256).path(), "tile/0/x001/x234/067");
-        assert_eq!(TileId::hashes(3, 1234067, 1).path(), "tile/3/x001/x234/067.p/1");
+        assert_eq!(
+            TileId::hashes(0, 1234067, 256).path(),
+            "tile/0/x001/x234/067"
+        );
+        assert_eq!(
+            TileId::hashes(3, 1234067, 1).path(),
+            "tile/3/x001/x234/067.p/1"
+        );
         assert_eq!(TileId::entries(5, 256).path(), "tile/entries/005");
-        assert_eq!(TileId::entries(1000, 17).path(), "tile/entries/x001/000.p/17");
+        assert_eq!(
+            TileId::entries(1000, 17).path(),
+            "tile/entries/x001/000.p/17"
+        );
         for id in [
             TileId::hashes(0, 1234067, 256),
             TileId::hashes(63, u64::MAX, 255),
@@ -292,7 +338,10 @@ mod tests {
         // width 17, and one partial level 2 tile of width 1."
         let tiles = tiles_for_size(70_000);
         let count = |level: u8, full: bool| {
-            tiles.iter().filter(|t| t.level == TileLevel::Hashes(level) && t.is_full() == full).count()
+            tiles
+                .iter()
+                .filter(|t| t.level == TileLevel::Hashes(level) && t.is_full() == full)
+                .count()
         };
         assert_eq!(count(0, true), 273);
         assert_eq!(count(1, true), 1);
@@ -302,7 +351,10 @@ mod tests {
         assert!(tiles.contains(&TileId::hashes(2, 0, 1)));
         assert_eq!(tiles.len(), 277);
         // "a tree of size 256 will be represented by a full level 0 tile and a partial level 1 tile of width 1."
-        assert_eq!(tiles_for_size(256), vec![TileId::hashes(0, 0, 256), TileId::hashes(1, 0, 1)]);
+        assert_eq!(
+            tiles_for_size(256),
+            vec![TileId::hashes(0, 0, 256), TileId::hashes(1, 0, 1)]
+        );
     }
 
     #[test]
@@ -327,9 +379,22 @@ mod tests {
         for e in [&b"a"[..], b"", b"ccc"] {
             push_bundle_entry(&mut b, e).unwrap();
         }
-        assert_eq!(parse_entry_bundle(&id, &b).unwrap(), vec![&b"a"[..], b"", b"ccc"]);
-        assert!(parse_entry_bundle(&id, &b[..b.len() - 1]).unwrap_err().to_string().contains("truncated"));
-        assert!(parse_entry_bundle(&TileId::entries(0, 4), &b).unwrap_err().to_string().contains("want 4"));
+        assert_eq!(
+            parse_entry_bundle(&id, &b).unwrap(),
+            vec![&b"a"[..], b"", b"ccc"]
+        );
+        assert!(
+            parse_entry_bundle(&id, &b[..b.len() - 1])
+                .unwrap_err()
+                .to_string()
+                .contains("truncated")
+        );
+        assert!(
+            parse_entry_bundle(&TileId::entries(0, 4), &b)
+                .unwrap_err()
+                .to_string()
+                .contains("want 4")
+        );
         let mut extra = b.clone();
         extra.push(0);
         assert!(parse_entry_bundle(&id, &extra).is_err());

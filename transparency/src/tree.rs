@@ -22,7 +22,9 @@ pub trait HashSource {
 /// which are folded right to left, exactly as MTH's left-balanced split does.
 pub fn range_hash<S: HashSource + ?Sized>(src: &S, lo: u64, hi: u64) -> Result<Hash> {
     if hi < lo {
-        return Err(Error::InvalidArgument(format!("range {lo}..{hi} is reversed")));
+        return Err(Error::InvalidArgument(format!(
+            "range {lo}..{hi} is reversed"
+        )));
     }
     if lo == hi {
         return Ok(EMPTY_ROOT);
@@ -79,7 +81,7 @@ impl MemoryTree {
         let index = self.levels[0].len() as u64;
         self.levels[0].push(leaf);
         let mut height = 0;
-        while self.levels[height].len() % 2 == 0 {
+        while self.levels[height].len().is_multiple_of(2) {
             let level = &self.levels[height];
             let parent = node_hash(&level[level.len() - 2], &level[level.len() - 1]);
             if self.levels.len() == height + 1 {
@@ -145,7 +147,11 @@ mod tests {
             leaves.push(leaf_hash(&i.to_be_bytes()));
         }
         for size in 0..=300usize {
-            assert_eq!(tree.root_at(size as u64).unwrap(), reference_mth(&leaves[..size]), "size {size}");
+            assert_eq!(
+                tree.root_at(size as u64).unwrap(),
+                reference_mth(&leaves[..size]),
+                "size {size}"
+            );
         }
         assert!(tree.root_at(301).is_err());
     }

@@ -57,30 +57,41 @@ impl AddCheckpointRequest {
 
     pub fn parse(body: &[u8]) -> Result<AddCheckpointRequest> {
         const WHAT: &str = "add-checkpoint request";
-        let text = std::str::from_utf8(body)
-            .map_err(|e| Error::malformed(WHAT, format!("not UTF-8 at byte {}", e.valid_up_to())))?;
+        let text = std::str::from_utf8(body).map_err(|e| {
+            Error::malformed(WHAT, format!("not UTF-8 at byte {}", e.valid_up_to()))
+        })?;
         let (head, checkpoint) = text
             .split_once("\n\n")
             .ok_or_else(|| Error::malformed(WHAT, "no empty line before the checkpoint"))?;
         let mut lines = head.split('\n');
         let old_line = lines.next().unwrap_or_default();
-        let old = old_line
-            .strip_prefix("old ")
-            .ok_or_else(|| Error::malformed(WHAT, format!("first line {old_line:?} is not `old <size>`")))?;
-        let old_size = parse_decimal(old)
-            .ok_or_else(|| Error::malformed(WHAT, format!("old size {old:?} is not a decimal number without leading zeroes")))?;
+        let old = old_line.strip_prefix("old ").ok_or_else(|| {
+            Error::malformed(WHAT, format!("first line {old_line:?} is not `old <size>`"))
+        })?;
+        let old_size = parse_decimal(old).ok_or_else(|| {
+            Error::malformed(
+                WHAT,
+                format!("old size {old:?} is not a decimal number without leading zeroes"),
+            )
+        })?;
         let mut proof = Vec::new();
         for (i, line) in lines.enumerate() {
             if proof.len() == MAX_PROOF_LINES {
-                return Err(Error::malformed(WHAT, format!("more than {MAX_PROOF_LINES} consistency proof lines")));
+                return Err(Error::malformed(
+                    WHAT,
+                    format!("more than {MAX_PROOF_LINES} consistency proof lines"),
+                ));
             }
-            proof.push(
-                Hash::from_base64(line)
-                    .map_err(|e| Error::malformed(WHAT, format!("consistency proof line {}: {e}", i + 1)))?,
-            );
+            proof.push(Hash::from_base64(line).map_err(|e| {
+                Error::malformed(WHAT, format!("consistency proof line {}: {e}", i + 1))
+            })?);
         }
         let checkpoint = Note::parse(checkpoint.as_bytes())?;
-        Ok(AddCheckpointRequest { old_size, proof, checkpoint })
+        Ok(AddCheckpointRequest {
+            old_size,
+            proof,
+            checkpoint,
+        })
     }
 }
 
@@ -90,25 +101,42 @@ pub fn parse_conflict_size(body: &[u8]) -> Result<u64> {
         .ok()
         .and_then(|s| s.strip_suffix('\n'))
         .and_then(parse_decimal)
-        .ok_or_else(|| Error::malformed("witness size answer", "not a decimal size followed by a newline"))
+        .ok_or_else(|| {
+            Error::malformed(
+                "witness size answer",
+                "not a decimal size followed by a newline",
+            )
+        })
 }
 
 /// Parses a 200 answer (one or more signature lines), verifies the lines
 /// made by `witness_keys` over `checkpoint`, ignores lines by unknown keys,
 /// and adds the verified ones to `checkpoint`. Fails if none verifies.
-pub fn apply_cosignatures(checkpoint: &mut Note, body: &[u8], witness_keys: &[NoteVerifier]) -> Result<Vec<VerifiedSignature>> {
-    let text = std::str::from_utf8(body).map_err(|_| Error::malformed("witness answer", "not UTF-8"))?;
+pub fn apply_cosignatures(
+    checkpoint: &mut Note,
+    body: &[u8],
+    witness_keys: &[NoteVerifier],
+) -> Result<Vec<VerifiedSignature>> {
+    let text =
+        std::str::from_utf8(body).map_err(|_| Error::malformed("witness answer", "not UTF-8"))?;
     let lines_text = text
         .strip_suffix('\n')
         .ok_or_else(|| Error::malformed("witness answer", "does not end with a newline"))?;
-    let lines: Vec<SignatureLine> = lines_text.split('\n').map(SignatureLine::parse).collect::<Result<_>>()?;
+    let lines: Vec<SignatureLine> = lines_text
+        .split('\n')
+        .map(SignatureLine::parse)
+        .collect::<Result<_>>()?;
     let mut probe = Note::new(checkpoint.text())?;
     for line in &lines {
         probe.add_signature(line.clone());
     }
     let verified = probe.verify(witness_keys)?;
     for line in lines {
-        if verified.signatures.iter().any(|v| v.name == line.name && v.key_id == line.key_id) {
+        if verified
+            .signatures
+            .iter()
+            .any(|v| v.name == line.name && v.key_id == line.key_id)
+        {
             checkpoint.add_signature(line);
         }
     }
@@ -196,14 +224,24 @@ impl FileWitnessState {
             .open(&lock_path)
             .map_err(|e| Error::io(&lock_path, e))?;
         lock.try_lock().map_err(|_| {
-            Error::InvalidArgument(format!("witness state {} is in use by another process", dir.display()))
+            Error::InvalidArgument(format!(
+                "witness state {} is in use by another process",
+                dir.display()
+            ))
         })?;
-        Ok(FileWitnessState { dir, _lock: lock, guard: Mutex::new(()) })
+        Ok(FileWitnessState {
+            dir,
+            _lock: lock,
+            guard: Mutex::new(()),
+        })
     }
 
     fn path_for(&self, origin: &str) -> PathBuf {
         use sha2::{Digest, Sha256};
-        let name: String = Sha256::digest(origin.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        let name: String = Sha256::digest(origin.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         self.dir.join(format!("{name}.checkpoint"))
     }
 
@@ -211,7 +249,10 @@ impl FileWitnessState {
         match fs::read_to_string(path) {
             Ok(text) => {
                 let cp = Checkpoint::parse_text(&text)?;
-                Ok(Some(Cosigned { size: cp.size, root: cp.root }))
+                Ok(Some(Cosigned {
+                    size: cp.size,
+                    root: cp.root,
+                }))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::io(path, e)),
@@ -232,10 +273,13 @@ impl WitnessState for FileWitnessState {
         }
         let tmp = path.with_extension("tmp");
         let mut f = fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        f.write_all(new.to_text().as_bytes()).map_err(|e| Error::io(&tmp, e))?;
+        f.write_all(new.to_text().as_bytes())
+            .map_err(|e| Error::io(&tmp, e))?;
         f.sync_all().map_err(|e| Error::io(&tmp, e))?;
         fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
-        fs::File::open(&self.dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(&self.dir, e))?;
+        fs::File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| Error::io(&self.dir, e))?;
         Ok(true)
     }
 }
@@ -253,13 +297,20 @@ impl<S: WitnessState> Witness<S> {
     /// trusted log keys, each identifying its log by its name (the origin).
     pub fn new(key: NoteSigner, log_keys: Vec<NoteVerifier>, state: S) -> Result<Witness<S>> {
         if key.alg() != crate::key::ALG_COSIGNATURE_V1 {
-            return Err(Error::InvalidArgument("a witness key must be a cosignature/v1 (0x04) key".into()));
+            return Err(Error::InvalidArgument(
+                "a witness key must be a cosignature/v1 (0x04) key".into(),
+            ));
         }
         let mut logs: HashMap<String, Vec<NoteVerifier>> = HashMap::new();
         for k in log_keys {
             logs.entry(k.name().to_string()).or_default().push(k);
         }
-        Ok(Witness { key, logs, state, guard: Mutex::new(()) })
+        Ok(Witness {
+            key,
+            logs,
+            state,
+            guard: Mutex::new(()),
+        })
     }
 
     pub fn verifier(&self) -> NoteVerifier {
@@ -273,12 +324,22 @@ impl<S: WitnessState> Witness<S> {
     /// Handles an `add-checkpoint` body at time `now` (POSIX seconds) and
     /// returns the response body of cosignature lines.
     pub fn add_checkpoint(&self, body: &[u8], now: u64) -> Result<Vec<u8>, Refusal> {
-        let req = AddCheckpointRequest::parse(body).map_err(|e| Refusal::BadRequest(e.to_string()))?;
-        let cp = Checkpoint::parse_text(req.checkpoint.text()).map_err(|e| Refusal::BadRequest(e.to_string()))?;
-        let keys = self.logs.get(&cp.origin).ok_or_else(|| Refusal::UnknownOrigin(cp.origin.clone()))?;
-        req.checkpoint.verify(keys).map_err(|e| Refusal::Forbidden(e.to_string()))?;
+        let req =
+            AddCheckpointRequest::parse(body).map_err(|e| Refusal::BadRequest(e.to_string()))?;
+        let cp = Checkpoint::parse_text(req.checkpoint.text())
+            .map_err(|e| Refusal::BadRequest(e.to_string()))?;
+        let keys = self
+            .logs
+            .get(&cp.origin)
+            .ok_or_else(|| Refusal::UnknownOrigin(cp.origin.clone()))?;
+        req.checkpoint
+            .verify(keys)
+            .map_err(|e| Refusal::Forbidden(e.to_string()))?;
         if req.old_size > cp.size {
-            return Err(Refusal::BadRequest(format!("old size {} is above the checkpoint size {}", req.old_size, cp.size)));
+            return Err(Refusal::BadRequest(format!(
+                "old size {} is above the checkpoint size {}",
+                req.old_size, cp.size
+            )));
         }
 
         // Check and persist as one step: no other request of this process can
@@ -292,7 +353,9 @@ impl<S: WitnessState> Witness<S> {
         match &latest {
             None => {
                 if !req.proof.is_empty() {
-                    return Err(Refusal::BadRequest("the consistency proof must be empty when the old size is 0".into()));
+                    return Err(Refusal::BadRequest(
+                        "the consistency proof must be empty when the old size is 0".into(),
+                    ));
                 }
             }
             Some(prev) if prev.size == cp.size => {
@@ -300,18 +363,25 @@ impl<S: WitnessState> Witness<S> {
                     return Err(Refusal::RootConflict(cp.size));
                 }
                 if !req.proof.is_empty() {
-                    return Err(Refusal::InvalidProof("sizes are equal but the proof is not empty".into()));
+                    return Err(Refusal::InvalidProof(
+                        "sizes are equal but the proof is not empty".into(),
+                    ));
                 }
             }
             Some(prev) if prev.size == 0 => {
                 if !req.proof.is_empty() {
-                    return Err(Refusal::BadRequest("the consistency proof must be empty when the old size is 0".into()));
+                    return Err(Refusal::BadRequest(
+                        "the consistency proof must be empty when the old size is 0".into(),
+                    ));
                 }
             }
             Some(prev) => verify_consistency(prev.size, cp.size, &req.proof, prev.root, cp.root)
                 .map_err(|e| Refusal::InvalidProof(e.to_string()))?,
         }
-        if !self.state.compare_and_swap(latest.as_ref(), &cp).map_err(Refusal::Storage)?
+        if !self
+            .state
+            .compare_and_swap(latest.as_ref(), &cp)
+            .map_err(Refusal::Storage)?
         {
             let now_latest = self.state.latest(&cp.origin).map_err(Refusal::Storage)?;
             return Err(Refusal::SizeConflict(now_latest.map_or(0, |c| c.size)));
@@ -341,27 +411,42 @@ mod tests {
         let wkey = NoteSigner::generate("witness.example/w", ALG_COSIGNATURE_V1).unwrap();
         let state = FileWitnessState::open(dir.path()).unwrap();
         let witness = Witness::new(wkey, vec![log.verifier()], state).unwrap();
-        Fixture { log, tree: MemoryTree::new(), witness, _dir: dir }
+        Fixture {
+            log,
+            tree: MemoryTree::new(),
+            witness,
+            _dir: dir,
+        }
     }
 
     fn grow(f: &mut Fixture, n: u32) -> Note {
         for i in 0..n {
             f.tree.append(&i.to_be_bytes());
         }
-        Checkpoint::new("example.org/log", f.tree.size(), f.tree.root()).sign(&f.log).unwrap()
+        Checkpoint::new("example.org/log", f.tree.size(), f.tree.root())
+            .sign(&f.log)
+            .unwrap()
     }
 
     fn request(f: &Fixture, old: u64, note: &Note) -> Vec<u8> {
         let size = Checkpoint::parse_text(note.text()).unwrap().size;
         let proof = consistency_proof(&f.tree, old, size).unwrap();
-        AddCheckpointRequest { old_size: old, proof, checkpoint: note.clone() }.to_bytes()
+        AddCheckpointRequest {
+            old_size: old,
+            proof,
+            checkpoint: note.clone(),
+        }
+        .to_bytes()
     }
 
     #[test]
     fn a_witness_cosigns_consistent_checkpoints_and_refuses_the_rest() {
         let mut f = fixture();
         let cp5 = grow(&mut f, 5);
-        let body = f.witness.add_checkpoint(&request(&f, 0, &cp5), 1_700_000_000).unwrap();
+        let body = f
+            .witness
+            .add_checkpoint(&request(&f, 0, &cp5), 1_700_000_000)
+            .unwrap();
         let mut note = cp5.clone();
         let v = apply_cosignatures(&mut note, &body, &[f.witness.verifier()]).unwrap();
         assert_eq!(v[0].timestamp, Some(1_700_000_000));
@@ -369,45 +454,123 @@ mod tests {
 
         let cp9 = grow(&mut f, 4);
         // Stale old size: 409 with the size the witness holds.
-        let r = f.witness.add_checkpoint(&request(&f, 0, &cp9), 1).unwrap_err();
-        assert_eq!((r.status(), parse_conflict_size(&r.body()).unwrap()), (409, 5));
+        let r = f
+            .witness
+            .add_checkpoint(&request(&f, 0, &cp9), 1)
+            .unwrap_err();
+        assert_eq!(
+            (r.status(), parse_conflict_size(&r.body()).unwrap()),
+            (409, 5)
+        );
         // A wrong proof: 422.
         let mut bad = AddCheckpointRequest::parse(&request(&f, 5, &cp9)).unwrap();
         bad.proof[0].0[0] ^= 1;
-        assert_eq!(f.witness.add_checkpoint(&bad.to_bytes(), 1).unwrap_err().status(), 422);
+        assert_eq!(
+            f.witness
+                .add_checkpoint(&bad.to_bytes(), 1)
+                .unwrap_err()
+                .status(),
+            422
+        );
         // The state did not move.
-        assert_eq!(f.witness.state().latest("example.org/log").unwrap().unwrap().size, 5);
+        assert_eq!(
+            f.witness
+                .state()
+                .latest("example.org/log")
+                .unwrap()
+                .unwrap()
+                .size,
+            5
+        );
         f.witness.add_checkpoint(&request(&f, 5, &cp9), 2).unwrap();
-        assert_eq!(f.witness.state().latest("example.org/log").unwrap().unwrap().size, 9);
+        assert_eq!(
+            f.witness
+                .state()
+                .latest("example.org/log")
+                .unwrap()
+                .unwrap()
+                .size,
+            9
+        );
 
         // A fork at the same size: 409.
         let mut fork = MemoryTree::new();
         for i in 0..9u32 {
             fork.append(&(i + 1).to_be_bytes());
         }
-        let forked = Checkpoint::new("example.org/log", 9, fork.root()).sign(&f.log).unwrap();
-        let body = AddCheckpointRequest { old_size: 9, proof: vec![], checkpoint: forked }.to_bytes();
-        assert_eq!(f.witness.add_checkpoint(&body, 3).unwrap_err().status(), 409);
+        let forked = Checkpoint::new("example.org/log", 9, fork.root())
+            .sign(&f.log)
+            .unwrap();
+        let body = AddCheckpointRequest {
+            old_size: 9,
+            proof: vec![],
+            checkpoint: forked,
+        }
+        .to_bytes();
+        assert_eq!(
+            f.witness.add_checkpoint(&body, 3).unwrap_err().status(),
+            409
+        );
         // old size above the checkpoint: 400.
-        assert_eq!(f.witness.add_checkpoint(&request(&f, 9, &cp9).replace_old(10), 3).unwrap_err().status(), 400);
+        assert_eq!(
+            f.witness
+                .add_checkpoint(&request(&f, 9, &cp9).replace_old(10), 3)
+                .unwrap_err()
+                .status(),
+            400
+        );
         // Unknown origin: 404. Unknown key: 403.
         let stranger = NoteSigner::generate("other.example/log", ALG_ED25519).unwrap();
-        let other = Checkpoint::new("other.example/log", 9, f.tree.root()).sign(&stranger).unwrap();
-        let body = AddCheckpointRequest { old_size: 0, proof: vec![], checkpoint: other }.to_bytes();
-        assert_eq!(f.witness.add_checkpoint(&body, 3).unwrap_err().status(), 404);
+        let other = Checkpoint::new("other.example/log", 9, f.tree.root())
+            .sign(&stranger)
+            .unwrap();
+        let body = AddCheckpointRequest {
+            old_size: 0,
+            proof: vec![],
+            checkpoint: other,
+        }
+        .to_bytes();
+        assert_eq!(
+            f.witness.add_checkpoint(&body, 3).unwrap_err().status(),
+            404
+        );
         let impostor = NoteSigner::generate("example.org/log", ALG_ED25519).unwrap();
-        let signed_by_impostor = Checkpoint::new("example.org/log", 9, f.tree.root()).sign(&impostor).unwrap();
-        let body = AddCheckpointRequest { old_size: 9, proof: vec![], checkpoint: signed_by_impostor }.to_bytes();
-        assert_eq!(f.witness.add_checkpoint(&body, 3).unwrap_err().status(), 403);
-        assert_eq!(f.witness.add_checkpoint(b"garbage", 3).unwrap_err().status(), 400);
+        let signed_by_impostor = Checkpoint::new("example.org/log", 9, f.tree.root())
+            .sign(&impostor)
+            .unwrap();
+        let body = AddCheckpointRequest {
+            old_size: 9,
+            proof: vec![],
+            checkpoint: signed_by_impostor,
+        }
+        .to_bytes();
+        assert_eq!(
+            f.witness.add_checkpoint(&body, 3).unwrap_err().status(),
+            403
+        );
+        assert_eq!(
+            f.witness
+                .add_checkpoint(b"garbage", 3)
+                .unwrap_err()
+                .status(),
+            400
+        );
     }
 
     #[test]
     fn the_state_directory_has_one_owner_and_survives_reopening() {
         let dir = tempfile::tempdir().unwrap();
         let state = FileWitnessState::open(dir.path()).unwrap();
-        assert!(FileWitnessState::open(dir.path()).unwrap_err().to_string().contains("in use"));
-        let c = Cosigned { size: 3, root: crate::leaf_hash(b"r") };
+        assert!(
+            FileWitnessState::open(dir.path())
+                .unwrap_err()
+                .to_string()
+                .contains("in use")
+        );
+        let c = Cosigned {
+            size: 3,
+            root: crate::leaf_hash(b"r"),
+        };
         let cp = Checkpoint::new("o", 3, c.root);
         assert!(state.compare_and_swap(None, &cp).unwrap());
         assert!(!state.compare_and_swap(None, &cp).unwrap());

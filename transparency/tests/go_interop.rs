@@ -103,10 +103,18 @@ fn go_verifies_our_log_checkpoint_records_and_proofs() {
     }
 
     let out = go(
-        &["verify-log", log_dir.to_str().unwrap(), &key.verifier().vkey(), proofs.to_str().unwrap()],
+        &[
+            "verify-log",
+            log_dir.to_str().unwrap(),
+            &key.verifier().vkey(),
+            proofs.to_str().unwrap(),
+        ],
         None,
     );
-    assert!(out.contains("OK checkpoint size=70000 root matches tiles"), "{out}");
+    assert!(
+        out.contains("OK checkpoint size=70000 root matches tiles"),
+        "{out}"
+    );
     assert!(out.contains("OK 70000 record hashes match"), "{out}");
     assert!(out.contains("OK 8 inclusion proofs"), "{out}");
     assert!(out.contains("OK 5 consistency proofs"), "{out}");
@@ -120,19 +128,29 @@ fn go_detects_a_tampered_tile() {
     let mut appender = Appender::create(DirStorage::new(dir.path(), false).unwrap());
     let entries: Vec<Vec<u8>> = (0..300u32).map(|i| i.to_be_bytes().to_vec()).collect();
     appender.append(&entries).unwrap();
-    appender.publish_checkpoint(&appender.checkpoint("example.org/log").sign(&key).unwrap()).unwrap();
+    appender
+        .publish_checkpoint(&appender.checkpoint("example.org/log").sign(&key).unwrap())
+        .unwrap();
     let tile = dir.path().join(TileId::hashes(0, 1, 44).path());
     let mut data = std::fs::read(&tile).unwrap();
     data[5] ^= 1;
     std::fs::write(&tile, data).unwrap();
     let program = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/interop.go");
     let out = Command::new("go")
-        .args(["run", program.to_str().unwrap(), "verify-log", dir.path().to_str().unwrap()])
+        .args([
+            "run",
+            program.to_str().unwrap(),
+            "verify-log",
+            dir.path().to_str().unwrap(),
+        ])
         .arg(key.verifier().vkey())
         .arg(dir.path())
         .env("GO111MODULE", "off")
         .env("GOPATH", "/usr/share/gocode")
-        .env("GOCACHE", PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("gocache"))
+        .env(
+            "GOCACHE",
+            PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("gocache"),
+        )
         .output()
         .expect("go is installed");
     assert!(!out.status.success(), "Go accepted a tampered tile");
@@ -144,7 +162,10 @@ fn we_verify_go_notes_and_sign_them_identically() {
     let text_path = dir.path().join("text");
     let text = "example.org/go-log\n42\nbjQLnP+zepicpUTmu3gKLHiQHT+zNzh2hRGjBhevoB0=\n";
     std::fs::write(&text_path, text).unwrap();
-    let out = go(&["genkey", "example.org/go-log", text_path.to_str().unwrap()], None);
+    let out = go(
+        &["genkey", "example.org/go-log", text_path.to_str().unwrap()],
+        None,
+    );
     let (skey, rest) = out.split_once('\n').unwrap();
     let (vkey, signed) = rest.split_once('\n').unwrap();
     let verifier = NoteVerifier::from_vkey(vkey).unwrap();
@@ -159,7 +180,14 @@ fn we_verify_go_notes_and_sign_them_identically() {
     assert_eq!(ours.to_bytes(), signed.as_bytes());
     // And Go signs identically with a key we generated.
     let mine = NoteSigner::generate("example.org/rust-log", ALG_ED25519).unwrap();
-    let go_signed = go(&["sign", &mine.private_key_text(), text_path.to_str().unwrap()], None);
+    let go_signed = go(
+        &[
+            "sign",
+            &mine.private_key_text(),
+            text_path.to_str().unwrap(),
+        ],
+        None,
+    );
     let mut ours = Note::new(text).unwrap();
     ours.sign(&mine).unwrap();
     assert_eq!(go_signed.as_bytes(), ours.to_bytes());

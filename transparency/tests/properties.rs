@@ -9,7 +9,9 @@
 
 use proptest::prelude::*;
 use transparency::hash::Hash;
-use transparency::proof::{consistency_proof, inclusion_proof, verify_consistency, verify_inclusion};
+use transparency::proof::{
+    consistency_proof, inclusion_proof, verify_consistency, verify_inclusion,
+};
 use transparency::store::{Appender, DirStorage, TileHashSource};
 use transparency::tree::{MemoryTree, root};
 

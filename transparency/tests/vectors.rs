@@ -31,11 +31,16 @@ fn json_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn b64(s: &Option<String>) -> Vec<u8> {
-    BASE64.decode(s.as_deref().unwrap_or("")).expect("vector base64")
+    BASE64
+        .decode(s.as_deref().unwrap_or(""))
+        .expect("vector base64")
 }
 
 fn b64_list(v: &Option<Vec<String>>) -> Vec<Vec<u8>> {
-    v.iter().flatten().map(|s| BASE64.decode(s).expect("vector base64")).collect()
+    v.iter()
+        .flatten()
+        .map(|s| BASE64.decode(s).expect("vector base64"))
+        .collect()
 }
 
 #[derive(Deserialize)]
@@ -65,22 +70,54 @@ struct ConsistencyVector {
 #[test]
 fn every_inclusion_vector_gives_its_expected_answer() {
     let files = json_files(&vectors_dir().join("transparency-dev-merkle/testdata/inclusion"));
-    assert!(files.len() > 50, "only {} inclusion vectors found", files.len());
+    assert!(
+        files.len() > 50,
+        "only {} inclusion vectors found",
+        files.len()
+    );
     for path in files {
         let v: InclusionVector = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-        let got = verify_inclusion(v.leaf_idx, v.tree_size, b64(&v.leaf_hash), &b64_list(&v.proof), b64(&v.root));
-        assert_eq!(got.is_err(), v.want_err, "{} ({}): {got:?}", path.display(), v.desc);
+        let got = verify_inclusion(
+            v.leaf_idx,
+            v.tree_size,
+            b64(&v.leaf_hash),
+            &b64_list(&v.proof),
+            b64(&v.root),
+        );
+        assert_eq!(
+            got.is_err(),
+            v.want_err,
+            "{} ({}): {got:?}",
+            path.display(),
+            v.desc
+        );
     }
 }
 
 #[test]
 fn every_consistency_vector_gives_its_expected_answer() {
     let files = json_files(&vectors_dir().join("transparency-dev-merkle/testdata/consistency"));
-    assert!(files.len() > 50, "only {} consistency vectors found", files.len());
+    assert!(
+        files.len() > 50,
+        "only {} consistency vectors found",
+        files.len()
+    );
     for path in files {
         let v: ConsistencyVector = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-        let got = verify_consistency(v.size1, v.size2, &b64_list(&v.proof), b64(&v.root1), b64(&v.root2));
-        assert_eq!(got.is_err(), v.want_err, "{} ({}): {got:?}", path.display(), v.desc);
+        let got = verify_consistency(
+            v.size1,
+            v.size2,
+            &b64_list(&v.proof),
+            b64(&v.root1),
+            b64(&v.root2),
+        );
+        assert_eq!(
+            got.is_err(),
+            v.want_err,
+            "{} ({}): {got:?}",
+            path.display(),
+            v.desc
+        );
     }
 }
 
@@ -103,21 +140,29 @@ fn c2sp_signed_note_vectors_reproduce_bit_for_bit() {
         tree.append(record);
     }
     assert_eq!(tree.size(), 7);
-    let vectors: Vec<SignedNoteVector> = serde_json::from_slice(&std::fs::read(dir.join("signed-notes.json")).unwrap()).unwrap();
+    let vectors: Vec<SignedNoteVector> =
+        serde_json::from_slice(&std::fs::read(dir.join("signed-notes.json")).unwrap()).unwrap();
     assert_eq!(vectors.len(), 2);
     let log_vkey = NoteVerifier::from_vkey(&vectors[0].verifier_vkey).unwrap();
     for v in &vectors {
         // The same root.
         let cp = Checkpoint::parse_text(&v.text).unwrap();
         assert_eq!((cp.size, cp.root), (7, tree.root()), "{}", v.desc);
-        assert_eq!(Checkpoint::new(cp.origin.clone(), 7, tree.root()).to_text(), v.text);
+        assert_eq!(
+            Checkpoint::new(cp.origin.clone(), 7, tree.root()).to_text(),
+            v.text
+        );
         // The byte-identical signature line from the same private key.
         let signer = NoteSigner::from_private_key(&v.signer_skey).unwrap();
         assert_eq!(signer.verifier().vkey(), v.verifier_vkey, "{}", v.desc);
         let mut note = Note::new(v.text.clone()).unwrap();
         note.sign(&signer).unwrap();
         let line = note.signatures()[0].to_line();
-        assert!(v.signed_note.contains(&line), "{}: {line} not in the vector", v.desc);
+        assert!(
+            v.signed_note.contains(&line),
+            "{}: {line} not in the vector",
+            v.desc
+        );
         // The note verifies with the log's vkey (the second note's extra
         // signature line is by a key the log's verifier does not know).
         let parsed = Note::parse(v.signed_note.as_bytes()).unwrap();
@@ -125,10 +170,14 @@ fn c2sp_signed_note_vectors_reproduce_bit_for_bit() {
         assert_eq!(verified.signatures.len(), 1, "{}", v.desc);
         assert_eq!(parsed.to_bytes(), v.signed_note.as_bytes());
         // And with the vector's own verifier key.
-        parsed.verify(&[NoteVerifier::from_vkey(&v.verifier_vkey).unwrap()]).unwrap();
+        parsed
+            .verify(&[NoteVerifier::from_vkey(&v.verifier_vkey).unwrap()])
+            .unwrap();
     }
     // The first note, re-signed, is byte-identical.
     let signer = NoteSigner::from_private_key(&vectors[0].signer_skey).unwrap();
-    let note = Checkpoint::new("example.org/raffle-log", 7, tree.root()).sign(&signer).unwrap();
+    let note = Checkpoint::new("example.org/raffle-log", 7, tree.root())
+        .sign(&signer)
+        .unwrap();
     assert_eq!(note.to_bytes(), vectors[0].signed_note.as_bytes());
 }
