@@ -9,8 +9,8 @@
 use crate::checkpoint::SignedCheckpoint;
 use crate::hash::{Hash, leaf_hash, node_hash, perfect_subtree_hash};
 use crate::key::NoteVerifier;
-use crate::store::{CHECKPOINT_PATH, TileStorage, read_entry_bundle, read_hash_tile};
-use crate::tile::{TILE_WIDTH, TileId};
+use crate::store::{CHECKPOINT_PATH, TileStorage, read_entry_bundle_bytes, read_hash_tile};
+use crate::tile::{TILE_WIDTH, TileId, parse_entry_bundle};
 use crate::{Error, Result};
 
 /// What a successful check covered.
@@ -130,9 +130,15 @@ fn check_level0<S: TileStorage + ?Sized>(
     let mut partial = Vec::new();
     for n in start..end {
         let width = (size - n * TILE_WIDTH).min(TILE_WIDTH) as u16;
-        let bundle = read_entry_bundle(storage, &TileId::entries(n, width))?;
+        let (read_id, data) = read_entry_bundle_bytes(storage, &TileId::entries(n, width))?;
+        let bundle = parse_entry_bundle(&read_id, &data)?;
         let tile = read_hash_tile(storage, &TileId::hashes(0, n, width))?;
-        for (i, (entry, stored)) in bundle.iter().zip(&tile).enumerate() {
+        for (i, (entry, stored)) in bundle
+            .iter()
+            .take(usize::from(width))
+            .zip(&tile)
+            .enumerate()
+        {
             let h = leaf_hash(entry);
             if h != *stored {
                 return Err(Error::Verification(format!(

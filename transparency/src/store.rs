@@ -165,28 +165,36 @@ pub fn read_hash_tile<S: TileStorage + ?Sized>(storage: &S, id: &TileId) -> Resu
     }
 }
 
-/// Reads an entry bundle, with the same fallback as [`read_hash_tile`].
+/// Reads an entry bundle's raw bytes, with the same fallback as
+/// [`read_hash_tile`]. Returns the tile actually read (the full one when the
+/// partial one is gone) with its bytes; parse them with
+/// [`crate::tile::parse_entry_bundle`] and keep the first `id.width` entries.
+pub fn read_entry_bundle_bytes<S: TileStorage + ?Sized>(
+    storage: &S,
+    id: &TileId,
+) -> Result<(TileId, Vec<u8>)> {
+    if let Some(data) = storage.read(&id.path())? {
+        return Ok((*id, data));
+    }
+    if !id.is_full()
+        && let Some(data) = storage.read(&id.full().path())?
+    {
+        return Ok((id.full(), data));
+    }
+    Err(Error::Missing(format!("entry bundle {id}")))
+}
+
+/// Reads the entries of an entry bundle.
 pub fn read_entry_bundle<S: TileStorage + ?Sized>(
     storage: &S,
     id: &TileId,
 ) -> Result<Vec<Vec<u8>>> {
-    match storage.read(&id.path())? {
-        Some(data) => Ok(parse_entry_bundle(id, &data)?
-            .into_iter()
-            .map(<[u8]>::to_vec)
-            .collect()),
-        None if !id.is_full() => match storage.read(&id.full().path())? {
-            Some(data) => {
-                let all = parse_entry_bundle(&id.full(), &data)?;
-                Ok(all[..usize::from(id.width)]
-                    .iter()
-                    .map(|e| e.to_vec())
-                    .collect())
-            }
-            None => Err(Error::Missing(format!("entry bundle {id}"))),
-        },
-        None => Err(Error::Missing(format!("entry bundle {id}"))),
-    }
+    let (read_id, data) = read_entry_bundle_bytes(storage, id)?;
+    let entries = parse_entry_bundle(&read_id, &data)?;
+    Ok(entries[..usize::from(id.width)]
+        .iter()
+        .map(|e| e.to_vec())
+        .collect())
 }
 
 /// Reads the entry at `index` of a tree of `size` leaves.
