@@ -49,15 +49,24 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
     let key = NoteSigner::generate("bench.example/log", ALG_ED25519).expect("key");
+    // A fresh directory per run, kept afterwards: deleting tens of thousands
+    // of files just before a run makes ext4's inode allocator scan its
+    // recently deleted inodes on every create, which would measure the
+    // previous run's cleanup rather than this log.
+    let parent = std::env::var("LOG_BENCH_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("tlog-bench")
+        });
+    std::fs::create_dir_all(&parent).expect("bench dir");
     let base = tempfile::Builder::new()
-        .prefix("tlog-bench")
-        .tempdir_in(
-            std::env::var("LOG_BENCH_DIR")
-                .unwrap_or_else(|_| std::env::temp_dir().display().to_string()),
-        )
-        .expect("temp dir");
+        .prefix("run-")
+        .tempdir_in(&parent)
+        .expect("temp dir")
+        .keep();
+    println!("logs in {} (remove them when done)", base.display());
 
-    let nofsync = base.path().join("nofsync");
+    let nofsync = base.join("nofsync");
     let secs = append_log(&nofsync, entries, false, &key);
     println!(
         "append entries={entries} entry_bytes={ENTRY_SIZE} batch={BATCH} fsync=no seconds={secs:.3} entries_per_s={:.0}",
@@ -68,7 +77,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(entries);
-    let withfsync = base.path().join("fsync");
+    let withfsync = base.join("fsync");
     let secs = append_log(&withfsync, fsync_entries, true, &key);
     println!(
         "append entries={fsync_entries} entry_bytes={ENTRY_SIZE} batch={BATCH} fsync=yes seconds={secs:.3} entries_per_s={:.0}",
