@@ -16,6 +16,28 @@
 //! | [`proof_file`] | c2sp.org/tlog-proof (`.tlog-proof` files) |
 //! | [`fsck`] | verifying a whole published log from its files |
 //!
+//! ```
+//! use transparency::key::{ALG_ED25519, NoteSigner};
+//! use transparency::proof::{inclusion_proof, verify_inclusion};
+//! use transparency::tree::MemoryTree;
+//! use transparency::{Checkpoint, Note, leaf_hash};
+//!
+//! let key = NoteSigner::generate("example.org/log", ALG_ED25519)?;
+//! let mut tree = MemoryTree::new();
+//! for entry in ["a", "b", "c"] {
+//!     tree.append(entry.as_bytes());
+//! }
+//! // The log signs a checkpoint; anyone holding its vkey verifies it...
+//! let note = Checkpoint::new("example.org/log", tree.size(), tree.root()).sign(&key)?;
+//! let received = Note::parse(&note.to_bytes())?;
+//! received.verify(&[key.verifier()])?;
+//! let checkpoint = Checkpoint::parse_text(received.text())?;
+//! // ...and checks that entry 1 is in the tree it commits to.
+//! let proof = inclusion_proof(&tree, 1, checkpoint.size)?;
+//! verify_inclusion(1, checkpoint.size, leaf_hash(b"b"), &proof, checkpoint.root)?;
+//! # Ok::<(), transparency::Error>(())
+//! ```
+//!
 //! Guarantees: every parser rejects malformed input with an [`Error`] that says
 //! what is wrong and never panics (fuzzed); every verifier fails closed.
 //! Assumptions: the library knows nothing of raffles, databases or networks;
