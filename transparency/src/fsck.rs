@@ -7,9 +7,11 @@
 //! work, which is nearly all of it, is split across threads.
 
 use crate::checkpoint::SignedCheckpoint;
-use crate::hash::{Hash, leaf_hash, node_hash, perfect_subtree_hash};
+use crate::hash::{Hash, leaf_hash, perfect_subtree_hash};
 use crate::key::NoteVerifier;
-use crate::store::{CHECKPOINT_PATH, TileStorage, read_entry_bundle_bytes, read_hash_tile};
+use crate::store::{
+    CHECKPOINT_PATH, TileStorage, read_entry_bundle_bytes, read_hash_tile, root_from_edges,
+};
 use crate::tile::{TILE_WIDTH, TileId, parse_entry_bundle};
 use crate::{Error, Result};
 
@@ -87,24 +89,7 @@ pub fn verify_log<S: TileStorage + Sync + ?Sized>(
             .map(perfect_subtree_hash)
             .collect();
     }
-    let mut parts: Vec<Hash> = Vec::new();
-    for edge in edges.iter().rev() {
-        let mut rest: &[Hash] = edge;
-        while !rest.is_empty() {
-            let chunk = 1usize << (usize::BITS - 1 - rest.len().leading_zeros());
-            parts.push(perfect_subtree_hash(&rest[..chunk]));
-            rest = &rest[chunk..];
-        }
-    }
-    let root = match parts.pop() {
-        None => crate::hash::EMPTY_ROOT,
-        Some(mut acc) => {
-            while let Some(left) = parts.pop() {
-                acc = node_hash(&left, &acc);
-            }
-            acc
-        }
-    };
+    let root = root_from_edges(&edges);
     if root != checkpoint.checkpoint.root {
         return Err(Error::Verification(format!(
             "the root recomputed from the tiles ({root}) is not the signed root ({}) of size {size}",

@@ -101,29 +101,16 @@ impl NoteSigner {
         let rest = text
             .strip_prefix("PRIVATE+KEY+")
             .ok_or_else(|| bad("does not start with PRIVATE+KEY+".into()))?;
-        let (name, rest) = rest
-            .split_once('+')
-            .ok_or_else(|| bad("no key id".into()))?;
-        let (id_hex, key_b64) = rest
-            .split_once('+')
-            .ok_or_else(|| bad("no key material".into()))?;
-        if !is_valid_key_name(name) {
-            return Err(bad(format!("invalid key name {name:?}")));
-        }
-        let id = parse_key_id(id_hex)
-            .ok_or_else(|| bad(format!("key id {id_hex:?} is not 8 hex digits")))?;
-        let raw = BASE64
-            .decode(key_b64)
-            .map_err(|e| bad(format!("key is not base64: {e}")))?;
-        let (alg, seed) = raw.split_first().ok_or_else(|| bad("empty key".into()))?;
-        check_alg(*alg, "private key")?;
-        let seed: &[u8; 32] = seed
-            .try_into()
-            .map_err(|_| bad(format!("Ed25519 seed has {} bytes, want 32", seed.len())))?;
-        let signer = NoteSigner::from_seed(name, *alg, seed)?;
+        let KeyFields {
+            name,
+            id,
+            alg,
+            key: seed,
+        } = parse_key_fields(rest, "private key", "Ed25519 seed")?;
+        let signer = NoteSigner::from_seed(name, alg, &seed)?;
         if signer.id != id {
             return Err(bad(format!(
-                "key id {id_hex} does not match the key (computed {:08x})",
+                "key id {id:08x} does not match the key (computed {:08x})",
                 signer.id
             )));
         }
@@ -185,6 +172,47 @@ impl fmt::Debug for NoteVerifier {
     }
 }
 
+/// The fields shared by vkeys and private keys: `<name>+<id>+<base64(type || 32 bytes)>`.
+struct KeyFields<'a> {
+    name: &'a str,
+    id: u32,
+    alg: u8,
+    key: [u8; 32],
+}
+
+fn parse_key_fields<'a>(
+    text: &'a str,
+    what: &'static str,
+    material: &str,
+) -> Result<KeyFields<'a>> {
+    let bad = |reason: String| Error::malformed(what, reason);
+    let (name, rest) = text
+        .split_once('+')
+        .ok_or_else(|| bad("no key id".into()))?;
+    let (id_hex, key_b64) = rest
+        .split_once('+')
+        .ok_or_else(|| bad("no key material".into()))?;
+    if !is_valid_key_name(name) {
+        return Err(bad(format!("invalid key name {name:?}")));
+    }
+    let id = parse_key_id(id_hex)
+        .ok_or_else(|| bad(format!("key id {id_hex:?} is not 8 hex digits")))?;
+    let raw = BASE64
+        .decode(key_b64)
+        .map_err(|e| bad(format!("key is not base64: {e}")))?;
+    let (alg, key) = raw.split_first().ok_or_else(|| bad("empty key".into()))?;
+    check_alg(*alg, what)?;
+    let key: [u8; 32] = key
+        .try_into()
+        .map_err(|_| bad(format!("{material} has {} bytes, want 32", key.len())))?;
+    Ok(KeyFields {
+        name,
+        id,
+        alg: *alg,
+        key,
+    })
+}
+
 fn parse_key_id(s: &str) -> Option<u32> {
     if s.len() != 8 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
@@ -197,37 +225,21 @@ impl NoteVerifier {
     pub fn from_vkey(text: &str) -> Result<NoteVerifier> {
         let bad = |reason: String| Error::malformed("verifier key", reason);
         let text = text.trim();
-        let (name, rest) = text
-            .split_once('+')
-            .ok_or_else(|| bad("no key id".into()))?;
-        let (id_hex, key_b64) = rest
-            .split_once('+')
-            .ok_or_else(|| bad("no key material".into()))?;
-        if !is_valid_key_name(name) {
-            return Err(bad(format!("invalid key name {name:?}")));
-        }
-        let id = parse_key_id(id_hex)
-            .ok_or_else(|| bad(format!("key id {id_hex:?} is not 8 hex digits")))?;
-        let raw = BASE64
-            .decode(key_b64)
-            .map_err(|e| bad(format!("key is not base64: {e}")))?;
-        let (alg, public) = raw.split_first().ok_or_else(|| bad("empty key".into()))?;
-        check_alg(*alg, "verifier key")?;
-        let public: &[u8; 32] = public.try_into().map_err(|_| {
-            bad(format!(
-                "Ed25519 public key has {} bytes, want 32",
-                public.len()
-            ))
-        })?;
-        let key = VerifyingKey::from_bytes(public)
+        let KeyFields {
+            name,
+            id,
+            alg,
+            key: public,
+        } = parse_key_fields(text, "verifier key", "Ed25519 public key")?;
+        let key = VerifyingKey::from_bytes(&public)
             .map_err(|_| bad("not a valid Ed25519 point".into()))?;
-        if key_id(name, *alg, public) != id {
-            return Err(bad(format!("key id {id_hex} does not match the key")));
+        if key_id(name, alg, &public) != id {
+            return Err(bad(format!("key id {id:08x} does not match the key")));
         }
         Ok(NoteVerifier {
             name: name.to_string(),
             id,
-            alg: *alg,
+            alg,
             key,
         })
     }

@@ -46,6 +46,7 @@
 pub mod checkpoint;
 pub mod cosignature;
 mod error;
+mod framing;
 pub mod fsck;
 #[doc(hidden)]
 pub mod fuzzing;

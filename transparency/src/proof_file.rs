@@ -12,6 +12,7 @@
 //! ```
 
 use crate::checkpoint::SignedCheckpoint;
+use crate::framing;
 use crate::hash::Hash;
 use crate::key::NoteVerifier;
 use crate::note::Note;
@@ -37,32 +38,19 @@ pub struct ProofFile {
 
 impl ProofFile {
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = format!("{HEADER}\n");
+        let mut head = format!("{HEADER}\n");
         if let Some(extra) = &self.extra {
-            out.push_str(&format!("extra {}\n", BASE64.encode(extra)));
+            head.push_str(&format!("extra {}\n", BASE64.encode(extra)));
         }
-        out.push_str(&format!("index {}\n", self.index));
-        for h in &self.proof {
-            out.push_str(&h.to_base64());
-            out.push('\n');
-        }
-        out.push('\n');
-        let mut bytes = out.into_bytes();
-        bytes.extend_from_slice(&self.checkpoint.to_bytes());
-        bytes
+        head.push_str(&format!("index {}\n", self.index));
+        framing::encode(head, &self.proof, &self.checkpoint)
     }
 
     pub fn parse(data: &[u8]) -> Result<ProofFile> {
         if data.len() > Note::MAX_SIZE + (1 << 20) {
             return Err(Error::malformed(WHAT, "larger than 2 MiB"));
         }
-        let text = std::str::from_utf8(data).map_err(|e| {
-            Error::malformed(WHAT, format!("not UTF-8 at byte {}", e.valid_up_to()))
-        })?;
-        let (head, checkpoint) = text
-            .split_once("\n\n")
-            .ok_or_else(|| Error::malformed(WHAT, "no empty line before the checkpoint"))?;
-        let mut lines = head.split('\n');
+        let (mut lines, note_text) = framing::split(data, WHAT)?;
         if lines.next() != Some(HEADER) {
             return Err(Error::malformed(
                 WHAT,
@@ -92,17 +80,8 @@ impl ProofFile {
                 format!("index {index_str:?} is not a decimal number without leading zeroes"),
             )
         })?;
-        let mut proof = Vec::new();
-        for (i, l) in lines.enumerate() {
-            if proof.len() == 64 {
-                return Err(Error::malformed(WHAT, "more than 64 proof hashes"));
-            }
-            proof.push(
-                Hash::from_base64(l)
-                    .map_err(|e| Error::malformed(WHAT, format!("proof line {}: {e}", i + 1)))?,
-            );
-        }
-        let checkpoint = Note::parse(checkpoint.as_bytes())?;
+        let proof = framing::parse_hashes(lines, 64, WHAT, "proof line")?;
+        let checkpoint = Note::parse(note_text.as_bytes())?;
         Ok(ProofFile {
             extra,
             index,

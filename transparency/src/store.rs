@@ -211,10 +211,9 @@ pub fn read_entry<S: TileStorage + ?Sized>(storage: &S, index: u64, size: u64) -
 
 /// The root of a tree whose right edge is `edges[l]` (the hashes of the
 /// partial tile at each level l, each covering 256^l leaves).
-fn root_from_edges(edges: &[Vec<Hash>]) -> Hash {
+pub(crate) fn root_from_edges(edges: &[Vec<Hash>]) -> Hash {
     let mut parts: Vec<Hash> = Vec::new();
-    for (level, edge) in edges.iter().enumerate().rev() {
-        let _ = level;
+    for edge in edges.iter().rev() {
         let mut start = 0;
         let mut remaining = edge.len();
         while remaining > 0 {

@@ -16,6 +16,7 @@
 
 use crate::checkpoint::Checkpoint;
 use crate::cosignature::cosign;
+use crate::framing;
 use crate::hash::Hash;
 use crate::key::{NoteSigner, NoteVerifier};
 use crate::note::{Note, SignatureLine, VerifiedSignature};
@@ -44,26 +45,16 @@ pub struct AddCheckpointRequest {
 
 impl AddCheckpointRequest {
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = format!("old {}\n", self.old_size);
-        for h in &self.proof {
-            out.push_str(&h.to_base64());
-            out.push('\n');
-        }
-        out.push('\n');
-        let mut bytes = out.into_bytes();
-        bytes.extend_from_slice(&self.checkpoint.to_bytes());
-        bytes
+        framing::encode(
+            format!("old {}\n", self.old_size),
+            &self.proof,
+            &self.checkpoint,
+        )
     }
 
     pub fn parse(body: &[u8]) -> Result<AddCheckpointRequest> {
         const WHAT: &str = "add-checkpoint request";
-        let text = std::str::from_utf8(body).map_err(|e| {
-            Error::malformed(WHAT, format!("not UTF-8 at byte {}", e.valid_up_to()))
-        })?;
-        let (head, checkpoint) = text
-            .split_once("\n\n")
-            .ok_or_else(|| Error::malformed(WHAT, "no empty line before the checkpoint"))?;
-        let mut lines = head.split('\n');
+        let (mut lines, note_text) = framing::split(body, WHAT)?;
         let old_line = lines.next().unwrap_or_default();
         let old = old_line.strip_prefix("old ").ok_or_else(|| {
             Error::malformed(WHAT, format!("first line {old_line:?} is not `old <size>`"))
@@ -74,19 +65,8 @@ impl AddCheckpointRequest {
                 format!("old size {old:?} is not a decimal number without leading zeroes"),
             )
         })?;
-        let mut proof = Vec::new();
-        for (i, line) in lines.enumerate() {
-            if proof.len() == MAX_PROOF_LINES {
-                return Err(Error::malformed(
-                    WHAT,
-                    format!("more than {MAX_PROOF_LINES} consistency proof lines"),
-                ));
-            }
-            proof.push(Hash::from_base64(line).map_err(|e| {
-                Error::malformed(WHAT, format!("consistency proof line {}: {e}", i + 1))
-            })?);
-        }
-        let checkpoint = Note::parse(checkpoint.as_bytes())?;
+        let proof = framing::parse_hashes(lines, MAX_PROOF_LINES, WHAT, "consistency proof line")?;
+        let checkpoint = Note::parse(note_text.as_bytes())?;
         Ok(AddCheckpointRequest {
             old_size,
             proof,
