@@ -1,0 +1,996 @@
+//! The log entry schema, version 1: the one definition of every entry the
+//! raffle log holds. The server writes these, the auditor reads them.
+//! Documented with an example of every type in `docs/entry-schema.md`
+//! (a test keeps that file and this one in step).
+//!
+//! Encoding rules (architecture page, "The log"):
+//! - one compact JSON object, UTF-8, at most 65,535 bytes, starting with the
+//!   schema version `v` and `type`, ending with the entry's `time`;
+//! - the canonical form only: fields in schema order, no whitespace, no
+//!   duplicate keys, no unknown fields (an entry is re-encoded and compared);
+//! - integers that can exceed 2^53 (u64 values, draw numbers, raw RNG
+//!   outputs) are decimal strings; times are RFC 3339 UTC with microseconds;
+//!   money is `{"minor": "<integer>", "currency": "CAD"}`; hashes are
+//!   lower-case hex;
+//! - nothing personal: no names, e-mails, card data, payment ids, IP
+//!   addresses or validation numbers (but for `claim.paid`, which reveals a
+//!   paid winner's). Staff appear by random id.
+//!
+//! A type or version this build does not know is an [`Error::UnknownEntry`]
+//! ("upgrade raffle-audit").
+
+use crate::ids::{check_slug, check_staff_id, check_uuid, u64_string, u64_string_vec};
+use crate::{Error, Money, Result, Timestamp};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The schema version this build reads and writes.
+pub const SCHEMA_VERSION: u64 = 1;
+/// Largest entry (an entry bundle's uint16 length prefix).
+pub const MAX_ENTRY_SIZE: usize = 65_535;
+
+/// Every entry type of schema version 1, in the order of the docs.
+pub const TYPES: &[&str] = &[
+    "software.started",
+    "raffle.created",
+    "raffle.updated",
+    "raffle.opened",
+    "sale",
+    "sale.voided",
+    "raffle.closed",
+    "reconciliation.acknowledged",
+    "draw.frozen",
+    "draw.performed",
+    "claim.paid",
+    "events.digest",
+];
+
+/// 32 bytes, as 64 lower-case hex digits (hashes, commitments).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Digest32(pub [u8; 32]);
+
+impl Serialize for Digest32 {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Digest32 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_hex(&s, Some(32))
+            .map(|b| Digest32(b.try_into().expect("32 bytes")))
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Bytes of any length as lower-case hex (the draw contribution, the seed).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub struct HexBytes(pub Vec<u8>);
+
+impl Serialize for HexBytes {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for HexBytes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_hex(&s, None)
+            .map(HexBytes)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+fn parse_hex(s: &str, len: Option<usize>) -> Result<Vec<u8>> {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Err(Error::invalid("hex", format!("{s:?} is not lower-case")));
+    }
+    let b = hex::decode(s).map_err(|e| Error::invalid("hex", format!("{s:?}: {e}")))?;
+    if let Some(len) = len
+        && b.len() != len
+    {
+        return Err(Error::invalid(
+            "hex",
+            format!("{} bytes, want {len}", b.len()),
+        ));
+    }
+    Ok(b)
+}
+
+/// How a raffle's prizes are set.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Prize {
+    /// A share of net sales (50/50), optionally capped (GLI-31 2.2.1).
+    Share { share_bps: u32, cap: Option<Money> },
+    /// A fixed amount (a fixed-prize raffle, or an early-bird prize).
+    Fixed { amount: Money },
+}
+
+/// A ticket package: `tickets` draw numbers for `price`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Package {
+    pub id: String,
+    pub tickets: u32,
+    pub price: Money,
+}
+
+/// One draw of a raffle (early-bird or main), with its own cutoff and prize.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrawConfig {
+    pub id: String,
+    pub name: String,
+    /// Sales sequenced before this time are eligible.
+    pub cutoff: Timestamp,
+    /// When the draw is scheduled.
+    pub draw_at: Timestamp,
+    pub prize: Prize,
+}
+
+/// Whether a number, or a whole sale, can win more than one draw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WinRule {
+    /// Any eligible number may win every draw.
+    Unlimited,
+    /// A number that has won is out of later draws.
+    NumberOnce,
+    /// Every number of a sale that has won is out of later draws.
+    SaleOnce,
+}
+
+/// How fixed (early-bird) prizes affect a share prize.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EarlyBirdDeduction {
+    /// Paid from the operator's share: the main prize is not reduced.
+    FromProceeds,
+    /// Deducted from the main (share) prize.
+    FromMainPrize,
+}
+
+/// A raffle's configuration: what `raffle.created` fixes and `raffle.updated`
+/// may change while the raffle is a draft (frozen once open, GLI-31 2.2.3).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RaffleConfig {
+    pub name: String,
+    pub organisation: String,
+    pub licence: Option<String>,
+    /// Jurisdiction code, e.g. `CA-ON`.
+    pub jurisdiction: String,
+    /// IANA time zone for display, e.g. `America/Toronto`.
+    pub time_zone: String,
+    pub packages: Vec<Package>,
+    /// Largest number of draw numbers that may be sold, if limited.
+    pub max_tickets: Option<U64>,
+    /// Draw numbers are issued consecutively from here.
+    pub first_number: U64,
+    pub sales_start: Timestamp,
+    pub sales_end: Timestamp,
+    pub draws: Vec<DrawConfig>,
+    pub wins: WinRule,
+    pub early_bird: EarlyBirdDeduction,
+}
+
+/// A u64 encoded as a decimal string.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct U64(#[serde(with = "u64_string")] pub u64);
+
+/// A run of consecutive draw numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NumberRange {
+    pub first: U64,
+    pub count: U64,
+}
+
+impl NumberRange {
+    /// The numbers, ascending.
+    pub fn iter(&self) -> impl Iterator<Item = u64> {
+        self.first.0..self.first.0 + self.count.0
+    }
+
+    pub fn contains(&self, n: u64) -> bool {
+        n >= self.first.0 && n - self.first.0 < self.count.0
+    }
+}
+
+/// Where a sale was made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Online,
+    Rsu,
+}
+
+/// Why a sale was voided (no free text: it could carry personal data).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VoidReason {
+    Misprint,
+    BuyerRequest,
+    PaymentReversed,
+    Duplicate,
+    OperatorError,
+}
+
+/// Why sales closed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseReason {
+    /// The sequencer reached the configured end time.
+    EndTime,
+    /// An operator closed sales early (GLI-31 2.6.2).
+    Operator,
+}
+
+/// Why a draw was performed again (a drawn number is never discarded otherwise).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RedrawReason {
+    /// The prize was not claimed within the claim window.
+    Unclaimed,
+    /// The winner was found ineligible.
+    WinnerIneligible,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SoftwareStarted {
+    pub program: String,
+    pub version: String,
+    /// SHA-256 of the running executable (GLI-31 5.8.1).
+    pub sha256: Digest32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RaffleCreated {
+    pub raffle: String,
+    pub config: RaffleConfig,
+    pub by: String,
+}
+
+/// A change to a draft's configuration, old and new values in full (GLI-31 5.2.4).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RaffleUpdated {
+    pub raffle: String,
+    pub old: RaffleConfig,
+    pub new: RaffleConfig,
+    pub by: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RaffleOpened {
+    pub raffle: String,
+    pub by: String,
+}
+
+/// A sale: draw numbers issued to a bearer (GLI-31 2.3.1, 3.2.1).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sale {
+    pub raffle: String,
+    pub sale: String,
+    pub package: String,
+    /// How many of the package were bought.
+    pub quantity: u32,
+    pub numbers: NumberRange,
+    pub price: Money,
+    pub channel: Channel,
+    /// The RSU that sold it, for RSU sales.
+    pub rsu: Option<String>,
+    /// When the order was accepted; must be before the raffle's end time (GLI-31 2.2.2).
+    pub stamped: Timestamp,
+    /// SHA-256("raffle-vn/v1" || 0 || raffle || 0 || validation number).
+    pub validation: Digest32,
+}
+
+/// A void, with requester and a different approver (GLI-31 2.3.3, 5.2.4).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SaleVoided {
+    pub raffle: String,
+    pub sale: String,
+    pub reason: VoidReason,
+    /// Whether the price was returned to the buyer.
+    pub refund: bool,
+    pub requested_by: String,
+    pub approved_by: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RaffleClosed {
+    pub raffle: String,
+    pub reason: CloseReason,
+    pub by: Option<String>,
+}
+
+/// The event manager's acknowledgement that sales and voids for a draw are
+/// reconciled (GLI-31 2.6.1, 2.6.3), with the figures acknowledged.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReconciliationAcknowledged {
+    pub raffle: String,
+    pub draw: String,
+    pub sales: U64,
+    pub gross: Money,
+    pub voids: U64,
+    pub voided: Money,
+    pub refunded: Money,
+    pub requested_by: String,
+    pub approved_by: String,
+}
+
+/// Fixes a draw's eligible set and commits to its seed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrawFrozen {
+    pub raffle: String,
+    pub draw: String,
+    /// Number of eligible draw numbers.
+    pub n: U64,
+    /// SHA-256 of the ascending eligible list, 8 big-endian bytes per number.
+    pub eligible_sha256: Digest32,
+    /// SHA-256 of the draw's fresh 32-byte seed.
+    pub seed_sha256: Digest32,
+    /// The prize this draw awards, computed from the eligible sales.
+    pub prize: Money,
+}
+
+/// The draw, with everything needed to recompute it (GLI-31 4.2.1: the
+/// numbers selected are stored).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrawPerformed {
+    pub raffle: String,
+    pub draw: String,
+    /// Leaf index of the `draw.frozen` entry.
+    pub frozen: U64,
+    pub seed: HexBytes,
+    /// The witness's signature over the frozen entry; empty without a witness.
+    pub contribution: HexBytes,
+    /// Every raw value consumed; the last one was accepted.
+    #[serde(with = "u64_string_vec")]
+    pub raw: Vec<u64>,
+    pub index: U64,
+    pub winner: U64,
+    pub sale: String,
+    pub redraw: Option<RedrawReason>,
+}
+
+/// A prize paid to the bearer of a winning ticket (GLI-31 2.7.1).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimPaid {
+    pub raffle: String,
+    pub draw: String,
+    pub sale: String,
+    pub number: U64,
+    /// The winner's validation number, revealed on payment.
+    pub validation_number: String,
+    pub prize: Money,
+    pub by: String,
+}
+
+/// Anchors the significant events kept in the database (GLI-31 5.6.1).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsDigest {
+    /// Id of the first and last event covered.
+    pub first: U64,
+    pub last: U64,
+    pub count: U64,
+    /// SHA-256 over the events' canonical records, in id order.
+    pub sha256: Digest32,
+}
+
+/// What an entry says.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum Body {
+    #[serde(rename = "software.started")]
+    SoftwareStarted(SoftwareStarted),
+    #[serde(rename = "raffle.created")]
+    RaffleCreated(RaffleCreated),
+    #[serde(rename = "raffle.updated")]
+    RaffleUpdated(Box<RaffleUpdated>),
+    #[serde(rename = "raffle.opened")]
+    RaffleOpened(RaffleOpened),
+    #[serde(rename = "sale")]
+    Sale(Sale),
+    #[serde(rename = "sale.voided")]
+    SaleVoided(SaleVoided),
+    #[serde(rename = "raffle.closed")]
+    RaffleClosed(RaffleClosed),
+    #[serde(rename = "reconciliation.acknowledged")]
+    ReconciliationAcknowledged(ReconciliationAcknowledged),
+    #[serde(rename = "draw.frozen")]
+    DrawFrozen(DrawFrozen),
+    #[serde(rename = "draw.performed")]
+    DrawPerformed(DrawPerformed),
+    #[serde(rename = "claim.paid")]
+    ClaimPaid(ClaimPaid),
+    #[serde(rename = "events.digest")]
+    EventsDigest(EventsDigest),
+}
+
+/// One log entry: its time and what it says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// max(now, previous entry's time), set by the sequencer.
+    pub time: Timestamp,
+    pub body: Body,
+}
+
+#[derive(Serialize)]
+struct Encoded<'a> {
+    v: u64,
+    #[serde(flatten)]
+    body: &'a Body,
+    time: Timestamp,
+}
+
+#[derive(Deserialize)]
+struct Header {
+    v: serde_json::Value,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Decoded {
+    v: u64,
+    time: Timestamp,
+    #[serde(flatten)]
+    body: Body,
+}
+
+impl Entry {
+    pub fn new(time: Timestamp, body: Body) -> Entry {
+        Entry { time, body }
+    }
+
+    /// The entry's type name.
+    pub fn kind(&self) -> &'static str {
+        match &self.body {
+            Body::SoftwareStarted(_) => "software.started",
+            Body::RaffleCreated(_) => "raffle.created",
+            Body::RaffleUpdated(_) => "raffle.updated",
+            Body::RaffleOpened(_) => "raffle.opened",
+            Body::Sale(_) => "sale",
+            Body::SaleVoided(_) => "sale.voided",
+            Body::RaffleClosed(_) => "raffle.closed",
+            Body::ReconciliationAcknowledged(_) => "reconciliation.acknowledged",
+            Body::DrawFrozen(_) => "draw.frozen",
+            Body::DrawPerformed(_) => "draw.performed",
+            Body::ClaimPaid(_) => "claim.paid",
+            Body::EventsDigest(_) => "events.digest",
+        }
+    }
+
+    /// The raffle an entry is about, if any.
+    pub fn raffle(&self) -> Option<&str> {
+        match &self.body {
+            Body::SoftwareStarted(_) | Body::EventsDigest(_) => None,
+            Body::RaffleCreated(e) => Some(&e.raffle),
+            Body::RaffleUpdated(e) => Some(&e.raffle),
+            Body::RaffleOpened(e) => Some(&e.raffle),
+            Body::Sale(e) => Some(&e.raffle),
+            Body::SaleVoided(e) => Some(&e.raffle),
+            Body::RaffleClosed(e) => Some(&e.raffle),
+            Body::ReconciliationAcknowledged(e) => Some(&e.raffle),
+            Body::DrawFrozen(e) => Some(&e.raffle),
+            Body::DrawPerformed(e) => Some(&e.raffle),
+            Body::ClaimPaid(e) => Some(&e.raffle),
+        }
+    }
+
+    /// The canonical bytes. Fails if the entry is not valid (see [`Entry::validate`])
+    /// or would exceed 65,535 bytes.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        self.validate()?;
+        let bytes = serde_json::to_vec(&Encoded {
+            v: SCHEMA_VERSION,
+            body: &self.body,
+            time: self.time,
+        })
+        .map_err(|e| Error::invalid("entry", e.to_string()))?;
+        if bytes.len() > MAX_ENTRY_SIZE {
+            return Err(Error::invalid(
+                "entry",
+                format!("{} bytes exceeds {MAX_ENTRY_SIZE}", bytes.len()),
+            ));
+        }
+        Ok(bytes)
+    }
+
+    /// Parses an entry, accepting only its canonical form.
+    pub fn parse(bytes: &[u8]) -> Result<Entry> {
+        if bytes.len() > MAX_ENTRY_SIZE {
+            return Err(Error::invalid(
+                "entry",
+                format!("{} bytes exceeds {MAX_ENTRY_SIZE}", bytes.len()),
+            ));
+        }
+        let header: Header = serde_json::from_slice(bytes).map_err(|e| {
+            Error::invalid("entry", format!("not a JSON object with v and type: {e}"))
+        })?;
+        let kind = header
+            .kind
+            .ok_or_else(|| Error::invalid("entry", "no type"))?;
+        if header.v != SCHEMA_VERSION {
+            return Err(Error::UnknownEntry(format!(
+                "version {} of type {kind:?}",
+                header.v
+            )));
+        }
+        if !TYPES.contains(&kind.as_str()) {
+            return Err(Error::UnknownEntry(format!("type {kind:?}")));
+        }
+        let decoded: Decoded = serde_json::from_slice(bytes)
+            .map_err(|e| Error::invalid("entry", format!("{kind}: {e}")))?;
+        debug_assert_eq!(decoded.v, SCHEMA_VERSION);
+        let entry = Entry {
+            time: decoded.time,
+            body: decoded.body,
+        };
+        entry
+            .validate()
+            .map_err(|e| Error::invalid("entry", format!("{kind}: {e}")))?;
+        if entry.to_bytes()? != bytes {
+            return Err(Error::invalid(
+                "entry",
+                format!(
+                    "{kind}: not in canonical form (compact JSON, fields in schema order, no unknown or repeated fields)"
+                ),
+            ));
+        }
+        Ok(entry)
+    }
+
+    /// Checks the identifiers and values serde cannot: UUIDs, slugs, staff
+    /// ids, ranges and the absence of personal data where it could slip in.
+    pub fn validate(&self) -> Result<()> {
+        match &self.body {
+            Body::SoftwareStarted(e) => {
+                if e.program.is_empty() || e.version.is_empty() {
+                    return Err(Error::invalid(
+                        "software.started",
+                        "empty program or version",
+                    ));
+                }
+            }
+            Body::RaffleCreated(e) => {
+                check_uuid("raffle id", &e.raffle)?;
+                validate_config(&e.config)?;
+                check_staff_id(&e.by)?;
+            }
+            Body::RaffleUpdated(e) => {
+                check_uuid("raffle id", &e.raffle)?;
+                validate_config(&e.old)?;
+                validate_config(&e.new)?;
+                check_staff_id(&e.by)?;
+            }
+            Body::RaffleOpened(e) => {
+                check_uuid("raffle id", &e.raffle)?;
+                check_staff_id(&e.by)?;
+            }
+            Body::Sale(e) => {
+                check_uuid("raffle id", &e.raffle)?;
+                check_uuid("sale id", &e.sale)?;
+                check_slug("package id", &e.package)?;
+                if e.numbers.count.0 == 0 || e.quantity == 0 {
+                    return Err(Error::invalid("sale", "no draw numbers"));
+                }
+                if e.numbers.first.0.checked_add(e.numbers.count.0).is_none() {
+                    return Err(Error::invalid("sale", "draw numbers overflow"));
+                }
+                match (&e.channel, &e.rsu) {
+                    (Channel::Rsu, Some(rsu)) => check_slug("rsu id", rsu)?,
+                    (Channel::Online, None) => {}
+                    _ => {
+                        return Err(Error::invalid(
+                            "sale",
+                            "an RSU sale names its RSU, an online sale none",
+                        ));
+                    }
+                }
+            }
+            Body::SaleVoided(e) => {
+                check_uuid("raffle id", &e.raffle)?;
+                check_uuid("sale id", &e.sale)?;
+                check_staff_id(&e.requested_by)?;
+                check_staff_id(&e.approved_by)?;
+            }
+            Body::RaffleClosed(e) => {
+                check_uuid("raffle id", &e.raffle)?;
+                if let Some(by) = &e.by {
+                    check_staff_id(by)?;
+                }
+            }
+            Body::ReconciliationAcknowledged(e) => {
+                check_uuid("raffle id", &e.raffle)?;
+                check_slug("draw id", &e.draw)?;
+                check_staff_id(&e.requested_by)?;
+                check_staff_id(&e.approved_by)?;
+            }
+            Body::DrawFrozen(e) => {
+                check_uuid("raffle id", &e.raffle)?;
+                check_slug("draw id", &e.draw)?;
+            }
+            Body::DrawPerformed(e) => {
+                check_uuid("raffle id", &e.raffle)?;
+                check_slug("draw id", &e.draw)?;
+                check_uuid("sale id", &e.sale)?;
+                if e.seed.0.len() != 32 {
+                    return Err(Error::invalid(
+                        "draw.performed",
+                        "the seed must be 32 bytes",
+                    ));
+                }
+                if e.raw.is_empty() {
+                    return Err(Error::invalid("draw.performed", "no raw values"));
+                }
+            }
+            Body::ClaimPaid(e) => {
+                check_uuid("raffle id", &e.raffle)?;
+                check_slug("draw id", &e.draw)?;
+                check_uuid("sale id", &e.sale)?;
+                crate::validation::ValidationNumber::parse(&e.validation_number)?;
+                check_staff_id(&e.by)?;
+            }
+            Body::EventsDigest(e) => {
+                if e.first.0 > e.last.0 || e.count.0 != e.last.0 - e.first.0 + 1 {
+                    return Err(Error::invalid(
+                        "events.digest",
+                        "count does not match first..last",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks a raffle configuration's internal consistency.
+pub fn validate_config(c: &RaffleConfig) -> Result<()> {
+    let bad = |r: &str| Err(Error::invalid("raffle configuration", r.to_string()));
+    if c.name.trim().is_empty() || c.organisation.trim().is_empty() {
+        return bad("a name and an organisation are required");
+    }
+    if c.packages.is_empty() {
+        return bad("at least one package is required");
+    }
+    let currency = c.packages[0].price.currency;
+    for p in &c.packages {
+        check_slug("package id", &p.id)?;
+        if p.tickets == 0 || p.price.minor == 0 {
+            return bad("a package has at least one ticket and a price");
+        }
+        if p.price.currency != currency {
+            return bad("all prices are in one currency");
+        }
+    }
+    if c.packages
+        .iter()
+        .enumerate()
+        .any(|(i, p)| c.packages[..i].iter().any(|q| q.id == p.id))
+    {
+        return bad("package ids must be unique");
+    }
+    if c.sales_start >= c.sales_end {
+        return bad("the sales window must end after it starts");
+    }
+    if c.draws.is_empty() {
+        return bad("at least one draw is required");
+    }
+    for (i, d) in c.draws.iter().enumerate() {
+        check_slug("draw id", &d.id)?;
+        if c.draws[..i].iter().any(|e| e.id == d.id) {
+            return bad("draw ids must be unique");
+        }
+        if d.cutoff > c.sales_end || d.cutoff <= c.sales_start {
+            return bad("each draw's cutoff must fall within the sales window");
+        }
+        if d.draw_at < d.cutoff {
+            return bad("a draw cannot be scheduled before its cutoff");
+        }
+        match &d.prize {
+            Prize::Share { share_bps, cap } => {
+                if *share_bps == 0 || u64::from(*share_bps) > crate::prize::BPS_DENOMINATOR {
+                    return bad("a prize share is 1 to 10,000 basis points");
+                }
+                if cap.is_some_and(|c| c.currency != currency) {
+                    return bad("the prize cap is in the raffle's currency");
+                }
+            }
+            Prize::Fixed { amount } => {
+                if amount.currency != currency || amount.minor == 0 {
+                    return bad("a fixed prize is a positive amount in the raffle's currency");
+                }
+            }
+        }
+    }
+    if c.max_tickets.is_some_and(|m| m.0 == 0) {
+        return bad("a ticket maximum must be positive");
+    }
+    Ok(())
+}
+
+/// One example of every entry type, in the order of [`TYPES`] (used by the
+/// docs and the tests; the values are illustrative).
+pub fn examples() -> Vec<Entry> {
+    use crate::{Currency, Money};
+    let raffle = "0b6f0b5e-6d2a-4b8e-9a53-4c1f3e2d7a10".to_string();
+    let sale = "5d3c2b1a-0f9e-4d8c-8b7a-6f5e4d3c2b1a".to_string();
+    let staff = "s_3f9a1c0d5e7b2a46".to_string();
+    let approver = "s_8c2e4a6f1b3d5970".to_string();
+    let cad = |minor| Money::new(minor, Currency::CAD);
+    let t = |s: &str| Timestamp::parse(s).expect("example time");
+    let config = RaffleConfig {
+        name: "Hospital Foundation 50/50".into(),
+        organisation: "Example Hospital Foundation".into(),
+        licence: Some("M123456".into()),
+        jurisdiction: "CA-ON".into(),
+        time_zone: "America/Toronto".into(),
+        packages: vec![
+            Package {
+                id: "p1".into(),
+                tickets: 1,
+                price: cad(500),
+            },
+            Package {
+                id: "p3".into(),
+                tickets: 3,
+                price: cad(1000),
+            },
+            Package {
+                id: "p10".into(),
+                tickets: 10,
+                price: cad(2000),
+            },
+        ],
+        max_tickets: Some(U64(1_000_000)),
+        first_number: U64(1),
+        sales_start: t("2026-12-01T14:00:00.000000Z"),
+        sales_end: t("2026-12-20T23:00:00.000000Z"),
+        draws: vec![
+            DrawConfig {
+                id: "early-bird".into(),
+                name: "Early bird".into(),
+                cutoff: t("2026-12-10T23:00:00.000000Z"),
+                draw_at: t("2026-12-11T16:00:00.000000Z"),
+                prize: Prize::Fixed {
+                    amount: cad(100_000),
+                },
+            },
+            DrawConfig {
+                id: "main".into(),
+                name: "Main draw".into(),
+                cutoff: t("2026-12-20T23:00:00.000000Z"),
+                draw_at: t("2026-12-21T16:00:00.000000Z"),
+                prize: Prize::Share {
+                    share_bps: 5000,
+                    cap: None,
+                },
+            },
+        ],
+        wins: WinRule::NumberOnce,
+        early_bird: EarlyBirdDeduction::FromMainPrize,
+    };
+    let mut updated = config.clone();
+    updated.packages[2].price = cad(2500);
+    let hash = |b: u8| Digest32([b; 32]);
+    let bodies = vec![
+        Body::SoftwareStarted(SoftwareStarted {
+            program: "raffled".into(),
+            version: "0.1.0".into(),
+            sha256: hash(0x11),
+        }),
+        Body::RaffleCreated(RaffleCreated {
+            raffle: raffle.clone(),
+            config: config.clone(),
+            by: staff.clone(),
+        }),
+        Body::RaffleUpdated(Box::new(RaffleUpdated {
+            raffle: raffle.clone(),
+            old: config,
+            new: updated,
+            by: staff.clone(),
+        })),
+        Body::RaffleOpened(RaffleOpened {
+            raffle: raffle.clone(),
+            by: staff.clone(),
+        }),
+        Body::Sale(Sale {
+            raffle: raffle.clone(),
+            sale: sale.clone(),
+            package: "p3".into(),
+            quantity: 1,
+            numbers: NumberRange {
+                first: U64(1),
+                count: U64(3),
+            },
+            price: cad(1000),
+            channel: Channel::Online,
+            rsu: None,
+            stamped: t("2026-12-01T14:05:12.345678Z"),
+            validation: hash(0x22),
+        }),
+        Body::SaleVoided(SaleVoided {
+            raffle: raffle.clone(),
+            sale: sale.clone(),
+            reason: VoidReason::BuyerRequest,
+            refund: true,
+            requested_by: staff.clone(),
+            approved_by: approver.clone(),
+        }),
+        Body::RaffleClosed(RaffleClosed {
+            raffle: raffle.clone(),
+            reason: CloseReason::EndTime,
+            by: None,
+        }),
+        Body::ReconciliationAcknowledged(ReconciliationAcknowledged {
+            raffle: raffle.clone(),
+            draw: "main".into(),
+            sales: U64(2),
+            gross: cad(3000),
+            voids: U64(1),
+            voided: cad(1000),
+            refunded: cad(1000),
+            requested_by: staff.clone(),
+            approved_by: approver.clone(),
+        }),
+        Body::DrawFrozen(DrawFrozen {
+            raffle: raffle.clone(),
+            draw: "main".into(),
+            n: U64(10),
+            eligible_sha256: hash(0x33),
+            seed_sha256: hash(0x44),
+            prize: cad(1000),
+        }),
+        Body::DrawPerformed(DrawPerformed {
+            raffle: raffle.clone(),
+            draw: "main".into(),
+            frozen: U64(8),
+            seed: HexBytes(vec![0x55; 32]),
+            contribution: HexBytes(vec![]),
+            raw: vec![11460774541426949705],
+            index: U64(5),
+            winner: U64(9),
+            sale: sale.clone(),
+            redraw: None,
+        }),
+        Body::ClaimPaid(ClaimPaid {
+            raffle,
+            draw: "main".into(),
+            sale,
+            number: U64(9),
+            validation_number: crate::validation::ValidationNumber::from_u128(
+                0x0123_4567_89ab_cdef_0123_4567_89ab_cdef,
+            )
+            .to_text(),
+            prize: cad(1000),
+            by: approver,
+        }),
+        Body::EventsDigest(EventsDigest {
+            first: U64(1),
+            last: U64(40),
+            count: U64(40),
+            sha256: hash(0x66),
+        }),
+    ];
+    let times = [
+        "2026-11-28T09:00:00.000000Z",
+        "2026-11-28T09:15:02.120000Z",
+        "2026-11-28T10:02:45.000001Z",
+        "2026-12-01T14:00:00.500000Z",
+        "2026-12-01T14:05:12.401230Z",
+        "2026-12-02T08:30:00.000000Z",
+        "2026-12-20T23:00:00.012000Z",
+        "2026-12-21T10:00:00.000000Z",
+        "2026-12-21T15:30:00.000000Z",
+        "2026-12-21T16:00:01.250000Z",
+        "2026-12-22T11:20:00.000000Z",
+        "2026-12-22T12:00:00.000000Z",
+    ];
+    bodies
+        .into_iter()
+        .zip(times)
+        .map(|(body, time)| Entry {
+            time: t(time),
+            body,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_example_round_trips_canonically() {
+        let ex = examples();
+        assert_eq!(ex.iter().map(Entry::kind).collect::<Vec<_>>(), TYPES);
+        for e in ex {
+            let bytes = e.to_bytes().unwrap();
+            assert!(
+                bytes.starts_with(b"{\"v\":1,\"type\":\""),
+                "{}",
+                String::from_utf8_lossy(&bytes)
+            );
+            assert_eq!(Entry::parse(&bytes).unwrap(), e);
+        }
+    }
+
+    #[test]
+    fn non_canonical_unknown_and_malformed_entries_are_rejected_with_a_reason() {
+        let sale = examples().into_iter().find(|e| e.kind() == "sale").unwrap();
+        let good = String::from_utf8(sale.to_bytes().unwrap()).unwrap();
+        let cases: Vec<(String, &str)> = vec![
+            (
+                good.replacen(",\"quantity\":1", ",\"quantity\":1,\"extra\":1", 1),
+                "unknown field",
+            ),
+            (
+                good.replacen("\"quantity\":1", "\"quantity\":1,\"quantity\":1", 1),
+                "duplicate field",
+            ),
+            (good.replacen("{\"v\":1,", "{\"v\":1, ", 1), "canonical"),
+            (
+                good.replacen("{\"v\":1,", "{\"v\":2,", 1),
+                "upgrade raffle-audit",
+            ),
+            (
+                good.replacen("\"type\":\"sale\"", "\"type\":\"sale.resold\"", 1),
+                "upgrade raffle-audit",
+            ),
+            (
+                good.replacen("\"first\":\"1\"", "\"first\":1", 1),
+                "invalid type",
+            ),
+            (
+                good.replacen("\"first\":\"1\"", "\"first\":\"01\"", 1),
+                "leading zeroes",
+            ),
+            (good.replacen(".345678Z", "Z", 1), "timestamp"),
+            (
+                good.replacen("\"channel\":\"online\"", "\"channel\":\"rsu\"", 1),
+                "names its RSU",
+            ),
+            (good.replacen("2222", "22", 1), "hex"),
+            ("[]".to_string(), "not a JSON object"),
+            ("{\"v\":1}".to_string(), "no type"),
+        ];
+        for (bad, want) in cases {
+            let err = Entry::parse(bad.as_bytes()).unwrap_err().to_string();
+            assert!(err.contains(want), "{bad}\n  -> {err}");
+        }
+    }
+
+    #[test]
+    fn configurations_are_checked() {
+        let Body::RaffleCreated(created) = &examples()[1].body else {
+            panic!()
+        };
+        validate_config(&created.config).unwrap();
+        let mut c = created.config.clone();
+        c.sales_end = c.sales_start;
+        assert!(validate_config(&c).is_err());
+        let mut c = created.config.clone();
+        c.draws[1].id = "early-bird".into();
+        assert!(validate_config(&c).is_err());
+        let mut c = created.config.clone();
+        c.packages[0].price = Money::new(500, crate::Currency::parse("USD").unwrap());
+        assert!(validate_config(&c).is_err());
+    }
+}

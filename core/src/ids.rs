@@ -1,0 +1,128 @@
+//! Identifiers and integer encodings shared by the schema.
+//!
+//! Raffles, orders and sales are identified by random UUIDs (v4, OS CSPRNG).
+//! Draws and packages by short slugs chosen in the raffle's configuration
+//! (`main`, `early-bird`, `p10`). Staff appear in the log only by a random
+//! per-user id (`s_` and 16 hex digits), never by name.
+
+use crate::{Error, Result};
+
+/// A fresh random UUID, as its hyphenated lower-case text.
+pub fn new_uuid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Checks a hyphenated lower-case UUID.
+pub fn check_uuid(what: &'static str, s: &str) -> Result<()> {
+    let u = uuid::Uuid::parse_str(s).map_err(|e| Error::invalid(what, format!("{s:?}: {e}")))?;
+    if u.hyphenated().to_string() != s {
+        return Err(Error::invalid(
+            what,
+            format!("{s:?} is not a lower-case hyphenated UUID"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a slug: 1 to 32 characters of `a-z`, `0-9` and `-`, starting with a letter or digit.
+pub fn check_slug(what: &'static str, s: &str) -> Result<()> {
+    let ok = !s.is_empty()
+        && s.len() <= 32
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-');
+    if !ok {
+        return Err(Error::invalid(
+            what,
+            format!("{s:?} is not a slug (a-z, 0-9, -; at most 32)"),
+        ));
+    }
+    Ok(())
+}
+
+/// A fresh staff id: `s_` and 16 hex digits from the OS CSPRNG.
+pub fn new_staff_id() -> Result<String> {
+    let mut b = [0u8; 8];
+    getrandom::fill(&mut b).map_err(|e| Error::Random(e.to_string()))?;
+    Ok(format!("s_{}", hex::encode(b)))
+}
+
+/// Checks a staff id.
+pub fn check_staff_id(s: &str) -> Result<()> {
+    let ok = s.len() == 18
+        && s.starts_with("s_")
+        && s[2..]
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if !ok {
+        return Err(Error::invalid(
+            "staff id",
+            format!("{s:?} is not s_ and 16 lower-case hex digits"),
+        ));
+    }
+    Ok(())
+}
+
+/// A u64 written as a decimal string without leading zeroes (the log's
+/// encoding of integers that can exceed 2^53).
+pub fn parse_u64(s: &str) -> Result<u64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0'))
+    {
+        return Err(Error::invalid(
+            "integer",
+            format!("{s:?} is not a decimal number without leading zeroes"),
+        ));
+    }
+    s.parse()
+        .map_err(|_| Error::invalid("integer", format!("{s:?} exceeds 2^64 - 1")))
+}
+
+/// Serde helpers for u64 values written as decimal strings.
+pub mod u64_string {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&v.to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        let s = String::deserialize(d)?;
+        super::parse_u64(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Serde helpers for lists of u64 values written as decimal strings.
+pub mod u64_string_vec {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[u64], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(v.iter().map(|x| x.to_string()))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
+        let v = Vec::<String>::deserialize(d)?;
+        v.iter()
+            .map(|s| super::parse_u64(s).map_err(serde::de::Error::custom))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_checked() {
+        check_uuid("raffle id", &new_uuid()).unwrap();
+        assert!(check_uuid("raffle id", "6F9619FF-8B86-D011-B42D-00C04FC964FF").is_err());
+        check_slug("draw id", "early-bird").unwrap();
+        assert!(check_slug("draw id", "Early").is_err());
+        assert!(check_slug("draw id", "").is_err());
+        check_staff_id(&new_staff_id().unwrap()).unwrap();
+        assert!(check_staff_id("s_123").is_err());
+        assert_eq!(parse_u64("18446744073709551615").unwrap(), u64::MAX);
+        for bad in ["", "01", "-1", "18446744073709551616", "1.0", " 1"] {
+            assert!(parse_u64(bad).is_err(), "{bad}");
+        }
+    }
+}
