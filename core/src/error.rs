@@ -12,6 +12,9 @@ pub enum Error {
     /// Arithmetic that would overflow (sums of money, counts).
     #[error("overflow: {0}")]
     Overflow(String),
+    /// A change the raffle rules refuse, with the rule that refused it.
+    #[error("refused: {0}")]
+    Refused(String),
     /// The OS random number generator failed.
     #[error("the OS random number generator failed: {0}")]
     Random(String),

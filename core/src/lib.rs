@@ -14,6 +14,7 @@ pub mod draw;
 pub mod entry;
 mod error;
 pub mod ids;
+pub mod ledger;
 pub mod money;
 pub mod prize;
 pub mod timestamp;

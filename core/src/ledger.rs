@@ -1,0 +1,660 @@
+//! The raffle rules, as a state machine over log entries.
+//!
+//! [`Ledger::apply`] checks one entry against every rule of the
+//! architecture page and GLI-31 and, only if all hold, changes the state.
+//! The sequencer calls it for every candidate entry, in the order it assigns
+//! leaf indices, so the log order is the order in which the rules were
+//! enforced; rolling the database forward from the published log calls it
+//! for every published entry. (The auditor has its own, separate checks.)
+//!
+//! State is kept per raffle: its configuration and status, its sales in
+//! number order (draw numbers are issued consecutively, so a sale is a
+//! range), and each draw's reconciliation, freeze, result and claim.
+
+use crate::draw::{DrawRng, eligible_hash, seed_commitment, select};
+use crate::entry::{
+    Body, CloseReason, Digest32, DrawConfig, EarlyBirdDeduction, Entry, Prize, RaffleConfig,
+    WinRule,
+};
+use crate::prize::fifty_fifty_prize;
+use crate::{Error, Money, Result, Timestamp};
+use std::collections::HashMap;
+
+/// Where a raffle is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Draft,
+    Open,
+    Closed,
+}
+
+impl Status {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Status::Draft => "draft",
+            Status::Open => "open",
+            Status::Closed => "closed",
+        }
+    }
+}
+
+/// One sale as the rules need it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SaleRecord {
+    pub id: String,
+    pub first: u64,
+    pub count: u64,
+    pub price: Money,
+    /// When the sale was sequenced (its entry's time).
+    pub sequenced: Timestamp,
+    pub voided: bool,
+    pub refunded: bool,
+}
+
+/// A draw's progress.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DrawState {
+    pub reconciled: bool,
+    /// Leaf index, eligible count and hash, seed commitment and prize of `draw.frozen`.
+    pub frozen: Option<Frozen>,
+    pub winner: Option<Winner>,
+    pub claimed: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Frozen {
+    pub index: u64,
+    pub n: u64,
+    pub eligible_sha256: Digest32,
+    pub seed_sha256: Digest32,
+    pub prize: Money,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Winner {
+    pub number: u64,
+    pub sale: String,
+}
+
+/// Everything the rules know about one raffle.
+#[derive(Clone, Debug)]
+pub struct RaffleState {
+    pub id: String,
+    pub config: RaffleConfig,
+    pub status: Status,
+    pub closed_at: Option<Timestamp>,
+    /// The next draw number to issue.
+    pub next_number: u64,
+    /// Sales in number order.
+    pub sales: Vec<SaleRecord>,
+    sale_by_id: HashMap<String, usize>,
+    pub draws: HashMap<String, DrawState>,
+    /// Sum of the prices of non-voided sales.
+    pub net: Money,
+    pub gross: Money,
+}
+
+impl RaffleState {
+    pub fn sold_numbers(&self) -> u64 {
+        self.next_number - self.config.first_number.0
+    }
+
+    pub fn sale(&self, id: &str) -> Option<&SaleRecord> {
+        self.sale_by_id.get(id).map(|&i| &self.sales[i])
+    }
+
+    pub fn draw_config(&self, draw: &str) -> Result<&DrawConfig> {
+        self.config
+            .draws
+            .iter()
+            .find(|d| d.id == draw)
+            .ok_or_else(|| refused(format!("raffle {} has no draw {draw:?}", self.id)))
+    }
+
+    /// The sale holding a draw number.
+    pub fn sale_of_number(&self, number: u64) -> Option<&SaleRecord> {
+        let i = self.sales.partition_point(|s| s.first + s.count <= number);
+        self.sales.get(i).filter(|s| s.first <= number)
+    }
+
+    /// Numbers and sales that already won an earlier draw.
+    fn earlier_winners(&self, draw: &str) -> (Vec<u64>, Vec<String>) {
+        let mut numbers = Vec::new();
+        let mut sales = Vec::new();
+        for d in &self.config.draws {
+            if d.id == draw {
+                break;
+            }
+            if let Some(w) = self.draws.get(&d.id).and_then(|s| s.winner.as_ref()) {
+                numbers.push(w.number);
+                sales.push(w.sale.clone());
+            }
+        }
+        (numbers, sales)
+    }
+
+    /// The eligible sales of a draw: sequenced before its cutoff, not voided,
+    /// minus earlier winners as the win rule says (GLI-31 4.4.1, 2.6.3).
+    fn eligible_sales<'a>(
+        &'a self,
+        cutoff: Timestamp,
+        excluded_sales: &'a [String],
+    ) -> impl Iterator<Item = &'a SaleRecord> + 'a {
+        self.sales
+            .iter()
+            .filter(move |s| s.sequenced < cutoff && !s.voided && !excluded_sales.contains(&s.id))
+    }
+
+    /// Eligible numbers of a draw, ascending.
+    pub fn eligible_numbers(&self, draw: &str) -> Result<Vec<u64>> {
+        let cutoff = self.draw_config(draw)?.cutoff;
+        let (numbers, sales) = self.earlier_winners(draw);
+        let excluded_sales: Vec<String> = if self.config.wins == WinRule::SaleOnce {
+            sales
+        } else {
+            Vec::new()
+        };
+        let excluded_numbers: Vec<u64> = if self.config.wins == WinRule::NumberOnce {
+            numbers
+        } else {
+            Vec::new()
+        };
+        Ok(self
+            .eligible_sales(cutoff, &excluded_sales)
+            .flat_map(|s| s.first..s.first + s.count)
+            .filter(|n| !excluded_numbers.contains(n))
+            .collect())
+    }
+
+    /// The eligible count and hash of a draw, streamed (no list is built).
+    pub fn eligible_digest(&self, draw: &str) -> Result<(u64, Digest32)> {
+        let cutoff = self.draw_config(draw)?.cutoff;
+        let (numbers, sales) = self.earlier_winners(draw);
+        let excluded_sales: Vec<String> = if self.config.wins == WinRule::SaleOnce {
+            sales
+        } else {
+            Vec::new()
+        };
+        let excluded_numbers: Vec<u64> = if self.config.wins == WinRule::NumberOnce {
+            numbers
+        } else {
+            Vec::new()
+        };
+        let iter = self
+            .eligible_sales(cutoff, &excluded_sales)
+            .flat_map(|s| s.first..s.first + s.count)
+            .filter(|n| !excluded_numbers.contains(n));
+        let (n, h) = eligible_hash(iter)?;
+        Ok((n, Digest32(h)))
+    }
+
+    /// The index-th eligible number of a draw and its sale, walking sales
+    /// rather than numbers (a draw over ten million numbers stays fast).
+    pub fn nth_eligible(&self, draw: &str, mut index: u64) -> Result<(u64, String)> {
+        let cutoff = self.draw_config(draw)?.cutoff;
+        let (numbers, sales) = self.earlier_winners(draw);
+        let excluded_sales: Vec<String> = if self.config.wins == WinRule::SaleOnce {
+            sales
+        } else {
+            Vec::new()
+        };
+        let mut excluded_numbers: Vec<u64> = if self.config.wins == WinRule::NumberOnce {
+            numbers
+        } else {
+            Vec::new()
+        };
+        excluded_numbers.sort_unstable();
+        for s in self.eligible_sales(cutoff, &excluded_sales) {
+            let holes = excluded_numbers
+                .iter()
+                .filter(|&&n| n >= s.first && n < s.first + s.count)
+                .count() as u64;
+            let available = s.count - holes;
+            if index >= available {
+                index -= available;
+                continue;
+            }
+            for n in s.first..s.first + s.count {
+                if excluded_numbers.binary_search(&n).is_ok() {
+                    continue;
+                }
+                if index == 0 {
+                    return Ok((n, s.id.clone()));
+                }
+                index -= 1;
+            }
+        }
+        Err(refused(
+            "the drawn index is beyond the eligible numbers".into(),
+        ))
+    }
+
+    /// The prize a draw awards now: a fixed amount, or the share of the net
+    /// sales eligible for it (minus earlier fixed prizes where the raffle
+    /// deducts them from the main prize).
+    pub fn draw_prize(&self, draw: &str) -> Result<Money> {
+        let d = self.draw_config(draw)?;
+        match &d.prize {
+            Prize::Fixed { amount } => Ok(*amount),
+            Prize::Share { share_bps, cap } => {
+                let mut net = Money::zero(self.net.currency);
+                for s in self.eligible_sales(d.cutoff, &[]) {
+                    net = net.checked_add(&s.price)?;
+                }
+                let mut prize = fifty_fifty_prize(net, *share_bps, *cap)?;
+                if self.config.early_bird == EarlyBirdDeduction::FromMainPrize {
+                    for earlier in self.config.draws.iter().take_while(|e| e.id != draw) {
+                        if let Prize::Fixed { amount } = earlier.prize {
+                            prize = Money::new(
+                                prize.minor.saturating_sub(amount.minor),
+                                prize.currency,
+                            );
+                        }
+                    }
+                }
+                Ok(prize)
+            }
+        }
+    }
+
+    /// The live jackpot estimate of the main (last) draw (GLI-31 2.5.1).
+    pub fn jackpot(&self) -> Money {
+        let main = self
+            .config
+            .draws
+            .last()
+            .map(|d| d.id.clone())
+            .unwrap_or_default();
+        self.draw_prize(&main)
+            .unwrap_or(Money::zero(self.net.currency))
+    }
+}
+
+fn refused(reason: String) -> Error {
+    Error::Refused(reason)
+}
+
+/// The whole ledger: every raffle, and the log's clock.
+#[derive(Clone, Debug, Default)]
+pub struct Ledger {
+    raffles: HashMap<String, RaffleState>,
+    /// Number of entries applied (the next leaf index).
+    size: u64,
+    last_time: Option<Timestamp>,
+}
+
+impl Ledger {
+    pub fn new() -> Ledger {
+        Ledger::default()
+    }
+
+    /// Entries applied so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    pub fn last_time(&self) -> Option<Timestamp> {
+        self.last_time
+    }
+
+    pub fn raffle(&self, id: &str) -> Option<&RaffleState> {
+        self.raffles.get(id)
+    }
+
+    pub fn raffles(&self) -> impl Iterator<Item = &RaffleState> {
+        self.raffles.values()
+    }
+
+    fn raffle_mut(&mut self, id: &str) -> Result<&mut RaffleState> {
+        self.raffles
+            .get_mut(id)
+            .ok_or_else(|| refused(format!("no raffle {id}")))
+    }
+
+    /// Checks `entry` as the entry at the next leaf index and applies it.
+    /// On error nothing changes.
+    pub fn apply(&mut self, entry: &Entry) -> Result<()> {
+        if let Some(last) = self.last_time
+            && entry.time < last
+        {
+            return Err(refused(format!(
+                "entry time {} is before the previous entry's {last}",
+                entry.time
+            )));
+        }
+        let index = self.size;
+        let time = entry.time;
+        match &entry.body {
+            Body::SoftwareStarted(_) | Body::EventsDigest(_) => {}
+            Body::RaffleCreated(e) => {
+                if self.raffles.contains_key(&e.raffle) {
+                    return Err(refused(format!("raffle {} already exists", e.raffle)));
+                }
+                crate::entry::validate_config(&e.config)?;
+                let currency = e.config.packages[0].price.currency;
+                self.raffles.insert(
+                    e.raffle.clone(),
+                    RaffleState {
+                        id: e.raffle.clone(),
+                        next_number: e.config.first_number.0,
+                        draws: e
+                            .config
+                            .draws
+                            .iter()
+                            .map(|d| (d.id.clone(), DrawState::default()))
+                            .collect(),
+                        config: e.config.clone(),
+                        status: Status::Draft,
+                        closed_at: None,
+                        sales: Vec::new(),
+                        sale_by_id: HashMap::new(),
+                        net: Money::zero(currency),
+                        gross: Money::zero(currency),
+                    },
+                );
+            }
+            Body::RaffleUpdated(e) => {
+                let r = self.raffle_mut(&e.raffle)?;
+                if r.status != Status::Draft {
+                    // GLI-31 2.2.3: frozen once the raffle has opened.
+                    return Err(refused(format!(
+                        "raffle {} is {}: its configuration is frozen (GLI-31 2.2.3)",
+                        e.raffle,
+                        r.status.as_str()
+                    )));
+                }
+                if r.config != e.old {
+                    return Err(refused(
+                        "the update's old configuration is not the current one".into(),
+                    ));
+                }
+                crate::entry::validate_config(&e.new)?;
+                let currency = e.new.packages[0].price.currency;
+                r.next_number = e.new.first_number.0;
+                r.draws = e
+                    .new
+                    .draws
+                    .iter()
+                    .map(|d| (d.id.clone(), DrawState::default()))
+                    .collect();
+                r.net = Money::zero(currency);
+                r.gross = Money::zero(currency);
+                r.config = e.new.clone();
+            }
+            Body::RaffleOpened(e) => {
+                let r = self.raffle_mut(&e.raffle)?;
+                if r.status != Status::Draft {
+                    return Err(refused(format!(
+                        "raffle {} is {}, not a draft",
+                        e.raffle,
+                        r.status.as_str()
+                    )));
+                }
+                if time >= r.config.sales_end {
+                    return Err(refused("the sales window has already ended".into()));
+                }
+                r.status = Status::Open;
+            }
+            Body::Sale(e) => {
+                let r = self.raffle_mut(&e.raffle)?;
+                if r.status != Status::Open {
+                    return Err(refused(format!(
+                        "raffle {} is {}: no sales (GLI-31 2.6.2)",
+                        e.raffle,
+                        r.status.as_str()
+                    )));
+                }
+                // GLI-31 2.2.2: no sale outside the sales window.
+                if e.stamped < r.config.sales_start || e.stamped >= r.config.sales_end {
+                    return Err(refused(format!(
+                        "the order was stamped at {} outside the sales window",
+                        e.stamped
+                    )));
+                }
+                if r.sale_by_id.contains_key(&e.sale) {
+                    return Err(refused(format!("sale {} already exists", e.sale)));
+                }
+                let package = r
+                    .config
+                    .packages
+                    .iter()
+                    .find(|p| p.id == e.package)
+                    .ok_or_else(|| refused(format!("no package {:?}", e.package)))?;
+                let count = u64::from(package.tickets) * u64::from(e.quantity);
+                let price = package
+                    .price
+                    .minor
+                    .checked_mul(u64::from(e.quantity))
+                    .ok_or_else(|| Error::Overflow("price".into()))?;
+                if e.numbers.count.0 != count
+                    || e.price != Money::new(price, package.price.currency)
+                {
+                    return Err(refused("numbers or price do not match the package".into()));
+                }
+                // GLI-31 3.2.1: numbers are issued once, consecutively.
+                if e.numbers.first.0 != r.next_number {
+                    return Err(refused(format!(
+                        "the next draw number is {}, not {}",
+                        r.next_number, e.numbers.first.0
+                    )));
+                }
+                if let Some(max) = r.config.max_tickets
+                    && r.sold_numbers() + count > max.0
+                {
+                    return Err(refused(format!(
+                        "only {} tickets are left",
+                        max.0 - r.sold_numbers()
+                    )));
+                }
+                let gross = r.gross.checked_add(&e.price)?;
+                let net = r.net.checked_add(&e.price)?;
+                r.next_number += count;
+                r.gross = gross;
+                r.net = net;
+                r.sale_by_id.insert(e.sale.clone(), r.sales.len());
+                r.sales.push(SaleRecord {
+                    id: e.sale.clone(),
+                    first: e.numbers.first.0,
+                    count,
+                    price: e.price,
+                    sequenced: time,
+                    voided: false,
+                    refunded: false,
+                });
+            }
+            Body::SaleVoided(e) => {
+                if e.requested_by == e.approved_by {
+                    return Err(refused(
+                        "a void needs an approver other than its requester (GLI-31 5.2.4)".into(),
+                    ));
+                }
+                let r = self.raffle_mut(&e.raffle)?;
+                let i = *r
+                    .sale_by_id
+                    .get(&e.sale)
+                    .ok_or_else(|| refused(format!("no sale {}", e.sale)))?;
+                if r.sales[i].voided {
+                    return Err(refused(format!("sale {} is already voided", e.sale)));
+                }
+                let sequenced = r.sales[i].sequenced;
+                for d in &r.config.draws {
+                    if sequenced < d.cutoff && r.draws.get(&d.id).is_some_and(|s| s.reconciled) {
+                        return Err(refused(format!(
+                            "draw {} is reconciled: its sales can no longer be voided",
+                            d.id
+                        )));
+                    }
+                }
+                r.net = r.net.checked_sub(&r.sales[i].price)?;
+                r.sales[i].voided = true;
+                r.sales[i].refunded = e.refund;
+            }
+            Body::RaffleClosed(e) => {
+                let r = self.raffle_mut(&e.raffle)?;
+                if r.status != Status::Open {
+                    return Err(refused(format!(
+                        "raffle {} is {}, not open",
+                        e.raffle,
+                        r.status.as_str()
+                    )));
+                }
+                if e.reason == CloseReason::EndTime && time < r.config.sales_end {
+                    return Err(refused("the end time has not been reached".into()));
+                }
+                r.status = Status::Closed;
+                r.closed_at = Some(time);
+            }
+            Body::ReconciliationAcknowledged(e) => {
+                if e.requested_by == e.approved_by {
+                    return Err(refused(
+                        "reconciliation needs an approver other than its requester (GLI-31 5.2.4)"
+                            .into(),
+                    ));
+                }
+                let r = self.raffle_mut(&e.raffle)?;
+                let cutoff = r.draw_config(&e.draw)?.cutoff;
+                if time < cutoff || (r.status == Status::Draft) {
+                    return Err(refused(format!("draw {}'s cutoff has not passed", e.draw)));
+                }
+                let state = r.draws.get(&e.draw).cloned().unwrap_or_default();
+                if state.reconciled {
+                    return Err(refused(format!("draw {} is already reconciled", e.draw)));
+                }
+                let mut figures = (
+                    0u64,
+                    Money::zero(r.net.currency),
+                    0u64,
+                    Money::zero(r.net.currency),
+                    Money::zero(r.net.currency),
+                );
+                for s in r.sales.iter().filter(|s| s.sequenced < cutoff) {
+                    figures.0 += 1;
+                    figures.1 = figures.1.checked_add(&s.price)?;
+                    if s.voided {
+                        figures.2 += 1;
+                        figures.3 = figures.3.checked_add(&s.price)?;
+                        if s.refunded {
+                            figures.4 = figures.4.checked_add(&s.price)?;
+                        }
+                    }
+                }
+                if (e.sales.0, e.gross, e.voids.0, e.voided, e.refunded) != figures {
+                    return Err(refused(
+                        "the acknowledged figures do not match the ledger".into(),
+                    ));
+                }
+                r.draws.entry(e.draw.clone()).or_default().reconciled = true;
+            }
+            Body::DrawFrozen(e) => {
+                let r = self
+                    .raffles
+                    .get(&e.raffle)
+                    .ok_or_else(|| refused(format!("no raffle {}", e.raffle)))?;
+                let state = r
+                    .draws
+                    .get(&e.draw)
+                    .ok_or_else(|| refused(format!("no draw {}", e.draw)))?;
+                // GLI-31 2.6.1, 2.6.3: only after the reconciliation acknowledgement.
+                if !state.reconciled {
+                    return Err(refused(format!(
+                        "draw {} is not reconciled (GLI-31 2.6.3)",
+                        e.draw
+                    )));
+                }
+                if state.frozen.is_some() {
+                    return Err(refused(format!("draw {} is already frozen", e.draw)));
+                }
+                let (n, hash) = r.eligible_digest(&e.draw)?;
+                if n != e.n.0 || hash != e.eligible_sha256 {
+                    return Err(refused(
+                        "the frozen eligible set is not the ledger's".into(),
+                    ));
+                }
+                if n == 0 {
+                    return Err(refused(format!("draw {} has no eligible numbers", e.draw)));
+                }
+                let prize = r.draw_prize(&e.draw)?;
+                if prize != e.prize {
+                    return Err(refused(format!("the prize is {prize}, not {}", e.prize)));
+                }
+                let frozen = Frozen {
+                    index,
+                    n,
+                    eligible_sha256: hash,
+                    seed_sha256: e.seed_sha256,
+                    prize,
+                };
+                self.raffle_mut(&e.raffle)?
+                    .draws
+                    .get_mut(&e.draw)
+                    .expect("checked")
+                    .frozen = Some(frozen);
+            }
+            Body::DrawPerformed(e) => {
+                let r = self
+                    .raffles
+                    .get(&e.raffle)
+                    .ok_or_else(|| refused(format!("no raffle {}", e.raffle)))?;
+                let state = r
+                    .draws
+                    .get(&e.draw)
+                    .ok_or_else(|| refused(format!("no draw {}", e.draw)))?;
+                let frozen = state
+                    .frozen
+                    .as_ref()
+                    .ok_or_else(|| refused(format!("draw {} is not frozen", e.draw)))?;
+                if state.winner.is_some() && e.redraw.is_none() {
+                    return Err(refused(format!("draw {} was already performed", e.draw)));
+                }
+                if frozen.index != e.frozen.0 {
+                    return Err(refused("the draw names another frozen entry".into()));
+                }
+                if Digest32(seed_commitment(&e.seed.0)) != frozen.seed_sha256 {
+                    return Err(refused("the seed does not match its commitment".into()));
+                }
+                let mut rng = DrawRng::new(&e.seed.0, &e.contribution.0);
+                let sel = select(&mut rng, frozen.n)?;
+                if sel.raw != e.raw || sel.index != e.index.0 {
+                    return Err(refused(
+                        "the raw values or the index do not follow from the seed".into(),
+                    ));
+                }
+                let (number, sale) = r.nth_eligible(&e.draw, sel.index)?;
+                if number != e.winner.0 || sale != e.sale {
+                    return Err(refused("the winner is not the drawn index's number".into()));
+                }
+                let w = Winner { number, sale };
+                self.raffle_mut(&e.raffle)?
+                    .draws
+                    .get_mut(&e.draw)
+                    .expect("checked")
+                    .winner = Some(w);
+            }
+            Body::ClaimPaid(e) => {
+                let r = self.raffle_mut(&e.raffle)?;
+                let state = r
+                    .draws
+                    .get(&e.draw)
+                    .ok_or_else(|| refused(format!("no draw {}", e.draw)))?;
+                let winner = state
+                    .winner
+                    .as_ref()
+                    .ok_or_else(|| refused(format!("draw {} has no winner yet", e.draw)))?;
+                if winner.sale != e.sale || winner.number != e.number.0 {
+                    return Err(refused("the claim is not for the winning ticket".into()));
+                }
+                if state.claimed {
+                    return Err(refused(format!("draw {}'s prize was already paid", e.draw)));
+                }
+                let prize = state.frozen.as_ref().map(|f| f.prize);
+                if prize != Some(e.prize) {
+                    return Err(refused("the paid amount is not the frozen prize".into()));
+                }
+                r.draws.get_mut(&e.draw).expect("exists").claimed = true;
+            }
+        }
+        self.size += 1;
+        self.last_time = Some(time);
+        Ok(())
+    }
+}

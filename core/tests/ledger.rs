@@ -1,0 +1,459 @@
+//! The raffle rules of the ledger: every lifecycle transition, allowed and
+//! refused, and the GLI-31 sections they implement.
+
+use raffle_core::draw::{DrawRng, new_seed, seed_commitment, select};
+use raffle_core::entry::*;
+use raffle_core::ledger::{Ledger, Status};
+use raffle_core::validation::ValidationNumber;
+use raffle_core::{Currency, Money, Timestamp};
+
+const STAFF: &str = "s_0000000000000001";
+const APPROVER: &str = "s_0000000000000002";
+
+fn t(s: &str) -> Timestamp {
+    Timestamp::parse(s).unwrap()
+}
+
+fn cad(m: u64) -> Money {
+    Money::new(m, Currency::CAD)
+}
+
+fn config() -> RaffleConfig {
+    let Body::RaffleCreated(c) = &examples()[1].body else {
+        unreachable!()
+    };
+    c.config.clone()
+}
+
+struct World {
+    ledger: Ledger,
+    raffle: String,
+    now: Timestamp,
+}
+
+impl World {
+    fn new() -> World {
+        let mut w = World {
+            ledger: Ledger::new(),
+            raffle: raffle_core::ids::new_uuid(),
+            now: t("2026-11-30T00:00:00.000000Z"),
+        };
+        let body = Body::RaffleCreated(RaffleCreated {
+            raffle: w.raffle.clone(),
+            config: config(),
+            by: STAFF.into(),
+        });
+        w.apply(body).unwrap();
+        w
+    }
+
+    fn at(&mut self, s: &str) -> &mut Self {
+        self.now = t(s);
+        self
+    }
+
+    fn apply(&mut self, body: Body) -> raffle_core::Result<()> {
+        self.ledger.apply(&Entry::new(self.now, body))
+    }
+
+    fn open(&mut self) -> raffle_core::Result<()> {
+        self.apply(Body::RaffleOpened(RaffleOpened {
+            raffle: self.raffle.clone(),
+            by: STAFF.into(),
+        }))
+    }
+
+    fn sell(&mut self, package: &str, quantity: u32) -> raffle_core::Result<String> {
+        let r = self.ledger.raffle(&self.raffle).unwrap();
+        let p = r
+            .config
+            .packages
+            .iter()
+            .find(|p| p.id == package)
+            .unwrap()
+            .clone();
+        let sale = raffle_core::ids::new_uuid();
+        let vn = ValidationNumber::generate().unwrap();
+        self.apply(Body::Sale(Sale {
+            raffle: self.raffle.clone(),
+            sale: sale.clone(),
+            package: package.into(),
+            quantity,
+            numbers: NumberRange {
+                first: U64(r.next_number),
+                count: U64(u64::from(p.tickets) * u64::from(quantity)),
+            },
+            price: Money::new(p.price.minor * u64::from(quantity), Currency::CAD),
+            channel: Channel::Online,
+            rsu: None,
+            stamped: self.now,
+            validation: Digest32(vn.commitment(&self.raffle)),
+        }))?;
+        Ok(sale)
+    }
+
+    fn void(&mut self, sale: &str, by: &str, approver: &str) -> raffle_core::Result<()> {
+        self.apply(Body::SaleVoided(SaleVoided {
+            raffle: self.raffle.clone(),
+            sale: sale.into(),
+            reason: VoidReason::BuyerRequest,
+            refund: true,
+            requested_by: by.into(),
+            approved_by: approver.into(),
+        }))
+    }
+
+    fn reconcile(&mut self, draw: &str) -> raffle_core::Result<()> {
+        let r = self.ledger.raffle(&self.raffle).unwrap();
+        let cutoff = r.draw_config(draw).unwrap().cutoff;
+        let mut f = (0, cad(0), 0, cad(0), cad(0));
+        for s in r.sales.iter().filter(|s| s.sequenced < cutoff) {
+            f.0 += 1;
+            f.1 = f.1.checked_add(&s.price).unwrap();
+            if s.voided {
+                f.2 += 1;
+                f.3 = f.3.checked_add(&s.price).unwrap();
+                if s.refunded {
+                    f.4 = f.4.checked_add(&s.price).unwrap();
+                }
+            }
+        }
+        self.apply(Body::ReconciliationAcknowledged(
+            ReconciliationAcknowledged {
+                raffle: self.raffle.clone(),
+                draw: draw.into(),
+                sales: U64(f.0),
+                gross: f.1,
+                voids: U64(f.2),
+                voided: f.3,
+                refunded: f.4,
+                requested_by: STAFF.into(),
+                approved_by: APPROVER.into(),
+            },
+        ))
+    }
+
+    fn freeze(&mut self, draw: &str, seed: &[u8; 32]) -> raffle_core::Result<u64> {
+        let r = self.ledger.raffle(&self.raffle).unwrap();
+        let (n, hash) = r.eligible_digest(draw)?;
+        let prize = r.draw_prize(draw)?;
+        let index = self.ledger.size();
+        self.apply(Body::DrawFrozen(DrawFrozen {
+            raffle: self.raffle.clone(),
+            draw: draw.into(),
+            n: U64(n),
+            eligible_sha256: hash,
+            seed_sha256: Digest32(seed_commitment(seed)),
+            prize,
+        }))?;
+        Ok(index)
+    }
+
+    fn perform(
+        &mut self,
+        draw: &str,
+        frozen: u64,
+        seed: &[u8; 32],
+    ) -> raffle_core::Result<DrawPerformed> {
+        let r = self.ledger.raffle(&self.raffle).unwrap();
+        let n = r.draws[draw].frozen.as_ref().map(|f| f.n).unwrap_or(1);
+        let sel = select(&mut DrawRng::new(seed, b""), n)?;
+        let (winner, sale) = r.nth_eligible(draw, sel.index)?;
+        let p = DrawPerformed {
+            raffle: self.raffle.clone(),
+            draw: draw.into(),
+            frozen: U64(frozen),
+            seed: HexBytes(seed.to_vec()),
+            contribution: HexBytes(vec![]),
+            raw: sel.raw,
+            index: U64(sel.index),
+            winner: U64(winner),
+            sale,
+            redraw: None,
+        };
+        self.apply(Body::DrawPerformed(p.clone()))?;
+        Ok(p)
+    }
+
+    fn status(&self) -> Status {
+        self.ledger.raffle(&self.raffle).unwrap().status
+    }
+}
+
+fn refused(r: raffle_core::Result<impl std::fmt::Debug>, want: &str) {
+    let err = r.expect_err("should be refused").to_string();
+    assert!(err.contains(want), "{err:?} does not mention {want:?}");
+}
+
+#[test]
+fn lifecycle_transitions_allowed_and_refused() {
+    let mut w = World::new();
+    assert_eq!(w.status(), Status::Draft);
+    // No sale in a draft (GLI-31 2.6.2).
+    w.at("2026-12-01T15:00:00.000000Z");
+    refused(w.sell("p1", 1), "draft");
+    // The configuration may change while a draft...
+    let old = config();
+    let mut new = old.clone();
+    new.packages[0].price = cad(600);
+    w.apply(Body::RaffleUpdated(Box::new(RaffleUpdated {
+        raffle: w.raffle.clone(),
+        old: old.clone(),
+        new: new.clone(),
+        by: STAFF.into(),
+    })))
+    .unwrap();
+    // ...but only from its current value.
+    refused(
+        w.apply(Body::RaffleUpdated(Box::new(RaffleUpdated {
+            raffle: w.raffle.clone(),
+            old: old.clone(),
+            new: old.clone(),
+            by: STAFF.into(),
+        }))),
+        "not the current one",
+    );
+    w.open().unwrap();
+    refused(w.open(), "not a draft");
+    // GLI-31 2.2.3: frozen once open.
+    refused(
+        w.apply(Body::RaffleUpdated(Box::new(RaffleUpdated {
+            raffle: w.raffle.clone(),
+            old: new.clone(),
+            new: old,
+            by: STAFF.into(),
+        }))),
+        "GLI-31 2.2.3",
+    );
+    w.sell("p1", 1).unwrap();
+    // Closing at the end time before it is reached is refused; an operator may close early.
+    refused(
+        w.apply(Body::RaffleClosed(RaffleClosed {
+            raffle: w.raffle.clone(),
+            reason: CloseReason::EndTime,
+            by: None,
+        })),
+        "end time",
+    );
+    w.apply(Body::RaffleClosed(RaffleClosed {
+        raffle: w.raffle.clone(),
+        reason: CloseReason::Operator,
+        by: Some(STAFF.into()),
+    }))
+    .unwrap();
+    assert_eq!(w.status(), Status::Closed);
+    refused(w.sell("p1", 1), "closed");
+    refused(
+        w.apply(Body::RaffleClosed(RaffleClosed {
+            raffle: w.raffle.clone(),
+            reason: CloseReason::Operator,
+            by: None,
+        })),
+        "not open",
+    );
+    // Entry times never go backwards.
+    w.at("2026-12-01T14:59:00.000000Z");
+    refused(
+        w.apply(Body::SoftwareStarted(SoftwareStarted {
+            program: "raffled".into(),
+            version: "1".into(),
+            sha256: Digest32([0; 32]),
+        })),
+        "before the previous",
+    );
+}
+
+#[test]
+fn sales_follow_the_window_the_packages_and_the_ticket_maximum() {
+    let mut w = World::new();
+    w.at("2026-11-30T12:00:00.000000Z").open().unwrap();
+    // GLI-31 2.2.2: not before the start.
+    refused(w.sell("p1", 1), "outside the sales window");
+    w.at("2026-12-01T14:00:00.000000Z");
+    let a = w.sell("p10", 2).unwrap();
+    let b = w.sell("p3", 1).unwrap();
+    let r = w.ledger.raffle(&w.raffle).unwrap();
+    // GLI-31 3.2.1: consecutive, unique numbers.
+    assert_eq!(
+        (r.sale(&a).unwrap().first, r.sale(&a).unwrap().count),
+        (1, 20)
+    );
+    assert_eq!(
+        (r.sale(&b).unwrap().first, r.sale(&b).unwrap().count),
+        (21, 3)
+    );
+    assert_eq!(r.gross, cad(5000));
+    // A sale claiming other numbers or another price is refused.
+    let mut bad = Sale {
+        raffle: w.raffle.clone(),
+        sale: raffle_core::ids::new_uuid(),
+        package: "p1".into(),
+        quantity: 1,
+        numbers: NumberRange {
+            first: U64(5),
+            count: U64(1),
+        },
+        price: cad(500),
+        channel: Channel::Online,
+        rsu: None,
+        stamped: w.now,
+        validation: Digest32([1; 32]),
+    };
+    refused(w.apply(Body::Sale(bad.clone())), "next draw number is 24");
+    bad.numbers.first = U64(24);
+    bad.price = cad(400);
+    refused(w.apply(Body::Sale(bad.clone())), "do not match the package");
+    bad.price = cad(500);
+    bad.sale = a.clone();
+    refused(w.apply(Body::Sale(bad)), "already exists");
+    // Not at or after the end time.
+    w.at("2026-12-20T23:00:00.000000Z");
+    refused(w.sell("p1", 1), "outside the sales window");
+}
+
+#[test]
+fn the_last_tickets_go_to_the_first_sequenced_and_no_further() {
+    let mut w = World::new();
+    let mut c = config();
+    c.max_tickets = Some(U64(12));
+    let old = config();
+    w.apply(Body::RaffleUpdated(Box::new(RaffleUpdated {
+        raffle: w.raffle.clone(),
+        old,
+        new: c,
+        by: STAFF.into(),
+    })))
+    .unwrap();
+    w.at("2026-12-01T14:00:00.000000Z").open().unwrap();
+    w.sell("p10", 1).unwrap();
+    refused(w.sell("p3", 1), "only 2 tickets are left");
+    w.sell("p1", 1).unwrap();
+    w.sell("p1", 1).unwrap();
+    refused(w.sell("p1", 1), "only 0 tickets are left");
+}
+
+#[test]
+fn voids_need_two_people_and_voided_numbers_never_win() {
+    let mut w = World::new();
+    w.at("2026-12-01T14:00:00.000000Z").open().unwrap();
+    let a = w.sell("p3", 1).unwrap();
+    let b = w.sell("p1", 1).unwrap();
+    // GLI-31 5.2.4: requester and approver differ.
+    refused(w.void(&a, STAFF, STAFF), "GLI-31 5.2.4");
+    w.void(&a, STAFF, APPROVER).unwrap();
+    refused(w.void(&a, STAFF, APPROVER), "already voided");
+    refused(
+        w.void(&raffle_core::ids::new_uuid(), STAFF, APPROVER),
+        "no sale",
+    );
+    // A voided number is never resold: the next sale gets number 5.
+    let c = w.sell("p1", 1).unwrap();
+    assert_eq!(
+        w.ledger.raffle(&w.raffle).unwrap().sale(&c).unwrap().first,
+        5
+    );
+    // GLI-31 2.6.3: voided numbers are not eligible.
+    w.at("2026-12-10T23:00:00.000000Z");
+    assert_eq!(
+        w.ledger
+            .raffle(&w.raffle)
+            .unwrap()
+            .eligible_numbers("early-bird")
+            .unwrap(),
+        vec![4, 5]
+    );
+    let _ = b;
+}
+
+#[test]
+fn a_draw_needs_reconciliation_and_follows_from_its_seed() {
+    let mut w = World::new();
+    w.at("2026-12-01T14:00:00.000000Z").open().unwrap();
+    let mut sales = Vec::new();
+    for _ in 0..50 {
+        sales.push(w.sell("p3", 1).unwrap());
+    }
+    w.void(&sales[7], STAFF, APPROVER).unwrap();
+    let seed = new_seed().unwrap();
+    // Not before the cutoff, nor before reconciliation (GLI-31 2.6.1, 2.6.3).
+    refused(w.reconcile("early-bird"), "cutoff has not passed");
+    w.at("2026-12-10T23:00:00.000000Z");
+    refused(w.freeze("early-bird", &seed), "not reconciled");
+    w.reconcile("early-bird").unwrap();
+    refused(w.reconcile("early-bird"), "already reconciled");
+    // Voids of a reconciled draw's sales are refused.
+    refused(w.void(&sales[8], STAFF, APPROVER), "reconciled");
+    let frozen = w.freeze("early-bird", &seed).unwrap();
+    refused(w.freeze("early-bird", &seed), "already frozen");
+    // A seed that does not match its commitment, or a winner that does not follow, is refused.
+    let other = new_seed().unwrap();
+    refused(w.perform("early-bird", frozen, &other), "commitment");
+    let p = w.perform("early-bird", frozen, &seed).unwrap();
+    assert!(!(22..=24).contains(&p.winner.0), "voided numbers never win");
+    refused(w.perform("early-bird", frozen, &seed), "already performed");
+    // Number-once rule: the early-bird winner is out of the main draw.
+    w.at("2026-12-20T23:00:00.000000Z");
+    let main = w
+        .ledger
+        .raffle(&w.raffle)
+        .unwrap()
+        .eligible_numbers("main")
+        .unwrap();
+    assert_eq!(main.len(), 146);
+    assert!(!main.contains(&p.winner.0));
+    // The main prize: half of net sales (49 × $10), minus the $1,000 early bird (from the main prize).
+    assert_eq!(
+        w.ledger
+            .raffle(&w.raffle)
+            .unwrap()
+            .draw_prize("main")
+            .unwrap(),
+        cad(0)
+    );
+    // Claims: the winning sale only, once, for the frozen prize (GLI-31 2.7.1).
+    let claim = |sale: &str, number: u64| {
+        Body::ClaimPaid(ClaimPaid {
+            raffle: w.raffle.clone(),
+            draw: "early-bird".into(),
+            sale: sale.into(),
+            number: U64(number),
+            validation_number: ValidationNumber::generate().unwrap().to_text(),
+            prize: cad(100_000),
+            by: STAFF.into(),
+        })
+    };
+    let wrong = claim(&sales[0], p.winner.0 + 1);
+    let right = claim(&p.sale, p.winner.0);
+    refused(w.apply(wrong), "not for the winning ticket");
+    w.apply(right.clone()).unwrap();
+    refused(w.apply(right), "already paid");
+}
+
+#[test]
+fn the_prize_is_half_the_net_sales_capped() {
+    let mut w = World::new();
+    let old = config();
+    let mut c = old.clone();
+    c.draws.remove(0);
+    c.draws[0].prize = Prize::Share {
+        share_bps: 5000,
+        cap: Some(cad(2_000)),
+    };
+    w.apply(Body::RaffleUpdated(Box::new(RaffleUpdated {
+        raffle: w.raffle.clone(),
+        old,
+        new: c,
+        by: STAFF.into(),
+    })))
+    .unwrap();
+    w.at("2026-12-01T14:00:00.000000Z").open().unwrap();
+    let a = w.sell("p10", 1).unwrap(); // $20
+    w.sell("p3", 1).unwrap(); // $10
+    w.sell("p1", 1).unwrap(); // $5
+    let jackpot = |w: &World| w.ledger.raffle(&w.raffle).unwrap().jackpot();
+    assert_eq!(jackpot(&w), cad(1_750));
+    w.sell("p10", 1).unwrap();
+    assert_eq!(jackpot(&w), cad(2_000), "capped (GLI-31 2.2.1)");
+    w.void(&a, STAFF, APPROVER).unwrap();
+    assert_eq!(jackpot(&w), cad(1_750), "voids are not sales");
+}
