@@ -15,6 +15,13 @@ pub enum Error {
     /// A change the raffle rules refuse, with the rule that refused it.
     #[error("refused: {0}")]
     Refused(String),
+    /// The database, the publication store or the log failed; the change
+    /// was not acknowledged.
+    #[error("storage: {0}")]
+    Storage(String),
+    /// The system cannot take the change now (recovering, shutting down).
+    #[error("unavailable: {0}")]
+    Unavailable(String),
     /// The OS random number generator failed.
     #[error("the OS random number generator failed: {0}")]
     Random(String),

@@ -17,6 +17,8 @@ pub mod ids;
 pub mod ledger;
 pub mod money;
 pub mod prize;
+#[cfg(feature = "store")]
+pub mod store;
 pub mod timestamp;
 pub mod validation;
 

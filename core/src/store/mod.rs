@@ -1,0 +1,196 @@
+//! The PostgreSQL store (feature `store`): migrations, the log entries with
+//! their leaf indices, the checkpoints the log signed, projections of the
+//! log for queries, and the private data the log must not hold (orders with
+//! buyers' details, idempotent responses with validation numbers).
+//!
+//! Every write of log entries goes through [`project`], inside the
+//! sequencer's transaction; nothing else writes `log_entries`, `raffles` or
+//! `sales`. No route runs SQL supplied by an operator (GLI-31 5.2.5).
+
+pub mod orders;
+pub mod sequencer;
+
+use crate::entry::{Body, Entry};
+use crate::{Error, Result};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, PgPool, Postgres, Row, Transaction};
+use std::str::FromStr;
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Error::Storage(format!("database: {e}"))
+    }
+}
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// A connection pool to the raffle database.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub pool: PgPool,
+}
+
+impl Store {
+    /// Connects to `url`, creating the database if it does not exist, and
+    /// runs the migrations.
+    pub async fn connect(url: &str) -> Result<Store> {
+        let options = PgConnectOptions::from_str(url).map_err(|e| Error::Storage(format!("DATABASE_URL: {e}")))?;
+        let database = options.get_database().unwrap_or("raffle").to_string();
+        // Create the database from the server's maintenance database when missing.
+        let admin = options.clone().database("postgres");
+        let mut conn = admin.connect().await.map_err(|e| Error::Storage(format!("cannot reach PostgreSQL: {e}")))?;
+        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&database)
+            .fetch_one(&mut conn)
+            .await?;
+        if !exists {
+            let quoted = format!("\"{}\"", database.replace('"', "\"\""));
+            // The name is quoted; CREATE DATABASE takes no bind parameters.
+            if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {quoted}"))).execute(&mut conn).await {
+                // Another process may have created it meanwhile.
+                let again: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+                    .bind(&database)
+                    .fetch_one(&mut conn)
+                    .await?;
+                if !again {
+                    return Err(e.into());
+                }
+            }
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .connect_with(options.database(&database))
+            .await
+            .map_err(|e| Error::Storage(format!("cannot connect to database {database}: {e}")))?;
+        MIGRATOR.run(&pool).await.map_err(|e| Error::Storage(format!("migrations: {e}")))?;
+        Ok(Store { pool })
+    }
+
+    /// Every log entry, in index order, parsed.
+    pub async fn entries(&self) -> Result<Vec<(u64, Entry)>> {
+        let rows = sqlx::query("SELECT idx, body FROM log_entries ORDER BY idx").fetch_all(&self.pool).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (expected, row) in rows.iter().enumerate() {
+            let idx: i64 = row.get(0);
+            if idx != expected as i64 {
+                return Err(Error::Storage(format!("log_entries has a gap: index {expected} is missing")));
+            }
+            let body: Vec<u8> = row.get(1);
+            let entry = Entry::parse(&body).map_err(|e| Error::Storage(format!("log entry {idx}: {e}")))?;
+            out.push((idx as u64, entry));
+        }
+        Ok(out)
+    }
+
+    /// The latest checkpoint the database recorded: (size, note bytes).
+    pub async fn latest_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>> {
+        let row = sqlx::query("SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| (r.get::<i64, _>(0) as u64, r.get(1))))
+    }
+
+    /// Secret draw seeds of frozen draws.
+    pub async fn draw_seeds(&self) -> Result<Vec<(String, String, [u8; 32])>> {
+        let rows = sqlx::query("SELECT raffle_id::text, draw_id, seed FROM draw_seeds").fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                let seed: Vec<u8> = r.get(2);
+                let seed: [u8; 32] = seed.try_into().map_err(|_| Error::Storage("a draw seed is not 32 bytes".into()))?;
+                Ok((r.get(0), r.get(1), seed))
+            })
+            .collect()
+    }
+}
+
+fn uuid(s: &str) -> Result<uuid::Uuid> {
+    uuid::Uuid::parse_str(s).map_err(|e| Error::invalid("uuid", e.to_string()))
+}
+
+/// Writes one log entry and its projections, inside the sequencer's transaction.
+pub async fn project(tx: &mut Transaction<'_, Postgres>, idx: u64, entry: &Entry, bytes: &[u8]) -> Result<()> {
+    let raffle = entry.raffle().map(uuid).transpose()?;
+    let time = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(entry.time.as_micros()) * 1000)
+        .map_err(|e| Error::invalid("time", e.to_string()))?;
+    sqlx::query("INSERT INTO log_entries (idx, kind, raffle_id, time, body) VALUES ($1, $2, $3, $4, $5)")
+        .bind(idx as i64)
+        .bind(entry.kind())
+        .bind(raffle)
+        .bind(time)
+        .bind(bytes)
+        .execute(&mut **tx)
+        .await?;
+    let json = |v: &crate::entry::RaffleConfig| serde_json::to_value(v).map_err(|e| Error::Storage(e.to_string()));
+    match &entry.body {
+        Body::RaffleCreated(e) => {
+            sqlx::query("INSERT INTO raffles (id, status, name, config, created_idx, updated_idx) VALUES ($1, 'draft', $2, $3, $4, $4)")
+                .bind(uuid(&e.raffle)?)
+                .bind(&e.config.name)
+                .bind(json(&e.config)?)
+                .bind(idx as i64)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Body::RaffleUpdated(e) => {
+            sqlx::query("UPDATE raffles SET name = $2, config = $3, updated_idx = $4 WHERE id = $1")
+                .bind(uuid(&e.raffle)?)
+                .bind(&e.new.name)
+                .bind(json(&e.new)?)
+                .bind(idx as i64)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Body::RaffleOpened(e) => set_status(tx, &e.raffle, "open", idx).await?,
+        Body::RaffleClosed(e) => set_status(tx, &e.raffle, "closed", idx).await?,
+        Body::Sale(e) => {
+            sqlx::query(
+                "INSERT INTO sales (id, raffle_id, idx, first_number, count, price_minor, currency, validation) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(uuid(&e.sale)?)
+            .bind(uuid(&e.raffle)?)
+            .bind(idx as i64)
+            .bind(e.numbers.first.0 as i64)
+            .bind(e.numbers.count.0 as i64)
+            .bind(e.price.minor as i64)
+            .bind(e.price.currency.as_str())
+            .bind(&e.validation.0[..])
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query("UPDATE orders SET status = 'issued', updated_at = now() WHERE id = $1")
+                .bind(uuid(&e.sale)?)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Body::SaleVoided(e) => {
+            sqlx::query("UPDATE sales SET voided_idx = $2 WHERE id = $1")
+                .bind(uuid(&e.sale)?)
+                .bind(idx as i64)
+                .execute(&mut **tx)
+                .await?;
+            if e.refund {
+                sqlx::query("UPDATE orders SET status = 'refunded', updated_at = now() WHERE id = $1")
+                    .bind(uuid(&e.sale)?)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+        }
+        Body::SoftwareStarted(_)
+        | Body::ReconciliationAcknowledged(_)
+        | Body::DrawFrozen(_)
+        | Body::DrawPerformed(_)
+        | Body::ClaimPaid(_)
+        | Body::EventsDigest(_) => {}
+    }
+    Ok(())
+}
+
+async fn set_status(tx: &mut Transaction<'_, Postgres>, raffle: &str, status: &str, idx: u64) -> Result<()> {
+    sqlx::query("UPDATE raffles SET status = $2, updated_idx = $3 WHERE id = $1")
+        .bind(uuid(raffle)?)
+        .bind(status)
+        .bind(idx as i64)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,148 @@
+//! Orders and idempotent purchases.
+//!
+//! An order is created pending with its buyer's details (never logged),
+//! becomes paid when its payment provider confirms, and issued when the
+//! sequencer logs its sale (same id), or refunded. With an `Idempotency-Key`,
+//! the key, the SHA-256 of the request body and the response draft (which
+//! holds the validation number, generated before sequencing so that a retry
+//! after a crash still gets it) are stored with the order in one
+//! transaction; a retry with the same key and body replays the response, one
+//! with another body is refused. Responses are purged after 24 hours.
+
+use super::{Store, uuid};
+use crate::{Error, Money, Result, Timestamp};
+use sqlx::Row;
+
+/// A new order.
+#[derive(Clone, Debug)]
+pub struct NewOrder {
+    pub id: String,
+    pub raffle: String,
+    pub package: String,
+    pub quantity: u32,
+    pub amount: Money,
+    pub provider: String,
+    pub buyer: serde_json::Value,
+    pub stamped: Timestamp,
+}
+
+/// What a purchase with an idempotency key found.
+#[derive(Debug)]
+pub enum Begun {
+    /// A new order was created.
+    Created,
+    /// The same request was answered before: replay it.
+    Replay { status: u16, response: serde_json::Value },
+    /// The same request is still in progress (its order id, and the draft).
+    InProgress { order: String, draft: serde_json::Value },
+}
+
+fn to_time(t: Timestamp) -> Result<time::OffsetDateTime> {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(t.as_micros()) * 1000).map_err(|e| Error::invalid("time", e.to_string()))
+}
+
+impl Store {
+    /// Creates an order (and its idempotency record with the response
+    /// draft), or finds the earlier request with the same key.
+    pub async fn begin_order(&self, order: &NewOrder, idempotency: Option<(&str, [u8; 32])>, draft: &serde_json::Value) -> Result<Begun> {
+        let mut tx = self.pool.begin().await?;
+        if let Some((key, request_sha256)) = idempotency {
+            let row = sqlx::query(
+                "SELECT request_sha256, order_id::text, status, response FROM idempotency \
+                 WHERE key = $1 AND created_at > now() - interval '24 hours' FOR UPDATE",
+            )
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(row) = row {
+                let stored: Vec<u8> = row.get(0);
+                if stored != request_sha256 {
+                    return Err(Error::invalid("Idempotency-Key", "the key was used before with a different request body"));
+                }
+                let status: Option<i32> = row.get(2);
+                let response: Option<serde_json::Value> = row.get(3);
+                return Ok(match status {
+                    Some(status) => Begun::Replay { status: status as u16, response: response.unwrap_or_default() },
+                    None => Begun::InProgress { order: row.get::<Option<String>, _>(1).unwrap_or_default(), draft: response.unwrap_or_default() },
+                });
+            }
+            // An expired record with this key is replaced.
+            sqlx::query("DELETE FROM idempotency WHERE key = $1").bind(key).execute(&mut *tx).await?;
+        }
+        sqlx::query(
+            "INSERT INTO orders (id, raffle_id, package_id, quantity, amount_minor, currency, status, provider, buyer, stamped) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9)",
+        )
+        .bind(uuid(&order.id)?)
+        .bind(uuid(&order.raffle)?)
+        .bind(&order.package)
+        .bind(order.quantity as i32)
+        .bind(order.amount.minor as i64)
+        .bind(order.amount.currency.as_str())
+        .bind(&order.provider)
+        .bind(&order.buyer)
+        .bind(to_time(order.stamped)?)
+        .execute(&mut *tx)
+        .await?;
+        if let Some((key, request_sha256)) = idempotency {
+            sqlx::query("INSERT INTO idempotency (key, request_sha256, order_id, response) VALUES ($1, $2, $3, $4)")
+                .bind(key)
+                .bind(&request_sha256[..])
+                .bind(uuid(&order.id)?)
+                .bind(draft)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(Begun::Created)
+    }
+
+    /// Records the final response of an idempotent request.
+    pub async fn finish_idempotent(&self, key: &str, status: u16, response: &serde_json::Value) -> Result<()> {
+        sqlx::query("UPDATE idempotency SET status = $2, response = $3 WHERE key = $1")
+            .bind(key)
+            .bind(i32::from(status))
+            .bind(response)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Moves an order to `paid` or `refunded` (with the reason it was refused).
+    pub async fn set_order_status(&self, order: &str, status: &str, refusal: Option<&str>) -> Result<()> {
+        sqlx::query("UPDATE orders SET status = $2, refusal = $3, updated_at = now() WHERE id = $1 AND status <> 'issued'")
+            .bind(uuid(order)?)
+            .bind(status)
+            .bind(refusal)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// An order's status and refusal reason.
+    pub async fn order_status(&self, order: &str) -> Result<Option<(String, Option<String>, String)>> {
+        let row = sqlx::query("SELECT status, refusal, raffle_id::text FROM orders WHERE id = $1")
+            .bind(uuid(order)?)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| (r.get(0), r.get(1), r.get(2))))
+    }
+
+    /// Deletes idempotent responses older than 24 hours (they hold validation numbers).
+    pub async fn purge_idempotency(&self) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM idempotency WHERE created_at <= now() - interval '24 hours'")
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// The sale whose validation number commits to `commitment` in a raffle.
+    pub async fn sale_by_validation(&self, raffle: &str, commitment: &[u8; 32]) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT id::text FROM sales WHERE raffle_id = $1 AND validation = $2")
+            .bind(uuid(raffle)?)
+            .bind(&commitment[..])
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+}

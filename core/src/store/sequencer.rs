@@ -1,0 +1,520 @@
+//! The sequencer: the single writer of the log (architecture page, "Orders,
+//! sales and the write path").
+//!
+//! Changes arrive on a queue. The sequencer takes them in batches (group
+//! commit), builds each one's entry from the current state, checks it with
+//! [`Ledger::apply`] in the order it assigns leaf indices, and then makes the
+//! batch durable, in this order:
+//!
+//! 1. the entries and their projections are written in one PostgreSQL
+//!    transaction (not yet committed);
+//! 2. the entry bundles and tiles are written and synced to the publication
+//!    store ([`Appender::append`]);
+//! 3. a checkpoint covering them is signed and published by compare-and-swap
+//!    against the checkpoint this sequencer last published, and recorded in
+//!    the transaction;
+//! 4. the transaction commits;
+//! 5. only then is each change acknowledged, with its inclusion proof.
+//!
+//! Crash reasoning: before 3, nothing was published and nothing committed:
+//! the batch is lost, unacknowledged. Between 3 and 4, the published log is
+//! ahead of the database: at the next start (or at once, if the commit
+//! failed), [`recover`] rolls the database forward from the published log —
+//! the same code that restores a database from an older backup. So every
+//! acknowledged change is published exactly once, and the log signs only
+//! consistent extensions of what it published (the appender resumes from
+//! the published tiles, and its root must equal the published root).
+//!
+//! One sequencer per database: it holds a PostgreSQL advisory lock.
+
+use super::{Store, project};
+use crate::draw::{DrawRng, new_seed, seed_commitment, select};
+use crate::entry::*;
+use crate::ledger::{Ledger, Status};
+use crate::{Error, Money, Result, Timestamp};
+use publications::Publications;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+use tokio::sync::{mpsc, oneshot};
+use transparency::key::NoteSigner;
+use transparency::note::Note;
+use transparency::proof::inclusion_proof;
+use transparency::store::{Appender, DirStorage, TileHashSource, read_entry};
+use transparency::Hash;
+
+/// Most changes sequenced in one batch.
+pub const MAX_BATCH: usize = 4096;
+/// Advisory lock key held by the one sequencer of a database ("raffle-sq").
+const ADVISORY_LOCK: i64 = 0x7261_6666_6c65_5351;
+
+/// A change submitted to the log.
+#[derive(Clone, Debug)]
+pub enum Change {
+    SoftwareStarted { program: String, version: String, sha256: [u8; 32] },
+    CreateRaffle { raffle: String, config: RaffleConfig, by: String },
+    UpdateRaffle { raffle: String, config: RaffleConfig, by: String },
+    OpenRaffle { raffle: String, by: String },
+    CloseRaffle { raffle: String, by: String },
+    /// Issue the tickets of a paid order (the sale takes the order's id).
+    IssueSale {
+        order: String,
+        raffle: String,
+        package: String,
+        quantity: u32,
+        stamped: Timestamp,
+        validation: [u8; 32],
+        channel: Channel,
+        rsu: Option<String>,
+    },
+    VoidSale { raffle: String, sale: String, reason: VoidReason, refund: bool, requested_by: String, approved_by: String },
+    Reconcile { raffle: String, draw: String, requested_by: String, approved_by: String },
+    FreezeDraw { raffle: String, draw: String },
+    PerformDraw { raffle: String, draw: String, contribution: Vec<u8> },
+}
+
+/// A sequenced change: its entry, where it is, and the proof of it.
+#[derive(Clone, Debug)]
+pub struct Sequenced {
+    pub index: u64,
+    pub entry: Entry,
+    pub bytes: Vec<u8>,
+    pub checkpoint: Note,
+    pub proof: Vec<Hash>,
+}
+
+impl Sequenced {
+    /// The receipt: a c2sp.org/tlog-proof file whose extra is the entry.
+    pub fn proof_file(&self) -> transparency::proof_file::ProofFile {
+        transparency::proof_file::ProofFile {
+            extra: Some(self.bytes.clone()),
+            index: self.index,
+            proof: self.proof.clone(),
+            checkpoint: self.checkpoint.clone(),
+        }
+    }
+}
+
+type Reply = oneshot::Sender<Result<Sequenced>>;
+
+/// Configuration of the sequencer.
+pub struct SequencerConfig {
+    pub origin: String,
+    pub signer: NoteSigner,
+    pub publications: Publications,
+}
+
+/// A handle on the running sequencer.
+#[derive(Clone)]
+pub struct Sequencer {
+    tx: mpsc::Sender<(Change, Reply)>,
+    ledger: Arc<RwLock<Ledger>>,
+    latest: Arc<RwLock<Option<Note>>>,
+}
+
+/// The sequencer's durable-state view, rebuilt by [`recover`].
+struct State {
+    appender: Appender<DirStorage>,
+    published: Option<Vec<u8>>,
+    seeds: HashMap<(String, String), [u8; 32]>,
+}
+
+impl Sequencer {
+    /// Takes the advisory lock, recovers (rolling the database forward from
+    /// the published log if needed) and starts sequencing.
+    pub async fn start(store: Store, config: SequencerConfig) -> Result<Sequencer> {
+        if config.signer.name() != config.origin {
+            return Err(Error::invalid(
+                "signing key",
+                format!("its name {:?} is not the log origin {:?}", config.signer.name(), config.origin),
+            ));
+        }
+        let mut lock_conn = store.pool.acquire().await?.detach();
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(ADVISORY_LOCK)
+            .fetch_one(&mut lock_conn)
+            .await?;
+        if !locked {
+            return Err(Error::Unavailable("another raffled is already sequencing this database".into()));
+        }
+        config
+            .publications
+            .write_vkey(&config.signer.verifier().vkey())
+            .map_err(|e| Error::Storage(e.to_string()))?;
+        let ledger = Arc::new(RwLock::new(Ledger::new()));
+        let latest = Arc::new(RwLock::new(None));
+        let config = Arc::new(config);
+        let state = recover(&store, &config, &ledger, &latest).await?;
+        let (tx, rx) = mpsc::channel(65_536);
+        let task = Task { store, config, ledger: ledger.clone(), latest: latest.clone(), state: Some(state), _lock: lock_conn };
+        tokio::spawn(task.run(rx));
+        Ok(Sequencer { tx, ledger, latest })
+    }
+
+    /// Submits a change and waits until it is sequenced (or refused).
+    pub async fn submit(&self, change: Change) -> Result<Sequenced> {
+        let (reply, wait) = oneshot::channel();
+        self.tx
+            .send((change, reply))
+            .await
+            .map_err(|_| Error::Unavailable("the sequencer has stopped".into()))?;
+        wait.await.map_err(|_| Error::Unavailable("the sequencer dropped the change".into()))?
+    }
+
+    /// The ledger as of the last sequenced batch.
+    pub fn ledger(&self) -> RwLockReadGuard<'_, Ledger> {
+        self.ledger.read().expect("ledger lock")
+    }
+
+    /// The latest published checkpoint.
+    pub fn latest_checkpoint(&self) -> Option<Note> {
+        self.latest.read().expect("checkpoint lock").clone()
+    }
+}
+
+struct Task {
+    store: Store,
+    config: Arc<SequencerConfig>,
+    ledger: Arc<RwLock<Ledger>>,
+    latest: Arc<RwLock<Option<Note>>>,
+    /// `None` while recovering from a failed batch.
+    state: Option<State>,
+    _lock: sqlx::PgConnection,
+}
+
+impl Task {
+    async fn run(mut self, mut rx: mpsc::Receiver<(Change, Reply)>) {
+        loop {
+            // Wake at least every second: raffles close at their end time
+            // even when nobody is buying.
+            let first = match tokio::time::timeout(std::time::Duration::from_secs(1), rx.recv()).await {
+                Ok(Some(first)) => Some(first),
+                Ok(None) => return,
+                Err(_) => None,
+            };
+            let mut batch: Vec<(Change, Reply)> = first.into_iter().collect();
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(next) => batch.push(next),
+                    Err(_) => break,
+                }
+            }
+            if self.state.is_none() {
+                match recover(&self.store, &self.config, &self.ledger, &self.latest).await {
+                    Ok(state) => self.state = Some(state),
+                    Err(e) => {
+                        for (_, reply) in batch {
+                            let _ = reply.send(Err(Error::Unavailable(format!("recovering: {e}"))));
+                        }
+                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                        continue;
+                    }
+                }
+            }
+            if let Err(e) = self.sequence(batch).await {
+                eprintln!("raffled: sequencing failed, recovering: {e}");
+                self.state = None;
+            }
+        }
+    }
+
+    /// Builds, checks and persists one batch. On error every accepted change
+    /// has been answered with the error and the state must be recovered.
+    async fn sequence(&mut self, batch: Vec<(Change, Reply)>) -> Result<()> {
+        let state = self.state.as_mut().expect("recovered");
+        let mut accepted: Vec<(u64, Entry, Vec<u8>, Option<Reply>)> = Vec::new();
+        let mut new_seeds: Vec<(String, String, [u8; 32])> = Vec::new();
+        {
+            let mut ledger = self.ledger.write().expect("ledger lock");
+            let now = Timestamp::now();
+            let time = ledger.last_time().map_or(now, |last| last.max(now));
+            // Raffles whose end time has come close first (GLI-31 2.6.2).
+            let due: Vec<String> = ledger
+                .raffles()
+                .filter(|r| r.status == Status::Open && r.config.sales_end <= time)
+                .map(|r| r.id.clone())
+                .collect();
+            let closes = due.into_iter().map(|raffle| {
+                (Body::RaffleClosed(RaffleClosed { raffle, reason: CloseReason::EndTime, by: None }), None)
+            });
+            let mut bodies: Vec<(Result<Body>, Option<Reply>)> = closes.map(|(b, r)| (Ok(b), r)).collect();
+            for (change, reply) in batch {
+                let body = build(&ledger, &state.seeds, &change, &mut new_seeds);
+                bodies.push((body, Some(reply)));
+            }
+            for (body, reply) in bodies {
+                let result = body.and_then(|body| {
+                    let entry = Entry::new(time, body);
+                    let bytes = entry.to_bytes()?;
+                    let index = ledger.size();
+                    ledger.apply(&entry)?;
+                    Ok((index, entry, bytes))
+                });
+                match result {
+                    Ok((index, entry, bytes)) => accepted.push((index, entry, bytes, reply)),
+                    Err(e) => {
+                        if let Some(reply) = reply {
+                            let _ = reply.send(Err(e));
+                        }
+                    }
+                }
+            }
+        }
+        if accepted.is_empty() {
+            return Ok(());
+        }
+        let persisted = self.persist(&accepted, &new_seeds).await;
+        match persisted {
+            Ok((checkpoint, new_size)) => {
+                let state = self.state.as_mut().expect("recovered");
+                let storage = state.appender.storage();
+                let src = TileHashSource::new(storage, new_size);
+                for (index, entry, bytes, reply) in accepted {
+                    let Some(reply) = reply else { continue };
+                    let proof = inclusion_proof(&src, index, new_size).map_err(|e| Error::Storage(e.to_string()));
+                    let _ = reply.send(proof.map(|proof| Sequenced { index, entry, bytes, checkpoint: checkpoint.clone(), proof }));
+                }
+                for (raffle, draw, seed) in new_seeds {
+                    state.seeds.insert((raffle, draw), seed);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                for (_, _, _, reply) in accepted {
+                    if let Some(reply) = reply {
+                        let _ = reply.send(Err(Error::Unavailable(format!("not sequenced: {e}"))));
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn persist(&mut self, accepted: &[(u64, Entry, Vec<u8>, Option<Reply>)], seeds: &[(String, String, [u8; 32])]) -> Result<(Note, u64)> {
+        let mut tx = self.store.pool.begin().await?;
+        for (index, entry, bytes, _) in accepted {
+            project(&mut tx, *index, entry, bytes).await?;
+        }
+        for (raffle, draw, seed) in seeds {
+            sqlx::query("INSERT INTO draw_seeds (raffle_id, draw_id, seed) VALUES ($1, $2, $3)")
+                .bind(super::uuid(raffle)?)
+                .bind(draw)
+                .bind(&seed[..])
+                .execute(&mut *tx)
+                .await?;
+        }
+        let state = self.state.as_mut().expect("recovered");
+        let entries: Vec<&[u8]> = accepted.iter().map(|(_, _, b, _)| b.as_slice()).collect();
+        let config = self.config.clone();
+        let (note, size, root) = tokio::task::block_in_place(|| -> Result<(Note, u64, Hash)> {
+            state.appender.append(&entries).map_err(|e| Error::Storage(format!("publishing tiles: {e}")))?;
+            let checkpoint = state.appender.checkpoint(&config.origin);
+            let note = checkpoint.sign(&config.signer).map_err(|e| Error::Storage(e.to_string()))?;
+            Ok((note, checkpoint.size, checkpoint.root))
+        })?;
+        sqlx::query("INSERT INTO checkpoints (size, root, note) VALUES ($1, $2, $3)")
+            .bind(size as i64)
+            .bind(&root.0[..])
+            .bind(note.to_bytes())
+            .execute(&mut *tx)
+            .await?;
+        let bytes = note.to_bytes();
+        let expected = state.published.clone();
+        tokio::task::block_in_place(|| config.publications.swap_checkpoint(expected.as_deref(), &bytes))
+            .map_err(|e| Error::Storage(format!("publishing the checkpoint: {e}")))?;
+        state.published = Some(bytes);
+        *self.latest.write().expect("checkpoint lock") = Some(note.clone());
+        // Published: from here a failed commit is repaired by rolling the
+        // database forward from the published log.
+        tx.commit().await?;
+        Ok((note, size))
+    }
+}
+
+/// Builds the entry body of a change from the current state.
+fn build(
+    ledger: &Ledger,
+    seeds: &HashMap<(String, String), [u8; 32]>,
+    change: &Change,
+    new_seeds: &mut Vec<(String, String, [u8; 32])>,
+) -> Result<Body> {
+    let raffle_state = |id: &str| ledger.raffle(id).ok_or_else(|| Error::Refused(format!("no raffle {id}")));
+    Ok(match change.clone() {
+        Change::SoftwareStarted { program, version, sha256 } => {
+            Body::SoftwareStarted(SoftwareStarted { program, version, sha256: Digest32(sha256) })
+        }
+        Change::CreateRaffle { raffle, config, by } => Body::RaffleCreated(RaffleCreated { raffle, config, by }),
+        Change::UpdateRaffle { raffle, config, by } => {
+            let old = raffle_state(&raffle)?.config.clone();
+            Body::RaffleUpdated(Box::new(RaffleUpdated { raffle, old, new: config, by }))
+        }
+        Change::OpenRaffle { raffle, by } => Body::RaffleOpened(RaffleOpened { raffle, by }),
+        Change::CloseRaffle { raffle, by } => {
+            Body::RaffleClosed(RaffleClosed { raffle, reason: CloseReason::Operator, by: Some(by) })
+        }
+        Change::IssueSale { order, raffle, package, quantity, stamped, validation, channel, rsu } => {
+            let r = raffle_state(&raffle)?;
+            let p = r
+                .config
+                .packages
+                .iter()
+                .find(|p| p.id == package)
+                .ok_or_else(|| Error::Refused(format!("no package {package:?}")))?;
+            let count = u64::from(p.tickets) * u64::from(quantity);
+            let price = p.price.minor.checked_mul(u64::from(quantity)).ok_or_else(|| Error::Overflow("price".into()))?;
+            Body::Sale(Sale {
+                raffle,
+                sale: order,
+                package,
+                quantity,
+                numbers: NumberRange { first: U64(r.next_number), count: U64(count) },
+                price: Money::new(price, p.price.currency),
+                channel,
+                rsu,
+                stamped,
+                validation: Digest32(validation),
+            })
+        }
+        Change::VoidSale { raffle, sale, reason, refund, requested_by, approved_by } => {
+            Body::SaleVoided(SaleVoided { raffle, sale, reason, refund, requested_by, approved_by })
+        }
+        Change::Reconcile { raffle, draw, requested_by, approved_by } => {
+            let r = raffle_state(&raffle)?;
+            let cutoff = r.draw_config(&draw)?.cutoff;
+            let zero = Money::zero(r.net.currency);
+            let (mut sales, mut gross, mut voids, mut voided, mut refunded) = (0u64, zero, 0u64, zero, zero);
+            for s in r.sales.iter().filter(|s| s.sequenced < cutoff) {
+                sales += 1;
+                gross = gross.checked_add(&s.price)?;
+                if s.voided {
+                    voids += 1;
+                    voided = voided.checked_add(&s.price)?;
+                    if s.refunded {
+                        refunded = refunded.checked_add(&s.price)?;
+                    }
+                }
+            }
+            Body::ReconciliationAcknowledged(ReconciliationAcknowledged {
+                raffle,
+                draw,
+                sales: U64(sales),
+                gross,
+                voids: U64(voids),
+                voided,
+                refunded,
+                requested_by,
+                approved_by,
+            })
+        }
+        Change::FreezeDraw { raffle, draw } => {
+            let r = raffle_state(&raffle)?;
+            let (n, hash) = r.eligible_digest(&draw)?;
+            let prize = r.draw_prize(&draw)?;
+            let seed = new_seed()?;
+            new_seeds.push((raffle.clone(), draw.clone(), seed));
+            Body::DrawFrozen(DrawFrozen {
+                raffle,
+                draw,
+                n: U64(n),
+                eligible_sha256: hash,
+                seed_sha256: Digest32(seed_commitment(&seed)),
+                prize,
+            })
+        }
+        Change::PerformDraw { raffle, draw, contribution } => {
+            let r = raffle_state(&raffle)?;
+            let frozen = r
+                .draws
+                .get(&draw)
+                .and_then(|d| d.frozen.clone())
+                .ok_or_else(|| Error::Refused(format!("draw {draw} is not frozen")))?;
+            let seed = seeds
+                .get(&(raffle.clone(), draw.clone()))
+                .ok_or_else(|| Error::Storage(format!("the seed of draw {draw} is missing")))?;
+            let sel = select(&mut DrawRng::new(seed, &contribution), frozen.n)?;
+            let (winner, sale) = r.nth_eligible(&draw, sel.index)?;
+            Body::DrawPerformed(DrawPerformed {
+                raffle,
+                draw,
+                frozen: U64(frozen.index),
+                seed: HexBytes(seed.to_vec()),
+                contribution: HexBytes(contribution),
+                raw: sel.raw,
+                index: U64(sel.index),
+                winner: U64(winner),
+                sale,
+                redraw: None,
+            })
+        }
+    })
+}
+
+/// Rebuilds the ledger from the database, rolls the database forward from
+/// the published log when it is behind (a crash after publishing, or a
+/// restored backup), and reopens the log's appender at the published size.
+async fn recover(store: &Store, config: &SequencerConfig, ledger: &RwLock<Ledger>, latest: &RwLock<Option<Note>>) -> Result<State> {
+    let mut fresh = Ledger::new();
+    for (idx, entry) in store.entries().await? {
+        fresh
+            .apply(&entry)
+            .map_err(|e| Error::Storage(format!("log entry {idx} in the database breaks the rules: {e}")))?;
+    }
+    let db_size = fresh.size();
+    let published = config.publications.checkpoint().map_err(|e| Error::Storage(e.to_string()))?;
+    let verifier = config.signer.verifier();
+    let (published_size, published_root, published_note) = match &published {
+        None => (0, transparency::hash::EMPTY_ROOT, None),
+        Some(bytes) => {
+            let signed = transparency::checkpoint::SignedCheckpoint::open(bytes, &verifier, &[])
+                .map_err(|e| Error::Storage(format!("the published checkpoint does not verify with our key: {e}")))?;
+            (signed.checkpoint.size, signed.checkpoint.root, Some(signed.note))
+        }
+    };
+    if let Some((db_checkpoint, _)) = store.latest_checkpoint().await?
+        && db_checkpoint > published_size
+    {
+        return Err(Error::Storage(format!(
+            "the database recorded a checkpoint of size {db_checkpoint} but the published one has size {published_size}: \
+             the publication store was rolled back; refusing to sign until it is restored"
+        )));
+    }
+    if published_size < db_size {
+        return Err(Error::Storage(format!(
+            "the database holds {db_size} entries but the published log only {published_size}: refusing to sign"
+        )));
+    }
+    let storage = DirStorage::new(config.publications.dir(), true).map_err(|e| Error::Storage(e.to_string()))?;
+    if published_size > db_size {
+        // Roll forward: the published log is the source of truth.
+        let mut tx = store.pool.begin().await?;
+        for idx in db_size..published_size {
+            let bytes = read_entry(&storage, idx, published_size).map_err(|e| Error::Storage(format!("reading published entry {idx}: {e}")))?;
+            let entry = Entry::parse(&bytes).map_err(|e| Error::Storage(format!("published entry {idx}: {e}")))?;
+            fresh
+                .apply(&entry)
+                .map_err(|e| Error::Storage(format!("published entry {idx} breaks the rules: {e}")))?;
+            project(&mut tx, idx, &entry, &bytes).await?;
+        }
+        let note = published_note.as_ref().expect("a published checkpoint");
+        sqlx::query("INSERT INTO checkpoints (size, root, note) VALUES ($1, $2, $3) ON CONFLICT (size) DO NOTHING")
+            .bind(published_size as i64)
+            .bind(&published_root.0[..])
+            .bind(note.to_bytes())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        eprintln!("raffled: rolled the database forward from the published log: entries {db_size}..{published_size}");
+    }
+    let appender = Appender::open(storage, published_size).map_err(|e| Error::Storage(format!("reopening the log: {e}")))?;
+    if appender.root() != published_root {
+        return Err(Error::Storage("the published tiles do not match the published checkpoint's root".into()));
+    }
+    // Every frozen draw's seed; a lost seed (freeze published, seed row lost
+    // with the database) makes that draw unperformable, which the auditor sees.
+    let mut seeds = HashMap::new();
+    for (raffle, draw, seed) in store.draw_seeds().await? {
+        seeds.insert((raffle, draw), seed);
+    }
+    *ledger.write().expect("ledger lock") = fresh;
+    *latest.write().expect("checkpoint lock") = published_note;
+    Ok(State { appender, published, seeds })
+}
