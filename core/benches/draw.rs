@@ -15,16 +15,35 @@ fn main() {
         return;
     }
     let staff = "s_0000000000000001".to_string();
-    let Body::RaffleCreated(created) = &examples()[1].body else { unreachable!() };
+    let Body::RaffleCreated(created) = &examples()[1].body else {
+        unreachable!()
+    };
     let mut config = created.config.clone();
     config.max_tickets = None;
     config.draws.remove(0);
     let raffle = raffle_core::ids::new_uuid();
     let mut ledger = Ledger::new();
     let mut now = Timestamp::parse("2026-12-01T14:00:00.000000Z").unwrap();
-    let mut apply = |ledger: &mut Ledger, now: Timestamp, body: Body| ledger.apply(&Entry::new(now, body)).unwrap();
-    apply(&mut ledger, now, Body::RaffleCreated(RaffleCreated { raffle: raffle.clone(), config, by: staff.clone() }));
-    apply(&mut ledger, now, Body::RaffleOpened(RaffleOpened { raffle: raffle.clone(), by: staff.clone() }));
+    let apply = |ledger: &mut Ledger, now: Timestamp, body: Body| {
+        ledger.apply(&Entry::new(now, body)).unwrap()
+    };
+    apply(
+        &mut ledger,
+        now,
+        Body::RaffleCreated(RaffleCreated {
+            raffle: raffle.clone(),
+            config,
+            by: staff.clone(),
+        }),
+    );
+    apply(
+        &mut ledger,
+        now,
+        Body::RaffleOpened(RaffleOpened {
+            raffle: raffle.clone(),
+            by: staff.clone(),
+        }),
+    );
     let sales = 1_000_000u64;
     let start = Instant::now();
     for i in 0..sales {
@@ -36,7 +55,10 @@ fn main() {
                 sale: uuid_like(i),
                 package: "p10".into(),
                 quantity: 1,
-                numbers: NumberRange { first: U64(1 + i * 10), count: U64(10) },
+                numbers: NumberRange {
+                    first: U64(1 + i * 10),
+                    count: U64(10),
+                },
                 price: Money::new(2000, Currency::CAD),
                 channel: Channel::Online,
                 rsu: None,
@@ -45,11 +67,23 @@ fn main() {
             }),
         );
     }
-    println!("sales applied={sales} numbers={} seconds={:.3}", sales * 10, start.elapsed().as_secs_f64());
+    println!(
+        "sales applied={sales} numbers={} seconds={:.3}",
+        sales * 10,
+        start.elapsed().as_secs_f64()
+    );
     now = Timestamp::parse("2026-12-21T00:00:00.000000Z").unwrap();
     let r = ledger.raffle(&raffle).unwrap();
     let (gross, n_sales) = (r.gross, r.sales.len() as u64);
-    apply(&mut ledger, now, Body::RaffleClosed(RaffleClosed { raffle: raffle.clone(), reason: CloseReason::EndTime, by: None }));
+    apply(
+        &mut ledger,
+        now,
+        Body::RaffleClosed(RaffleClosed {
+            raffle: raffle.clone(),
+            reason: CloseReason::EndTime,
+            by: None,
+        }),
+    );
     apply(
         &mut ledger,
         now,
@@ -89,7 +123,11 @@ fn main() {
 
     let start = Instant::now();
     let sel = select(&mut DrawRng::new(&seed, b""), n).unwrap();
-    let (winner, sale) = ledger.raffle(&raffle).unwrap().nth_eligible("main", sel.index).unwrap();
+    let (winner, sale) = ledger
+        .raffle(&raffle)
+        .unwrap()
+        .nth_eligible("main", sel.index)
+        .unwrap();
     apply(
         &mut ledger,
         now,
@@ -106,7 +144,10 @@ fn main() {
             redraw: None,
         }),
     );
-    println!("perform n={n} winner={winner} seconds={:.3}", start.elapsed().as_secs_f64());
+    println!(
+        "perform n={n} winner={winner} seconds={:.3}",
+        start.elapsed().as_secs_f64()
+    );
 }
 
 fn uuid_like(i: u64) -> String {

@@ -21,8 +21,13 @@ pub enum Error {
     #[error(transparent)]
     Log(#[from] transparency::Error),
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
-    #[error("the published checkpoint changed under us (another writer, or a restored publication store): {0}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "the published checkpoint changed under us (another writer, or a restored publication store): {0}"
+    )]
     Conflict(String),
 }
 
@@ -48,7 +53,10 @@ impl Publications {
             .truncate(false)
             .write(true)
             .open(&lock_path)
-            .map_err(|source| Error::Io { path: lock_path.clone(), source })?;
+            .map_err(|source| Error::Io {
+                path: lock_path.clone(),
+                source,
+            })?;
         Ok(Publications { dir, storage, lock })
     }
 
@@ -69,7 +77,10 @@ impl Publications {
     /// Replaces the checkpoint with `new` if the published one is still
     /// `expected` (`None`: no checkpoint yet), and makes it durable.
     pub fn swap_checkpoint(&self, expected: Option<&[u8]>, new: &[u8]) -> Result<()> {
-        self.lock.lock().map_err(|source| Error::Io { path: self.dir.join(".lock"), source })?;
+        self.lock.lock().map_err(|source| Error::Io {
+            path: self.dir.join(".lock"),
+            source,
+        })?;
         let result = (|| {
             let current = self.checkpoint()?;
             if current.as_deref() != expected {
@@ -93,8 +104,15 @@ impl Publications {
         if fs::read_to_string(&path).is_ok_and(|v| v.trim() == vkey) {
             return Ok(());
         }
-        let mut f = fs::File::create(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
-        f.write_all(format!("{vkey}\n").as_bytes()).map_err(|source| Error::Io { path: path.clone(), source })?;
+        let mut f = fs::File::create(&path).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        f.write_all(format!("{vkey}\n").as_bytes())
+            .map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?;
         Ok(())
     }
 }
@@ -109,11 +127,20 @@ mod tests {
         let p = Publications::open(dir.path(), false).unwrap();
         assert_eq!(p.checkpoint().unwrap(), None);
         p.swap_checkpoint(None, b"one").unwrap();
-        assert!(matches!(p.swap_checkpoint(None, b"two"), Err(Error::Conflict(_))));
+        assert!(matches!(
+            p.swap_checkpoint(None, b"two"),
+            Err(Error::Conflict(_))
+        ));
         p.swap_checkpoint(Some(b"one"), b"two").unwrap();
-        assert!(matches!(p.swap_checkpoint(Some(b"one"), b"three"), Err(Error::Conflict(_))));
+        assert!(matches!(
+            p.swap_checkpoint(Some(b"one"), b"three"),
+            Err(Error::Conflict(_))
+        ));
         assert_eq!(p.checkpoint().unwrap().as_deref(), Some(&b"two"[..]));
         p.write_vkey("example+00000000+AQ==").unwrap();
-        assert_eq!(fs::read_to_string(dir.path().join("vkey")).unwrap(), "example+00000000+AQ==\n");
+        assert_eq!(
+            fs::read_to_string(dir.path().join("vkey")).unwrap(),
+            "example+00000000+AQ==\n"
+        );
     }
 }

@@ -34,24 +34,34 @@ impl Store {
     /// Connects to `url`, creating the database if it does not exist, and
     /// runs the migrations.
     pub async fn connect(url: &str) -> Result<Store> {
-        let options = PgConnectOptions::from_str(url).map_err(|e| Error::Storage(format!("DATABASE_URL: {e}")))?;
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| Error::Storage(format!("DATABASE_URL: {e}")))?;
         let database = options.get_database().unwrap_or("raffle").to_string();
         // Create the database from the server's maintenance database when missing.
         let admin = options.clone().database("postgres");
-        let mut conn = admin.connect().await.map_err(|e| Error::Storage(format!("cannot reach PostgreSQL: {e}")))?;
-        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-            .bind(&database)
-            .fetch_one(&mut conn)
-            .await?;
+        let mut conn = admin
+            .connect()
+            .await
+            .map_err(|e| Error::Storage(format!("cannot reach PostgreSQL: {e}")))?;
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+                .bind(&database)
+                .fetch_one(&mut conn)
+                .await?;
         if !exists {
             let quoted = format!("\"{}\"", database.replace('"', "\"\""));
             // The name is quoted; CREATE DATABASE takes no bind parameters.
-            if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {quoted}"))).execute(&mut conn).await {
+            if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {quoted}")))
+                .execute(&mut conn)
+                .await
+            {
                 // Another process may have created it meanwhile.
-                let again: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-                    .bind(&database)
-                    .fetch_one(&mut conn)
-                    .await?;
+                let again: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)",
+                )
+                .bind(&database)
+                .fetch_one(&mut conn)
+                .await?;
                 if !again {
                     return Err(e.into());
                 }
@@ -62,21 +72,29 @@ impl Store {
             .connect_with(options.database(&database))
             .await
             .map_err(|e| Error::Storage(format!("cannot connect to database {database}: {e}")))?;
-        MIGRATOR.run(&pool).await.map_err(|e| Error::Storage(format!("migrations: {e}")))?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| Error::Storage(format!("migrations: {e}")))?;
         Ok(Store { pool })
     }
 
     /// Every log entry, in index order, parsed.
     pub async fn entries(&self) -> Result<Vec<(u64, Entry)>> {
-        let rows = sqlx::query("SELECT idx, body FROM log_entries ORDER BY idx").fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT idx, body FROM log_entries ORDER BY idx")
+            .fetch_all(&self.pool)
+            .await?;
         let mut out = Vec::with_capacity(rows.len());
         for (expected, row) in rows.iter().enumerate() {
             let idx: i64 = row.get(0);
             if idx != expected as i64 {
-                return Err(Error::Storage(format!("log_entries has a gap: index {expected} is missing")));
+                return Err(Error::Storage(format!(
+                    "log_entries has a gap: index {expected} is missing"
+                )));
             }
             let body: Vec<u8> = row.get(1);
-            let entry = Entry::parse(&body).map_err(|e| Error::Storage(format!("log entry {idx}: {e}")))?;
+            let entry =
+                Entry::parse(&body).map_err(|e| Error::Storage(format!("log entry {idx}: {e}")))?;
             out.push((idx as u64, entry));
         }
         Ok(out)
@@ -92,11 +110,15 @@ impl Store {
 
     /// Secret draw seeds of frozen draws.
     pub async fn draw_seeds(&self) -> Result<Vec<(String, String, [u8; 32])>> {
-        let rows = sqlx::query("SELECT raffle_id::text, draw_id, seed FROM draw_seeds").fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT raffle_id::text, draw_id, seed FROM draw_seeds")
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter()
             .map(|r| {
                 let seed: Vec<u8> = r.get(2);
-                let seed: [u8; 32] = seed.try_into().map_err(|_| Error::Storage("a draw seed is not 32 bytes".into()))?;
+                let seed: [u8; 32] = seed
+                    .try_into()
+                    .map_err(|_| Error::Storage("a draw seed is not 32 bytes".into()))?;
                 Ok((r.get(0), r.get(1), seed))
             })
             .collect()
@@ -108,19 +130,29 @@ fn uuid(s: &str) -> Result<uuid::Uuid> {
 }
 
 /// Writes one log entry and its projections, inside the sequencer's transaction.
-pub async fn project(tx: &mut Transaction<'_, Postgres>, idx: u64, entry: &Entry, bytes: &[u8]) -> Result<()> {
+pub async fn project(
+    tx: &mut Transaction<'_, Postgres>,
+    idx: u64,
+    entry: &Entry,
+    bytes: &[u8],
+) -> Result<()> {
     let raffle = entry.raffle().map(uuid).transpose()?;
-    let time = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(entry.time.as_micros()) * 1000)
-        .map_err(|e| Error::invalid("time", e.to_string()))?;
-    sqlx::query("INSERT INTO log_entries (idx, kind, raffle_id, time, body) VALUES ($1, $2, $3, $4, $5)")
-        .bind(idx as i64)
-        .bind(entry.kind())
-        .bind(raffle)
-        .bind(time)
-        .bind(bytes)
-        .execute(&mut **tx)
-        .await?;
-    let json = |v: &crate::entry::RaffleConfig| serde_json::to_value(v).map_err(|e| Error::Storage(e.to_string()));
+    let time =
+        time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(entry.time.as_micros()) * 1000)
+            .map_err(|e| Error::invalid("time", e.to_string()))?;
+    sqlx::query(
+        "INSERT INTO log_entries (idx, kind, raffle_id, time, body) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(idx as i64)
+    .bind(entry.kind())
+    .bind(raffle)
+    .bind(time)
+    .bind(bytes)
+    .execute(&mut **tx)
+    .await?;
+    let json = |v: &crate::entry::RaffleConfig| {
+        serde_json::to_value(v).map_err(|e| Error::Storage(e.to_string()))
+    };
     match &entry.body {
         Body::RaffleCreated(e) => {
             sqlx::query("INSERT INTO raffles (id, status, name, config, created_idx, updated_idx) VALUES ($1, 'draft', $2, $3, $4, $4)")
@@ -132,13 +164,15 @@ pub async fn project(tx: &mut Transaction<'_, Postgres>, idx: u64, entry: &Entry
                 .await?;
         }
         Body::RaffleUpdated(e) => {
-            sqlx::query("UPDATE raffles SET name = $2, config = $3, updated_idx = $4 WHERE id = $1")
-                .bind(uuid(&e.raffle)?)
-                .bind(&e.new.name)
-                .bind(json(&e.new)?)
-                .bind(idx as i64)
-                .execute(&mut **tx)
-                .await?;
+            sqlx::query(
+                "UPDATE raffles SET name = $2, config = $3, updated_idx = $4 WHERE id = $1",
+            )
+            .bind(uuid(&e.raffle)?)
+            .bind(&e.new.name)
+            .bind(json(&e.new)?)
+            .bind(idx as i64)
+            .execute(&mut **tx)
+            .await?;
         }
         Body::RaffleOpened(e) => set_status(tx, &e.raffle, "open", idx).await?,
         Body::RaffleClosed(e) => set_status(tx, &e.raffle, "closed", idx).await?,
@@ -169,10 +203,12 @@ pub async fn project(tx: &mut Transaction<'_, Postgres>, idx: u64, entry: &Entry
                 .execute(&mut **tx)
                 .await?;
             if e.refund {
-                sqlx::query("UPDATE orders SET status = 'refunded', updated_at = now() WHERE id = $1")
-                    .bind(uuid(&e.sale)?)
-                    .execute(&mut **tx)
-                    .await?;
+                sqlx::query(
+                    "UPDATE orders SET status = 'refunded', updated_at = now() WHERE id = $1",
+                )
+                .bind(uuid(&e.sale)?)
+                .execute(&mut **tx)
+                .await?;
             }
         }
         Body::SoftwareStarted(_)
@@ -185,7 +221,12 @@ pub async fn project(tx: &mut Transaction<'_, Postgres>, idx: u64, entry: &Entry
     Ok(())
 }
 
-async fn set_status(tx: &mut Transaction<'_, Postgres>, raffle: &str, status: &str, idx: u64) -> Result<()> {
+async fn set_status(
+    tx: &mut Transaction<'_, Postgres>,
+    raffle: &str,
+    status: &str,
+    idx: u64,
+) -> Result<()> {
     sqlx::query("UPDATE raffles SET status = $2, updated_idx = $3 WHERE id = $1")
         .bind(uuid(raffle)?)
         .bind(status)

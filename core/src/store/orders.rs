@@ -32,19 +32,31 @@ pub enum Begun {
     /// A new order was created.
     Created,
     /// The same request was answered before: replay it.
-    Replay { status: u16, response: serde_json::Value },
+    Replay {
+        status: u16,
+        response: serde_json::Value,
+    },
     /// The same request is still in progress (its order id, and the draft).
-    InProgress { order: String, draft: serde_json::Value },
+    InProgress {
+        order: String,
+        draft: serde_json::Value,
+    },
 }
 
 fn to_time(t: Timestamp) -> Result<time::OffsetDateTime> {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(t.as_micros()) * 1000).map_err(|e| Error::invalid("time", e.to_string()))
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(t.as_micros()) * 1000)
+        .map_err(|e| Error::invalid("time", e.to_string()))
 }
 
 impl Store {
     /// Creates an order (and its idempotency record with the response
     /// draft), or finds the earlier request with the same key.
-    pub async fn begin_order(&self, order: &NewOrder, idempotency: Option<(&str, [u8; 32])>, draft: &serde_json::Value) -> Result<Begun> {
+    pub async fn begin_order(
+        &self,
+        order: &NewOrder,
+        idempotency: Option<(&str, [u8; 32])>,
+        draft: &serde_json::Value,
+    ) -> Result<Begun> {
         let mut tx = self.pool.begin().await?;
         if let Some((key, request_sha256)) = idempotency {
             let row = sqlx::query(
@@ -57,17 +69,29 @@ impl Store {
             if let Some(row) = row {
                 let stored: Vec<u8> = row.get(0);
                 if stored != request_sha256 {
-                    return Err(Error::invalid("Idempotency-Key", "the key was used before with a different request body"));
+                    return Err(Error::invalid(
+                        "Idempotency-Key",
+                        "the key was used before with a different request body",
+                    ));
                 }
                 let status: Option<i32> = row.get(2);
                 let response: Option<serde_json::Value> = row.get(3);
                 return Ok(match status {
-                    Some(status) => Begun::Replay { status: status as u16, response: response.unwrap_or_default() },
-                    None => Begun::InProgress { order: row.get::<Option<String>, _>(1).unwrap_or_default(), draft: response.unwrap_or_default() },
+                    Some(status) => Begun::Replay {
+                        status: status as u16,
+                        response: response.unwrap_or_default(),
+                    },
+                    None => Begun::InProgress {
+                        order: row.get::<Option<String>, _>(1).unwrap_or_default(),
+                        draft: response.unwrap_or_default(),
+                    },
                 });
             }
             // An expired record with this key is replaced.
-            sqlx::query("DELETE FROM idempotency WHERE key = $1").bind(key).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM idempotency WHERE key = $1")
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
         }
         sqlx::query(
             "INSERT INTO orders (id, raffle_id, package_id, quantity, amount_minor, currency, status, provider, buyer, stamped) \
@@ -98,7 +122,12 @@ impl Store {
     }
 
     /// Records the final response of an idempotent request.
-    pub async fn finish_idempotent(&self, key: &str, status: u16, response: &serde_json::Value) -> Result<()> {
+    pub async fn finish_idempotent(
+        &self,
+        key: &str,
+        status: u16,
+        response: &serde_json::Value,
+    ) -> Result<()> {
         sqlx::query("UPDATE idempotency SET status = $2, response = $3 WHERE key = $1")
             .bind(key)
             .bind(i32::from(status))
@@ -109,7 +138,12 @@ impl Store {
     }
 
     /// Moves an order to `paid` or `refunded` (with the reason it was refused).
-    pub async fn set_order_status(&self, order: &str, status: &str, refusal: Option<&str>) -> Result<()> {
+    pub async fn set_order_status(
+        &self,
+        order: &str,
+        status: &str,
+        refusal: Option<&str>,
+    ) -> Result<()> {
         sqlx::query("UPDATE orders SET status = $2, refusal = $3, updated_at = now() WHERE id = $1 AND status <> 'issued'")
             .bind(uuid(order)?)
             .bind(status)
@@ -120,7 +154,10 @@ impl Store {
     }
 
     /// An order's status and refusal reason.
-    pub async fn order_status(&self, order: &str) -> Result<Option<(String, Option<String>, String)>> {
+    pub async fn order_status(
+        &self,
+        order: &str,
+    ) -> Result<Option<(String, Option<String>, String)>> {
         let row = sqlx::query("SELECT status, refusal, raffle_id::text FROM orders WHERE id = $1")
             .bind(uuid(order)?)
             .fetch_optional(&self.pool)
@@ -130,19 +167,25 @@ impl Store {
 
     /// Deletes idempotent responses older than 24 hours (they hold validation numbers).
     pub async fn purge_idempotency(&self) -> Result<u64> {
-        let done = sqlx::query("DELETE FROM idempotency WHERE created_at <= now() - interval '24 hours'")
-            .execute(&self.pool)
-            .await?;
+        let done =
+            sqlx::query("DELETE FROM idempotency WHERE created_at <= now() - interval '24 hours'")
+                .execute(&self.pool)
+                .await?;
         Ok(done.rows_affected())
     }
 
     /// The sale whose validation number commits to `commitment` in a raffle.
-    pub async fn sale_by_validation(&self, raffle: &str, commitment: &[u8; 32]) -> Result<Option<String>> {
-        let row = sqlx::query("SELECT id::text FROM sales WHERE raffle_id = $1 AND validation = $2")
-            .bind(uuid(raffle)?)
-            .bind(&commitment[..])
-            .fetch_optional(&self.pool)
-            .await?;
+    pub async fn sale_by_validation(
+        &self,
+        raffle: &str,
+        commitment: &[u8; 32],
+    ) -> Result<Option<String>> {
+        let row =
+            sqlx::query("SELECT id::text FROM sales WHERE raffle_id = $1 AND validation = $2")
+                .bind(uuid(raffle)?)
+                .bind(&commitment[..])
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(row.map(|r| r.get(0)))
     }
 }

@@ -36,11 +36,11 @@ use publications::Publications;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use tokio::sync::{mpsc, oneshot};
+use transparency::Hash;
 use transparency::key::NoteSigner;
 use transparency::note::Note;
 use transparency::proof::inclusion_proof;
 use transparency::store::{Appender, DirStorage, TileHashSource, read_entry};
-use transparency::Hash;
 
 /// Most changes sequenced in one batch.
 pub const MAX_BATCH: usize = 4096;
@@ -50,11 +50,33 @@ const ADVISORY_LOCK: i64 = 0x7261_6666_6c65_5351;
 /// A change submitted to the log.
 #[derive(Clone, Debug)]
 pub enum Change {
-    SoftwareStarted { program: String, version: String, sha256: [u8; 32] },
-    CreateRaffle { raffle: String, config: RaffleConfig, by: String },
-    UpdateRaffle { raffle: String, config: RaffleConfig, by: String },
-    OpenRaffle { raffle: String, by: String },
-    CloseRaffle { raffle: String, by: String },
+    SoftwareStarted {
+        program: String,
+        version: String,
+        sha256: [u8; 32],
+    },
+    CreateRaffle {
+        raffle: String,
+        config: RaffleConfig,
+        by: String,
+    },
+    UpdateRaffle {
+        raffle: String,
+        config: RaffleConfig,
+        by: String,
+    },
+    OpenRaffle {
+        raffle: String,
+        by: String,
+    },
+    CloseRaffle {
+        raffle: String,
+        by: String,
+    },
+    /// Written by the sequencer itself in the first batch at or after the end time.
+    CloseAtEndTime {
+        raffle: String,
+    },
     /// Issue the tickets of a paid order (the sale takes the order's id).
     IssueSale {
         order: String,
@@ -66,10 +88,29 @@ pub enum Change {
         channel: Channel,
         rsu: Option<String>,
     },
-    VoidSale { raffle: String, sale: String, reason: VoidReason, refund: bool, requested_by: String, approved_by: String },
-    Reconcile { raffle: String, draw: String, requested_by: String, approved_by: String },
-    FreezeDraw { raffle: String, draw: String },
-    PerformDraw { raffle: String, draw: String, contribution: Vec<u8> },
+    VoidSale {
+        raffle: String,
+        sale: String,
+        reason: VoidReason,
+        refund: bool,
+        requested_by: String,
+        approved_by: String,
+    },
+    Reconcile {
+        raffle: String,
+        draw: String,
+        requested_by: String,
+        approved_by: String,
+    },
+    FreezeDraw {
+        raffle: String,
+        draw: String,
+    },
+    PerformDraw {
+        raffle: String,
+        draw: String,
+        contribution: Vec<u8>,
+    },
 }
 
 /// A sequenced change: its entry, where it is, and the proof of it.
@@ -125,7 +166,11 @@ impl Sequencer {
         if config.signer.name() != config.origin {
             return Err(Error::invalid(
                 "signing key",
-                format!("its name {:?} is not the log origin {:?}", config.signer.name(), config.origin),
+                format!(
+                    "its name {:?} is not the log origin {:?}",
+                    config.signer.name(),
+                    config.origin
+                ),
             ));
         }
         let mut lock_conn = store.pool.acquire().await?.detach();
@@ -134,7 +179,9 @@ impl Sequencer {
             .fetch_one(&mut lock_conn)
             .await?;
         if !locked {
-            return Err(Error::Unavailable("another raffled is already sequencing this database".into()));
+            return Err(Error::Unavailable(
+                "another raffled is already sequencing this database".into(),
+            ));
         }
         config
             .publications
@@ -145,7 +192,14 @@ impl Sequencer {
         let config = Arc::new(config);
         let state = recover(&store, &config, &ledger, &latest).await?;
         let (tx, rx) = mpsc::channel(65_536);
-        let task = Task { store, config, ledger: ledger.clone(), latest: latest.clone(), state: Some(state), _lock: lock_conn };
+        let task = Task {
+            store,
+            config,
+            ledger: ledger.clone(),
+            latest: latest.clone(),
+            state: Some(state),
+            _lock: lock_conn,
+        };
         tokio::spawn(task.run(rx));
         Ok(Sequencer { tx, ledger, latest })
     }
@@ -157,7 +211,8 @@ impl Sequencer {
             .send((change, reply))
             .await
             .map_err(|_| Error::Unavailable("the sequencer has stopped".into()))?;
-        wait.await.map_err(|_| Error::Unavailable("the sequencer dropped the change".into()))?
+        wait.await
+            .map_err(|_| Error::Unavailable("the sequencer dropped the change".into()))?
     }
 
     /// The ledger as of the last sequenced batch.
@@ -186,11 +241,12 @@ impl Task {
         loop {
             // Wake at least every second: raffles close at their end time
             // even when nobody is buying.
-            let first = match tokio::time::timeout(std::time::Duration::from_secs(1), rx.recv()).await {
-                Ok(Some(first)) => Some(first),
-                Ok(None) => return,
-                Err(_) => None,
-            };
+            let first =
+                match tokio::time::timeout(std::time::Duration::from_secs(1), rx.recv()).await {
+                    Ok(Some(first)) => Some(first),
+                    Ok(None) => return,
+                    Err(_) => None,
+                };
             let mut batch: Vec<(Change, Reply)> = first.into_iter().collect();
             while batch.len() < MAX_BATCH {
                 match rx.try_recv() {
@@ -233,25 +289,29 @@ impl Task {
                 .filter(|r| r.status == Status::Open && r.config.sales_end <= time)
                 .map(|r| r.id.clone())
                 .collect();
-            let closes = due.into_iter().map(|raffle| {
-                (Body::RaffleClosed(RaffleClosed { raffle, reason: CloseReason::EndTime, by: None }), None)
-            });
-            let mut bodies: Vec<(Result<Body>, Option<Reply>)> = closes.map(|(b, r)| (Ok(b), r)).collect();
-            for (change, reply) in batch {
-                let body = build(&ledger, &state.seeds, &change, &mut new_seeds);
-                bodies.push((body, Some(reply)));
-            }
-            for (body, reply) in bodies {
-                let result = body.and_then(|body| {
-                    let entry = Entry::new(time, body);
-                    let bytes = entry.to_bytes()?;
-                    let index = ledger.size();
-                    ledger.apply(&entry)?;
-                    Ok((index, entry, bytes))
-                });
+            let closes = due
+                .into_iter()
+                .map(|raffle| (Change::CloseAtEndTime { raffle }, None));
+            let changes = batch
+                .into_iter()
+                .map(|(change, reply)| (change, Some(reply)));
+            // Build each entry from the state its predecessors left, then
+            // check it: the log order is the order the rules were enforced.
+            for (change, reply) in closes.chain(changes) {
+                let result =
+                    build(&ledger, &state.seeds, &change, &mut new_seeds).and_then(|body| {
+                        let entry = Entry::new(time, body);
+                        let bytes = entry.to_bytes()?;
+                        let index = ledger.size();
+                        ledger.apply(&entry)?;
+                        Ok((index, entry, bytes))
+                    });
                 match result {
                     Ok((index, entry, bytes)) => accepted.push((index, entry, bytes, reply)),
                     Err(e) => {
+                        if let Change::FreezeDraw { raffle, draw } = &change {
+                            new_seeds.retain(|(r, d, _)| !(r == raffle && d == draw));
+                        }
                         if let Some(reply) = reply {
                             let _ = reply.send(Err(e));
                         }
@@ -270,8 +330,15 @@ impl Task {
                 let src = TileHashSource::new(storage, new_size);
                 for (index, entry, bytes, reply) in accepted {
                     let Some(reply) = reply else { continue };
-                    let proof = inclusion_proof(&src, index, new_size).map_err(|e| Error::Storage(e.to_string()));
-                    let _ = reply.send(proof.map(|proof| Sequenced { index, entry, bytes, checkpoint: checkpoint.clone(), proof }));
+                    let proof = inclusion_proof(&src, index, new_size)
+                        .map_err(|e| Error::Storage(e.to_string()));
+                    let _ = reply.send(proof.map(|proof| Sequenced {
+                        index,
+                        entry,
+                        bytes,
+                        checkpoint: checkpoint.clone(),
+                        proof,
+                    }));
                 }
                 for (raffle, draw, seed) in new_seeds {
                     state.seeds.insert((raffle, draw), seed);
@@ -289,7 +356,11 @@ impl Task {
         }
     }
 
-    async fn persist(&mut self, accepted: &[(u64, Entry, Vec<u8>, Option<Reply>)], seeds: &[(String, String, [u8; 32])]) -> Result<(Note, u64)> {
+    async fn persist(
+        &mut self,
+        accepted: &[(u64, Entry, Vec<u8>, Option<Reply>)],
+        seeds: &[(String, String, [u8; 32])],
+    ) -> Result<(Note, u64)> {
         let mut tx = self.store.pool.begin().await?;
         for (index, entry, bytes, _) in accepted {
             project(&mut tx, *index, entry, bytes).await?;
@@ -306,9 +377,14 @@ impl Task {
         let entries: Vec<&[u8]> = accepted.iter().map(|(_, _, b, _)| b.as_slice()).collect();
         let config = self.config.clone();
         let (note, size, root) = tokio::task::block_in_place(|| -> Result<(Note, u64, Hash)> {
-            state.appender.append(&entries).map_err(|e| Error::Storage(format!("publishing tiles: {e}")))?;
+            state
+                .appender
+                .append(&entries)
+                .map_err(|e| Error::Storage(format!("publishing tiles: {e}")))?;
             let checkpoint = state.appender.checkpoint(&config.origin);
-            let note = checkpoint.sign(&config.signer).map_err(|e| Error::Storage(e.to_string()))?;
+            let note = checkpoint
+                .sign(&config.signer)
+                .map_err(|e| Error::Storage(e.to_string()))?;
             Ok((note, checkpoint.size, checkpoint.root))
         })?;
         sqlx::query("INSERT INTO checkpoints (size, root, note) VALUES ($1, $2, $3)")
@@ -319,8 +395,12 @@ impl Task {
             .await?;
         let bytes = note.to_bytes();
         let expected = state.published.clone();
-        tokio::task::block_in_place(|| config.publications.swap_checkpoint(expected.as_deref(), &bytes))
-            .map_err(|e| Error::Storage(format!("publishing the checkpoint: {e}")))?;
+        tokio::task::block_in_place(|| {
+            config
+                .publications
+                .swap_checkpoint(expected.as_deref(), &bytes)
+        })
+        .map_err(|e| Error::Storage(format!("publishing the checkpoint: {e}")))?;
         state.published = Some(bytes);
         *self.latest.write().expect("checkpoint lock") = Some(note.clone());
         // Published: from here a failed commit is repaired by rolling the
@@ -337,21 +417,54 @@ fn build(
     change: &Change,
     new_seeds: &mut Vec<(String, String, [u8; 32])>,
 ) -> Result<Body> {
-    let raffle_state = |id: &str| ledger.raffle(id).ok_or_else(|| Error::Refused(format!("no raffle {id}")));
+    let raffle_state = |id: &str| {
+        ledger
+            .raffle(id)
+            .ok_or_else(|| Error::Refused(format!("no raffle {id}")))
+    };
     Ok(match change.clone() {
-        Change::SoftwareStarted { program, version, sha256 } => {
-            Body::SoftwareStarted(SoftwareStarted { program, version, sha256: Digest32(sha256) })
+        Change::SoftwareStarted {
+            program,
+            version,
+            sha256,
+        } => Body::SoftwareStarted(SoftwareStarted {
+            program,
+            version,
+            sha256: Digest32(sha256),
+        }),
+        Change::CreateRaffle { raffle, config, by } => {
+            Body::RaffleCreated(RaffleCreated { raffle, config, by })
         }
-        Change::CreateRaffle { raffle, config, by } => Body::RaffleCreated(RaffleCreated { raffle, config, by }),
         Change::UpdateRaffle { raffle, config, by } => {
             let old = raffle_state(&raffle)?.config.clone();
-            Body::RaffleUpdated(Box::new(RaffleUpdated { raffle, old, new: config, by }))
+            Body::RaffleUpdated(Box::new(RaffleUpdated {
+                raffle,
+                old,
+                new: config,
+                by,
+            }))
         }
         Change::OpenRaffle { raffle, by } => Body::RaffleOpened(RaffleOpened { raffle, by }),
-        Change::CloseRaffle { raffle, by } => {
-            Body::RaffleClosed(RaffleClosed { raffle, reason: CloseReason::Operator, by: Some(by) })
-        }
-        Change::IssueSale { order, raffle, package, quantity, stamped, validation, channel, rsu } => {
+        Change::CloseRaffle { raffle, by } => Body::RaffleClosed(RaffleClosed {
+            raffle,
+            reason: CloseReason::Operator,
+            by: Some(by),
+        }),
+        Change::CloseAtEndTime { raffle } => Body::RaffleClosed(RaffleClosed {
+            raffle,
+            reason: CloseReason::EndTime,
+            by: None,
+        }),
+        Change::IssueSale {
+            order,
+            raffle,
+            package,
+            quantity,
+            stamped,
+            validation,
+            channel,
+            rsu,
+        } => {
             let r = raffle_state(&raffle)?;
             let p = r
                 .config
@@ -360,13 +473,20 @@ fn build(
                 .find(|p| p.id == package)
                 .ok_or_else(|| Error::Refused(format!("no package {package:?}")))?;
             let count = u64::from(p.tickets) * u64::from(quantity);
-            let price = p.price.minor.checked_mul(u64::from(quantity)).ok_or_else(|| Error::Overflow("price".into()))?;
+            let price = p
+                .price
+                .minor
+                .checked_mul(u64::from(quantity))
+                .ok_or_else(|| Error::Overflow("price".into()))?;
             Body::Sale(Sale {
                 raffle,
                 sale: order,
                 package,
                 quantity,
-                numbers: NumberRange { first: U64(r.next_number), count: U64(count) },
+                numbers: NumberRange {
+                    first: U64(r.next_number),
+                    count: U64(count),
+                },
                 price: Money::new(price, p.price.currency),
                 channel,
                 rsu,
@@ -374,14 +494,32 @@ fn build(
                 validation: Digest32(validation),
             })
         }
-        Change::VoidSale { raffle, sale, reason, refund, requested_by, approved_by } => {
-            Body::SaleVoided(SaleVoided { raffle, sale, reason, refund, requested_by, approved_by })
-        }
-        Change::Reconcile { raffle, draw, requested_by, approved_by } => {
+        Change::VoidSale {
+            raffle,
+            sale,
+            reason,
+            refund,
+            requested_by,
+            approved_by,
+        } => Body::SaleVoided(SaleVoided {
+            raffle,
+            sale,
+            reason,
+            refund,
+            requested_by,
+            approved_by,
+        }),
+        Change::Reconcile {
+            raffle,
+            draw,
+            requested_by,
+            approved_by,
+        } => {
             let r = raffle_state(&raffle)?;
             let cutoff = r.draw_config(&draw)?.cutoff;
             let zero = Money::zero(r.net.currency);
-            let (mut sales, mut gross, mut voids, mut voided, mut refunded) = (0u64, zero, 0u64, zero, zero);
+            let (mut sales, mut gross, mut voids, mut voided, mut refunded) =
+                (0u64, zero, 0u64, zero, zero);
             for s in r.sales.iter().filter(|s| s.sequenced < cutoff) {
                 sales += 1;
                 gross = gross.checked_add(&s.price)?;
@@ -420,7 +558,11 @@ fn build(
                 prize,
             })
         }
-        Change::PerformDraw { raffle, draw, contribution } => {
+        Change::PerformDraw {
+            raffle,
+            draw,
+            contribution,
+        } => {
             let r = raffle_state(&raffle)?;
             let frozen = r
                 .draws
@@ -451,22 +593,40 @@ fn build(
 /// Rebuilds the ledger from the database, rolls the database forward from
 /// the published log when it is behind (a crash after publishing, or a
 /// restored backup), and reopens the log's appender at the published size.
-async fn recover(store: &Store, config: &SequencerConfig, ledger: &RwLock<Ledger>, latest: &RwLock<Option<Note>>) -> Result<State> {
+async fn recover(
+    store: &Store,
+    config: &SequencerConfig,
+    ledger: &RwLock<Ledger>,
+    latest: &RwLock<Option<Note>>,
+) -> Result<State> {
     let mut fresh = Ledger::new();
     for (idx, entry) in store.entries().await? {
-        fresh
-            .apply(&entry)
-            .map_err(|e| Error::Storage(format!("log entry {idx} in the database breaks the rules: {e}")))?;
+        fresh.apply(&entry).map_err(|e| {
+            Error::Storage(format!(
+                "log entry {idx} in the database breaks the rules: {e}"
+            ))
+        })?;
     }
     let db_size = fresh.size();
-    let published = config.publications.checkpoint().map_err(|e| Error::Storage(e.to_string()))?;
+    let published = config
+        .publications
+        .checkpoint()
+        .map_err(|e| Error::Storage(e.to_string()))?;
     let verifier = config.signer.verifier();
     let (published_size, published_root, published_note) = match &published {
         None => (0, transparency::hash::EMPTY_ROOT, None),
         Some(bytes) => {
             let signed = transparency::checkpoint::SignedCheckpoint::open(bytes, &verifier, &[])
-                .map_err(|e| Error::Storage(format!("the published checkpoint does not verify with our key: {e}")))?;
-            (signed.checkpoint.size, signed.checkpoint.root, Some(signed.note))
+                .map_err(|e| {
+                    Error::Storage(format!(
+                        "the published checkpoint does not verify with our key: {e}"
+                    ))
+                })?;
+            (
+                signed.checkpoint.size,
+                signed.checkpoint.root,
+                Some(signed.note),
+            )
         }
     };
     if let Some((db_checkpoint, _)) = store.latest_checkpoint().await?
@@ -482,16 +642,19 @@ async fn recover(store: &Store, config: &SequencerConfig, ledger: &RwLock<Ledger
             "the database holds {db_size} entries but the published log only {published_size}: refusing to sign"
         )));
     }
-    let storage = DirStorage::new(config.publications.dir(), true).map_err(|e| Error::Storage(e.to_string()))?;
+    let storage = DirStorage::new(config.publications.dir(), true)
+        .map_err(|e| Error::Storage(e.to_string()))?;
     if published_size > db_size {
         // Roll forward: the published log is the source of truth.
         let mut tx = store.pool.begin().await?;
         for idx in db_size..published_size {
-            let bytes = read_entry(&storage, idx, published_size).map_err(|e| Error::Storage(format!("reading published entry {idx}: {e}")))?;
-            let entry = Entry::parse(&bytes).map_err(|e| Error::Storage(format!("published entry {idx}: {e}")))?;
-            fresh
-                .apply(&entry)
-                .map_err(|e| Error::Storage(format!("published entry {idx} breaks the rules: {e}")))?;
+            let bytes = read_entry(&storage, idx, published_size)
+                .map_err(|e| Error::Storage(format!("reading published entry {idx}: {e}")))?;
+            let entry = Entry::parse(&bytes)
+                .map_err(|e| Error::Storage(format!("published entry {idx}: {e}")))?;
+            fresh.apply(&entry).map_err(|e| {
+                Error::Storage(format!("published entry {idx} breaks the rules: {e}"))
+            })?;
             project(&mut tx, idx, &entry, &bytes).await?;
         }
         let note = published_note.as_ref().expect("a published checkpoint");
@@ -502,11 +665,16 @@ async fn recover(store: &Store, config: &SequencerConfig, ledger: &RwLock<Ledger
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        eprintln!("raffled: rolled the database forward from the published log: entries {db_size}..{published_size}");
+        eprintln!(
+            "raffled: rolled the database forward from the published log: entries {db_size}..{published_size}"
+        );
     }
-    let appender = Appender::open(storage, published_size).map_err(|e| Error::Storage(format!("reopening the log: {e}")))?;
+    let appender = Appender::open(storage, published_size)
+        .map_err(|e| Error::Storage(format!("reopening the log: {e}")))?;
     if appender.root() != published_root {
-        return Err(Error::Storage("the published tiles do not match the published checkpoint's root".into()));
+        return Err(Error::Storage(
+            "the published tiles do not match the published checkpoint's root".into(),
+        ));
     }
     // Every frozen draw's seed; a lost seed (freeze published, seed row lost
     // with the database) makes that draw unperformable, which the auditor sees.
@@ -516,5 +684,9 @@ async fn recover(store: &Store, config: &SequencerConfig, ledger: &RwLock<Ledger
     }
     *ledger.write().expect("ledger lock") = fresh;
     *latest.write().expect("checkpoint lock") = published_note;
-    Ok(State { appender, published, seeds })
+    Ok(State {
+        appender,
+        published,
+        seeds,
+    })
 }

@@ -1,0 +1,346 @@
+//! The sequencer against the real PostgreSQL (127.0.0.1:5432) and a real
+//! publication directory: receipts that verify offline, races for the last
+//! tickets, the automatic close, the draw, and recovery from a database
+//! restored from an older backup.
+
+use raffle_core::entry::*;
+use raffle_core::store::Store;
+use raffle_core::store::sequencer::{Change, Sequencer, SequencerConfig};
+use raffle_core::validation::ValidationNumber;
+use raffle_core::{Money, Timestamp};
+use std::time::Duration;
+use transparency::key::{ALG_ED25519, NoteSigner};
+
+const STAFF: &str = "s_0000000000000001";
+const APPROVER: &str = "s_0000000000000002";
+const ORIGIN: &str = "127.0.0.1:8080/log";
+
+fn database_url(name: &str) -> String {
+    let base = std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    format!("{base}/{name}")
+}
+
+struct Harness {
+    url: String,
+    dir: tempfile::TempDir,
+    key: NoteSigner,
+}
+
+impl Harness {
+    fn new() -> Harness {
+        let name = format!(
+            "raffle_test_{}",
+            raffle_core::ids::new_uuid().replace('-', "")
+        );
+        Harness {
+            url: database_url(&name),
+            dir: tempfile::tempdir().unwrap(),
+            key: NoteSigner::generate(ORIGIN, ALG_ED25519).unwrap(),
+        }
+    }
+
+    /// Drops the test database (terminating the sequencer's connections).
+    async fn finish(self) {
+        use sqlx::ConnectOptions;
+        let name = self.url.rsplit('/').next().unwrap().to_string();
+        let opts: sqlx::postgres::PgConnectOptions = database_url("postgres").parse().unwrap();
+        let mut conn = opts.connect().await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+        )))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+
+    async fn start(&self) -> raffle_core::Result<(Store, Sequencer)> {
+        let store = Store::connect(&self.url).await?;
+        let publications = publications::Publications::open(self.dir.path(), false).unwrap();
+        let seq = Sequencer::start(
+            store.clone(),
+            SequencerConfig {
+                origin: ORIGIN.into(),
+                signer: self.key.clone(),
+                publications,
+            },
+        )
+        .await?;
+        Ok((store, seq))
+    }
+}
+
+fn config(start: Timestamp, end: Timestamp, max: Option<u64>) -> RaffleConfig {
+    let Body::RaffleCreated(c) = &examples()[1].body else {
+        unreachable!()
+    };
+    let mut c = c.config.clone();
+    c.sales_start = start;
+    c.sales_end = end;
+    c.max_tickets = max.map(U64);
+    c.draws.remove(0);
+    c.draws[0].cutoff = end;
+    c.draws[0].draw_at = end;
+    c
+}
+
+fn micros(secs: i64) -> Timestamp {
+    Timestamp::from_micros(Timestamp::now().as_micros() + secs * 1_000_000)
+}
+
+async fn open_raffle(seq: &Sequencer, config: RaffleConfig) -> String {
+    let raffle = raffle_core::ids::new_uuid();
+    seq.submit(Change::CreateRaffle {
+        raffle: raffle.clone(),
+        config,
+        by: STAFF.into(),
+    })
+    .await
+    .unwrap();
+    seq.submit(Change::OpenRaffle {
+        raffle: raffle.clone(),
+        by: STAFF.into(),
+    })
+    .await
+    .unwrap();
+    raffle
+}
+
+fn buy(raffle: &str, package: &str) -> (Change, ValidationNumber) {
+    let vn = ValidationNumber::generate().unwrap();
+    (
+        Change::IssueSale {
+            order: raffle_core::ids::new_uuid(),
+            raffle: raffle.into(),
+            package: package.into(),
+            quantity: 1,
+            stamped: Timestamp::now(),
+            validation: vn.commitment(raffle),
+            channel: Channel::Online,
+            rsu: None,
+        },
+        vn,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_sales_get_receipts_that_verify_offline() {
+    let h = Harness::new();
+    let (_store, seq) = h.start().await.unwrap();
+    let raffle = open_raffle(&seq, config(micros(-60), micros(3600), None)).await;
+    let mut tasks = Vec::new();
+    for _ in 0..200 {
+        let seq = seq.clone();
+        let raffle = raffle.clone();
+        tasks.push(tokio::spawn(async move {
+            seq.submit(buy(&raffle, "p3").0).await
+        }));
+    }
+    let mut numbers = Vec::new();
+    for t in tasks {
+        let s = t.await.unwrap().unwrap();
+        // The receipt verifies with the log's key alone (architecture page, "receipt").
+        let file = transparency::proof_file::ProofFile::parse(&s.proof_file().to_bytes()).unwrap();
+        let (entry, _) = file.verify_extra_entry(&h.key.verifier(), &[]).unwrap();
+        let Body::Sale(sale) = Entry::parse(&entry).unwrap().body else {
+            panic!("not a sale")
+        };
+        numbers.extend(sale.numbers.iter());
+    }
+    // GLI-31 3.2.1: 600 distinct numbers, 1..=600.
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=600).collect::<Vec<u64>>());
+    // The published log verifies as a whole.
+    let storage = transparency::store::DirStorage::new(h.dir.path(), false).unwrap();
+    let report = transparency::fsck::verify_log(&storage, &h.key.verifier(), 2).unwrap();
+    assert_eq!(report.entries, 202);
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_for_the_last_tickets_sells_exactly_the_maximum() {
+    let h = Harness::new();
+    let (store, seq) = h.start().await.unwrap();
+    let raffle = open_raffle(&seq, config(micros(-60), micros(3600), Some(10))).await;
+    let mut tasks = Vec::new();
+    for _ in 0..40 {
+        let seq = seq.clone();
+        let raffle = raffle.clone();
+        tasks.push(tokio::spawn(async move {
+            seq.submit(buy(&raffle, "p1").0).await
+        }));
+    }
+    let mut sold = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => sold += 1,
+            Err(e) => assert!(e.to_string().contains("tickets are left"), "{e}"),
+        }
+    }
+    assert_eq!(sold, 10);
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM sales")
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 10);
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_raffle_closes_itself_at_its_end_time_and_later_sales_are_refused() {
+    let h = Harness::new();
+    let (_store, seq) = h.start().await.unwrap();
+    let raffle = open_raffle(&seq, config(micros(-60), micros(2), None)).await;
+    // A purchase stamped before the end time but sequenced after the close is refused (GLI-31 2.6.2).
+    let (late, _) = buy(&raffle, "p1");
+    seq.submit(buy(&raffle, "p1").0).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+    let err = seq.submit(late).await.unwrap_err().to_string();
+    assert!(err.contains("closed"), "{err}");
+    assert_eq!(
+        seq.ledger().raffle(&raffle).unwrap().status,
+        raffle_core::ledger::Status::Closed
+    );
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draw_runs_end_to_end_through_the_sequencer() {
+    let h = Harness::new();
+    let (_store, seq) = h.start().await.unwrap();
+    let raffle = open_raffle(&seq, config(micros(-60), micros(2), None)).await;
+    for _ in 0..30 {
+        seq.submit(buy(&raffle, "p10").0).await.unwrap();
+    }
+    let draw = |c| seq.submit(c);
+    let err = draw(Change::FreezeDraw {
+        raffle: raffle.clone(),
+        draw: "main".into(),
+    })
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("not reconciled"), "{err}");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    draw(Change::Reconcile {
+        raffle: raffle.clone(),
+        draw: "main".into(),
+        requested_by: STAFF.into(),
+        approved_by: APPROVER.into(),
+    })
+    .await
+    .unwrap();
+    let frozen = draw(Change::FreezeDraw {
+        raffle: raffle.clone(),
+        draw: "main".into(),
+    })
+    .await
+    .unwrap();
+    let Body::DrawFrozen(f) = &frozen.entry.body else {
+        panic!()
+    };
+    assert_eq!(
+        (f.n.0, f.prize),
+        (300, Money::new(30_000, raffle_core::Currency::CAD))
+    );
+    let performed = draw(Change::PerformDraw {
+        raffle: raffle.clone(),
+        draw: "main".into(),
+        contribution: vec![],
+    })
+    .await
+    .unwrap();
+    let Body::DrawPerformed(p) = &performed.entry.body else {
+        panic!()
+    };
+    assert_eq!(
+        raffle_core::draw::seed_commitment(&p.seed.0),
+        f.seed_sha256.0
+    );
+    assert!((1..=300).contains(&p.winner.0));
+    let again = draw(Change::PerformDraw {
+        raffle: raffle.clone(),
+        draw: "main".into(),
+        contribution: vec![],
+    })
+    .await
+    .unwrap_err();
+    assert!(again.to_string().contains("already performed"), "{again}");
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_restored_from_an_older_backup_is_rolled_forward_from_the_published_log() {
+    let h = Harness::new();
+    let (store, seq) = h.start().await.unwrap();
+    let raffle = open_raffle(&seq, config(micros(-60), micros(3600), None)).await;
+    for _ in 0..20 {
+        seq.submit(buy(&raffle, "p1").0).await.unwrap();
+    }
+    // "Restore a backup" taken after the 10th sale: drop everything later.
+    let keep = 12i64;
+    for sql in [
+        "DELETE FROM sales WHERE idx >= $1",
+        "DELETE FROM checkpoints WHERE size > $1",
+        "DELETE FROM log_entries WHERE idx >= $1",
+    ] {
+        sqlx::query(sql)
+            .bind(keep)
+            .execute(&store.pool)
+            .await
+            .unwrap();
+    }
+    let before = seq.ledger().raffle(&raffle).unwrap().sales.len();
+    drop(seq);
+    // The old sequencer's task still holds the advisory lock until its
+    // connection closes; a restart is a new process in production.
+    store.pool.close().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (store, seq) = loop {
+        match h.start().await {
+            Ok(s) => break s,
+            Err(e) if e.to_string().contains("already sequencing") => {
+                tokio::time::sleep(Duration::from_millis(200)).await
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
+    assert_eq!(seq.ledger().raffle(&raffle).unwrap().sales.len(), before);
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM sales")
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 20);
+    // And it keeps signing consistent extensions.
+    seq.submit(buy(&raffle, "p1").0).await.unwrap();
+    let storage = transparency::store::DirStorage::new(h.dir.path(), false).unwrap();
+    assert_eq!(
+        transparency::fsck::verify_log(&storage, &h.key.verifier(), 2)
+            .unwrap()
+            .entries,
+        23
+    );
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolled_back_publication_store_is_refused() {
+    let h = Harness::new();
+    let (store, seq) = h.start().await.unwrap();
+    let raffle = open_raffle(&seq, config(micros(-60), micros(3600), None)).await;
+    let old = std::fs::read(h.dir.path().join("checkpoint")).unwrap();
+    seq.submit(buy(&raffle, "p1").0).await.unwrap();
+    drop(seq);
+    store.pool.close().await;
+    std::fs::write(h.dir.path().join("checkpoint"), old).unwrap();
+    let err = loop {
+        match h.start().await {
+            Ok(_) => panic!("started over a rolled-back publication store"),
+            Err(e) if e.to_string().contains("already sequencing") => {
+                tokio::time::sleep(Duration::from_millis(200)).await
+            }
+            Err(e) => break e.to_string(),
+        }
+    };
+    assert!(err.contains("rolled back"), "{err}");
+    h.finish().await;
+}
