@@ -152,6 +152,17 @@ pub enum EarlyBirdDeduction {
     FromMainPrize,
 }
 
+/// What a jurisdiction asks of buyers (checked at purchase; nothing
+/// personal about the buyer reaches the log).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuyerRules {
+    /// Buyers confirm they are at least this old (18 or 19 in Canada).
+    pub minimum_age: u32,
+    /// Regions (ISO 3166-2 codes, e.g. `CA-ON`) where buyers must be.
+    pub regions: Vec<String>,
+}
+
 /// A raffle's configuration: what `raffle.created` fixes and `raffle.updated`
 /// may change while the raffle is a draft (frozen once open, GLI-31 2.2.3).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,6 +175,7 @@ pub struct RaffleConfig {
     pub jurisdiction: String,
     /// IANA time zone for display, e.g. `America/Toronto`.
     pub time_zone: String,
+    pub buyers: BuyerRules,
     pub packages: Vec<Package>,
     /// Largest number of draw numbers that may be sold, if limited.
     pub max_tickets: Option<U64>,
@@ -720,6 +732,9 @@ pub fn validate_config(c: &RaffleConfig) -> Result<()> {
             }
         }
     }
+    if c.buyers.regions.is_empty() || c.buyers.regions.iter().any(|r| r.is_empty() || r.len() > 16) {
+        return bad("at least one buyer region (e.g. CA-ON) is required");
+    }
     if c.max_tickets.is_some_and(|m| m.0 == 0) {
         return bad("a ticket maximum must be positive");
     }
@@ -742,6 +757,7 @@ pub fn examples() -> Vec<Entry> {
         licence: Some("M123456".into()),
         jurisdiction: "CA-ON".into(),
         time_zone: "America/Toronto".into(),
+        buyers: BuyerRules { minimum_age: 18, regions: vec!["CA-ON".into()] },
         packages: vec![
             Package {
                 id: "p1".into(),
