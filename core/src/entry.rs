@@ -732,7 +732,12 @@ pub fn validate_config(c: &RaffleConfig) -> Result<()> {
             }
         }
     }
-    if c.buyers.regions.is_empty() || c.buyers.regions.iter().any(|r| r.is_empty() || r.len() > 16) {
+    if c.buyers.regions.is_empty()
+        || c.buyers
+            .regions
+            .iter()
+            .any(|r| r.is_empty() || r.len() > 16)
+    {
         return bad("at least one buyer region (e.g. CA-ON) is required");
     }
     if c.max_tickets.is_some_and(|m| m.0 == 0) {
@@ -757,7 +762,10 @@ pub fn examples() -> Vec<Entry> {
         licence: Some("M123456".into()),
         jurisdiction: "CA-ON".into(),
         time_zone: "America/Toronto".into(),
-        buyers: BuyerRules { minimum_age: 18, regions: vec!["CA-ON".into()] },
+        buyers: BuyerRules {
+            minimum_age: 18,
+            regions: vec!["CA-ON".into()],
+        },
         packages: vec![
             Package {
                 id: "p1".into(),

@@ -1,0 +1,398 @@
+//! The JSON API under `/api/v1` and the published log under `/log/`.
+//!
+//! Public routes only, for now: raffles, purchases, orders, ticket lookup.
+//! Validation numbers travel only in request and response bodies, never in
+//! a URL, and are never logged.
+
+use crate::AppState;
+use crate::error::AppError;
+use crate::receipt::{proof_for_sale, receipt};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use raffle_core::entry::{Body, Channel, Prize};
+use raffle_core::ledger::{RaffleState, Status};
+use raffle_core::store::orders::{Begun, NewOrder};
+use raffle_core::store::sequencer::Change;
+use raffle_core::validation::ValidationNumber;
+use raffle_core::{Money, Timestamp};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::Digest as _;
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    let log = ServeDir::new(state.config.publications_dir());
+    Router::new()
+        .route("/api/v1/raffles", get(list_raffles))
+        .route("/api/v1/raffles/{id}", get(get_raffle))
+        .route("/api/v1/raffles/{id}/purchases", post(purchase))
+        .route("/api/v1/orders/{id}", get(get_order))
+        .route("/api/v1/tickets/lookup", post(lookup_ticket))
+        .nest_service(
+            "/log",
+            tower::ServiceBuilder::new()
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("no-cache"),
+                ))
+                .service(log),
+        )
+        .with_state(state)
+}
+
+fn summary(r: &RaffleState) -> Value {
+    json!({
+        "id": r.id,
+        "name": r.config.name,
+        "organisation": r.config.organisation,
+        "status": r.status.as_str(),
+        "sales_start": r.config.sales_start,
+        "sales_end": r.config.sales_end,
+        "time_zone": r.config.time_zone,
+        // GLI-31 2.5: the displayed prize is an estimate until the draw is frozen.
+        "jackpot_estimate": r.jackpot(),
+        "numbers_sold": r.sold_numbers().to_string(),
+    })
+}
+
+async fn list_raffles(State(state): State<AppState>) -> Json<Value> {
+    let ledger = state.sequencer.ledger();
+    let mut raffles: Vec<&RaffleState> = ledger.raffles().collect();
+    raffles.sort_by_key(|r| std::cmp::Reverse(r.config.sales_start));
+    Json(json!({ "raffles": raffles.into_iter().map(summary).collect::<Vec<_>>() }))
+}
+
+async fn get_raffle(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    let ledger = state.sequencer.ledger();
+    let r = ledger
+        .raffle(&id)
+        .ok_or_else(|| AppError::not_found("no such raffle"))?;
+    let mut v = summary(r);
+    let c = &r.config;
+    v["licence"] = json!(c.licence);
+    v["jurisdiction"] = json!(c.jurisdiction);
+    v["buyers"] = json!(c.buyers);
+    v["packages"] = json!(c.packages);
+    v["max_tickets"] = json!(c.max_tickets);
+    v["draws"] = json!(c
+        .draws
+        .iter()
+        .map(|d| {
+            let s = r.draws.get(&d.id);
+            json!({
+                "id": d.id,
+                "name": d.name,
+                "cutoff": d.cutoff,
+                "draw_at": d.draw_at,
+                "prize": match &d.prize { Prize::Fixed { amount } => json!({"fixed": amount}), Prize::Share { share_bps, cap } => json!({"share_bps": share_bps, "cap": cap}) },
+                "frozen": s.and_then(|s| s.frozen.as_ref()).map(|f| json!({"n": f.n.to_string(), "prize": f.prize})),
+                // GLI-31 2.6.5: results on every participant display.
+                "winner": s.and_then(|s| s.winner.as_ref()).map(|w| w.number.to_string()),
+                "claimed": s.is_some_and(|s| s.claimed),
+            })
+        })
+        .collect::<Vec<_>>());
+    Ok(Json(v))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PurchaseRequest {
+    package_id: String,
+    quantity: Option<u32>,
+    buyer: Buyer,
+    payment: Payment,
+}
+
+/// What the jurisdiction asks of a buyer; kept in the order, never logged.
+#[derive(Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+struct Buyer {
+    /// The buyer confirms being at least the raffle's minimum age.
+    age_confirmed: bool,
+    /// Where the buyer is (ISO 3166-2, e.g. `CA-ON`).
+    region: String,
+    email: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Payment {
+    provider: String,
+}
+
+const MAX_QUANTITY: u32 = 100;
+
+async fn purchase(
+    State(state): State<AppState>,
+    Path(raffle_id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, AppError> {
+    let req: PurchaseRequest = serde_json::from_slice(&body)
+        .map_err(|e| AppError::bad_request(format!("invalid purchase request: {e}")))?;
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => {
+            let k = v
+                .to_str()
+                .map_err(|_| AppError::bad_request("Idempotency-Key is not text"))?;
+            if k.is_empty() || k.len() > 128 {
+                return Err(AppError::bad_request(
+                    "Idempotency-Key must be 1 to 128 characters",
+                ));
+            }
+            Some(format!("purchase:{raffle_id}:{k}"))
+        }
+    };
+    let quantity = req.quantity.unwrap_or(1);
+    if quantity == 0 || quantity > MAX_QUANTITY {
+        return Err(AppError::bad_request(format!(
+            "quantity must be 1 to {MAX_QUANTITY}"
+        )));
+    }
+    if req.payment.provider != "test" {
+        return Err(AppError::bad_request(format!(
+            "unknown payment provider {:?} (available: test)",
+            req.payment.provider
+        )));
+    }
+    let stamped = Timestamp::now();
+    let amount = {
+        let ledger = state.sequencer.ledger();
+        let r = ledger
+            .raffle(&raffle_id)
+            .ok_or_else(|| AppError::not_found("no such raffle"))?;
+        if r.status != Status::Open {
+            return Err(AppError::new(
+                StatusCode::CONFLICT,
+                format!("raffle is {}: no sales", r.status.as_str()),
+            ));
+        }
+        if !req.buyer.age_confirmed {
+            return Err(AppError::new(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "buyers must confirm they are at least {}",
+                    r.config.buyers.minimum_age
+                ),
+            ));
+        }
+        if !r.config.buyers.regions.contains(&req.buyer.region) {
+            return Err(AppError::new(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "sales are open only to buyers in {}",
+                    r.config.buyers.regions.join(", ")
+                ),
+            ));
+        }
+        let p = r
+            .config
+            .packages
+            .iter()
+            .find(|p| p.id == req.package_id)
+            .ok_or_else(|| {
+                AppError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("no package {:?}", req.package_id),
+                )
+            })?;
+        Money::new(p.price.minor * u64::from(quantity), p.price.currency)
+    };
+    let order_id = raffle_core::ids::new_uuid();
+    let vn = ValidationNumber::generate()?;
+    // Every order keeps its response draft (with the validation number) in
+    // the idempotency store, so that an answer lost in a crash can be replayed.
+    let key = key.unwrap_or_else(|| format!("order:{order_id}"));
+    let request_sha256: [u8; 32] = sha2::Sha256::digest(&body).into();
+    let draft = json!({ "order_id": order_id, "validation_number": vn.to_text() });
+    let order = NewOrder {
+        id: order_id.clone(),
+        raffle: raffle_id.clone(),
+        package: req.package_id.clone(),
+        quantity,
+        amount,
+        provider: req.payment.provider.clone(),
+        buyer: serde_json::to_value(&req.buyer)
+            .map_err(|e| AppError::bad_request(e.to_string()))?,
+        stamped,
+    };
+    let (order_id, vn) = match state
+        .store
+        .begin_order(&order, Some((&key, request_sha256)), &draft)
+        .await?
+    {
+        Begun::Created => (order_id, vn),
+        Begun::Replay { status, response } => {
+            return Ok((
+                StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+                Json(response),
+            )
+                .into_response());
+        }
+        Begun::InProgress { order, draft } => {
+            let vn = draft["validation_number"]
+                .as_str()
+                .and_then(|t| ValidationNumber::parse(t).ok());
+            let Some(vn) = vn else {
+                return Err(AppError::new(
+                    StatusCode::CONFLICT,
+                    "the same request is in progress",
+                ));
+            };
+            match state.store.order_status(&order).await? {
+                Some((status, _, _)) if status == "issued" => {
+                    let (entry, proof) = proof_for_sale(&state, &order).await?;
+                    let body = receipt(&state, &entry, &vn, &proof)?;
+                    state.store.finish_idempotent(&key, 201, &body).await?;
+                    return Ok((StatusCode::CREATED, Json(body)).into_response());
+                }
+                Some((status, _, _)) if status == "paid" => (order, vn),
+                _ => {
+                    return Ok((
+                        StatusCode::ACCEPTED,
+                        Json(json!({ "order_url": format!("/api/v1/orders/{order}") })),
+                    )
+                        .into_response());
+                }
+            }
+        }
+    };
+    // The built-in test provider confirms at once.
+    state
+        .store
+        .set_order_status(&order_id, "paid", None)
+        .await?;
+    let change = Change::IssueSale {
+        order: order_id.clone(),
+        raffle: raffle_id.clone(),
+        package: req.package_id.clone(),
+        quantity,
+        stamped,
+        validation: vn.commitment(&raffle_id),
+        channel: Channel::Online,
+        rsu: None,
+    };
+    match state.sequencer.submit(change).await {
+        Ok(sequenced) => {
+            let body = receipt(&state, &sequenced.entry, &vn, &sequenced.proof_file())?;
+            state.store.finish_idempotent(&key, 201, &body).await?;
+            Ok((
+                StatusCode::CREATED,
+                [(header::LOCATION, format!("/api/v1/orders/{order_id}"))],
+                Json(body),
+            )
+                .into_response())
+        }
+        Err(raffle_core::Error::Refused(reason))
+            if reason.contains(&format!("sale {order_id} already exists")) =>
+        {
+            // Sequenced by an earlier attempt whose answer was lost.
+            let (entry, proof) = proof_for_sale(&state, &order_id).await?;
+            let body = receipt(&state, &entry, &vn, &proof)?;
+            state.store.finish_idempotent(&key, 201, &body).await?;
+            Ok((StatusCode::CREATED, Json(body)).into_response())
+        }
+        Err(raffle_core::Error::Refused(reason)) => {
+            // Paid but refused (sold out, closed): refunded, never issued.
+            state
+                .store
+                .set_order_status(&order_id, "refunded", Some(&reason))
+                .await?;
+            let body = json!({ "error": format!("refused: {reason}"), "order_id": order_id, "refunded": true });
+            state.store.finish_idempotent(&key, 409, &body).await?;
+            Ok((StatusCode::CONFLICT, Json(body)).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn get_order(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    raffle_core::ids::check_uuid("order id", &id)?;
+    let (status, refusal, raffle) = state
+        .store
+        .order_status(&id)
+        .await?
+        .ok_or_else(|| AppError::not_found("no such order"))?;
+    Ok(Json(
+        json!({ "order_id": id, "raffle_id": raffle, "status": status, "refusal": refusal }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Lookup {
+    validation_number: String,
+}
+
+/// Ticket check (public): by validation number, in the body only.
+async fn lookup_ticket(
+    State(state): State<AppState>,
+    Json(req): Json<Lookup>,
+) -> Result<Json<Value>, AppError> {
+    let vn = ValidationNumber::parse(&req.validation_number)?;
+    let raffles: Vec<String> = state
+        .sequencer
+        .ledger()
+        .raffles()
+        .map(|r| r.id.clone())
+        .collect();
+    for raffle in raffles {
+        let Some(sale) = state
+            .store
+            .sale_by_validation(&raffle, &vn.commitment(&raffle))
+            .await?
+        else {
+            continue;
+        };
+        let (entry, proof) = proof_for_sale(&state, &sale).await?;
+        let ledger = state.sequencer.ledger();
+        let r = ledger
+            .raffle(&raffle)
+            .ok_or_else(|| AppError::not_found("no such raffle"))?;
+        let record = r
+            .sale(&sale)
+            .ok_or_else(|| AppError::not_found("no such sale"))?;
+        let wins: Vec<Value> = r
+            .draws
+            .iter()
+            .filter_map(|(id, d)| {
+                d.winner.as_ref().filter(|w| w.sale == sale).map(
+                    |w| json!({ "draw": id, "number": w.number.to_string(), "claimed": d.claimed }),
+                )
+            })
+            .collect();
+        let status = if record.voided {
+            "voided"
+        } else if wins.iter().any(|w| w["claimed"] == true) {
+            "claimed"
+        } else if !wins.is_empty() {
+            "winner"
+        } else {
+            "valid"
+        };
+        let Body::Sale(s) = &entry.body else { continue };
+        return Ok(Json(json!({
+            "status": status,
+            "raffle_id": raffle,
+            "sale_id": sale,
+            "draw_numbers": { "first": s.numbers.first.0.to_string(), "count": s.numbers.count.0.to_string() },
+            "wins": wins,
+            "log_index": proof.index.to_string(),
+            "proof": String::from_utf8_lossy(&proof.to_bytes()),
+        })));
+    }
+    Err(AppError::not_found("no ticket has this validation number"))
+}

@@ -1,0 +1,52 @@
+//! The log's signing key: a file in Go's `PRIVATE+KEY+name+id+base64`
+//! format, mode 0600, created on first start with the origin as its name.
+//! A key whose name is not the origin is refused.
+
+use std::io::Write as _;
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::path::Path;
+use transparency::key::{ALG_ED25519, NoteSigner};
+
+pub fn load_or_create(path: &Path, origin: &str) -> Result<NoteSigner, String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let mode = std::fs::metadata(path)
+                .map_err(|e| format!("{}: {e}", path.display()))?
+                .permissions()
+                .mode();
+            if mode & 0o077 != 0 {
+                return Err(format!(
+                    "{}: the signing key must not be readable by others (chmod 600)",
+                    path.display()
+                ));
+            }
+            let key = NoteSigner::from_private_key(&text)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            if key.name() != origin {
+                return Err(format!(
+                    "{}: the signing key is named {:?} but the log origin is {origin:?} (set RAFFLE_LOG_ORIGIN, or use another data directory)",
+                    path.display(),
+                    key.name()
+                ));
+            }
+            Ok(key)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = NoteSigner::generate(origin, ALG_ED25519).map_err(|e| e.to_string())?;
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            }
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            f.write_all(format!("{}\n", key.private_key_text()).as_bytes())
+                .and_then(|_| f.sync_all())
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok(key)
+        }
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}

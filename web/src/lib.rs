@@ -1,0 +1,65 @@
+//! `raffled`: the raffle server. It runs the sequencer, serves the JSON API
+//! under `/api/v1` and the published log read-only under `/log/`.
+
+pub mod api;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod keys;
+pub mod receipt;
+
+use config::Config;
+use raffle_core::store::Store;
+use raffle_core::store::sequencer::{Change, Sequencer, SequencerConfig};
+use std::sync::Arc;
+
+/// Everything a request handler needs.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub sequencer: Sequencer,
+    pub config: Arc<Config>,
+    pub vkey: String,
+}
+
+/// Opens the database, the key and the publications, recovers the log and
+/// starts the sequencer; logs `software.started` (GLI-31 5.8.1).
+pub async fn start(config: Config) -> Result<AppState, String> {
+    let origin = config.origin();
+    let signer = keys::load_or_create(&config.key_path(), &origin)?;
+    let vkey = signer.verifier().vkey();
+    let store = Store::connect(&config.database_url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let publications = publications::Publications::open(config.publications_dir(), true)
+        .map_err(|e| e.to_string())?;
+    let sequencer = Sequencer::start(
+        store.clone(),
+        SequencerConfig {
+            origin,
+            signer,
+            publications,
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let exe = std::env::current_exe()
+        .and_then(std::fs::read)
+        .map_err(|e| format!("reading our own executable: {e}"))?;
+    use sha2::Digest as _;
+    let sha256: [u8; 32] = sha2::Sha256::digest(&exe).into();
+    sequencer
+        .submit(Change::SoftwareStarted {
+            program: "raffled".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            sha256,
+        })
+        .await
+        .map_err(|e| format!("logging software.started: {e}"))?;
+    Ok(AppState {
+        store,
+        sequencer,
+        config: Arc::new(config),
+        vkey,
+    })
+}

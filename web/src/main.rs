@@ -1,0 +1,57 @@
+//! `raffled serve | demo`: the raffle server.
+
+use clap::{Parser, Subcommand};
+use web::config::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "raffled",
+    version,
+    about = "The raffle server: sequencer, JSON API, published log"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API and the published log.
+    Serve(Config),
+    /// Serve, and on first start create a demo organisation's open 50/50 raffle.
+    Demo(Config),
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    let (config, demo) = match cli.command {
+        Command::Serve(c) => (c, false),
+        Command::Demo(c) => (c, true),
+    };
+    if let Err(e) = run(config, demo).await {
+        eprintln!("raffled: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(config: Config, demo: bool) -> Result<(), String> {
+    let listen = config.listen;
+    let state = web::start(config).await?;
+    println!(
+        "raffled {} listening on http://{listen}",
+        env!("CARGO_PKG_VERSION")
+    );
+    println!("log origin: {}", state.config.origin());
+    println!("log vkey:   {}", state.vkey);
+    if demo {
+        let raffle = web::demo::ensure_demo_raffle(&state).await?;
+        println!("demo raffle: http://{listen}/api/v1/raffles/{raffle}");
+    }
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("listening on {listen}: {e}"))?;
+    axum::serve(listener, web::api::router(state))
+        .await
+        .map_err(|e| e.to_string())
+}

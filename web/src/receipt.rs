@@ -1,0 +1,94 @@
+//! Receipts (GLI-31 2.3.1): every field a bearer ticket shows, and the
+//! `.tlog-proof` that proves the sale is in the published log. The proof
+//! never contains the validation number, which is shown beside it.
+
+use crate::AppState;
+use crate::error::AppError;
+use raffle_core::entry::{Body, Entry};
+use raffle_core::validation::ValidationNumber;
+use serde_json::{Value, json};
+use sqlx::Row;
+use transparency::proof::inclusion_proof;
+use transparency::proof_file::ProofFile;
+use transparency::store::{DirStorage, TileHashSource};
+
+/// The receipt of a sale entry.
+pub fn receipt(
+    state: &AppState,
+    entry: &Entry,
+    vn: &ValidationNumber,
+    proof: &ProofFile,
+) -> Result<Value, AppError> {
+    let Body::Sale(sale) = &entry.body else {
+        return Err(AppError::new(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "not a sale entry",
+        ));
+    };
+    let ledger = state.sequencer.ledger();
+    let raffle = ledger
+        .raffle(&sale.raffle)
+        .ok_or_else(|| AppError::not_found("no such raffle"))?;
+    let c = &raffle.config;
+    let last = sale.numbers.first.0 + sale.numbers.count.0 - 1;
+    Ok(json!({
+        "sale_id": sale.sale,
+        "raffle_id": sale.raffle,
+        "raffle_name": c.name,
+        "organisation": c.organisation,
+        "licence": c.licence,
+        "jurisdiction": c.jurisdiction,
+        "time_zone": c.time_zone,
+        "draw_numbers": { "first": sale.numbers.first.0.to_string(), "last": last.to_string(), "count": sale.numbers.count.0.to_string() },
+        "package_id": sale.package,
+        "quantity": sale.quantity,
+        "price": sale.price,
+        "sales_unit": match &sale.rsu { Some(rsu) => rsu.clone(), None => "online".to_string() },
+        "issued_at": entry.time,
+        "validation_number": vn.to_text(),
+        "draws": c.draws.iter().map(|d| json!({ "id": d.id, "name": d.name, "draw_at": d.draw_at })).collect::<Vec<_>>(),
+        "log_index": proof.index.to_string(),
+        "proof": String::from_utf8_lossy(&proof.to_bytes()),
+    }))
+}
+
+/// The proof file of the sale with id `sale` under the latest checkpoint
+/// (for a sale that was sequenced but whose answer was lost).
+pub async fn proof_for_sale(state: &AppState, sale: &str) -> Result<(Entry, ProofFile), AppError> {
+    let row = sqlx::query("SELECT l.idx, l.body FROM sales s JOIN log_entries l ON l.idx = s.idx WHERE s.id::text = $1")
+        .bind(sale)
+        .fetch_optional(&state.store.pool)
+        .await
+        .map_err(raffle_core::Error::from)?
+        .ok_or_else(|| AppError::not_found("no such sale"))?;
+    let index = row.get::<i64, _>(0) as u64;
+    let bytes: Vec<u8> = row.get(1);
+    let entry = Entry::parse(&bytes)?;
+    let checkpoint = state.sequencer.latest_checkpoint().ok_or_else(|| {
+        AppError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "nothing is published yet",
+        )
+    })?;
+    let size = transparency::Checkpoint::parse_text(checkpoint.text())
+        .map_err(|e| AppError::bad_request(e.to_string()))?
+        .size;
+    let dir = state.config.publications_dir();
+    let proof = tokio::task::spawn_blocking(move || -> Result<Vec<transparency::Hash>, String> {
+        let storage = DirStorage::new(&dir, false).map_err(|e| e.to_string())?;
+        inclusion_proof(&TileHashSource::new(&storage, size), index, size)
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| AppError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    .map_err(|e| AppError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, e))?;
+    Ok((
+        entry,
+        ProofFile {
+            extra: Some(bytes),
+            index,
+            proof,
+            checkpoint,
+        },
+    ))
+}
