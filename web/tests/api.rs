@@ -1,0 +1,233 @@
+//! The public API in-process (router driven with `oneshot`), against the
+//! real PostgreSQL and a real publication directory.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::{PURCHASE, drop_database, fresh_database};
+use serde_json::Value;
+use tower::ServiceExt;
+use transparency::NoteVerifier;
+use transparency::proof_file::ProofFile;
+
+struct App {
+    state: web::AppState,
+    db: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn app() -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, db) = fresh_database();
+    let config = web::config::Config {
+        database_url: url,
+        listen: "127.0.0.1:8080".parse().unwrap(),
+        data_dir: dir.path().to_path_buf(),
+        log_origin: None,
+        witness_keys: vec![],
+    };
+    let state = web::start(config).await.unwrap();
+    App {
+        state,
+        db,
+        _dir: dir,
+    }
+}
+
+async fn call(
+    app: &App,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (StatusCode, Value) {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/json");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = web::api::router(app.state.clone())
+        .oneshot(req.body(Body::from(body.to_string())).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes)
+            .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into())),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_buyer_buys_gets_a_receipt_that_verifies_and_checks_the_ticket() {
+    let app = app().await;
+    let raffle = web::demo::ensure_demo_raffle(&app.state).await.unwrap();
+    let (status, list) = call(&app, "GET", "/api/v1/raffles", &[], "").await;
+    assert_eq!(
+        (status, list["raffles"][0]["id"].as_str()),
+        (StatusCode::OK, Some(raffle.as_str()))
+    );
+
+    let path = format!("/api/v1/raffles/{raffle}/purchases");
+    let (status, receipt) = call(&app, "POST", &path, &[("idempotency-key", "k1")], PURCHASE).await;
+    assert_eq!(status, StatusCode::CREATED, "{receipt}");
+    // GLI-31 2.3.1: the receipt's fields.
+    for field in [
+        "organisation",
+        "raffle_name",
+        "draw_numbers",
+        "issued_at",
+        "sales_unit",
+        "price",
+        "validation_number",
+        "licence",
+    ] {
+        assert!(
+            !receipt[field].is_null(),
+            "receipt lacks {field}: {receipt}"
+        );
+    }
+    assert_eq!(receipt["draw_numbers"]["count"], "3");
+    // The proof verifies offline with the log's key, and the entry commits to the validation number.
+    let vkey = NoteVerifier::from_vkey(&app.state.vkey).unwrap();
+    let proof = ProofFile::parse(receipt["proof"].as_str().unwrap().as_bytes()).unwrap();
+    let (entry, _) = proof.verify_extra_entry(&vkey, &[]).unwrap();
+    let entry = raffle_core::entry::Entry::parse(&entry).unwrap();
+    let raffle_core::entry::Body::Sale(sale) = entry.body else {
+        panic!()
+    };
+    let vn = raffle_core::validation::ValidationNumber::parse(
+        receipt["validation_number"].as_str().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(sale.validation.0, vn.commitment(&raffle));
+    // The validation number is not in the proof (architecture page, "receipt").
+    assert!(
+        !receipt["proof"]
+            .as_str()
+            .unwrap()
+            .contains(receipt["validation_number"].as_str().unwrap())
+    );
+
+    // Idempotent retry: same key and body, same response; another body, refused.
+    let (status2, again) = call(&app, "POST", &path, &[("idempotency-key", "k1")], PURCHASE).await;
+    assert_eq!((status2, &again), (StatusCode::CREATED, &receipt));
+    let other = PURCHASE.replace("p3", "p1");
+    let (status3, err) = call(&app, "POST", &path, &[("idempotency-key", "k1")], &other).await;
+    assert_eq!(status3, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+
+    // Ticket check by validation number (in the body).
+    let body = format!(
+        r#"{{"validation_number":"{}"}}"#,
+        receipt["validation_number"].as_str().unwrap()
+    );
+    let (status, ticket) = call(&app, "POST", "/api/v1/tickets/lookup", &[], &body).await;
+    assert_eq!(
+        (status, ticket["status"].as_str()),
+        (StatusCode::OK, Some("valid")),
+        "{ticket}"
+    );
+    let (status, _) = call(
+        &app,
+        "POST",
+        "/api/v1/tickets/lookup",
+        &[],
+        r#"{"validation_number":"nope"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let fresh = raffle_core::validation::ValidationNumber::generate()
+        .unwrap()
+        .to_text();
+    let (status, _) = call(
+        &app,
+        "POST",
+        "/api/v1/tickets/lookup",
+        &[],
+        &format!(r#"{{"validation_number":"{fresh}"}}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The published log is served under /log/ and matches.
+    let resp = web::api::router(app.state.clone())
+        .oneshot(
+            Request::builder()
+                .uri("/log/checkpoint")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let note = axum::body::to_bytes(resp.into_body(), 1 << 16)
+        .await
+        .unwrap();
+    transparency::checkpoint::SignedCheckpoint::open(&note, &vkey, &[]).unwrap();
+    drop_database(&app.db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purchases_are_checked_before_anything_is_charged() {
+    let app = app().await;
+    let raffle = web::demo::ensure_demo_raffle(&app.state).await.unwrap();
+    let path = format!("/api/v1/raffles/{raffle}/purchases");
+    let cases = [
+        (
+            PURCHASE.replace("true", "false"),
+            StatusCode::FORBIDDEN,
+            "at least 18",
+        ),
+        (
+            PURCHASE.replace("CA-ON", "US-NY"),
+            StatusCode::FORBIDDEN,
+            "only to buyers in CA-ON",
+        ),
+        (
+            PURCHASE.replace("p3", "p7"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "no package",
+        ),
+        (
+            PURCHASE.replace("\"test\"", "\"cash\""),
+            StatusCode::BAD_REQUEST,
+            "unknown payment provider",
+        ),
+        (
+            PURCHASE.replace("\"payment\"", "\"extra\":1,\"payment\""),
+            StatusCode::BAD_REQUEST,
+            "unknown field",
+        ),
+        (
+            "{".to_string(),
+            StatusCode::BAD_REQUEST,
+            "invalid purchase request",
+        ),
+    ];
+    for (body, want, text) in cases {
+        let (status, err) = call(&app, "POST", &path, &[], &body).await;
+        assert_eq!(status, want, "{body}: {err}");
+        assert!(err["error"].as_str().unwrap().contains(text), "{err}");
+    }
+    let (status, _) = call(
+        &app,
+        "POST",
+        "/api/v1/raffles/00000000-0000-4000-8000-000000000000/purchases",
+        &[],
+        PURCHASE,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let orders: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
+        .fetch_one(&app.state.store.pool)
+        .await
+        .unwrap();
+    assert_eq!(orders, 0, "a refused request leaves no order");
+    drop_database(&app.db).await;
+}
