@@ -1,0 +1,192 @@
+//! `load-purchases [--rate R] [--seconds N] [--clients C]`: starts `raffled
+//! demo` on a fresh database, sends purchases over HTTP at a fixed rate
+//! (open loop: each request leaves at its scheduled time, whatever the
+//! replies), measures latency from each request's scheduled send time, then
+//! checks every acknowledged sale against the published log. Ends with one
+//! line:
+//!
+//! `purchases_per_s=N p50_ms=N p99_ms=N acked=N missing=N duplicated=N server_cpu_us_per_purchase=N postgres_cpu_us_per_purchase=N`
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use transparency::store::{DirStorage, read_entry};
+
+const PURCHASE: &str = r#"{"package_id":"p3","buyer":{"age_confirmed":true,"region":"CA-ON"},"payment":{"provider":"test"}}"#;
+
+struct Args {
+    rate: u64,
+    seconds: u64,
+    database: String,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args { rate: 500, seconds: 60, database: "postgres://postgres@127.0.0.1:5432".into() };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        let mut value = || it.next().ok_or(format!("{a} needs a value"));
+        match a.as_str() {
+            "--rate" => args.rate = value()?.parse().map_err(|_| "--rate takes a number")?,
+            "--seconds" => args.seconds = value()?.parse().map_err(|_| "--seconds takes a number")?,
+            "--database" => args.database = value()?,
+            "-h" | "--help" => {
+                println!("usage: load-purchases [--rate R] [--seconds N] [--database postgres://host:port]");
+                std::process::exit(0);
+            }
+            other => return Err(format!("unexpected argument {other:?} (see --help)")),
+        }
+    }
+    if args.rate == 0 || args.seconds == 0 {
+        return Err("--rate and --seconds must be positive".into());
+    }
+    Ok(args)
+}
+
+/// utime + stime of a process, in microseconds.
+fn cpu_us(pid: u32) -> u64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0 };
+    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = fields.get(11).and_then(|u| u.parse().ok()).unwrap_or(0) + fields.get(12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    ticks * 1_000_000 / 100
+}
+
+/// CPU time of every PostgreSQL process on the machine.
+fn postgres_cpu_us() -> u64 {
+    let mut total = 0;
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if comm.trim() == "postgres" {
+            total += cpu_us(pid);
+        }
+    }
+    total
+}
+
+#[tokio::main]
+async fn main() {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("load-purchases: {e}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = run(args).await {
+        eprintln!("load-purchases: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let raffled = std::env::current_exe().map_err(|e| e.to_string())?.with_file_name("raffled");
+    let data = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let db = format!("raffle_load_{}", std::process::id());
+    let url = format!("{}/{db}", args.database);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = tokio::process::Command::new(&raffled)
+        .arg("demo")
+        .env("DATABASE_URL", &url)
+        .env("RAFFLE_LISTEN", &addr)
+        .env("RAFFLE_DATA_DIR", data.path())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("starting {}: {e}", raffled.display()))?;
+    let client = reqwest::Client::builder().pool_max_idle_per_host(4096).build().map_err(|e| e.to_string())?;
+    let base = format!("http://{addr}");
+    let started = Instant::now();
+    let raffle = loop {
+        if let Ok(r) = client.get(format!("{base}/api/v1/raffles")).send().await
+            && let Ok(text) = r.text().await
+            && let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
+            && let Some(id) = v["raffles"][0]["id"].as_str()
+        {
+            break id.to_string();
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            return Err("raffled did not start".into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let url_purchase = Arc::new(format!("{base}/api/v1/raffles/{raffle}/purchases"));
+    let pid = child.id().unwrap_or(0);
+    let (server_cpu0, pg_cpu0) = (cpu_us(pid), postgres_cpu_us());
+
+    let total = args.rate * args.seconds;
+    let interval = Duration::from_secs_f64(1.0 / args.rate as f64);
+    let t0 = tokio::time::Instant::now() + Duration::from_millis(100);
+    let mut tasks = Vec::with_capacity(total as usize);
+    for i in 0..total {
+        let scheduled = t0 + interval.mul_f64(i as f64);
+        tokio::time::sleep_until(scheduled).await;
+        let (client, url) = (client.clone(), url_purchase.clone());
+        tasks.push(tokio::spawn(async move {
+            let resp = client.post(url.as_str()).header("content-type", "application/json").header("idempotency-key", format!("load-{i}")).body(PURCHASE).send().await;
+            let body = match resp {
+                Ok(r) if r.status().as_u16() == 201 => r.text().await.ok(),
+                _ => None,
+            };
+            (scheduled.elapsed(), body)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(tasks.len());
+    let mut acked: Vec<String> = Vec::new();
+    for t in tasks {
+        let (latency, body) = t.await.map_err(|e| e.to_string())?;
+        latencies.push(latency);
+        if let Some(body) = body
+            && let Ok(v) = serde_json::from_str::<serde_json::Value>(&body)
+            && let Some(sale) = v["sale_id"].as_str()
+        {
+            acked.push(sale.to_string());
+        }
+    }
+    let elapsed = t0.elapsed().as_secs_f64();
+    let (server_cpu, pg_cpu) = (cpu_us(pid) - server_cpu0, postgres_cpu_us() - pg_cpu0);
+    child.kill().await.map_err(|e| e.to_string())?;
+
+    // Check every acknowledged sale against the published log.
+    let publications = data.path().join("publications");
+    let vkey = transparency::NoteVerifier::from_vkey(std::fs::read_to_string(publications.join("vkey")).map_err(|e| e.to_string())?.trim())
+        .map_err(|e| e.to_string())?;
+    let storage = DirStorage::new(&publications, false).map_err(|e| e.to_string())?;
+    let report = transparency::fsck::verify_log(&storage, &vkey, 2).map_err(|e| format!("the published log does not verify: {e}"))?;
+    let size = report.checkpoint.checkpoint.size;
+    let mut in_log: HashMap<String, u32> = HashMap::new();
+    for i in 0..size {
+        let bytes = read_entry(&storage, i, size).map_err(|e| e.to_string())?;
+        if let Ok(e) = raffle_core::entry::Entry::parse(&bytes)
+            && let raffle_core::entry::Body::Sale(s) = e.body
+        {
+            *in_log.entry(s.sale).or_default() += 1;
+        }
+    }
+    let missing = acked.iter().filter(|s| !in_log.contains_key(*s)).count();
+    let mut seen = HashMap::new();
+    for s in &acked {
+        *seen.entry(s).or_insert(0u32) += 1;
+    }
+    let duplicated = in_log.values().filter(|&&c| c > 1).count() + seen.values().filter(|&&c| c > 1).count();
+    latencies.sort_unstable();
+    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)].as_secs_f64() * 1000.0;
+    let n = acked.len().max(1) as u64;
+    // Tidy up the database.
+    if let Ok(opts) = format!("{}/postgres", args.database).parse::<sqlx::postgres::PgConnectOptions>()
+        && let Ok(mut conn) = sqlx::ConnectOptions::connect(&opts).await
+    {
+        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"))).execute(&mut conn).await;
+    }
+    println!(
+        "purchases_per_s={:.0} p50_ms={:.1} p99_ms={:.1} acked={} missing={missing} duplicated={duplicated} server_cpu_us_per_purchase={} postgres_cpu_us_per_purchase={}",
+        acked.len() as f64 / elapsed,
+        pct(0.50),
+        pct(0.99),
+        acked.len(),
+        server_cpu / n,
+        pg_cpu / n
+    );
+    Ok(())
+}
