@@ -129,6 +129,94 @@ fn uuid(s: &str) -> Result<uuid::Uuid> {
     uuid::Uuid::parse_str(s).map_err(|e| Error::invalid("uuid", e.to_string()))
 }
 
+/// Writes a batch of log entries and their projections, inside the
+/// sequencer's transaction: the entries and the sales (nearly all of a busy
+/// batch) in one statement each, the rare raffle changes one by one.
+pub async fn project_batch(
+    tx: &mut Transaction<'_, Postgres>,
+    entries: &[(u64, &Entry, &[u8])],
+) -> Result<()> {
+    let mut idx = Vec::with_capacity(entries.len());
+    let mut kinds = Vec::with_capacity(entries.len());
+    let mut raffles = Vec::with_capacity(entries.len());
+    let mut times = Vec::with_capacity(entries.len());
+    let mut bodies: Vec<&[u8]> = Vec::with_capacity(entries.len());
+    let mut sales: Vec<(u64, &crate::entry::Sale)> = Vec::new();
+    for (i, entry, bytes) in entries {
+        idx.push(*i as i64);
+        kinds.push(entry.kind());
+        raffles.push(entry.raffle().map(uuid).transpose()?);
+        times.push(to_time(entry.time)?);
+        bodies.push(bytes);
+        if let Body::Sale(s) = &entry.body {
+            sales.push((*i, s));
+        }
+    }
+    sqlx::query(
+        "INSERT INTO log_entries (idx, kind, raffle_id, time, body)          SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::uuid[], $4::timestamptz[], $5::bytea[])",
+    )
+    .bind(&idx)
+    .bind(&kinds)
+    .bind(&raffles)
+    .bind(&times)
+    .bind(&bodies)
+    .execute(&mut **tx)
+    .await?;
+    if !sales.is_empty() {
+        let ids: Vec<uuid::Uuid> = sales
+            .iter()
+            .map(|(_, s)| uuid(&s.sale))
+            .collect::<Result<_>>()?;
+        let raffle_ids: Vec<uuid::Uuid> = sales
+            .iter()
+            .map(|(_, s)| uuid(&s.raffle))
+            .collect::<Result<_>>()?;
+        let sale_idx: Vec<i64> = sales.iter().map(|(i, _)| *i as i64).collect();
+        let first: Vec<i64> = sales
+            .iter()
+            .map(|(_, s)| s.numbers.first.0 as i64)
+            .collect();
+        let count: Vec<i64> = sales
+            .iter()
+            .map(|(_, s)| s.numbers.count.0 as i64)
+            .collect();
+        let price: Vec<i64> = sales.iter().map(|(_, s)| s.price.minor as i64).collect();
+        let currency: Vec<&str> = sales
+            .iter()
+            .map(|(_, s)| s.price.currency.as_str())
+            .collect();
+        let validation: Vec<&[u8]> = sales.iter().map(|(_, s)| &s.validation.0[..]).collect();
+        sqlx::query(
+            "INSERT INTO sales (id, raffle_id, idx, first_number, count, price_minor, currency, validation)              SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[], $8::bytea[])",
+        )
+        .bind(&ids)
+        .bind(&raffle_ids)
+        .bind(&sale_idx)
+        .bind(&first)
+        .bind(&count)
+        .bind(&price)
+        .bind(&currency)
+        .bind(&validation)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query("UPDATE orders SET status = 'issued', updated_at = now() WHERE id = ANY($1)")
+            .bind(&ids)
+            .execute(&mut **tx)
+            .await?;
+    }
+    for (i, entry, _) in entries {
+        if !matches!(entry.body, Body::Sale(_)) {
+            project_other(tx, *i, entry).await?;
+        }
+    }
+    Ok(())
+}
+
+fn to_time(t: crate::Timestamp) -> Result<time::OffsetDateTime> {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(t.as_micros()) * 1000)
+        .map_err(|e| Error::invalid("time", e.to_string()))
+}
+
 /// Writes one log entry and its projections, inside the sequencer's transaction.
 pub async fn project(
     tx: &mut Transaction<'_, Postgres>,
@@ -136,20 +224,11 @@ pub async fn project(
     entry: &Entry,
     bytes: &[u8],
 ) -> Result<()> {
-    let raffle = entry.raffle().map(uuid).transpose()?;
-    let time =
-        time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(entry.time.as_micros()) * 1000)
-            .map_err(|e| Error::invalid("time", e.to_string()))?;
-    sqlx::query(
-        "INSERT INTO log_entries (idx, kind, raffle_id, time, body) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(idx as i64)
-    .bind(entry.kind())
-    .bind(raffle)
-    .bind(time)
-    .bind(bytes)
-    .execute(&mut **tx)
-    .await?;
+    project_batch(tx, &[(idx, entry, bytes)]).await
+}
+
+/// The projections of an entry other than a sale (its log row is written already).
+async fn project_other(tx: &mut Transaction<'_, Postgres>, idx: u64, entry: &Entry) -> Result<()> {
     let json = |v: &crate::entry::RaffleConfig| {
         serde_json::to_value(v).map_err(|e| Error::Storage(e.to_string()))
     };
@@ -176,26 +255,6 @@ pub async fn project(
         }
         Body::RaffleOpened(e) => set_status(tx, &e.raffle, "open", idx).await?,
         Body::RaffleClosed(e) => set_status(tx, &e.raffle, "closed", idx).await?,
-        Body::Sale(e) => {
-            sqlx::query(
-                "INSERT INTO sales (id, raffle_id, idx, first_number, count, price_minor, currency, validation) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(uuid(&e.sale)?)
-            .bind(uuid(&e.raffle)?)
-            .bind(idx as i64)
-            .bind(e.numbers.first.0 as i64)
-            .bind(e.numbers.count.0 as i64)
-            .bind(e.price.minor as i64)
-            .bind(e.price.currency.as_str())
-            .bind(&e.validation.0[..])
-            .execute(&mut **tx)
-            .await?;
-            sqlx::query("UPDATE orders SET status = 'issued', updated_at = now() WHERE id = $1")
-                .bind(uuid(&e.sale)?)
-                .execute(&mut **tx)
-                .await?;
-        }
         Body::SaleVoided(e) => {
             sqlx::query("UPDATE sales SET voided_idx = $2 WHERE id = $1")
                 .bind(uuid(&e.sale)?)
@@ -211,7 +270,8 @@ pub async fn project(
                 .await?;
             }
         }
-        Body::SoftwareStarted(_)
+        Body::Sale(_)
+        | Body::SoftwareStarted(_)
         | Body::ReconciliationAcknowledged(_)
         | Body::DrawFrozen(_)
         | Body::DrawPerformed(_)

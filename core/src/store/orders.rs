@@ -49,76 +49,80 @@ fn to_time(t: Timestamp) -> Result<time::OffsetDateTime> {
 }
 
 impl Store {
-    /// Creates an order (and its idempotency record with the response
-    /// draft), or finds the earlier request with the same key.
+    /// Creates an order with its idempotency record (holding the response
+    /// draft) in one statement, or finds the earlier request with the same
+    /// key. `paid` records an order whose provider confirmed at once.
     pub async fn begin_order(
         &self,
         order: &NewOrder,
-        idempotency: Option<(&str, [u8; 32])>,
+        key: &str,
+        request_sha256: [u8; 32],
         draft: &serde_json::Value,
+        paid: bool,
     ) -> Result<Begun> {
-        let mut tx = self.pool.begin().await?;
-        if let Some((key, request_sha256)) = idempotency {
-            let row = sqlx::query(
-                "SELECT request_sha256, order_id::text, status, response FROM idempotency \
-                 WHERE key = $1 AND created_at > now() - interval '24 hours' FOR UPDATE",
+        for _ in 0..2 {
+            let created: i64 = sqlx::query_scalar(
+                "WITH ins AS ( \
+                   INSERT INTO idempotency (key, request_sha256, order_id, response) VALUES ($1, $2, $3, $4) \
+                   ON CONFLICT (key) DO NOTHING RETURNING order_id \
+                 ), o AS ( \
+                   INSERT INTO orders (id, raffle_id, package_id, quantity, amount_minor, currency, status, provider, buyer, stamped) \
+                   SELECT order_id, $5, $6, $7, $8, $9, $10, $11, $12, $13 FROM ins RETURNING id \
+                 ) SELECT count(*) FROM o",
             )
             .bind(key)
-            .fetch_optional(&mut *tx)
+            .bind(&request_sha256[..])
+            .bind(uuid(&order.id)?)
+            .bind(draft)
+            .bind(uuid(&order.raffle)?)
+            .bind(&order.package)
+            .bind(order.quantity as i32)
+            .bind(order.amount.minor as i64)
+            .bind(order.amount.currency.as_str())
+            .bind(if paid { "paid" } else { "pending" })
+            .bind(&order.provider)
+            .bind(&order.buyer)
+            .bind(to_time(order.stamped)?)
+            .fetch_one(&self.pool)
             .await?;
-            if let Some(row) = row {
-                let stored: Vec<u8> = row.get(0);
-                if stored != request_sha256 {
-                    return Err(Error::invalid(
-                        "Idempotency-Key",
-                        "the key was used before with a different request body",
-                    ));
-                }
-                let status: Option<i32> = row.get(2);
-                let response: Option<serde_json::Value> = row.get(3);
-                return Ok(match status {
-                    Some(status) => Begun::Replay {
-                        status: status as u16,
-                        response: response.unwrap_or_default(),
-                    },
-                    None => Begun::InProgress {
-                        order: row.get::<Option<String>, _>(1).unwrap_or_default(),
-                        draft: response.unwrap_or_default(),
-                    },
-                });
+            if created == 1 {
+                return Ok(Begun::Created);
             }
-            // An expired record with this key is replaced.
-            sqlx::query("DELETE FROM idempotency WHERE key = $1")
-                .bind(key)
-                .execute(&mut *tx)
-                .await?;
+            let row = sqlx::query(
+                "SELECT request_sha256, order_id::text, status, response, created_at > now() - interval '24 hours' FROM idempotency WHERE key = $1",
+            )
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+            let Some(row) = row else { continue };
+            if !row.get::<bool, _>(4) {
+                // An expired record with this key is replaced.
+                sqlx::query("DELETE FROM idempotency WHERE key = $1 AND created_at <= now() - interval '24 hours'").bind(key).execute(&self.pool).await?;
+                continue;
+            }
+            let stored: Vec<u8> = row.get(0);
+            if stored != request_sha256 {
+                return Err(Error::invalid(
+                    "Idempotency-Key",
+                    "the key was used before with a different request body",
+                ));
+            }
+            let status: Option<i32> = row.get(2);
+            let response: Option<serde_json::Value> = row.get(3);
+            return Ok(match status {
+                Some(status) => Begun::Replay {
+                    status: status as u16,
+                    response: response.unwrap_or_default(),
+                },
+                None => Begun::InProgress {
+                    order: row.get::<Option<String>, _>(1).unwrap_or_default(),
+                    draft: response.unwrap_or_default(),
+                },
+            });
         }
-        sqlx::query(
-            "INSERT INTO orders (id, raffle_id, package_id, quantity, amount_minor, currency, status, provider, buyer, stamped) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9)",
-        )
-        .bind(uuid(&order.id)?)
-        .bind(uuid(&order.raffle)?)
-        .bind(&order.package)
-        .bind(order.quantity as i32)
-        .bind(order.amount.minor as i64)
-        .bind(order.amount.currency.as_str())
-        .bind(&order.provider)
-        .bind(&order.buyer)
-        .bind(to_time(order.stamped)?)
-        .execute(&mut *tx)
-        .await?;
-        if let Some((key, request_sha256)) = idempotency {
-            sqlx::query("INSERT INTO idempotency (key, request_sha256, order_id, response) VALUES ($1, $2, $3, $4)")
-                .bind(key)
-                .bind(&request_sha256[..])
-                .bind(uuid(&order.id)?)
-                .bind(draft)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(Begun::Created)
+        Err(Error::Unavailable(
+            "the idempotency record changed concurrently; retry".into(),
+        ))
     }
 
     /// Records the final response of an idempotent request.

@@ -27,7 +27,7 @@
 //!
 //! One sequencer per database: it holds a PostgreSQL advisory lock.
 
-use super::{Store, project};
+use super::{Store, project, project_batch};
 use crate::draw::{DrawRng, new_seed, seed_commitment, select};
 use crate::entry::*;
 use crate::ledger::{Ledger, Status};
@@ -362,9 +362,11 @@ impl Task {
         seeds: &[(String, String, [u8; 32])],
     ) -> Result<(Note, u64)> {
         let mut tx = self.store.pool.begin().await?;
-        for (index, entry, bytes, _) in accepted {
-            project(&mut tx, *index, entry, bytes).await?;
-        }
+        let rows: Vec<(u64, &Entry, &[u8])> = accepted
+            .iter()
+            .map(|(i, e, b, _)| (*i, e, b.as_slice()))
+            .collect();
+        project_batch(&mut tx, &rows).await?;
         for (raffle, draw, seed) in seeds {
             sqlx::query("INSERT INTO draw_seeds (raffle_id, draw_id, seed) VALUES ($1, $2, $3)")
                 .bind(super::uuid(raffle)?)

@@ -21,16 +21,24 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { rate: 500, seconds: 60, database: "postgres://postgres@127.0.0.1:5432".into() };
+    let mut args = Args {
+        rate: 500,
+        seconds: 60,
+        database: "postgres://postgres@127.0.0.1:5432".into(),
+    };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut value = || it.next().ok_or(format!("{a} needs a value"));
         match a.as_str() {
             "--rate" => args.rate = value()?.parse().map_err(|_| "--rate takes a number")?,
-            "--seconds" => args.seconds = value()?.parse().map_err(|_| "--seconds takes a number")?,
+            "--seconds" => {
+                args.seconds = value()?.parse().map_err(|_| "--seconds takes a number")?
+            }
             "--database" => args.database = value()?,
             "-h" | "--help" => {
-                println!("usage: load-purchases [--rate R] [--seconds N] [--database postgres://host:port]");
+                println!(
+                    "usage: load-purchases [--rate R] [--seconds N] [--database postgres://host:port]"
+                );
                 std::process::exit(0);
             }
             other => return Err(format!("unexpected argument {other:?} (see --help)")),
@@ -44,10 +52,13 @@ fn parse_args() -> Result<Args, String> {
 
 /// utime + stime of a process, in microseconds.
 fn cpu_us(pid: u32) -> u64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0 };
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0;
+    };
     let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks: u64 = fields.get(11).and_then(|u| u.parse().ok()).unwrap_or(0) + fields.get(12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let ticks: u64 = fields.get(11).and_then(|u| u.parse().ok()).unwrap_or(0)
+        + fields.get(12).and_then(|s| s.parse().ok()).unwrap_or(0);
     ticks * 1_000_000 / 100
 }
 
@@ -55,7 +66,9 @@ fn cpu_us(pid: u32) -> u64 {
 fn postgres_cpu_us() -> u64 {
     let mut total = 0;
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
         if comm.trim() == "postgres" {
             total += cpu_us(pid);
@@ -80,11 +93,16 @@ async fn main() {
 }
 
 async fn run(args: Args) -> Result<(), String> {
-    let raffled = std::env::current_exe().map_err(|e| e.to_string())?.with_file_name("raffled");
+    let raffled = std::env::current_exe()
+        .map_err(|e| e.to_string())?
+        .with_file_name("raffled");
     let data = tempfile::tempdir().map_err(|e| e.to_string())?;
     let db = format!("raffle_load_{}", std::process::id());
     let url = format!("{}/{db}", args.database);
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| e.to_string())?
+        .port();
     let addr = format!("127.0.0.1:{port}");
     let mut child = tokio::process::Command::new(&raffled)
         .arg("demo")
@@ -95,7 +113,10 @@ async fn run(args: Args) -> Result<(), String> {
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| format!("starting {}: {e}", raffled.display()))?;
-    let client = reqwest::Client::builder().pool_max_idle_per_host(4096).build().map_err(|e| e.to_string())?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(4096)
+        .build()
+        .map_err(|e| e.to_string())?;
     let base = format!("http://{addr}");
     let started = Instant::now();
     let raffle = loop {
@@ -124,7 +145,13 @@ async fn run(args: Args) -> Result<(), String> {
         tokio::time::sleep_until(scheduled).await;
         let (client, url) = (client.clone(), url_purchase.clone());
         tasks.push(tokio::spawn(async move {
-            let resp = client.post(url.as_str()).header("content-type", "application/json").header("idempotency-key", format!("load-{i}")).body(PURCHASE).send().await;
+            let resp = client
+                .post(url.as_str())
+                .header("content-type", "application/json")
+                .header("idempotency-key", format!("load-{i}"))
+                .body(PURCHASE)
+                .send()
+                .await;
             let body = match resp {
                 Ok(r) if r.status().as_u16() == 201 => r.text().await.ok(),
                 _ => None,
@@ -150,10 +177,15 @@ async fn run(args: Args) -> Result<(), String> {
 
     // Check every acknowledged sale against the published log.
     let publications = data.path().join("publications");
-    let vkey = transparency::NoteVerifier::from_vkey(std::fs::read_to_string(publications.join("vkey")).map_err(|e| e.to_string())?.trim())
-        .map_err(|e| e.to_string())?;
+    let vkey = transparency::NoteVerifier::from_vkey(
+        std::fs::read_to_string(publications.join("vkey"))
+            .map_err(|e| e.to_string())?
+            .trim(),
+    )
+    .map_err(|e| e.to_string())?;
     let storage = DirStorage::new(&publications, false).map_err(|e| e.to_string())?;
-    let report = transparency::fsck::verify_log(&storage, &vkey, 2).map_err(|e| format!("the published log does not verify: {e}"))?;
+    let report = transparency::fsck::verify_log(&storage, &vkey, 2)
+        .map_err(|e| format!("the published log does not verify: {e}"))?;
     let size = report.checkpoint.checkpoint.size;
     let mut in_log: HashMap<String, u32> = HashMap::new();
     for i in 0..size {
@@ -169,15 +201,24 @@ async fn run(args: Args) -> Result<(), String> {
     for s in &acked {
         *seen.entry(s).or_insert(0u32) += 1;
     }
-    let duplicated = in_log.values().filter(|&&c| c > 1).count() + seen.values().filter(|&&c| c > 1).count();
+    let duplicated =
+        in_log.values().filter(|&&c| c > 1).count() + seen.values().filter(|&&c| c > 1).count();
     latencies.sort_unstable();
-    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)].as_secs_f64() * 1000.0;
+    let pct = |p: f64| {
+        latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)].as_secs_f64()
+            * 1000.0
+    };
     let n = acked.len().max(1) as u64;
     // Tidy up the database.
-    if let Ok(opts) = format!("{}/postgres", args.database).parse::<sqlx::postgres::PgConnectOptions>()
+    if let Ok(opts) =
+        format!("{}/postgres", args.database).parse::<sqlx::postgres::PgConnectOptions>()
         && let Ok(mut conn) = sqlx::ConnectOptions::connect(&opts).await
     {
-        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"))).execute(&mut conn).await;
+        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"
+        )))
+        .execute(&mut conn)
+        .await;
     }
     println!(
         "purchases_per_s={:.0} p50_ms={:.1} p99_ms={:.1} acked={} missing={missing} duplicated={duplicated} server_cpu_us_per_purchase={} postgres_cpu_us_per_purchase={}",
