@@ -42,7 +42,8 @@ CREATE TABLE sales (
 CREATE UNIQUE INDEX sales_numbers ON sales (raffle_id, first_number);
 CREATE INDEX sales_validation ON sales (raffle_id, validation);
 
--- An order becomes a sale with the same id once issued.
+-- An order becomes a sale with the same id once issued: the sale row is the
+-- record of issuance, so `status` holds pending, paid or refunded.
 CREATE TABLE orders (
     id            UUID PRIMARY KEY,
     raffle_id     UUID NOT NULL REFERENCES raffles (id),
@@ -50,7 +51,7 @@ CREATE TABLE orders (
     quantity      INTEGER NOT NULL CHECK (quantity > 0),
     amount_minor  BIGINT NOT NULL CHECK (amount_minor > 0),
     currency      TEXT NOT NULL,
-    status        TEXT NOT NULL CHECK (status IN ('pending', 'paid', 'issued', 'refunded')),
+    status        TEXT NOT NULL CHECK (status IN ('pending', 'paid', 'refunded')),
     provider      TEXT NOT NULL,
     buyer         JSONB NOT NULL,
     stamped       TIMESTAMPTZ NOT NULL,

@@ -254,7 +254,6 @@ async fn purchase(
                 Some((status, _, _)) if status == "issued" => {
                     let (entry, proof) = proof_for_sale(&state, &order).await?;
                     let body = receipt(&state, &entry, &vn, &proof)?;
-                    state.store.finish_idempotent(&key, 201, &body).await?;
                     return Ok((StatusCode::CREATED, Json(body)).into_response());
                 }
                 Some((status, _, _)) if status == "paid" => (order, vn),
@@ -281,7 +280,6 @@ async fn purchase(
     match state.sequencer.submit(change).await {
         Ok(sequenced) => {
             let body = receipt(&state, &sequenced.entry, &vn, &sequenced.proof_file())?;
-            state.store.finish_idempotent(&key, 201, &body).await?;
             Ok((
                 StatusCode::CREATED,
                 [(header::LOCATION, format!("/api/v1/orders/{order_id}"))],
@@ -295,7 +293,6 @@ async fn purchase(
             // Sequenced by an earlier attempt whose answer was lost.
             let (entry, proof) = proof_for_sale(&state, &order_id).await?;
             let body = receipt(&state, &entry, &vn, &proof)?;
-            state.store.finish_idempotent(&key, 201, &body).await?;
             Ok((StatusCode::CREATED, Json(body)).into_response())
         }
         Err(raffle_core::Error::Refused(reason)) => {

@@ -52,10 +52,15 @@ pub fn receipt(
     }))
 }
 
-/// The proof file of the sale with id `sale` under the latest checkpoint
-/// (for a sale that was sequenced but whose answer was lost).
+/// The proof file of the sale with id `sale` under the checkpoint of the
+/// batch that sequenced it (the first one recorded after it; the latest if
+/// that was lost with a restored database): the receipt of a retried
+/// purchase is the one first answered.
 pub async fn proof_for_sale(state: &AppState, sale: &str) -> Result<(Entry, ProofFile), AppError> {
-    let row = sqlx::query("SELECT l.idx, l.body FROM sales s JOIN log_entries l ON l.idx = s.idx WHERE s.id::text = $1")
+    let row = sqlx::query(
+        "SELECT l.idx, l.body, (SELECT note FROM checkpoints c WHERE c.size > l.idx ORDER BY c.size LIMIT 1) \
+         FROM sales s JOIN log_entries l ON l.idx = s.idx WHERE s.id::text = $1",
+    )
         .bind(sale)
         .fetch_optional(&state.store.pool)
         .await

@@ -199,10 +199,6 @@ pub async fn project_batch(
         .bind(&validation)
         .execute(&mut **tx)
         .await?;
-        sqlx::query("UPDATE orders SET status = 'issued', updated_at = now() WHERE id = ANY($1)")
-            .bind(&ids)
-            .execute(&mut **tx)
-            .await?;
     }
     for (i, entry, _) in entries {
         if !matches!(entry.body, Body::Sale(_)) {

@@ -1,8 +1,9 @@
 //! Orders and idempotent purchases.
 //!
 //! An order is created pending with its buyer's details (never logged),
-//! becomes paid when its payment provider confirms, and issued when the
-//! sequencer logs its sale (same id), or refunded. With an `Idempotency-Key`,
+//! becomes paid when its payment provider confirms, and is issued when the
+//! sequencer logs its sale (same id; the sale row is the record of that), or
+//! refunded. With an `Idempotency-Key`,
 //! the key, the SHA-256 of the request body and the response draft (which
 //! holds the validation number, generated before sequencing so that a retry
 //! after a crash still gets it) are stored with the order in one
@@ -125,7 +126,9 @@ impl Store {
         ))
     }
 
-    /// Records the final response of an idempotent request.
+    /// Records the final response of an idempotent request that was refused.
+    /// (A successful purchase's response is rebuilt, identically, from its
+    /// sale, the checkpoint of its batch and the stored draft.)
     pub async fn finish_idempotent(
         &self,
         key: &str,
@@ -148,12 +151,14 @@ impl Store {
         status: &str,
         refusal: Option<&str>,
     ) -> Result<()> {
-        sqlx::query("UPDATE orders SET status = $2, refusal = $3, updated_at = now() WHERE id = $1 AND status <> 'issued'")
-            .bind(uuid(order)?)
-            .bind(status)
-            .bind(refusal)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE orders SET status = $2, refusal = $3, updated_at = now() WHERE id = $1",
+        )
+        .bind(uuid(order)?)
+        .bind(status)
+        .bind(refusal)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -162,7 +167,11 @@ impl Store {
         &self,
         order: &str,
     ) -> Result<Option<(String, Option<String>, String)>> {
-        let row = sqlx::query("SELECT status, refusal, raffle_id::text FROM orders WHERE id = $1")
+        // An order is issued when the sale with its id exists.
+        let row = sqlx::query(
+            "SELECT CASE WHEN EXISTS (SELECT 1 FROM sales s WHERE s.id = o.id) THEN 'issued' ELSE o.status END, \
+             o.refusal, o.raffle_id::text FROM orders o WHERE o.id = $1",
+        )
             .bind(uuid(order)?)
             .fetch_optional(&self.pool)
             .await?;
