@@ -7,6 +7,7 @@ pub mod demo;
 pub mod error;
 pub mod keys;
 pub mod receipt;
+pub mod rng;
 
 use config::Config;
 use raffle_core::store::Store;

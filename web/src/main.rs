@@ -20,6 +20,17 @@ enum Command {
     Serve(Config),
     /// Serve, and on first start create a demo organisation's open 50/50 raffle.
     Demo(Config),
+    /// The draw's random generator, for the lab's statistical tests (GLI-31 chapter 4).
+    Rng {
+        #[command(subcommand)]
+        command: RngCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RngCommand {
+    /// Output from the draw's own generator with fresh seeds from the OS CSPRNG.
+    Collect(web::rng::CollectArgs),
 }
 
 #[tokio::main]
@@ -28,6 +39,15 @@ async fn main() {
     let (config, demo) = match cli.command {
         Command::Serve(c) => (c, false),
         Command::Demo(c) => (c, true),
+        Command::Rng {
+            command: RngCommand::Collect(args),
+        } => {
+            if let Err(e) = web::rng::collect(&args, &mut std::io::stdout().lock()) {
+                eprintln!("raffled rng collect: {e}");
+                std::process::exit(1);
+            }
+            return;
+        }
     };
     if let Err(e) = run(config, demo).await {
         eprintln!("raffled: {e}");
