@@ -88,3 +88,17 @@ pub async fn ensure_demo_raffle(state: &AppState) -> Result<String, String> {
     .map_err(|e| e.to_string())?;
     Ok(raffle)
 }
+
+/// Creates the first administrator when no user exists; returns the
+/// username, password and TOTP secret to print once.
+pub async fn ensure_administrator(
+    store: &raffle_core::store::Store,
+) -> Result<Option<(String, String, String)>, String> {
+    if store.user_count().await.map_err(|e| e.to_string())? > 0 {
+        return Ok(None);
+    }
+    let (user, password) =
+        crate::auth::new_user("admin", &["administrator".to_string()]).map_err(|e| e.message)?;
+    store.create_user(&user).await.map_err(|e| e.to_string())?;
+    Ok(Some((user.username, password, user.totp_secret)))
+}

@@ -1,7 +1,9 @@
 //! `raffled`: the raffle server. It runs the sequencer, serves the JSON API
 //! under `/api/v1` and the published log read-only under `/log/`.
 
+pub mod admin;
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod error;

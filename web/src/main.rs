@@ -20,10 +20,27 @@ enum Command {
     Serve(Config),
     /// Serve, and on first start create a demo organisation's open 50/50 raffle.
     Demo(Config),
+    /// Console users.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// The draw's random generator, for the lab's statistical tests (GLI-31 chapter 4).
     Rng {
         #[command(subcommand)]
         command: RngCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create the first administrator (only when no user exists) and print its credentials.
+    Bootstrap {
+        #[command(flatten)]
+        config: Config,
+        /// Print the credentials as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -39,6 +56,33 @@ async fn main() {
     let (config, demo) = match cli.command {
         Command::Serve(c) => (c, false),
         Command::Demo(c) => (c, true),
+        Command::Admin {
+            command: AdminCommand::Bootstrap { config, json },
+        } => {
+            match bootstrap(&config).await {
+                Ok(Some((username, password, secret))) => {
+                    if json {
+                        println!(
+                            "{}",
+                            serde_json::json!({ "username": username, "password": password, "totp_secret": secret })
+                        );
+                    } else {
+                        println!(
+                            "administrator: {username}\npassword:      {password}\nTOTP secret:   {secret}"
+                        );
+                    }
+                }
+                Ok(None) => {
+                    eprintln!("raffled admin bootstrap: users exist already; nothing created");
+                    std::process::exit(1);
+                }
+                Err(e) => {
+                    eprintln!("raffled admin bootstrap: {e}");
+                    std::process::exit(1);
+                }
+            }
+            return;
+        }
         Command::Rng {
             command: RngCommand::Collect(args),
         } => {
@@ -67,6 +111,11 @@ async fn run(config: Config, demo: bool) -> Result<(), String> {
     if demo {
         let raffle = web::demo::ensure_demo_raffle(&state).await?;
         println!("demo raffle: http://{listen}/api/v1/raffles/{raffle}");
+        if let Some((username, password, secret)) =
+            web::demo::ensure_administrator(&state.store).await?
+        {
+            println!("administrator: {username}  password: {password}  TOTP secret: {secret}");
+        }
     }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -74,4 +123,12 @@ async fn run(config: Config, demo: bool) -> Result<(), String> {
     axum::serve(listener, web::api::router(state))
         .await
         .map_err(|e| e.to_string())
+}
+
+/// Creates the first administrator unless users exist.
+async fn bootstrap(config: &Config) -> Result<Option<(String, String, String)>, String> {
+    let store = raffle_core::store::Store::connect(&config.database_url)
+        .await
+        .map_err(|e| e.to_string())?;
+    web::demo::ensure_administrator(&store).await
 }

@@ -111,6 +111,15 @@ pub enum Change {
         draw: String,
         contribution: Vec<u8>,
     },
+    /// Pay a draw's prize to the bearer of its winning ticket (the caller
+    /// has checked the validation number against the sale's commitment).
+    PayClaim {
+        raffle: String,
+        draw: String,
+        sale: String,
+        validation_number: String,
+        by: String,
+    },
 }
 
 /// A sequenced change: its entry, where it is, and the proof of it.
@@ -587,6 +596,37 @@ fn build(
                 winner: U64(winner),
                 sale,
                 redraw: None,
+            })
+        }
+        Change::PayClaim {
+            raffle,
+            draw,
+            sale,
+            validation_number,
+            by,
+        } => {
+            let r = raffle_state(&raffle)?;
+            let state = r
+                .draws
+                .get(&draw)
+                .ok_or_else(|| Error::Refused(format!("no draw {draw:?}")))?;
+            let winner = state
+                .winner
+                .as_ref()
+                .ok_or_else(|| Error::Refused(format!("draw {draw} has no winner yet")))?;
+            let prize = state
+                .frozen
+                .as_ref()
+                .map(|f| f.prize)
+                .ok_or_else(|| Error::Refused(format!("draw {draw} is not frozen")))?;
+            Body::ClaimPaid(ClaimPaid {
+                raffle,
+                draw,
+                sale,
+                number: U64(winner.number),
+                validation_number,
+                prize,
+                by,
             })
         }
     })

@@ -1,0 +1,257 @@
+//! Console users, sessions and approvals (GLI-31 5.2.2, 5.2.4). Passwords
+//! are hashed by the caller (Argon2id); session tokens are stored only as
+//! their SHA-256; sessions end after 30 minutes idle.
+
+use super::{Store, uuid};
+use crate::{Error, Result};
+use sqlx::Row;
+
+/// Sessions end after this long without use.
+pub const IDLE_MINUTES: i32 = 30;
+/// Failed sign-ins before a lock-out, and its length.
+pub const MAX_FAILED_LOGINS: i32 = 5;
+pub const LOCKOUT_MINUTES: i32 = 15;
+
+#[derive(Clone, Debug)]
+pub struct User {
+    pub id: String,
+    pub staff_id: String,
+    pub username: String,
+    pub password_hash: String,
+    pub totp_secret: String,
+    pub roles: Vec<String>,
+    pub locked: bool,
+}
+
+fn user_from(row: &sqlx::postgres::PgRow) -> User {
+    User {
+        id: row.get(0),
+        staff_id: row.get(1),
+        username: row.get(2),
+        password_hash: row.get(3),
+        totp_secret: row.get(4),
+        roles: row.get(5),
+        locked: row.get(6),
+    }
+}
+
+/// The columns `user_from` reads, as a literal for `concat!` (static SQL only).
+macro_rules! user_columns {
+    () => {
+        "id::text, staff_id, username, password_hash, totp_secret, roles, coalesce(locked_until > now(), false)"
+    };
+}
+
+impl Store {
+    pub async fn user_count(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT count(*) FROM users")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    pub async fn create_user(&self, user: &User) -> Result<()> {
+        let done = sqlx::query(
+            "INSERT INTO users (id, staff_id, username, password_hash, totp_secret, roles) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (username) DO NOTHING",
+        )
+        .bind(uuid(&user.id)?)
+        .bind(&user.staff_id)
+        .bind(&user.username)
+        .bind(&user.password_hash)
+        .bind(&user.totp_secret)
+        .bind(&user.roles)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::Refused(format!(
+                "a user named {:?} already exists",
+                user.username
+            )));
+        }
+        Ok(())
+    }
+
+    pub async fn user_by_name(&self, username: &str) -> Result<Option<User>> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE username = $1"
+        ))
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(user_from))
+    }
+
+    /// Counts a failed sign-in; locks the account after too many.
+    pub async fn record_failed_login(&self, user_id: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE users SET failed_logins = failed_logins + 1, \
+             locked_until = CASE WHEN failed_logins + 1 >= $2 THEN now() + make_interval(mins => $3) ELSE locked_until END \
+             WHERE id = $1",
+        )
+        .bind(uuid(user_id)?)
+        .bind(MAX_FAILED_LOGINS)
+        .bind(LOCKOUT_MINUTES)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn create_session(&self, user_id: &str, token_sha256: &[u8; 32]) -> Result<()> {
+        sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1")
+            .bind(uuid(user_id)?)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("INSERT INTO sessions (token_sha256, user_id) VALUES ($1, $2)")
+            .bind(&token_sha256[..])
+            .bind(uuid(user_id)?)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The user of a live session (touching it), or `None` if it is unknown
+    /// or has been idle for 30 minutes (then it is deleted).
+    pub async fn session_user(&self, token_sha256: &[u8; 32]) -> Result<Option<User>> {
+        sqlx::query("DELETE FROM sessions WHERE token_sha256 = $1 AND last_seen < now() - make_interval(mins => $2)")
+            .bind(&token_sha256[..])
+            .bind(IDLE_MINUTES)
+            .execute(&self.pool)
+            .await?;
+        let row = sqlx::query(concat!(
+            "WITH s AS (UPDATE sessions SET last_seen = now() WHERE token_sha256 = $1 RETURNING user_id) SELECT ",
+            user_columns!(),
+            " FROM users WHERE id = (SELECT user_id FROM s)"
+        ))
+        .bind(&token_sha256[..])
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(user_from))
+    }
+
+    pub async fn delete_session(&self, token_sha256: &[u8; 32]) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_sha256 = $1")
+            .bind(&token_sha256[..])
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn create_approval(
+        &self,
+        id: &str,
+        kind: &str,
+        payload: &serde_json::Value,
+        requested_by: &str,
+    ) -> Result<()> {
+        sqlx::query("INSERT INTO approvals (id, kind, payload, requested_by, status) VALUES ($1, $2, $3, $4, 'pending')")
+            .bind(uuid(id)?)
+            .bind(kind)
+            .bind(payload)
+            .bind(uuid(requested_by)?)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Takes a pending approval for a decision (status moves from pending,
+    /// once): returns its kind, payload and requester.
+    pub async fn claim_approval(
+        &self,
+        id: &str,
+        decided_by: &str,
+        status: &str,
+    ) -> Result<Option<(String, serde_json::Value, String)>> {
+        let row = sqlx::query(
+            "UPDATE approvals SET status = $3, decided_by = $2, decided_at = now() \
+             WHERE id = $1 AND status = 'pending' AND requested_by <> $2 RETURNING kind, payload, requested_by::text",
+        )
+        .bind(uuid(id)?)
+        .bind(uuid(decided_by)?)
+        .bind(status)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| (r.get(0), r.get(1), r.get(2))))
+    }
+
+    /// An approval's requester and status.
+    pub async fn approval(&self, id: &str) -> Result<Option<(String, String, String)>> {
+        let row =
+            sqlx::query("SELECT kind, requested_by::text, status FROM approvals WHERE id = $1")
+                .bind(uuid(id)?)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|r| (r.get(0), r.get(1), r.get(2))))
+    }
+
+    pub async fn finish_approval(&self, id: &str, status: &str, outcome: &str) -> Result<()> {
+        sqlx::query("UPDATE approvals SET status = $2, outcome = $3 WHERE id = $1")
+            .bind(uuid(id)?)
+            .bind(status)
+            .bind(outcome)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn staff_id_of(&self, user_id: &str) -> Result<String> {
+        Ok(
+            sqlx::query_scalar("SELECT staff_id FROM users WHERE id = $1")
+                .bind(uuid(user_id)?)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Records a significant event (GLI-31 5.6.1).
+    pub async fn record_event(
+        &self,
+        component: &str,
+        kind: &str,
+        detail: &serde_json::Value,
+        user: Option<&str>,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO events (component, kind, detail, user_id) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(component)
+        .bind(kind)
+        .bind(detail)
+        .bind(user)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Significant events, searchable by time range, component and kind (GLI-31 5.6.2), newest first.
+    pub async fn events(
+        &self,
+        from: Option<time::OffsetDateTime>,
+        to: Option<time::OffsetDateTime>,
+        component: Option<&str>,
+        kind: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<serde_json::Value>> {
+        let rows = sqlx::query(
+            "SELECT id, time, component, kind, detail, user_id FROM events \
+             WHERE ($1::timestamptz IS NULL OR time >= $1) AND ($2::timestamptz IS NULL OR time < $2) \
+             AND ($3::text IS NULL OR component = $3) AND ($4::text IS NULL OR kind = $4) ORDER BY id DESC LIMIT $5",
+        )
+        .bind(from)
+        .bind(to)
+        .bind(component)
+        .bind(kind)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let t: time::OffsetDateTime = r.get(1);
+                let ts = crate::Timestamp::from_micros((t.unix_timestamp_nanos() / 1000) as i64);
+                serde_json::json!({ "id": r.get::<i64, _>(0).to_string(), "time": ts, "component": r.get::<String, _>(2), "kind": r.get::<String, _>(3), "detail": r.get::<serde_json::Value, _>(4), "user": r.get::<Option<String>, _>(5) })
+            })
+            .collect())
+    }
+}

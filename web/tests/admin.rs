@@ -1,0 +1,417 @@
+//! The admin API: every route checked for every role and for no session;
+//! sign-in with password and TOTP, lock-out and idle expiry; and a raffle run
+//! end to end by a manager and two finance users, with two-person approvals.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::{PURCHASE, drop_database, fresh_database};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use web::auth::{new_user, totp_now};
+
+struct App {
+    state: web::AppState,
+    db: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn app() -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, db) = fresh_database();
+    let config = web::config::Config {
+        database_url: url,
+        listen: "127.0.0.1:8080".parse().unwrap(),
+        data_dir: dir.path().to_path_buf(),
+        log_origin: None,
+        witness_keys: vec![],
+    };
+    App {
+        state: web::start(config).await.unwrap(),
+        db,
+        _dir: dir,
+    }
+}
+
+async fn call(
+    app: &App,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Value,
+) -> (StatusCode, Value) {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/json");
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let body = if body.is_null() {
+        String::new()
+    } else {
+        body.to_string()
+    };
+    let resp = web::api::router(app.state.clone())
+        .oneshot(req.body(Body::from(body)).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+/// Creates a user with `roles` and signs them in; returns (token, password, totp secret).
+async fn user(app: &App, name: &str, roles: &[&str]) -> (String, String, String) {
+    let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
+    let (u, password) = new_user(name, &roles).unwrap();
+    app.state.store.create_user(&u).await.unwrap();
+    let token = sign_in(app, name, &password, &u.totp_secret).await;
+    (token, password, u.totp_secret)
+}
+
+async fn sign_in(app: &App, name: &str, password: &str, secret: &str) -> String {
+    let body = json!({ "username": name, "password": password, "totp": totp_now(secret).unwrap() });
+    let (status, v) = call(app, "POST", "/api/v1/sessions", None, body).await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    v["token"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_admin_route_checks_the_session_and_the_role() {
+    let app = app().await;
+    let raffle = web::demo::ensure_demo_raffle(&app.state).await.unwrap();
+    let roles = web::auth::ROLES;
+    let mut users = Vec::new();
+    for role in roles {
+        let name = format!("user-{role}");
+        let (_, password, secret) = user(&app, &name, &[role]).await;
+        users.push((role, name, password, secret));
+    }
+    for (method, route, allowed) in web::admin::ROUTES {
+        let path = route.replace("{id}", &raffle).replace("{draw_id}", "main");
+        // No session: 401.
+        let (status, _) = call(&app, method, &path, None, json!({})).await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "{method} {route} without a session"
+        );
+        let (status, _) = call(&app, method, &path, Some("forged-token"), json!({})).await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "{method} {route} with a forged token"
+        );
+        for (role, name, password, secret) in &users {
+            let token = sign_in(&app, name, password, secret).await;
+            let (status, v) = call(&app, method, &path, Some(&token), json!({})).await;
+            let may = allowed.is_empty() || allowed.contains(role);
+            if may {
+                assert!(
+                    status != StatusCode::FORBIDDEN && status != StatusCode::UNAUTHORIZED,
+                    "{method} {route} as {role}: {status} {v}"
+                );
+            } else {
+                assert_eq!(
+                    status,
+                    StatusCode::FORBIDDEN,
+                    "{method} {route} as {role}: {v}"
+                );
+            }
+        }
+    }
+    drop_database(&app.db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_needs_the_code_locks_out_and_sessions_expire_when_idle() {
+    let app = app().await;
+    let (token, password, secret) = user(&app, "ann", &["auditor"]).await;
+    let (status, _) = call(&app, "GET", "/api/v1/events", Some(&token), Value::Null).await;
+    assert_eq!(status, StatusCode::OK);
+    // A wrong code is refused; five failures lock the account (even with the right code).
+    let wrong = json!({ "username": "ann", "password": password, "totp": "000000" });
+    let wrong = if totp_now(&secret).unwrap() == "000000" {
+        json!({ "username": "ann", "password": password, "totp": "111111" })
+    } else {
+        wrong
+    };
+    for _ in 0..5 {
+        let (status, _) = call(&app, "POST", "/api/v1/sessions", None, wrong.clone()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let right =
+        json!({ "username": "ann", "password": password, "totp": totp_now(&secret).unwrap() });
+    let (status, _) = call(&app, "POST", "/api/v1/sessions", None, right).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // 30 minutes idle ends a session.
+    sqlx::query("UPDATE sessions SET last_seen = now() - interval '31 minutes'")
+        .execute(&app.state.store.pool)
+        .await
+        .unwrap();
+    let (status, _) = call(&app, "GET", "/api/v1/events", Some(&token), Value::Null).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Sign-out ends one at once.
+    let (t2, _, _) = user(&app, "bob", &["auditor"]).await;
+    let (status, _) = call(
+        &app,
+        "DELETE",
+        "/api/v1/sessions/current",
+        Some(&t2),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = call(&app, "GET", "/api/v1/events", Some(&t2), Value::Null).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    drop_database(&app.db).await;
+}
+
+fn config(end_in_secs: i64) -> Value {
+    let Some(raffle_core::entry::Body::RaffleCreated(c)) = raffle_core::entry::examples()
+        .into_iter()
+        .nth(1)
+        .map(|e| e.body)
+    else {
+        panic!()
+    };
+    let mut c = c.config;
+    let now = raffle_core::Timestamp::now().as_micros();
+    c.sales_start = raffle_core::Timestamp::from_micros(now - 60_000_000);
+    c.sales_end = raffle_core::Timestamp::from_micros(now + end_in_secs * 1_000_000);
+    c.draws.remove(0);
+    c.draws[0].cutoff = c.sales_end;
+    c.draws[0].draw_at = c.sales_end;
+    c.max_tickets = None;
+    json!({ "config": c })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_and_finance_run_a_raffle_with_two_person_approvals() {
+    let app = app().await;
+    let (admin, _, _) = user(&app, "root", &["administrator"]).await;
+    // Users are created by an administrator, with credentials returned once.
+    let (status, created) = call(
+        &app,
+        "POST",
+        "/api/v1/users",
+        Some(&admin),
+        json!({ "username": "mia", "roles": ["raffle_manager"] }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let manager = sign_in(
+        &app,
+        "mia",
+        created["password"].as_str().unwrap(),
+        created["totp_secret"].as_str().unwrap(),
+    )
+    .await;
+    let (fin1, _, _) = user(&app, "fay", &["finance"]).await;
+    let (fin2, _, _) = user(&app, "fred", &["finance"]).await;
+
+    let (status, v) = call(&app, "POST", "/api/v1/raffles", Some(&manager), config(3)).await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let raffle = v["id"].as_str().unwrap().to_string();
+    let (status, v) = call(
+        &app,
+        "POST",
+        &format!("/api/v1/raffles/{raffle}/open"),
+        Some(&manager),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    // GLI-31 2.2.3: the configuration is frozen once open, and the attempt is logged.
+    let (status, _) = call(
+        &app,
+        "PATCH",
+        &format!("/api/v1/raffles/{raffle}"),
+        Some(&manager),
+        config(5),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (_, events) = call(
+        &app,
+        "GET",
+        "/api/v1/events?kind=configuration_change_refused",
+        Some(&admin),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(events["events"].as_array().unwrap().len(), 1, "{events}");
+
+    let mut receipts = Vec::new();
+    for _ in 0..4 {
+        let (status, r) = call(
+            &app,
+            "POST",
+            &format!("/api/v1/raffles/{raffle}/purchases"),
+            None,
+            serde_json::from_str(PURCHASE).unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{r}");
+        receipts.push(r);
+    }
+    // A void needs a second person (GLI-31 2.3.3, 5.2.4).
+    let sale = receipts[0]["sale_id"].as_str().unwrap();
+    let (status, v) = call(
+        &app,
+        "POST",
+        &format!("/api/v1/sales/{sale}/void"),
+        Some(&fin1),
+        json!({ "raffle_id": raffle, "reason": "buyer_request", "refund": true }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{v}");
+    let approval = v["approval_id"].as_str().unwrap().to_string();
+    let (status, _) = call(
+        &app,
+        "POST",
+        &format!("/api/v1/approvals/{approval}"),
+        Some(&fin1),
+        json!({ "decision": "approve" }),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "the requester approved their own void"
+    );
+    let (status, v) = call(
+        &app,
+        "POST",
+        &format!("/api/v1/approvals/{approval}"),
+        Some(&fin2),
+        json!({ "decision": "approve" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["entry"]["type"], "sale.voided");
+    let (status, _) = call(
+        &app,
+        "POST",
+        &format!("/api/v1/approvals/{approval}"),
+        Some(&fin2),
+        json!({ "decision": "approve" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "decided twice");
+
+    // After the end time: reconciliation (approved by another), then the draw.
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    let (status, _) = call(
+        &app,
+        "POST",
+        &format!("/api/v1/raffles/{raffle}/draws/main/freeze"),
+        Some(&manager),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "frozen before reconciliation (GLI-31 2.6.3)"
+    );
+    let (status, v) = call(
+        &app,
+        "POST",
+        &format!("/api/v1/raffles/{raffle}/reconciliation"),
+        Some(&fin1),
+        json!({ "draw": "main" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{v}");
+    let (status, v) = call(
+        &app,
+        "POST",
+        &format!("/api/v1/approvals/{}", v["approval_id"].as_str().unwrap()),
+        Some(&fin2),
+        json!({ "decision": "approve" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["entry"]["voids"], "1");
+    let (status, v) = call(
+        &app,
+        "POST",
+        &format!("/api/v1/raffles/{raffle}/draws/main/freeze"),
+        Some(&manager),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(
+        v["entry"]["n"], "9",
+        "the voided sale's 3 numbers are not eligible"
+    );
+    let (status, v) = call(
+        &app,
+        "POST",
+        &format!("/api/v1/raffles/{raffle}/draws/main/perform"),
+        Some(&manager),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let winning_sale = v["entry"]["sale"].as_str().unwrap().to_string();
+    assert_ne!(winning_sale, sale, "a voided sale won");
+
+    // Claims: validated by the winner's validation number (GLI-31 2.7.1).
+    let winner = receipts
+        .iter()
+        .find(|r| r["sale_id"] == winning_sale.as_str())
+        .unwrap();
+    let loser = receipts
+        .iter()
+        .find(|r| r["sale_id"] != winning_sale.as_str() && r["sale_id"] != sale)
+        .unwrap();
+    let (status, _) = call(
+        &app,
+        "POST",
+        "/api/v1/claims",
+        Some(&manager),
+        json!({ "validation_number": loser["validation_number"] }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, v) = call(
+        &app,
+        "POST",
+        "/api/v1/claims",
+        Some(&manager),
+        json!({ "validation_number": winner["validation_number"] }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["entry"]["type"], "claim.paid");
+    let (status, _) = call(
+        &app,
+        "POST",
+        "/api/v1/claims",
+        Some(&manager),
+        json!({ "validation_number": winner["validation_number"] }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "paid twice");
+    // The public page shows the result (GLI-31 2.6.5).
+    let (_, page) = call(
+        &app,
+        "GET",
+        &format!("/api/v1/raffles/{raffle}"),
+        None,
+        Value::Null,
+    )
+    .await;
+    assert_eq!(page["draws"][0]["claimed"], true);
+    drop_database(&app.db).await;
+}
