@@ -393,7 +393,9 @@ pub struct ClaimPaid {
     pub by: String,
 }
 
-/// Anchors the significant events kept in the database (GLI-31 5.6.1).
+/// Anchors the significant events kept in the database (GLI-31 5.6.1): the
+/// SHA-256 over each event's canonical record (`core::store::people::event_record`)
+/// followed by a newline, in id order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventsDigest {

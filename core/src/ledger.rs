@@ -281,6 +281,8 @@ pub struct Ledger {
     /// Number of entries applied (the next leaf index).
     size: u64,
     last_time: Option<Timestamp>,
+    /// Last event id anchored by an `events.digest` entry.
+    last_event: u64,
 }
 
 impl Ledger {
@@ -325,7 +327,16 @@ impl Ledger {
         let index = self.size;
         let time = entry.time;
         match &entry.body {
-            Body::SoftwareStarted(_) | Body::EventsDigest(_) => {}
+            Body::SoftwareStarted(_) => {}
+            Body::EventsDigest(e) => {
+                if e.first.0 <= self.last_event {
+                    return Err(refused(format!(
+                        "events.digest must start after event {}, the last one anchored",
+                        self.last_event
+                    )));
+                }
+                self.last_event = e.last.0;
+            }
             Body::RaffleCreated(e) => {
                 if self.raffles.contains_key(&e.raffle) {
                     return Err(refused(format!("raffle {} already exists", e.raffle)));

@@ -59,10 +59,51 @@ pub async fn start(config: Config) -> Result<AppState, String> {
         })
         .await
         .map_err(|e| format!("logging software.started: {e}"))?;
-    Ok(AppState {
+    let state = AppState {
         store,
         sequencer,
         config: Arc::new(config),
         vkey,
-    })
+    };
+    state
+        .store
+        .record_event(
+            "server",
+            "started",
+            &serde_json::json!({ "version": env!("CARGO_PKG_VERSION") }),
+            None,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    let background = state.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(EVENTS_DIGEST_INTERVAL).await;
+            if let Err(e) = digest_events(&background).await {
+                eprintln!("raffled: events.digest: {e}");
+            }
+            // Stored responses hold validation numbers: kept 24 hours at most.
+            if let Err(e) = background.store.purge_idempotency().await {
+                eprintln!("raffled: purging idempotent responses: {e}");
+            }
+        }
+    });
+    Ok(state)
+}
+
+/// How often significant events are anchored in the log.
+pub const EVENTS_DIGEST_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Anchors the events recorded since the last `events.digest` entry (if any).
+pub async fn digest_events(
+    state: &AppState,
+) -> Result<Option<raffle_core::store::sequencer::Sequenced>, raffle_core::Error> {
+    match state.store.pending_events_digest().await? {
+        None => Ok(None),
+        Some(digest) => state
+            .sequencer
+            .submit(Change::DigestEvents { digest })
+            .await
+            .map(Some),
+    }
 }

@@ -403,6 +403,37 @@ async fn a_manager_and_finance_run_a_raffle_with_two_person_approvals() {
     )
     .await;
     assert_eq!(status, StatusCode::CONFLICT, "paid twice");
+    // Significant events are anchored in the log by events.digest, and the
+    // digest recomputes from the events table.
+    let s = web::digest_events(&app.state)
+        .await
+        .unwrap()
+        .expect("events to anchor");
+    let raffle_core::entry::Body::EventsDigest(d) = &s.entry.body else {
+        panic!()
+    };
+    let events = app
+        .state
+        .store
+        .events_between(d.first.0 as i64, d.last.0 as i64)
+        .await
+        .unwrap();
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    for e in &events {
+        h.update(raffle_core::store::people::event_record(e));
+        h.update(b"\n");
+    }
+    assert_eq!(d.sha256.0, <[u8; 32]>::from(h.finalize()));
+    assert!(
+        d.count.0 >= 8,
+        "sign-ins, approvals and the refused change: {}",
+        d.count.0
+    );
+    assert!(
+        web::digest_events(&app.state).await.unwrap().is_none(),
+        "nothing new to anchor"
+    );
     // The public page shows the result (GLI-31 2.6.5).
     let (_, page) = call(
         &app,

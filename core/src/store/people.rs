@@ -245,13 +245,80 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .iter()
-            .map(|r| {
-                let t: time::OffsetDateTime = r.get(1);
-                let ts = crate::Timestamp::from_micros((t.unix_timestamp_nanos() / 1000) as i64);
-                serde_json::json!({ "id": r.get::<i64, _>(0).to_string(), "time": ts, "component": r.get::<String, _>(2), "kind": r.get::<String, _>(3), "detail": r.get::<serde_json::Value, _>(4), "user": r.get::<Option<String>, _>(5) })
-            })
-            .collect())
+        Ok(rows.iter().map(event_json).collect())
     }
+}
+
+/// An event's canonical record, as hashed by `events.digest`: compact JSON
+/// with sorted keys of id, time, component, kind, detail and user.
+pub fn event_record(event: &serde_json::Value) -> Vec<u8> {
+    // serde_json's maps are sorted by key, so this encoding is canonical.
+    serde_json::to_vec(event).expect("JSON values always encode")
+}
+
+impl Store {
+    /// The digest of the events not yet anchored in the log: the events after
+    /// the last `events.digest` entry, or `None` when there are none.
+    pub async fn pending_events_digest(&self) -> Result<Option<crate::entry::EventsDigest>> {
+        use sha2::{Digest as _, Sha256};
+        let last: Option<Vec<u8>> = sqlx::query_scalar(
+            "SELECT body FROM log_entries WHERE kind = 'events.digest' ORDER BY idx DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        let after = match last {
+            Some(body) => match crate::entry::Entry::parse(&body)?.body {
+                crate::entry::Body::EventsDigest(d) => d.last.0,
+                _ => 0,
+            },
+            None => 0,
+        };
+        let rows = sqlx::query("SELECT id FROM events WHERE id > $1 ORDER BY id")
+            .bind(after as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let (first, last) = (
+            rows[0].get::<i64, _>(0),
+            rows[rows.len() - 1].get::<i64, _>(0),
+        );
+        let mut events = self.events_between(first, last).await?;
+        events.sort_by_key(|e| e["id"].as_str().and_then(|s| s.parse::<u64>().ok()));
+        let mut h = Sha256::new();
+        for e in &events {
+            h.update(event_record(e));
+            h.update(b"\n");
+        }
+        Ok(Some(crate::entry::EventsDigest {
+            first: crate::entry::U64(first as u64),
+            last: crate::entry::U64(last as u64),
+            count: crate::entry::U64(events.len() as u64),
+            sha256: crate::entry::Digest32(h.finalize().into()),
+        }))
+    }
+
+    /// Events with ids in first..=last, in their canonical JSON form.
+    pub async fn events_between(&self, first: i64, last: i64) -> Result<Vec<serde_json::Value>> {
+        let rows = sqlx::query("SELECT id, time, component, kind, detail, user_id FROM events WHERE id BETWEEN $1 AND $2 ORDER BY id")
+            .bind(first)
+            .bind(last)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(event_json).collect())
+    }
+}
+
+fn event_json(r: &sqlx::postgres::PgRow) -> serde_json::Value {
+    let t: time::OffsetDateTime = r.get(1);
+    let ts = crate::Timestamp::from_micros((t.unix_timestamp_nanos() / 1000) as i64);
+    serde_json::json!({
+        "id": r.get::<i64, _>(0).to_string(),
+        "time": ts,
+        "component": r.get::<String, _>(2),
+        "kind": r.get::<String, _>(3),
+        "detail": r.get::<serde_json::Value, _>(4),
+        "user": r.get::<Option<String>, _>(5),
+    })
 }

@@ -111,6 +111,10 @@ pub enum Change {
         draw: String,
         contribution: Vec<u8>,
     },
+    /// Anchor the significant events kept in the database.
+    DigestEvents {
+        digest: EventsDigest,
+    },
     /// Pay a draw's prize to the bearer of its winning ticket (the caller
     /// has checked the validation number against the sale's commitment).
     PayClaim {
@@ -598,6 +602,7 @@ fn build(
                 redraw: None,
             })
         }
+        Change::DigestEvents { digest } => Body::EventsDigest(digest),
         Change::PayClaim {
             raffle,
             draw,
