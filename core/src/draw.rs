@@ -25,6 +25,31 @@ pub fn seed_commitment(seed: &[u8]) -> [u8; 32] {
     Sha256::digest(seed).into()
 }
 
+/// The message a witness signs to contribute to a draw: the fixed header,
+/// the log origin, the leaf index and the base64 leaf hash of the
+/// `draw.frozen` entry, one per line. Its Ed25519 signature is the
+/// contribution (deterministic, so exactly one is possible).
+pub fn contribution_message(
+    origin: &str,
+    frozen_index: u64,
+    frozen_leaf_hash: &[u8; 32],
+) -> Vec<u8> {
+    const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut hash = String::with_capacity(44);
+    for chunk in frozen_leaf_hash.chunks(3) {
+        let n =
+            chunk.iter().fold(0u32, |acc, &b| (acc << 8) | u32::from(b)) << (8 * (3 - chunk.len()));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                hash.push(B64[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                hash.push('=');
+            }
+        }
+    }
+    format!("raffle-draw-contribution/v1\n{origin}\n{frozen_index}\n{hash}\n").into_bytes()
+}
+
 /// The HMAC-based generator keyed by a draw's seed.
 pub struct DrawRng {
     mac: Hmac<Sha256>,

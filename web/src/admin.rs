@@ -38,6 +38,11 @@ pub const ROUTES: &[(&str, &str, &[&str])] = &[
     ),
     (
         "POST",
+        "/api/v1/raffles/{id}/draws/{draw_id}/contribution",
+        &["raffle_manager"],
+    ),
+    (
+        "POST",
         "/api/v1/raffles/{id}/draws/{draw_id}/perform",
         &["raffle_manager"],
     ),
@@ -94,6 +99,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/api/v1/raffles/{id}/draws/{draw_id}/freeze",
             post(freeze_draw),
+        )
+        .route(
+            "/api/v1/raffles/{id}/draws/{draw_id}/contribution",
+            post(contribute),
         )
         .route(
             "/api/v1/raffles/{id}/draws/{draw_id}/perform",
@@ -472,23 +481,107 @@ async fn freeze_draw(
     Ok(Json(sequenced(&s)))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Contribution {
+    /// The witness key's name (one of RAFFLE_WITNESS_KEYS).
+    witness: String,
+    /// Base64 Ed25519 signature over the contribution message.
+    signature: String,
+}
+
+/// Accepts the configured witness's signature over the `draw.frozen` entry,
+/// once per draw (architecture page, "The draw").
+async fn contribute(
+    State(state): State<AppState>,
+    Extension(staff): Extension<Staff>,
+    Path((id, draw)): Path<(String, String)>,
+    Json(req): Json<Contribution>,
+) -> Result<Json<Value>, AppError> {
+    let keys: Vec<transparency::NoteVerifier> = state
+        .config
+        .witness_keys
+        .iter()
+        .map(|k| transparency::NoteVerifier::from_vkey(k))
+        .collect::<Result<_, _>>()
+        .map_err(|e| {
+            AppError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("RAFFLE_WITNESS_KEYS: {e}"),
+            )
+        })?;
+    let key = keys
+        .iter()
+        .find(|k| k.name() == req.witness)
+        .ok_or_else(|| {
+            AppError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("{:?} is not a configured witness", req.witness),
+            )
+        })?;
+    let (index, bytes) = state
+        .store
+        .frozen_entry(&id, &draw)
+        .await?
+        .ok_or_else(|| AppError::new(StatusCode::CONFLICT, "the draw is not frozen"))?;
+    let message = raffle_core::draw::contribution_message(
+        &state.config.origin(),
+        index,
+        transparency::leaf_hash(&bytes).as_bytes(),
+    );
+    let signature = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .decode(&req.signature)
+            .map_err(|e| AppError::bad_request(format!("signature is not base64: {e}")))?
+    };
+    if !key.verify_raw(&message, &signature) {
+        return Err(AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the signature does not verify with the witness key over the frozen entry",
+        ));
+    }
+    state
+        .store
+        .save_contribution(&id, &draw, key.name(), &signature)
+        .await?;
+    state
+        .store
+        .record_event(
+            "draws",
+            "contribution",
+            &json!({ "raffle": id, "draw": draw, "witness": key.name() }),
+            Some(&staff.user.staff_id),
+        )
+        .await?;
+    Ok(Json(
+        json!({ "raffle": id, "draw": draw, "witness": key.name(), "accepted": true }),
+    ))
+}
+
 async fn perform_draw(
     State(state): State<AppState>,
     Extension(staff): Extension<Staff>,
     Path((id, draw)): Path<(String, String)>,
 ) -> Result<Json<Value>, AppError> {
-    if !state.config.witness_keys.is_empty() {
-        return Err(AppError::new(
-            StatusCode::CONFLICT,
-            "a witness is configured: its contribution is required, and contributions are not accepted yet by this build",
-        ));
-    }
+    // With a witness configured, its contribution is required: the operator
+    // alone cannot fix the outcome.
+    let contribution = match state.store.contribution(&id, &draw).await? {
+        Some(c) => c,
+        None if state.config.witness_keys.is_empty() => Vec::new(),
+        None => {
+            return Err(AppError::new(
+                StatusCode::CONFLICT,
+                "a witness is configured: its contribution to this draw is required first",
+            ));
+        }
+    };
     let s = state
         .sequencer
         .submit(Change::PerformDraw {
             raffle: id.clone(),
             draw: draw.clone(),
-            contribution: vec![],
+            contribution,
         })
         .await?;
     state

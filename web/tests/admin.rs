@@ -18,6 +18,10 @@ struct App {
 }
 
 async fn app() -> App {
+    app_with_witnesses(vec![]).await
+}
+
+async fn app_with_witnesses(witness_keys: Vec<String>) -> App {
     let dir = tempfile::tempdir().unwrap();
     let (url, db) = fresh_database();
     let config = web::config::Config {
@@ -25,7 +29,7 @@ async fn app() -> App {
         listen: "127.0.0.1:8080".parse().unwrap(),
         data_dir: dir.path().to_path_buf(),
         log_origin: None,
-        witness_keys: vec![],
+        witness_keys,
     };
     App {
         state: web::start(config).await.unwrap(),
@@ -444,5 +448,136 @@ async fn a_manager_and_finance_run_a_raffle_with_two_person_approvals() {
     )
     .await;
     assert_eq!(page["draws"][0]["claimed"], true);
+    drop_database(&app.db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configured_witness_contributes_once_and_the_draw_needs_it() {
+    use base64::Engine as _;
+    use transparency::key::{ALG_COSIGNATURE_V1, NoteSigner};
+    let witness = NoteSigner::generate("regulator.example/witness", ALG_COSIGNATURE_V1).unwrap();
+    let app = app_with_witnesses(vec![witness.verifier().vkey()]).await;
+    let (manager, _, _) = user(&app, "mia", &["raffle_manager"]).await;
+    let (fin1, _, _) = user(&app, "fay", &["finance"]).await;
+    let (fin2, _, _) = user(&app, "fred", &["finance"]).await;
+    let (_, v) = call(&app, "POST", "/api/v1/raffles", Some(&manager), config(2)).await;
+    let raffle = v["id"].as_str().unwrap().to_string();
+    call(
+        &app,
+        "POST",
+        &format!("/api/v1/raffles/{raffle}/open"),
+        Some(&manager),
+        Value::Null,
+    )
+    .await;
+    for _ in 0..3 {
+        let (status, _) = call(
+            &app,
+            "POST",
+            &format!("/api/v1/raffles/{raffle}/purchases"),
+            None,
+            serde_json::from_str(PURCHASE).unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let (_, v) = call(
+        &app,
+        "POST",
+        &format!("/api/v1/raffles/{raffle}/reconciliation"),
+        Some(&fin1),
+        json!({ "draw": "main" }),
+    )
+    .await;
+    call(
+        &app,
+        "POST",
+        &format!("/api/v1/approvals/{}", v["approval_id"].as_str().unwrap()),
+        Some(&fin2),
+        json!({ "decision": "approve" }),
+    )
+    .await;
+    let (status, frozen) = call(
+        &app,
+        "POST",
+        &format!("/api/v1/raffles/{raffle}/draws/main/freeze"),
+        Some(&manager),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{frozen}");
+    let perform = format!("/api/v1/raffles/{raffle}/draws/main/perform");
+    let (status, _) = call(&app, "POST", &perform, Some(&manager), Value::Null).await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "performed without the witness"
+    );
+
+    // The witness signs the frozen entry it saw in the log.
+    let index: u64 = frozen["log_index"].as_str().unwrap().parse().unwrap();
+    // ...read from the published log, as a witness does.
+    let storage =
+        transparency::store::DirStorage::new(app.state.config.publications_dir(), false).unwrap();
+    let size = transparency::Checkpoint::parse_text(
+        app.state.sequencer.latest_checkpoint().unwrap().text(),
+    )
+    .unwrap()
+    .size;
+    let entry = transparency::store::read_entry(&storage, index, size).unwrap();
+    assert_eq!(
+        raffle_core::entry::Entry::parse(&entry).unwrap().kind(),
+        "draw.frozen"
+    );
+    let message = raffle_core::draw::contribution_message(
+        &app.state.config.origin(),
+        index,
+        transparency::leaf_hash(&entry).as_bytes(),
+    );
+    let signature = witness.sign_raw(&message);
+    let b64 = |s: &[u8]| base64::engine::general_purpose::STANDARD.encode(s);
+    let contribute = format!("/api/v1/raffles/{raffle}/draws/main/contribution");
+    let mut forged = signature;
+    forged[0] ^= 1;
+    let (status, _) = call(
+        &app,
+        "POST",
+        &contribute,
+        Some(&manager),
+        json!({ "witness": witness.name(), "signature": b64(&forged) }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = call(
+        &app,
+        "POST",
+        &contribute,
+        Some(&manager),
+        json!({ "witness": "someone.else/w", "signature": b64(&signature) }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, v) = call(
+        &app,
+        "POST",
+        &contribute,
+        Some(&manager),
+        json!({ "witness": witness.name(), "signature": b64(&signature) }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let (status, _) = call(
+        &app,
+        "POST",
+        &contribute,
+        Some(&manager),
+        json!({ "witness": witness.name(), "signature": b64(&signature) }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "a second contribution");
+    let (status, v) = call(&app, "POST", &perform, Some(&manager), Value::Null).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["entry"]["contribution"], hex::encode(signature));
     drop_database(&app.db).await;
 }

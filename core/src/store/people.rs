@@ -322,3 +322,57 @@ fn event_json(r: &sqlx::postgres::PgRow) -> serde_json::Value {
         "user": r.get::<Option<String>, _>(5),
     })
 }
+
+impl Store {
+    /// Records a draw's witness contribution, once.
+    pub async fn save_contribution(
+        &self,
+        raffle: &str,
+        draw: &str,
+        witness: &str,
+        signature: &[u8],
+    ) -> Result<()> {
+        let done = sqlx::query(
+            "INSERT INTO draw_contributions (raffle_id, draw_id, witness, signature) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        )
+        .bind(uuid(raffle)?)
+        .bind(draw)
+        .bind(witness)
+        .bind(signature)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::Refused(format!(
+                "draw {draw} already has its contribution"
+            )));
+        }
+        Ok(())
+    }
+
+    pub async fn contribution(&self, raffle: &str, draw: &str) -> Result<Option<Vec<u8>>> {
+        Ok(sqlx::query_scalar(
+            "SELECT signature FROM draw_contributions WHERE raffle_id = $1 AND draw_id = $2",
+        )
+        .bind(uuid(raffle)?)
+        .bind(draw)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// The leaf index and bytes of a draw's `draw.frozen` entry.
+    pub async fn frozen_entry(&self, raffle: &str, draw: &str) -> Result<Option<(u64, Vec<u8>)>> {
+        let rows = sqlx::query("SELECT idx, body FROM log_entries WHERE raffle_id = $1 AND kind = 'draw.frozen' ORDER BY idx")
+            .bind(uuid(raffle)?)
+            .fetch_all(&self.pool)
+            .await?;
+        for r in rows {
+            let body: Vec<u8> = r.get(1);
+            if let crate::entry::Body::DrawFrozen(f) = crate::entry::Entry::parse(&body)?.body
+                && f.draw == draw
+            {
+                return Ok(Some((r.get::<i64, _>(0) as u64, body)));
+            }
+        }
+        Ok(None)
+    }
+}
