@@ -33,6 +33,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/raffles/{id}/purchases", post(purchase))
         .route("/api/v1/orders/{id}", get(get_order))
         .route("/api/v1/tickets/lookup", post(lookup_ticket))
+        .route(
+            "/api/v1/openapi.json",
+            get(|| async { Json(crate::openapi::document()) }),
+        )
         .merge(crate::admin::router(state.clone()))
         .nest_service(
             "/log",

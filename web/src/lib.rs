@@ -8,6 +8,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod keys;
+pub mod openapi;
 pub mod receipt;
 pub mod rng;
 
