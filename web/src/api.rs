@@ -132,6 +132,9 @@ struct Buyer {
 #[serde(deny_unknown_fields)]
 struct Payment {
     provider: String,
+    /// The built-in `test` provider confirms `now` (default) or `later`
+    /// (asynchronously, as a card payment's webhook would).
+    confirm: Option<String>,
 }
 
 const MAX_QUANTITY: u32 = 100;
@@ -170,6 +173,15 @@ async fn purchase(
             req.payment.provider
         )));
     }
+    let confirm_later = match req.payment.confirm.as_deref() {
+        None | Some("now") => false,
+        Some("later") => true,
+        Some(other) => {
+            return Err(AppError::bad_request(format!(
+                "payment.confirm is \"now\" or \"later\", not {other:?}"
+            )));
+        }
+    };
     let stamped = Timestamp::now();
     let amount = {
         let ledger = state.sequencer.ledger();
@@ -231,10 +243,10 @@ async fn purchase(
             .map_err(|e| AppError::bad_request(e.to_string()))?,
         stamped,
     };
-    // The built-in test provider confirms at once: the order is created paid.
+    // A provider that confirms at once creates the order paid.
     let (order_id, vn) = match state
         .store
-        .begin_order(&order, &key, request_sha256, &draft, true)
+        .begin_order(&order, &key, request_sha256, &draft, !confirm_later)
         .await?
     {
         Begun::Created => (order_id, vn),
@@ -272,48 +284,101 @@ async fn purchase(
             }
         }
     };
-    let change = Change::IssueSale {
-        order: order_id.clone(),
-        raffle: raffle_id.clone(),
-        package: req.package_id.clone(),
+    let paid = PaidOrder {
+        order_id: order_id.clone(),
+        raffle_id: raffle_id.clone(),
+        package_id: req.package_id.clone(),
         quantity,
         stamped,
-        validation: vn.commitment(&raffle_id),
+        vn,
+        key,
+    };
+    if confirm_later {
+        // The provider confirms later; the issuing code is the same.
+        let state = state.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            if let Err(e) = state
+                .store
+                .set_order_status(&paid.order_id, "paid", None)
+                .await
+            {
+                eprintln!("raffled: confirming order {}: {}", paid.order_id, e);
+                return;
+            }
+            if let Err(e) = issue_paid_order(&state, &paid).await {
+                eprintln!("raffled: issuing order {}: {}", paid.order_id, e.message);
+            }
+        });
+        return Ok((StatusCode::ACCEPTED, [(header::LOCATION, format!("/api/v1/orders/{order_id}"))], Json(json!({ "order_id": order_id, "status": "pending", "order_url": format!("/api/v1/orders/{order_id}") }))).into_response());
+    }
+    let (status, body) = issue_paid_order(&state, &paid).await?;
+    Ok((
+        status,
+        [(header::LOCATION, format!("/api/v1/orders/{order_id}"))],
+        Json(body),
+    )
+        .into_response())
+}
+
+/// A paid order, ready to be issued.
+#[derive(Clone)]
+struct PaidOrder {
+    order_id: String,
+    raffle_id: String,
+    package_id: String,
+    quantity: u32,
+    stamped: Timestamp,
+    vn: ValidationNumber,
+    key: String,
+}
+
+/// The issuing code, the same whichever payment provider confirmed the
+/// order and whenever: sequence the sale and answer with its receipt, or
+/// refund the order if the rules refuse it (sold out, closed). An order
+/// paid after its raffle closed is refunded, never issued.
+async fn issue_paid_order(
+    state: &AppState,
+    o: &PaidOrder,
+) -> Result<(StatusCode, Value), AppError> {
+    let change = Change::IssueSale {
+        order: o.order_id.clone(),
+        raffle: o.raffle_id.clone(),
+        package: o.package_id.clone(),
+        quantity: o.quantity,
+        stamped: o.stamped,
+        validation: o.vn.commitment(&o.raffle_id),
         channel: Channel::Online,
         rsu: None,
     };
     match state.sequencer.submit(change).await {
-        Ok(sequenced) => {
-            let body = receipt(&state, &sequenced.entry, &vn, &sequenced.proof_file())?;
-            Ok((
-                StatusCode::CREATED,
-                [(header::LOCATION, format!("/api/v1/orders/{order_id}"))],
-                Json(body),
-            )
-                .into_response())
-        }
+        Ok(sequenced) => Ok((
+            StatusCode::CREATED,
+            receipt(state, &sequenced.entry, &o.vn, &sequenced.proof_file())?,
+        )),
         Err(raffle_core::Error::Refused(reason))
-            if reason.contains(&format!("sale {order_id} already exists")) =>
+            if reason.contains(&format!("sale {} already exists", o.order_id)) =>
         {
             // Sequenced by an earlier attempt whose answer was lost.
-            let (entry, proof) = proof_for_sale(&state, &order_id).await?;
-            let body = receipt(&state, &entry, &vn, &proof)?;
-            Ok((StatusCode::CREATED, Json(body)).into_response())
+            let (entry, proof) = proof_for_sale(state, &o.order_id).await?;
+            Ok((StatusCode::CREATED, receipt(state, &entry, &o.vn, &proof)?))
         }
         Err(raffle_core::Error::Refused(reason)) => {
-            // Paid but refused (sold out, closed): refunded, never issued.
             state
                 .store
-                .set_order_status(&order_id, "refunded", Some(&reason))
+                .set_order_status(&o.order_id, "refunded", Some(&reason))
                 .await?;
-            let body = json!({ "error": format!("refused: {reason}"), "order_id": order_id, "refunded": true });
-            state.store.finish_idempotent(&key, 409, &body).await?;
-            Ok((StatusCode::CONFLICT, Json(body)).into_response())
+            let body = json!({ "error": format!("refused: {reason}"), "order_id": o.order_id, "refunded": true });
+            state.store.finish_idempotent(&o.key, 409, &body).await?;
+            Ok((StatusCode::CONFLICT, body))
         }
         Err(e) => Err(e.into()),
     }
 }
 
+/// An order's status; once issued, its receipt. The order id (random,
+/// given only to the buyer) is the bearer's capability; the validation
+/// number is kept for 24 hours after the order, then only the buyer has it.
 async fn get_order(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -324,9 +389,18 @@ async fn get_order(
         .order_status(&id)
         .await?
         .ok_or_else(|| AppError::not_found("no such order"))?;
-    Ok(Json(
-        json!({ "order_id": id, "raffle_id": raffle, "status": status, "refusal": refusal }),
-    ))
+    let mut body =
+        json!({ "order_id": id, "raffle_id": raffle, "status": status, "refusal": refusal });
+    if status == "issued"
+        && let Some(draft) = state.store.order_draft(&id).await?
+        && let Some(vn) = draft["validation_number"]
+            .as_str()
+            .and_then(|t| ValidationNumber::parse(t).ok())
+    {
+        let (entry, proof) = proof_for_sale(&state, &id).await?;
+        body["receipt"] = receipt(&state, &entry, &vn, &proof)?;
+    }
+    Ok(Json(body))
 }
 
 #[derive(Deserialize)]

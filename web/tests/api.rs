@@ -231,3 +231,48 @@ async fn purchases_are_checked_before_anything_is_charged() {
     assert_eq!(orders, 0, "a refused request leaves no order");
     drop_database(&app.db).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_confirmed_later_is_issued_by_the_same_code() {
+    let app = app().await;
+    let raffle = web::demo::ensure_demo_raffle(&app.state).await.unwrap();
+    let body = PURCHASE.replace(
+        r#""provider":"test""#,
+        r#""provider":"test","confirm":"later""#,
+    );
+    let (status, pending) = call(
+        &app,
+        "POST",
+        &format!("/api/v1/raffles/{raffle}/purchases"),
+        &[("idempotency-key", "later-1")],
+        &body,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{pending}");
+    let url = pending["order_url"].as_str().unwrap().to_string();
+    let (_, order) = call(&app, "GET", &url, &[], "").await;
+    assert_eq!(order["status"], "pending");
+    let mut order = order;
+    for _ in 0..50 {
+        if order["status"] == "issued" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        order = call(&app, "GET", &url, &[], "").await.1;
+    }
+    assert_eq!(order["status"], "issued", "{order}");
+    let vkey = NoteVerifier::from_vkey(&app.state.vkey).unwrap();
+    let proof = ProofFile::parse(order["receipt"]["proof"].as_str().unwrap().as_bytes()).unwrap();
+    proof.verify_extra_entry(&vkey, &[]).unwrap();
+    // The same request again answers with the receipt.
+    let (status, again) = call(
+        &app,
+        "POST",
+        &format!("/api/v1/raffles/{raffle}/purchases"),
+        &[("idempotency-key", "later-1")],
+        &body,
+    )
+    .await;
+    assert_eq!((status, &again), (StatusCode::CREATED, &order["receipt"]));
+    drop_database(&app.db).await;
+}

@@ -178,6 +178,16 @@ impl Store {
         Ok(row.map(|r| (r.get(0), r.get(1), r.get(2))))
     }
 
+    /// The response draft stored with an order (it holds the validation
+    /// number, for 24 hours).
+    pub async fn order_draft(&self, order: &str) -> Result<Option<serde_json::Value>> {
+        Ok(sqlx::query_scalar("SELECT response FROM idempotency WHERE order_id = $1 AND created_at > now() - interval '24 hours'")
+            .bind(uuid(order)?)
+            .fetch_optional(&self.pool)
+            .await?
+            .flatten())
+    }
+
     /// Deletes idempotent responses older than 24 hours (they hold validation numbers).
     pub async fn purge_idempotency(&self) -> Result<u64> {
         let done =
