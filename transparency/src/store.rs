@@ -458,7 +458,10 @@ fn tile_bytes(hashes: &[Hash]) -> Vec<u8> {
 pub struct TileHashSource<'a, S: TileStorage + ?Sized> {
     storage: &'a S,
     size: u64,
-    cache: RefCell<HashMap<TileId, Vec<Hash>>>,
+    /// Each tile read, with the binary tree above its hashes: `levels[k]`
+    /// holds the subtrees of 2^k of its hashes (complete ones only), so a
+    /// proof costs lookups, not re-hashing.
+    cache: RefCell<HashMap<TileId, Vec<Vec<Hash>>>>,
 }
 
 impl<'a, S: TileStorage + ?Sized> TileHashSource<'a, S> {
@@ -492,14 +495,24 @@ impl<S: TileStorage + ?Sized> HashSource for TileHashSource<'_, S> {
         }
         let id = tile_for(TileLevel::Hashes(level as u8), first, self.size);
         let mut cache = self.cache.borrow_mut();
-        let tile = match cache.entry(id) {
+        let levels = match cache.entry(id) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(read_hash_tile(self.storage, &id)?)
+                let mut levels = vec![read_hash_tile(self.storage, &id)?];
+                while levels.last().is_some_and(|l| l.len() >= 2) {
+                    let up: Vec<Hash> = levels.last().expect("non-empty").chunks_exact(2).map(|p| node_hash(&p[0], &p[1])).collect();
+                    levels.push(up);
+                }
+                e.insert(levels)
             }
         };
         let start = (first % TILE_WIDTH) as usize;
-        Ok(perfect_subtree_hash(&tile[start..start + count as usize]))
+        debug_assert_eq!(count, 1 << within);
+        levels
+            .get(within as usize)
+            .and_then(|l| l.get(start >> within))
+            .copied()
+            .ok_or_else(|| Error::Missing(format!("subtree of height {height} at {index} in tile {id}")))
     }
 }
 
