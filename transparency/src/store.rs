@@ -500,7 +500,12 @@ impl<S: TileStorage + ?Sized> HashSource for TileHashSource<'_, S> {
             std::collections::hash_map::Entry::Vacant(e) => {
                 let mut levels = vec![read_hash_tile(self.storage, &id)?];
                 while levels.last().is_some_and(|l| l.len() >= 2) {
-                    let up: Vec<Hash> = levels.last().expect("non-empty").chunks_exact(2).map(|p| node_hash(&p[0], &p[1])).collect();
+                    let up: Vec<Hash> = levels
+                        .last()
+                        .expect("non-empty")
+                        .chunks_exact(2)
+                        .map(|p| node_hash(&p[0], &p[1]))
+                        .collect();
                     levels.push(up);
                 }
                 e.insert(levels)
@@ -512,7 +517,11 @@ impl<S: TileStorage + ?Sized> HashSource for TileHashSource<'_, S> {
             .get(within as usize)
             .and_then(|l| l.get(start >> within))
             .copied()
-            .ok_or_else(|| Error::Missing(format!("subtree of height {height} at {index} in tile {id}")))
+            .ok_or_else(|| {
+                Error::Missing(format!(
+                    "subtree of height {height} at {index} in tile {id}"
+                ))
+            })
     }
 }
 

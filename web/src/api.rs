@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use raffle_core::entry::{Body, Channel, Prize};
 use raffle_core::ledger::{RaffleState, Status};
-use raffle_core::store::orders::{Begun, NewOrder};
+use raffle_core::store::orders::{Begun, NewOrder, OrderRequest};
 use raffle_core::store::sequencer::Change;
 use raffle_core::validation::ValidationNumber;
 use raffle_core::{Money, Timestamp};
@@ -245,8 +245,14 @@ async fn purchase(
     };
     // A provider that confirms at once creates the order paid.
     let (order_id, vn) = match state
-        .store
-        .begin_order(&order, &key, request_sha256, &draft, !confirm_later)
+        .orders
+        .begin(OrderRequest {
+            order,
+            key: key.clone(),
+            request_sha256,
+            draft,
+            paid: !confirm_later,
+        })
         .await?
     {
         Begun::Created => (order_id, vn),

@@ -24,6 +24,7 @@ pub struct AppState {
     pub sequencer: Sequencer,
     pub config: Arc<Config>,
     pub vkey: String,
+    pub orders: raffle_core::store::orders::OrderBatcher,
 }
 
 /// Opens the database, the key and the publications, recovers the log and
@@ -60,11 +61,13 @@ pub async fn start(config: Config) -> Result<AppState, String> {
         })
         .await
         .map_err(|e| format!("logging software.started: {e}"))?;
+    let orders = raffle_core::store::orders::OrderBatcher::start(store.clone());
     let state = AppState {
         store,
         sequencer,
         config: Arc::new(config),
         vkey,
+        orders,
     };
     state
         .store

@@ -212,3 +212,141 @@ impl Store {
         Ok(row.map(|r| r.get(0)))
     }
 }
+
+/// A request to create an order, for the [`OrderBatcher`].
+pub struct OrderRequest {
+    pub order: NewOrder,
+    pub key: String,
+    pub request_sha256: [u8; 32],
+    pub draft: serde_json::Value,
+    pub paid: bool,
+}
+
+type OrderReply = tokio::sync::oneshot::Sender<Result<Begun>>;
+
+/// Creates orders in batches: the orders (and their idempotency records)
+/// arriving together are inserted by one statement, so a surge costs the
+/// database one round trip per batch instead of one per buyer. A request
+/// whose key exists already takes the one-by-one path of
+/// [`Store::begin_order`] (replay, in progress, or refused).
+#[derive(Clone)]
+pub struct OrderBatcher {
+    tx: tokio::sync::mpsc::Sender<(OrderRequest, OrderReply)>,
+}
+
+impl OrderBatcher {
+    pub fn start(store: Store) -> OrderBatcher {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<(OrderRequest, OrderReply)>(65_536);
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < 1024 {
+                    match rx.try_recv() {
+                        Ok(next) => batch.push(next),
+                        Err(_) => break,
+                    }
+                }
+                let store = store.clone();
+                // Batches run concurrently with the next one's collection.
+                tokio::spawn(async move { write_batch(&store, batch).await });
+            }
+        });
+        OrderBatcher { tx }
+    }
+
+    pub async fn begin(&self, request: OrderRequest) -> Result<Begun> {
+        let (reply, wait) = tokio::sync::oneshot::channel();
+        self.tx
+            .send((request, reply))
+            .await
+            .map_err(|_| Error::Unavailable("the order writer has stopped".into()))?;
+        wait.await
+            .map_err(|_| Error::Unavailable("the order writer dropped the request".into()))?
+    }
+}
+
+async fn write_batch(store: &Store, batch: Vec<(OrderRequest, OrderReply)>) {
+    let created = insert_batch(store, &batch).await;
+    for (req, reply) in batch {
+        let result = match &created {
+            Ok(keys) if keys.contains(&req.key) => Ok(Begun::Created),
+            Ok(_) => {
+                store
+                    .begin_order(
+                        &req.order,
+                        &req.key,
+                        req.request_sha256,
+                        &req.draft,
+                        req.paid,
+                    )
+                    .await
+            }
+            Err(e) => Err(Error::Storage(e.to_string())),
+        };
+        let _ = reply.send(result);
+    }
+}
+
+async fn insert_batch(
+    store: &Store,
+    batch: &[(OrderRequest, OrderReply)],
+) -> Result<std::collections::HashSet<String>> {
+    let mut keys = Vec::new();
+    let mut hashes: Vec<&[u8]> = Vec::new();
+    let mut ids = Vec::new();
+    let mut drafts = Vec::new();
+    let mut raffles = Vec::new();
+    let mut packages = Vec::new();
+    let mut quantities = Vec::new();
+    let mut amounts = Vec::new();
+    let mut currencies = Vec::new();
+    let mut statuses = Vec::new();
+    let mut providers = Vec::new();
+    let mut buyers = Vec::new();
+    let mut stamps = Vec::new();
+    for (r, _) in batch {
+        keys.push(r.key.clone());
+        hashes.push(&r.request_sha256[..]);
+        ids.push(uuid(&r.order.id)?);
+        drafts.push(r.draft.clone());
+        raffles.push(uuid(&r.order.raffle)?);
+        packages.push(r.order.package.clone());
+        quantities.push(r.order.quantity as i32);
+        amounts.push(r.order.amount.minor as i64);
+        currencies.push(r.order.amount.currency.as_str().to_string());
+        statuses.push(if r.paid { "paid" } else { "pending" });
+        providers.push(r.order.provider.clone());
+        buyers.push(r.order.buyer.clone());
+        stamps.push(to_time(r.order.stamped)?);
+    }
+    let rows: Vec<String> = sqlx::query_scalar(
+        "WITH input AS ( \
+           SELECT * FROM UNNEST($1::text[], $2::bytea[], $3::uuid[], $4::jsonb[], $5::uuid[], $6::text[], $7::int[], \
+                                $8::bigint[], $9::text[], $10::text[], $11::text[], $12::jsonb[], $13::timestamptz[]) \
+             AS t(key, sha, order_id, draft, raffle_id, package_id, quantity, amount, currency, status, provider, buyer, stamped) \
+         ), ins AS ( \
+           INSERT INTO idempotency (key, request_sha256, order_id, response) \
+           SELECT key, sha, order_id, draft FROM input ON CONFLICT (key) DO NOTHING RETURNING key \
+         ), o AS ( \
+           INSERT INTO orders (id, raffle_id, package_id, quantity, amount_minor, currency, status, provider, buyer, stamped) \
+           SELECT i.order_id, i.raffle_id, i.package_id, i.quantity, i.amount, i.currency, i.status, i.provider, i.buyer, i.stamped \
+           FROM input i JOIN ins USING (key) RETURNING id \
+         ) SELECT key FROM ins",
+    )
+    .bind(&keys)
+    .bind(&hashes)
+    .bind(&ids)
+    .bind(&drafts)
+    .bind(&raffles)
+    .bind(&packages)
+    .bind(&quantities)
+    .bind(&amounts)
+    .bind(&currencies)
+    .bind(&statuses)
+    .bind(&providers)
+    .bind(&buyers)
+    .bind(&stamps)
+    .fetch_all(&store.pool)
+    .await?;
+    Ok(rows.into_iter().collect())
+}
