@@ -76,6 +76,16 @@ pub struct Winner {
     pub sale: String,
 }
 
+/// What a reconciliation acknowledges for one draw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReconciliationFigures {
+    pub sales: u64,
+    pub gross: Money,
+    pub voids: u64,
+    pub voided: Money,
+    pub refunded: Money,
+}
+
 /// Everything the rules know about one raffle.
 #[derive(Clone, Debug)]
 pub struct RaffleState {
@@ -133,8 +143,27 @@ impl RaffleState {
         (numbers, sales)
     }
 
+    /// What a draw leaves out besides voids and late sales: the earlier
+    /// winners' sales or numbers, as the win rule says (GLI-31 4.4.1).
+    fn exclusions(&self, draw: &str) -> Result<(Timestamp, Vec<String>, Vec<u64>)> {
+        let cutoff = self.draw_config(draw)?.cutoff;
+        let (numbers, sales) = self.earlier_winners(draw);
+        let excluded_sales = if self.config.wins == WinRule::SaleOnce {
+            sales
+        } else {
+            Vec::new()
+        };
+        let mut excluded_numbers = if self.config.wins == WinRule::NumberOnce {
+            numbers
+        } else {
+            Vec::new()
+        };
+        excluded_numbers.sort_unstable();
+        Ok((cutoff, excluded_sales, excluded_numbers))
+    }
+
     /// The eligible sales of a draw: sequenced before its cutoff, not voided,
-    /// minus earlier winners as the win rule says (GLI-31 4.4.1, 2.6.3).
+    /// not excluded (GLI-31 4.4.1, 2.6.3).
     fn eligible_sales<'a>(
         &'a self,
         cutoff: Timestamp,
@@ -145,65 +174,35 @@ impl RaffleState {
             .filter(move |s| s.sequenced < cutoff && !s.voided && !excluded_sales.contains(&s.id))
     }
 
+    /// Eligible numbers of a draw, ascending, as an iterator.
+    fn eligible_iter<'a>(
+        &'a self,
+        cutoff: Timestamp,
+        excluded_sales: &'a [String],
+        excluded_numbers: &'a [u64],
+    ) -> impl Iterator<Item = u64> + 'a {
+        self.eligible_sales(cutoff, excluded_sales)
+            .flat_map(|s| s.first..s.first + s.count)
+            .filter(move |n| excluded_numbers.binary_search(n).is_err())
+    }
+
     /// Eligible numbers of a draw, ascending.
     pub fn eligible_numbers(&self, draw: &str) -> Result<Vec<u64>> {
-        let cutoff = self.draw_config(draw)?.cutoff;
-        let (numbers, sales) = self.earlier_winners(draw);
-        let excluded_sales: Vec<String> = if self.config.wins == WinRule::SaleOnce {
-            sales
-        } else {
-            Vec::new()
-        };
-        let excluded_numbers: Vec<u64> = if self.config.wins == WinRule::NumberOnce {
-            numbers
-        } else {
-            Vec::new()
-        };
-        Ok(self
-            .eligible_sales(cutoff, &excluded_sales)
-            .flat_map(|s| s.first..s.first + s.count)
-            .filter(|n| !excluded_numbers.contains(n))
-            .collect())
+        let (cutoff, sales, numbers) = self.exclusions(draw)?;
+        Ok(self.eligible_iter(cutoff, &sales, &numbers).collect())
     }
 
     /// The eligible count and hash of a draw, streamed (no list is built).
     pub fn eligible_digest(&self, draw: &str) -> Result<(u64, Digest32)> {
-        let cutoff = self.draw_config(draw)?.cutoff;
-        let (numbers, sales) = self.earlier_winners(draw);
-        let excluded_sales: Vec<String> = if self.config.wins == WinRule::SaleOnce {
-            sales
-        } else {
-            Vec::new()
-        };
-        let excluded_numbers: Vec<u64> = if self.config.wins == WinRule::NumberOnce {
-            numbers
-        } else {
-            Vec::new()
-        };
-        let iter = self
-            .eligible_sales(cutoff, &excluded_sales)
-            .flat_map(|s| s.first..s.first + s.count)
-            .filter(|n| !excluded_numbers.contains(n));
-        let (n, h) = eligible_hash(iter)?;
+        let (cutoff, sales, numbers) = self.exclusions(draw)?;
+        let (n, h) = eligible_hash(self.eligible_iter(cutoff, &sales, &numbers))?;
         Ok((n, Digest32(h)))
     }
 
     /// The index-th eligible number of a draw and its sale, walking sales
     /// rather than numbers (a draw over ten million numbers stays fast).
     pub fn nth_eligible(&self, draw: &str, mut index: u64) -> Result<(u64, String)> {
-        let cutoff = self.draw_config(draw)?.cutoff;
-        let (numbers, sales) = self.earlier_winners(draw);
-        let excluded_sales: Vec<String> = if self.config.wins == WinRule::SaleOnce {
-            sales
-        } else {
-            Vec::new()
-        };
-        let mut excluded_numbers: Vec<u64> = if self.config.wins == WinRule::NumberOnce {
-            numbers
-        } else {
-            Vec::new()
-        };
-        excluded_numbers.sort_unstable();
+        let (cutoff, excluded_sales, excluded_numbers) = self.exclusions(draw)?;
         for s in self.eligible_sales(cutoff, &excluded_sales) {
             let holes = excluded_numbers
                 .iter()
@@ -227,6 +226,33 @@ impl RaffleState {
         Err(refused(
             "the drawn index is beyond the eligible numbers".into(),
         ))
+    }
+
+    /// The figures a draw's reconciliation acknowledges: sales sequenced
+    /// before its cutoff, their gross, the voids among them, voided and
+    /// refunded amounts (GLI-31 2.6.1).
+    pub fn reconciliation_figures(&self, draw: &str) -> Result<ReconciliationFigures> {
+        let cutoff = self.draw_config(draw)?.cutoff;
+        let zero = Money::zero(self.net.currency);
+        let mut f = ReconciliationFigures {
+            sales: 0,
+            gross: zero,
+            voids: 0,
+            voided: zero,
+            refunded: zero,
+        };
+        for s in self.sales.iter().filter(|s| s.sequenced < cutoff) {
+            f.sales += 1;
+            f.gross = f.gross.checked_add(&s.price)?;
+            if s.voided {
+                f.voids += 1;
+                f.voided = f.voided.checked_add(&s.price)?;
+                if s.refunded {
+                    f.refunded = f.refunded.checked_add(&s.price)?;
+                }
+            }
+        }
+        Ok(f)
     }
 
     /// The prize a draw awards now: a fixed amount, or the share of the net
@@ -531,24 +557,8 @@ impl Ledger {
                 if state.reconciled {
                     return Err(refused(format!("draw {} is already reconciled", e.draw)));
                 }
-                let mut figures = (
-                    0u64,
-                    Money::zero(r.net.currency),
-                    0u64,
-                    Money::zero(r.net.currency),
-                    Money::zero(r.net.currency),
-                );
-                for s in r.sales.iter().filter(|s| s.sequenced < cutoff) {
-                    figures.0 += 1;
-                    figures.1 = figures.1.checked_add(&s.price)?;
-                    if s.voided {
-                        figures.2 += 1;
-                        figures.3 = figures.3.checked_add(&s.price)?;
-                        if s.refunded {
-                            figures.4 = figures.4.checked_add(&s.price)?;
-                        }
-                    }
-                }
+                let f = r.reconciliation_figures(&e.draw)?;
+                let figures = (f.sales, f.gross, f.voids, f.voided, f.refunded);
                 if (e.sales.0, e.gross, e.voids.0, e.voided, e.refunded) != figures {
                     return Err(refused(
                         "the acknowledged figures do not match the ledger".into(),

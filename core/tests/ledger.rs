@@ -104,29 +104,20 @@ impl World {
     }
 
     fn reconcile(&mut self, draw: &str) -> raffle_core::Result<()> {
-        let r = self.ledger.raffle(&self.raffle).unwrap();
-        let cutoff = r.draw_config(draw).unwrap().cutoff;
-        let mut f = (0, cad(0), 0, cad(0), cad(0));
-        for s in r.sales.iter().filter(|s| s.sequenced < cutoff) {
-            f.0 += 1;
-            f.1 = f.1.checked_add(&s.price).unwrap();
-            if s.voided {
-                f.2 += 1;
-                f.3 = f.3.checked_add(&s.price).unwrap();
-                if s.refunded {
-                    f.4 = f.4.checked_add(&s.price).unwrap();
-                }
-            }
-        }
+        let f = self
+            .ledger
+            .raffle(&self.raffle)
+            .unwrap()
+            .reconciliation_figures(draw)?;
         self.apply(Body::ReconciliationAcknowledged(
             ReconciliationAcknowledged {
                 raffle: self.raffle.clone(),
                 draw: draw.into(),
-                sales: U64(f.0),
-                gross: f.1,
-                voids: U64(f.2),
-                voided: f.3,
-                refunded: f.4,
+                sales: U64(f.sales),
+                gross: f.gross,
+                voids: U64(f.voids),
+                voided: f.voided,
+                refunded: f.refunded,
                 requested_by: STAFF.into(),
                 approved_by: APPROVER.into(),
             },

@@ -609,59 +609,46 @@ async fn pay_claim(
     Json(req): Json<Claim>,
 ) -> Result<Json<Value>, AppError> {
     let vn = ValidationNumber::parse(&req.validation_number)?;
-    let raffles: Vec<String> = state
-        .sequencer
-        .ledger()
-        .raffles()
-        .map(|r| r.id.clone())
-        .collect();
-    for raffle in raffles {
-        let Some(sale) = state
-            .store
-            .sale_by_validation(&raffle, &vn.commitment(&raffle))
-            .await?
-        else {
-            continue;
-        };
-        let draw = {
-            let ledger = state.sequencer.ledger();
-            let r = ledger
-                .raffle(&raffle)
-                .ok_or_else(|| AppError::not_found("no such raffle"))?;
-            r.config
-                .draws
-                .iter()
-                .find(|d| {
-                    r.draws.get(&d.id).is_some_and(|s| {
-                        !s.claimed && s.winner.as_ref().is_some_and(|w| w.sale == sale)
-                    })
+    let Some((raffle, sale)) = crate::receipt::find_by_validation(&state, &vn).await? else {
+        return Err(AppError::not_found("no ticket has this validation number"));
+    };
+    let draw = {
+        let ledger = state.sequencer.ledger();
+        let r = ledger
+            .raffle(&raffle)
+            .ok_or_else(|| AppError::not_found("no such raffle"))?;
+        r.config
+            .draws
+            .iter()
+            .find(|d| {
+                r.draws.get(&d.id).is_some_and(|s| {
+                    !s.claimed && s.winner.as_ref().is_some_and(|w| w.sale == sale)
                 })
-                .map(|d| d.id.clone())
-        };
-        let Some(draw) = draw else {
-            return Err(AppError::new(
-                StatusCode::CONFLICT,
-                "this ticket has no unclaimed prize",
-            ));
-        };
-        let s = state
-            .sequencer
-            .submit(Change::PayClaim {
-                raffle,
-                draw,
-                sale,
-                validation_number: vn.to_text(),
-                by: staff.user.staff_id.clone(),
             })
-            .await?;
-        let Body::ClaimPaid(c) = &s.entry.body else {
-            unreachable!("a claim entry")
-        };
-        let mut v = sequenced(&s);
-        v["prize"] = json!(c.prize);
-        return Ok(Json(v));
-    }
-    Err(AppError::not_found("no ticket has this validation number"))
+            .map(|d| d.id.clone())
+    };
+    let Some(draw) = draw else {
+        return Err(AppError::new(
+            StatusCode::CONFLICT,
+            "this ticket has no unclaimed prize",
+        ));
+    };
+    let s = state
+        .sequencer
+        .submit(Change::PayClaim {
+            raffle,
+            draw,
+            sale,
+            validation_number: vn.to_text(),
+            by: staff.user.staff_id.clone(),
+        })
+        .await?;
+    let Body::ClaimPaid(c) = &s.entry.body else {
+        unreachable!("a claim entry")
+    };
+    let mut v = sequenced(&s);
+    v["prize"] = json!(c.prize);
+    Ok(Json(v))
 }
 
 #[derive(Deserialize)]

@@ -6,7 +6,7 @@
 
 use crate::AppState;
 use crate::error::AppError;
-use crate::receipt::{proof_for_sale, receipt};
+use crate::receipt::{find_by_validation, proof_for_sale, receipt};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -421,56 +421,48 @@ async fn lookup_ticket(
     Json(req): Json<Lookup>,
 ) -> Result<Json<Value>, AppError> {
     let vn = ValidationNumber::parse(&req.validation_number)?;
-    let raffles: Vec<String> = state
-        .sequencer
-        .ledger()
-        .raffles()
-        .map(|r| r.id.clone())
+    let Some((raffle, sale)) = find_by_validation(&state, &vn).await? else {
+        return Err(AppError::not_found("no ticket has this validation number"));
+    };
+    let (entry, proof) = proof_for_sale(&state, &sale).await?;
+    let ledger = state.sequencer.ledger();
+    let r = ledger
+        .raffle(&raffle)
+        .ok_or_else(|| AppError::not_found("no such raffle"))?;
+    let record = r
+        .sale(&sale)
+        .ok_or_else(|| AppError::not_found("no such sale"))?;
+    let wins: Vec<Value> = r
+        .draws
+        .iter()
+        .filter_map(|(id, d)| {
+            d.winner.as_ref().filter(|w| w.sale == sale).map(
+                |w| json!({ "draw": id, "number": w.number.to_string(), "claimed": d.claimed }),
+            )
+        })
         .collect();
-    for raffle in raffles {
-        let Some(sale) = state
-            .store
-            .sale_by_validation(&raffle, &vn.commitment(&raffle))
-            .await?
-        else {
-            continue;
-        };
-        let (entry, proof) = proof_for_sale(&state, &sale).await?;
-        let ledger = state.sequencer.ledger();
-        let r = ledger
-            .raffle(&raffle)
-            .ok_or_else(|| AppError::not_found("no such raffle"))?;
-        let record = r
-            .sale(&sale)
-            .ok_or_else(|| AppError::not_found("no such sale"))?;
-        let wins: Vec<Value> = r
-            .draws
-            .iter()
-            .filter_map(|(id, d)| {
-                d.winner.as_ref().filter(|w| w.sale == sale).map(
-                    |w| json!({ "draw": id, "number": w.number.to_string(), "claimed": d.claimed }),
-                )
-            })
-            .collect();
-        let status = if record.voided {
-            "voided"
-        } else if wins.iter().any(|w| w["claimed"] == true) {
-            "claimed"
-        } else if !wins.is_empty() {
-            "winner"
-        } else {
-            "valid"
-        };
-        let Body::Sale(s) = &entry.body else { continue };
-        return Ok(Json(json!({
-            "status": status,
-            "raffle_id": raffle,
-            "sale_id": sale,
-            "draw_numbers": { "first": s.numbers.first.0.to_string(), "count": s.numbers.count.0.to_string() },
-            "wins": wins,
-            "log_index": proof.index.to_string(),
-            "proof": String::from_utf8_lossy(&proof.to_bytes()),
-        })));
-    }
-    Err(AppError::not_found("no ticket has this validation number"))
+    let status = if record.voided {
+        "voided"
+    } else if wins.iter().any(|w| w["claimed"] == true) {
+        "claimed"
+    } else if !wins.is_empty() {
+        "winner"
+    } else {
+        "valid"
+    };
+    let Body::Sale(s) = &entry.body else {
+        return Err(AppError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "not a sale entry",
+        ));
+    };
+    Ok(Json(json!({
+        "status": status,
+        "raffle_id": raffle,
+        "sale_id": sale,
+        "draw_numbers": { "first": s.numbers.first.0.to_string(), "count": s.numbers.count.0.to_string() },
+        "wins": wins,
+        "log_index": proof.index.to_string(),
+        "proof": String::from_utf8_lossy(&proof.to_bytes()),
+    })))
 }

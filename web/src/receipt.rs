@@ -97,3 +97,27 @@ pub async fn proof_for_sale(state: &AppState, sale: &str) -> Result<(Entry, Proo
         },
     ))
 }
+
+/// The raffle and sale whose commitment matches a validation number (each
+/// raffle's commitment differs, so every raffle is tried).
+pub async fn find_by_validation(
+    state: &AppState,
+    vn: &ValidationNumber,
+) -> Result<Option<(String, String)>, AppError> {
+    let raffles: Vec<String> = state
+        .sequencer
+        .ledger()
+        .raffles()
+        .map(|r| r.id.clone())
+        .collect();
+    for raffle in raffles {
+        if let Some(sale) = state
+            .store
+            .sale_by_validation(&raffle, &vn.commitment(&raffle))
+            .await?
+        {
+            return Ok(Some((raffle, sale)));
+        }
+    }
+    Ok(None)
+}

@@ -4,39 +4,10 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use common::{PURCHASE, drop_database, fresh_database};
+use axum::http::StatusCode;
+use common::{App, PURCHASE, app, app_with_witnesses, drop_database, request};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 use web::auth::{new_user, totp_now};
-
-struct App {
-    state: web::AppState,
-    db: String,
-    _dir: tempfile::TempDir,
-}
-
-async fn app() -> App {
-    app_with_witnesses(vec![]).await
-}
-
-async fn app_with_witnesses(witness_keys: Vec<String>) -> App {
-    let dir = tempfile::tempdir().unwrap();
-    let (url, db) = fresh_database();
-    let config = web::config::Config {
-        database_url: url,
-        listen: "127.0.0.1:8080".parse().unwrap(),
-        data_dir: dir.path().to_path_buf(),
-        log_origin: None,
-        witness_keys,
-    };
-    App {
-        state: web::start(config).await.unwrap(),
-        db,
-        _dir: dir,
-    }
-}
 
 async fn call(
     app: &App,
@@ -45,26 +16,14 @@ async fn call(
     token: Option<&str>,
     body: Value,
 ) -> (StatusCode, Value) {
-    let mut req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("content-type", "application/json");
-    if let Some(t) = token {
-        req = req.header("authorization", format!("Bearer {t}"));
-    }
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("authorization", a.as_str())).collect();
     let body = if body.is_null() {
         String::new()
     } else {
         body.to_string()
     };
-    let resp = web::api::router(app.state.clone())
-        .oneshot(req.body(Body::from(body)).unwrap())
-        .await
-        .unwrap();
-    let status = resp.status();
-    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
-        .await
-        .unwrap();
+    let (status, bytes) = request(app, method, path, &headers, body).await;
     (
         status,
         serde_json::from_slice(&bytes).unwrap_or(Value::Null),

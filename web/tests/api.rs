@@ -3,37 +3,11 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use common::{PURCHASE, drop_database, fresh_database};
+use axum::http::StatusCode;
+use common::{App, PURCHASE, app, drop_database, request};
 use serde_json::Value;
-use tower::ServiceExt;
 use transparency::NoteVerifier;
 use transparency::proof_file::ProofFile;
-
-struct App {
-    state: web::AppState,
-    db: String,
-    _dir: tempfile::TempDir,
-}
-
-async fn app() -> App {
-    let dir = tempfile::tempdir().unwrap();
-    let (url, db) = fresh_database();
-    let config = web::config::Config {
-        database_url: url,
-        listen: "127.0.0.1:8080".parse().unwrap(),
-        data_dir: dir.path().to_path_buf(),
-        log_origin: None,
-        witness_keys: vec![],
-    };
-    let state = web::start(config).await.unwrap();
-    App {
-        state,
-        db,
-        _dir: dir,
-    }
-}
 
 async fn call(
     app: &App,
@@ -42,21 +16,7 @@ async fn call(
     headers: &[(&str, &str)],
     body: &str,
 ) -> (StatusCode, Value) {
-    let mut req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("content-type", "application/json");
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let resp = web::api::router(app.state.clone())
-        .oneshot(req.body(Body::from(body.to_string())).unwrap())
-        .await
-        .unwrap();
-    let status = resp.status();
-    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
-        .await
-        .unwrap();
+    let (status, bytes) = request(app, method, path, headers, body.to_string()).await;
     (
         status,
         serde_json::from_slice(&bytes)
@@ -156,19 +116,8 @@ async fn a_buyer_buys_gets_a_receipt_that_verifies_and_checks_the_ticket() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // The published log is served under /log/ and matches.
-    let resp = web::api::router(app.state.clone())
-        .oneshot(
-            Request::builder()
-                .uri("/log/checkpoint")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    let note = axum::body::to_bytes(resp.into_body(), 1 << 16)
-        .await
-        .unwrap();
+    let (status, note) = request(&app, "GET", "/log/checkpoint", &[], String::new()).await;
+    assert_eq!(status, StatusCode::OK);
     transparency::checkpoint::SignedCheckpoint::open(&note, &vkey, &[]).unwrap();
     drop_database(&app.db).await;
 }

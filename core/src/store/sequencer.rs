@@ -530,30 +530,15 @@ fn build(
             requested_by,
             approved_by,
         } => {
-            let r = raffle_state(&raffle)?;
-            let cutoff = r.draw_config(&draw)?.cutoff;
-            let zero = Money::zero(r.net.currency);
-            let (mut sales, mut gross, mut voids, mut voided, mut refunded) =
-                (0u64, zero, 0u64, zero, zero);
-            for s in r.sales.iter().filter(|s| s.sequenced < cutoff) {
-                sales += 1;
-                gross = gross.checked_add(&s.price)?;
-                if s.voided {
-                    voids += 1;
-                    voided = voided.checked_add(&s.price)?;
-                    if s.refunded {
-                        refunded = refunded.checked_add(&s.price)?;
-                    }
-                }
-            }
+            let f = raffle_state(&raffle)?.reconciliation_figures(&draw)?;
             Body::ReconciliationAcknowledged(ReconciliationAcknowledged {
                 raffle,
                 draw,
-                sales: U64(sales),
-                gross,
-                voids: U64(voids),
-                voided,
-                refunded,
+                sales: U64(f.sales),
+                gross: f.gross,
+                voids: U64(f.voids),
+                voided: f.voided,
+                refunded: f.refunded,
                 requested_by,
                 approved_by,
             })

@@ -68,3 +68,61 @@ pub async fn http(
         .unwrap_or_default();
     Ok((status, body))
 }
+
+/// The application in-process, on a fresh database and data directory.
+pub struct App {
+    pub state: web::AppState,
+    pub db: String,
+    _dir: tempfile::TempDir,
+}
+
+pub async fn app_with_witnesses(witness_keys: Vec<String>) -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, db) = fresh_database();
+    let config = web::config::Config {
+        database_url: url,
+        listen: "127.0.0.1:8080".parse().unwrap(),
+        data_dir: dir.path().to_path_buf(),
+        log_origin: None,
+        witness_keys,
+    };
+    App {
+        state: web::start(config).await.unwrap(),
+        db,
+        _dir: dir,
+    }
+}
+
+pub async fn app() -> App {
+    app_with_witnesses(vec![]).await
+}
+
+/// One request through the router (`oneshot`): the status and the body bytes.
+pub async fn request(
+    app: &App,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: String,
+) -> (axum::http::StatusCode, Vec<u8>) {
+    use tower::ServiceExt;
+    let mut req = axum::http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/json");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = web::api::router(app.state.clone())
+        .oneshot(req.body(axum::body::Body::from(body)).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status();
+    (
+        status,
+        axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap()
+            .to_vec(),
+    )
+}
