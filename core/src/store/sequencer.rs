@@ -281,7 +281,11 @@ impl Task {
             }
             if let Err(e) = self.sequence(batch).await {
                 eprintln!("raffled: sequencing failed, recovering: {e}");
-                self.state = None;
+                // The in-memory ledger may hold the failed batch: rebuild it
+                // from durable state now, not at the next batch.
+                self.state = recover(&self.store, &self.config, &self.ledger, &self.latest)
+                    .await
+                    .ok();
             }
         }
     }
