@@ -344,3 +344,60 @@ async fn a_rolled_back_publication_store_is_refused() {
     assert!(err.contains("rolled back"), "{err}");
     h.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_is_acknowledged_while_the_publication_store_cannot_be_written() {
+    let h = Harness::new();
+    let (store, seq) = h.start().await.unwrap();
+    let raffle = open_raffle(&seq, config(micros(-60), micros(3600), None)).await;
+    seq.submit(buy(&raffle, "p1").0).await.unwrap();
+    let checkpoint = std::fs::read(h.dir.path().join("checkpoint")).unwrap();
+    // Break the store: the tile directory becomes a file.
+    let tile = h.dir.path().join("tile");
+    std::fs::rename(&tile, h.dir.path().join("tile.saved")).unwrap();
+    std::fs::write(&tile, b"not a directory").unwrap();
+    let (change, _) = buy(&raffle, "p1");
+    let Change::IssueSale { order: failed, .. } = change.clone() else {
+        unreachable!()
+    };
+    let err = seq.submit(change).await.unwrap_err();
+    assert!(matches!(err, raffle_core::Error::Unavailable(_)), "{err}");
+    assert_eq!(
+        std::fs::read(h.dir.path().join("checkpoint")).unwrap(),
+        checkpoint,
+        "a checkpoint was published"
+    );
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM sales")
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 1, "an unpublished sale was committed");
+    // Repaired: sales go on, and the failed one is nowhere.
+    std::fs::remove_file(&tile).unwrap();
+    std::fs::rename(h.dir.path().join("tile.saved"), &tile).unwrap();
+    let mut ok = None;
+    for _ in 0..20 {
+        match seq.submit(buy(&raffle, "p1").0).await {
+            Ok(s) => {
+                ok = Some(s);
+                break;
+            }
+            Err(raffle_core::Error::Unavailable(_)) => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(ok.is_some(), "the sequencer did not recover");
+    assert!(
+        seq.ledger()
+            .raffle(&raffle)
+            .unwrap()
+            .sale(&failed)
+            .is_none()
+    );
+    let storage = transparency::store::DirStorage::new(h.dir.path(), false).unwrap();
+    let report = transparency::fsck::verify_log(&storage, &h.key.verifier(), 2).unwrap();
+    assert_eq!(report.entries, 4, "created, opened and two sales");
+    h.finish().await;
+}
