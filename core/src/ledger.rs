@@ -49,6 +49,8 @@ pub struct SaleRecord {
     pub sequenced: Timestamp,
     pub voided: bool,
     pub refunded: bool,
+    /// The RSU that sold it; `None` online.
+    pub rsu: Option<String>,
 }
 
 /// A draw's progress.
@@ -497,6 +499,7 @@ impl Ledger {
                     sequenced: time,
                     voided: false,
                     refunded: false,
+                    rsu: e.rsu.clone(),
                 });
             }
             Body::SaleVoided(e) => {

@@ -30,6 +30,11 @@ pub const ROUTES: &[(&str, &str, &[&str])] = &[
     ("PATCH", "/api/v1/raffles/{id}", &["raffle_manager"]),
     ("POST", "/api/v1/raffles/{id}/open", &["raffle_manager"]),
     ("POST", "/api/v1/raffles/{id}/close", &["raffle_manager"]),
+    (
+        "GET",
+        "/api/v1/raffles/{id}/reconciliation",
+        &["finance", "administrator", "auditor"],
+    ),
     ("POST", "/api/v1/raffles/{id}/reconciliation", &["finance"]),
     (
         "POST",
@@ -94,7 +99,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/api/v1/raffles/{id}/close", post(close_raffle))
         .route(
             "/api/v1/raffles/{id}/reconciliation",
-            post(request_reconciliation),
+            post(request_reconciliation).get(reconciliation_figures),
         )
         .route(
             "/api/v1/raffles/{id}/draws/{draw_id}/freeze",
@@ -266,6 +271,61 @@ async fn close_raffle(
             })
             .await?,
     )))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DrawQuery {
+    draw: String,
+}
+
+/// The figures a reconciliation would acknowledge for a draw, to be shown
+/// before acknowledging (GLI-31 2.6.1, 2.6.3).
+async fn reconciliation_figures(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<DrawQuery>,
+) -> Result<Json<Value>, AppError> {
+    let ledger = state.sequencer.ledger();
+    let r = ledger
+        .raffle(&id)
+        .ok_or_else(|| AppError::not_found("no such raffle"))?;
+    let f = r.reconciliation_figures(&q.draw)?;
+    let d = r.draws.get(&q.draw);
+    // Per channel (online, or each RSU): sales, gross and voids.
+    let cutoff = r.draw_config(&q.draw)?.cutoff;
+    let mut by_channel: std::collections::BTreeMap<String, (u64, u64, u64)> = Default::default();
+    for s in r.sales.iter().filter(|s| s.sequenced < cutoff) {
+        let c = by_channel
+            .entry(
+                s.rsu
+                    .clone()
+                    .map_or("online".into(), |rsu| format!("rsu:{rsu}")),
+            )
+            .or_default();
+        c.0 += 1;
+        c.1 += s.price.minor;
+        c.2 += u64::from(s.voided);
+    }
+    let channels: serde_json::Map<String, Value> = by_channel
+        .into_iter()
+        .map(|(k, (sales, gross, voids))| {
+            (k, json!({ "sales": sales.to_string(), "gross": raffle_core::Money::new(gross, f.gross.currency), "voids": voids.to_string() }))
+        })
+        .collect();
+    Ok(Json(json!({
+        "raffle": id,
+        "draw": q.draw,
+        "cutoff": r.draw_config(&q.draw)?.cutoff,
+        "sales": f.sales.to_string(),
+        "gross": f.gross,
+        "voids": f.voids.to_string(),
+        "voided": f.voided,
+        "refunded": f.refunded,
+        "net": f.gross.checked_sub(&f.voided)?,
+        "channels": channels,
+        "reconciled": d.is_some_and(|d| d.reconciled),
+    })))
 }
 
 #[derive(Deserialize)]

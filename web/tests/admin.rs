@@ -285,6 +285,22 @@ async fn a_manager_and_finance_run_a_raffle_with_two_person_approvals() {
         StatusCode::CONFLICT,
         "frozen before reconciliation (GLI-31 2.6.3)"
     );
+    // The figures are shown before they are acknowledged.
+    let (status, figures) = call(
+        &app,
+        "GET",
+        &format!("/api/v1/raffles/{raffle}/reconciliation?draw=main"),
+        Some(&fin1),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{figures}");
+    assert_eq!(
+        (figures["sales"].as_str(), figures["voids"].as_str()),
+        (Some("4"), Some("1"))
+    );
+    assert_eq!(figures["channels"]["online"]["sales"], "4");
+    assert_eq!(figures["net"]["minor"], "3000");
     let (status, v) = call(
         &app,
         "POST",
