@@ -54,6 +54,20 @@ fn totp(secret_base32: &str) -> Result<TOTP, AppError> {
         .map_err(|e| AppError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("TOTP: {e:?}")))
 }
 
+/// The time step whose code `code` is, among the current one and its
+/// neighbours, if any.
+fn totp_step(secret_base32: &str, code: &str) -> Result<Option<u64>, AppError> {
+    let totp = totp(secret_base32)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|e| AppError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .as_secs();
+    let step = now / totp.step;
+    Ok([step.saturating_sub(1), step, step + 1]
+        .into_iter()
+        .find(|s| totp.generate(s * totp.step).as_bytes() == code.as_bytes()))
+}
+
 /// The current TOTP code for a secret (for tests and the bootstrap output).
 pub fn totp_now(secret_base32: &str) -> Result<String, AppError> {
     totp(secret_base32)?
@@ -132,10 +146,14 @@ pub async fn sign_in(
     let password_ok = Argon2::default()
         .verify_password(password.as_bytes(), &hash)
         .is_ok();
-    let code_ok = totp(&user.totp_secret)?
-        .check_current(code)
-        .unwrap_or(false);
-    if !(password_ok && code_ok) {
+    // The code of the current 30-second step, or of the one before or after
+    // (clock skew); each step is accepted once per user.
+    let step = totp_step(&user.totp_secret, code)?;
+    let fresh = match (password_ok, step) {
+        (true, Some(step)) => state.store.consume_totp_step(&user.id, step).await?,
+        _ => false,
+    };
+    if !fresh {
         state.store.record_failed_login(&user.id).await?;
         state
             .store

@@ -51,11 +51,11 @@ async fn every_admin_route_checks_the_session_and_the_role() {
     let app = app().await;
     let raffle = web::demo::ensure_demo_raffle(&app.state).await.unwrap();
     let roles = web::auth::ROLES;
+    // One session per role (a TOTP code signs in once), and fresh users for sign-out.
     let mut users = Vec::new();
     for role in roles {
-        let name = format!("user-{role}");
-        let (_, password, secret) = user(&app, &name, &[role]).await;
-        users.push((role, name, password, secret));
+        let (token, _, _) = user(&app, &format!("user-{role}"), &[role]).await;
+        users.push((role, token));
     }
     for (method, route, allowed) in web::admin::ROUTES {
         let path = route.replace("{id}", &raffle).replace("{draw_id}", "main");
@@ -72,8 +72,12 @@ async fn every_admin_route_checks_the_session_and_the_role() {
             StatusCode::UNAUTHORIZED,
             "{method} {route} with a forged token"
         );
-        for (role, name, password, secret) in &users {
-            let token = sign_in(&app, name, password, secret).await;
+        for (role, token) in &users {
+            let token = if *method == "DELETE" {
+                user(&app, &format!("leaving-{role}"), &[role]).await.0
+            } else {
+                token.clone()
+            };
             let (status, v) = call(&app, method, &path, Some(&token), json!({})).await;
             let may = allowed.is_empty() || allowed.contains(role);
             if may {
@@ -97,16 +101,26 @@ async fn every_admin_route_checks_the_session_and_the_role() {
 async fn sign_in_needs_the_code_locks_out_and_sessions_expire_when_idle() {
     let app = app().await;
     let (token, password, secret) = user(&app, "ann", &["auditor"]).await;
+    // A TOTP code signs in once: replaying it is refused.
+    let replay =
+        json!({ "username": "ann", "password": password, "totp": totp_now(&secret).unwrap() });
+    let (status, _) = call(&app, "POST", "/api/v1/sessions", None, replay).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a replayed TOTP code was accepted"
+    );
     let (status, _) = call(&app, "GET", "/api/v1/events", Some(&token), Value::Null).await;
     assert_eq!(status, StatusCode::OK);
-    // A wrong code is refused; five failures lock the account (even with the right code).
+    // A wrong code is refused; five failures (the replay was the first) lock
+    // the account, even against the right code.
     let wrong = json!({ "username": "ann", "password": password, "totp": "000000" });
     let wrong = if totp_now(&secret).unwrap() == "000000" {
         json!({ "username": "ann", "password": password, "totp": "111111" })
     } else {
         wrong
     };
-    for _ in 0..5 {
+    for _ in 0..4 {
         let (status, _) = call(&app, "POST", "/api/v1/sessions", None, wrong.clone()).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }

@@ -98,6 +98,17 @@ impl Store {
         Ok(())
     }
 
+    /// Records that a user signed in with the TOTP code of time step
+    /// `step`; false if that step (or a later one) was used already (a replayed code).
+    pub async fn consume_totp_step(&self, user_id: &str, step: u64) -> Result<bool> {
+        let done = sqlx::query("UPDATE users SET last_totp_step = $2 WHERE id = $1 AND (last_totp_step IS NULL OR last_totp_step < $2)")
+            .bind(uuid(user_id)?)
+            .bind(step as i64)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     pub async fn create_session(&self, user_id: &str, token_sha256: &[u8; 32]) -> Result<()> {
         sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1")
             .bind(uuid(user_id)?)
