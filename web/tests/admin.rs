@@ -100,11 +100,16 @@ async fn every_admin_route_checks_the_session_and_the_role() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_needs_the_code_locks_out_and_sessions_expire_when_idle() {
     let app = app().await;
-    let (token, password, secret) = user(&app, "ann", &["auditor"]).await;
-    // A TOTP code signs in once: replaying it is refused.
-    let replay =
+    let (u, password) = new_user("ann", &["auditor".to_string()]).unwrap();
+    app.state.store.create_user(&u).await.unwrap();
+    let secret = u.totp_secret.clone();
+    // A TOTP code signs in once: the same code again is refused.
+    let attempt =
         json!({ "username": "ann", "password": password, "totp": totp_now(&secret).unwrap() });
-    let (status, _) = call(&app, "POST", "/api/v1/sessions", None, replay).await;
+    let (status, v) = call(&app, "POST", "/api/v1/sessions", None, attempt.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let token = v["token"].as_str().unwrap().to_string();
+    let (status, _) = call(&app, "POST", "/api/v1/sessions", None, attempt).await;
     assert_eq!(
         status,
         StatusCode::UNAUTHORIZED,
