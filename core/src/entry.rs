@@ -176,6 +176,10 @@ pub struct RaffleConfig {
     /// IANA time zone for display, e.g. `America/Toronto`.
     pub time_zone: String,
     pub buyers: BuyerRules,
+    /// Roles whose users may approve voids, refunds and reconciliation
+    /// acknowledgements (a jurisdiction setting; GLI-31 5.2.4): among
+    /// `finance` and `administrator`.
+    pub approvers: Vec<String>,
     pub packages: Vec<Package>,
     /// Largest number of draw numbers that may be sold, if limited.
     pub max_tickets: Option<U64>,
@@ -734,6 +738,14 @@ pub fn validate_config(c: &RaffleConfig) -> Result<()> {
             }
         }
     }
+    const APPROVER_ROLES: [&str; 2] = ["finance", "administrator"];
+    if c.approvers.is_empty()
+        || c.approvers
+            .iter()
+            .any(|r| !APPROVER_ROLES.contains(&r.as_str()))
+    {
+        return bad("approvers are one or more of finance and administrator");
+    }
     if c.buyers.regions.is_empty()
         || c.buyers
             .regions
@@ -768,6 +780,7 @@ pub fn examples() -> Vec<Entry> {
             minimum_age: 18,
             regions: vec!["CA-ON".into()],
         },
+        approvers: vec!["finance".into()],
         packages: vec![
             Package {
                 id: "p1".into(),

@@ -436,11 +436,26 @@ async fn decide_approval(
             ));
         }
     };
-    let (_, requester, current) = state
+    let (_, requester, current, payload) = state
         .store
         .approval(&id)
         .await?
         .ok_or_else(|| AppError::not_found("no such approval"))?;
+    // Who may approve is the raffle's jurisdiction setting.
+    let allowed: Vec<String> = {
+        let raffle_id = payload["raffle"].as_str().unwrap_or_default();
+        let ledger = state.sequencer.ledger();
+        ledger
+            .raffle(raffle_id)
+            .map(|r| r.config.approvers.clone())
+            .unwrap_or_default()
+    };
+    if !staff.user.roles.iter().any(|r| allowed.contains(r)) {
+        return Err(AppError::new(
+            StatusCode::FORBIDDEN,
+            format!("this raffle's approvers are: {}", allowed.join(", ")),
+        ));
+    }
     if requester == staff.user.id {
         return Err(AppError::new(
             StatusCode::FORBIDDEN,

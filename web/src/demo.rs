@@ -26,6 +26,7 @@ pub async fn ensure_demo_raffle(state: &AppState) -> Result<String, String> {
             minimum_age: 18,
             regions: vec!["CA-ON".into()],
         },
+        approvers: vec!["finance".into(), "administrator".into()],
         packages: vec![
             Package {
                 id: "p1".into(),

@@ -269,6 +269,23 @@ async fn a_manager_and_finance_run_a_raffle_with_two_person_approvals() {
         StatusCode::FORBIDDEN,
         "the requester approved their own void"
     );
+    // Who may approve is the raffle's jurisdiction setting (here: finance only).
+    let (status, v) = call(
+        &app,
+        "POST",
+        &format!("/api/v1/approvals/{approval}"),
+        Some(&admin),
+        json!({ "decision": "approve" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("approvers are: finance"),
+        "{v}"
+    );
     let (status, v) = call(
         &app,
         "POST",

@@ -186,14 +186,18 @@ impl Store {
         Ok(row.map(|r| (r.get(0), r.get(1), r.get(2))))
     }
 
-    /// An approval's requester and status.
-    pub async fn approval(&self, id: &str) -> Result<Option<(String, String, String)>> {
-        let row =
-            sqlx::query("SELECT kind, requested_by::text, status FROM approvals WHERE id = $1")
-                .bind(uuid(id)?)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(row.map(|r| (r.get(0), r.get(1), r.get(2))))
+    /// An approval's kind, requester, status and payload.
+    pub async fn approval(
+        &self,
+        id: &str,
+    ) -> Result<Option<(String, String, String, serde_json::Value)>> {
+        let row = sqlx::query(
+            "SELECT kind, requested_by::text, status, payload FROM approvals WHERE id = $1",
+        )
+        .bind(uuid(id)?)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))))
     }
 
     pub async fn finish_approval(&self, id: &str, status: &str, outcome: &str) -> Result<()> {
