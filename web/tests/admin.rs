@@ -627,3 +627,70 @@ async fn every_route_in_the_openapi_document_is_served() {
     }
     drop_database(&app.db).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purchase_in_flight_at_the_end_time_is_refunded_never_issued() {
+    let app = app().await;
+    let (manager, _, _) = user(&app, "mia", &["raffle_manager"]).await;
+    let (_, v) = call(&app, "POST", "/api/v1/raffles", Some(&manager), config(2)).await;
+    let raffle = v["id"].as_str().unwrap().to_string();
+    call(
+        &app,
+        "POST",
+        &format!("/api/v1/raffles/{raffle}/open"),
+        Some(&manager),
+        Value::Null,
+    )
+    .await;
+    // Stamped 150 ms before the end time, paid (confirmed 300 ms later) after it.
+    let (_, page) = call(
+        &app,
+        "GET",
+        &format!("/api/v1/raffles/{raffle}"),
+        None,
+        Value::Null,
+    )
+    .await;
+    let end = raffle_core::Timestamp::parse(page["sales_end"].as_str().unwrap()).unwrap();
+    let wait = end.as_micros() - raffle_core::Timestamp::now().as_micros() - 150_000;
+    tokio::time::sleep(std::time::Duration::from_micros(wait.max(0) as u64)).await;
+    let body = PURCHASE.replace(
+        r#""provider":"test""#,
+        r#""provider":"test","confirm":"later""#,
+    );
+    let (status, pending) = call(
+        &app,
+        "POST",
+        &format!("/api/v1/raffles/{raffle}/purchases"),
+        None,
+        serde_json::from_str(&body).unwrap(),
+    )
+    .await;
+    // On a loaded machine the request itself may arrive after the close: then it is refused at once.
+    if status == StatusCode::ACCEPTED {
+        let url = pending["order_url"].as_str().unwrap().to_string();
+        let mut order = call(&app, "GET", &url, None, Value::Null).await.1;
+        for _ in 0..50 {
+            if order["status"] != "pending" && order["status"] != "paid" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            order = call(&app, "GET", &url, None, Value::Null).await.1;
+        }
+        // GLI-31 2.2.2, 2.6.2: no sale after close; the order is refunded with the reason.
+        assert_eq!(order["status"], "refunded", "{order}");
+        let reason = order["refusal"].as_str().unwrap();
+        assert!(
+            reason.contains("closed") || reason.contains("outside the sales window"),
+            "{order}"
+        );
+    } else {
+        assert_eq!(status, StatusCode::CONFLICT, "{pending}");
+    }
+    let sales: i64 = sqlx::query_scalar("SELECT count(*) FROM sales")
+        .fetch_one(&app.state.store.pool)
+        .await
+        .unwrap();
+    assert_eq!(sales, 0);
+    drop_database(&app.db).await;
+}
