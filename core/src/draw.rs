@@ -34,19 +34,8 @@ pub fn contribution_message(
     frozen_index: u64,
     frozen_leaf_hash: &[u8; 32],
 ) -> Vec<u8> {
-    const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut hash = String::with_capacity(44);
-    for chunk in frozen_leaf_hash.chunks(3) {
-        let n =
-            chunk.iter().fold(0u32, |acc, &b| (acc << 8) | u32::from(b)) << (8 * (3 - chunk.len()));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                hash.push(B64[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                hash.push('=');
-            }
-        }
-    }
+    use base64::Engine as _;
+    let hash = base64::engine::general_purpose::STANDARD.encode(frozen_leaf_hash);
     format!("raffle-draw-contribution/v1\n{origin}\n{frozen_index}\n{hash}\n").into_bytes()
 }
 
@@ -147,6 +136,16 @@ mod tests {
         // Powers of two accept everything.
         assert!(accepts(u64::MAX, 1 << 20));
         assert!(accepts(u64::MAX, 1));
+    }
+
+    #[test]
+    fn the_contribution_message_names_the_frozen_entry_line_by_line() {
+        let mut hash = [0u8; 32];
+        hash[31] = 0xff;
+        assert_eq!(
+            contribution_message("example.org/log", 42, &hash),
+            b"raffle-draw-contribution/v1\nexample.org/log\n42\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAP8=\n".to_vec()
+        );
     }
 
     #[test]

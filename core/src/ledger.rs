@@ -335,6 +335,19 @@ impl Ledger {
         self.raffles.values()
     }
 
+    /// A raffle and one of its draws, or the reason there is none.
+    fn draw_state(&self, raffle: &str, draw: &str) -> Result<(&RaffleState, &DrawState)> {
+        let r = self
+            .raffles
+            .get(raffle)
+            .ok_or_else(|| refused(format!("no raffle {raffle}")))?;
+        let d = r
+            .draws
+            .get(draw)
+            .ok_or_else(|| refused(format!("no draw {draw}")))?;
+        Ok((r, d))
+    }
+
     fn raffle_mut(&mut self, id: &str) -> Result<&mut RaffleState> {
         self.raffles
             .get_mut(id)
@@ -570,14 +583,7 @@ impl Ledger {
                 r.draws.entry(e.draw.clone()).or_default().reconciled = true;
             }
             Body::DrawFrozen(e) => {
-                let r = self
-                    .raffles
-                    .get(&e.raffle)
-                    .ok_or_else(|| refused(format!("no raffle {}", e.raffle)))?;
-                let state = r
-                    .draws
-                    .get(&e.draw)
-                    .ok_or_else(|| refused(format!("no draw {}", e.draw)))?;
+                let (r, state) = self.draw_state(&e.raffle, &e.draw)?;
                 // GLI-31 2.6.1, 2.6.3: only after the reconciliation acknowledgement.
                 if !state.reconciled {
                     return Err(refused(format!(
@@ -615,14 +621,7 @@ impl Ledger {
                     .frozen = Some(frozen);
             }
             Body::DrawPerformed(e) => {
-                let r = self
-                    .raffles
-                    .get(&e.raffle)
-                    .ok_or_else(|| refused(format!("no raffle {}", e.raffle)))?;
-                let state = r
-                    .draws
-                    .get(&e.draw)
-                    .ok_or_else(|| refused(format!("no draw {}", e.draw)))?;
+                let (r, state) = self.draw_state(&e.raffle, &e.draw)?;
                 let frozen = state
                     .frozen
                     .as_ref()

@@ -123,6 +123,27 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(protected)
 }
 
+/// Records who froze or performed a draw (GLI-31 5.6.1) and answers with the entry.
+async fn draw_event(
+    state: &AppState,
+    staff: &Staff,
+    kind: &str,
+    raffle: &str,
+    draw: &str,
+    s: &Sequenced,
+) -> Result<Json<Value>, AppError> {
+    state
+        .store
+        .record_event(
+            "draws",
+            kind,
+            &json!({ "raffle": raffle, "draw": draw, "log_index": s.index }),
+            Some(&staff.user.staff_id),
+        )
+        .await?;
+    Ok(Json(sequenced(s)))
+}
+
 fn sequenced(s: &Sequenced) -> Value {
     json!({ "log_index": s.index.to_string(), "entry": serde_json::from_slice::<Value>(&s.bytes).unwrap_or_default() })
 }
@@ -544,16 +565,7 @@ async fn freeze_draw(
             draw: draw.clone(),
         })
         .await?;
-    state
-        .store
-        .record_event(
-            "draws",
-            "frozen",
-            &json!({ "raffle": id, "draw": draw, "log_index": s.index }),
-            Some(&staff.user.staff_id),
-        )
-        .await?;
-    Ok(Json(sequenced(&s)))
+    draw_event(&state, &staff, "frozen", &id, &draw, &s).await
 }
 
 #[derive(Deserialize)]
@@ -659,16 +671,7 @@ async fn perform_draw(
             contribution,
         })
         .await?;
-    state
-        .store
-        .record_event(
-            "draws",
-            "performed",
-            &json!({ "raffle": id, "draw": draw, "log_index": s.index }),
-            Some(&staff.user.staff_id),
-        )
-        .await?;
-    Ok(Json(sequenced(&s)))
+    draw_event(&state, &staff, "performed", &id, &draw, &s).await
 }
 
 #[derive(Deserialize)]
