@@ -6,16 +6,18 @@
 
 use crate::AppState;
 use crate::error::AppError;
+use crate::payments::{
+    Confirmation, Confirmer, PaidOrder, Pending, confirm_payment, issue_paid_order,
+};
 use crate::receipt::{find_by_validation, proof_for_sale, receipt};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use raffle_core::entry::{Body, Channel, Prize};
+use raffle_core::entry::{Body, Prize};
 use raffle_core::ledger::{RaffleState, Status};
 use raffle_core::store::orders::{Begun, NewOrder, OrderRequest};
-use raffle_core::store::sequencer::Change;
 use raffle_core::validation::ValidationNumber;
 use raffle_core::{Money, Timestamp};
 use serde::Deserialize;
@@ -114,7 +116,8 @@ struct PurchaseRequest {
     package_id: String,
     quantity: Option<u32>,
     buyer: Buyer,
-    payment: Payment,
+    /// `{"provider": ...}` and the provider's own options.
+    payment: Value,
 }
 
 /// What the jurisdiction asks of a buyer; kept in the order, never logged.
@@ -126,15 +129,6 @@ struct Buyer {
     /// Where the buyer is (ISO 3166-2, e.g. `CA-ON`).
     region: String,
     email: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Payment {
-    provider: String,
-    /// The built-in `test` provider confirms `now` (default) or `later`
-    /// (asynchronously, as a card payment's webhook would).
-    confirm: Option<String>,
 }
 
 const MAX_QUANTITY: u32 = 100;
@@ -167,21 +161,12 @@ async fn purchase(
             "quantity must be 1 to {MAX_QUANTITY}"
         )));
     }
-    if req.payment.provider != "test" {
-        return Err(AppError::bad_request(format!(
-            "unknown payment provider {:?} (available: test)",
-            req.payment.provider
-        )));
-    }
-    let confirm_later = match req.payment.confirm.as_deref() {
-        None | Some("now") => false,
-        Some("later") => true,
-        Some(other) => {
-            return Err(AppError::bad_request(format!(
-                "payment.confirm is \"now\" or \"later\", not {other:?}"
-            )));
-        }
-    };
+    let provider = state.payments.get(
+        req.payment["provider"]
+            .as_str()
+            .ok_or_else(|| AppError::bad_request("payment.provider is missing"))?,
+    )?;
+    let confirmation = provider.check(&req.payment)?;
     let stamped = Timestamp::now();
     let amount = {
         let ledger = state.sequencer.ledger();
@@ -225,11 +210,10 @@ async fn purchase(
             })?;
         Money::new(p.price.minor * u64::from(quantity), p.price.currency)
     };
-    let order_id = raffle_core::ids::new_uuid();
+    let order_id = raffle_core::ids::new_order_id();
     let vn = ValidationNumber::generate()?;
-    // Every order keeps its response draft (with the validation number) in
-    // the idempotency store, so that an answer lost in a crash can be replayed.
-    let key = key.unwrap_or_else(|| format!("order:{order_id}"));
+    // Every order keeps its response draft (with the validation number), so
+    // that an answer lost in a crash can be replayed.
     let request_sha256: [u8; 32] = sha2::Sha256::digest(&body).into();
     let draft = json!({ "order_id": order_id, "validation_number": vn.to_text() });
     let order = NewOrder {
@@ -238,24 +222,25 @@ async fn purchase(
         package: req.package_id.clone(),
         quantity,
         amount,
-        provider: req.payment.provider.clone(),
+        provider: provider.id().to_string(),
         buyer: serde_json::to_value(&req.buyer)
             .map_err(|e| AppError::bad_request(e.to_string()))?,
         stamped,
     };
     // A provider that confirms at once creates the order paid.
-    let (order_id, vn) = match state
+    let immediate = confirmation == Confirmation::Immediate;
+    match state
         .orders
         .begin(OrderRequest {
             order,
-            key: key.clone(),
+            key,
             request_sha256,
             draft,
-            paid: !confirm_later,
+            paid: immediate,
         })
         .await?
     {
-        Begun::Created => (order_id, vn),
+        Begun::Created => {}
         Begun::Replay { status, response } => {
             return Ok((
                 StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
@@ -263,33 +248,31 @@ async fn purchase(
             )
                 .into_response());
         }
-        Begun::InProgress { order, draft } => {
-            let vn = draft["validation_number"]
-                .as_str()
-                .and_then(|t| ValidationNumber::parse(t).ok());
-            let Some(vn) = vn else {
-                return Err(AppError::new(
-                    StatusCode::CONFLICT,
-                    "the same request is in progress",
-                ));
-            };
-            match state.store.order_status(&order).await? {
-                Some((status, _, _)) if status == "issued" => {
-                    let (entry, proof) = proof_for_sale(&state, &order).await?;
-                    let body = receipt(&state, &entry, &vn, &proof)?;
-                    return Ok((StatusCode::CREATED, Json(body)).into_response());
-                }
-                Some((status, _, _)) if status == "paid" => (order, vn),
-                _ => {
-                    return Ok((
-                        StatusCode::ACCEPTED,
-                        Json(json!({ "order_url": format!("/api/v1/orders/{order}") })),
-                    )
-                        .into_response());
-                }
+        Begun::InProgress { order, .. } => {
+            // The same request, retried: answer as the first attempt will.
+            let record = state
+                .store
+                .order_record(&order)
+                .await?
+                .ok_or_else(|| AppError::not_found("no such order"))?;
+            if record.status == "pending" {
+                return Ok(pending_response(&order, &Pending::default()));
             }
+            let (status, body) = confirm_payment(&state, &order).await?;
+            return Ok((status, order_location(&order), Json(body)).into_response());
         }
-    };
+    }
+    if !immediate {
+        let record = state
+            .store
+            .order_record(&order_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("no such order"))?;
+        let pending = provider
+            .start(&record, &req.payment, Confirmer::new(state.clone()))
+            .await?;
+        return Ok(pending_response(&order_id, &pending));
+    }
     let paid = PaidOrder {
         order_id: order_id.clone(),
         raffle_id: raffle_id.clone(),
@@ -297,89 +280,28 @@ async fn purchase(
         quantity,
         stamped,
         vn,
-        key,
     };
-    if confirm_later {
-        // The provider confirms later; the issuing code is the same.
-        let state = state.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-            if let Err(e) = state
-                .store
-                .set_order_status(&paid.order_id, "paid", None)
-                .await
-            {
-                eprintln!("raffled: confirming order {}: {}", paid.order_id, e);
-                return;
-            }
-            if let Err(e) = issue_paid_order(&state, &paid).await {
-                eprintln!("raffled: issuing order {}: {}", paid.order_id, e.message);
-            }
-        });
-        return Ok((StatusCode::ACCEPTED, [(header::LOCATION, format!("/api/v1/orders/{order_id}"))], Json(json!({ "order_id": order_id, "status": "pending", "order_url": format!("/api/v1/orders/{order_id}") }))).into_response());
-    }
     let (status, body) = issue_paid_order(&state, &paid).await?;
-    Ok((
-        status,
-        [(header::LOCATION, format!("/api/v1/orders/{order_id}"))],
-        Json(body),
+    Ok((status, order_location(&order_id), Json(body)).into_response())
+}
+
+fn order_location(order: &str) -> [(header::HeaderName, String); 1] {
+    [(header::LOCATION, format!("/api/v1/orders/{order}"))]
+}
+
+/// 202: the order waits for its payment; its URL tells how it ends.
+fn pending_response(order: &str, pending: &Pending) -> Response {
+    (
+        StatusCode::ACCEPTED,
+        order_location(order),
+        Json(json!({
+            "order_id": order,
+            "status": "pending",
+            "order_url": format!("/api/v1/orders/{order}"),
+            "payment_url": pending.payment_url,
+        })),
     )
-        .into_response())
-}
-
-/// A paid order, ready to be issued.
-#[derive(Clone)]
-struct PaidOrder {
-    order_id: String,
-    raffle_id: String,
-    package_id: String,
-    quantity: u32,
-    stamped: Timestamp,
-    vn: ValidationNumber,
-    key: String,
-}
-
-/// The issuing code, the same whichever payment provider confirmed the
-/// order and whenever: sequence the sale and answer with its receipt, or
-/// refund the order if the rules refuse it (sold out, closed). An order
-/// paid after its raffle closed is refunded, never issued.
-async fn issue_paid_order(
-    state: &AppState,
-    o: &PaidOrder,
-) -> Result<(StatusCode, Value), AppError> {
-    let change = Change::IssueSale {
-        order: o.order_id.clone(),
-        raffle: o.raffle_id.clone(),
-        package: o.package_id.clone(),
-        quantity: o.quantity,
-        stamped: o.stamped,
-        validation: o.vn.commitment(&o.raffle_id),
-        channel: Channel::Online,
-        rsu: None,
-    };
-    match state.sequencer.submit(change).await {
-        Ok(sequenced) => Ok((
-            StatusCode::CREATED,
-            receipt(state, &sequenced.entry, &o.vn, &sequenced.proof_file())?,
-        )),
-        Err(raffle_core::Error::Refused(reason))
-            if reason.contains(&format!("sale {} already exists", o.order_id)) =>
-        {
-            // Sequenced by an earlier attempt whose answer was lost.
-            let (entry, proof) = proof_for_sale(state, &o.order_id).await?;
-            Ok((StatusCode::CREATED, receipt(state, &entry, &o.vn, &proof)?))
-        }
-        Err(raffle_core::Error::Refused(reason)) => {
-            state
-                .store
-                .set_order_status(&o.order_id, "refunded", Some(&reason))
-                .await?;
-            let body = json!({ "error": format!("refused: {reason}"), "order_id": o.order_id, "refunded": true });
-            state.store.finish_idempotent(&o.key, 409, &body).await?;
-            Ok((StatusCode::CONFLICT, body))
-        }
-        Err(e) => Err(e.into()),
-    }
+        .into_response()
 }
 
 /// An order's status; once issued, its receipt. The order id (random,

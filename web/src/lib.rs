@@ -9,6 +9,7 @@ pub mod demo;
 pub mod error;
 pub mod keys;
 pub mod openapi;
+pub mod payments;
 pub mod receipt;
 pub mod rng;
 
@@ -25,6 +26,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub vkey: String,
     pub orders: raffle_core::store::orders::OrderBatcher,
+    pub payments: payments::Providers,
 }
 
 /// Opens the database, the key and the publications, recovers the log and
@@ -68,6 +70,7 @@ pub async fn start(config: Config) -> Result<AppState, String> {
         config: Arc::new(config),
         vkey,
         orders,
+        payments: payments::Providers::builtin(),
     };
     state
         .store
@@ -79,6 +82,14 @@ pub async fn start(config: Config) -> Result<AppState, String> {
         )
         .await
         .map_err(|e| e.to_string())?;
+    // Orders a stopped process left paid but not issued, or waiting for
+    // their provider, are finished before anything new is accepted.
+    let resumed = payments::resume_unfinished_orders(&state)
+        .await
+        .map_err(|e| format!("resuming unfinished orders: {}", e.message))?;
+    if resumed > 0 {
+        println!("raffled: resumed {resumed} unfinished orders");
+    }
     let background = state.clone();
     tokio::spawn(async move {
         loop {

@@ -59,7 +59,7 @@ pub fn receipt(
 pub async fn proof_for_sale(state: &AppState, sale: &str) -> Result<(Entry, ProofFile), AppError> {
     let row = sqlx::query(
         "SELECT l.idx, l.body, (SELECT note FROM checkpoints c WHERE c.size > l.idx ORDER BY c.size LIMIT 1) \
-         FROM sales s JOIN log_entries l ON l.idx = s.idx WHERE s.id::text = $1",
+         FROM sales s JOIN log_entries l ON l.idx = s.idx WHERE s.id = $1::uuid",
     )
         .bind(sale)
         .fetch_optional(&state.store.pool)

@@ -225,3 +225,190 @@ async fn a_payment_confirmed_later_is_issued_by_the_same_code() {
     assert_eq!((status, &again), (StatusCode::CREATED, &order["receipt"]));
     drop_database(&app.db).await;
 }
+
+/// An order as a purchase handler creates it, for tests that stop between steps.
+fn new_order(raffle: &str, paid: bool) -> (raffle_core::store::orders::OrderRequest, String) {
+    use raffle_core::store::orders::{NewOrder, OrderRequest};
+    let id = raffle_core::ids::new_order_id();
+    let vn = raffle_core::validation::ValidationNumber::generate().unwrap();
+    let request = OrderRequest {
+        order: NewOrder {
+            id: id.clone(),
+            raffle: raffle.to_string(),
+            package: "p1".into(),
+            quantity: 1,
+            amount: raffle_core::Money::new(
+                500,
+                raffle_core::money::Currency::parse("CAD").unwrap(),
+            ),
+            provider: "test".into(),
+            buyer: serde_json::json!({"age_confirmed": true, "region": "CA-ON"}),
+            stamped: raffle_core::Timestamp::now(),
+        },
+        key: None,
+        request_sha256: [0; 32],
+        draft: serde_json::json!({ "order_id": id, "validation_number": vn.to_text() }),
+        paid,
+    };
+    (request, id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_left_paid_or_pending_by_a_stopped_process_are_finished_at_start() {
+    let app = app().await;
+    let raffle = web::demo::ensure_demo_raffle(&app.state).await.unwrap();
+    // A process stopped after creating these orders: one paid at once but
+    // not yet sequenced, one waiting for its provider's later confirmation.
+    let (paid, paid_id) = new_order(&raffle, true);
+    let (pending, pending_id) = new_order(&raffle, false);
+    for o in [&paid, &pending] {
+        assert!(matches!(
+            app.state.store.begin_order(o).await.unwrap(),
+            raffle_core::store::orders::Begun::Created
+        ));
+    }
+    let resumed = web::payments::resume_unfinished_orders(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(resumed, 2);
+    let vkey = NoteVerifier::from_vkey(&app.state.vkey).unwrap();
+    let (_, order) = call(&app, "GET", &format!("/api/v1/orders/{paid_id}"), &[], "").await;
+    assert_eq!(order["status"], "issued", "{order}");
+    let proof = ProofFile::parse(order["receipt"]["proof"].as_str().unwrap().as_bytes()).unwrap();
+    let (entry, _) = proof.verify_extra_entry(&vkey, &[]).unwrap();
+    let raffle_core::entry::Body::Sale(sale) =
+        raffle_core::entry::Entry::parse(&entry).unwrap().body
+    else {
+        panic!("not a sale");
+    };
+    assert_eq!(sale.sale, paid_id);
+    // The pending one is confirmed by its provider again, then issued.
+    let mut order = Value::Null;
+    for _ in 0..50 {
+        order = call(
+            &app,
+            "GET",
+            &format!("/api/v1/orders/{pending_id}"),
+            &[],
+            "",
+        )
+        .await
+        .1;
+        if order["status"] == "issued" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(order["status"], "issued", "{order}");
+    // A confirmation delivered twice (webhooks are) issues nothing more and
+    // answers with the same receipt.
+    let (status, again) = web::payments::confirm_payment(&app.state, &pending_id)
+        .await
+        .unwrap();
+    assert_eq!((status, &again), (StatusCode::CREATED, &order["receipt"]));
+    let sales: i64 = sqlx::query_scalar("SELECT count(*) FROM sales")
+        .fetch_one(&app.state.store.pool)
+        .await
+        .unwrap();
+    assert_eq!(sales, 2);
+    assert_eq!(
+        web::payments::resume_unfinished_orders(&app.state)
+            .await
+            .unwrap(),
+        0
+    );
+    drop_database(&app.db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_payment_provider_is_refused_with_the_available_ones() {
+    let app = app().await;
+    let raffle = web::demo::ensure_demo_raffle(&app.state).await.unwrap();
+    let path = format!("/api/v1/raffles/{raffle}/purchases");
+    let body = PURCHASE.replace(r#""provider":"test""#, r#""provider":"cheque""#);
+    let (status, err) = call(&app, "POST", &path, &[], &body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        err["error"].as_str().unwrap().contains("available: test"),
+        "{err}"
+    );
+    let body = PURCHASE.replace(r#""provider":"test""#, r#""provider":"test","card":"4242""#);
+    let (status, err) = call(&app, "POST", &path, &[], &body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        err["error"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `card`"),
+        "{err}"
+    );
+    let orders: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
+        .fetch_one(&app.state.store.pool)
+        .await
+        .unwrap();
+    assert_eq!(orders, 0, "a refused request leaves no order");
+    drop_database(&app.db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validation_numbers_and_idempotency_keys_are_forgotten_after_24_hours() {
+    let app = app().await;
+    let raffle = web::demo::ensure_demo_raffle(&app.state).await.unwrap();
+    let path = format!("/api/v1/raffles/{raffle}/purchases");
+    let (status, first) = call(&app, "POST", &path, &[("idempotency-key", "old")], PURCHASE).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = call(
+        &app,
+        "POST",
+        &path,
+        &[("idempotency-key", "other")],
+        PURCHASE,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    // Age the first order by a day and an hour.
+    sqlx::query("UPDATE orders SET created_at = now() - interval '25 hours' WHERE id = $1::uuid")
+        .bind(first["sale_id"].as_str().unwrap())
+        .execute(&app.state.store.pool)
+        .await
+        .unwrap();
+    assert_eq!(app.state.store.purge_idempotency().await.unwrap(), 1);
+    let vn = first["validation_number"].as_str().unwrap();
+    let held: i64 = sqlx::query_scalar("SELECT count(*) FROM orders WHERE draft::text LIKE '%' || $1 || '%' OR response::text LIKE '%' || $1 || '%'")
+        .bind(vn)
+        .fetch_one(&app.state.store.pool)
+        .await
+        .unwrap();
+    assert_eq!(held, 0, "the validation number is no longer stored");
+    // The order is still issued; only the buyer holds its validation number now.
+    let (_, order) = call(
+        &app,
+        "GET",
+        &format!("/api/v1/orders/{}", first["sale_id"].as_str().unwrap()),
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(order["status"], "issued");
+    assert!(order.get("receipt").is_none(), "{order}");
+    // The key is free again: the same request makes a new purchase, while a
+    // recent key still replays.
+    let (status, second) = call(&app, "POST", &path, &[("idempotency-key", "old")], PURCHASE).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_ne!(second["sale_id"], first["sale_id"]);
+    let (status, _) = call(
+        &app,
+        "POST",
+        &path,
+        &[("idempotency-key", "other")],
+        PURCHASE,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let sales: i64 = sqlx::query_scalar("SELECT count(*) FROM sales")
+        .fetch_one(&app.state.store.pool)
+        .await
+        .unwrap();
+    assert_eq!(sales, 3);
+    drop_database(&app.db).await;
+}

@@ -3,12 +3,13 @@
 //! An order is created pending with its buyer's details (never logged),
 //! becomes paid when its payment provider confirms, and is issued when the
 //! sequencer logs its sale (same id; the sale row is the record of that), or
-//! refunded. With an `Idempotency-Key`,
-//! the key, the SHA-256 of the request body and the response draft (which
-//! holds the validation number, generated before sequencing so that a retry
-//! after a crash still gets it) are stored with the order in one
-//! transaction; a retry with the same key and body replays the response, one
-//! with another body is refused. Responses are purged after 24 hours.
+//! refunded. The order row also holds its idempotency record: the
+//! `Idempotency-Key` (if the request had one), the SHA-256 of the request
+//! body, and the response draft (which holds the validation number,
+//! generated before sequencing so that a retry after a crash still gets it).
+//! A retry with the same key and body replays the response, one with another
+//! body is refused. Drafts, responses and keys are purged after 24 hours.
+//! One row per order keeps a purchase to one insert before sequencing.
 
 use super::{Store, uuid};
 use crate::{Error, Money, Result, Timestamp};
@@ -27,7 +28,7 @@ pub struct NewOrder {
     pub stamped: Timestamp,
 }
 
-/// What a purchase with an idempotency key found.
+/// What a purchase found when creating its order.
 #[derive(Debug)]
 pub enum Begun {
     /// A new order was created.
@@ -53,71 +54,71 @@ impl Store {
     /// Creates an order with its idempotency record (holding the response
     /// draft) in one statement, or finds the earlier request with the same
     /// key. `paid` records an order whose provider confirmed at once.
-    pub async fn begin_order(
-        &self,
-        order: &NewOrder,
-        key: &str,
-        request_sha256: [u8; 32],
-        draft: &serde_json::Value,
-        paid: bool,
-    ) -> Result<Begun> {
+    pub async fn begin_order(&self, request: &OrderRequest) -> Result<Begun> {
+        let order = &request.order;
         for _ in 0..2 {
-            let created: i64 = sqlx::query_scalar(
-                "WITH ins AS ( \
-                   INSERT INTO idempotency (key, request_sha256, order_id, response) VALUES ($1, $2, $3, $4) \
-                   ON CONFLICT (key) DO NOTHING RETURNING order_id \
-                 ), o AS ( \
-                   INSERT INTO orders (id, raffle_id, package_id, quantity, amount_minor, currency, status, provider, buyer, stamped) \
-                   SELECT order_id, $5, $6, $7, $8, $9, $10, $11, $12, $13 FROM ins RETURNING id \
-                 ) SELECT count(*) FROM o",
+            let created: Option<uuid::Uuid> = sqlx::query_scalar(
+                "INSERT INTO orders (id, raffle_id, package_id, quantity, amount_minor, currency, status, provider, buyer, stamped, \
+                                     idempotency_key, request_sha256, draft) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+                 ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING id",
             )
-            .bind(key)
-            .bind(&request_sha256[..])
             .bind(uuid(&order.id)?)
-            .bind(draft)
             .bind(uuid(&order.raffle)?)
             .bind(&order.package)
             .bind(order.quantity as i32)
             .bind(order.amount.minor as i64)
             .bind(order.amount.currency.as_str())
-            .bind(if paid { "paid" } else { "pending" })
+            .bind(if request.paid { "paid" } else { "pending" })
             .bind(&order.provider)
             .bind(&order.buyer)
             .bind(to_time(order.stamped)?)
-            .fetch_one(&self.pool)
+            .bind(&request.key)
+            .bind(&request.request_sha256[..])
+            .bind(&request.draft)
+            .fetch_optional(&self.pool)
             .await?;
-            if created == 1 {
+            if created.is_some() {
                 return Ok(Begun::Created);
             }
+            let Some(key) = &request.key else {
+                return Err(Error::Storage(
+                    "an order without a key was not created".into(),
+                ));
+            };
             let row = sqlx::query(
-                "SELECT request_sha256, order_id::text, status, response, created_at > now() - interval '24 hours' FROM idempotency WHERE key = $1",
+                "SELECT request_sha256, id::text, response_status, response, draft, created_at > now() - interval '24 hours' \
+                 FROM orders WHERE idempotency_key = $1",
             )
             .bind(key)
             .fetch_optional(&self.pool)
             .await?;
             let Some(row) = row else { continue };
-            if !row.get::<bool, _>(4) {
-                // An expired record with this key is replaced.
-                sqlx::query("DELETE FROM idempotency WHERE key = $1 AND created_at <= now() - interval '24 hours'").bind(key).execute(&self.pool).await?;
+            if !row.get::<bool, _>(5) {
+                // The key expired but was not purged yet: it is free again.
+                forget_expired(&self.pool, Some(key)).await?;
                 continue;
             }
-            let stored: Vec<u8> = row.get(0);
-            if stored != request_sha256 {
+            let stored: Option<Vec<u8>> = row.get(0);
+            if stored.as_deref() != Some(&request.request_sha256[..]) {
                 return Err(Error::invalid(
                     "Idempotency-Key",
                     "the key was used before with a different request body",
                 ));
             }
             let status: Option<i32> = row.get(2);
-            let response: Option<serde_json::Value> = row.get(3);
             return Ok(match status {
                 Some(status) => Begun::Replay {
                     status: status as u16,
-                    response: response.unwrap_or_default(),
+                    response: row
+                        .get::<Option<serde_json::Value>, _>(3)
+                        .unwrap_or_default(),
                 },
                 None => Begun::InProgress {
-                    order: row.get::<Option<String>, _>(1).unwrap_or_default(),
-                    draft: response.unwrap_or_default(),
+                    order: row.get(1),
+                    draft: row
+                        .get::<Option<serde_json::Value>, _>(4)
+                        .unwrap_or_default(),
                 },
             });
         }
@@ -126,40 +127,41 @@ impl Store {
         ))
     }
 
-    /// Records the final response of an idempotent request that was refused.
-    /// (A successful purchase's response is rebuilt, identically, from its
-    /// sale, the checkpoint of its batch and the stored draft.)
-    pub async fn finish_idempotent(
+    /// Refunds an order whose sale the rules refused, recording the reason
+    /// and the response a retry of the same request replays. (A successful
+    /// purchase's response is rebuilt, identically, from its sale, the
+    /// checkpoint of its batch and the stored draft.)
+    pub async fn refund_order(
         &self,
-        key: &str,
+        order: &str,
+        reason: &str,
         status: u16,
         response: &serde_json::Value,
     ) -> Result<()> {
-        sqlx::query("UPDATE idempotency SET status = $2, response = $3 WHERE key = $1")
-            .bind(key)
-            .bind(i32::from(status))
-            .bind(response)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Moves an order to `paid` or `refunded` (with the reason it was refused).
-    pub async fn set_order_status(
-        &self,
-        order: &str,
-        status: &str,
-        refusal: Option<&str>,
-    ) -> Result<()> {
         sqlx::query(
-            "UPDATE orders SET status = $2, refusal = $3, updated_at = now() WHERE id = $1",
+            "UPDATE orders SET status = 'refunded', refusal = $2, response_status = $3, response = $4, draft = NULL, \
+             updated_at = now() WHERE id = $1",
         )
         .bind(uuid(order)?)
-        .bind(status)
-        .bind(refusal)
+        .bind(reason)
+        .bind(i32::from(status))
+        .bind(response)
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Records that an order's payment was confirmed. Only a pending order
+    /// moves, so a confirmation delivered twice (webhooks are) changes
+    /// nothing; returns whether this call moved it.
+    pub async fn mark_order_paid(&self, order: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE orders SET status = 'paid', updated_at = now() WHERE id = $1 AND status = 'pending'",
+        )
+        .bind(uuid(order)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// An order's status and refusal reason.
@@ -178,23 +180,50 @@ impl Store {
         Ok(row.map(|r| (r.get(0), r.get(1), r.get(2))))
     }
 
+    /// An order, as the issuing code needs it.
+    pub async fn order_record(&self, order: &str) -> Result<Option<OrderRecord>> {
+        let row = sqlx::query(
+            "SELECT o.id::text, o.raffle_id::text, o.package_id, o.quantity, o.stamped, o.provider, \
+                    CASE WHEN EXISTS (SELECT 1 FROM sales s WHERE s.id = o.id) THEN 'issued' ELSE o.status END, \
+                    CASE WHEN o.created_at > now() - interval '24 hours' THEN o.draft END, o.response_status, o.response \
+             FROM orders o WHERE o.id = $1",
+        )
+        .bind(uuid(order)?)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(order_from_row).transpose()
+    }
+
+    /// Orders paid but not issued, and orders still waiting for their
+    /// provider: what a restart must finish.
+    pub async fn unfinished_orders(&self) -> Result<Vec<OrderRecord>> {
+        let rows = sqlx::query(
+            "SELECT o.id::text, o.raffle_id::text, o.package_id, o.quantity, o.stamped, o.provider, o.status, \
+                    CASE WHEN o.created_at > now() - interval '24 hours' THEN o.draft END, o.response_status, o.response \
+             FROM orders o WHERE o.status IN ('pending', 'paid') \
+               AND NOT EXISTS (SELECT 1 FROM sales s WHERE s.id = o.id) ORDER BY o.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(order_from_row).collect()
+    }
+
     /// The response draft stored with an order (it holds the validation
     /// number, for 24 hours).
     pub async fn order_draft(&self, order: &str) -> Result<Option<serde_json::Value>> {
-        Ok(sqlx::query_scalar("SELECT response FROM idempotency WHERE order_id = $1 AND created_at > now() - interval '24 hours'")
-            .bind(uuid(order)?)
-            .fetch_optional(&self.pool)
-            .await?
-            .flatten())
+        Ok(sqlx::query_scalar(
+            "SELECT draft FROM orders WHERE id = $1 AND created_at > now() - interval '24 hours'",
+        )
+        .bind(uuid(order)?)
+        .fetch_optional(&self.pool)
+        .await?
+        .flatten())
     }
 
-    /// Deletes idempotent responses older than 24 hours (they hold validation numbers).
+    /// Forgets the drafts, responses and keys of orders older than 24 hours
+    /// (drafts hold validation numbers); returns how many orders it cleared.
     pub async fn purge_idempotency(&self) -> Result<u64> {
-        let done =
-            sqlx::query("DELETE FROM idempotency WHERE created_at <= now() - interval '24 hours'")
-                .execute(&self.pool)
-                .await?;
-        Ok(done.rows_affected())
+        forget_expired(&self.pool, None).await
     }
 
     /// The sale whose validation number commits to `commitment` in a raffle.
@@ -213,10 +242,48 @@ impl Store {
     }
 }
 
+/// An order as stored.
+#[derive(Clone, Debug)]
+pub struct OrderRecord {
+    pub id: String,
+    pub raffle: String,
+    pub package: String,
+    pub quantity: u32,
+    pub stamped: Timestamp,
+    pub provider: String,
+    /// `pending`, `paid`, `issued` or `refunded`.
+    pub status: String,
+    /// The response draft, while it is kept (24 hours).
+    pub draft: Option<serde_json::Value>,
+    /// The final response of a refused request.
+    pub response: Option<(u16, serde_json::Value)>,
+}
+
+fn order_from_row(row: sqlx::postgres::PgRow) -> Result<OrderRecord> {
+    let stamped: time::OffsetDateTime = row.get(4);
+    let micros = stamped.unix_timestamp_nanos() / 1000;
+    let status: Option<i32> = row.get(8);
+    let response: Option<serde_json::Value> = row.get(9);
+    Ok(OrderRecord {
+        id: row.get(0),
+        raffle: row.get(1),
+        package: row.get(2),
+        quantity: row.get::<i32, _>(3) as u32,
+        stamped: Timestamp::from_micros(
+            i64::try_from(micros).map_err(|_| Error::Storage("order time out of range".into()))?,
+        ),
+        provider: row.get(5),
+        status: row.get(6),
+        draft: row.get(7),
+        response: status.map(|s| (s as u16, response.unwrap_or_default())),
+    })
+}
+
 /// A request to create an order, for the [`OrderBatcher`].
 pub struct OrderRequest {
     pub order: NewOrder,
-    pub key: String,
+    /// The request's idempotency key, scoped to its raffle, if it had one.
+    pub key: Option<String>,
     pub request_sha256: [u8; 32],
     pub draft: serde_json::Value,
     pub paid: bool,
@@ -265,22 +332,28 @@ impl OrderBatcher {
     }
 }
 
+/// Clears the idempotency record of expired orders (of the one holding
+/// `key`, if given).
+async fn forget_expired(pool: &sqlx::PgPool, key: Option<&str>) -> Result<u64> {
+    let done = sqlx::query(
+        "UPDATE orders SET idempotency_key = NULL, request_sha256 = NULL, draft = NULL, response = NULL \
+         WHERE created_at <= now() - interval '24 hours' \
+           AND (idempotency_key IS NOT NULL OR draft IS NOT NULL OR response IS NOT NULL) \
+           AND ($1::text IS NULL OR idempotency_key = $1)",
+    )
+    .bind(key)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 async fn write_batch(store: &Store, batch: Vec<(OrderRequest, OrderReply)>) {
     let created = insert_batch(store, &batch).await;
     for (req, reply) in batch {
         let result = match &created {
-            Ok(keys) if keys.contains(&req.key) => Ok(Begun::Created),
-            Ok(_) => {
-                store
-                    .begin_order(
-                        &req.order,
-                        &req.key,
-                        req.request_sha256,
-                        &req.draft,
-                        req.paid,
-                    )
-                    .await
-            }
+            Ok(ids) if ids.contains(&req.order.id) => Ok(Begun::Created),
+            // The key exists already: replay, in progress, or refused.
+            Ok(_) => store.begin_order(&req).await,
             Err(e) => Err(Error::Storage(e.to_string())),
         };
         let _ = reply.send(result);
@@ -291,52 +364,43 @@ async fn insert_batch(
     store: &Store,
     batch: &[(OrderRequest, OrderReply)],
 ) -> Result<std::collections::HashSet<String>> {
-    let mut keys = Vec::new();
-    let mut hashes: Vec<&[u8]> = Vec::new();
-    let mut ids = Vec::new();
-    let mut drafts = Vec::new();
-    let mut raffles = Vec::new();
-    let mut packages = Vec::new();
-    let mut quantities = Vec::new();
-    let mut amounts = Vec::new();
-    let mut currencies = Vec::new();
-    let mut statuses = Vec::new();
-    let mut providers = Vec::new();
-    let mut buyers = Vec::new();
-    let mut stamps = Vec::new();
+    let n = batch.len();
+    let mut ids = Vec::with_capacity(n);
+    let mut raffles = Vec::with_capacity(n);
+    let mut packages = Vec::with_capacity(n);
+    let mut quantities = Vec::with_capacity(n);
+    let mut amounts = Vec::with_capacity(n);
+    let mut currencies = Vec::with_capacity(n);
+    let mut statuses = Vec::with_capacity(n);
+    let mut providers = Vec::with_capacity(n);
+    let mut buyers = Vec::with_capacity(n);
+    let mut stamps = Vec::with_capacity(n);
+    let mut keys = Vec::with_capacity(n);
+    let mut hashes: Vec<&[u8]> = Vec::with_capacity(n);
+    let mut drafts = Vec::with_capacity(n);
     for (r, _) in batch {
-        keys.push(r.key.clone());
-        hashes.push(&r.request_sha256[..]);
         ids.push(uuid(&r.order.id)?);
-        drafts.push(r.draft.clone());
         raffles.push(uuid(&r.order.raffle)?);
-        packages.push(r.order.package.clone());
+        packages.push(r.order.package.as_str());
         quantities.push(r.order.quantity as i32);
         amounts.push(r.order.amount.minor as i64);
-        currencies.push(r.order.amount.currency.as_str().to_string());
+        currencies.push(r.order.amount.currency.as_str());
         statuses.push(if r.paid { "paid" } else { "pending" });
-        providers.push(r.order.provider.clone());
-        buyers.push(r.order.buyer.clone());
+        providers.push(r.order.provider.as_str());
+        buyers.push(&r.order.buyer);
         stamps.push(to_time(r.order.stamped)?);
+        keys.push(r.key.as_deref());
+        hashes.push(&r.request_sha256[..]);
+        drafts.push(&r.draft);
     }
     let rows: Vec<String> = sqlx::query_scalar(
-        "WITH input AS ( \
-           SELECT * FROM UNNEST($1::text[], $2::bytea[], $3::uuid[], $4::jsonb[], $5::uuid[], $6::text[], $7::int[], \
-                                $8::bigint[], $9::text[], $10::text[], $11::text[], $12::jsonb[], $13::timestamptz[]) \
-             AS t(key, sha, order_id, draft, raffle_id, package_id, quantity, amount, currency, status, provider, buyer, stamped) \
-         ), ins AS ( \
-           INSERT INTO idempotency (key, request_sha256, order_id, response) \
-           SELECT key, sha, order_id, draft FROM input ON CONFLICT (key) DO NOTHING RETURNING key \
-         ), o AS ( \
-           INSERT INTO orders (id, raffle_id, package_id, quantity, amount_minor, currency, status, provider, buyer, stamped) \
-           SELECT i.order_id, i.raffle_id, i.package_id, i.quantity, i.amount, i.currency, i.status, i.provider, i.buyer, i.stamped \
-           FROM input i JOIN ins USING (key) RETURNING id \
-         ) SELECT key FROM ins",
+        "INSERT INTO orders (id, raffle_id, package_id, quantity, amount_minor, currency, status, provider, buyer, stamped, \
+                             idempotency_key, request_sha256, draft) \
+         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::int[], $5::bigint[], $6::text[], $7::text[], $8::text[], \
+                              $9::jsonb[], $10::timestamptz[], $11::text[], $12::bytea[], $13::jsonb[]) \
+         ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING id::text",
     )
-    .bind(&keys)
-    .bind(&hashes)
     .bind(&ids)
-    .bind(&drafts)
     .bind(&raffles)
     .bind(&packages)
     .bind(&quantities)
@@ -346,6 +410,9 @@ async fn insert_batch(
     .bind(&providers)
     .bind(&buyers)
     .bind(&stamps)
+    .bind(&keys)
+    .bind(&hashes)
+    .bind(&drafts)
     .fetch_all(&store.pool)
     .await?;
     Ok(rows.into_iter().collect())

@@ -1,0 +1,346 @@
+//! Payment providers, and the one issuing path every payment ends in.
+//!
+//! A provider takes payment for an order. Some confirm at once (the built-in
+//! `test` provider by default; cash at an RSU), and their orders are created
+//! paid. Others confirm later (the `test` provider's `later` mode now; a
+//! card payment's webhook once Stripe is added), and their orders are
+//! created pending. However and whenever payment is confirmed, it ends in
+//! [`confirm_payment`], then [`issue_paid_order`]: adding a provider means
+//! adding a [`PaymentProvider`] (and, for a webhook, a route that verifies
+//! the provider's signature and calls `confirm_payment`), never changing the
+//! issuing code.
+//!
+//! Guarantees: an order is issued at most once (the sale id is the order
+//! id, and the ledger refuses a second sale with the same id); an order the
+//! rules refuse (sold out, sales closed: an order paid after its raffle
+//! closed) is refunded, never issued; a confirmation delivered twice
+//! changes nothing; after a restart, [`resume_unfinished_orders`] issues
+//! the orders that were paid but not yet issued, and hands the pending ones
+//! back to their provider.
+
+use crate::AppState;
+use crate::error::AppError;
+use crate::receipt::{proof_for_sale, receipt};
+use axum::http::StatusCode;
+use raffle_core::Timestamp;
+use raffle_core::entry::Channel;
+use raffle_core::store::orders::OrderRecord;
+use raffle_core::store::sequencer::Change;
+use raffle_core::validation::ValidationNumber;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// When a provider confirms payment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Confirmation {
+    /// Before the order is created: it is created paid and issued at once.
+    Immediate,
+    /// After the order is created, through [`confirm_payment`].
+    Later,
+}
+
+/// What a buyer is told while a payment confirmed later is under way.
+#[derive(Clone, Debug, Default)]
+pub struct Pending {
+    /// Where the buyer completes payment (a provider's checkout page), if anywhere.
+    pub payment_url: Option<String>,
+}
+
+pub type ProviderFuture<'a> = Pin<Box<dyn Future<Output = Result<Pending, AppError>> + Send + 'a>>;
+
+/// A payment provider.
+pub trait PaymentProvider: Send + Sync {
+    /// The name a purchase request gives in `payment.provider`.
+    fn id(&self) -> &'static str;
+
+    /// Checks the request's `payment` object (the provider's options) and
+    /// says when payment will be confirmed. Runs before the order exists.
+    fn check(&self, payment: &Value) -> Result<Confirmation, AppError>;
+
+    /// Starts payment for a new order that is confirmed later. `confirmer`
+    /// reaches [`confirm_payment`] for providers that confirm from inside
+    /// raffled; a webhook-driven provider ignores it.
+    fn start<'a>(
+        &'a self,
+        order: &'a OrderRecord,
+        payment: &'a Value,
+        confirmer: Confirmer,
+    ) -> ProviderFuture<'a>;
+
+    /// After a restart: picks up a pending order of this provider (asks the
+    /// provider where the payment stands, or waits for its webhook).
+    fn resume<'a>(&'a self, order: &'a OrderRecord, confirmer: Confirmer) -> ProviderFuture<'a>;
+}
+
+/// The providers a purchase may name.
+#[derive(Clone)]
+pub struct Providers {
+    by_id: Arc<BTreeMap<&'static str, Arc<dyn PaymentProvider>>>,
+}
+
+impl Providers {
+    pub fn new(providers: Vec<Arc<dyn PaymentProvider>>) -> Providers {
+        Providers {
+            by_id: Arc::new(providers.into_iter().map(|p| (p.id(), p)).collect()),
+        }
+    }
+
+    /// The built-in providers.
+    pub fn builtin() -> Providers {
+        Providers::new(vec![Arc::new(TestProvider)])
+    }
+
+    /// The provider a request names, or a clear error listing the available ones.
+    pub fn get(&self, id: &str) -> Result<Arc<dyn PaymentProvider>, AppError> {
+        self.by_id.get(id).cloned().ok_or_else(|| {
+            AppError::bad_request(format!(
+                "unknown payment provider {id:?} (available: {})",
+                self.by_id.keys().copied().collect::<Vec<_>>().join(", ")
+            ))
+        })
+    }
+}
+
+/// A handle on the issuing path for providers that confirm from inside raffled.
+#[derive(Clone)]
+pub struct Confirmer(AppState);
+
+impl Confirmer {
+    pub fn new(state: AppState) -> Confirmer {
+        Confirmer(state)
+    }
+
+    /// Confirms the payment of `order` and issues it (see [`confirm_payment`]).
+    pub async fn confirm(&self, order: &str) -> Result<(StatusCode, Value), AppError> {
+        confirm_payment(&self.0, order).await
+    }
+}
+
+/// The built-in `test` provider: no money moves. `{"provider": "test"}`
+/// confirms at once; `{"provider": "test", "confirm": "later"}` confirms
+/// 300 ms after the order is created, from a background task, the way a
+/// card payment's webhook would.
+pub struct TestProvider;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestPayment {
+    #[allow(dead_code)]
+    provider: String,
+    confirm: Option<String>,
+}
+
+/// How long the `test` provider's `later` mode waits before confirming.
+pub const TEST_CONFIRM_DELAY: std::time::Duration = std::time::Duration::from_millis(300);
+
+impl TestProvider {
+    fn confirm_after_delay(order: String, confirmer: Confirmer) {
+        tokio::spawn(async move {
+            tokio::time::sleep(TEST_CONFIRM_DELAY).await;
+            if let Err(e) = confirmer.confirm(&order).await {
+                eprintln!("raffled: confirming order {order}: {}", e.message);
+            }
+        });
+    }
+}
+
+impl PaymentProvider for TestProvider {
+    fn id(&self) -> &'static str {
+        "test"
+    }
+
+    fn check(&self, payment: &Value) -> Result<Confirmation, AppError> {
+        let p: TestPayment = serde_json::from_value(payment.clone()).map_err(|e| {
+            AppError::bad_request(format!("invalid payment for provider test: {e}"))
+        })?;
+        match p.confirm.as_deref() {
+            None | Some("now") => Ok(Confirmation::Immediate),
+            Some("later") => Ok(Confirmation::Later),
+            Some(other) => Err(AppError::bad_request(format!(
+                "payment.confirm is \"now\" or \"later\", not {other:?}"
+            ))),
+        }
+    }
+
+    fn start<'a>(
+        &'a self,
+        order: &'a OrderRecord,
+        _payment: &'a Value,
+        confirmer: Confirmer,
+    ) -> ProviderFuture<'a> {
+        Box::pin(async move {
+            TestProvider::confirm_after_delay(order.id.clone(), confirmer);
+            Ok(Pending::default())
+        })
+    }
+
+    fn resume<'a>(&'a self, order: &'a OrderRecord, confirmer: Confirmer) -> ProviderFuture<'a> {
+        // The timer was lost with the process: start it again.
+        self.start(order, &Value::Null, confirmer)
+    }
+}
+
+/// A paid order, ready to be issued.
+#[derive(Clone)]
+pub struct PaidOrder {
+    pub order_id: String,
+    pub raffle_id: String,
+    pub package_id: String,
+    pub quantity: u32,
+    pub stamped: Timestamp,
+    pub vn: ValidationNumber,
+}
+
+/// Records that `order` was paid and issues it; answers what the buyer's
+/// purchase request would have (201 with the receipt, or 409 refunded).
+/// Confirming an order again replays that answer.
+pub async fn confirm_payment(
+    state: &AppState,
+    order: &str,
+) -> Result<(StatusCode, Value), AppError> {
+    state.store.mark_order_paid(order).await?;
+    let record = state
+        .store
+        .order_record(order)
+        .await?
+        .ok_or_else(|| AppError::not_found("no such order"))?;
+    finish_order(state, &record).await
+}
+
+/// Brings a paid order to its end: issued (with the receipt) or refunded.
+async fn finish_order(state: &AppState, o: &OrderRecord) -> Result<(StatusCode, Value), AppError> {
+    if let Some((status, response)) = &o.response {
+        return Ok((
+            StatusCode::from_u16(*status).unwrap_or(StatusCode::CONFLICT),
+            response.clone(),
+        ));
+    }
+    let vn = o
+        .draft
+        .as_ref()
+        .and_then(|d| d["validation_number"].as_str())
+        .and_then(|t| ValidationNumber::parse(t).ok());
+    match (o.status.as_str(), vn) {
+        ("issued", Some(vn)) => {
+            let (entry, proof) = proof_for_sale(state, &o.id).await?;
+            Ok((StatusCode::CREATED, receipt(state, &entry, &vn, &proof)?))
+        }
+        ("issued", None) => Ok((
+            StatusCode::OK,
+            json!({ "order_id": o.id, "status": "issued" }),
+        )),
+        ("paid", Some(vn)) => {
+            let paid = PaidOrder {
+                order_id: o.id.clone(),
+                raffle_id: o.raffle.clone(),
+                package_id: o.package.clone(),
+                quantity: o.quantity,
+                stamped: o.stamped,
+                vn,
+            };
+            issue_paid_order(state, &paid).await
+        }
+        // The draft (with the validation number) is kept 24 hours: a payment
+        // confirmed later than that cannot be issued a ticket.
+        ("paid", None) => {
+            refund(
+                state,
+                &o.id,
+                "payment was confirmed more than 24 hours after the order".into(),
+            )
+            .await
+        }
+        (status, _) => Err(AppError::new(
+            StatusCode::CONFLICT,
+            format!("order {} is {status}", o.id),
+        )),
+    }
+}
+
+/// The issuing code, the same whichever payment provider confirmed the
+/// order and whenever: sequence the sale and answer with its receipt, or
+/// refund the order if the rules refuse it (sold out, closed). An order
+/// paid after its raffle closed is refunded, never issued (GLI-31 2.6.2).
+pub async fn issue_paid_order(
+    state: &AppState,
+    o: &PaidOrder,
+) -> Result<(StatusCode, Value), AppError> {
+    let change = Change::IssueSale {
+        order: o.order_id.clone(),
+        raffle: o.raffle_id.clone(),
+        package: o.package_id.clone(),
+        quantity: o.quantity,
+        stamped: o.stamped,
+        validation: o.vn.commitment(&o.raffle_id),
+        channel: Channel::Online,
+        rsu: None,
+    };
+    match state.sequencer.submit(change).await {
+        Ok(sequenced) => Ok((
+            StatusCode::CREATED,
+            receipt(state, &sequenced.entry, &o.vn, &sequenced.proof_file())?,
+        )),
+        Err(raffle_core::Error::Refused(reason))
+            if reason.contains(&format!("sale {} already exists", o.order_id)) =>
+        {
+            // Sequenced by an earlier attempt whose answer was lost.
+            let (entry, proof) = proof_for_sale(state, &o.order_id).await?;
+            Ok((StatusCode::CREATED, receipt(state, &entry, &o.vn, &proof)?))
+        }
+        Err(raffle_core::Error::Refused(reason)) => refund(state, &o.order_id, reason).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn refund(
+    state: &AppState,
+    order: &str,
+    reason: String,
+) -> Result<(StatusCode, Value), AppError> {
+    let body =
+        json!({ "error": format!("refused: {reason}"), "order_id": order, "refunded": true });
+    state
+        .store
+        .refund_order(order, &reason, StatusCode::CONFLICT.as_u16(), &body)
+        .await?;
+    Ok((StatusCode::CONFLICT, body))
+}
+
+/// At start: issues (or refunds) every order paid but not issued when the
+/// last process stopped, and hands pending orders back to their provider.
+/// Returns how many orders it picked up.
+pub async fn resume_unfinished_orders(state: &AppState) -> Result<usize, AppError> {
+    let orders = state.store.unfinished_orders().await?;
+    let count = orders.len();
+    // Concurrently, so that the sequencer batches them as it batches buyers.
+    let mut tasks = tokio::task::JoinSet::new();
+    for o in orders {
+        let state = state.clone();
+        tasks.spawn(async move {
+            match o.status.as_str() {
+                "paid" => finish_order(&state, &o).await.map(|_| ()),
+                _ => match state.payments.get(&o.provider) {
+                    Ok(provider) => provider
+                        .resume(&o, Confirmer::new(state.clone()))
+                        .await
+                        .map(|_| ()),
+                    Err(_) => {
+                        eprintln!(
+                            "raffled: order {} waits for provider {:?}, which is not configured",
+                            o.id, o.provider
+                        );
+                        Ok(())
+                    }
+                },
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.map_err(|e| AppError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    }
+    Ok(count)
+}
