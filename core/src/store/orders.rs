@@ -301,11 +301,20 @@ pub struct OrderBatcher {
     tx: tokio::sync::mpsc::Sender<(OrderRequest, OrderReply)>,
 }
 
+/// How many order batches are written at once. Few: while they are written
+/// the next batch gathers the orders arriving meanwhile, so a surge costs a
+/// statement and a commit per batch, not per buyer.
+const ORDER_WRITERS: usize = 2;
+
 impl OrderBatcher {
     pub fn start(store: Store) -> OrderBatcher {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<(OrderRequest, OrderReply)>(65_536);
+        let writers = std::sync::Arc::new(tokio::sync::Semaphore::new(ORDER_WRITERS));
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
+                let Ok(permit) = writers.clone().acquire_owned().await else {
+                    return;
+                };
                 let mut batch = vec![first];
                 while batch.len() < 1024 {
                     match rx.try_recv() {
@@ -314,8 +323,10 @@ impl OrderBatcher {
                     }
                 }
                 let store = store.clone();
-                // Batches run concurrently with the next one's collection.
-                tokio::spawn(async move { write_batch(&store, batch).await });
+                tokio::spawn(async move {
+                    write_batch(&store, batch).await;
+                    drop(permit);
+                });
             }
         });
         OrderBatcher { tx }

@@ -376,7 +376,7 @@ impl Store {
 
     /// The leaf index and bytes of a draw's `draw.frozen` entry.
     pub async fn frozen_entry(&self, raffle: &str, draw: &str) -> Result<Option<(u64, Vec<u8>)>> {
-        let rows = sqlx::query("SELECT idx, body FROM log_entries WHERE raffle_id = $1 AND kind = 'draw.frozen' ORDER BY idx")
+        let rows = sqlx::query("SELECT idx, body FROM log_entries WHERE raffle_id = $1 AND kind <> 'sale' AND kind = 'draw.frozen' ORDER BY idx")
             .bind(uuid(raffle)?)
             .fetch_all(&self.pool)
             .await?;
