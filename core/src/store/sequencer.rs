@@ -44,6 +44,10 @@ use transparency::store::{Appender, DirStorage, TileHashSource, read_entry};
 
 /// Most changes sequenced in one batch.
 pub const MAX_BATCH: usize = 4096;
+
+/// The shortest time between the starts of two batches (group commit): a
+/// change waits at most this long for the previous batch's slot.
+pub const BATCH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(15);
 /// Advisory lock key held by the one sequencer of a database ("raffle-sq").
 const ADVISORY_LOCK: i64 = 0x7261_6666_6c65_5351;
 
@@ -251,6 +255,7 @@ struct Task {
 
 impl Task {
     async fn run(mut self, mut rx: mpsc::Receiver<(Change, Reply)>) {
+        let mut last_batch: Option<tokio::time::Instant> = None;
         loop {
             // Wake at least every second: raffles close at their end time
             // even when nobody is buying.
@@ -261,6 +266,19 @@ impl Task {
                     Err(_) => None,
                 };
             let mut batch: Vec<(Change, Reply)> = first.into_iter().collect();
+            // Under load, batches start at most every BATCH_INTERVAL: each
+            // batch writes a few tile files, fsyncs and signs whatever its
+            // size, so fewer, larger batches leave more time for buyers.
+            if let Some(previous) = last_batch
+                && batch.len() == 1
+                && rx.len() + 1 < MAX_BATCH
+            {
+                let due = previous + BATCH_INTERVAL;
+                if due > tokio::time::Instant::now() {
+                    tokio::time::sleep_until(due).await;
+                }
+            }
+            last_batch = Some(tokio::time::Instant::now());
             while batch.len() < MAX_BATCH {
                 match rx.try_recv() {
                     Ok(next) => batch.push(next),

@@ -159,14 +159,21 @@ async fn run(args: Args) -> Result<(), String> {
                 Ok(r) if r.status().as_u16() == 201 => r.text().await.ok(),
                 _ => None,
             };
-            (scheduled.elapsed(), body)
+            (scheduled.elapsed(), body, scheduled - t0)
         }));
     }
     let mut latencies = Vec::with_capacity(tasks.len());
     let mut acked: Vec<String> = Vec::new();
+    // The slowest reply of each second of the run, to see when it stalled.
+    let mut per_second: Vec<Duration> = Vec::new();
     for t in tasks {
-        let (latency, body) = t.await.map_err(|e| e.to_string())?;
+        let (latency, body, offset) = t.await.map_err(|e| e.to_string())?;
         latencies.push(latency);
+        let second = offset.as_secs() as usize;
+        if per_second.len() <= second {
+            per_second.resize(second + 1, Duration::ZERO);
+        }
+        per_second[second] = per_second[second].max(latency);
         if let Some(body) = body
             && let Ok(v) = serde_json::from_str::<serde_json::Value>(&body)
             && let Some(sale) = v["sale_id"].as_str()
@@ -206,6 +213,13 @@ async fn run(args: Args) -> Result<(), String> {
     }
     let duplicated =
         in_log.values().filter(|&&c| c > 1).count() + seen.values().filter(|&&c| c > 1).count();
+    if std::env::var_os("LOAD_PURCHASES_TIMELINE").is_some() {
+        let worst: Vec<String> = per_second
+            .iter()
+            .map(|d| format!("{}", d.as_millis()))
+            .collect();
+        eprintln!("slowest reply per second (ms): {}", worst.join(" "));
+    }
     latencies.sort_unstable();
     let pct = |p: f64| {
         latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)].as_secs_f64()
