@@ -55,6 +55,14 @@ impl DrawRng {
         }
     }
 
+    /// The generator positioned at `i = next`: a redraw continues the
+    /// stream where the draw's earlier performances stopped.
+    pub fn starting_at(seed: &[u8], contribution: &[u8], next: u64) -> DrawRng {
+        let mut rng = DrawRng::new(seed, contribution);
+        rng.next = next;
+        rng
+    }
+
     /// r_i for the next i.
     pub fn next_raw(&mut self) -> u64 {
         let mut mac = self.mac.clone();

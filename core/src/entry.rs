@@ -190,6 +190,30 @@ pub struct RaffleConfig {
     pub draws: Vec<DrawConfig>,
     pub wins: WinRule,
     pub early_bird: EarlyBirdDeduction,
+    pub claims: ClaimRules,
+}
+
+/// How prizes are claimed: jurisdiction settings (GLI-31 2.7.1).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimRules {
+    /// Days after a draw (or a redraw) during which its winner may claim.
+    pub window_days: u32,
+    /// What becomes of a prize not claimed within the window.
+    pub unclaimed: UnclaimedRule,
+    /// Prizes over this amount are paid only once the winner's paperwork
+    /// (identity, tax forms: kept out of the log) is completed.
+    pub paperwork_over: Option<Money>,
+}
+
+/// What becomes of a prize not claimed within the claim window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnclaimedRule {
+    /// The draw is performed again (a `draw.performed` with a redraw).
+    Redraw,
+    /// The prize is forfeited (to the organisation, as the licence says).
+    Forfeit,
 }
 
 /// A u64 encoded as a decimal string.
@@ -245,7 +269,20 @@ pub enum CloseReason {
     Operator,
 }
 
-/// Why a draw was performed again (a drawn number is never discarded otherwise).
+/// Why a draw was performed again: a drawn number is never discarded
+/// otherwise. A redraw continues the draw's random stream (the seed is
+/// public once the draw is performed, so its result can be computed in
+/// advance): it is valid only for these reasons, requested and approved by
+/// two people, and every one is reported by raffle-audit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Redraw {
+    pub reason: RedrawReason,
+    pub requested_by: String,
+    pub approved_by: String,
+}
+
+/// The reasons a draw may be performed again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RedrawReason {
@@ -380,7 +417,8 @@ pub struct DrawPerformed {
     pub index: U64,
     pub winner: U64,
     pub sale: String,
-    pub redraw: Option<RedrawReason>,
+    /// Set on a redraw; the first performance of a draw has none.
+    pub redraw: Option<Redraw>,
 }
 
 /// A prize paid to the bearer of a winning ticket (GLI-31 2.7.1).
@@ -394,6 +432,9 @@ pub struct ClaimPaid {
     /// The winner's validation number, revealed on payment.
     pub validation_number: String,
     pub prize: Money,
+    /// Whether the winner's paperwork was completed (required for prizes
+    /// over the raffle's `claims.paperwork_over`).
+    pub paperwork: bool,
     pub by: String,
 }
 
@@ -757,6 +798,14 @@ pub fn validate_config(c: &RaffleConfig) -> Result<()> {
     if c.max_tickets.is_some_and(|m| m.0 == 0) {
         return bad("a ticket maximum must be positive");
     }
+    if !(1..=3650).contains(&c.claims.window_days) {
+        return bad("the claim window is 1 to 3650 days");
+    }
+    if let Some(t) = c.claims.paperwork_over
+        && (t.currency != currency || t.minor == 0)
+    {
+        return bad("the paperwork threshold must be a positive amount in the raffle's currency");
+    }
     Ok(())
 }
 
@@ -825,6 +874,11 @@ pub fn examples() -> Vec<Entry> {
         ],
         wins: WinRule::NumberOnce,
         early_bird: EarlyBirdDeduction::FromMainPrize,
+        claims: ClaimRules {
+            window_days: 30,
+            unclaimed: UnclaimedRule::Redraw,
+            paperwork_over: Some(cad(1_000_000)),
+        },
     };
     let mut updated = config.clone();
     updated.packages[2].price = cad(2500);
@@ -919,6 +973,7 @@ pub fn examples() -> Vec<Entry> {
             )
             .to_text(),
             prize: cad(1000),
+            paperwork: false,
             by: approver,
         }),
         Body::EventsDigest(EventsDigest {

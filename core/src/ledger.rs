@@ -14,8 +14,9 @@
 use crate::draw::{DrawRng, eligible_hash, seed_commitment, select};
 use crate::entry::{
     Body, CloseReason, Digest32, DrawConfig, EarlyBirdDeduction, Entry, Prize, RaffleConfig,
-    WinRule,
+    RedrawReason, UnclaimedRule, WinRule,
 };
+use crate::ids::check_staff_id;
 use crate::prize::fifty_fifty_prize;
 use crate::{Error, Money, Result, Timestamp};
 use std::collections::HashMap;
@@ -36,6 +37,14 @@ impl Status {
             Status::Closed => "closed",
         }
     }
+}
+
+/// The end of a claim window that opened at `from` (GLI-31 2.7.1).
+pub fn claim_deadline(from: Timestamp, window_days: u32) -> Timestamp {
+    Timestamp::from_micros(
+        from.as_micros()
+            .saturating_add(i64::from(window_days) * 86_400_000_000),
+    )
 }
 
 /// One sale as the rules need it.
@@ -59,8 +68,39 @@ pub struct DrawState {
     pub reconciled: bool,
     /// Leaf index, eligible count and hash, seed commitment and prize of `draw.frozen`.
     pub frozen: Option<Frozen>,
+    /// The current winner (the latest performance's).
     pub winner: Option<Winner>,
+    /// What the performances so far fixed, once the draw is performed.
+    pub performed: Option<Performed>,
     pub claimed: bool,
+}
+
+/// What a draw's performances fixed: the generator (seed and contribution,
+/// the same for its redraws), how much of its stream they consumed, and
+/// which eligible positions they drew (never drawn again in this draw).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Performed {
+    pub seed: Vec<u8>,
+    pub contribution: Vec<u8>,
+    pub raw_used: u64,
+    /// Positions in the frozen eligible list drawn so far, ascending.
+    pub drawn: Vec<u64>,
+    /// When the latest performance was logged: its claim window starts there.
+    pub at: Timestamp,
+}
+
+/// The next winner of a draw, as its generator gives it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Drawn {
+    /// Every raw value consumed; the last one was accepted.
+    pub raw: Vec<u64>,
+    /// The accepted index, among the eligible numbers not drawn before in
+    /// this draw (on a first performance, all of them).
+    pub index: u64,
+    /// Its position in the frozen eligible list.
+    pub position: u64,
+    pub number: u64,
+    pub sale: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,6 +110,11 @@ pub struct Frozen {
     pub eligible_sha256: Digest32,
     pub seed_sha256: Digest32,
     pub prize: Money,
+    /// The exclusions as they stood at the freeze (earlier draws' winners,
+    /// as the win rule says): a later redraw of an earlier draw does not
+    /// change an eligible set already fixed.
+    excluded_sales: Vec<String>,
+    excluded_numbers: Vec<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -149,6 +194,9 @@ impl RaffleState {
     /// winners' sales or numbers, as the win rule says (GLI-31 4.4.1).
     fn exclusions(&self, draw: &str) -> Result<(Timestamp, Vec<String>, Vec<u64>)> {
         let cutoff = self.draw_config(draw)?.cutoff;
+        if let Some(f) = self.draws.get(draw).and_then(|d| d.frozen.as_ref()) {
+            return Ok((cutoff, f.excluded_sales.clone(), f.excluded_numbers.clone()));
+        }
         let (numbers, sales) = self.earlier_winners(draw);
         let excluded_sales = if self.config.wins == WinRule::SaleOnce {
             sales
@@ -228,6 +276,54 @@ impl RaffleState {
         Err(refused(
             "the drawn index is beyond the eligible numbers".into(),
         ))
+    }
+
+    /// The next winner of a frozen draw from its generator: on a first
+    /// performance `seed` and `contribution` start the stream at 0; a redraw
+    /// continues it (they must be the first performance's) and selects
+    /// among the eligible numbers not drawn before in this draw (GLI-31
+    /// 2.6.4, 4.4.1).
+    pub fn next_winner(&self, draw: &str, seed: &[u8], contribution: &[u8]) -> Result<Drawn> {
+        let state = self
+            .draws
+            .get(draw)
+            .ok_or_else(|| refused(format!("no draw {draw}")))?;
+        let frozen = state
+            .frozen
+            .as_ref()
+            .ok_or_else(|| refused(format!("draw {draw} is not frozen")))?;
+        let (start, drawn): (u64, &[u64]) = match &state.performed {
+            None => (0, &[]),
+            Some(p) => {
+                if p.seed != seed || p.contribution != contribution {
+                    return Err(refused(
+                        "a redraw continues the draw's own seed and contribution".into(),
+                    ));
+                }
+                (p.raw_used, &p.drawn)
+            }
+        };
+        let left = frozen.n - drawn.len() as u64;
+        if left == 0 {
+            return Err(refused(format!("draw {draw} has no eligible numbers left")));
+        }
+        let sel = select(&mut DrawRng::starting_at(seed, contribution, start), left)?;
+        // Skip the positions drawn before (ascending) to find the position
+        // in the frozen list.
+        let mut position = sel.index;
+        for &d in drawn {
+            if d <= position {
+                position += 1;
+            }
+        }
+        let (number, sale) = self.nth_eligible(draw, position)?;
+        Ok(Drawn {
+            raw: sel.raw,
+            index: sel.index,
+            position,
+            number,
+            sale,
+        })
     }
 
     /// The figures a draw's reconciliation acknowledges: sales sequenced
@@ -607,12 +703,15 @@ impl Ledger {
                 if prize != e.prize {
                     return Err(refused(format!("the prize is {prize}, not {}", e.prize)));
                 }
+                let (_, excluded_sales, excluded_numbers) = r.exclusions(&e.draw)?;
                 let frozen = Frozen {
                     index,
                     n,
                     eligible_sha256: hash,
                     seed_sha256: e.seed_sha256,
                     prize,
+                    excluded_sales,
+                    excluded_numbers,
                 };
                 self.raffle_mut(&e.raffle)?
                     .draws
@@ -626,35 +725,89 @@ impl Ledger {
                     .frozen
                     .as_ref()
                     .ok_or_else(|| refused(format!("draw {} is not frozen", e.draw)))?;
-                if state.winner.is_some() && e.redraw.is_none() {
-                    return Err(refused(format!("draw {} was already performed", e.draw)));
-                }
                 if frozen.index != e.frozen.0 {
                     return Err(refused("the draw names another frozen entry".into()));
                 }
-                if Digest32(seed_commitment(&e.seed.0)) != frozen.seed_sha256 {
-                    return Err(refused("the seed does not match its commitment".into()));
+                match (&e.redraw, &state.performed) {
+                    (None, Some(_)) => {
+                        return Err(refused(format!("draw {} was already performed", e.draw)));
+                    }
+                    (None, None) => {
+                        if Digest32(seed_commitment(&e.seed.0)) != frozen.seed_sha256 {
+                            return Err(refused("the seed does not match its commitment".into()));
+                        }
+                    }
+                    (Some(_), None) => {
+                        return Err(refused(format!(
+                            "draw {} cannot be redrawn before it is performed",
+                            e.draw
+                        )));
+                    }
+                    (Some(redraw), Some(performed)) => {
+                        // GLI-31 2.6.4: a drawn number is never discarded but
+                        // for these reasons, with two people (5.2.4).
+                        if state.claimed {
+                            return Err(refused(format!(
+                                "draw {}'s prize was paid: no redraw",
+                                e.draw
+                            )));
+                        }
+                        check_staff_id(&redraw.requested_by)?;
+                        check_staff_id(&redraw.approved_by)?;
+                        if redraw.requested_by == redraw.approved_by {
+                            return Err(refused(
+                                "a redraw needs an approver other than its requester".into(),
+                            ));
+                        }
+                        let claims = &r.config.claims;
+                        if redraw.reason == RedrawReason::Unclaimed {
+                            if claims.unclaimed != UnclaimedRule::Redraw {
+                                return Err(refused(
+                                    "this raffle forfeits unclaimed prizes: no redraw".into(),
+                                ));
+                            }
+                            if time < claim_deadline(performed.at, claims.window_days) {
+                                return Err(refused(format!(
+                                    "the claim window of draw {} is still open",
+                                    e.draw
+                                )));
+                            }
+                        }
+                    }
                 }
-                let mut rng = DrawRng::new(&e.seed.0, &e.contribution.0);
-                let sel = select(&mut rng, frozen.n)?;
-                if sel.raw != e.raw || sel.index != e.index.0 {
+                let drawn = r.next_winner(&e.draw, &e.seed.0, &e.contribution.0)?;
+                if drawn.raw != e.raw || drawn.index != e.index.0 {
                     return Err(refused(
                         "the raw values or the index do not follow from the seed".into(),
                     ));
                 }
-                let (number, sale) = r.nth_eligible(&e.draw, sel.index)?;
-                if number != e.winner.0 || sale != e.sale {
+                if drawn.number != e.winner.0 || drawn.sale != e.sale {
                     return Err(refused("the winner is not the drawn index's number".into()));
                 }
-                let w = Winner { number, sale };
-                self.raffle_mut(&e.raffle)?
+                let state = self
+                    .raffle_mut(&e.raffle)?
                     .draws
                     .get_mut(&e.draw)
-                    .expect("checked")
-                    .winner = Some(w);
+                    .expect("checked");
+                let performed = state.performed.get_or_insert_with(|| Performed {
+                    seed: e.seed.0.clone(),
+                    contribution: e.contribution.0.clone(),
+                    raw_used: 0,
+                    drawn: Vec::new(),
+                    at: time,
+                });
+                performed.raw_used += drawn.raw.len() as u64;
+                let at = performed.drawn.partition_point(|&p| p < drawn.position);
+                performed.drawn.insert(at, drawn.position);
+                performed.at = time;
+                state.winner = Some(Winner {
+                    number: drawn.number,
+                    sale: drawn.sale,
+                });
             }
             Body::ClaimPaid(e) => {
                 let r = self.raffle_mut(&e.raffle)?;
+                let claims = r.config.claims.clone();
                 let state = r
                     .draws
                     .get(&e.draw)
@@ -672,6 +825,23 @@ impl Ledger {
                 let prize = state.frozen.as_ref().map(|f| f.prize);
                 if prize != Some(e.prize) {
                     return Err(refused("the paid amount is not the frozen prize".into()));
+                }
+                // GLI-31 2.7.1: within the claim window, and with the
+                // paperwork the jurisdiction asks for large prizes.
+                let performed_at = state.performed.as_ref().map(|p| p.at).unwrap_or(time);
+                if time >= claim_deadline(performed_at, claims.window_days) {
+                    return Err(refused(format!(
+                        "the claim window of draw {} has closed",
+                        e.draw
+                    )));
+                }
+                if let Some(threshold) = claims.paperwork_over
+                    && e.prize.minor > threshold.minor
+                    && !e.paperwork
+                {
+                    return Err(refused(format!(
+                        "prizes over {threshold} are paid only once the winner's paperwork is completed"
+                    )));
                 }
                 r.draws.get_mut(&e.draw).expect("exists").claimed = true;
             }

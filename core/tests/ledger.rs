@@ -146,11 +146,19 @@ impl World {
         frozen: u64,
         seed: &[u8; 32],
     ) -> raffle_core::Result<DrawPerformed> {
+        let p = self.perform_entry(draw, frozen, seed);
+        self.apply(Body::DrawPerformed(p.clone()))?;
+        Ok(p)
+    }
+
+    /// A first performance, computed the way the rules say (independently
+    /// of `next_winner`).
+    fn perform_entry(&self, draw: &str, frozen: u64, seed: &[u8; 32]) -> DrawPerformed {
         let r = self.ledger.raffle(&self.raffle).unwrap();
         let n = r.draws[draw].frozen.as_ref().map(|f| f.n).unwrap_or(1);
-        let sel = select(&mut DrawRng::new(seed, b""), n)?;
-        let (winner, sale) = r.nth_eligible(draw, sel.index)?;
-        let p = DrawPerformed {
+        let sel = select(&mut DrawRng::new(seed, b""), n).unwrap();
+        let (winner, sale) = r.nth_eligible(draw, sel.index).unwrap();
+        DrawPerformed {
             raffle: self.raffle.clone(),
             draw: draw.into(),
             frozen: U64(frozen),
@@ -161,9 +169,7 @@ impl World {
             winner: U64(winner),
             sale,
             redraw: None,
-        };
-        self.apply(Body::DrawPerformed(p.clone()))?;
-        Ok(p)
+        }
     }
 
     fn status(&self) -> Status {
@@ -410,6 +416,7 @@ fn a_draw_needs_reconciliation_and_follows_from_its_seed() {
             number: U64(number),
             validation_number: ValidationNumber::generate().unwrap().to_text(),
             prize: cad(100_000),
+            paperwork: false,
             by: STAFF.into(),
         })
     };
@@ -447,4 +454,202 @@ fn the_prize_is_half_the_net_sales_capped() {
     assert_eq!(jackpot(&w), cad(2_000), "capped (GLI-31 2.2.1)");
     w.void(&a, STAFF, APPROVER).unwrap();
     assert_eq!(jackpot(&w), cad(1_750), "voids are not sales");
+}
+
+impl World {
+    /// The next performance of a frozen draw as the ledger computes it, with `redraw`.
+    fn redraw_entry(&self, draw: &str, redraw: Option<Redraw>) -> DrawPerformed {
+        let r = self.ledger.raffle(&self.raffle).unwrap();
+        let d = &r.draws[draw];
+        let p = d.performed.as_ref().unwrap();
+        let next = r.next_winner(draw, &p.seed, &p.contribution).unwrap();
+        DrawPerformed {
+            raffle: self.raffle.clone(),
+            draw: draw.into(),
+            frozen: U64(d.frozen.as_ref().unwrap().index),
+            seed: HexBytes(p.seed.clone()),
+            contribution: HexBytes(p.contribution.clone()),
+            raw: next.raw,
+            index: U64(next.index),
+            winner: U64(next.number),
+            sale: next.sale,
+            redraw,
+        }
+    }
+
+    fn claim(&self, draw: &str, paperwork: bool) -> Body {
+        let r = self.ledger.raffle(&self.raffle).unwrap();
+        let d = &r.draws[draw];
+        let w = d.winner.as_ref().unwrap();
+        Body::ClaimPaid(ClaimPaid {
+            raffle: self.raffle.clone(),
+            draw: draw.into(),
+            sale: w.sale.clone(),
+            number: U64(w.number),
+            validation_number: ValidationNumber::generate().unwrap().to_text(),
+            prize: d.frozen.as_ref().unwrap().prize,
+            paperwork,
+            by: STAFF.into(),
+        })
+    }
+}
+
+fn redraw(reason: RedrawReason) -> Option<Redraw> {
+    Some(Redraw {
+        reason,
+        requested_by: STAFF.into(),
+        approved_by: APPROVER.into(),
+    })
+}
+
+/// GLI-31 2.6.4 and 2.7.1: a drawn number is set aside only for a listed
+/// reason with two people; a redraw continues the same stream and never
+/// draws a number twice; claims close with the window; large prizes need
+/// paperwork; a redraw of an earlier draw leaves a frozen later draw alone.
+#[test]
+fn redraws_claim_windows_and_paperwork() {
+    let mut w = World::new();
+    w.at("2026-12-01T14:00:00.000000Z").open().unwrap();
+    for _ in 0..4 {
+        w.sell("p1", 1).unwrap();
+    }
+    w.at("2026-12-10T23:00:00.000000Z");
+    w.reconcile("early-bird").unwrap();
+    let seed = new_seed().unwrap();
+    let frozen = w.freeze("early-bird", &seed).unwrap();
+    // No redraw before the draw is performed.
+    let early = DrawPerformed {
+        redraw: redraw(RedrawReason::WinnerIneligible),
+        ..w.perform_entry("early-bird", frozen, &seed)
+    };
+    refused(
+        w.apply(Body::DrawPerformed(early)),
+        "before it is performed",
+    );
+    w.at("2026-12-11T16:00:00.000000Z");
+    let first = w.perform("early-bird", frozen, &seed).unwrap();
+
+    // Unclaimed: not while the claim window (30 days) is open.
+    w.at("2027-01-10T15:59:59.999999Z");
+    let e = w.redraw_entry("early-bird", redraw(RedrawReason::Unclaimed));
+    refused(w.apply(Body::DrawPerformed(e)), "still open");
+    // Winner ineligible: needs two different people.
+    let mut e = w.redraw_entry("early-bird", redraw(RedrawReason::WinnerIneligible));
+    e.redraw.as_mut().unwrap().approved_by = STAFF.into();
+    refused(
+        w.apply(Body::DrawPerformed(e)),
+        "approver other than its requester",
+    );
+    // A redraw that starts the stream over (the same winner again) is refused.
+    let mut e = w.redraw_entry("early-bird", redraw(RedrawReason::WinnerIneligible));
+    let replay = DrawPerformed {
+        raw: first.raw.clone(),
+        index: first.index,
+        winner: first.winner,
+        sale: first.sale.clone(),
+        ..e.clone()
+    };
+    refused(w.apply(Body::DrawPerformed(replay)), "do not follow");
+    // The redraw continues the stream where the first performance stopped.
+    let mut rng = DrawRng::new(&seed, b"");
+    for _ in 0..first.raw.len() {
+        rng.next_raw();
+    }
+    assert_eq!(e.raw[0], rng.next_raw());
+    w.apply(Body::DrawPerformed(e.clone())).unwrap();
+    assert_ne!(e.winner, first.winner, "a number is drawn once per draw");
+    // A second redraw draws a third number.
+    let second = e.clone();
+    e = w.redraw_entry("early-bird", redraw(RedrawReason::WinnerIneligible));
+    w.apply(Body::DrawPerformed(e.clone())).unwrap();
+    let drawn = [first.winner.0, second.winner.0, e.winner.0];
+    assert!(drawn[0] != drawn[2] && drawn[1] != drawn[2], "{drawn:?}");
+
+    // The claim window restarts at the latest performance; after it closes
+    // the prize cannot be paid, and an unclaimed redraw is allowed.
+    w.at("2027-01-10T16:00:00.000000Z");
+    let late_claim = w.claim("early-bird", true);
+    w.at("2027-02-09T16:00:00.000000Z");
+    refused(w.apply(late_claim), "claim window");
+    let e = w.redraw_entry("early-bird", redraw(RedrawReason::Unclaimed));
+    w.apply(Body::DrawPerformed(e.clone())).unwrap();
+    assert!(!drawn.contains(&e.winner.0));
+    // Four numbers sold, four drawn: none is left.
+    let r = w.ledger.raffle(&w.raffle).unwrap();
+    let p = r.draws["early-bird"].performed.as_ref().unwrap();
+    refused(
+        r.next_winner("early-bird", &p.seed, &p.contribution),
+        "no eligible numbers left",
+    );
+    // A claim within the new window is paid.
+    w.at("2027-02-10T10:00:00.000000Z");
+    w.apply(w.claim("early-bird", false)).unwrap();
+
+    // Paperwork: the main draw's 50/50 prize; the threshold set to $1.
+    let mut w = World::new();
+    let old = config();
+    let mut c = old.clone();
+    c.draws.remove(0);
+    c.claims.paperwork_over = Some(cad(100));
+    c.claims.unclaimed = UnclaimedRule::Forfeit;
+    w.apply(Body::RaffleUpdated(Box::new(RaffleUpdated {
+        raffle: w.raffle.clone(),
+        old,
+        new: c,
+        by: STAFF.into(),
+    })))
+    .unwrap();
+    w.at("2026-12-01T14:00:00.000000Z").open().unwrap();
+    for _ in 0..4 {
+        w.sell("p3", 1).unwrap();
+    }
+    w.at("2026-12-20T23:00:00.000000Z");
+    w.reconcile("main").unwrap();
+    let seed = new_seed().unwrap();
+    let frozen = w.freeze("main", &seed).unwrap();
+    w.perform("main", frozen, &seed).unwrap();
+    refused(w.apply(w.claim("main", false)), "paperwork");
+    // This raffle forfeits unclaimed prizes: no redraw for that reason.
+    w.at("2027-01-30T00:00:00.000000Z");
+    let e = w.redraw_entry("main", redraw(RedrawReason::Unclaimed));
+    refused(w.apply(Body::DrawPerformed(e)), "forfeits");
+    w.at("2027-01-19T00:00:00.000000Z");
+    w.apply(w.claim("main", true)).unwrap();
+    let e = w.redraw_entry("main", redraw(RedrawReason::WinnerIneligible));
+    refused(w.apply(Body::DrawPerformed(e)), "was paid");
+}
+
+/// A frozen draw's eligible set does not move when an earlier draw is redrawn.
+#[test]
+fn a_redraw_of_an_earlier_draw_leaves_a_frozen_later_draw_alone() {
+    let mut w = World::new();
+    w.at("2026-12-01T14:00:00.000000Z").open().unwrap();
+    for _ in 0..20 {
+        w.sell("p1", 1).unwrap();
+    }
+    w.at("2026-12-10T23:00:00.000000Z");
+    w.reconcile("early-bird").unwrap();
+    let seed = new_seed().unwrap();
+    let frozen = w.freeze("early-bird", &seed).unwrap();
+    w.perform("early-bird", frozen, &seed).unwrap();
+    w.at("2026-12-20T23:00:00.000000Z");
+    w.reconcile("main").unwrap();
+    let main_seed = new_seed().unwrap();
+    let main_frozen = w.freeze("main", &main_seed).unwrap();
+    let before = w
+        .ledger
+        .raffle(&w.raffle)
+        .unwrap()
+        .eligible_digest("main")
+        .unwrap();
+    let e = w.redraw_entry("early-bird", redraw(RedrawReason::WinnerIneligible));
+    w.apply(Body::DrawPerformed(e)).unwrap();
+    let after = w
+        .ledger
+        .raffle(&w.raffle)
+        .unwrap()
+        .eligible_digest("main")
+        .unwrap();
+    assert_eq!(before, after);
+    w.perform("main", main_frozen, &main_seed).unwrap();
 }

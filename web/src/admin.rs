@@ -16,7 +16,8 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{delete, get, patch, post};
 use axum::{Json, Router};
-use raffle_core::entry::{Body, RaffleConfig, VoidReason};
+use raffle_core::entry::{Body, RaffleConfig, RedrawReason, UnclaimedRule, VoidReason};
+use raffle_core::ledger::claim_deadline;
 use raffle_core::store::sequencer::{Change, Sequenced};
 use raffle_core::validation::ValidationNumber;
 use serde::Deserialize;
@@ -49,6 +50,11 @@ pub const ROUTES: &[(&str, &str, &[&str])] = &[
     (
         "POST",
         "/api/v1/raffles/{id}/draws/{draw_id}/perform",
+        &["raffle_manager"],
+    ),
+    (
+        "POST",
+        "/api/v1/raffles/{id}/draws/{draw_id}/redraw",
         &["raffle_manager"],
     ),
     ("POST", "/api/v1/sales/{id}/void", &["finance"]),
@@ -112,6 +118,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/api/v1/raffles/{id}/draws/{draw_id}/perform",
             post(perform_draw),
+        )
+        .route(
+            "/api/v1/raffles/{id}/draws/{draw_id}/redraw",
+            post(request_redraw),
         )
         .route("/api/v1/sales/{id}/void", post(request_void))
         .route("/api/v1/approvals/{id}", post(decide_approval))
@@ -525,6 +535,14 @@ async fn decide_approval(
             requested_by,
             approved_by,
         },
+        "redraw" => Change::Redraw {
+            raffle: text("raffle"),
+            draw: text("draw"),
+            reason: serde_json::from_value(payload["reason"].clone())
+                .map_err(|e| AppError::bad_request(e.to_string()))?,
+            requested_by,
+            approved_by,
+        },
         other => {
             return Err(AppError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -676,8 +694,75 @@ async fn perform_draw(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RedrawRequest {
+    reason: RedrawReason,
+}
+
+/// GLI-31 2.6.4: a drawn number is set aside only for a reason of the fixed
+/// list (unclaimed within the claim window, where the raffle redraws
+/// unclaimed prizes; winner ineligible), and only once a second person
+/// approves; the redraw continues the draw's random stream.
+async fn request_redraw(
+    State(state): State<AppState>,
+    Extension(staff): Extension<Staff>,
+    Path((id, draw)): Path<(String, String)>,
+    Json(req): Json<RedrawRequest>,
+) -> Result<(StatusCode, Json<Value>), AppError> {
+    {
+        let ledger = state.sequencer.ledger();
+        let r = ledger
+            .raffle(&id)
+            .ok_or_else(|| AppError::not_found("no such raffle"))?;
+        let d = r
+            .draws
+            .get(&draw)
+            .ok_or_else(|| AppError::not_found("no such draw, or it is not drawn yet"))?;
+        let Some(performed) = &d.performed else {
+            return Err(AppError::new(
+                StatusCode::CONFLICT,
+                format!("draw {draw} is not performed yet"),
+            ));
+        };
+        if d.claimed {
+            return Err(AppError::new(
+                StatusCode::CONFLICT,
+                format!("draw {draw}'s prize was paid: no redraw"),
+            ));
+        }
+        if req.reason == RedrawReason::Unclaimed {
+            let claims = &r.config.claims;
+            if claims.unclaimed != UnclaimedRule::Redraw {
+                return Err(AppError::new(
+                    StatusCode::CONFLICT,
+                    "this raffle forfeits unclaimed prizes: no redraw",
+                ));
+            }
+            let deadline = claim_deadline(performed.at, claims.window_days);
+            if raffle_core::Timestamp::now() < deadline {
+                return Err(AppError::new(
+                    StatusCode::CONFLICT,
+                    format!("the claim window of draw {draw} is open until {deadline}"),
+                ));
+            }
+        }
+    }
+    request_approval(
+        &state,
+        &staff,
+        "redraw",
+        json!({ "raffle": id, "draw": draw, "reason": req.reason }),
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Claim {
     validation_number: String,
+    /// The winner's paperwork (identity, tax forms) is completed: required
+    /// for prizes over the raffle's threshold (GLI-31 2.7.1).
+    #[serde(default)]
+    paperwork_completed: bool,
 }
 
 /// GLI-31 2.7.1: a winning ticket is validated by its validation number before payout.
@@ -718,6 +803,7 @@ async fn pay_claim(
             draw,
             sale,
             validation_number: vn.to_text(),
+            paperwork: req.paperwork_completed,
             by: staff.user.staff_id.clone(),
         })
         .await?;

@@ -71,6 +71,11 @@ pub async fn ensure_demo_raffle(state: &AppState) -> Result<String, String> {
         ],
         wins: WinRule::NumberOnce,
         early_bird: EarlyBirdDeduction::FromProceeds,
+        claims: ClaimRules {
+            window_days: 30,
+            unclaimed: UnclaimedRule::Redraw,
+            paperwork_over: Some(cad(1_000_000)),
+        },
     };
     let raffle = raffle_core::ids::new_uuid();
     let submit = |c| state.sequencer.submit(c);

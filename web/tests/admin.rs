@@ -694,3 +694,178 @@ async fn a_purchase_in_flight_at_the_end_time_is_refunded_never_issued() {
     assert_eq!(sales, 0);
     drop_database(&app.db).await;
 }
+
+/// GLI-31 2.6.4, 2.7.1: a winner found ineligible is set aside by a redraw
+/// that a second person approves; the new winner claims, with paperwork
+/// over the raffle's threshold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redraw_needs_a_reason_and_a_second_person_and_large_prizes_need_paperwork() {
+    let app = app().await;
+    let (manager, _, _) = user(&app, "mia", &["raffle_manager"]).await;
+    let (fin1, _, _) = user(&app, "fay", &["finance"]).await;
+    let (fin2, _, _) = user(&app, "fred", &["finance"]).await;
+    let mut c = config(3);
+    c["config"]["claims"]["paperwork_over"] = json!({ "minor": "100", "currency": "CAD" });
+    let (status, v) = call(&app, "POST", "/api/v1/raffles", Some(&manager), c).await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let raffle = v["id"].as_str().unwrap().to_string();
+    let path = |p: &str| format!("/api/v1/raffles/{raffle}{p}");
+    let (status, _) = call(&app, "POST", &path("/open"), Some(&manager), Value::Null).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut receipts = Vec::new();
+    for _ in 0..5 {
+        let (status, r) = call(
+            &app,
+            "POST",
+            &path("/purchases"),
+            None,
+            serde_json::from_str(PURCHASE).unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{r}");
+        receipts.push(r);
+    }
+    // Not before the draw is performed.
+    let (status, _) = call(
+        &app,
+        "POST",
+        &path("/draws/main/redraw"),
+        Some(&manager),
+        json!({ "reason": "winner_ineligible" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    let (_, v) = call(
+        &app,
+        "POST",
+        &path("/reconciliation"),
+        Some(&fin1),
+        json!({ "draw": "main" }),
+    )
+    .await;
+    let approval = v["approval_id"].as_str().unwrap().to_string();
+    let (status, _) = call(
+        &app,
+        "POST",
+        &format!("/api/v1/approvals/{approval}"),
+        Some(&fin2),
+        json!({ "decision": "approve" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = call(
+        &app,
+        "POST",
+        &path("/draws/main/freeze"),
+        Some(&manager),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, first) = call(
+        &app,
+        "POST",
+        &path("/draws/main/perform"),
+        Some(&manager),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    // Only reasons from the fixed list; "unclaimed" only after the window.
+    let (status, _) = call(
+        &app,
+        "POST",
+        &path("/draws/main/redraw"),
+        Some(&manager),
+        json!({ "reason": "manager_prefers" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, v) = call(
+        &app,
+        "POST",
+        &path("/draws/main/redraw"),
+        Some(&manager),
+        json!({ "reason": "unclaimed" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(v["error"].as_str().unwrap().contains("claim window"), "{v}");
+    let (status, v) = call(
+        &app,
+        "POST",
+        &path("/draws/main/redraw"),
+        Some(&manager),
+        json!({ "reason": "winner_ineligible" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{v}");
+    let approval = v["approval_id"].as_str().unwrap().to_string();
+    let (status, redrawn) = call(
+        &app,
+        "POST",
+        &format!("/api/v1/approvals/{approval}"),
+        Some(&fin1),
+        json!({ "decision": "approve" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{redrawn}");
+    let e = &redrawn["entry"];
+    assert_eq!(e["type"], "draw.performed");
+    assert_eq!(e["redraw"]["reason"], "winner_ineligible");
+    assert_eq!(e["seed"], first["entry"]["seed"]);
+    assert_ne!(
+        e["winner"], first["entry"]["winner"],
+        "a number is drawn once per draw"
+    );
+    let vn_of = |sale: &Value| {
+        receipts
+            .iter()
+            .find(|r| r["sale_id"] == *sale)
+            .map(|r| r["validation_number"].clone())
+            .unwrap()
+    };
+    // The set-aside winner has no prize to claim; the new one needs paperwork.
+    let (status, _) = call(
+        &app,
+        "POST",
+        "/api/v1/claims",
+        Some(&manager),
+        json!({ "validation_number": vn_of(&first["entry"]["sale"]) }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let winner = vn_of(&e["sale"]);
+    let (status, v) = call(
+        &app,
+        "POST",
+        "/api/v1/claims",
+        Some(&manager),
+        json!({ "validation_number": winner }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("paperwork"), "{v}");
+    let (status, v) = call(
+        &app,
+        "POST",
+        "/api/v1/claims",
+        Some(&manager),
+        json!({ "validation_number": winner, "paperwork_completed": true }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["entry"]["paperwork"], true);
+    // No redraw once the prize is paid.
+    let (status, _) = call(
+        &app,
+        "POST",
+        &path("/draws/main/redraw"),
+        Some(&manager),
+        json!({ "reason": "winner_ineligible" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    drop_database(&app.db).await;
+}

@@ -28,7 +28,7 @@
 //! One sequencer per database: it holds a PostgreSQL advisory lock.
 
 use super::{Store, project, project_batch};
-use crate::draw::{DrawRng, new_seed, seed_commitment, select};
+use crate::draw::{new_seed, seed_commitment};
 use crate::entry::*;
 use crate::ledger::{Ledger, Status};
 use crate::{Error, Money, Result, Timestamp};
@@ -115,6 +115,15 @@ pub enum Change {
         draw: String,
         contribution: Vec<u8>,
     },
+    /// Perform a draw again, continuing its random stream, for a reason of
+    /// the fixed list (GLI-31 2.6.4), requested and approved by two people.
+    Redraw {
+        raffle: String,
+        draw: String,
+        reason: RedrawReason,
+        requested_by: String,
+        approved_by: String,
+    },
     /// Anchor the significant events kept in the database.
     DigestEvents {
         digest: EventsDigest,
@@ -126,6 +135,8 @@ pub enum Change {
         draw: String,
         sale: String,
         validation_number: String,
+        /// The winner's paperwork is completed (needed over the raffle's threshold).
+        paperwork: bool,
         by: String,
     },
 }
@@ -594,19 +605,57 @@ fn build(
             let seed = seeds
                 .get(&(raffle.clone(), draw.clone()))
                 .ok_or_else(|| Error::Storage(format!("the seed of draw {draw} is missing")))?;
-            let sel = select(&mut DrawRng::new(seed, &contribution), frozen.n)?;
-            let (winner, sale) = r.nth_eligible(&draw, sel.index)?;
+            let drawn = r.next_winner(&draw, seed, &contribution)?;
             Body::DrawPerformed(DrawPerformed {
                 raffle,
                 draw,
                 frozen: U64(frozen.index),
                 seed: HexBytes(seed.to_vec()),
                 contribution: HexBytes(contribution),
-                raw: sel.raw,
-                index: U64(sel.index),
-                winner: U64(winner),
-                sale,
+                raw: drawn.raw,
+                index: U64(drawn.index),
+                winner: U64(drawn.number),
+                sale: drawn.sale,
                 redraw: None,
+            })
+        }
+        Change::Redraw {
+            raffle,
+            draw,
+            reason,
+            requested_by,
+            approved_by,
+        } => {
+            let r = raffle_state(&raffle)?;
+            let state = r
+                .draws
+                .get(&draw)
+                .ok_or_else(|| Error::Refused(format!("no draw {draw:?}")))?;
+            let frozen = state
+                .frozen
+                .as_ref()
+                .ok_or_else(|| Error::Refused(format!("draw {draw} is not frozen")))?;
+            let performed = state.performed.as_ref().ok_or_else(|| {
+                Error::Refused(format!(
+                    "draw {draw} cannot be redrawn before it is performed"
+                ))
+            })?;
+            let drawn = r.next_winner(&draw, &performed.seed, &performed.contribution)?;
+            Body::DrawPerformed(DrawPerformed {
+                raffle,
+                draw,
+                frozen: U64(frozen.index),
+                seed: HexBytes(performed.seed.clone()),
+                contribution: HexBytes(performed.contribution.clone()),
+                raw: drawn.raw,
+                index: U64(drawn.index),
+                winner: U64(drawn.number),
+                sale: drawn.sale,
+                redraw: Some(Redraw {
+                    reason,
+                    requested_by,
+                    approved_by,
+                }),
             })
         }
         Change::DigestEvents { digest } => Body::EventsDigest(digest),
@@ -615,6 +664,7 @@ fn build(
             draw,
             sale,
             validation_number,
+            paperwork,
             by,
         } => {
             let r = raffle_state(&raffle)?;
@@ -638,6 +688,7 @@ fn build(
                 number: U64(winner.number),
                 validation_number,
                 prize,
+                paperwork,
                 by,
             })
         }

@@ -51,7 +51,10 @@ fn parse_args() -> Result<Args, String> {
             other => return Err(format!("unexpected argument {other:?} (see --help)")),
         }
     }
-    if args.numbers == 0 || !(10..=1000).contains(&args.per_sale) || !args.per_sale.is_multiple_of(10) {
+    if args.numbers == 0
+        || !(10..=1000).contains(&args.per_sale)
+        || !args.per_sale.is_multiple_of(10)
+    {
         return Err(
             "--numbers must be positive and --per-sale a multiple of 10 from 10 to 1000".into(),
         );
