@@ -99,6 +99,7 @@ fn parse_hex(s: &str, len: Option<usize>) -> Result<Vec<u8>> {
 }
 
 /// How a raffle's prizes are set.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Prize {
@@ -109,6 +110,7 @@ pub enum Prize {
 }
 
 /// A ticket package: `tickets` draw numbers for `price`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Package {
@@ -118,6 +120,7 @@ pub struct Package {
 }
 
 /// One draw of a raffle (early-bird or main), with its own cutoff and prize.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DrawConfig {
@@ -131,6 +134,7 @@ pub struct DrawConfig {
 }
 
 /// Whether a number, or a whole sale, can win more than one draw.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WinRule {
@@ -143,6 +147,7 @@ pub enum WinRule {
 }
 
 /// How fixed (early-bird) prizes affect a share prize.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EarlyBirdDeduction {
@@ -154,6 +159,7 @@ pub enum EarlyBirdDeduction {
 
 /// What a jurisdiction asks of buyers (checked at purchase; nothing
 /// personal about the buyer reaches the log).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BuyerRules {
@@ -165,6 +171,7 @@ pub struct BuyerRules {
 
 /// A raffle's configuration: what `raffle.created` fixes and `raffle.updated`
 /// may change while the raffle is a draft (frozen once open, GLI-31 2.2.3).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RaffleConfig {
@@ -194,6 +201,7 @@ pub struct RaffleConfig {
 }
 
 /// How prizes are claimed: jurisdiction settings (GLI-31 2.7.1).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimRules {
@@ -207,6 +215,7 @@ pub struct ClaimRules {
 }
 
 /// What becomes of a prize not claimed within the claim window.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UnclaimedRule {
@@ -220,6 +229,21 @@ pub enum UnclaimedRule {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct U64(#[serde(with = "u64_string")] pub u64);
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for U64 {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "U64".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^(0|[1-9][0-9]{0,19})$",
+            "description": "An unsigned 64-bit integer as a decimal string."
+        })
+    }
+}
 
 /// A run of consecutive draw numbers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -249,6 +273,7 @@ pub enum Channel {
 }
 
 /// Why a sale was voided (no free text: it could carry personal data).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum VoidReason {
@@ -283,6 +308,7 @@ pub struct Redraw {
 }
 
 /// The reasons a draw may be performed again.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RedrawReason {

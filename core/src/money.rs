@@ -112,6 +112,26 @@ struct MoneyJson {
     currency: String,
 }
 
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Money {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Money".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "object",
+            "description": "An amount in integer minor units (cents) of an ISO 4217 currency.",
+            "properties": {
+                "minor": { "type": "string", "pattern": "^(0|[1-9][0-9]{0,19})$" },
+                "currency": { "type": "string", "pattern": "^[A-Z]{3}$" }
+            },
+            "required": ["minor", "currency"],
+            "additionalProperties": false
+        })
+    }
+}
+
 impl Serialize for Money {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         MoneyJson {

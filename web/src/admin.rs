@@ -158,9 +158,9 @@ fn sequenced(s: &Sequenced) -> Value {
     json!({ "log_index": s.index.to_string(), "entry": serde_json::from_slice::<Value>(&s.bytes).unwrap_or_default() })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct SignIn {
+pub(crate) struct SignIn {
     username: String,
     password: String,
     totp: String,
@@ -182,9 +182,9 @@ async fn end_session(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct NewUser {
+pub(crate) struct NewUser {
     username: String,
     roles: Vec<String>,
 }
@@ -213,9 +213,9 @@ async fn create_user(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ConfigBody {
+pub(crate) struct ConfigBody {
     config: RaffleConfig,
 }
 
@@ -304,9 +304,9 @@ async fn close_raffle(
     )))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct DrawQuery {
+pub(crate) struct DrawQuery {
     draw: String,
 }
 
@@ -359,9 +359,9 @@ async fn reconciliation_figures(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ReconciliationRequest {
+pub(crate) struct ReconciliationRequest {
     draw: String,
 }
 
@@ -387,9 +387,9 @@ async fn request_reconciliation(
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct VoidRequest {
+pub(crate) struct VoidRequest {
     raffle_id: String,
     reason: VoidReason,
     refund: bool,
@@ -445,9 +445,9 @@ async fn request_approval(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Decision {
+pub(crate) struct Decision {
     decision: String,
 }
 
@@ -586,9 +586,9 @@ async fn freeze_draw(
     draw_event(&state, &staff, "frozen", &id, &draw, &s).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Contribution {
+pub(crate) struct Contribution {
     /// The witness key's name (one of RAFFLE_WITNESS_KEYS).
     witness: String,
     /// Base64 Ed25519 signature over the contribution message.
@@ -692,9 +692,9 @@ async fn perform_draw(
     draw_event(&state, &staff, "performed", &id, &draw, &s).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RedrawRequest {
+pub(crate) struct RedrawRequest {
     reason: RedrawReason,
 }
 
@@ -755,9 +755,9 @@ async fn request_redraw(
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Claim {
+pub(crate) struct Claim {
     validation_number: String,
     /// The winner's paperwork (identity, tax forms) is completed: required
     /// for prizes over the raffle's threshold (GLI-31 2.7.1).
@@ -815,9 +815,9 @@ async fn pay_claim(
     Ok(Json(v))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct EventQuery {
+pub(crate) struct EventQuery {
     from: Option<String>,
     to: Option<String>,
     component: Option<String>,

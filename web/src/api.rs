@@ -110,20 +110,21 @@ async fn get_raffle(
     Ok(Json(v))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct PurchaseRequest {
+pub(crate) struct PurchaseRequest {
     package_id: String,
     quantity: Option<u32>,
     buyer: Buyer,
     /// `{"provider": ...}` and the provider's own options.
+    #[schemars(with = "crate::payments::PaymentSchema")]
     payment: Value,
 }
 
 /// What the jurisdiction asks of a buyer; kept in the order, never logged.
-#[derive(Deserialize, serde::Serialize)]
+#[derive(Deserialize, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Buyer {
+pub(crate) struct Buyer {
     /// The buyer confirms being at least the raffle's minimum age.
     age_confirmed: bool,
     /// Where the buyer is (ISO 3166-2, e.g. `CA-ON`).
@@ -331,9 +332,9 @@ async fn get_order(
     Ok(Json(body))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Lookup {
+pub(crate) struct Lookup {
     validation_number: String,
 }
 

@@ -1,9 +1,80 @@
 //! The OpenAPI document served at `/api/v1/openapi.json`, generated from
 //! the route tables the server itself uses ([`PUBLIC_ROUTES`] here and
 //! [`crate::admin::ROUTES`], which the role middleware enforces); a test
-//! checks that every documented route is served.
+//! checks that every documented route is served. Request bodies and query
+//! parameters are described by JSON Schemas (2020-12, as OpenAPI 3.1 uses)
+//! derived with `schemars` from the very types the handlers deserialize.
 
+use schemars::{JsonSchema, SchemaGenerator, generate::SchemaSettings};
 use serde_json::{Map, Value, json};
+
+/// What a route reads besides its path: a JSON body or query parameters.
+enum Input {
+    None,
+    Body(Value),
+    Query(Value),
+}
+
+/// The request body or query of each route, from the handler's own type.
+fn input(generator: &mut SchemaGenerator, method: &str, path: &str) -> Input {
+    fn body<T: JsonSchema>(g: &mut SchemaGenerator) -> Input {
+        Input::Body(g.subschema_for::<T>().to_value())
+    }
+    fn query<T: JsonSchema>(g: &mut SchemaGenerator) -> Input {
+        Input::Query(g.root_schema_for::<T>().to_value())
+    }
+    use crate::admin as a;
+    use crate::api as p;
+    let g = generator;
+    match (method, path) {
+        ("POST", "/api/v1/raffles/{id}/purchases") => body::<p::PurchaseRequest>(g),
+        ("POST", "/api/v1/tickets/lookup") => body::<p::Lookup>(g),
+        ("POST", "/api/v1/sessions") => body::<a::SignIn>(g),
+        ("POST", "/api/v1/users") => body::<a::NewUser>(g),
+        ("POST", "/api/v1/raffles") | ("PATCH", "/api/v1/raffles/{id}") => body::<a::ConfigBody>(g),
+        ("POST", "/api/v1/raffles/{id}/reconciliation") => body::<a::ReconciliationRequest>(g),
+        ("GET", "/api/v1/raffles/{id}/reconciliation") => query::<a::DrawQuery>(g),
+        ("POST", "/api/v1/raffles/{id}/draws/{draw_id}/contribution") => body::<a::Contribution>(g),
+        ("POST", "/api/v1/raffles/{id}/draws/{draw_id}/redraw") => body::<a::RedrawRequest>(g),
+        ("POST", "/api/v1/sales/{id}/void") => body::<a::VoidRequest>(g),
+        ("POST", "/api/v1/approvals/{id}") => body::<a::Decision>(g),
+        ("POST", "/api/v1/claims") => body::<a::Claim>(g),
+        ("GET", "/api/v1/events") => query::<a::EventQuery>(g),
+        _ => Input::None,
+    }
+}
+
+/// Adds a route's body or query parameters to its operation.
+fn describe_input(op: &mut Value, input: Input) {
+    match input {
+        Input::None => {}
+        Input::Body(schema) => {
+            op["requestBody"] = json!({
+                "required": true,
+                "content": { "application/json": { "schema": schema } }
+            });
+        }
+        Input::Query(schema) => {
+            let required: Vec<&str> = schema["required"]
+                .as_array()
+                .map(|r| r.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            if let (Some(params), Some(props)) = (
+                op["parameters"].as_array_mut(),
+                schema["properties"].as_object(),
+            ) {
+                for (name, s) in props {
+                    params.push(json!({
+                        "name": name,
+                        "in": "query",
+                        "required": required.contains(&name.as_str()),
+                        "schema": s,
+                    }));
+                }
+            }
+        }
+    }
+}
 
 /// Public routes: method, path, summary.
 pub const PUBLIC_ROUTES: &[(&str, &str, &str)] = &[
@@ -51,6 +122,9 @@ fn summary_of(method: &str, path: &str) -> String {
 
 /// The document.
 pub fn document() -> Value {
+    let mut generator = SchemaSettings::draft2020_12()
+        .with(|s| s.definitions_path = "/components/schemas".into())
+        .into_generator();
     let mut paths: Map<String, Value> = Map::new();
     let mut add = |method: &str, path: &str, op: Value| {
         let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
@@ -63,11 +137,9 @@ pub fn document() -> Value {
             .collect()
     };
     for (method, path, summary) in PUBLIC_ROUTES {
-        add(
-            method,
-            path,
-            json!({ "summary": summary, "parameters": params(path), "security": [], "responses": { "default": { "description": "JSON; errors are {\"error\": \"...\"}" } } }),
-        );
+        let mut op = json!({ "summary": summary, "parameters": params(path), "security": [], "responses": { "default": { "description": "JSON; errors are {\"error\": \"...\"}" } } });
+        describe_input(&mut op, input(&mut generator, method, path));
+        add(method, path, op);
     }
     for (method, path, roles) in crate::admin::ROUTES {
         let who = if roles.is_empty() {
@@ -75,23 +147,24 @@ pub fn document() -> Value {
         } else {
             roles.join(" or ")
         };
-        add(
-            method,
-            path,
-            json!({
-                "summary": summary_of(method, path),
-                "description": format!("Needs a session (Authorization: Bearer) with the role: {who}."),
-                "parameters": params(path),
-                "security": [{ "bearer": [] }],
-                "x-roles": roles,
-                "responses": { "401": { "description": "no or expired session" }, "403": { "description": "role not allowed" }, "default": { "description": "JSON" } }
-            }),
-        );
+        let mut op = json!({
+            "summary": summary_of(method, path),
+            "description": format!("Needs a session (Authorization: Bearer) with the role: {who}."),
+            "parameters": params(path),
+            "security": [{ "bearer": [] }],
+            "x-roles": roles,
+            "responses": { "401": { "description": "no or expired session" }, "403": { "description": "role not allowed" }, "default": { "description": "JSON; errors are {\"error\": \"...\"}" } }
+        });
+        describe_input(&mut op, input(&mut generator, method, path));
+        add(method, path, op);
     }
     json!({
         "openapi": "3.1.0",
         "info": { "title": "raffled", "version": env!("CARGO_PKG_VERSION") },
-        "components": { "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } } },
+        "components": {
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+            "schemas": generator.take_definitions(true),
+        },
         "paths": paths,
     })
 }

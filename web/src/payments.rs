@@ -105,6 +105,17 @@ impl Providers {
     }
 }
 
+/// The `payment` object of a purchase, as the OpenAPI document describes
+/// it: the provider's name, and its own options beside it.
+#[derive(schemars::JsonSchema)]
+#[allow(dead_code)]
+pub struct PaymentSchema {
+    /// A configured provider (`test`).
+    provider: String,
+    /// The `test` provider confirms `now` (the default) or `later`.
+    confirm: Option<String>,
+}
+
 /// A handle on the issuing path for providers that confirm from inside raffled.
 #[derive(Clone)]
 pub struct Confirmer(AppState);

@@ -869,3 +869,87 @@ async fn a_redraw_needs_a_reason_and_a_second_person_and_large_prizes_need_paper
     assert_eq!(status, StatusCode::CONFLICT);
     drop_database(&app.db).await;
 }
+
+/// The OpenAPI document describes each request body with the type its
+/// handler reads: a body with an unknown field is refused by exactly the
+/// routes that document one, naming exactly the documented fields.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_documented_request_bodies_are_the_ones_the_handlers_read() {
+    let app = app().await;
+    let (token, _, _) = user(
+        &app,
+        "all",
+        &["administrator", "raffle_manager", "finance", "auditor"],
+    )
+    .await;
+    let (_, doc) = call(&app, "GET", "/api/v1/openapi.json", None, Value::Null).await;
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    let resolve = |s: &Value| -> Value {
+        match s["$ref"].as_str() {
+            Some(r) => schemas[r.trim_start_matches("#/components/schemas/")].clone(),
+            None => s.clone(),
+        }
+    };
+    let mut bodies = 0;
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            if method == "get" || path == "/api/v1/sessions/current" {
+                continue;
+            }
+            let concrete = path
+                .replace("{id}", "00000000-0000-4000-8000-000000000000")
+                .replace("{draw_id}", "main");
+            let auth = format!("Bearer {token}");
+            let (status, bytes) = request(
+                &app,
+                &method.to_uppercase(),
+                &concrete,
+                &[("authorization", auth.as_str())],
+                r#"{"not_a_field":1}"#.to_string(),
+            )
+            .await;
+            let text = String::from_utf8_lossy(&bytes).to_string();
+            let refused = text.contains("unknown field `not_a_field`");
+            let schema = &op["requestBody"]["content"]["application/json"]["schema"];
+            if schema.is_null() {
+                assert!(
+                    !refused,
+                    "{method} {path} reads an undocumented body: {text}"
+                );
+                continue;
+            }
+            bodies += 1;
+            assert!(
+                status == StatusCode::UNPROCESSABLE_ENTITY || status == StatusCode::BAD_REQUEST,
+                "{method} {path}: {status} {text}"
+            );
+            assert!(refused, "{method} {path}: {text}");
+            let mut documented: Vec<String> = resolve(schema)["properties"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect();
+            documented.sort();
+            let expected = text.split("expected ").nth(1).unwrap_or_default();
+            let mut named: Vec<String> = expected
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_string)
+                .collect();
+            named.sort();
+            assert_eq!(named, documented, "{method} {path}");
+        }
+    }
+    assert_eq!(bodies, 12, "routes with a JSON body");
+    // The configuration schema includes the jurisdiction's claim rules.
+    let config = &schemas["RaffleConfig"];
+    assert!(
+        config["required"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("claims"))
+    );
+    drop_database(&app.db).await;
+}
