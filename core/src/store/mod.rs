@@ -68,8 +68,11 @@ impl Store {
                 }
             }
         }
+        // A few connections kept open, so that the first buyers of a surge
+        // after a start do not each wait for a connection to be made.
         let pool = PgPoolOptions::new()
             .max_connections(16)
+            .min_connections(4)
             .connect_with(options.database(&database))
             .await
             .map_err(|e| Error::Storage(format!("cannot connect to database {database}: {e}")))?;
