@@ -401,3 +401,46 @@ async fn nothing_is_acknowledged_while_the_publication_store_cannot_be_written()
     assert_eq!(report.entries, 4, "created, opened and two sales");
     h.finish().await;
 }
+
+/// A retried sale refused as "already exists" is answered only once the
+/// sale it collided with is durable, so the caller can read it back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_is_answered_after_the_batch_it_rests_on_is_durable() {
+    let h = Harness::new();
+    let (store, seq) = h.start().await.unwrap();
+    let raffle = open_raffle(&seq, config(micros(-60), micros(3600), None)).await;
+    for _ in 0..20 {
+        let (change, _) = buy(&raffle, "p1");
+        let Change::IssueSale { order, .. } = change.clone() else {
+            unreachable!()
+        };
+        // Submitted together (most often sequenced in one batch); whichever
+        // is refused looks for the sale the moment it hears back.
+        let attempt = |change: Change| {
+            let (seq, store, order) = (seq.clone(), store.clone(), order.clone());
+            tokio::spawn(async move {
+                let result = seq.submit(change).await;
+                let stored: Option<i64> =
+                    sqlx::query_scalar("SELECT idx FROM sales WHERE id = $1::uuid")
+                        .bind(&order)
+                        .fetch_optional(&store.pool)
+                        .await
+                        .unwrap();
+                (result, stored)
+            })
+        };
+        let (a, b) = (attempt(change.clone()), attempt(change));
+        let (a, b) = (a.await.unwrap(), b.await.unwrap());
+        let ((ok, _), (refused, stored)) = match (a, b) {
+            ((Ok(s), x), (Err(e), y)) | ((Err(e), y), (Ok(s), x)) => ((s, x), (e, y)),
+            other => panic!("one of two identical sales is refused: {other:?}"),
+        };
+        assert!(refused.to_string().contains("already exists"), "{refused}");
+        assert_eq!(
+            stored,
+            Some(ok.index as i64),
+            "refused before the sale was committed"
+        );
+    }
+    h.finish().await;
+}

@@ -83,25 +83,41 @@ impl Store {
         Ok(Store { pool })
     }
 
-    /// Every log entry, in index order, parsed.
-    pub async fn entries(&self) -> Result<Vec<(u64, Entry)>> {
-        let rows = sqlx::query("SELECT idx, body FROM log_entries ORDER BY idx")
+    /// Hands every log entry, in index order and parsed, to `apply`. Reads
+    /// a page of entries at a time, so memory stays bounded by the page
+    /// whatever the length of the log; a gap in the indices is an error.
+    pub async fn replay_entries(
+        &self,
+        mut apply: impl FnMut(u64, &Entry) -> Result<()>,
+    ) -> Result<u64> {
+        const PAGE: i64 = 20_000;
+        let mut next: i64 = 0;
+        loop {
+            let rows = sqlx::query(
+                "SELECT idx, body FROM log_entries WHERE idx >= $1 ORDER BY idx LIMIT $2",
+            )
+            .bind(next)
+            .bind(PAGE)
             .fetch_all(&self.pool)
             .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for (expected, row) in rows.iter().enumerate() {
-            let idx: i64 = row.get(0);
-            if idx != expected as i64 {
-                return Err(Error::Storage(format!(
-                    "log_entries has a gap: index {expected} is missing"
-                )));
+            let count = rows.len() as i64;
+            for row in rows {
+                let idx: i64 = row.get(0);
+                if idx != next {
+                    return Err(Error::Storage(format!(
+                        "log_entries has a gap: index {next} is missing"
+                    )));
+                }
+                let body: Vec<u8> = row.get(1);
+                let entry = Entry::parse(&body)
+                    .map_err(|e| Error::Storage(format!("log entry {idx}: {e}")))?;
+                apply(idx as u64, &entry)?;
+                next += 1;
             }
-            let body: Vec<u8> = row.get(1);
-            let entry =
-                Entry::parse(&body).map_err(|e| Error::Storage(format!("log entry {idx}: {e}")))?;
-            out.push((idx as u64, entry));
+            if count < PAGE {
+                return Ok(next as u64);
+            }
         }
-        Ok(out)
     }
 
     /// The latest checkpoint the database recorded: (size, note bytes).

@@ -325,6 +325,10 @@ impl Task {
         let state = self.state.as_mut().expect("recovered");
         let mut accepted: Vec<(u64, Entry, Vec<u8>, Option<Reply>)> = Vec::new();
         let mut new_seeds: Vec<(String, String, [u8; 32])> = Vec::new();
+        // Refusals are answered once the batch is durable: a refusal may
+        // rest on a change accepted earlier in the same batch (a retried
+        // sale "already exists"), which its caller then reads back.
+        let mut refusals: Vec<(Reply, Error)> = Vec::new();
         {
             let mut ledger = self.ledger.write().expect("ledger lock");
             let now = Timestamp::now();
@@ -359,16 +363,28 @@ impl Task {
                             new_seeds.retain(|(r, d, _)| !(r == raffle && d == draw));
                         }
                         if let Some(reply) = reply {
-                            let _ = reply.send(Err(e));
+                            refusals.push((reply, e));
                         }
                     }
                 }
             }
         }
         if accepted.is_empty() {
+            for (reply, e) in refusals {
+                let _ = reply.send(Err(e));
+            }
             return Ok(());
         }
         let persisted = self.persist(&accepted, &new_seeds).await;
+        let failed = persisted.as_ref().err().map(|e| e.to_string());
+        for (reply, e) in refusals {
+            let _ = reply.send(Err(match &failed {
+                // The batch it was judged against is lost: retry, rather
+                // than a refusal that may no longer hold.
+                Some(why) => Error::Unavailable(format!("not sequenced: {why}")),
+                None => e,
+            }));
+        }
         match persisted {
             Ok((checkpoint, new_size)) => {
                 let state = self.state.as_mut().expect("recovered");
@@ -705,13 +721,15 @@ async fn recover(
     latest: &RwLock<Option<Note>>,
 ) -> Result<State> {
     let mut fresh = Ledger::new();
-    for (idx, entry) in store.entries().await? {
-        fresh.apply(&entry).map_err(|e| {
-            Error::Storage(format!(
-                "log entry {idx} in the database breaks the rules: {e}"
-            ))
-        })?;
-    }
+    store
+        .replay_entries(|idx, entry| {
+            fresh.apply(entry).map_err(|e| {
+                Error::Storage(format!(
+                    "log entry {idx} in the database breaks the rules: {e}"
+                ))
+            })
+        })
+        .await?;
     let db_size = fresh.size();
     let published = config
         .publications
