@@ -13,8 +13,8 @@
 
 use crate::draw::{DrawRng, eligible_hash, seed_commitment, select};
 use crate::entry::{
-    Body, CloseReason, Digest32, DrawConfig, EarlyBirdDeduction, Entry, Prize, RaffleConfig,
-    RedrawReason, UnclaimedRule, WinRule,
+    Body, CloseReason, Digest32, DrawConfig, DrawPerformed, EarlyBirdDeduction, Entry, HexBytes,
+    Prize, RaffleConfig, Redraw, RedrawReason, U64, UnclaimedRule, WinRule,
 };
 use crate::ids::check_staff_id;
 use crate::prize::fifty_fifty_prize;
@@ -323,6 +323,36 @@ impl RaffleState {
             position,
             number,
             sale,
+        })
+    }
+
+    /// The `draw.performed` entry of the next performance of a frozen draw:
+    /// the first (`redraw` none, with the committed seed and the witness's
+    /// contribution) or a redraw (with the first performance's).
+    pub fn performance(
+        &self,
+        draw: &str,
+        seed: &[u8],
+        contribution: &[u8],
+        redraw: Option<Redraw>,
+    ) -> Result<DrawPerformed> {
+        let frozen = self
+            .draws
+            .get(draw)
+            .and_then(|d| d.frozen.as_ref())
+            .ok_or_else(|| refused(format!("draw {draw} is not frozen")))?;
+        let drawn = self.next_winner(draw, seed, contribution)?;
+        Ok(DrawPerformed {
+            raffle: self.id.clone(),
+            draw: draw.to_string(),
+            frozen: U64(frozen.index),
+            seed: HexBytes(seed.to_vec()),
+            contribution: HexBytes(contribution.to_vec()),
+            raw: drawn.raw,
+            index: U64(drawn.index),
+            winner: U64(drawn.number),
+            sale: drawn.sale,
+            redraw,
         })
     }
 

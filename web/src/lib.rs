@@ -8,6 +8,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod keys;
+pub mod measure;
 pub mod openapi;
 pub mod payments;
 pub mod receipt;

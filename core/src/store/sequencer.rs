@@ -613,27 +613,13 @@ fn build(
             contribution,
         } => {
             let r = raffle_state(&raffle)?;
-            let frozen = r
-                .draws
-                .get(&draw)
-                .and_then(|d| d.frozen.clone())
-                .ok_or_else(|| Error::Refused(format!("draw {draw} is not frozen")))?;
+            if r.draws.get(&draw).and_then(|d| d.frozen.as_ref()).is_none() {
+                return Err(Error::Refused(format!("draw {draw} is not frozen")));
+            }
             let seed = seeds
                 .get(&(raffle.clone(), draw.clone()))
                 .ok_or_else(|| Error::Storage(format!("the seed of draw {draw} is missing")))?;
-            let drawn = r.next_winner(&draw, seed, &contribution)?;
-            Body::DrawPerformed(DrawPerformed {
-                raffle,
-                draw,
-                frozen: U64(frozen.index),
-                seed: HexBytes(seed.to_vec()),
-                contribution: HexBytes(contribution),
-                raw: drawn.raw,
-                index: U64(drawn.index),
-                winner: U64(drawn.number),
-                sale: drawn.sale,
-                redraw: None,
-            })
+            Body::DrawPerformed(r.performance(&draw, seed, &contribution, None)?)
         }
         Change::Redraw {
             raffle,
@@ -643,36 +629,26 @@ fn build(
             approved_by,
         } => {
             let r = raffle_state(&raffle)?;
-            let state = r
+            let performed = r
                 .draws
                 .get(&draw)
-                .ok_or_else(|| Error::Refused(format!("no draw {draw:?}")))?;
-            let frozen = state
-                .frozen
-                .as_ref()
-                .ok_or_else(|| Error::Refused(format!("draw {draw} is not frozen")))?;
-            let performed = state.performed.as_ref().ok_or_else(|| {
-                Error::Refused(format!(
-                    "draw {draw} cannot be redrawn before it is performed"
-                ))
-            })?;
-            let drawn = r.next_winner(&draw, &performed.seed, &performed.contribution)?;
-            Body::DrawPerformed(DrawPerformed {
-                raffle,
-                draw,
-                frozen: U64(frozen.index),
-                seed: HexBytes(performed.seed.clone()),
-                contribution: HexBytes(performed.contribution.clone()),
-                raw: drawn.raw,
-                index: U64(drawn.index),
-                winner: U64(drawn.number),
-                sale: drawn.sale,
-                redraw: Some(Redraw {
-                    reason,
-                    requested_by,
-                    approved_by,
-                }),
-            })
+                .and_then(|d| d.performed.as_ref())
+                .ok_or_else(|| {
+                    Error::Refused(format!(
+                        "draw {draw} cannot be redrawn before it is performed"
+                    ))
+                })?;
+            let redraw = Redraw {
+                reason,
+                requested_by,
+                approved_by,
+            };
+            Body::DrawPerformed(r.performance(
+                &draw,
+                &performed.seed,
+                &performed.contribution,
+                Some(redraw),
+            )?)
         }
         Change::DigestEvents { digest } => Body::EventsDigest(digest),
         Change::PayClaim {

@@ -21,6 +21,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use web::measure::{drop_database, free_local_port, process_cpu_us};
 
 struct Args {
     numbers: u64,
@@ -75,25 +76,6 @@ async fn main() {
         eprintln!("bench-draw: {e}");
         std::process::exit(1);
     }
-}
-
-/// CPU time (user + system) of a process, in microseconds.
-fn cpu_us(pid: u32) -> u64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0;
-    };
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, r)| r.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // utime and stime are fields 14 and 15 of stat (11 and 12 after the name).
-    (ticks(11) + ticks(12)) * 10_000
 }
 
 struct Server {
@@ -177,10 +159,7 @@ async fn run(args: Args) -> Result<(), String> {
         .with_file_name("raffled");
     let data = tempfile::tempdir().map_err(|e| e.to_string())?;
     let db = format!("raffle_bench_draw_{}", std::process::id());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map_err(|e| e.to_string())?
-        .port();
+    let port = free_local_port()?;
     let env = vec![
         ("DATABASE_URL", format!("{}/{db}", args.database)),
         ("RAFFLE_LISTEN", format!("127.0.0.1:{port}")),
@@ -205,16 +184,7 @@ async fn run(args: Args) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let result = bench(&args, &raffled, &env, &client, &admin).await;
     // Tidy up the database whatever happened.
-    if let Ok(opts) =
-        format!("{}/postgres", args.database).parse::<sqlx::postgres::PgConnectOptions>()
-        && let Ok(mut conn) = sqlx::ConnectOptions::connect(&opts).await
-    {
-        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"
-        )))
-        .execute(&mut conn)
-        .await;
-    }
+    drop_database(&args.database, &db).await;
     result
 }
 
@@ -423,7 +393,7 @@ async fn bench(
     let mut timed = Vec::new();
     let mut frozen = Value::Null;
     for step in ["freeze", "perform"] {
-        let cpu0 = cpu_us(pid);
+        let cpu0 = process_cpu_us(pid);
         let t = Instant::now();
         let v = expect(
             step,
@@ -438,7 +408,7 @@ async fn bench(
             .await,
         )
         .await?;
-        timed.push((t.elapsed(), (cpu_us(pid) - cpu0) / 1000));
+        timed.push((t.elapsed(), (process_cpu_us(pid) - cpu0) / 1000));
         if step == "freeze" {
             frozen = v;
         } else {

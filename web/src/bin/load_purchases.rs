@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use transparency::store::{DirStorage, read_entry};
+use web::measure::{drop_database, free_local_port, postgres_cpu_us, process_cpu_us};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -58,33 +59,6 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
-/// utime + stime of a process, in microseconds.
-fn cpu_us(pid: u32) -> u64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0;
-    };
-    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks: u64 = fields.get(11).and_then(|u| u.parse().ok()).unwrap_or(0)
-        + fields.get(12).and_then(|s| s.parse().ok()).unwrap_or(0);
-    ticks * 1_000_000 / 100
-}
-
-/// CPU time of every PostgreSQL process on the machine.
-fn postgres_cpu_us() -> u64 {
-    let mut total = 0;
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        if comm.trim() == "postgres" {
-            total += cpu_us(pid);
-        }
-    }
-    total
-}
-
 #[tokio::main]
 async fn main() {
     let args = match parse_args() {
@@ -107,10 +81,7 @@ async fn run(args: Args) -> Result<(), String> {
     let data = tempfile::tempdir().map_err(|e| e.to_string())?;
     let db = format!("raffle_load_{}", std::process::id());
     let url = format!("{}/{db}", args.database);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map_err(|e| e.to_string())?
-        .port();
+    let port = free_local_port()?;
     let addr = format!("127.0.0.1:{port}");
     let mut child = tokio::process::Command::new(&raffled)
         .arg("demo")
@@ -142,7 +113,7 @@ async fn run(args: Args) -> Result<(), String> {
     };
     let url_purchase = Arc::new(format!("{base}/api/v1/raffles/{raffle}/purchases"));
     let pid = child.id().unwrap_or(0);
-    let (server_cpu0, pg_cpu0) = (cpu_us(pid), postgres_cpu_us());
+    let (server_cpu0, pg_cpu0) = (process_cpu_us(pid), postgres_cpu_us());
 
     let total = args.rate * args.seconds;
     let interval = Duration::from_secs_f64(1.0 / args.rate as f64);
@@ -188,7 +159,10 @@ async fn run(args: Args) -> Result<(), String> {
         }
     }
     let elapsed = t0.elapsed().as_secs_f64();
-    let (server_cpu, pg_cpu) = (cpu_us(pid) - server_cpu0, postgres_cpu_us() - pg_cpu0);
+    let (server_cpu, pg_cpu) = (
+        process_cpu_us(pid) - server_cpu0,
+        postgres_cpu_us() - pg_cpu0,
+    );
     child.kill().await.map_err(|e| e.to_string())?;
 
     // Check every acknowledged sale against the published log.
@@ -232,17 +206,7 @@ async fn run(args: Args) -> Result<(), String> {
             * 1000.0
     };
     let n = acked.len().max(1) as u64;
-    // Tidy up the database.
-    if let Ok(opts) =
-        format!("{}/postgres", args.database).parse::<sqlx::postgres::PgConnectOptions>()
-        && let Ok(mut conn) = sqlx::ConnectOptions::connect(&opts).await
-    {
-        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"
-        )))
-        .execute(&mut conn)
-        .await;
-    }
+    drop_database(&args.database, &db).await;
     println!(
         "purchases_per_s={:.0} p50_ms={:.1} p99_ms={:.1} acked={} missing={missing} duplicated={duplicated} server_cpu_us_per_purchase={} postgres_cpu_us_per_purchase={}",
         acked.len() as f64 / elapsed,

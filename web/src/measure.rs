@@ -1,0 +1,72 @@
+//! Helpers shared by the measuring binaries (`load-purchases`,
+//! `bench-draw`): CPU time read from `/proc`, a free local port, and the
+//! clean-up of the scratch database they run `raffled` on.
+
+/// utime + stime of a process, in microseconds (read in clock ticks of
+/// 10 ms).
+pub fn process_cpu_us(pid: u32) -> u64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0;
+    };
+    // The command name may hold spaces: fields are counted after its ')'.
+    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = fields.get(11).and_then(|u| u.parse().ok()).unwrap_or(0)
+        + fields.get(12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    ticks * 1_000_000 / 100
+}
+
+/// CPU time of every PostgreSQL process on the machine, in microseconds.
+pub fn postgres_cpu_us() -> u64 {
+    let mut total = 0;
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if comm.trim() == "postgres" {
+            total += process_cpu_us(pid);
+        }
+    }
+    total
+}
+
+/// A local TCP port free at the time of asking.
+pub fn free_local_port() -> Result<u16, String> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| e.to_string())
+}
+
+/// Drops a scratch database (`server` is the URL without a database).
+pub async fn drop_database(server: &str, name: &str) {
+    if let Ok(opts) = format!("{server}/postgres").parse::<sqlx::postgres::PgConnectOptions>()
+        && let Ok(mut conn) = sqlx::ConnectOptions::connect(&opts).await
+    {
+        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+        )))
+        .execute(&mut conn)
+        .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn our_own_cpu_time_grows_while_we_spin() {
+        let me = std::process::id();
+        let before = process_cpu_us(me);
+        let started = std::time::Instant::now();
+        let mut x = 0u64;
+        while process_cpu_us(me) < before + 20_000 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+            assert!(started.elapsed().as_secs() < 20, "CPU time never grew");
+        }
+        std::hint::black_box(x);
+        assert_eq!(process_cpu_us(u32::MAX), 0, "no such process");
+    }
+}
