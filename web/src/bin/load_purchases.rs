@@ -114,6 +114,7 @@ async fn run(args: Args) -> Result<(), String> {
     let url_purchase = Arc::new(format!("{base}/api/v1/raffles/{raffle}/purchases"));
     let pid = child.id().unwrap_or(0);
     let (server_cpu0, pg_cpu0) = (process_cpu_us(pid), postgres_cpu_us());
+    let own_cpu0 = process_cpu_us(std::process::id());
 
     let total = args.rate * args.seconds;
     let interval = Duration::from_secs_f64(1.0 / args.rate as f64);
@@ -163,6 +164,7 @@ async fn run(args: Args) -> Result<(), String> {
         process_cpu_us(pid) - server_cpu0,
         postgres_cpu_us() - pg_cpu0,
     );
+    let own_cpu = process_cpu_us(std::process::id()) - own_cpu0;
     child.kill().await.map_err(|e| e.to_string())?;
 
     // Check every acknowledged sale against the published log.
@@ -207,6 +209,13 @@ async fn run(args: Args) -> Result<(), String> {
     };
     let n = acked.len().max(1) as u64;
     drop_database(&args.database, &db).await;
+    // The three share the machine: how much each took, per purchase.
+    eprintln!(
+        "cpu per acknowledged purchase: load generator {} us, raffled {} us, PostgreSQL {} us",
+        own_cpu / n,
+        server_cpu / n,
+        pg_cpu / n
+    );
     println!(
         "purchases_per_s={:.0} p50_ms={:.1} p99_ms={:.1} acked={} missing={missing} duplicated={duplicated} server_cpu_us_per_purchase={} postgres_cpu_us_per_purchase={}",
         acked.len() as f64 / elapsed,
