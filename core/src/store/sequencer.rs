@@ -45,6 +45,9 @@ use transparency::store::{Appender, DirStorage, TileHashSource, read_entry};
 /// Most changes sequenced in one batch.
 pub const MAX_BATCH: usize = 4096;
 
+/// A batch slower than this is reported on standard error.
+const SLOW_BATCH: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// The shortest time between the starts of two batches (group commit): a
 /// change waits at most this long for the previous batch's slot.
 pub const BATCH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(15);
@@ -423,6 +426,7 @@ impl Task {
         accepted: &[(u64, Entry, Vec<u8>, Option<Reply>)],
         seeds: &[(String, String, [u8; 32])],
     ) -> Result<(Note, u64)> {
+        let started = std::time::Instant::now();
         let mut tx = self.store.pool.begin().await?;
         let rows: Vec<(u64, &Entry, &[u8])> = accepted
             .iter()
@@ -437,6 +441,7 @@ impl Task {
                 .execute(&mut *tx)
                 .await?;
         }
+        let projected = started.elapsed();
         let state = self.state.as_mut().expect("recovered");
         let entries: Vec<&[u8]> = accepted.iter().map(|(_, _, b, _)| b.as_slice()).collect();
         let config = self.config.clone();
@@ -465,11 +470,23 @@ impl Task {
                 .swap_checkpoint(expected.as_deref(), &bytes)
         })
         .map_err(|e| Error::Storage(format!("publishing the checkpoint: {e}")))?;
+        let published = started.elapsed();
         state.published = Some(bytes);
         *self.latest.write().expect("checkpoint lock") = Some(note.clone());
         // Published: from here a failed commit is repaired by rolling the
         // database forward from the published log.
         tx.commit().await?;
+        let committed = started.elapsed();
+        // A slow batch holds every buyer in it: say where the time went.
+        if committed > SLOW_BATCH {
+            eprintln!(
+                "raffled: slow batch of {} entries: database {} ms, tiles and checkpoint published at {} ms, committed at {} ms",
+                accepted.len(),
+                projected.as_millis(),
+                published.as_millis(),
+                committed.as_millis()
+            );
+        }
         Ok((note, size))
     }
 }
