@@ -10,6 +10,7 @@
 //! [`Error`] naming what is wrong. Money is integer minor units; times are
 //! UTC with microseconds; randomness comes only from the OS CSPRNG.
 
+pub mod chunked;
 pub mod draw;
 pub mod entry;
 mod error;

@@ -427,25 +427,39 @@ impl Task {
         seeds: &[(String, String, [u8; 32])],
     ) -> Result<(Note, u64)> {
         let started = std::time::Instant::now();
-        let mut tx = self.store.pool.begin().await?;
-        let rows: Vec<(u64, &Entry, &[u8])> = accepted
+        // The database rows and the tiles are written at the same time, the
+        // rows (uncommitted) by a task of their own while this one writes
+        // and fsyncs the tiles: a batch takes the longer of the two, not
+        // their sum. Nothing is committed before the checkpoint is published.
+        let owned: Vec<(u64, Entry, Vec<u8>)> = accepted
             .iter()
-            .map(|(i, e, b, _)| (*i, e, b.as_slice()))
+            .map(|(i, e, b, _)| (*i, e.clone(), b.clone()))
             .collect();
-        project_batch(&mut tx, &rows).await?;
-        for (raffle, draw, seed) in seeds {
-            sqlx::query("INSERT INTO draw_seeds (raffle_id, draw_id, seed) VALUES ($1, $2, $3)")
+        let seeds = seeds.to_vec();
+        let pool = self.store.pool.clone();
+        let database = tokio::spawn(async move {
+            let mut tx = pool.begin().await?;
+            let rows: Vec<(u64, &Entry, &[u8])> = owned
+                .iter()
+                .map(|(i, e, b)| (*i, e, b.as_slice()))
+                .collect();
+            project_batch(&mut tx, &rows).await?;
+            for (raffle, draw, seed) in &seeds {
+                sqlx::query(
+                    "INSERT INTO draw_seeds (raffle_id, draw_id, seed) VALUES ($1, $2, $3)",
+                )
                 .bind(super::uuid(raffle)?)
                 .bind(draw)
                 .bind(&seed[..])
                 .execute(&mut *tx)
                 .await?;
-        }
-        let projected = started.elapsed();
+            }
+            Ok::<_, Error>((tx, started.elapsed()))
+        });
         let state = self.state.as_mut().expect("recovered");
         let entries: Vec<&[u8]> = accepted.iter().map(|(_, _, b, _)| b.as_slice()).collect();
         let config = self.config.clone();
-        let (note, size, root) = tokio::task::block_in_place(|| -> Result<(Note, u64, Hash)> {
+        let signed = tokio::task::block_in_place(|| -> Result<(Note, u64, Hash)> {
             state
                 .appender
                 .append(&entries)
@@ -455,7 +469,14 @@ impl Task {
                 .sign(&config.signer)
                 .map_err(|e| Error::Storage(e.to_string()))?;
             Ok((note, checkpoint.size, checkpoint.root))
-        })?;
+        });
+        // Both are awaited whatever happened, so that no transaction is left
+        // behind; a failure of either fails the batch.
+        let projected = database
+            .await
+            .map_err(|e| Error::Storage(format!("the database writer failed: {e}")))?;
+        let (note, size, root) = signed?;
+        let (mut tx, projected) = projected?;
         sqlx::query("INSERT INTO checkpoints (size, root, note) VALUES ($1, $2, $3)")
             .bind(size as i64)
             .bind(&root.0[..])

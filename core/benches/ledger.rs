@@ -1,0 +1,89 @@
+//! The ledger under a stream of sales, as the sequencer applies them while
+//! holding it: the total time and the slowest single apply (any pause here
+//! holds every buyer of the batch). `cargo bench -p raffle-core --bench
+//! ledger`; `LEDGER_BENCH_SALES` sets the count (default 1,000,000). Uses
+//! raffled's allocator (mimalloc), whose reallocations copy.
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use raffle_core::entry::*;
+use raffle_core::ledger::Ledger;
+use raffle_core::{Currency, Money, Timestamp};
+use std::time::{Duration, Instant};
+
+fn main() {
+    // Only under `cargo bench` (which passes --bench): test runners list and
+    // run bench targets too.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let count: u64 = std::env::var("LEDGER_BENCH_SALES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let Body::RaffleCreated(created) = &examples()[1].body else {
+        unreachable!("the second example is raffle.created")
+    };
+    let mut config = created.config.clone();
+    config.max_tickets = None;
+    let raffle = raffle_core::ids::new_uuid();
+    let staff = "s_0000000000000001".to_string();
+    let mut ledger = Ledger::new();
+    let t = Timestamp::parse("2026-11-30T00:00:00.000000Z").expect("time");
+    ledger
+        .apply(&Entry::new(
+            t,
+            Body::RaffleCreated(RaffleCreated {
+                raffle: raffle.clone(),
+                config,
+                by: staff.clone(),
+            }),
+        ))
+        .expect("created");
+    let t = Timestamp::parse("2026-12-01T15:00:00.000000Z").expect("time");
+    ledger
+        .apply(&Entry::new(
+            t,
+            Body::RaffleOpened(RaffleOpened {
+                raffle: raffle.clone(),
+                by: staff,
+            }),
+        ))
+        .expect("opened");
+    let mut slowest = (Duration::ZERO, 0);
+    let mut total = Duration::ZERO;
+    for i in 0..count {
+        let sale = Entry::new(
+            t,
+            Body::Sale(Sale {
+                raffle: raffle.clone(),
+                sale: raffle_core::ids::new_order_id(),
+                package: "p10".into(),
+                quantity: 1,
+                numbers: NumberRange {
+                    first: U64(1 + i * 10),
+                    count: U64(10),
+                },
+                price: Money::new(2000, Currency::CAD),
+                channel: Channel::Online,
+                rsu: None,
+                stamped: t,
+                validation: Digest32([7; 32]),
+            }),
+        );
+        let started = Instant::now();
+        ledger.apply(&sale).expect("a valid sale");
+        let took = started.elapsed();
+        total += took;
+        if took > slowest.0 {
+            slowest = (took, i);
+        }
+    }
+    println!(
+        "sales={count} apply_total_ms={} slowest_apply_us={} slowest_at_sale={}",
+        total.as_millis(),
+        slowest.0.as_micros(),
+        slowest.1
+    );
+}
