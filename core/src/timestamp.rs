@@ -13,8 +13,19 @@ pub struct Timestamp(i64);
 impl Timestamp {
     /// The current time from the system clock.
     pub fn now() -> Timestamp {
-        let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos();
-        Timestamp((nanos / 1000) as i64)
+        Timestamp::from_datetime(OffsetDateTime::now_utc())
+    }
+
+    /// A date-time (as the database returns one), to the microsecond.
+    pub fn from_datetime(dt: OffsetDateTime) -> Timestamp {
+        Timestamp((dt.unix_timestamp_nanos() / 1000) as i64)
+    }
+
+    /// As a date-time (as the database takes one); an error beyond the
+    /// years the `time` crate represents.
+    pub fn to_offset_datetime(self) -> Result<OffsetDateTime> {
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1000)
+            .map_err(|e| Error::invalid("time", e.to_string()))
     }
 
     pub fn from_micros(micros: i64) -> Timestamp {
@@ -31,8 +42,7 @@ impl Timestamp {
     }
 
     fn to_datetime(self) -> OffsetDateTime {
-        OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1000)
-            .expect("i64 micros is in range")
+        self.to_offset_datetime().expect("i64 micros is in range")
     }
 
     /// Parses the log's canonical form (and only it).
@@ -64,8 +74,9 @@ impl Timestamp {
             num(20..26),
         )
         .map_err(|_| bad("no such time of day"))?;
-        let dt = PrimitiveDateTime::new(date, time).assume_utc();
-        Ok(Timestamp((dt.unix_timestamp_nanos() / 1000) as i64))
+        Ok(Timestamp::from_datetime(
+            PrimitiveDateTime::new(date, time).assume_utc(),
+        ))
     }
 }
 

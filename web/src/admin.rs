@@ -832,11 +832,7 @@ async fn search_events(
 ) -> Result<Json<Value>, AppError> {
     let parse = |t: &Option<String>| -> Result<Option<time::OffsetDateTime>, AppError> {
         t.as_deref()
-            .map(|s| {
-                let ts = raffle_core::Timestamp::parse(s)?;
-                time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ts.as_micros()) * 1000)
-                    .map_err(|e| AppError::bad_request(e.to_string()))
-            })
+            .map(|s| Ok(raffle_core::Timestamp::parse(s)?.to_offset_datetime()?))
             .transpose()
     };
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);

@@ -166,7 +166,7 @@ pub async fn project_batch(
         idx.push(*i as i64);
         kinds.push(entry.kind());
         raffles.push(entry.raffle().map(uuid).transpose()?);
-        times.push(to_time(entry.time)?);
+        times.push(entry.time.to_offset_datetime()?);
         bodies.push(bytes);
         if let Body::Sale(s) = &entry.body {
             sales.push((*i, s));
@@ -226,11 +226,6 @@ pub async fn project_batch(
         }
     }
     Ok(())
-}
-
-fn to_time(t: crate::Timestamp) -> Result<time::OffsetDateTime> {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(t.as_micros()) * 1000)
-        .map_err(|e| Error::invalid("time", e.to_string()))
 }
 
 /// Writes one log entry and its projections, inside the sequencer's transaction.

@@ -45,11 +45,6 @@ pub enum Begun {
     },
 }
 
-fn to_time(t: Timestamp) -> Result<time::OffsetDateTime> {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(t.as_micros()) * 1000)
-        .map_err(|e| Error::invalid("time", e.to_string()))
-}
-
 impl Store {
     /// Creates an order with its idempotency record (holding the response
     /// draft) in one statement, or finds the earlier request with the same
@@ -72,7 +67,7 @@ impl Store {
             .bind(if request.paid { "paid" } else { "pending" })
             .bind(&order.provider)
             .bind(&order.buyer)
-            .bind(to_time(order.stamped)?)
+            .bind(order.stamped.to_offset_datetime()?)
             .bind(&request.key)
             .bind(&request.request_sha256[..])
             .bind(&request.draft)
@@ -260,8 +255,6 @@ pub struct OrderRecord {
 }
 
 fn order_from_row(row: sqlx::postgres::PgRow) -> Result<OrderRecord> {
-    let stamped: time::OffsetDateTime = row.get(4);
-    let micros = stamped.unix_timestamp_nanos() / 1000;
     let status: Option<i32> = row.get(8);
     let response: Option<serde_json::Value> = row.get(9);
     Ok(OrderRecord {
@@ -269,9 +262,7 @@ fn order_from_row(row: sqlx::postgres::PgRow) -> Result<OrderRecord> {
         raffle: row.get(1),
         package: row.get(2),
         quantity: row.get::<i32, _>(3) as u32,
-        stamped: Timestamp::from_micros(
-            i64::try_from(micros).map_err(|_| Error::Storage("order time out of range".into()))?,
-        ),
+        stamped: Timestamp::from_datetime(row.get(4)),
         provider: row.get(5),
         status: row.get(6),
         draft: row.get(7),
@@ -399,7 +390,7 @@ async fn insert_batch(
         statuses.push(if r.paid { "paid" } else { "pending" });
         providers.push(r.order.provider.as_str());
         buyers.push(&r.order.buyer);
-        stamps.push(to_time(r.order.stamped)?);
+        stamps.push(r.order.stamped.to_offset_datetime()?);
         keys.push(r.key.as_deref());
         hashes.push(&r.request_sha256[..]);
         drafts.push(&r.draft);

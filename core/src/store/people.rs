@@ -326,8 +326,7 @@ impl Store {
 }
 
 fn event_json(r: &sqlx::postgres::PgRow) -> serde_json::Value {
-    let t: time::OffsetDateTime = r.get(1);
-    let ts = crate::Timestamp::from_micros((t.unix_timestamp_nanos() / 1000) as i64);
+    let ts = crate::Timestamp::from_datetime(r.get(1));
     serde_json::json!({
         "id": r.get::<i64, _>(0).to_string(),
         "time": ts,
