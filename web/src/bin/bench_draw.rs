@@ -23,55 +23,31 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use web::measure::{drop_database, free_local_port, process_cpu_us};
 
+/// A draw over many numbers, end to end through `raffled`.
+#[derive(clap::Parser)]
+#[command(name = "bench-draw")]
 struct Args {
+    /// Draw numbers in play.
+    #[arg(long, default_value_t = 10_000_000, value_parser = clap::value_parser!(u64).range(1..))]
     numbers: u64,
+    /// Numbers per sale: a multiple of 10 from 10 to 1000 (packages of 10).
+    #[arg(long, default_value_t = 100, value_parser = per_sale)]
     per_sale: u64,
+    /// The PostgreSQL server, without a database (a scratch one is made).
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
     database: String,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        numbers: 10_000_000,
-        per_sale: 100,
-        database: "postgres://postgres@127.0.0.1:5432".into(),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        let mut value = || it.next().ok_or(format!("{a} needs a value"));
-        match a.as_str() {
-            "--numbers" => {
-                args.numbers = value()?.parse().map_err(|_| "--numbers takes a number")?
-            }
-            "--per-sale" => {
-                args.per_sale = value()?.parse().map_err(|_| "--per-sale takes a number")?
-            }
-            "--database" => args.database = value()?,
-            "--help" | "-h" => {
-                return Err("usage: bench-draw [--numbers N] [--per-sale K (10 to 1000, a multiple of 10)] [--database URL-without-db]".into());
-            }
-            other => return Err(format!("unexpected argument {other:?} (see --help)")),
-        }
+fn per_sale(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(k) if (10..=1000).contains(&k) && k.is_multiple_of(10) => Ok(k),
+        _ => Err("a multiple of 10 from 10 to 1000".into()),
     }
-    if args.numbers == 0
-        || !(10..=1000).contains(&args.per_sale)
-        || !args.per_sale.is_multiple_of(10)
-    {
-        return Err(
-            "--numbers must be positive and --per-sale a multiple of 10 from 10 to 1000".into(),
-        );
-    }
-    Ok(args)
 }
 
 #[tokio::main]
 async fn main() {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("bench-draw: {e}");
-            std::process::exit(2);
-        }
-    };
+    let args = <Args as clap::Parser>::parse();
     if let Err(e) = run(args).await {
         eprintln!("bench-draw: {e}");
         std::process::exit(1);

@@ -1,4 +1,4 @@
-//! `load-purchases [--rate R] [--seconds N] [--clients C]`: starts `raffled
+//! `load-purchases [--rate R] [--seconds N] [--database URL]`: starts `raffled
 //! demo` on a fresh database, sends purchases over HTTP at a fixed rate
 //! (open loop: each request leaves at its scheduled time, whatever the
 //! replies), measures latency from each request's scheduled send time, then
@@ -23,51 +23,24 @@ struct Ack {
     sale_id: String,
 }
 
+/// Open-loop purchase load against a fresh `raffled demo`.
+#[derive(clap::Parser)]
+#[command(name = "load-purchases")]
 struct Args {
+    /// Purchases per second.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..))]
     rate: u64,
+    /// How long to send, in seconds.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     seconds: u64,
+    /// The PostgreSQL server, without a database (a scratch one is made).
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
     database: String,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        rate: 500,
-        seconds: 60,
-        database: "postgres://postgres@127.0.0.1:5432".into(),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        let mut value = || it.next().ok_or(format!("{a} needs a value"));
-        match a.as_str() {
-            "--rate" => args.rate = value()?.parse().map_err(|_| "--rate takes a number")?,
-            "--seconds" => {
-                args.seconds = value()?.parse().map_err(|_| "--seconds takes a number")?
-            }
-            "--database" => args.database = value()?,
-            "-h" | "--help" => {
-                println!(
-                    "usage: load-purchases [--rate R] [--seconds N] [--database postgres://host:port]"
-                );
-                std::process::exit(0);
-            }
-            other => return Err(format!("unexpected argument {other:?} (see --help)")),
-        }
-    }
-    if args.rate == 0 || args.seconds == 0 {
-        return Err("--rate and --seconds must be positive".into());
-    }
-    Ok(args)
 }
 
 #[tokio::main]
 async fn main() {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("load-purchases: {e}");
-            std::process::exit(2);
-        }
-    };
+    let args = <Args as clap::Parser>::parse();
     if let Err(e) = run(args).await {
         eprintln!("load-purchases: {e}");
         std::process::exit(1);
