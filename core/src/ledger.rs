@@ -330,6 +330,40 @@ impl RaffleState {
         })
     }
 
+    /// Whether a draw may be redrawn for `reason` at `time` (GLI-31 2.6.4,
+    /// 2.7.1): performed, its prize not paid, and for an unclaimed prize
+    /// only where the raffle redraws them and after the claim window of
+    /// the latest performance.
+    pub fn check_redraw(&self, draw: &str, reason: RedrawReason, time: Timestamp) -> Result<()> {
+        let state = self
+            .draws
+            .get(draw)
+            .ok_or_else(|| refused(format!("no draw {draw}")))?;
+        let performed = state.performed.as_ref().ok_or_else(|| {
+            refused(format!(
+                "draw {draw} cannot be redrawn before it is performed"
+            ))
+        })?;
+        if state.claimed {
+            return Err(refused(format!("draw {draw}'s prize was paid: no redraw")));
+        }
+        let claims = &self.config.claims;
+        if reason == RedrawReason::Unclaimed {
+            if claims.unclaimed != UnclaimedRule::Redraw {
+                return Err(refused(
+                    "this raffle forfeits unclaimed prizes: no redraw".into(),
+                ));
+            }
+            let deadline = claim_deadline(performed.at, claims.window_days);
+            if time < deadline {
+                return Err(refused(format!(
+                    "the claim window of draw {draw} is still open, until {deadline}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// The `draw.performed` entry of the next performance of a frozen draw:
     /// the first (`redraw` none, with the committed seed and the witness's
     /// contribution) or a redraw (with the first performance's).
@@ -762,50 +796,25 @@ impl Ledger {
                 if frozen.index != e.frozen.0 {
                     return Err(refused("the draw names another frozen entry".into()));
                 }
-                match (&e.redraw, &state.performed) {
-                    (None, Some(_)) => {
+                match &e.redraw {
+                    None if state.performed.is_some() => {
                         return Err(refused(format!("draw {} was already performed", e.draw)));
                     }
-                    (None, None) => {
+                    None => {
                         if Digest32(seed_commitment(&e.seed.0)) != frozen.seed_sha256 {
                             return Err(refused("the seed does not match its commitment".into()));
                         }
                     }
-                    (Some(_), None) => {
-                        return Err(refused(format!(
-                            "draw {} cannot be redrawn before it is performed",
-                            e.draw
-                        )));
-                    }
-                    (Some(redraw), Some(performed)) => {
+                    Some(redraw) => {
                         // GLI-31 2.6.4: a drawn number is never discarded but
                         // for these reasons, with two people (5.2.4).
-                        if state.claimed {
-                            return Err(refused(format!(
-                                "draw {}'s prize was paid: no redraw",
-                                e.draw
-                            )));
-                        }
+                        r.check_redraw(&e.draw, redraw.reason, time)?;
                         check_staff_id(&redraw.requested_by)?;
                         check_staff_id(&redraw.approved_by)?;
                         if redraw.requested_by == redraw.approved_by {
                             return Err(refused(
                                 "a redraw needs an approver other than its requester".into(),
                             ));
-                        }
-                        let claims = &r.config.claims;
-                        if redraw.reason == RedrawReason::Unclaimed {
-                            if claims.unclaimed != UnclaimedRule::Redraw {
-                                return Err(refused(
-                                    "this raffle forfeits unclaimed prizes: no redraw".into(),
-                                ));
-                            }
-                            if time < claim_deadline(performed.at, claims.window_days) {
-                                return Err(refused(format!(
-                                    "the claim window of draw {} is still open",
-                                    e.draw
-                                )));
-                            }
                         }
                     }
                 }

@@ -16,8 +16,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{delete, get, patch, post};
 use axum::{Json, Router};
-use raffle_core::entry::{Body, RaffleConfig, RedrawReason, UnclaimedRule, VoidReason};
-use raffle_core::ledger::claim_deadline;
+use raffle_core::entry::{Body, RaffleConfig, RedrawReason, VoidReason};
 use raffle_core::store::sequencer::{Change, Sequenced};
 use raffle_core::validation::ValidationNumber;
 use serde::Deserialize;
@@ -713,38 +712,11 @@ async fn request_redraw(
         let r = ledger
             .raffle(&id)
             .ok_or_else(|| AppError::not_found("no such raffle"))?;
-        let d = r
-            .draws
-            .get(&draw)
-            .ok_or_else(|| AppError::not_found("no such draw, or it is not drawn yet"))?;
-        let Some(performed) = &d.performed else {
-            return Err(AppError::new(
-                StatusCode::CONFLICT,
-                format!("draw {draw} is not performed yet"),
-            ));
-        };
-        if d.claimed {
-            return Err(AppError::new(
-                StatusCode::CONFLICT,
-                format!("draw {draw}'s prize was paid: no redraw"),
-            ));
+        if !r.draws.contains_key(&draw) {
+            return Err(AppError::not_found("no such draw, or it is not drawn yet"));
         }
-        if req.reason == RedrawReason::Unclaimed {
-            let claims = &r.config.claims;
-            if claims.unclaimed != UnclaimedRule::Redraw {
-                return Err(AppError::new(
-                    StatusCode::CONFLICT,
-                    "this raffle forfeits unclaimed prizes: no redraw",
-                ));
-            }
-            let deadline = claim_deadline(performed.at, claims.window_days);
-            if raffle_core::Timestamp::now() < deadline {
-                return Err(AppError::new(
-                    StatusCode::CONFLICT,
-                    format!("the claim window of draw {draw} is open until {deadline}"),
-                ));
-            }
-        }
+        // The ledger's own rule, checked before a second person is asked.
+        r.check_redraw(&draw, req.reason, raffle_core::Timestamp::now())?;
     }
     request_approval(
         &state,
