@@ -313,18 +313,14 @@ async fn get_order(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
     raffle_core::ids::check_uuid("order id", &id)?;
-    let (status, refusal, raffle) = state
+    let order = state
         .store
-        .order_status(&id)
+        .order_record(&id)
         .await?
         .ok_or_else(|| AppError::not_found("no such order"))?;
-    let mut body =
-        json!({ "order_id": id, "raffle_id": raffle, "status": status, "refusal": refusal });
-    if status == "issued"
-        && let Some(draft) = state.store.order_draft(&id).await?
-        && let Some(vn) = draft["validation_number"]
-            .as_str()
-            .and_then(|t| ValidationNumber::parse(t).ok())
+    let mut body = json!({ "order_id": id, "raffle_id": order.raffle, "status": order.status, "refusal": order.refusal });
+    if order.status == "issued"
+        && let Some(vn) = order.validation_number()
     {
         let (entry, proof) = proof_for_sale(&state, &id).await?;
         body["receipt"] = receipt(&state, &entry, &vn, &proof)?;

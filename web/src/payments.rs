@@ -230,12 +230,7 @@ async fn finish_order(state: &AppState, o: &OrderRecord) -> Result<(StatusCode, 
             response.clone(),
         ));
     }
-    let vn = o
-        .draft
-        .as_ref()
-        .and_then(|d| d["validation_number"].as_str())
-        .and_then(|t| ValidationNumber::parse(t).ok());
-    match (o.status.as_str(), vn) {
+    match (o.status.as_str(), o.validation_number()) {
         ("issued", Some(vn)) => {
             let (entry, proof) = proof_for_sale(state, &o.id).await?;
             Ok((StatusCode::CREATED, receipt(state, &entry, &vn, &proof)?))

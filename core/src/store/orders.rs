@@ -159,30 +159,14 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// An order's status and refusal reason.
-    pub async fn order_status(
-        &self,
-        order: &str,
-    ) -> Result<Option<(String, Option<String>, String)>> {
-        // An order is issued when the sale with its id exists.
-        let row = sqlx::query(
-            "SELECT CASE WHEN EXISTS (SELECT 1 FROM sales s WHERE s.id = o.id) THEN 'issued' ELSE o.status END, \
-             o.refusal, o.raffle_id::text FROM orders o WHERE o.id = $1",
-        )
-            .bind(uuid(order)?)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(|r| (r.get(0), r.get(1), r.get(2))))
-    }
-
-    /// An order, as the issuing code needs it.
+    /// An order: its status (`issued` once its sale exists), its draft
+    /// while kept, and how it was refused, if it was.
     pub async fn order_record(&self, order: &str) -> Result<Option<OrderRecord>> {
-        let row = sqlx::query(
-            "SELECT o.id::text, o.raffle_id::text, o.package_id, o.quantity, o.stamped, o.provider, \
-                    CASE WHEN EXISTS (SELECT 1 FROM sales s WHERE s.id = o.id) THEN 'issued' ELSE o.status END, \
-                    CASE WHEN o.created_at > now() - interval '24 hours' THEN o.draft END, o.response_status, o.response \
-             FROM orders o WHERE o.id = $1",
-        )
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            order_columns!(),
+            " FROM orders o WHERE o.id = $1"
+        ))
         .bind(uuid(order)?)
         .fetch_optional(&self.pool)
         .await?;
@@ -192,27 +176,15 @@ impl Store {
     /// Orders paid but not issued, and orders still waiting for their
     /// provider: what a restart must finish.
     pub async fn unfinished_orders(&self) -> Result<Vec<OrderRecord>> {
-        let rows = sqlx::query(
-            "SELECT o.id::text, o.raffle_id::text, o.package_id, o.quantity, o.stamped, o.provider, o.status, \
-                    CASE WHEN o.created_at > now() - interval '24 hours' THEN o.draft END, o.response_status, o.response \
-             FROM orders o WHERE o.status IN ('pending', 'paid') \
-               AND NOT EXISTS (SELECT 1 FROM sales s WHERE s.id = o.id) ORDER BY o.id",
-        )
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            order_columns!(),
+            " FROM orders o WHERE o.status IN ('pending', 'paid') \
+               AND NOT EXISTS (SELECT 1 FROM sales s WHERE s.id = o.id) ORDER BY o.id"
+        ))
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(order_from_row).collect()
-    }
-
-    /// The response draft stored with an order (it holds the validation
-    /// number, for 24 hours).
-    pub async fn order_draft(&self, order: &str) -> Result<Option<serde_json::Value>> {
-        Ok(sqlx::query_scalar(
-            "SELECT draft FROM orders WHERE id = $1 AND created_at > now() - interval '24 hours'",
-        )
-        .bind(uuid(order)?)
-        .fetch_optional(&self.pool)
-        .await?
-        .flatten())
     }
 
     /// Forgets the drafts, responses and keys of orders older than 24 hours
@@ -252,7 +224,28 @@ pub struct OrderRecord {
     pub draft: Option<serde_json::Value>,
     /// The final response of a refused request.
     pub response: Option<(u16, serde_json::Value)>,
+    /// Why the rules refused it (a refunded order).
+    pub refusal: Option<String>,
 }
+
+impl OrderRecord {
+    /// The validation number in the response draft, while it is kept.
+    pub fn validation_number(&self) -> Option<crate::validation::ValidationNumber> {
+        let text = self.draft.as_ref()?["validation_number"].as_str()?;
+        crate::validation::ValidationNumber::parse(text).ok()
+    }
+}
+
+/// The columns [`order_from_row`] reads, in its order.
+macro_rules! order_columns {
+    () => {
+        "o.id::text, o.raffle_id::text, o.package_id, o.quantity, o.stamped, o.provider, \
+         CASE WHEN EXISTS (SELECT 1 FROM sales s WHERE s.id = o.id) THEN 'issued' ELSE o.status END, \
+         CASE WHEN o.created_at > now() - interval '24 hours' THEN o.draft END, \
+         o.response_status, o.response, o.refusal"
+    };
+}
+use order_columns;
 
 fn order_from_row(row: sqlx::postgres::PgRow) -> Result<OrderRecord> {
     let status: Option<i32> = row.get(8);
@@ -267,6 +260,7 @@ fn order_from_row(row: sqlx::postgres::PgRow) -> Result<OrderRecord> {
         status: row.get(6),
         draft: row.get(7),
         response: status.map(|s| (s as u16, response.unwrap_or_default())),
+        refusal: row.get(10),
     })
 }
 
