@@ -5,7 +5,7 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{App, PURCHASE, app, app_with_witnesses, drop_database, request};
+use common::{App, PURCHASE, app, app_with_witnesses, drop_database, request, rows};
 use serde_json::{Value, json};
 use web::auth::{new_user, totp_now};
 
@@ -687,10 +687,7 @@ async fn a_purchase_in_flight_at_the_end_time_is_refunded_never_issued() {
     } else {
         assert_eq!(status, StatusCode::CONFLICT, "{pending}");
     }
-    let sales: i64 = sqlx::query_scalar("SELECT count(*) FROM sales")
-        .fetch_one(&app.state.store.pool)
-        .await
-        .unwrap();
+    let sales = rows(&app, "sales").await;
     assert_eq!(sales, 0);
     drop_database(&app.db).await;
 }

@@ -4,7 +4,7 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{App, PURCHASE, app, drop_database, request};
+use common::{App, PURCHASE, app, drop_database, request, rows};
 use serde_json::Value;
 use transparency::NoteVerifier;
 use transparency::proof_file::ProofFile;
@@ -173,10 +173,7 @@ async fn purchases_are_checked_before_anything_is_charged() {
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let orders: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
-        .fetch_one(&app.state.store.pool)
-        .await
-        .unwrap();
+    let orders = rows(&app, "orders").await;
     assert_eq!(orders, 0, "a refused request leaves no order");
     drop_database(&app.db).await;
 }
@@ -306,10 +303,7 @@ async fn orders_left_paid_or_pending_by_a_stopped_process_are_finished_at_start(
         .await
         .unwrap();
     assert_eq!((status, &again), (StatusCode::CREATED, &order["receipt"]));
-    let sales: i64 = sqlx::query_scalar("SELECT count(*) FROM sales")
-        .fetch_one(&app.state.store.pool)
-        .await
-        .unwrap();
+    let sales = rows(&app, "sales").await;
     assert_eq!(sales, 2);
     assert_eq!(
         web::payments::resume_unfinished_orders(&app.state)
@@ -342,10 +336,7 @@ async fn an_unknown_payment_provider_is_refused_with_the_available_ones() {
             .contains("unknown field `card`"),
         "{err}"
     );
-    let orders: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
-        .fetch_one(&app.state.store.pool)
-        .await
-        .unwrap();
+    let orders = rows(&app, "orders").await;
     assert_eq!(orders, 0, "a refused request leaves no order");
     drop_database(&app.db).await;
 }
@@ -405,10 +396,7 @@ async fn validation_numbers_and_idempotency_keys_are_forgotten_after_24_hours() 
     )
     .await;
     assert_eq!(status, StatusCode::CREATED);
-    let sales: i64 = sqlx::query_scalar("SELECT count(*) FROM sales")
-        .fetch_one(&app.state.store.pool)
-        .await
-        .unwrap();
+    let sales = rows(&app, "sales").await;
     assert_eq!(sales, 3);
     drop_database(&app.db).await;
 }

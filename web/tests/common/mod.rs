@@ -97,6 +97,15 @@ pub async fn app() -> App {
     app_with_witnesses(vec![]).await
 }
 
+/// How many rows a table of the app's database holds.
+#[allow(dead_code)]
+pub async fn rows(app: &App, table: &'static str) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+        .fetch_one(&app.state.store.pool)
+        .await
+        .unwrap()
+}
+
 /// One request through the router (`oneshot`): the status and the body bytes.
 pub async fn request(
     app: &App,
