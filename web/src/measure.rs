@@ -1,6 +1,7 @@
 //! Helpers shared by the measuring binaries (`load-purchases`,
-//! `bench-draw`): CPU time read from `/proc`, a free local port, and the
-//! clean-up of the scratch database they run `raffled` on.
+//! `bench-draw`) and the tests that run `raffled`: CPU time read from
+//! `/proc`, a free local port, the clean-up of the scratch database, and
+//! the verification of the log a server of their own published.
 
 /// utime + stime of a process, in microseconds (read in clock ticks of
 /// 10 ms).
@@ -50,6 +51,29 @@ pub async fn drop_database(server: &str, name: &str) {
         .execute(&mut conn)
         .await;
     }
+}
+
+/// What [`verify_own_publications`] gives back: the store, the key it
+/// verified with, and the report.
+pub type Verified = (
+    transparency::store::DirStorage,
+    transparency::NoteVerifier,
+    transparency::fsck::FsckReport,
+);
+
+/// Verifies the log published in `publications` as a whole, with the key
+/// published beside it: for harnesses checking their own server's output
+/// (an auditor takes the key from elsewhere).
+pub fn verify_own_publications(publications: &std::path::Path) -> Result<Verified, String> {
+    let vkey_text = std::fs::read_to_string(publications.join("vkey"))
+        .map_err(|e| format!("reading {}: {e}", publications.join("vkey").display()))?;
+    let vkey =
+        transparency::NoteVerifier::from_vkey(vkey_text.trim()).map_err(|e| e.to_string())?;
+    let storage =
+        transparency::store::DirStorage::new(publications, false).map_err(|e| e.to_string())?;
+    let report = transparency::fsck::verify_log(&storage, &vkey, 2)
+        .map_err(|e| format!("the published log does not verify: {e}"))?;
+    Ok((storage, vkey, report))
 }
 
 #[cfg(test)]

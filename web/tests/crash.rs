@@ -11,8 +11,8 @@ use common::{PURCHASE, drop_database, fresh_database, http};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use transparency::store::{DirStorage, TileHashSource, read_entry};
-use transparency::{Checkpoint, Note, NoteVerifier};
+use transparency::store::{TileHashSource, read_entry};
+use transparency::{Checkpoint, Note};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -152,14 +152,7 @@ async fn sigkill_under_load_loses_and_duplicates_nothing() {
 
     // The published log, verified as a whole.
     let publications = dir.path().join("publications");
-    let vkey = NoteVerifier::from_vkey(
-        std::fs::read_to_string(publications.join("vkey"))
-            .unwrap()
-            .trim(),
-    )
-    .unwrap();
-    let storage = DirStorage::new(&publications, false).unwrap();
-    let report = transparency::fsck::verify_log(&storage, &vkey, 2).unwrap();
+    let (storage, vkey, report) = web::measure::verify_own_publications(&publications).unwrap();
     let size = report.checkpoint.checkpoint.size;
     let mut in_log: HashMap<String, u32> = HashMap::new();
     let mut numbers = HashSet::new();

@@ -8,8 +8,8 @@ mod common;
 use common::{PURCHASE, drop_database, fresh_database, http};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use transparency::store::{DirStorage, TileHashSource};
-use transparency::{Checkpoint, Note, NoteVerifier};
+use transparency::store::TileHashSource;
+use transparency::{Checkpoint, Note};
 
 async fn spawn(addr: &str, url: &str, data: &std::path::Path) -> tokio::process::Child {
     let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_raffled"))
@@ -136,14 +136,7 @@ async fn a_restored_dump_is_rolled_forward_from_the_published_log() {
         "78"
     );
     let publications = dir.path().join("publications");
-    let vkey = NoteVerifier::from_vkey(
-        std::fs::read_to_string(publications.join("vkey"))
-            .unwrap()
-            .trim(),
-    )
-    .unwrap();
-    let storage = DirStorage::new(&publications, false).unwrap();
-    let report = transparency::fsck::verify_log(&storage, &vkey, 2).unwrap();
+    let (storage, _, report) = web::measure::verify_own_publications(&publications).unwrap();
     let old =
         Checkpoint::parse_text(Note::parse(&checkpoint_before_restore).unwrap().text()).unwrap();
     let src = TileHashSource::new(&storage, report.checkpoint.checkpoint.size);

@@ -10,8 +10,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use transparency::store::{DirStorage, read_entry};
-use web::measure::{drop_database, free_local_port, postgres_cpu_us, process_cpu_us};
+use transparency::store::read_entry;
+use web::measure::{
+    drop_database, free_local_port, postgres_cpu_us, process_cpu_us, verify_own_publications,
+};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -142,15 +144,7 @@ async fn run(args: Args) -> Result<(), String> {
 
     // Check every acknowledged sale against the published log.
     let publications = data.path().join("publications");
-    let vkey = transparency::NoteVerifier::from_vkey(
-        std::fs::read_to_string(publications.join("vkey"))
-            .map_err(|e| e.to_string())?
-            .trim(),
-    )
-    .map_err(|e| e.to_string())?;
-    let storage = DirStorage::new(&publications, false).map_err(|e| e.to_string())?;
-    let report = transparency::fsck::verify_log(&storage, &vkey, 2)
-        .map_err(|e| format!("the published log does not verify: {e}"))?;
+    let (storage, _, report) = verify_own_publications(&publications)?;
     let size = report.checkpoint.checkpoint.size;
     let mut in_log: HashMap<String, u32> = HashMap::new();
     for i in 0..size {
