@@ -238,7 +238,7 @@ pub fn read_entry<S: TileStorage + ?Sized>(storage: &S, index: u64, size: u64) -
 
 /// The root of a tree whose right edge is `edges[l]` (the hashes of the
 /// partial tile at each level l, each covering 256^l leaves).
-pub(crate) fn root_from_edges(edges: &[Vec<Hash>]) -> Hash {
+pub fn root_from_edges(edges: &[Vec<Hash>]) -> Hash {
     let mut parts: Vec<Hash> = Vec::new();
     for edge in edges.iter().rev() {
         let mut start = 0;
