@@ -85,7 +85,8 @@ async fn every_tampering_is_detected_and_the_untouched_log_passes() {
     assert!(out.contains("consistent with the last checkpoint"), "{out}");
 
     // Files changed under the signature: no verdict, one clear line.
-    let files: Vec<(&str, Box<dyn Fn(&Path) + '_>, &str)> = vec![
+    type FileTamper<'a> = Box<dyn Fn(&Path) + 'a>;
+    let files: Vec<(&str, FileTamper, &str)> = vec![
         (
             "a changed byte in an entry bundle",
             Box::new(|d: &Path| flip(&bundle_file(d), 20)),
@@ -390,4 +391,139 @@ fn flip(path: &Path, at: usize) {
     let mut data = std::fs::read(path).unwrap();
     data[at] ^= 0x01;
     std::fs::write(path, data).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_buyer_verifies_their_ticket_and_a_regulator_replays_the_draws() {
+    let app = app_with_witnesses(vec![]).await;
+    let ran = run_raffle(&app).await;
+    let published = publications(&app);
+    let vkey = app.state.vkey.clone();
+    let tmp = tempfile::tempdir().unwrap();
+    let source = published.to_str().unwrap();
+    let receipt_of = |r: &serde_json::Value| {
+        let path = tmp
+            .path()
+            .join(format!("{}.tlog-proof", r["sale_id"].as_str().unwrap()));
+        std::fs::write(&path, r["proof"].as_str().unwrap()).unwrap();
+        path
+    };
+    let vkey_file = tmp.path().join("log.vkey");
+    std::fs::write(&vkey_file, format!("{vkey}\n")).unwrap();
+
+    // Offline, with the validation number: verified, and the key may be a file.
+    let mut statuses = Vec::new();
+    for r in &ran.receipts {
+        let path = receipt_of(r);
+        let vn = r["validation_number"].as_str().unwrap();
+        let out = audit(
+            &[
+                "ticket",
+                path.to_str().unwrap(),
+                "--vkey",
+                vkey_file.to_str().unwrap(),
+                "--source",
+                source,
+            ],
+            &format!("{vn}\n"),
+        );
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{t}");
+        assert!(t.contains("validation number: matches"), "{t}");
+        assert!(
+            t.contains("published log: consistent with the receipt"),
+            "{t}"
+        );
+        assert!(t.contains("TICKET VERIFIED"), "{t}");
+        statuses.push(
+            t.lines()
+                .find(|l| l.starts_with("status: "))
+                .unwrap()
+                .to_string(),
+        );
+    }
+    assert!(statuses[0].contains("VOIDED"), "{statuses:?}");
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| s.contains("WINNER") && s.contains("prize paid"))
+            .count(),
+        2,
+        "{statuses:?}"
+    );
+    // Another ticket's validation number does not match.
+    let path = receipt_of(&ran.receipts[1]);
+    let other = ran.receipts[2]["validation_number"].as_str().unwrap();
+    let out = audit(&["ticket", path.to_str().unwrap(), "--vkey", &vkey], other);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("DOES NOT match"), "{}", text(&out));
+    // Without a validation number the rest is still verified, offline.
+    let out = audit(&["ticket", path.to_str().unwrap(), "--vkey", &vkey], "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("not given on standard input"),
+        "{}",
+        text(&out)
+    );
+    // A receipt whose entry was altered does not verify.
+    let mut altered = std::fs::read_to_string(&path).unwrap();
+    let extra = altered.lines().nth(1).unwrap().to_string();
+    altered = altered.replacen(&extra, &format!("{}A", &extra[..extra.len() - 1]), 1);
+    std::fs::write(&path, altered).unwrap();
+    let out = audit(&["ticket", path.to_str().unwrap(), "--vkey", &vkey], "");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(text(&out).trim().lines().count(), 1, "{}", text(&out));
+    // A mirror that has not caught up: not yet published.
+    let older = tmp.path().join("older");
+    let all = entries(&published);
+    let path = receipt_of(&ran.receipts[5]);
+    let index: usize = ran.receipts[5]["log_index"].as_str().unwrap().parse().unwrap();
+    publish(&older, &all[..index], &signer(&app));
+    let out = audit(
+        &[
+            "ticket",
+            path.to_str().unwrap(),
+            "--vkey",
+            &vkey,
+            "--source",
+            older.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("not yet published"), "{}", text(&out));
+
+    // The draw ceremony: every step of both draws, recomputed.
+    let out = audit(
+        &["draw", source, "--raffle", &ran.raffle, "--vkey", &vkey],
+        "",
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    for want in [
+        "draw \"early-bird\" frozen: 6 eligible numbers",
+        "draw \"main\" frozen: 14 eligible numbers",
+        "seed",
+        "matches its commitment",
+        "r_0 = ",
+        "winning number",
+        "claimed",
+        "DRAWS VERIFIED: 2 of 2",
+    ] {
+        assert!(t.contains(want), "{want:?} in {t}");
+    }
+    let out = audit(
+        &[
+            "draw",
+            source,
+            "--raffle",
+            "00000000-0000-0000-0000-000000000000",
+            "--vkey",
+            &vkey,
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("is not in the log"), "{}", text(&out));
+    drop_database(&app.db).await;
 }
