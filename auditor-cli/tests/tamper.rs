@@ -477,7 +477,11 @@ async fn a_buyer_verifies_their_ticket_and_a_regulator_replays_the_draws() {
     let older = tmp.path().join("older");
     let all = entries(&published);
     let path = receipt_of(&ran.receipts[5]);
-    let index: usize = ran.receipts[5]["log_index"].as_str().unwrap().parse().unwrap();
+    let index: usize = ran.receipts[5]["log_index"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     publish(&older, &all[..index], &signer(&app));
     let out = audit(
         &[

@@ -63,6 +63,7 @@ impl Harness {
                 origin: ORIGIN.into(),
                 signer: self.key.clone(),
                 publications,
+                witnesses: Vec::new(),
             },
         )
         .await?;

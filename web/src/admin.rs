@@ -670,7 +670,11 @@ async fn perform_draw(
 ) -> Result<Json<Value>, AppError> {
     // With a witness configured, its contribution is required: the operator
     // alone cannot fix the outcome.
-    let contribution = match state.store.contribution(&id, &draw).await? {
+    let stored = match state.store.contribution(&id, &draw).await? {
+        Some(c) => Some(c),
+        None => crate::witness::fetch_contribution(&state, &id, &draw).await?,
+    };
+    let contribution = match stored {
         Some(c) => c,
         None if state.config.witness_keys.is_empty() => Vec::new(),
         None => {

@@ -27,6 +27,16 @@ pub struct Config {
     /// Verifier keys (vkeys) of the witnesses whose draw contributions are accepted, comma-separated.
     #[arg(long, env = "RAFFLE_WITNESS_KEYS", value_delimiter = ',')]
     pub witness_keys: Vec<String>,
+    /// Where each witness listens, as `<key name>=<URL>` (comma-separated):
+    /// every checkpoint is offered to it (tlog-witness add-checkpoint) and
+    /// draws ask it for their contribution. A witness without a URL
+    /// contributes through the admin API instead.
+    #[arg(
+        long = "witness-url",
+        env = "RAFFLE_WITNESS_URLS",
+        value_delimiter = ','
+    )]
+    pub witness_urls: Vec<String>,
 }
 
 impl Config {

@@ -13,6 +13,7 @@ pub mod openapi;
 pub mod payments;
 pub mod receipt;
 pub mod rng;
+pub mod witness;
 
 use config::Config;
 use raffle_core::store::Store;
@@ -28,6 +29,8 @@ pub struct AppState {
     pub vkey: String,
     pub orders: raffle_core::store::orders::OrderBatcher,
     pub payments: payments::Providers,
+    /// Witnesses reachable over HTTP (cosigning and draw contributions).
+    pub witnesses: Arc<[Arc<witness::HttpWitness>]>,
 }
 
 /// Opens the database, the key and the publications, recovers the log and
@@ -41,12 +44,14 @@ pub async fn start(config: Config) -> Result<AppState, String> {
         .map_err(|e| e.to_string())?;
     let publications = publications::Publications::open(config.publications_dir(), true)
         .map_err(|e| e.to_string())?;
+    let witnesses = witness::from_config(&config)?;
     let sequencer = Sequencer::start(
         store.clone(),
         SequencerConfig {
             origin,
             signer,
             publications,
+            witnesses: witness::cosigners(&witnesses),
         },
     )
     .await
@@ -72,6 +77,7 @@ pub async fn start(config: Config) -> Result<AppState, String> {
         vkey,
         orders,
         payments: payments::Providers::builtin(),
+        witnesses: witnesses.into(),
     };
     state
         .store

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use transparency::NoteSigner;
 use transparency::store::{Appender, DirStorage, TileStorage, read_entry};
+#[allow(unused_imports)]
 pub use web_common::{App, app_with_witnesses, drop_database, request};
 
 /// What a finished raffle left behind.

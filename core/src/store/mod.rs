@@ -10,6 +10,7 @@
 pub mod orders;
 pub mod people;
 pub mod sequencer;
+pub mod witnessing;
 
 use crate::entry::{Body, Entry};
 use crate::{Error, Result};

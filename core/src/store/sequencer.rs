@@ -27,6 +27,7 @@
 //!
 //! One sequencer per database: it holds a PostgreSQL advisory lock.
 
+use super::witnessing::{Cosigner, Witnessing};
 use super::{Store, project, project_batch};
 use crate::draw::{new_seed, seed_commitment};
 use crate::entry::*;
@@ -173,6 +174,9 @@ pub struct SequencerConfig {
     pub origin: String,
     pub signer: NoteSigner,
     pub publications: Publications,
+    /// Witnesses every checkpoint is offered to before it is published
+    /// (close and draw checkpoints wait for them: see [`super::witnessing`]).
+    pub witnesses: Vec<Arc<dyn Cosigner>>,
 }
 
 /// A handle on the running sequencer.
@@ -229,6 +233,7 @@ impl Sequencer {
             ledger: ledger.clone(),
             latest: latest.clone(),
             state: Some(state),
+            witnessing: Witnessing::default(),
             _lock: lock_conn,
         };
         tokio::spawn(task.run(rx));
@@ -264,6 +269,7 @@ struct Task {
     latest: Arc<RwLock<Option<Note>>>,
     /// `None` while recovering from a failed batch.
     state: Option<State>,
+    witnessing: Witnessing,
     _lock: sqlx::PgConnection,
 }
 
@@ -477,6 +483,24 @@ impl Task {
             .map_err(|e| Error::Storage(format!("the database writer failed: {e}")))?;
         let (note, size, root) = signed?;
         let (mut tx, projected) = projected?;
+        // Witnesses cosign before anything is published; a close or a draw
+        // is not published without them.
+        let critical = accepted.iter().any(|(_, e, _, _)| {
+            matches!(
+                e.body,
+                Body::RaffleClosed(_) | Body::DrawFrozen(_) | Body::DrawPerformed(_)
+            )
+        });
+        let note = self
+            .witnessing
+            .cosign(
+                &config.witnesses,
+                state.appender.storage(),
+                note,
+                size,
+                critical,
+            )
+            .await?;
         sqlx::query("INSERT INTO checkpoints (size, root, note) VALUES ($1, $2, $3)")
             .bind(size as i64)
             .bind(&root.0[..])

@@ -76,6 +76,17 @@ pub struct App {
     _dir: tempfile::TempDir,
 }
 
+impl App {
+    /// An application started elsewhere (with its own data directory).
+    pub fn from_state(state: web::AppState, db: String) -> App {
+        App {
+            state,
+            db,
+            _dir: tempfile::tempdir().unwrap(),
+        }
+    }
+}
+
 pub async fn app_with_witnesses(witness_keys: Vec<String>) -> App {
     let dir = tempfile::tempdir().unwrap();
     let (url, db) = fresh_database();
@@ -85,6 +96,7 @@ pub async fn app_with_witnesses(witness_keys: Vec<String>) -> App {
         data_dir: dir.path().to_path_buf(),
         log_origin: None,
         witness_keys,
+        witness_urls: Vec::new(),
     };
     App {
         state: web::start(config).await.unwrap(),

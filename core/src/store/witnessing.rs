@@ -1,0 +1,166 @@
+//! Submitting the log's checkpoints to its witnesses (c2sp.org/tlog-witness
+//! `add-checkpoint`) and publishing their cosignatures in the checkpoint.
+//!
+//! Every checkpoint is offered to every configured witness before it is
+//! published. A checkpoint that closes a raffle or freezes or performs a
+//! draw *waits* for every witness's cosignature (up to
+//! [`CRITICAL_WAIT`], retrying): without them the batch fails, nothing is
+//! published or acknowledged, and the sequencer recovers. Any other
+//! checkpoint waits at most [`ORDINARY_WAIT`]; a witness that did not
+//! answer in time is skipped for ordinary checkpoints for [`BACKOFF`], so a
+//! witness outage slows sales by one short wait, not every batch.
+//!
+//! The transport (HTTP) is the caller's: a [`Cosigner`] posts a request
+//! body and returns the status and the answer.
+
+use crate::{Error, Result};
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use transparency::NoteVerifier;
+use transparency::note::Note;
+use transparency::proof::consistency_proof;
+use transparency::store::{DirStorage, TileHashSource};
+use transparency::witness::{AddCheckpointRequest, apply_cosignatures, parse_conflict_size};
+
+/// How long a close or draw checkpoint waits for every cosignature.
+pub const CRITICAL_WAIT: Duration = Duration::from_secs(30);
+/// How long any other checkpoint waits for a witness.
+pub const ORDINARY_WAIT: Duration = Duration::from_millis(500);
+/// How long a witness that did not answer is skipped for ordinary checkpoints.
+pub const BACKOFF: Duration = Duration::from_secs(10);
+
+/// The answer of a witness: HTTP status and body.
+pub type Answer = std::result::Result<(u16, Vec<u8>), String>;
+
+/// A witness the log submits its checkpoints to.
+pub trait Cosigner: Send + Sync {
+    /// The witness's cosignature/v1 verifier key.
+    fn verifier(&self) -> &NoteVerifier;
+    /// Posts an `add-checkpoint` body.
+    fn add_checkpoint(&self, body: Vec<u8>) -> Pin<Box<dyn Future<Output = Answer> + Send + '_>>;
+}
+
+/// What the sequencer remembers about its witnesses.
+#[derive(Default)]
+pub struct Witnessing {
+    /// The size each witness last cosigned (learned from its answers).
+    sizes: HashMap<String, u64>,
+    /// Until when a witness is skipped for ordinary checkpoints.
+    skipped_until: HashMap<String, Instant>,
+}
+
+impl Witnessing {
+    /// Offers `note` (the log's signed checkpoint of `size`) to every
+    /// witness and adds their cosignatures. Fails only for a `critical`
+    /// checkpoint some witness did not cosign.
+    pub async fn cosign(
+        &mut self,
+        witnesses: &[Arc<dyn Cosigner>],
+        storage: &DirStorage,
+        note: Note,
+        size: u64,
+        critical: bool,
+    ) -> Result<Note> {
+        let mut cosigned = note.clone();
+        for w in witnesses {
+            let name = w.verifier().name().to_string();
+            if !critical
+                && self
+                    .skipped_until
+                    .get(&name)
+                    .is_some_and(|until| Instant::now() < *until)
+            {
+                continue;
+            }
+            let wait = if critical {
+                CRITICAL_WAIT
+            } else {
+                ORDINARY_WAIT
+            };
+            match self
+                .cosign_one(w.as_ref(), storage, &note, size, wait, critical)
+                .await
+            {
+                Ok(answer) => {
+                    apply_cosignatures(&mut cosigned, &answer, std::slice::from_ref(w.verifier()))
+                        .map_err(|e| Error::Storage(format!("witness {name}: {e}")))?;
+                    self.sizes.insert(name.clone(), size);
+                    self.skipped_until.remove(&name);
+                }
+                Err(why) if critical => {
+                    return Err(Error::Unavailable(format!(
+                        "witness {name} did not cosign the checkpoint of size {size}, which closes a raffle or freezes or performs a draw: {why}"
+                    )));
+                }
+                Err(why) => {
+                    eprintln!(
+                        "raffled: witness {name} did not cosign the checkpoint of size {size} ({why}); ordinary checkpoints are published without its cosignature for {} s",
+                        BACKOFF.as_secs()
+                    );
+                    self.skipped_until.insert(name, Instant::now() + BACKOFF);
+                }
+            }
+        }
+        Ok(cosigned)
+    }
+
+    /// One witness, retried within `wait`: a 409 teaches the size it last
+    /// cosigned; other failures are retried only for critical checkpoints.
+    async fn cosign_one(
+        &mut self,
+        w: &dyn Cosigner,
+        storage: &DirStorage,
+        note: &Note,
+        size: u64,
+        wait: Duration,
+        critical: bool,
+    ) -> std::result::Result<Vec<u8>, String> {
+        let name = w.verifier().name().to_string();
+        let deadline = Instant::now() + wait;
+        let mut conflicts = 0;
+        loop {
+            let old = self.sizes.get(&name).copied().unwrap_or(0);
+            if old > size {
+                return Err(format!(
+                    "it has cosigned size {old}, beyond this log's {size}: it saw another history"
+                ));
+            }
+            let proof = if old == 0 || old == size {
+                Vec::new()
+            } else {
+                consistency_proof(&TileHashSource::new(storage, size), old, size)
+                    .map_err(|e| format!("consistency proof from {old}: {e}"))?
+            };
+            let body = AddCheckpointRequest {
+                old_size: old,
+                proof,
+                checkpoint: note.clone(),
+            }
+            .to_bytes();
+            let left = deadline.saturating_duration_since(Instant::now());
+            let failure = match tokio::time::timeout(left, w.add_checkpoint(body)).await {
+                Ok(Ok((200, answer))) => return Ok(answer),
+                Ok(Ok((409, answer))) if conflicts < 3 => match parse_conflict_size(&answer) {
+                    Ok(their) => {
+                        conflicts += 1;
+                        self.sizes.insert(name.clone(), their);
+                        continue;
+                    }
+                    Err(_) => format!("409: {}", String::from_utf8_lossy(&answer).trim()),
+                },
+                Ok(Ok((status, answer))) => {
+                    format!("{status}: {}", String::from_utf8_lossy(&answer).trim())
+                }
+                Ok(Err(e)) => e,
+                Err(_) => format!("no answer within {} ms", wait.as_millis()),
+            };
+            if !critical || Instant::now() >= deadline {
+                return Err(failure);
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
