@@ -116,10 +116,14 @@ pub fn text(o: &Outcome) -> String {
     }
     out.push(String::new());
     out.push(format!(
-        "{} raffles, {sales} sales, {voids} voids, {draws} draws recomputed, in {:.1} s ({:.0} entries/s)",
+        "{} raffles, {sales} sales, {voids} voids, {draws} draws recomputed, in {:.2} s{}",
         summaries.len(),
         o.seconds,
-        cp.size as f64 / o.seconds.max(1e-9)
+        if o.seconds >= 0.5 {
+            format!(" ({:.0} entries/s)", cp.size as f64 / o.seconds)
+        } else {
+            String::new()
+        }
     ));
     if o.passed() {
         out.push(format!(
