@@ -16,9 +16,9 @@ use raffle_core::Timestamp;
 use raffle_core::entry::*;
 use raffle_core::ledger::Ledger;
 use raffle_core::validation::ValidationNumber;
+use transparency::NoteSigner;
 use transparency::key::ALG_ED25519;
 use transparency::store::{Appender, DirStorage};
-use transparency::NoteSigner;
 
 #[derive(Parser)]
 struct Args {
@@ -73,7 +73,9 @@ fn main() {
         ledger: Ledger::new(),
         pending: Vec::new(),
         appender: Appender::create(DirStorage::new(&args.out, false).unwrap()),
-        time: Timestamp::parse("2026-01-01T00:00:00.000000Z").unwrap().as_micros(),
+        time: Timestamp::parse("2026-01-01T00:00:00.000000Z")
+            .unwrap()
+            .as_micros(),
         written: 0,
     };
     let staff = raffle_core::ids::new_staff_id().unwrap();
@@ -92,7 +94,8 @@ fn main() {
         let start = w.time;
         let at = |micros: i64| Timestamp::from_micros(micros);
         config.sales_start = at(start);
-        config.sales_end = at(start + (args.sales as i64 + args.sales as i64 / 1000 + 1_000) * 1_000);
+        config.sales_end =
+            at(start + (args.sales as i64 + args.sales as i64 / 1000 + 1_000) * 1_000);
         config.draws.remove(0);
         config.draws[0].cutoff = config.sales_end;
         config.draws[0].draw_at = config.sales_end;
@@ -147,17 +150,19 @@ fn main() {
         }));
         let r = w.ledger.raffle(&raffle).unwrap();
         let f = r.reconciliation_figures("main").unwrap();
-        w.push(Body::ReconciliationAcknowledged(ReconciliationAcknowledged {
-            raffle: raffle.clone(),
-            draw: "main".into(),
-            sales: U64(f.sales),
-            gross: f.gross,
-            voids: U64(f.voids),
-            voided: f.voided,
-            refunded: f.refunded,
-            requested_by: staff.clone(),
-            approved_by: approver.clone(),
-        }));
+        w.push(Body::ReconciliationAcknowledged(
+            ReconciliationAcknowledged {
+                raffle: raffle.clone(),
+                draw: "main".into(),
+                sales: U64(f.sales),
+                gross: f.gross,
+                voids: U64(f.voids),
+                voided: f.voided,
+                refunded: f.refunded,
+                requested_by: staff.clone(),
+                approved_by: approver.clone(),
+            },
+        ));
         let r = w.ledger.raffle(&raffle).unwrap();
         let (n, eligible) = r.eligible_digest("main").unwrap();
         let prize = r.draw_prize("main").unwrap();

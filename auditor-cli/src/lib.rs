@@ -20,6 +20,7 @@ mod error;
 pub mod keys;
 pub mod report;
 pub mod rules;
+pub mod sales;
 pub mod source;
 pub mod state;
 pub mod ticket;

@@ -8,15 +8,16 @@
 //! applied (as the server would have refused it), so one fault gives one
 //! finding rather than a cascade; the replay goes on to the end.
 //!
-//! Memory: per raffle still open, one 48-byte record per sale (draw numbers
-//! are ranges, so a sale of 100 numbers costs the same as a sale of one)
-//! and an index of sale ids. A raffle whose every prize is paid or
+//! Memory: per raffle still open, 44 bytes per sale ([`crate::sales`]:
+//! draw numbers are ranges, so a sale of 100 numbers costs the same as a
+//! sale of one). A raffle whose every prize is paid or
 //! forfeited, and every sale is past a reconciled draw, can take no further
 //! entry: it is *settled*, its per-sale state is dropped and only its
 //! summary is kept. Memory therefore follows the raffles still open, never
 //! the length of the log.
 
 use crate::draw::{EligibleHasher, accepted, commitment, contribution_message, select};
+use crate::sales::{SaleIndex, SaleList, SaleRec};
 use raffle_core::entry::{
     Body, CloseReason, DrawConfig, EarlyBirdDeduction, Entry, Prize, RaffleConfig, RedrawReason,
     UnclaimedRule, WinRule,
@@ -76,20 +77,6 @@ impl Status {
             Status::Settled => "settled",
         }
     }
-}
-
-/// One sale, as compact as the checks allow.
-#[derive(Clone, Copy, Debug)]
-struct SaleRec {
-    first: u64,
-    count: u64,
-    price: u64,
-    /// Entry time, in microseconds.
-    sequenced: i64,
-    /// Leaf index of the sale entry.
-    leaf: u64,
-    voided: bool,
-    refunded: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -165,8 +152,8 @@ pub struct RaffleSummary {
 struct Raffle {
     config: RaffleConfig,
     status: Status,
-    sales: Vec<SaleRec>,
-    by_id: HashMap<u128, u32>,
+    sales: SaleList,
+    index: SaleIndex,
     /// One past the highest draw number issued.
     next_free: u64,
     last_sequenced: i64,
@@ -193,12 +180,13 @@ pub struct Audit {
     pub trace: Vec<String>,
 }
 
-fn uuid128(s: &str) -> Option<u128> {
-    let hex: String = s.chars().filter(|&c| c != '-').collect();
-    if hex.len() != 32 {
-        return None;
+/// The sale id of the sale entry at `leaf`, read back from the log.
+fn sale_id_at(lookup: &dyn Lookup, leaf: u64) -> Option<String> {
+    let bytes = lookup.entry(leaf).ok()?;
+    match Entry::parse(&bytes).ok()?.body {
+        Body::Sale(s) => Some(s.sale),
+        _ => None,
     }
-    u128::from_str_radix(&hex, 16).ok()
 }
 
 fn cite(index: u64, raffle: Option<&str>, section: &'static str, message: String) -> Violation {
@@ -233,8 +221,8 @@ impl Raffle {
             draws: Vec::new(),
             config,
             status: Status::Draft,
-            sales: Vec::new(),
-            by_id: HashMap::new(),
+            sales: SaleList::default(),
+            index: SaleIndex::default(),
             last_sequenced: i64::MIN,
             summary,
         };
@@ -268,21 +256,33 @@ impl Raffle {
             .collect();
     }
 
+    /// A sale's number of draw numbers (its package's tickets × quantity).
+    fn count(&self, s: &SaleRec) -> u64 {
+        u64::from(self.config.packages[usize::from(s.package)].tickets) * u64::from(s.quantity)
+    }
+
+    /// A sale's price in minor units.
+    fn price(&self, s: &SaleRec) -> u64 {
+        self.config.packages[usize::from(s.package)]
+            .price
+            .minor
+            .saturating_mul(u64::from(s.quantity))
+    }
+
     fn draw_pos(&self, id: &str) -> Option<usize> {
         self.draws.iter().position(|d| d.config.id == id)
     }
 
     fn sale_pos(&self, id: &str) -> Option<u32> {
-        uuid128(id).and_then(|k| self.by_id.get(&k).copied())
+        self.index.get(id)
     }
 
     /// The sale holding `number`.
     fn sale_of_number(&self, number: u64) -> Option<u32> {
-        let i = self.sales.partition_point(|s| s.first + s.count <= number);
-        self.sales
-            .get(i)
-            .filter(|s| s.first <= number)
-            .map(|_| i as u32)
+        let i = self
+            .sales
+            .partition_point(|s| s.first + self.count(s) <= number);
+        (i < self.sales.len() && self.sales.get(i).first <= number).then_some(i as u32)
     }
 
     /// Earlier draws' winners, as the win rule excludes them from draw `d`.
@@ -297,7 +297,7 @@ impl Raffle {
                 match self.config.wins {
                     WinRule::SaleOnce => sales.push(sale),
                     WinRule::NumberOnce => numbers.push(number),
-                    _ => {}
+                    WinRule::Unlimited => {}
                 }
             }
         }
@@ -328,7 +328,7 @@ impl Raffle {
         let (sales, numbers) = self.exclusions(d);
         let mut h = EligibleHasher::default();
         for (_, s) in self.eligible_sales(self.draws[d].config.cutoff, &sales) {
-            h.push_run(s.first, s.count, &numbers);
+            h.push_run(s.first, self.count(s), &numbers);
         }
         h.finish()
     }
@@ -337,14 +337,15 @@ impl Raffle {
     fn nth_eligible(&self, d: usize, mut position: u64) -> Option<(u64, u32)> {
         let (sales, numbers) = self.exclusions(d);
         for (i, s) in self.eligible_sales(self.draws[d].config.cutoff, &sales) {
+            let count = self.count(s);
             let lo = numbers.partition_point(|&n| n < s.first);
-            let hi = numbers.partition_point(|&n| n < s.first + s.count);
-            let available = s.count - (hi - lo) as u64;
+            let hi = numbers.partition_point(|&n| n < s.first + count);
+            let available = count - (hi - lo) as u64;
             if position >= available {
                 position -= available;
                 continue;
             }
-            for n in s.first..s.first + s.count {
+            for n in s.first..s.first + count {
                 if numbers[lo..hi].binary_search(&n).is_ok() {
                     continue;
                 }
@@ -368,7 +369,7 @@ impl Raffle {
             Prize::Share { share_bps, cap } => {
                 let net: u128 = self
                     .eligible_sales(self.draws[d].config.cutoff, &[])
-                    .map(|(_, s)| u128::from(s.price))
+                    .map(|(_, s)| u128::from(self.price(s)))
                     .sum();
                 let mut prize = net * u128::from(*share_bps) / 10_000;
                 if let Some(cap) = cap {
@@ -392,13 +393,14 @@ impl Raffle {
         let cutoff = self.draws[d].config.cutoff.as_micros();
         let mut f = (0u64, 0u64, 0u64, 0u64, 0u64);
         for s in self.sales.iter().filter(|s| s.sequenced < cutoff) {
+            let price = self.price(s);
             f.0 += 1;
-            f.1 = f.1.saturating_add(s.price);
+            f.1 = f.1.saturating_add(price);
             if s.voided {
                 f.2 += 1;
-                f.3 = f.3.saturating_add(s.price);
+                f.3 = f.3.saturating_add(price);
                 if s.refunded {
-                    f.4 = f.4.saturating_add(s.price);
+                    f.4 = f.4.saturating_add(price);
                 }
             }
         }
@@ -691,11 +693,32 @@ impl Audit {
                         ),
                     ));
                 }
-                let key = uuid128(&e.sale).ok_or_else(|| v("entry schema", "sale id".into()))?;
-                if r.by_id.contains_key(&key) {
-                    return Err(v("GLI-31 3.2.1", format!("sale {} is sold twice", e.sale)));
+                // The sequencer closes a raffle at its end time before
+                // anything else in that batch: no sale is sequenced after it.
+                if time >= r.config.sales_end {
+                    return Err(v(
+                        "GLI-31 2.6.2",
+                        format!(
+                            "a sale sequenced at {time}, after the sales end {} (the raffle should have closed first)",
+                            r.config.sales_end
+                        ),
+                    ));
                 }
-                let Some(package) = r.config.packages.iter().find(|p| p.id == e.package) else {
+                let sold_at = |p: u32| sale_id_at(lookup, r.sales.get(p as usize).leaf);
+                if let Some(p) = r.sale_pos(&e.sale)
+                    && sold_at(p).is_none_or(|earlier| earlier == e.sale)
+                {
+                    return Err(v(
+                        "GLI-31 3.2.1",
+                        format!(
+                            "sale {} is sold twice (first at leaf {})",
+                            e.sale,
+                            r.sales.get(p as usize).leaf
+                        ),
+                    ));
+                }
+                let Some(package_pos) = r.config.packages.iter().position(|p| p.id == e.package)
+                else {
                     return Err(v(
                         "GLI-31 2.2.3",
                         format!(
@@ -704,6 +727,7 @@ impl Audit {
                         ),
                     ));
                 };
+                let package = &r.config.packages[package_pos];
                 let count = u64::from(package.tickets) * u64::from(e.quantity);
                 let price = u128::from(package.price.minor) * u128::from(e.quantity);
                 if e.numbers.count.0 != count
@@ -722,11 +746,10 @@ impl Audit {
                 if first < r.next_free {
                     // GLI-31 3.2.1, 2.3.3: a number is issued once, never resold.
                     let end = first + count;
-                    let from = r.sales.partition_point(|s| s.first + s.count <= first);
-                    let clashes: Vec<SaleRec> = r.sales[from..]
-                        .iter()
+                    let from = r.sales.partition_point(|s| s.first + r.count(s) <= first);
+                    let clashes: Vec<SaleRec> = (from..r.sales.len())
+                        .map(|i| *r.sales.get(i))
                         .take_while(|s| s.first < end)
-                        .copied()
                         .collect();
                     if let Some(s) = clashes.iter().find(|s| s.voided) {
                         return Err(v(
@@ -759,13 +782,24 @@ impl Audit {
                         format!("more than the raffle's {} tickets are sold", max.0),
                     ));
                 }
-                r.by_id.insert(key, r.sales.len() as u32);
+                let position = r.sales.len() as u32;
+                let Raffle {
+                    sales, index: ids, ..
+                } = r;
+                if ids
+                    .insert(&e.sale, position, |p| {
+                        sale_id_at(lookup, sales.get(p as usize).leaf)
+                    })
+                    .is_err()
+                {
+                    return Err(v("GLI-31 3.2.1", format!("sale {} is sold twice", e.sale)));
+                }
                 r.sales.push(SaleRec {
                     first,
-                    count,
-                    price: e.price.minor,
                     sequenced: time.as_micros(),
                     leaf: index,
+                    quantity: e.quantity,
+                    package: package_pos as u16,
                     voided: false,
                     refunded: false,
                 });
@@ -790,7 +824,7 @@ impl Audit {
                         format!("void of sale {}, which this raffle never sold", e.sale),
                     ));
                 };
-                let s = r.sales[i as usize];
+                let s = *r.sales.get(i as usize);
                 if s.voided {
                     return Err(v(
                         "GLI-31 2.3.3",
@@ -810,10 +844,10 @@ impl Audit {
                         ),
                     ));
                 }
-                let s = &mut r.sales[i as usize];
+                let price = r.price(&s);
+                let s = r.sales.get_mut(i as usize);
                 s.voided = true;
                 s.refunded = e.refund;
-                let price = s.price;
                 r.summary.voids += 1;
                 r.summary.voided_minor += price;
                 if e.refund {
@@ -1021,7 +1055,7 @@ impl Audit {
                     ));
                 }
                 // The validation number presented must be the winning sale's.
-                let leaf = r.sales[sale as usize].leaf;
+                let leaf = r.sales.get(sale as usize).leaf;
                 let sale_entry = lookup
                     .entry(leaf)
                     .map_err(|err| v("GLI-31 2.7.1", format!("reading sale leaf {leaf}: {err}")))?;
@@ -1261,7 +1295,9 @@ impl Audit {
             }
         }
         // GLI-31 2.6.3: a voided number never wins.
-        if let Some(s) = r.sale_of_number(e.winner.0).map(|i| r.sales[i as usize])
+        if let Some(s) = r
+            .sale_of_number(e.winner.0)
+            .map(|i| *r.sales.get(i as usize))
             && s.voided
         {
             return Err(v(
@@ -1286,7 +1322,7 @@ impl Audit {
         }
         lines.push(format!(
             "index {} of {left} → position {position} of the frozen list → winning number {number} (sale {}, sold at leaf {})",
-            sel.index, e.sale, r.sales[sale as usize].leaf
+            sel.index, e.sale, r.sales.get(sale as usize).leaf
         ));
         let draw = &mut r.draws[d];
         let p = draw.performed.get_or_insert_with(|| Performed {
