@@ -112,6 +112,14 @@ async fn every_tampering_is_detected_and_the_untouched_log_passes() {
             "missing entry bundle",
         ),
         (
+            "a malformed checkpoint",
+            Box::new(|d: &Path| {
+                let data = std::fs::read(d.join("checkpoint")).unwrap();
+                std::fs::write(d.join("checkpoint"), &data[..data.len() - 10]).unwrap();
+            }),
+            "malformed",
+        ),
+        (
             "a checkpoint signed by another key",
             Box::new(|d: &Path| {
                 let note = transparency::Note::parse(&std::fs::read(d.join("checkpoint")).unwrap())

@@ -44,15 +44,34 @@ pub trait Cosigner: Send + Sync {
 }
 
 /// What the sequencer remembers about its witnesses.
-#[derive(Default)]
 pub struct Witnessing {
     /// The size each witness last cosigned (learned from its answers).
     sizes: HashMap<String, u64>,
     /// Until when a witness is skipped for ordinary checkpoints.
     skipped_until: HashMap<String, Instant>,
+    critical_wait: Duration,
+    ordinary_wait: Duration,
+    backoff: Duration,
+}
+
+impl Default for Witnessing {
+    fn default() -> Self {
+        Witnessing::with_waits(CRITICAL_WAIT, ORDINARY_WAIT, BACKOFF)
+    }
 }
 
 impl Witnessing {
+    /// Other waits than the defaults (tests).
+    pub fn with_waits(critical: Duration, ordinary: Duration, backoff: Duration) -> Witnessing {
+        Witnessing {
+            sizes: HashMap::new(),
+            skipped_until: HashMap::new(),
+            critical_wait: critical,
+            ordinary_wait: ordinary,
+            backoff,
+        }
+    }
+
     /// Offers `note` (the log's signed checkpoint of `size`) to every
     /// witness and adds their cosignatures. Fails only for a `critical`
     /// checkpoint some witness did not cosign.
@@ -76,9 +95,9 @@ impl Witnessing {
                 continue;
             }
             let wait = if critical {
-                CRITICAL_WAIT
+                self.critical_wait
             } else {
-                ORDINARY_WAIT
+                self.ordinary_wait
             };
             match self
                 .cosign_one(w.as_ref(), storage, &note, size, wait, critical)
@@ -98,9 +117,10 @@ impl Witnessing {
                 Err(why) => {
                     eprintln!(
                         "raffled: witness {name} did not cosign the checkpoint of size {size} ({why}); ordinary checkpoints are published without its cosignature for {} s",
-                        BACKOFF.as_secs()
+                        self.backoff.as_secs()
                     );
-                    self.skipped_until.insert(name, Instant::now() + BACKOFF);
+                    self.skipped_until
+                        .insert(name, Instant::now() + self.backoff);
                 }
             }
         }
@@ -162,5 +182,142 @@ impl Witnessing {
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use transparency::key::{ALG_COSIGNATURE_V1, ALG_ED25519};
+    use transparency::store::Appender;
+    use transparency::witness::{FileWitnessState, Witness};
+    use transparency::{Checkpoint, NoteSigner};
+
+    /// A real witness (the library's), in process; or one that is down.
+    struct Fake {
+        witness: Witness<FileWitnessState>,
+        verifier: NoteVerifier,
+        down: bool,
+        calls: AtomicU32,
+    }
+
+    impl Cosigner for Fake {
+        fn verifier(&self) -> &NoteVerifier {
+            &self.verifier
+        }
+
+        fn add_checkpoint(
+            &self,
+            body: Vec<u8>,
+        ) -> Pin<Box<dyn Future<Output = Answer> + Send + '_>> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let answer = if self.down {
+                Err("connection refused".to_string())
+            } else {
+                Ok(match self.witness.add_checkpoint(&body, 1_700_000_000) {
+                    Ok(lines) => (200, lines),
+                    Err(r) => (r.status(), r.body()),
+                })
+            };
+            Box::pin(async move { answer })
+        }
+    }
+
+    fn fake(log: &NoteSigner, dir: &std::path::Path, down: bool) -> Arc<Fake> {
+        let key = NoteSigner::generate("witness.example/w", ALG_COSIGNATURE_V1).unwrap();
+        let verifier = key.verifier();
+        let state = FileWitnessState::open(dir).unwrap();
+        Arc::new(Fake {
+            witness: Witness::new(key, vec![log.verifier()], state).unwrap(),
+            verifier,
+            down,
+            calls: AtomicU32::new(0),
+        })
+    }
+
+    fn cosigned_by(note: &Note, w: &NoteVerifier) -> bool {
+        note.verify(std::slice::from_ref(w))
+            .is_ok_and(|v| v.signatures.iter().any(|s| s.name == w.name()))
+    }
+
+    #[tokio::test]
+    async fn checkpoints_are_cosigned_and_a_witness_that_is_down_holds_only_critical_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = NoteSigner::generate("example.org/log", ALG_ED25519).unwrap();
+        let mut appender =
+            Appender::create(DirStorage::new(dir.path().join("log"), false).unwrap());
+        let mut grow = |n: u32| {
+            let entries: Vec<Vec<u8>> = (0..n).map(|i| i.to_be_bytes().to_vec()).collect();
+            appender.append(&entries).unwrap();
+            let cp = appender.checkpoint("example.org/log");
+            (cp.sign(&log).unwrap(), cp.size)
+        };
+        let up = fake(&log, &dir.path().join("up"), false);
+        let witnesses: Vec<Arc<dyn Cosigner>> = vec![up.clone()];
+        let storage = DirStorage::new(dir.path().join("log"), false).unwrap();
+
+        let (note, size) = grow(10);
+        let mut w = Witnessing::default();
+        let cosigned = w
+            .cosign(&witnesses, &storage, note, size, false)
+            .await
+            .unwrap();
+        assert!(cosigned_by(&cosigned, &up.verifier));
+        assert!(
+            cosigned_by(&cosigned, &log.verifier()),
+            "the log's signature stays"
+        );
+        // A sequencer that restarted knows nothing: the witness's 409 tells
+        // it the size, and the consistency proof follows.
+        let (note, size) = grow(5);
+        let mut fresh = Witnessing::default();
+        let cosigned = fresh
+            .cosign(&witnesses, &storage, note, size, true)
+            .await
+            .unwrap();
+        assert!(cosigned_by(&cosigned, &up.verifier));
+        assert_eq!(Checkpoint::parse_text(cosigned.text()).unwrap().size, 15);
+
+        // A witness that is down: an ordinary checkpoint is published
+        // without it, and it is skipped for a while; a close or a draw
+        // fails after the critical wait.
+        let down = fake(&log, &dir.path().join("down"), true);
+        let witnesses: Vec<Arc<dyn Cosigner>> = vec![down.clone()];
+        let mut w = Witnessing::with_waits(
+            Duration::from_millis(600),
+            Duration::from_millis(50),
+            Duration::from_secs(60),
+        );
+        let (note, size) = grow(1);
+        let published = w
+            .cosign(&witnesses, &storage, note.clone(), size, false)
+            .await
+            .unwrap();
+        assert_eq!(published, note);
+        assert_eq!(down.calls.load(Ordering::SeqCst), 1);
+        w.cosign(&witnesses, &storage, note.clone(), size, false)
+            .await
+            .unwrap();
+        assert_eq!(
+            down.calls.load(Ordering::SeqCst),
+            1,
+            "skipped while backing off"
+        );
+        let started = Instant::now();
+        let err = w
+            .cosign(&witnesses, &storage, note, size, true)
+            .await
+            .unwrap_err();
+        assert!(started.elapsed() >= Duration::from_millis(600));
+        assert!(
+            down.calls.load(Ordering::SeqCst) >= 3,
+            "retried until the wait ran out"
+        );
+        let msg = err.to_string();
+        assert!(
+            msg.contains("witness.example/w did not cosign") && msg.contains("connection refused"),
+            "{msg}"
+        );
     }
 }
