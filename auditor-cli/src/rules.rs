@@ -1204,7 +1204,12 @@ impl Audit {
         let mut witnessed = None;
         if e.redraw.is_none() {
             let message = contribution_message(&origin, frozen.index, &frozen.leaf_hash);
-            if !witnesses.is_empty() {
+            if !witnesses.is_empty() && e.contribution.0.is_empty() {
+                return Err(v(
+                    "GLI-31 4.4.2",
+                    "the draw was performed without a witness contribution, which the witness policy requires".into(),
+                ));
+            } else if !witnesses.is_empty() {
                 match witnesses
                     .iter()
                     .find(|w| w.verify_raw(&message, &e.contribution.0))
