@@ -3,7 +3,7 @@
 //! verdict could be reached (bad input, unreadable or unverifiable log).
 
 use clap::{Parser, Subcommand};
-use raffle_audit::audit::{Options, audit_log};
+use raffle_audit::audit::{Options, Outcome, audit_log};
 use raffle_audit::keys::{Policy, read_vkey};
 use raffle_audit::source::Source;
 use raffle_audit::state::AuditState;
@@ -101,20 +101,7 @@ fn run(cli: Cli) -> Result<bool> {
             witness_policy,
             json,
         } => {
-            let vkey = read_vkey(&vkey, "--vkey")?;
-            let policy = witness_policy.as_deref().map(Policy::read).transpose()?;
-            let state = state.as_deref().map(AuditState::open).transpose()?;
-            let source = Source::open(&source)?;
-            let outcome = audit_log(
-                &source,
-                &Options {
-                    vkey: &vkey,
-                    policy: policy.as_ref(),
-                    state: state.as_ref(),
-                    trace: None,
-                    progress: true,
-                },
-            )?;
+            let outcome = run_audit(&source, &vkey, witness_policy.as_deref(), state, None)?;
             if json {
                 println!(
                     "{}",
@@ -145,18 +132,12 @@ fn run(cli: Cli) -> Result<bool> {
             vkey,
             witness_policy,
         } => {
-            let vkey = read_vkey(&vkey, "--vkey")?;
-            let policy = witness_policy.as_deref().map(Policy::read).transpose()?;
-            let source = Source::open(&source)?;
-            let outcome = audit_log(
+            let outcome = run_audit(
                 &source,
-                &Options {
-                    vkey: &vkey,
-                    policy: policy.as_ref(),
-                    state: None,
-                    trace: Some(&raffle),
-                    progress: true,
-                },
+                &vkey,
+                witness_policy.as_deref(),
+                None,
+                Some(&raffle),
             )?;
             let Some(summary) = outcome
                 .audit
@@ -214,6 +195,31 @@ fn run(cli: Cli) -> Result<bool> {
             Ok(true)
         }
     }
+}
+
+/// Opens the source, the key, the policy and the state given on the
+/// command line, and audits the log.
+fn run_audit(
+    source: &str,
+    vkey: &str,
+    policy: Option<&str>,
+    state: Option<PathBuf>,
+    trace: Option<&str>,
+) -> Result<Outcome> {
+    let vkey = read_vkey(vkey, "--vkey")?;
+    let policy = policy.map(Policy::read).transpose()?;
+    let state = state.as_deref().map(AuditState::open).transpose()?;
+    let source = Source::open(source)?;
+    audit_log(
+        &source,
+        &Options {
+            vkey: &vkey,
+            policy: policy.as_ref(),
+            state: state.as_ref(),
+            trace,
+            progress: true,
+        },
+    )
 }
 
 /// The validation number from standard input: prompted on a terminal,

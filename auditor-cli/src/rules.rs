@@ -189,6 +189,26 @@ fn sale_id_at(lookup: &dyn Lookup, leaf: u64) -> Option<String> {
     }
 }
 
+/// Makes a violation of the entry being checked.
+type Cite<'a> = dyn Fn(&'static str, String) -> Box<Violation> + 'a;
+
+/// GLI-31 5.2.4: what needs supervised access names a requester and a
+/// different approver.
+fn two_people(
+    requested_by: &str,
+    approved_by: &str,
+    what: &str,
+    v: &Cite,
+) -> Result<(), Box<Violation>> {
+    if requested_by == approved_by {
+        return Err(v(
+            "GLI-31 5.2.4",
+            format!("the {what} is approved by its own requester"),
+        ));
+    }
+    Ok(())
+}
+
 fn cite(index: u64, raffle: Option<&str>, section: &'static str, message: String) -> Violation {
     Violation {
         index,
@@ -269,8 +289,12 @@ impl Raffle {
             .saturating_mul(u64::from(s.quantity))
     }
 
-    fn draw_pos(&self, id: &str) -> Option<usize> {
-        self.draws.iter().position(|d| d.config.id == id)
+    /// The position of draw `id` in the configuration.
+    fn draw_index(&self, id: &str, v: &Cite) -> Result<usize, Box<Violation>> {
+        self.draws
+            .iter()
+            .position(|d| d.config.id == id)
+            .ok_or_else(|| v("lifecycle", format!("the raffle has no draw {id:?}")))
     }
 
     fn sale_pos(&self, id: &str) -> Option<u32> {
@@ -811,12 +835,7 @@ impl Audit {
                 r.summary.net_minor = r.summary.net_minor.saturating_add(e.price.minor);
             }
             Body::SaleVoided(e) => {
-                if e.requested_by == e.approved_by {
-                    return Err(v(
-                        "GLI-31 5.2.4",
-                        "the void is approved by its own requester".into(),
-                    ));
-                }
+                two_people(&e.requested_by, &e.approved_by, "void", &v)?;
                 let r = self.raffle(index, &e.raffle)?;
                 let Some(i) = r.sale_pos(&e.sale) else {
                     return Err(v(
@@ -875,19 +894,9 @@ impl Audit {
                 r.status = Status::Closed;
             }
             Body::ReconciliationAcknowledged(e) => {
-                if e.requested_by == e.approved_by {
-                    return Err(v(
-                        "GLI-31 5.2.4",
-                        "the reconciliation is approved by its own requester".into(),
-                    ));
-                }
+                two_people(&e.requested_by, &e.approved_by, "reconciliation", &v)?;
                 let r = self.raffle(index, &e.raffle)?;
-                let Some(d) = r.draw_pos(&e.draw) else {
-                    return Err(v(
-                        "lifecycle",
-                        format!("the raffle has no draw {:?}", e.draw),
-                    ));
-                };
+                let d = r.draw_index(&e.draw, &v)?;
                 if r.status == Status::Draft || time < r.draws[d].config.cutoff {
                     return Err(v(
                         "GLI-31 2.6.1",
@@ -921,12 +930,7 @@ impl Audit {
             Body::DrawFrozen(e) => {
                 let tracing = self.tracing(&e.raffle);
                 let r = self.raffle(index, &e.raffle)?;
-                let Some(d) = r.draw_pos(&e.draw) else {
-                    return Err(v(
-                        "lifecycle",
-                        format!("the raffle has no draw {:?}", e.draw),
-                    ));
-                };
+                let d = r.draw_index(&e.draw, &v)?;
                 if let Some(f) = &r.draws[d].frozen {
                     return Err(v(
                         "GLI-31 4.4.1",
@@ -1004,12 +1008,7 @@ impl Audit {
             Body::ClaimPaid(e) => {
                 let tracing = self.tracing(&e.raffle);
                 let r = self.raffle(index, &e.raffle)?;
-                let Some(d) = r.draw_pos(&e.draw) else {
-                    return Err(v(
-                        "lifecycle",
-                        format!("the raffle has no draw {:?}", e.draw),
-                    ));
-                };
+                let d = r.draw_index(&e.draw, &v)?;
                 let Some((number, sale)) = r.draws[d].winner else {
                     return Err(v(
                         "GLI-31 2.7.1",
@@ -1102,12 +1101,7 @@ impl Audit {
         let v =
             |section: &'static str, message: String| Box::new(cite(index, rid, section, message));
         let r = self.raffle(index, &e.raffle)?;
-        let Some(d) = r.draw_pos(&e.draw) else {
-            return Err(v(
-                "lifecycle",
-                format!("the raffle has no draw {:?}", e.draw),
-            ));
-        };
+        let d = r.draw_index(&e.draw, &v)?;
         let Some(frozen) = r.draws[d].frozen.clone() else {
             return Err(v(
                 "GLI-31 2.6.1",
@@ -1164,12 +1158,7 @@ impl Audit {
                         format!("a redraw of draw {:?} after its prize was paid", e.draw),
                     ));
                 }
-                if redraw.requested_by == redraw.approved_by {
-                    return Err(v(
-                        "GLI-31 5.2.4",
-                        "the redraw is approved by its own requester".into(),
-                    ));
-                }
+                two_people(&redraw.requested_by, &redraw.approved_by, "redraw", &v)?;
                 if redraw.reason == RedrawReason::Unclaimed {
                     if r.config.claims.unclaimed != UnclaimedRule::Redraw {
                         return Err(v(

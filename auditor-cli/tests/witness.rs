@@ -67,6 +67,13 @@ fn start_witness(
     WitnessProcess { child, addr }
 }
 
+/// POSTs a text body to the witness; returns the status and the answer.
+async fn post(addr: &str, path: &str, body: &[u8]) -> (u16, String) {
+    http(addr, "POST", path, &[], std::str::from_utf8(body).unwrap())
+        .await
+        .unwrap()
+}
+
 fn cosigned_by(
     note: &[u8],
     log: &transparency::NoteVerifier,
@@ -224,15 +231,7 @@ async fn raffled_with_the_regulators_witness() {
         checkpoint: forked_note,
     }
     .to_bytes();
-    let (status, answer) = http(
-        &witness.addr,
-        "POST",
-        "/add-checkpoint",
-        &[],
-        std::str::from_utf8(&body).unwrap(),
-    )
-    .await
-    .unwrap();
+    let (status, answer) = post(&witness.addr, "/add-checkpoint", &body).await;
     assert_eq!(status, 422, "{answer}");
     assert!(
         answer.contains("consistency proof does not verify"),
@@ -261,15 +260,7 @@ async fn raffled_with_the_regulators_witness() {
         checkpoint: ext_note.clone(),
     }
     .to_bytes();
-    let (status, answer) = http(
-        &witness.addr,
-        "POST",
-        "/add-checkpoint",
-        &[],
-        std::str::from_utf8(&body).unwrap(),
-    )
-    .await
-    .unwrap();
+    let (status, answer) = post(&witness.addr, "/add-checkpoint", &body).await;
     assert_eq!(status, 200, "{answer}");
     let contribution = |index: u64| {
         ProofFile {
@@ -281,15 +272,7 @@ async fn raffled_with_the_regulators_witness() {
         .to_bytes()
     };
     let body = contribution(size - 1);
-    let (status, answer) = http(
-        &witness.addr,
-        "POST",
-        "/raffle-draw-contribution",
-        &[],
-        std::str::from_utf8(&body).unwrap(),
-    )
-    .await
-    .unwrap();
+    let (status, answer) = post(&witness.addr, "/raffle-draw-contribution", &body).await;
     assert_eq!(status, 409, "{answer}");
     assert!(
         answer.contains("already contributed to draw \"main\""),
@@ -301,15 +284,7 @@ async fn raffled_with_the_regulators_witness() {
             .await
             .unwrap();
     let body = contribution(frozen_main as u64);
-    let (status, answer) = http(
-        &witness.addr,
-        "POST",
-        "/raffle-draw-contribution",
-        &[],
-        std::str::from_utf8(&body).unwrap(),
-    )
-    .await
-    .unwrap();
+    let (status, answer) = post(&witness.addr, "/raffle-draw-contribution", &body).await;
     assert_eq!(status, 200, "{answer}");
     use base64::Engine as _;
     assert_eq!(
@@ -331,15 +306,7 @@ async fn raffled_with_the_regulators_witness() {
         checkpoint: Note::parse(&storage.read("checkpoint").unwrap().unwrap()).unwrap(),
     }
     .to_bytes();
-    let (status, answer) = http(
-        &witness.addr,
-        "POST",
-        "/raffle-draw-contribution",
-        &[],
-        std::str::from_utf8(&stale).unwrap(),
-    )
-    .await
-    .unwrap();
+    let (status, answer) = post(&witness.addr, "/raffle-draw-contribution", &stale).await;
     assert_eq!((status, answer.trim()), (409, size.to_string().as_str()));
 
     // Restarted, the witness remembers what it cosigned (persisted before
@@ -352,15 +319,7 @@ async fn raffled_with_the_regulators_witness() {
         checkpoint: ext_note,
     }
     .to_bytes();
-    let (status, answer) = http(
-        &witness.addr,
-        "POST",
-        "/add-checkpoint",
-        &[],
-        std::str::from_utf8(&body).unwrap(),
-    )
-    .await
-    .unwrap();
+    let (status, answer) = post(&witness.addr, "/add-checkpoint", &body).await;
     assert_eq!((status, answer.trim()), (409, size.to_string().as_str()));
     assert!(!ran.receipts.is_empty());
     drop_database(&db).await;

@@ -623,16 +623,7 @@ async fn contribute(
                 format!("{:?} is not a configured witness", req.witness),
             )
         })?;
-    let (index, bytes) = state
-        .store
-        .frozen_entry(&id, &draw)
-        .await?
-        .ok_or_else(|| AppError::new(StatusCode::CONFLICT, "the draw is not frozen"))?;
-    let message = raffle_core::draw::contribution_message(
-        &state.config.origin(),
-        index,
-        transparency::leaf_hash(&bytes).as_bytes(),
-    );
+    let (_, _, message) = crate::witness::frozen_entry(&state, &id, &draw).await?;
     let signature = {
         use base64::Engine as _;
         base64::engine::general_purpose::STANDARD

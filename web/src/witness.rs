@@ -135,16 +135,7 @@ pub async fn fetch_contribution(
     if state.witnesses.is_empty() {
         return Ok(None);
     }
-    let (index, bytes) = state
-        .store
-        .frozen_entry(raffle, draw)
-        .await?
-        .ok_or_else(|| AppError::new(StatusCode::CONFLICT, "the draw is not frozen"))?;
-    let message = raffle_core::draw::contribution_message(
-        &state.config.origin(),
-        index,
-        transparency::leaf_hash(&bytes).as_bytes(),
-    );
+    let (index, bytes, message) = frozen_entry(state, raffle, draw).await?;
     let mut failures = Vec::new();
     for w in state.witnesses.iter() {
         match ask(state, w, index, &bytes).await {
@@ -169,6 +160,26 @@ pub async fn fetch_contribution(
             failures.join("; ")
         ),
     ))
+}
+
+/// A frozen draw's `draw.frozen` entry (leaf index and bytes) and the
+/// message its witness contribution signs.
+pub async fn frozen_entry(
+    state: &AppState,
+    raffle: &str,
+    draw: &str,
+) -> Result<(u64, Vec<u8>, Vec<u8>), AppError> {
+    let (index, bytes) = state
+        .store
+        .frozen_entry(raffle, draw)
+        .await?
+        .ok_or_else(|| AppError::new(StatusCode::CONFLICT, "the draw is not frozen"))?;
+    let message = raffle_core::draw::contribution_message(
+        &state.config.origin(),
+        index,
+        transparency::leaf_hash(&bytes).as_bytes(),
+    );
+    Ok((index, bytes, message))
 }
 
 /// One witness's contribution, under the checkpoint it last cosigned.

@@ -5,30 +5,9 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{App, PURCHASE, app, app_with_witnesses, drop_database, request, rows};
+use common::{App, PURCHASE, app, app_with_witnesses, call, drop_database, request, rows};
 use serde_json::{Value, json};
 use web::auth::{new_user, totp_now};
-
-async fn call(
-    app: &App,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Value,
-) -> (StatusCode, Value) {
-    let auth = token.map(|t| format!("Bearer {t}"));
-    let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("authorization", a.as_str())).collect();
-    let body = if body.is_null() {
-        String::new()
-    } else {
-        body.to_string()
-    };
-    let (status, bytes) = request(app, method, path, &headers, body).await;
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
 
 /// Creates a user with `roles` and signs them in; returns (token, password, totp secret).
 async fn user(app: &App, name: &str, roles: &[&str]) -> (String, String, String) {

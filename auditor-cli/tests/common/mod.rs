@@ -14,7 +14,7 @@ use std::process::{Command, Output, Stdio};
 use transparency::NoteSigner;
 use transparency::store::{Appender, DirStorage, TileStorage, read_entry};
 #[allow(unused_imports)]
-pub use web_common::{App, app_with_witnesses, drop_database, request};
+pub use web_common::{App, app_with_witnesses, call, drop_database, request};
 
 /// What a finished raffle left behind.
 pub struct Ran {
@@ -23,33 +23,9 @@ pub struct Ran {
     pub voided_sale: String,
 }
 
-pub async fn call(
-    app: &App,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Value,
-) -> (u16, Value) {
-    let auth = token.map(|t| format!("Bearer {t}"));
-    let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("authorization", a.as_str())).collect();
-    let body = if body.is_null() {
-        String::new()
-    } else {
-        body.to_string()
-    };
-    let (status, bytes) = request(app, method, path, &headers, body).await;
-    (
-        status.as_u16(),
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
-
 async fn ok(app: &App, method: &str, path: &str, token: Option<&str>, body: Value) -> Value {
     let (status, v) = call(app, method, path, token, body).await;
-    assert!(
-        (200..300).contains(&status),
-        "{method} {path}: {status} {v}"
-    );
+    assert!(status.is_success(), "{method} {path}: {status} {v}");
     v
 }
 

@@ -147,3 +147,26 @@ pub async fn request(
             .to_vec(),
     )
 }
+
+/// A JSON request through the router, with a bearer token when given: the
+/// status and the JSON answer (null when the body is not JSON).
+pub async fn call(
+    app: &App,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: serde_json::Value,
+) -> (axum::http::StatusCode, serde_json::Value) {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("authorization", a.as_str())).collect();
+    let body = if body.is_null() {
+        String::new()
+    } else {
+        body.to_string()
+    };
+    let (status, bytes) = request(app, method, path, &headers, body).await;
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
+}
