@@ -1,5 +1,7 @@
-//! `load-purchases [--rate R] [--seconds N] [--database URL]`: starts `raffled
-//! demo` on a fresh database, sends purchases over HTTP at a fixed rate
+//! `load-purchases [--rate R] [--seconds N] [--database URL] [--witness]`:
+//! starts `raffled demo` on a fresh database (with `--witness`, beside a
+//! `raffle-audit witness` that cosigns every checkpoint before it is
+//! published), sends purchases over HTTP at a fixed rate
 //! (open loop: each request leaves at its scheduled time, whatever the
 //! replies), measures latency from each request's scheduled send time, then
 //! checks every acknowledged sale against the published log. Ends with one
@@ -38,6 +40,10 @@ struct Args {
     /// The PostgreSQL server, without a database (a scratch one is made).
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
     database: String,
+    /// Run a `raffle-audit witness` (built beside this program) and have
+    /// `raffled` wait for its cosignature on every checkpoint.
+    #[arg(long)]
+    witness: bool,
 }
 
 #[tokio::main]
@@ -58,13 +64,25 @@ async fn run(args: Args) -> Result<(), String> {
     let url = format!("{}/{db}", args.database);
     let port = free_local_port()?;
     let addr = format!("127.0.0.1:{port}");
-    let mut child = tokio::process::Command::new(&raffled)
+    let mut command = tokio::process::Command::new(&raffled);
+    command
         .arg("demo")
         .env("DATABASE_URL", &url)
         .env("RAFFLE_LISTEN", &addr)
         .env("RAFFLE_DATA_DIR", data.path())
         .stdout(std::process::Stdio::null())
-        .kill_on_drop(true)
+        .kill_on_drop(true);
+    let witness = if args.witness {
+        let (witness, vkey, url) = start_witness(data.path(), &format!("{addr}/log"))?;
+        let name = vkey.split('+').next().unwrap_or_default().to_string();
+        command
+            .env("RAFFLE_WITNESS_KEYS", &vkey)
+            .env("RAFFLE_WITNESS_URLS", format!("{name}={url}"));
+        Some((witness, vkey))
+    } else {
+        None
+    };
+    let mut child = command
         .spawn()
         .map_err(|e| format!("starting {}: {e}", raffled.display()))?;
     let client = reqwest::Client::builder()
@@ -146,6 +164,14 @@ async fn run(args: Args) -> Result<(), String> {
     let publications = data.path().join("publications");
     let (storage, _, report) = verify_own_publications(&publications)?;
     let size = report.checkpoint.checkpoint.size;
+    if let Some((_, vkey)) = &witness {
+        let key = transparency::NoteVerifier::from_vkey(vkey).map_err(|e| e.to_string())?;
+        report
+            .checkpoint
+            .note
+            .verify(&[key])
+            .map_err(|e| format!("the published checkpoint is not cosigned by the witness: {e}"))?;
+    }
     let mut in_log: HashMap<String, u32> = HashMap::new();
     for i in 0..size {
         let bytes = read_entry(&storage, i, size).map_err(|e| e.to_string())?;
@@ -193,4 +219,55 @@ async fn run(args: Args) -> Result<(), String> {
         pg_cpu / n
     );
     Ok(())
+}
+
+/// A child process killed when dropped.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `raffle-audit witness` for the log `origin` whose key it creates
+/// in `data` first; returns the process, the witness vkey and its URL.
+fn start_witness(data: &std::path::Path, origin: &str) -> Result<(Killed, String, String), String> {
+    use std::io::BufRead as _;
+    let log_key = web::keys::load_or_create(&data.join("log.key"), origin)?;
+    let exe = std::env::current_exe()
+        .map_err(|e| e.to_string())?
+        .with_file_name("raffle-audit");
+    let mut child = std::process::Command::new(&exe)
+        .arg("witness")
+        .arg("--key")
+        .arg(data.join("witness.key"))
+        .args(["--name", "witness.example/load"])
+        .arg("--state")
+        .arg(data.join("witness-state"))
+        .args([
+            "--log",
+            &log_key.verifier().vkey(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("starting {}: {e}", exe.display()))?;
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("piped"))
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    // "witness <vkey> listening on http://<addr>/"
+    let mut words = line.split_whitespace();
+    let vkey = words
+        .nth(1)
+        .ok_or("the witness printed no vkey")?
+        .to_string();
+    let url = words
+        .last()
+        .ok_or("the witness printed no URL")?
+        .to_string();
+    Ok((Killed(child), vkey, url))
 }
