@@ -38,6 +38,22 @@ impl Source {
         ))
     }
 
+    /// How many threads should read this source at once: enough to hide
+    /// the round trips of a remote log, as many as the cores for a disk.
+    /// `RAFFLE_AUDIT_READERS` overrides it (1 to 64).
+    pub fn readers(&self) -> usize {
+        if let Some(n) = std::env::var("RAFFLE_AUDIT_READERS")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+        {
+            return n.clamp(1, 64);
+        }
+        match self {
+            Source::Dir(_) => std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
+            Source::Http(_) => 16,
+        }
+    }
+
     /// Reads a file that must exist.
     pub fn read_required(&self, path: &str) -> Result<Vec<u8>> {
         self.read(path)?

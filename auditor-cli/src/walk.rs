@@ -36,20 +36,36 @@ pub fn walk(
     mut each: impl FnMut(Bundle) -> Result<()>,
 ) -> Result<()> {
     let bundles = size.div_ceil(TILE_WIDTH);
-    let (tx, rx) = mpsc::sync_channel::<Result<(Bundle, Vec<Hash>)>>(PREFETCH);
+    // Readers k = 0..K each fetch and hash bundles k, k + K, k + 2K, ...
+    // into a channel of their own; taking from the channels in turn gives
+    // the bundles back in order. Several readers hide a remote log's
+    // round trips; on a local disk they hash while the rules are checked.
+    let readers = source.readers();
+    let depth = PREFETCH.div_ceil(readers);
     std::thread::scope(|scope| {
-        scope.spawn(move || {
-            for n in 0..bundles {
-                let r = read_bundle(source, size, n);
-                let stop = r.is_err();
-                if tx.send(r).is_err() || stop {
-                    return;
+        let mut channels = Vec::with_capacity(readers);
+        for k in 0..readers {
+            let (tx, rx) = mpsc::sync_channel::<Result<(Bundle, Vec<Hash>)>>(depth);
+            channels.push(rx);
+            scope.spawn(move || {
+                for n in (k as u64..bundles).step_by(readers) {
+                    let r = read_bundle(source, size, n);
+                    let stop = r.is_err();
+                    if tx.send(r).is_err() || stop {
+                        return;
+                    }
                 }
-            }
+            });
+        }
+        let mut in_order = (0..bundles).map(|n| {
+            channels[(n % readers as u64) as usize]
+                .recv()
+                .map_err(|_| Error::Source(format!("reading entry bundle {n} stopped")))
+                .and_then(|r| r)
         });
         let mut levels = Levels::default();
         let mut partial_leaves: Vec<Hash> = Vec::new();
-        for received in rx {
+        for received in &mut in_order {
             let (bundle, leaves) = received?;
             if leaves.len() as u64 == TILE_WIDTH {
                 levels.push_full(source, 0, perfect_subtree_hash(&leaves))?;

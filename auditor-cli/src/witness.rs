@@ -315,6 +315,7 @@ pub fn serve(service: WitnessService, listen: &str) -> Result<()> {
         .build()
         .map_err(|e| Error::Witness(e.to_string()))?;
     runtime.block_on(async {
+        use axum::serve::ListenerExt as _;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|e| Error::Input(format!("--listen {listen}: {e}")))?;
@@ -327,6 +328,9 @@ pub fn serve(service: WitnessService, listen: &str) -> Result<()> {
         );
         use std::io::Write as _;
         let _ = std::io::stdout().flush();
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         axum::serve(listener, router(Arc::new(service)))
             .await
             .map_err(|e| Error::Witness(e.to_string()))
