@@ -639,7 +639,7 @@ impl Audit {
                 }
                 self.last_event = e.last.0;
                 self.event_digests += 1;
-                self.events_anchored += e.count.0;
+                self.events_anchored = self.events_anchored.saturating_add(e.count.0);
             }
             Body::RaffleCreated(e) => {
                 if self.raffles.contains_key(&e.raffle) || self.settled.contains_key(&e.raffle) {
@@ -799,7 +799,7 @@ impl Audit {
                     return Err(v("GLI-31 3.2.1", message));
                 }
                 if let Some(max) = r.config.max_tickets
-                    && r.summary.numbers + count > max.0
+                    && r.summary.numbers.saturating_add(count) > max.0
                 {
                     return Err(v(
                         "GLI-31 2.2.3",
@@ -830,7 +830,7 @@ impl Audit {
                 r.next_free = first + count;
                 r.last_sequenced = time.as_micros();
                 r.summary.sales += 1;
-                r.summary.numbers += count;
+                r.summary.numbers = r.summary.numbers.saturating_add(count);
                 r.summary.gross_minor = r.summary.gross_minor.saturating_add(e.price.minor);
                 r.summary.net_minor = r.summary.net_minor.saturating_add(e.price.minor);
             }
@@ -868,9 +868,9 @@ impl Audit {
                 s.voided = true;
                 s.refunded = e.refund;
                 r.summary.voids += 1;
-                r.summary.voided_minor += price;
+                r.summary.voided_minor = r.summary.voided_minor.saturating_add(price);
                 if e.refund {
-                    r.summary.refunded_minor += price;
+                    r.summary.refunded_minor = r.summary.refunded_minor.saturating_add(price);
                 }
                 r.summary.net_minor = r.summary.net_minor.saturating_sub(price);
             }
