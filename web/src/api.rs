@@ -40,6 +40,7 @@ pub fn router(state: AppState) -> Router {
             get(|| async { Json(crate::openapi::document()) }),
         )
         .merge(crate::admin::router(state.clone()))
+        .merge(crate::pages::router())
         .nest_service(
             "/log",
             tower::ServiceBuilder::new()

@@ -1,0 +1,145 @@
+//! The public website: server-rendered HTML (maud), one stylesheet and one
+//! small script for live updates; every page works without JavaScript.
+//!
+//! Guarantees: every string comes from the language's catalogue
+//! ([`crate::i18n`]); every page is sent with a strict
+//! Content-Security-Policy (no inline script or style), frame denial,
+//! `nosniff` and no referrer.
+//!
+//! Today: the raffle list, the raffle page (rules, packages, draws, live
+//! jackpot estimate, countdown, results) and the transparency page.
+
+mod raffles;
+mod transparency;
+
+use crate::AppState;
+use crate::i18n::{LANGS, Lang};
+use axum::Router;
+use axum::extract::Query;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use maud::{DOCTYPE, Markup, html};
+
+/// The security headers of every page.
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(raffles::list))
+        .route("/raffles/{id}", get(raffles::show))
+        .route("/raffles/{id}/jackpot", get(raffles::jackpot))
+        .route("/transparency", get(transparency::page))
+        .route(
+            "/static/site.css",
+            get(|| async {
+                asset(
+                    "text/css; charset=utf-8",
+                    include_str!("../../static/site.css"),
+                )
+            }),
+        )
+        .route(
+            "/static/live.js",
+            get(|| async {
+                asset(
+                    "text/javascript; charset=utf-8",
+                    include_str!("../../static/live.js"),
+                )
+            }),
+        )
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// `?lang=` on any page.
+#[derive(serde::Deserialize)]
+pub struct LangQuery {
+    lang: Option<String>,
+}
+
+/// The page's language.
+pub fn lang(q: &Query<LangQuery>, headers: &HeaderMap) -> Lang {
+    Lang::choose(q.lang.as_deref(), headers)
+}
+
+/// A link to `path` that keeps the language.
+pub fn href(lang: Lang, path: &str) -> String {
+    format!("{path}?lang={}", lang.tag())
+}
+
+/// A whole page: the layout around `content`, with the security headers.
+pub fn layout(
+    lang: Lang,
+    status: StatusCode,
+    title: &str,
+    path: &str,
+    content: Markup,
+) -> Response {
+    let markup = html! {
+        (DOCTYPE)
+        html lang=(lang.tag()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · " (lang.t("site.name")) }
+                link rel="stylesheet" href="/static/site.css";
+                script src="/static/live.js" defer {}
+            }
+            body {
+                a.skip href="#content" { (lang.t("site.skip")) }
+                header.site {
+                    a href=(href(lang, "/")) { strong { (lang.t("site.name")) } }
+                    nav aria-label=(lang.t("site.name")) {
+                        ul {
+                            li { a href=(href(lang, "/")) { (lang.t("site.raffles")) } }
+                            li { a href=(href(lang, "/transparency")) { (lang.t("site.transparency")) } }
+                        }
+                    }
+                    nav.lang-switch aria-label=(lang.t("site.language")) {
+                        @for other in LANGS {
+                            @if other == lang {
+                                span aria-current="true" lang=(other.tag()) { (other.name()) }
+                            } @else {
+                                a href=(href(other, path)) lang=(other.tag()) hreflang=(other.tag()) { (other.name()) }
+                            }
+                        }
+                    }
+                }
+                main #content { (content) }
+                footer.site { p { (lang.t("site.footer")) } }
+            }
+        }
+    };
+    let mut resp = (status, markup).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::CONTENT_LANGUAGE,
+        HeaderValue::from_static(lang.tag()),
+    );
+    h.insert(header::VARY, HeaderValue::from_static("accept-language"));
+    resp
+}
