@@ -20,12 +20,13 @@
   var countdown = document.querySelector("[data-closes-at]");
   if (countdown) {
     var end = Date.parse(countdown.getAttribute("data-closes-at"));
+    var dayUnit = countdown.getAttribute("data-day-unit") || "d";
     var tick = function () {
       var left = Math.max(0, Math.floor((end - Date.now()) / 1000));
       var d = Math.floor(left / 86400), h = Math.floor(left / 3600) % 24;
       var m = Math.floor(left / 60) % 60, s = left % 60;
       var pad = function (n) { return (n < 10 ? "0" : "") + n; };
-      countdown.textContent = (d > 0 ? d + " d " : "") + pad(h) + ":" + pad(m) + ":" + pad(s);
+      countdown.textContent = (d > 0 ? d + " " + dayUnit + " " : "") + pad(h) + ":" + pad(m) + ":" + pad(s);
       if (left > 0) { setTimeout(tick, 1000); }
     };
     tick();

@@ -46,7 +46,7 @@ pub async fn list(
                         h2 { a href=(href(lang, &format!("/raffles/{}", r.id))) { (r.config.name) } }
                         p { (lang.f("raffles.by", &[("organisation", &r.config.organisation)])) }
                         p { span.status { (status_text(lang, r.status)) } }
-                        p { (lang.t("raffle.jackpot")) ": " strong { (lang.money(r.jackpot())) } }
+                        p { (lang.t("raffle.jackpot.label")) " " strong { (lang.money(r.jackpot())) } }
                     }
                 }
             }
@@ -119,7 +119,7 @@ fn raffle(lang: Lang, r: &RaffleState) -> Markup {
             p { (lang.f("raffle.numbers.sold", &[("count", &lang.count(r.sold_numbers()))])) }
             @if open {
                 p { (lang.f("raffle.closes", &[("time", &lang.time(c.sales_end, zone))])) }
-                p { (lang.t("raffle.countdown")) ": " span data-closes-at=(c.sales_end.to_string()) { "—" } }
+                p { (lang.t("raffle.countdown")) " " span data-closes-at=(c.sales_end.to_string()) data-day-unit=(lang.t("raffle.countdown.days")) { "—" } }
             } @else {
                 p { (lang.t("raffle.closed")) }
             }

@@ -1,0 +1,87 @@
+//! The public pages in headless Chromium (Debian's `chromium`, driven by
+//! `playwright-core` from npm; `scripts/test` installs both): every page in
+//! English and French on a desktop and a 390 px phone, with no serious or
+//! critical axe-core violation, no horizontal scrolling on the phone, no
+//! console error (a CSP violation is one), and the jackpot updating live
+//! while another client buys. `SCREENSHOTS=<dir>` keeps a screenshot of
+//! every page (`scripts/screenshots`).
+
+mod common;
+
+use common::{app, drop_database};
+use std::path::Path;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_pages_in_chromium_are_accessible_fit_a_phone_and_update_live() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        dir.join("node_modules/playwright-core").is_dir()
+            && Path::new("/usr/bin/chromium").exists(),
+        "the browser tests need Chromium and web/tests/browser/node_modules: run scripts/test, which installs them"
+    );
+    let app = app().await;
+    let raffle = web::demo::ensure_demo_raffle(&app.state).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = web::api::router(app.state.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+
+    let mut command = tokio::process::Command::new("node");
+    command
+        .arg(dir.join("public.mjs"))
+        .arg(format!("http://{addr}"))
+        .arg(&raffle);
+    if let Some(shots) = std::env::var_os("SCREENSHOTS") {
+        command.arg(shots);
+    }
+    let out = command.output().await.expect("node runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the browser script failed: {stderr}");
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+
+    let pages = r["pages"].as_array().unwrap();
+    assert_eq!(
+        pages.len(),
+        12,
+        "3 pages × 2 languages × 2 devices: {pages:?}"
+    );
+    for p in pages {
+        assert_eq!(p["status"], 200, "{p}");
+        assert!(
+            p["url"]
+                .as_str()
+                .unwrap()
+                .ends_with(p["lang"].as_str().unwrap()),
+            "{p}"
+        );
+    }
+    assert_eq!(
+        r["violations"],
+        serde_json::json!([]),
+        "axe-core: serious or critical violations"
+    );
+    assert_eq!(
+        r["overflow"],
+        serde_json::json!([]),
+        "horizontal scrolling on a 390 px phone"
+    );
+    assert_eq!(
+        r["consoleErrors"],
+        serde_json::json!([]),
+        "console errors (CSP violations among them)"
+    );
+    let countdown = r["countdown"].as_str().unwrap();
+    assert!(
+        countdown.contains(':') && countdown != "—",
+        "the countdown ticks: {countdown:?}"
+    );
+    let j = &r["jackpot"];
+    assert_eq!(j["purchase"], 201, "{j}");
+    assert_eq!(j["before"], "$0.00", "{j}");
+    assert_eq!(
+        j["after"], "$10.00",
+        "half of a 20.00 package, shown without a reload: {j}"
+    );
+    drop_database(&app.db).await;
+}
