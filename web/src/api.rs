@@ -9,13 +9,13 @@ use crate::error::AppError;
 use crate::payments::{
     Confirmation, Confirmer, PaidOrder, Pending, confirm_payment, issue_paid_order,
 };
-use crate::receipt::{find_by_validation, proof_for_sale, receipt};
+use crate::receipt::{proof_for_sale, receipt};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use raffle_core::entry::{Body, Prize};
+use raffle_core::entry::Prize;
 use raffle_core::ledger::{RaffleState, Status};
 use raffle_core::store::orders::{Begun, NewOrder, OrderRequest};
 use raffle_core::validation::ValidationNumber;
@@ -341,46 +341,21 @@ async fn lookup_ticket(
     Json(req): Json<Lookup>,
 ) -> Result<Json<Value>, AppError> {
     let vn = ValidationNumber::parse(&req.validation_number)?;
-    let Some((raffle, sale)) = find_by_validation(&state, &vn).await? else {
-        return Err(AppError::not_found("no ticket has this validation number"));
-    };
-    let (entry, proof) = proof_for_sale(&state, &sale).await?;
-    let ledger = state.sequencer.ledger();
-    let r = ledger
-        .raffle(&raffle)
-        .ok_or_else(|| AppError::not_found("no such raffle"))?;
-    let record = r
-        .sale(&sale)
-        .ok_or_else(|| AppError::not_found("no such sale"))?;
-    let wins: Vec<Value> = r
-        .draws
+    let t = crate::receipt::ticket_status(&state, &vn)
+        .await?
+        .ok_or_else(|| AppError::not_found("no ticket has this validation number"))?;
+    let wins: Vec<Value> = t
+        .wins
         .iter()
-        .filter_map(|(id, d)| {
-            d.winner.as_ref().filter(|w| w.sale == sale).map(
-                |w| json!({ "draw": id, "number": w.number.to_string(), "claimed": d.claimed }),
-            )
-        })
+        .map(|(draw, number, claimed)| json!({ "draw": draw, "number": number.to_string(), "claimed": claimed }))
         .collect();
-    let status = if record.voided {
-        "voided"
-    } else if wins.iter().any(|w| w["claimed"] == true) {
-        "claimed"
-    } else if !wins.is_empty() {
-        "winner"
-    } else {
-        "valid"
-    };
-    let Body::Sale(s) = &entry.body else {
-        return Err(AppError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "not a sale entry",
-        ));
-    };
+    let (status, raffle, sale, proof) = (t.status, t.raffle, t.sale, t.proof);
+    let (first, count) = (t.first, t.count);
     Ok(Json(json!({
         "status": status,
         "raffle_id": raffle,
         "sale_id": sale,
-        "draw_numbers": { "first": s.numbers.first.0.to_string(), "count": s.numbers.count.0.to_string() },
+        "draw_numbers": { "first": first.to_string(), "count": count.to_string() },
         "wins": wins,
         "log_index": proof.index.to_string(),
         "proof": String::from_utf8_lossy(&proof.to_bytes()),

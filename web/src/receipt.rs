@@ -121,3 +121,72 @@ pub async fn find_by_validation(
     }
     Ok(None)
 }
+
+/// What a ticket check finds (GLI-31 2.7.1): the ticket's status —
+/// `valid`, `voided`, `winner` or `claimed` — its sale and numbers, the
+/// draws it won, and its inclusion proof under the latest checkpoint.
+pub struct TicketStatus {
+    pub status: &'static str,
+    pub raffle: String,
+    pub raffle_name: String,
+    pub sale: String,
+    pub first: u64,
+    pub count: u64,
+    /// (draw id, winning number, claimed).
+    pub wins: Vec<(String, u64, bool)>,
+    pub proof: ProofFile,
+}
+
+/// Looks a ticket up by its validation number; `None` when no ticket has it.
+pub async fn ticket_status(
+    state: &AppState,
+    vn: &ValidationNumber,
+) -> Result<Option<TicketStatus>, AppError> {
+    let Some((raffle, sale)) = find_by_validation(state, vn).await? else {
+        return Ok(None);
+    };
+    let (entry, proof) = proof_for_sale(state, &sale).await?;
+    let Body::Sale(s) = &entry.body else {
+        return Err(AppError::new(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "not a sale entry",
+        ));
+    };
+    let ledger = state.sequencer.ledger();
+    let r = ledger
+        .raffle(&raffle)
+        .ok_or_else(|| AppError::not_found("no such raffle"))?;
+    let record = r
+        .sale(&sale)
+        .ok_or_else(|| AppError::not_found("no such sale"))?;
+    let mut wins: Vec<(String, u64, bool)> = r
+        .draws
+        .iter()
+        .filter_map(|(id, d)| {
+            d.winner
+                .as_ref()
+                .filter(|w| w.sale == sale)
+                .map(|w| (id.clone(), w.number, d.claimed))
+        })
+        .collect();
+    wins.sort();
+    let status = if record.voided {
+        "voided"
+    } else if wins.iter().any(|w| w.2) {
+        "claimed"
+    } else if !wins.is_empty() {
+        "winner"
+    } else {
+        "valid"
+    };
+    Ok(Some(TicketStatus {
+        status,
+        raffle_name: r.config.name.clone(),
+        raffle,
+        sale,
+        first: s.numbers.first.0,
+        count: s.numbers.count.0,
+        wins,
+        proof,
+    }))
+}

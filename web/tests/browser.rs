@@ -2,8 +2,8 @@
 //! `playwright-core` from npm; `scripts/test` installs both): every page in
 //! English and French on a desktop and a 390 px phone, with no serious or
 //! critical axe-core violation, no horizontal scrolling on the phone, no
-//! console error (a CSP violation is one), and the jackpot updating live
-//! while another client buys. `SCREENSHOTS=<dir>` keeps a screenshot of
+//! console error (a CSP violation is one), the jackpot updating live
+//! while another client buys, and a buyer checking their ticket. `SCREENSHOTS=<dir>` keeps a screenshot of
 //! every page (`scripts/screenshots`).
 
 mod common;
@@ -43,8 +43,8 @@ async fn public_pages_in_chromium_are_accessible_fit_a_phone_and_update_live() {
     let pages = r["pages"].as_array().unwrap();
     assert_eq!(
         pages.len(),
-        12,
-        "3 pages × 2 languages × 2 devices: {pages:?}"
+        16,
+        "4 pages × 2 languages × 2 devices: {pages:?}"
     );
     for p in pages {
         assert_eq!(p["status"], 200, "{p}");
@@ -83,5 +83,11 @@ async fn public_pages_in_chromium_are_accessible_fit_a_phone_and_update_live() {
         j["after"], "$10.00",
         "half of a 20.00 package, shown without a reload: {j}"
     );
+    assert_eq!(
+        r["check"]["status"], "Valide : participe au tirage",
+        "{}",
+        r["check"]
+    );
+    assert_eq!(r["check"]["proof"], true);
     drop_database(&app.db).await;
 }

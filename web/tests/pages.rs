@@ -14,13 +14,27 @@ async fn get(
     path: &str,
     lang: &str,
 ) -> (StatusCode, String, axum::http::HeaderMap) {
+    send(app, "GET", path, lang, &[], String::new()).await
+}
+
+async fn send(
+    app: &common::App,
+    method: &str,
+    path: &str,
+    lang: &str,
+    headers: &[(&str, &str)],
+    body: String,
+) -> (StatusCode, String, axum::http::HeaderMap) {
     use tower::ServiceExt;
-    let req = axum::http::Request::builder()
+    let mut req = axum::http::Request::builder()
+        .method(method)
         .uri(path)
         .header("accept-language", lang)
-        .header("host", "raffles.example")
-        .body(axum::body::Body::empty())
-        .unwrap();
+        .header("host", "raffles.example");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = req.body(axum::body::Body::from(body)).unwrap();
     let resp = web::api::router(app.state.clone())
         .oneshot(req)
         .await
@@ -154,6 +168,93 @@ async fn public_pages_in_english_and_french() {
     assert!(html.contains("Entries in the log: "), "{html}");
     let (_, fr, _) = get(&app, "/transparency", "fr").await;
     assert!(fr.contains("Vérifiez vous-même"), "{fr}");
+
+    // The ticket check: a form with a CSRF token; the validation number
+    // only ever in the POST body.
+    let (_, bytes) = common::request(
+        &app,
+        "POST",
+        &format!("/api/v1/raffles/{raffle}/purchases"),
+        &[("idempotency-key", "check-1")],
+        PURCHASE.to_string(),
+    )
+    .await;
+    let receipt: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let vn = receipt["validation_number"].as_str().unwrap();
+    let (status, html, headers) = get(&app, "/tickets/check", "en").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_secure(&headers, "/tickets/check");
+    let cookie = headers["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let token = cookie.split_once('=').unwrap().1.to_string();
+    assert!(
+        html.contains(&format!("name=\"csrf\" value=\"{token}\"")),
+        "{html}"
+    );
+    assert!(
+        html.contains("<label for=\"validation_number\">Validation number</label>"),
+        "{html}"
+    );
+    let form =
+        |vn: &str, token: &str| format!("csrf={token}&validation_number={}", vn.replace(' ', "+"));
+    let post = |body: String, cookie: Option<String>| {
+        let app = &app;
+        async move {
+            let mut h = vec![("content-type", "application/x-www-form-urlencoded")];
+            let cookie = cookie.unwrap_or_default();
+            if !cookie.is_empty() {
+                h.push(("cookie", cookie.as_str()));
+            }
+            send(app, "POST", "/tickets/check", "en", &h, body).await
+        }
+    };
+    // Without the cookie, or with another token: refused (CSRF).
+    let (status, html, _) = post(form(vn, &token), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{html}");
+    assert!(html.contains("This form has expired"), "{html}");
+    let (status, _, _) = post(form(vn, "A".repeat(43).as_str()), Some(cookie.clone())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, html, _) = post(form("not-a-number", &token), Some(cookie.clone())).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    assert!(html.contains("This is not a validation number"), "{html}");
+    let other = raffle_core::validation::ValidationNumber::generate()
+        .unwrap()
+        .to_text();
+    let (status, html, _) = post(form(&other, &token), Some(cookie.clone())).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{html}");
+    assert!(
+        html.contains("No ticket has this validation number."),
+        "{html}"
+    );
+    let (status, html, headers) = post(form(vn, &token), Some(cookie.clone())).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert_eq!(headers["cache-control"], "no-store");
+    assert!(html.contains("Valid: in the draw"), "{html}");
+    assert!(html.contains("c2sp.org/tlog-proof@v1"), "{html}");
+    assert!(
+        html.contains("raffle-audit ticket receipt.tlog-proof --vkey"),
+        "{html}"
+    );
+    assert!(
+        !html.contains(vn),
+        "the page does not echo the validation number"
+    );
+    let sale = receipt["sale_id"].as_str().unwrap();
+    let (status, file, headers) =
+        get(&app, &format!("/sales/{sale}/receipt.tlog-proof"), "en").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("attachment")
+    );
+    assert_eq!(file, receipt["proof"].as_str().unwrap());
 
     // The two assets, with their types.
     let (status, css, headers) = get(&app, "/static/site.css", "en").await;

@@ -4,12 +4,15 @@
 //! Guarantees: every string comes from the language's catalogue
 //! ([`crate::i18n`]); every page is sent with a strict
 //! Content-Security-Policy (no inline script or style), frame denial,
-//! `nosniff` and no referrer.
+//! `nosniff` and a same-origin referrer policy.
 //!
 //! Today: the raffle list, the raffle page (rules, packages, draws, live
-//! jackpot estimate, countdown, results) and the transparency page.
+//! jackpot estimate, countdown, results), the ticket check (a form, with
+//! CSRF protection: [`csrf`]) and the transparency page.
 
+pub mod csrf;
 mod raffles;
+mod tickets;
 mod transparency;
 
 use crate::AppState;
@@ -30,6 +33,8 @@ pub fn router() -> Router<AppState> {
         .route("/raffles/{id}", get(raffles::show))
         .route("/raffles/{id}/jackpot", get(raffles::jackpot))
         .route("/transparency", get(transparency::page))
+        .route("/tickets/check", get(tickets::show).post(tickets::check))
+        .route("/sales/{id}/receipt.tlog-proof", get(tickets::receipt_file))
         .route(
             "/static/site.css",
             get(|| async {
@@ -103,6 +108,7 @@ pub fn layout(
                     nav aria-label=(lang.t("site.name")) {
                         ul {
                             li { a href=(href(lang, "/")) { (lang.t("site.raffles")) } }
+                            li { a href=(href(lang, "/tickets/check")) { (lang.t("site.check")) } }
                             li { a href=(href(lang, "/transparency")) { (lang.t("site.transparency")) } }
                         }
                     }

@@ -29,7 +29,7 @@ const browser = await chromium.launch({
 });
 const result = { pages: [], violations: [], overflow: [], consoleErrors: [], jackpot: null, countdown: null };
 const viewports = { desktop: { width: 1280, height: 800 }, phone: { width: 390, height: 844 } };
-const pages = { list: "/", raffle: `/raffles/${raffle}`, transparency: "/transparency" };
+const pages = { list: "/", raffle: `/raffles/${raffle}`, check: "/tickets/check", transparency: "/transparency" };
 
 for (const lang of ["en", "fr-CA"]) {
   for (const [device, viewport] of Object.entries(viewports)) {
@@ -88,5 +88,21 @@ while (after === before && Date.now() < deadline) {
   after = await page.textContent(".jackpot");
 }
 result.jackpot = { before, after, purchase: purchase.status, reloaded: false };
+
+// A buyer checks their ticket: the validation number typed into the form
+// (posted with its CSRF token), the status and the proof shown.
+const receipt = await purchase.json();
+await page.goto(`${base}/tickets/check?lang=fr-CA`);
+await page.fill("#validation_number", receipt.validation_number);
+await page.click("button[type=submit]");
+await page.waitForLoadState("load");
+if (!(await page.$("main p.jackpot"))) {
+  console.error(`the ticket check showed no status: ${await page.textContent("main")}`);
+  process.exit(1);
+}
+result.check = {
+  status: await page.textContent("main p.jackpot"),
+  proof: (await page.textContent("main pre")).startsWith("c2sp.org/tlog-proof@v1"),
+};
 await browser.close();
 console.log(JSON.stringify(result));
