@@ -135,7 +135,7 @@ pub(crate) struct Buyer {
 
 const MAX_QUANTITY: u32 = 100;
 
-async fn purchase(
+pub(crate) async fn purchase(
     State(state): State<AppState>,
     Path(raffle_id): Path<String>,
     headers: HeaderMap,
@@ -309,7 +309,7 @@ fn pending_response(order: &str, pending: &Pending) -> Response {
 /// An order's status; once issued, its receipt. The order id (random,
 /// given only to the buyer) is the bearer's capability; the validation
 /// number is kept for 24 hours after the order, then only the buyer has it.
-async fn get_order(
+pub(crate) async fn get_order(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {

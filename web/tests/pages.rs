@@ -256,6 +256,116 @@ async fn public_pages_in_english_and_french() {
     );
     assert_eq!(file, receipt["proof"].as_str().unwrap());
 
+    // Buying through the form: the API's purchase path, a receipt page with
+    // every GLI-31 2.3.1 field and a QR code; the same form sent twice buys once.
+    let (_, html, headers) = get(&app, &page, "en").await;
+    let cookie = match headers.get("set-cookie") {
+        Some(c) => c.to_str().unwrap().split(';').next().unwrap().to_string(),
+        None => cookie.clone(),
+    };
+    let token = cookie.split_once('=').unwrap().1.to_string();
+    assert!(
+        html.contains("Buy tickets") && html.contains("name=\"order_key\""),
+        "{html}"
+    );
+    let order_key = html
+        .split("name=\"order_key\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let buy = |body: String, cookie: String| {
+        let app = &app;
+        let path = format!("{page}/buy");
+        async move {
+            let h = [
+                ("content-type", "application/x-www-form-urlencoded"),
+                ("cookie", cookie.as_str()),
+            ];
+            send(app, "POST", &path, "en", &h, body).await
+        }
+    };
+    let form = format!(
+        "csrf={token}&order_key={order_key}&package_id=p10&quantity=2&age_confirmed=yes&region=CA-ON&payment=now"
+    );
+    let (status, html, headers) = buy(form.clone(), cookie.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert_eq!(headers["cache-control"], "no-store");
+    for want in [
+        "Your receipt",
+        "Demo Hospital Foundation",
+        "Demo Hospital 50/50",
+        "DEMO-0001",
+        "CA-ON",
+        "(20 numbers)",
+        "online",
+        "$40.00",
+        "<svg",
+        "receipt.tlog-proof",
+    ] {
+        assert!(html.contains(want), "{want:?} in {html}");
+    }
+    let vn_of = |html: &str| {
+        html.split("<strong class=\"vn\">")
+            .nth(1)
+            .unwrap()
+            .split('<')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let vn = vn_of(&html);
+    assert!(
+        raffle_core::validation::ValidationNumber::parse(&vn).is_ok(),
+        "{vn}"
+    );
+    let (_, again, _) = buy(form.clone(), cookie.clone()).await;
+    assert_eq!(vn_of(&again), vn, "the same form twice buys once");
+    let (status, _, _) = buy(
+        form.replace(&format!("csrf={token}"), "csrf=x"),
+        cookie.clone(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, html, _) = buy(
+        form.replace("age_confirmed=yes&", "")
+            .replace(&order_key, "other-key"),
+        cookie.clone(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{html}");
+    assert!(
+        html.contains("The purchase did not go through: buyers must confirm they are at least 18"),
+        "{html}"
+    );
+    // A payment confirmed later: the order page waits, refreshing itself.
+    let later = form
+        .replace("payment=now", "payment=later")
+        .replace(&order_key, "later-key");
+    let (status, _, headers) = buy(later, cookie.clone()).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let location = headers["location"].to_str().unwrap().to_string();
+    assert!(location.starts_with("/orders/"), "{location}");
+    let location = location.replace("?lang=en", "?lang=fr-CA");
+    let (status, html, headers) = get(&app, &location, "en").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Votre paiement est en cours"), "{html}");
+    assert_eq!(headers["refresh"], "2");
+    let mut html = html;
+    for _ in 0..30 {
+        if html.contains("Votre reçu") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        html = get(&app, &location, "en").await.1;
+    }
+    assert!(
+        html.contains("Votre reçu") && html.contains("40,00\u{a0}$"),
+        "{html}"
+    );
+
     // The two assets, with their types.
     let (status, css, headers) = get(&app, "/static/site.css", "en").await;
     assert_eq!(status, StatusCode::OK);

@@ -10,6 +10,7 @@
 //! jackpot estimate, countdown, results), the ticket check (a form, with
 //! CSRF protection: [`csrf`]) and the transparency page.
 
+mod buy;
 pub mod csrf;
 mod raffles;
 mod tickets;
@@ -32,6 +33,8 @@ pub fn router() -> Router<AppState> {
         .route("/", get(raffles::list))
         .route("/raffles/{id}", get(raffles::show))
         .route("/raffles/{id}/jackpot", get(raffles::jackpot))
+        .route("/raffles/{id}/buy", axum::routing::post(buy::buy))
+        .route("/orders/{id}", get(buy::order))
         .route("/transparency", get(transparency::page))
         .route("/tickets/check", get(tickets::show).post(tickets::check))
         .route("/sales/{id}/receipt.tlog-proof", get(tickets::receipt_file))

@@ -56,7 +56,7 @@ pub async fn list(
 }
 
 /// `GET /raffles/{id}`.
-fn page_of(state: &AppState, lang: Lang, id: &str) -> Response {
+fn page_of(state: &AppState, lang: Lang, id: &str, headers: &HeaderMap) -> Response {
     let path = format!("/raffles/{id}");
     let ledger = state.sequencer.ledger();
     let Some(r) = ledger.raffle(id).filter(|r| r.status != Status::Draft) else {
@@ -69,8 +69,21 @@ fn page_of(state: &AppState, lang: Lang, id: &str) -> Response {
             content,
         );
     };
-    let content = raffle(lang, r);
-    layout(lang, StatusCode::OK, &r.config.name.clone(), &path, content)
+    let (token, set_cookie) = super::csrf::token(headers);
+    let content = html! {
+        (raffle(lang, r))
+        @if r.status == Status::Open {
+            section aria-labelledby="buy-title" {
+                h2 #buy-title { (lang.t("buy.title")) }
+                (super::buy::form(lang, r, &token))
+            }
+        }
+    };
+    let mut resp = layout(lang, StatusCode::OK, &r.config.name.clone(), &path, content);
+    if let Some(c) = set_cookie {
+        resp.headers_mut().insert(axum::http::header::SET_COOKIE, c);
+    }
+    resp
 }
 
 pub async fn show(
@@ -80,7 +93,7 @@ pub async fn show(
     headers: HeaderMap,
 ) -> Response {
     let lang = lang(&q, &headers);
-    page_of(&state, lang, &id)
+    page_of(&state, lang, &id, &headers)
 }
 
 fn raffle(lang: Lang, r: &RaffleState) -> Markup {

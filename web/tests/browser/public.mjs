@@ -55,6 +55,23 @@ for (const lang of ["en", "fr-CA"]) {
       }
       if (shots) await page.screenshot({ path: `${shots}/${name}-${lang}-${device}.png`, fullPage: true });
     }
+    // A buyer buys the first package through the form: the receipt page
+    // is checked like the others.
+    await page.goto(`${base}/raffles/${raffle}?lang=${lang}`);
+    await page.check("#age");
+    await Promise.all([page.waitForNavigation(), page.click("form[action*='/buy'] button[type=submit]")]);
+    const url = `${base}/raffles/${raffle}/buy (receipt, ${lang})`;
+    result.pages.push({ url: `${url}?lang=${lang}`, device, status: (await page.$(".vn")) ? 200 : 500, lang: await page.getAttribute("html", "lang") });
+    await page.addScriptTag({ path: axePath });
+    const receiptAxe = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ["violations"] })).violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(" ")).slice(0, 3) })));
+    for (const v of receiptAxe) {
+      if (v.impact === "serious" || v.impact === "critical") result.violations.push({ url, device, ...v });
+    }
+    if (device === "phone") {
+      const [scroll, client] = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
+      if (scroll > client) result.overflow.push({ url, scroll, client });
+    }
+    if (shots) await page.screenshot({ path: `${shots}/receipt-${lang}-${device}.png`, fullPage: true });
     await context.close();
   }
 }
@@ -89,11 +106,21 @@ while (after === before && Date.now() < deadline) {
 }
 result.jackpot = { before, after, purchase: purchase.status, reloaded: false };
 
-// A buyer checks their ticket: the validation number typed into the form
-// (posted with its CSRF token), the status and the proof shown.
-const receipt = await purchase.json();
+// A buyer buys a package through the form (under the CSP), sees the
+// receipt with its validation number and QR code, then checks the ticket:
+// the number typed into the check form (posted with its CSRF token).
+await page.goto(`${base}/raffles/${raffle}?lang=en`);
+await page.check("#package-p3");
+await page.check("#age");
+await Promise.all([page.waitForNavigation(), page.click("form[action*='/buy'] button[type=submit]")]);
+const validation = (await page.textContent(".vn")).trim();
+result.receipt = {
+  title: await page.textContent("h1"),
+  qr: (await page.$("figure.qr svg")) !== null,
+  numbers: await page.textContent("dl.receipt"),
+};
 await page.goto(`${base}/tickets/check?lang=fr-CA`);
-await page.fill("#validation_number", receipt.validation_number);
+await page.fill("#validation_number", validation);
 await page.click("button[type=submit]");
 await page.waitForLoadState("load");
 if (!(await page.$("main p.jackpot"))) {
