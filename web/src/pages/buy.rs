@@ -140,10 +140,10 @@ pub async fn buy(
         "payment": payment,
     });
     let mut api_headers = HeaderMap::new();
-    if let Some(key) = f.order_key.filter(|k| !k.is_empty() && k.len() <= 64) {
-        if let Ok(v) = HeaderValue::from_str(&format!("form-{key}")) {
-            api_headers.insert("idempotency-key", v);
-        }
+    if let Some(key) = f.order_key.filter(|k| !k.is_empty() && k.len() <= 64)
+        && let Ok(v) = HeaderValue::from_str(&format!("form-{key}"))
+    {
+        api_headers.insert("idempotency-key", v);
     }
     let resp = match crate::api::purchase(
         State(state.clone()),
