@@ -81,6 +81,20 @@ pub fn lang(q: &Query<LangQuery>, headers: &HeaderMap) -> Lang {
     Lang::choose(q.lang.as_deref(), headers)
 }
 
+/// The published log's URL as this visitor reaches the site (the Host
+/// they used, when it is a plain host name or address).
+pub fn log_url(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+        })
+        .unwrap_or("127.0.0.1:8080");
+    format!("http://{host}/log/")
+}
+
 /// A link to `path` that keeps the language.
 pub fn href(lang: Lang, path: &str) -> String {
     format!("{path}?lang={}", lang.tag())

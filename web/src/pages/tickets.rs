@@ -108,14 +108,7 @@ pub async fn check(
         _ => lang.t("check.status.valid"),
     };
     let receipt_url = format!("/sales/{}/receipt.tlog-proof", t.sale);
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            h.chars()
-                .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
-        })
-        .unwrap_or("127.0.0.1:8080");
+    let log_url = super::log_url(&headers);
     let content = html! {
         h1 { (lang.t("check.title")) }
         h2 { (lang.t("check.status")) }
@@ -130,7 +123,7 @@ pub async fn check(
         p { a href=(receipt_url) download { (lang.t("check.download")) } }
         pre { code { (String::from_utf8_lossy(&t.proof.to_bytes())) } }
         p { (lang.t("check.verify")) }
-        pre { code { "raffle-audit ticket receipt.tlog-proof --vkey '" (state.vkey) "' --source http://" (host) "/log/" } }
+        pre { code { "raffle-audit ticket receipt.tlog-proof --vkey '" (state.vkey) "' --source " (log_url) } }
         p { a href=(href(lang, "/tickets/check")) { (lang.t("check.title")) } }
     };
     respond(lang, StatusCode::OK, content, set)

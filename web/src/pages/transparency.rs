@@ -5,7 +5,7 @@
 use super::{LangQuery, lang, layout};
 use crate::AppState;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use maud::html;
 
@@ -20,16 +20,7 @@ pub async fn page(
         .as_ref()
         .and_then(|n| transparency::Checkpoint::parse_text(n.text()).ok())
         .map(|c| c.size);
-    // The log as this visitor reaches it (the Host they used).
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            h.chars()
-                .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
-        })
-        .unwrap_or("127.0.0.1:8080");
-    let log_url = format!("http://{host}/log/");
+    let log_url = super::log_url(&headers);
     let content = html! {
         h1 { (lang.t("transparency.title")) }
         p { (lang.t("transparency.intro")) }
