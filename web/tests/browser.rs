@@ -100,3 +100,84 @@ async fn public_pages_in_chromium_are_accessible_fit_a_phone_and_update_live() {
     assert_eq!(r["check"]["proof"], true);
     drop_database(&app.db).await;
 }
+
+/// Runs a browser script; returns its JSON result.
+async fn node(script: &str, args: &[&str]) -> serde_json::Value {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    let out = tokio::process::Command::new("node")
+        .arg(dir.join(script))
+        .args(args)
+        .output()
+        .await
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_signs_in_with_totp_and_the_session_expires_in_chromium() {
+    let app = app().await;
+    let (mia, password) = web::auth::new_user("mia", &["raffle_manager".to_string()]).unwrap();
+    app.state.store.create_user(&mia).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = web::api::router(app.state.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let state = tempfile::NamedTempFile::new().unwrap();
+    let state_file = state.path().to_str().unwrap();
+
+    let code = web::auth::totp_now(&mia.totp_secret).unwrap();
+    let r = node(
+        "console.mjs",
+        &["sign-in", &base, "mia", &password, &code, state_file],
+    )
+    .await;
+    assert!(
+        r["redirected"]
+            .as_str()
+            .unwrap()
+            .ends_with("/console/sign-in?lang=en"),
+        "{r}"
+    );
+    assert!(
+        r["home"]
+            .as_str()
+            .unwrap()
+            .contains("Signed in as mia (raffle_manager)."),
+        "{r}"
+    );
+    assert_eq!(r["signInViolations"], serde_json::json!([]), "{r}");
+    assert_eq!(r["homeViolations"], serde_json::json!([]), "{r}");
+
+    // 30 minutes without activity pass.
+    sqlx::query("UPDATE sessions SET last_seen = now() - interval '31 minutes'")
+        .execute(&app.state.store.pool)
+        .await
+        .unwrap();
+    let r = node("console.mjs", &["expired", &base, state_file]).await;
+    assert_eq!(r["expiredStatus"], 401, "{r}");
+    assert!(
+        r["expired"]
+            .as_str()
+            .unwrap()
+            .contains("Your session ended"),
+        "{r}"
+    );
+    assert_eq!(
+        r["noTokenStatus"], 403,
+        "a form post without its CSRF token: {r}"
+    );
+    assert!(
+        r["noToken"]
+            .as_str()
+            .unwrap()
+            .contains("This form has expired"),
+        "{r}"
+    );
+    drop_database(&app.db).await;
+}

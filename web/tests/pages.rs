@@ -385,3 +385,149 @@ async fn public_pages_in_english_and_french() {
     );
     drop_database(&app.db).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_signs_in_with_totp_and_ends_sessions() {
+    let app = app().await;
+    let (mia, password) = web::auth::new_user("mia", &["raffle_manager".to_string()]).unwrap();
+    app.state.store.create_user(&mia).await.unwrap();
+    let (fay, fay_password) = web::auth::new_user("fay", &["finance".to_string()]).unwrap();
+    app.state.store.create_user(&fay).await.unwrap();
+
+    // Not signed in: to the sign-in page.
+    let (status, _, headers) = get(&app, "/console", "en").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers["location"], "/console/sign-in?lang=en");
+    let (status, html, headers) = get(&app, "/console/sign-in", "en").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_secure(&headers, "/console/sign-in");
+    assert_eq!(headers["cache-control"], "no-store");
+    let csrf = headers["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let token = csrf.split_once('=').unwrap().1.to_string();
+    assert!(html.contains("autocomplete=\"one-time-code\""), "{html}");
+    let sign_in = |user: &str, password: &str, code: &str, token: &str, cookie: &str| {
+        let body = format!(
+            "csrf={token}&username={user}&password={}&code={code}",
+            password
+                .replace('+', "%2B")
+                .replace('/', "%2F")
+                .replace('=', "%3D")
+        );
+        let cookie = cookie.to_string();
+        let app = &app;
+        async move {
+            let h = [
+                ("content-type", "application/x-www-form-urlencoded"),
+                ("cookie", cookie.as_str()),
+            ];
+            send(app, "POST", "/console/sign-in", "en", &h, body).await
+        }
+    };
+    // The form needs its CSRF token; a wrong code is refused.
+    let code = web::auth::totp_now(&mia.totp_secret).unwrap();
+    let (status, html, _) = sign_in("mia", &password, &code, "forged", &csrf).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{html}");
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let (status, html, _) = sign_in("mia", &password, wrong, &token, &csrf).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{html}");
+    assert!(html.contains("Wrong username, password or code."), "{html}");
+    // Password and code: a session cookie for the console only.
+    let (status, html, headers) = sign_in("mia", &password, &code, &token, &csrf).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
+    let session = headers["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        session.contains("Path=/console; HttpOnly; SameSite=Strict"),
+        "{session}"
+    );
+    let both = format!("{csrf}; {}", session.split(';').next().unwrap());
+    let (status, html, headers) = send(
+        &app,
+        "GET",
+        "/console",
+        "en",
+        &[("cookie", both.as_str())],
+        String::new(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert_eq!(headers["cache-control"], "no-store");
+    assert!(
+        html.contains("Signed in as mia (raffle_manager)."),
+        "{html}"
+    );
+    // 30 minutes idle end the session.
+    sqlx::query("UPDATE sessions SET last_seen = now() - interval '31 minutes'")
+        .execute(&app.state.store.pool)
+        .await
+        .unwrap();
+    let (status, html, _) = send(
+        &app,
+        "GET",
+        "/console",
+        "en",
+        &[("cookie", both.as_str())],
+        String::new(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(html.contains("Your session ended"), "{html}");
+
+    // Sign-out ends the session at once.
+    let code = web::auth::totp_now(&fay.totp_secret).unwrap();
+    let (status, _, headers) = sign_in("fay", &fay_password, &code, &token, &csrf).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let both = format!(
+        "{csrf}; {}",
+        headers["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+    );
+    let h = [
+        ("cookie", both.as_str()),
+        ("content-type", "application/x-www-form-urlencoded"),
+    ];
+    let (status, _, headers) = send(
+        &app,
+        "POST",
+        "/console/sign-out",
+        "en",
+        &h,
+        format!("csrf={token}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(
+        headers["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    let (status, html, _) = send(
+        &app,
+        "GET",
+        "/console",
+        "en",
+        &[("cookie", both.as_str())],
+        String::new(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{html}");
+
+    // Five failures lock the account (the API's rule).
+    for _ in 0..5 {
+        sign_in("fay", "wrong", "000000", &token, &csrf).await;
+    }
+    let (status, html, _) = sign_in("fay", &fay_password, "000000", &token, &csrf).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{html}");
+    assert!(html.contains("locked for 15 minutes"), "{html}");
+    drop_database(&app.db).await;
+}

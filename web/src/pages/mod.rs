@@ -11,6 +11,7 @@
 //! CSRF protection: [`csrf`]) and the transparency page.
 
 mod buy;
+mod console;
 pub mod csrf;
 mod raffles;
 mod tickets;
@@ -35,6 +36,12 @@ pub fn router() -> Router<AppState> {
         .route("/raffles/{id}/jackpot", get(raffles::jackpot))
         .route("/raffles/{id}/buy", axum::routing::post(buy::buy))
         .route("/orders/{id}", get(buy::order))
+        .route("/console", get(console::home))
+        .route(
+            "/console/sign-in",
+            get(console::sign_in_show).post(console::sign_in),
+        )
+        .route("/console/sign-out", axum::routing::post(console::sign_out))
         .route("/transparency", get(transparency::page))
         .route("/tickets/check", get(tickets::show).post(tickets::check))
         .route("/sales/{id}/receipt.tlog-proof", get(tickets::receipt_file))
