@@ -186,7 +186,7 @@ pub async fn home(
             @if raffles.is_empty() { p { (lang.t("console.none")) } }
             ul {
                 @for r in &raffles {
-                    li { a href=(href(lang, &format!("/raffles/{}", r.id))) { (r.config.name) } " · " (r.status.as_str()) }
+                    li { a href=(href(lang, &format!("/raffles/{}", r.id))) { (r.config.name) } " · " (super::raffles::status_text(lang, r.status)) }
                 }
             }
         }

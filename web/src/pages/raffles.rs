@@ -13,7 +13,7 @@ use raffle_core::entry::Prize;
 use raffle_core::ledger::{RaffleState, Status};
 use serde_json::{Value, json};
 
-fn status_text(lang: Lang, s: Status) -> &'static str {
+pub(super) fn status_text(lang: Lang, s: Status) -> &'static str {
     match s {
         Status::Draft => lang.t("raffles.status.draft"),
         Status::Open => lang.t("raffles.status.open"),
