@@ -429,10 +429,23 @@ impl RaffleState {
         match &d.prize {
             Prize::Fixed { amount } => Ok(*amount),
             Prize::Share { share_bps, cap } => {
-                let mut net = Money::zero(self.net.currency);
-                for s in self.eligible_sales(d.cutoff, &[]) {
-                    net = net.checked_add(&s.price)?;
-                }
+                // Sales are kept in the order they were sequenced: when the
+                // last one is before the cutoff (always, while a raffle
+                // whose main cutoff is its end time is on sale), every
+                // non-voided sale is eligible and the running net is the
+                // eligible net. The live jackpot then costs nothing per
+                // request, however many sales there are.
+                let all_before_cutoff =
+                    self.sales.is_empty() || self.sales[self.sales.len() - 1].sequenced < d.cutoff;
+                let net = if all_before_cutoff {
+                    self.net
+                } else {
+                    let mut net = Money::zero(self.net.currency);
+                    for s in self.eligible_sales(d.cutoff, &[]) {
+                        net = net.checked_add(&s.price)?;
+                    }
+                    net
+                };
                 let mut prize = fifty_fifty_prize(net, *share_bps, *cap)?;
                 if self.config.early_bird == EarlyBirdDeduction::FromMainPrize {
                     for earlier in self.config.draws.iter().take_while(|e| e.id != draw) {
