@@ -9,7 +9,7 @@
 //! issuing code. Its hidden `order_key` is the idempotency key, so a form
 //! sent twice (a double click, a reload) buys once.
 
-use super::{LangQuery, csrf, href, lang, layout};
+use super::{LangQuery, csrf, href, lang, layout, no_store};
 use crate::AppState;
 use crate::i18n::Lang;
 use axum::extract::{Form, Path, Query, State};
@@ -88,12 +88,6 @@ pub struct BuyForm {
     payment: Option<String>,
 }
 
-fn no_store(mut resp: Response) -> Response {
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
-}
-
 /// A page saying what went wrong, with a way back to the raffle.
 fn failed(lang: Lang, status: StatusCode, raffle: &str, reason: &str) -> Response {
     let path = format!("/raffles/{raffle}");
@@ -102,7 +96,10 @@ fn failed(lang: Lang, status: StatusCode, raffle: &str, reason: &str) -> Respons
         p.error role="alert" { (lang.f("buy.failed", &[("reason", reason)])) }
         p { a href=(href(lang, &path)) { (lang.t("raffles.view")) } }
     };
-    no_store(layout(lang, status, lang.t("buy.title"), &path, content))
+    no_store(
+        layout(lang, status, lang.t("buy.title"), &path, content),
+        None,
+    )
 }
 
 /// `POST /raffles/{id}/buy`.
@@ -239,13 +236,16 @@ fn receipt_page(lang: Lang, r: &Value) -> Response {
         p { a href=(format!("/sales/{sale}/receipt.tlog-proof")) download { (lang.t("check.download")) } }
         p { a href=(href(lang, "/tickets/check")) { (lang.t("check.title")) } }
     };
-    no_store(layout(
-        lang,
-        StatusCode::OK,
-        lang.t("receipt.title"),
-        &format!("/raffles/{raffle}"),
-        content,
-    ))
+    no_store(
+        layout(
+            lang,
+            StatusCode::OK,
+            lang.t("receipt.title"),
+            &format!("/raffles/{raffle}"),
+            content,
+        ),
+        None,
+    )
 }
 
 /// `GET /orders/{id}`: pending (refreshing itself), refunded, or the receipt.
@@ -261,13 +261,16 @@ pub async fn order(
         Ok(axum::Json(v)) => v,
         Err(_) => {
             let content = html! { h1 { (lang.t("order.unknown")) } };
-            return no_store(layout(
-                lang,
-                StatusCode::NOT_FOUND,
-                lang.t("order.title"),
-                &path,
-                content,
-            ));
+            return no_store(
+                layout(
+                    lang,
+                    StatusCode::NOT_FOUND,
+                    lang.t("order.title"),
+                    &path,
+                    content,
+                ),
+                None,
+            );
         }
     };
     match v["status"].as_str() {
@@ -275,26 +278,20 @@ pub async fn order(
         Some("refunded") => {
             let reason = v["refusal"].as_str().unwrap_or("");
             let content = html! { h1 { (lang.t("order.title")) } p.error role="alert" { (lang.f("order.refunded", &[("reason", reason)])) } };
-            no_store(layout(
-                lang,
-                StatusCode::OK,
-                lang.t("order.title"),
-                &path,
-                content,
-            ))
+            no_store(
+                layout(lang, StatusCode::OK, lang.t("order.title"), &path, content),
+                None,
+            )
         }
         _ => {
             let content = html! {
                 h1 { (lang.t("order.title")) }
                 p role="status" { (lang.t("order.pending")) }
             };
-            let mut resp = no_store(layout(
-                lang,
-                StatusCode::OK,
-                lang.t("order.title"),
-                &path,
-                content,
-            ));
+            let mut resp = no_store(
+                layout(lang, StatusCode::OK, lang.t("order.title"), &path, content),
+                None,
+            );
             // Without script: the browser asks again in 2 seconds.
             resp.headers_mut()
                 .insert(header::REFRESH, HeaderValue::from_static("2"));

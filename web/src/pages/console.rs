@@ -5,35 +5,21 @@
 //! the raffles. Every console page is `no-store`; every form carries the
 //! CSRF token ([`super::csrf`]).
 
-use super::{LangQuery, csrf, href, lang, layout};
+use super::{LangQuery, csrf, href, lang, layout, no_store};
 use crate::AppState;
 use crate::i18n::Lang;
 use axum::extract::{Form, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use sha2::Digest as _;
 
 pub const SESSION_COOKIE: &str = "raffle_session";
 
-fn no_store(mut resp: Response, set_cookie: Option<HeaderValue>) -> Response {
-    let h = resp.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Some(c) = set_cookie {
-        h.append(header::SET_COOKIE, c);
-    }
-    resp
-}
-
 fn session_token(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == SESSION_COOKIE)
-        .map(|(_, v)| v.to_string())
+    super::cookies(headers, SESSION_COOKIE)
+        .next()
+        .map(str::to_string)
 }
 
 fn sign_in_form(lang: Lang, token: &str, message: Option<&str>) -> Markup {
@@ -67,6 +53,16 @@ fn sign_in_page(
     no_store(resp, set)
 }
 
+/// A console form posted without its CSRF token: the sign-in page again.
+fn csrf_refused(lang: Lang, headers: &HeaderMap) -> Response {
+    sign_in_page(
+        lang,
+        headers,
+        StatusCode::FORBIDDEN,
+        Some(lang.t("check.expired")),
+    )
+}
+
 /// `GET /console/sign-in`.
 pub async fn sign_in_show(q: Query<LangQuery>, headers: HeaderMap) -> Response {
     let lang = lang(&q, &headers);
@@ -90,12 +86,7 @@ pub async fn sign_in(
 ) -> Response {
     let lang = lang(&q, &headers);
     if !csrf::check(&headers, f.csrf.as_deref()) {
-        return sign_in_page(
-            lang,
-            &headers,
-            StatusCode::FORBIDDEN,
-            Some(lang.t("check.expired")),
-        );
+        return csrf_refused(lang, &headers);
     }
     let result = crate::auth::sign_in(
         &state,
@@ -217,12 +208,7 @@ pub async fn sign_out(
 ) -> Response {
     let lang = lang(&q, &headers);
     if !csrf::check(&headers, f.csrf.as_deref()) {
-        return sign_in_page(
-            lang,
-            &headers,
-            StatusCode::FORBIDDEN,
-            Some(lang.t("check.expired")),
-        );
+        return csrf_refused(lang, &headers);
     }
     if let Ok(staff) = staff(&state, lang, &headers).await
         && let Err(e) = state.store.delete_session(&staff.token_sha256).await

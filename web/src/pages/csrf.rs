@@ -27,14 +27,9 @@ pub fn token(headers: &HeaderMap) -> (String, Option<HeaderValue>) {
 }
 
 fn cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, v)| *k == COOKIE && v.len() == 43)
-        .map(|(_, v)| v.to_string())
+    super::cookies(headers, COOKIE)
+        .find(|v| v.len() == 43)
+        .map(str::to_string)
 }
 
 /// Whether a form post carries the visitor's token and comes from this site.

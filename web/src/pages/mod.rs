@@ -102,6 +102,34 @@ pub fn log_url(headers: &HeaderMap) -> String {
     format!("http://{host}/log/")
 }
 
+/// The values of the cookies named `name` that the browser sent.
+pub fn cookies<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .filter(move |(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// Adds a `Set-Cookie` header (a new CSRF token, a session) to a page.
+pub fn with_cookie(mut resp: Response, set_cookie: Option<HeaderValue>) -> Response {
+    if let Some(c) = set_cookie {
+        resp.headers_mut().append(header::SET_COOKIE, c);
+    }
+    resp
+}
+
+/// A page that names someone's ticket, order or session: never kept by a
+/// cache (`no-store`), with its cookie when there is one.
+pub fn no_store(mut resp: Response, set_cookie: Option<HeaderValue>) -> Response {
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    with_cookie(resp, set_cookie)
+}
+
 /// A link to `path` that keeps the language.
 pub fn href(lang: Lang, path: &str) -> String {
     format!("{path}?lang={}", lang.tag())

@@ -79,11 +79,10 @@ fn page_of(state: &AppState, lang: Lang, id: &str, headers: &HeaderMap) -> Respo
             }
         }
     };
-    let mut resp = layout(lang, StatusCode::OK, &r.config.name.clone(), &path, content);
-    if let Some(c) = set_cookie {
-        resp.headers_mut().insert(axum::http::header::SET_COOKIE, c);
-    }
-    resp
+    super::with_cookie(
+        layout(lang, StatusCode::OK, &r.config.name.clone(), &path, content),
+        set_cookie,
+    )
 }
 
 pub async fn show(

@@ -4,7 +4,7 @@
 //! verifies it offline. The validation number travels only in the form's
 //! body (POST, CSRF-protected), never in a URL, and is never logged.
 
-use super::{LangQuery, csrf, href, lang, layout};
+use super::{LangQuery, csrf, href, lang, layout, no_store};
 use crate::AppState;
 use crate::i18n::Lang;
 use axum::extract::{Form, Path, Query, State};
@@ -40,22 +40,17 @@ fn respond(
     content: Markup,
     set_cookie: Option<axum::http::HeaderValue>,
 ) -> Response {
-    let mut resp = layout(
-        lang,
-        status,
-        lang.t("check.title"),
-        "/tickets/check",
-        content,
-    );
-    if let Some(c) = set_cookie {
-        resp.headers_mut().insert(header::SET_COOKIE, c);
-    }
     // The result names a ticket: not for shared caches.
-    resp.headers_mut().insert(
-        header::CACHE_CONTROL,
-        axum::http::HeaderValue::from_static("no-store"),
-    );
-    resp
+    no_store(
+        layout(
+            lang,
+            status,
+            lang.t("check.title"),
+            "/tickets/check",
+            content,
+        ),
+        set_cookie,
+    )
 }
 
 /// `GET /tickets/check`.

@@ -31,6 +31,23 @@ const result = { pages: [], violations: [], overflow: [], consoleErrors: [], jac
 const viewports = { desktop: { width: 1280, height: 800 }, phone: { width: 390, height: 844 } };
 const pages = { list: "/", raffle: `/raffles/${raffle}`, check: "/tickets/check", transparency: "/transparency" };
 
+// axe-core's serious and critical violations on the open page, and
+// horizontal overflow on the phone.
+async function inspect(page, url, device) {
+  await page.addScriptTag({ path: axePath });
+  const axe = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ["violations"] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(" ")).slice(0, 3) }));
+  });
+  for (const v of axe) {
+    if (v.impact === "serious" || v.impact === "critical") result.violations.push({ url, device, ...v });
+  }
+  if (device === "phone") {
+    const [scroll, client] = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
+    if (scroll > client) result.overflow.push({ url, scroll, client });
+  }
+}
+
 for (const lang of ["en", "fr-CA"]) {
   for (const [device, viewport] of Object.entries(viewports)) {
     // axe-core is injected as a script, which the pages' CSP forbids: this
@@ -41,18 +58,7 @@ for (const lang of ["en", "fr-CA"]) {
       const url = `${base}${path}?lang=${lang}`;
       const response = await page.goto(url, { waitUntil: "load" });
       result.pages.push({ url, device, status: response.status(), lang: await page.getAttribute("html", "lang") });
-      await page.addScriptTag({ path: axePath });
-      const axe = await page.evaluate(async () => {
-        const r = await window.axe.run(document, { resultTypes: ["violations"] });
-        return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(" ")).slice(0, 3) }));
-      });
-      for (const v of axe) {
-        if (v.impact === "serious" || v.impact === "critical") result.violations.push({ url, device, ...v });
-      }
-      if (device === "phone") {
-        const [scroll, client] = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
-        if (scroll > client) result.overflow.push({ url, scroll, client });
-      }
+      await inspect(page, url, device);
       if (shots) await page.screenshot({ path: `${shots}/${name}-${lang}-${device}.png`, fullPage: true });
     }
     // A buyer buys the first package through the form: the receipt page
@@ -62,15 +68,7 @@ for (const lang of ["en", "fr-CA"]) {
     await Promise.all([page.waitForNavigation(), page.click("form[action*='/buy'] button[type=submit]")]);
     const url = `${base}/raffles/${raffle}/buy (receipt, ${lang})`;
     result.pages.push({ url: `${url}?lang=${lang}`, device, status: (await page.$(".vn")) ? 200 : 500, lang: await page.getAttribute("html", "lang") });
-    await page.addScriptTag({ path: axePath });
-    const receiptAxe = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ["violations"] })).violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(" ")).slice(0, 3) })));
-    for (const v of receiptAxe) {
-      if (v.impact === "serious" || v.impact === "critical") result.violations.push({ url, device, ...v });
-    }
-    if (device === "phone") {
-      const [scroll, client] = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
-      if (scroll > client) result.overflow.push({ url, scroll, client });
-    }
+    await inspect(page, url, device);
     if (shots) await page.screenshot({ path: `${shots}/receipt-${lang}-${device}.png`, fullPage: true });
     await context.close();
   }
