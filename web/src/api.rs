@@ -40,7 +40,7 @@ pub fn router(state: AppState) -> Router {
             get(|| async { Json(crate::openapi::document()) }),
         )
         .merge(crate::admin::router(state.clone()))
-        .merge(crate::pages::router())
+        .merge(crate::pages::router(state.clone()))
         .nest_service(
             "/log",
             tower::ServiceBuilder::new()

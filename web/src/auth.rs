@@ -105,6 +105,7 @@ pub fn new_user(username: &str, roles: &[String]) -> Result<(User, String), AppE
         totp_secret: secret,
         roles: roles.to_vec(),
         locked: false,
+        enrolled: true,
     };
     Ok((user, password))
 }
@@ -114,13 +115,22 @@ fn base64_url(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// A sign-in that succeeded: a new session token.
+pub enum SignedIn {
+    /// The user signed in with password and TOTP code.
+    Enrolled(String),
+    /// The user has no authenticator yet (created in the console): the
+    /// password alone opens a session that reaches only the enrolment page.
+    MustEnrol(String),
+}
+
 /// Checks a sign-in; on success returns a new session token.
 pub async fn sign_in(
     state: &AppState,
     username: &str,
     password: &str,
     code: &str,
-) -> Result<String, AppError> {
+) -> Result<SignedIn, AppError> {
     let refused = || AppError::new(StatusCode::UNAUTHORIZED, "wrong username, password or code");
     let Some(user) = state.store.user_by_name(username).await? else {
         // Spend the same effort as for a real user.
@@ -139,23 +149,19 @@ pub async fn sign_in(
         .verify_password(password.as_bytes(), &hash)
         .is_ok();
     // The code of the current 30-second step, or of the one before or after
-    // (clock skew); each step is accepted once per user.
-    let step = totp_step(&user.totp_secret, code)?;
-    let fresh = match (password_ok, step) {
-        (true, Some(step)) => state.store.consume_totp_step(&user.id, step).await?,
-        _ => false,
+    // (clock skew); each step is accepted once per user. A user still to
+    // enrol has no code to give.
+    let fresh = if !user.enrolled {
+        password_ok
+    } else {
+        let step = totp_step(&user.totp_secret, code)?;
+        match (password_ok, step) {
+            (true, Some(step)) => state.store.consume_totp_step(&user.id, step).await?,
+            _ => false,
+        }
     };
     if !fresh {
-        state.store.record_failed_login(&user.id).await?;
-        state
-            .store
-            .record_event(
-                "console",
-                "sign_in_failed",
-                &serde_json::json!({ "username": username }),
-                Some(&user.staff_id),
-            )
-            .await?;
+        failed(state, &user, "sign_in_failed").await?;
         return Err(refused());
     }
     let token = base64_url(&random_bytes::<32>()?);
@@ -168,11 +174,64 @@ pub async fn sign_in(
         .record_event(
             "console",
             "sign_in",
-            &serde_json::json!({}),
+            &serde_json::json!({ "enrolled": user.enrolled }),
             Some(&user.staff_id),
         )
         .await?;
-    Ok(token)
+    Ok(if user.enrolled {
+        SignedIn::Enrolled(token)
+    } else {
+        SignedIn::MustEnrol(token)
+    })
+}
+
+/// Counts a failure towards the lock-out and records it (GLI-31 5.6.1).
+async fn failed(state: &AppState, user: &User, kind: &str) -> Result<(), AppError> {
+    state.store.record_failed_login(&user.id).await?;
+    state
+        .store
+        .record_event(
+            "console",
+            kind,
+            &serde_json::json!({ "username": user.username }),
+            Some(&user.staff_id),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Completes a user's TOTP enrolment with a code from their newly set up
+/// authenticator (the code is used up, like a sign-in's). False, counted
+/// as a failed sign-in, when the code is wrong.
+pub async fn enrol(state: &AppState, user: &User, code: &str) -> Result<bool, AppError> {
+    let ok = match totp_step(&user.totp_secret, code.trim())? {
+        Some(step) => state.store.consume_totp_step(&user.id, step).await?,
+        None => false,
+    };
+    if !ok {
+        failed(state, user, "enrolment_failed").await?;
+        return Ok(false);
+    }
+    state.store.enrol_totp(&user.id).await?;
+    state
+        .store
+        .record_event(
+            "console",
+            "totp_enrolled",
+            &serde_json::json!({ "username": user.username }),
+            Some(&user.staff_id),
+        )
+        .await?;
+    Ok(true)
+}
+
+/// The `otpauth://` URI an authenticator app scans (Key Uri Format).
+/// Usernames are letters, digits, dots, dashes and underscores, and the
+/// secret is base32: nothing needs escaping.
+pub fn totp_uri(username: &str, secret_base32: &str) -> String {
+    format!(
+        "otpauth://totp/Raffles:{username}?secret={secret_base32}&issuer=Raffles&algorithm=SHA1&digits=6&period=30"
+    )
 }
 
 /// A signed-in console user, from `Authorization: Bearer <token>`.
@@ -221,6 +280,12 @@ impl FromRequestParts<AppState> for Staff {
             .session_user(&token_sha256)
             .await?
             .ok_or_else(unauthorized)?;
+        if !user.enrolled {
+            return Err(AppError::new(
+                StatusCode::FORBIDDEN,
+                "enrol an authenticator at /console/sign-in first",
+            ));
+        }
         Ok(Staff { user, token_sha256 })
     }
 }

@@ -222,13 +222,33 @@ mod tests {
     /// catalogues.
     #[test]
     fn every_key_the_pages_use_is_in_both_catalogues() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/pages");
+        // Every page source, the console's folder too; keys are asked for
+        // with `.t("` and `.f("`, and the console also names them in tables
+        // (`"console.…"` literals).
+        let mut dirs = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/pages")];
         let mut used = BTreeSet::new();
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-            for call in [".t(\"", ".f(\""] {
-                for part in text.split(call).skip(1) {
-                    used.insert(part.split('"').next().unwrap().to_string());
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                for call in [".t(\"", ".f(\"", "\"console."] {
+                    for part in text.split(call).skip(1) {
+                        let key = part.split('"').next().unwrap();
+                        let key = if call == "\"console." {
+                            format!("console.{key}")
+                        } else {
+                            key.to_string()
+                        };
+                        // A literal that only starts a key (`"console.` in
+                        // a format string) is not one.
+                        if !key.ends_with('.') && !key.contains(['{', ' ', '/']) {
+                            used.insert(key);
+                        }
+                    }
                 }
             }
         }

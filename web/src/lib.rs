@@ -11,6 +11,7 @@ pub mod i18n;
 pub mod keys;
 pub mod measure;
 pub mod openapi;
+pub mod operations;
 pub mod pages;
 pub mod payments;
 pub mod receipt;

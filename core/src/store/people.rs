@@ -21,6 +21,40 @@ pub struct User {
     pub totp_secret: String,
     pub roles: Vec<String>,
     pub locked: bool,
+    /// Whether the user has enrolled their TOTP authenticator; until then a
+    /// session of theirs reaches only the console's enrolment page.
+    pub enrolled: bool,
+}
+
+/// A user as the administrator's user list shows them.
+#[derive(Clone, Debug)]
+pub struct UserSummary {
+    pub id: String,
+    pub username: String,
+    pub roles: Vec<String>,
+    pub locked: bool,
+    pub enrolled: bool,
+    pub created_at: crate::Timestamp,
+}
+
+/// A request waiting for a second person (GLI-31 5.2.4).
+#[derive(Clone, Debug)]
+pub struct PendingApproval {
+    pub id: String,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    pub requested_by: String,
+    pub requester: String,
+    pub created_at: crate::Timestamp,
+}
+
+/// A jurisdiction's texts for raffle pages and receipts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JurisdictionTexts {
+    pub jurisdiction: String,
+    pub help_line: String,
+    pub estimate_notice_en: String,
+    pub estimate_notice_fr: String,
 }
 
 fn user_from(row: &sqlx::postgres::PgRow) -> User {
@@ -32,13 +66,14 @@ fn user_from(row: &sqlx::postgres::PgRow) -> User {
         totp_secret: row.get(4),
         roles: row.get(5),
         locked: row.get(6),
+        enrolled: row.get(7),
     }
 }
 
 /// The columns `user_from` reads, as a literal for `concat!` (static SQL only).
 macro_rules! user_columns {
     () => {
-        "id::text, staff_id, username, password_hash, totp_secret, roles, coalesce(locked_until > now(), false)"
+        "id::text, staff_id, username, password_hash, totp_secret, roles, coalesce(locked_until > now(), false), totp_enrolled"
     };
 }
 
@@ -51,7 +86,7 @@ impl Store {
 
     pub async fn create_user(&self, user: &User) -> Result<()> {
         let done = sqlx::query(
-            "INSERT INTO users (id, staff_id, username, password_hash, totp_secret, roles) VALUES ($1, $2, $3, $4, $5, $6) \
+            "INSERT INTO users (id, staff_id, username, password_hash, totp_secret, roles, totp_enrolled) VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (username) DO NOTHING",
         )
         .bind(uuid(&user.id)?)
@@ -60,6 +95,7 @@ impl Store {
         .bind(&user.password_hash)
         .bind(&user.totp_secret)
         .bind(&user.roles)
+        .bind(user.enrolled)
         .execute(&self.pool)
         .await?;
         if done.rows_affected() == 0 {
@@ -219,6 +255,139 @@ impl Store {
         )
     }
 
+    /// Every user, by name.
+    pub async fn users(&self) -> Result<Vec<UserSummary>> {
+        let rows = sqlx::query(
+            "SELECT id::text, username, roles, coalesce(locked_until > now(), false), totp_enrolled, created_at \
+             FROM users ORDER BY username",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| UserSummary {
+                id: r.get(0),
+                username: r.get(1),
+                roles: r.get(2),
+                locked: r.get(3),
+                enrolled: r.get(4),
+                created_at: crate::Timestamp::from_datetime(r.get(5)),
+            })
+            .collect())
+    }
+
+    /// Replaces a user's roles; returns the old ones, or `None` for an
+    /// unknown user. Refuses to leave no administrator.
+    pub async fn set_roles(&self, user_id: &str, roles: &[String]) -> Result<Option<Vec<String>>> {
+        let mut tx = self.pool.begin().await?;
+        // One role change at a time, so two administrators cannot each
+        // remove the other's role.
+        sqlx::query("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await?;
+        let old: Option<Vec<String>> = sqlx::query_scalar("SELECT roles FROM users WHERE id = $1")
+            .bind(uuid(user_id)?)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(old) = old else { return Ok(None) };
+        sqlx::query("UPDATE users SET roles = $2 WHERE id = $1")
+            .bind(uuid(user_id)?)
+            .bind(roles)
+            .execute(&mut *tx)
+            .await?;
+        let admins: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM users WHERE 'administrator' = ANY (roles)")
+                .fetch_one(&mut *tx)
+                .await?;
+        if admins == 0 {
+            return Err(Error::Refused(
+                "at least one user must keep the administrator role".into(),
+            ));
+        }
+        tx.commit().await?;
+        Ok(Some(old))
+    }
+
+    /// Marks a user's TOTP authenticator as enrolled.
+    pub async fn enrol_totp(&self, user_id: &str) -> Result<()> {
+        sqlx::query("UPDATE users SET totp_enrolled = true WHERE id = $1")
+            .bind(uuid(user_id)?)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The requests waiting for a decision, oldest first.
+    pub async fn pending_approvals(&self) -> Result<Vec<PendingApproval>> {
+        let rows = sqlx::query(
+            "SELECT a.id::text, a.kind, a.payload, a.requested_by::text, u.username, a.created_at \
+             FROM approvals a JOIN users u ON u.id = a.requested_by WHERE a.status = 'pending' ORDER BY a.created_at",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| PendingApproval {
+                id: r.get(0),
+                kind: r.get(1),
+                payload: r.get(2),
+                requested_by: r.get(3),
+                requester: r.get(4),
+                created_at: crate::Timestamp::from_datetime(r.get(5)),
+            })
+            .collect())
+    }
+
+    /// A jurisdiction's texts, if an administrator has set them.
+    pub async fn jurisdiction_texts(
+        &self,
+        jurisdiction: &str,
+    ) -> Result<Option<JurisdictionTexts>> {
+        let row = sqlx::query(
+            "SELECT jurisdiction, help_line, estimate_notice_en, estimate_notice_fr FROM jurisdiction_texts WHERE jurisdiction = $1",
+        )
+        .bind(jurisdiction)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(texts_from))
+    }
+
+    /// Every jurisdiction's texts, by code.
+    pub async fn all_jurisdiction_texts(&self) -> Result<Vec<JurisdictionTexts>> {
+        let rows = sqlx::query(
+            "SELECT jurisdiction, help_line, estimate_notice_en, estimate_notice_fr FROM jurisdiction_texts ORDER BY jurisdiction",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(texts_from).collect())
+    }
+
+    /// Sets a jurisdiction's texts; returns the old ones.
+    pub async fn set_jurisdiction_texts(
+        &self,
+        t: &JurisdictionTexts,
+    ) -> Result<Option<JurisdictionTexts>> {
+        let mut tx = self.pool.begin().await?;
+        let old = sqlx::query(
+            "SELECT jurisdiction, help_line, estimate_notice_en, estimate_notice_fr FROM jurisdiction_texts WHERE jurisdiction = $1 FOR UPDATE",
+        )
+        .bind(&t.jurisdiction)
+        .fetch_optional(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO jurisdiction_texts (jurisdiction, help_line, estimate_notice_en, estimate_notice_fr) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (jurisdiction) DO UPDATE SET help_line = $2, estimate_notice_en = $3, estimate_notice_fr = $4, updated_at = now()",
+        )
+        .bind(&t.jurisdiction)
+        .bind(&t.help_line)
+        .bind(&t.estimate_notice_en)
+        .bind(&t.estimate_notice_fr)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(old.as_ref().map(texts_from))
+    }
+
     /// Records a significant event (GLI-31 5.6.1).
     pub async fn record_event(
         &self,
@@ -246,18 +415,21 @@ impl Store {
         to: Option<time::OffsetDateTime>,
         component: Option<&str>,
         kind: Option<&str>,
+        before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<serde_json::Value>> {
         let rows = sqlx::query(
             "SELECT id, time, component, kind, detail, user_id FROM events \
              WHERE ($1::timestamptz IS NULL OR time >= $1) AND ($2::timestamptz IS NULL OR time < $2) \
-             AND ($3::text IS NULL OR component = $3) AND ($4::text IS NULL OR kind = $4) ORDER BY id DESC LIMIT $5",
+             AND ($3::text IS NULL OR component = $3) AND ($4::text IS NULL OR kind = $4) \
+             AND ($6::bigint IS NULL OR id < $6) ORDER BY id DESC LIMIT $5",
         )
         .bind(from)
         .bind(to)
         .bind(component)
         .bind(kind)
         .bind(limit)
+        .bind(before)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(event_json).collect())
@@ -325,6 +497,15 @@ impl Store {
     }
 }
 
+fn texts_from(r: &sqlx::postgres::PgRow) -> JurisdictionTexts {
+    JurisdictionTexts {
+        jurisdiction: r.get(0),
+        help_line: r.get(1),
+        estimate_notice_en: r.get(2),
+        estimate_notice_fr: r.get(3),
+    }
+}
+
 fn event_json(r: &sqlx::postgres::PgRow) -> serde_json::Value {
     let ts = crate::Timestamp::from_datetime(r.get(1));
     serde_json::json!({
@@ -374,6 +555,26 @@ impl Store {
     }
 
     /// The leaf index and bytes of a draw's `draw.frozen` entry.
+    /// A raffle's entries other than sales (configuration, voids, draws,
+    /// claims), in log order, with their leaf indices.
+    pub async fn raffle_entries(&self, raffle: &str) -> Result<Vec<(u64, crate::entry::Entry)>> {
+        let rows = sqlx::query(
+            "SELECT idx, body FROM log_entries WHERE raffle_id = $1 AND kind <> 'sale' ORDER BY idx",
+        )
+        .bind(uuid(raffle)?)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let body: Vec<u8> = r.get(1);
+                Ok((
+                    r.get::<i64, _>(0) as u64,
+                    crate::entry::Entry::parse(&body)?,
+                ))
+            })
+            .collect()
+    }
+
     pub async fn frozen_entry(&self, raffle: &str, draw: &str) -> Result<Option<(u64, Vec<u8>)>> {
         let rows = sqlx::query("SELECT idx, body FROM log_entries WHERE raffle_id = $1 AND kind <> 'sale' AND kind = 'draw.frozen' ORDER BY idx")
             .bind(uuid(raffle)?)

@@ -159,7 +159,7 @@ pub async fn buy(
         .unwrap_or_default();
     let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     match status {
-        StatusCode::CREATED | StatusCode::OK => receipt_page(lang, &v),
+        StatusCode::CREATED | StatusCode::OK => receipt_page(&state, lang, &v).await,
         StatusCode::ACCEPTED => {
             let order = v["order_id"].as_str().unwrap_or_default();
             let mut resp = axum::response::Redirect::to(&href(lang, &format!("/orders/{order}")))
@@ -179,7 +179,14 @@ pub async fn buy(
 }
 
 /// The receipt (GLI-31 2.3.1) from the API's receipt JSON.
-fn receipt_page(lang: Lang, r: &Value) -> Response {
+async fn receipt_page(state: &AppState, lang: Lang, r: &Value) -> Response {
+    let raffle = r["raffle_id"].as_str().unwrap_or_default();
+    let texts = super::jurisdiction_texts(state, raffle).await;
+    let minimum_age = state
+        .sequencer
+        .ledger()
+        .raffle(raffle)
+        .map(|r| r.config.buyers.minimum_age);
     let s = |k: &str| r[k].as_str().unwrap_or_default().to_string();
     let zone = s("time_zone");
     let time = |v: &Value| {
@@ -232,6 +239,8 @@ fn receipt_page(lang: Lang, r: &Value) -> Response {
                 li { (lang.f("receipt.draw", &[("name", d["name"].as_str().unwrap_or("")), ("time", &time(&d["draw_at"]))])) }
             }
         }
+        @if let Some(age) = minimum_age { p { (lang.f("receipt.age", &[("age", &age.to_string())])) } }
+        @if let Some(t) = &texts { p #help-line { (lang.f("raffle.help_line", &[("line", &t.help_line)])) } }
         p { (lang.f("receipt.log", &[("index", &s("log_index"))])) }
         p { a href=(format!("/sales/{sale}/receipt.tlog-proof")) download { (lang.t("check.download")) } }
         p { a href=(href(lang, "/tickets/check")) { (lang.t("check.title")) } }
@@ -257,7 +266,7 @@ pub async fn order(
 ) -> Response {
     let lang = lang(&q, &headers);
     let path = format!("/orders/{id}");
-    let v = match crate::api::get_order(State(state), Path(id.clone())).await {
+    let v = match crate::api::get_order(State(state.clone()), Path(id.clone())).await {
         Ok(axum::Json(v)) => v,
         Err(_) => {
             let content = html! { h1 { (lang.t("order.unknown")) } };
@@ -274,7 +283,9 @@ pub async fn order(
         }
     };
     match v["status"].as_str() {
-        Some("issued") if v["receipt"].is_object() => receipt_page(lang, &v["receipt"]),
+        Some("issued") if v["receipt"].is_object() => {
+            receipt_page(&state, lang, &v["receipt"]).await
+        }
         Some("refunded") => {
             let reason = v["refusal"].as_str().unwrap_or("");
             let content = html! { h1 { (lang.t("order.title")) } p.error role="alert" { (lang.f("order.refunded", &[("reason", reason)])) } };

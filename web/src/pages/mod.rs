@@ -11,7 +11,7 @@
 //! CSRF protection: [`csrf`]) and the transparency page.
 
 mod buy;
-mod console;
+pub mod console;
 pub mod csrf;
 mod raffles;
 mod tickets;
@@ -29,19 +29,14 @@ use maud::{DOCTYPE, Markup, html};
 /// The security headers of every page.
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-pub fn router() -> Router<AppState> {
+pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/", get(raffles::list))
         .route("/raffles/{id}", get(raffles::show))
         .route("/raffles/{id}/jackpot", get(raffles::jackpot))
         .route("/raffles/{id}/buy", axum::routing::post(buy::buy))
         .route("/orders/{id}", get(buy::order))
-        .route("/console", get(console::home))
-        .route(
-            "/console/sign-in",
-            get(console::sign_in_show).post(console::sign_in),
-        )
-        .route("/console/sign-out", axum::routing::post(console::sign_out))
+        .merge(console::router(state))
         .route("/transparency", get(transparency::page))
         .route("/tickets/check", get(tickets::show).post(tickets::check))
         .route("/sales/{id}/receipt.tlog-proof", get(tickets::receipt_file))
@@ -128,6 +123,25 @@ pub fn no_store(mut resp: Response, set_cookie: Option<HeaderValue>) -> Response
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     with_cookie(resp, set_cookie)
+}
+
+/// The texts an administrator set for a raffle's jurisdiction (the
+/// responsible-gambling help line, the prize-estimate notice), if any.
+pub async fn jurisdiction_texts(
+    state: &AppState,
+    raffle: &str,
+) -> Option<raffle_core::store::people::JurisdictionTexts> {
+    let jurisdiction = state
+        .sequencer
+        .ledger()
+        .raffle(raffle)
+        .map(|r| r.config.jurisdiction.clone())?;
+    state
+        .store
+        .jurisdiction_texts(&jurisdiction)
+        .await
+        .ok()
+        .flatten()
 }
 
 /// A link to `path` that keeps the language.

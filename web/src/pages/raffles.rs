@@ -11,6 +11,7 @@ use axum::response::Response;
 use maud::{Markup, html};
 use raffle_core::entry::Prize;
 use raffle_core::ledger::{RaffleState, Status};
+use raffle_core::store::people::JurisdictionTexts;
 use serde_json::{Value, json};
 
 pub(super) fn status_text(lang: Lang, s: Status) -> &'static str {
@@ -56,7 +57,13 @@ pub async fn list(
 }
 
 /// `GET /raffles/{id}`.
-fn page_of(state: &AppState, lang: Lang, id: &str, headers: &HeaderMap) -> Response {
+fn page_of(
+    state: &AppState,
+    lang: Lang,
+    id: &str,
+    headers: &HeaderMap,
+    texts: Option<&JurisdictionTexts>,
+) -> Response {
     let path = format!("/raffles/{id}");
     let ledger = state.sequencer.ledger();
     let Some(r) = ledger.raffle(id).filter(|r| r.status != Status::Draft) else {
@@ -71,7 +78,7 @@ fn page_of(state: &AppState, lang: Lang, id: &str, headers: &HeaderMap) -> Respo
     };
     let (token, set_cookie) = super::csrf::token(headers);
     let content = html! {
-        (raffle(lang, r))
+        (raffle(lang, r, texts))
         @if r.status == Status::Open {
             section aria-labelledby="buy-title" {
                 h2 #buy-title { (lang.t("buy.title")) }
@@ -92,10 +99,19 @@ pub async fn show(
     headers: HeaderMap,
 ) -> Response {
     let lang = lang(&q, &headers);
-    page_of(&state, lang, &id, &headers)
+    let texts = super::jurisdiction_texts(&state, &id).await;
+    page_of(&state, lang, &id, &headers, texts.as_ref())
 }
 
-fn raffle(lang: Lang, r: &RaffleState) -> Markup {
+/// The jurisdiction's prize-estimate notice in the page's language.
+fn estimate_notice(lang: Lang, t: &JurisdictionTexts) -> &str {
+    match lang {
+        Lang::En => &t.estimate_notice_en,
+        Lang::FrCa => &t.estimate_notice_fr,
+    }
+}
+
+fn raffle(lang: Lang, r: &RaffleState, texts: Option<&JurisdictionTexts>) -> Markup {
     let c = &r.config;
     let zone = c.time_zone.as_str();
     let main = c.draws.last();
@@ -125,6 +141,7 @@ fn raffle(lang: Lang, r: &RaffleState) -> Markup {
                     @if let Some(Prize::Share { share_bps, .. }) = main.map(|d| &d.prize) {
                         p.note { (lang.f("raffle.jackpot.estimate", &[("share", &lang.share(*share_bps))])) }
                     }
+                    @if let Some(t) = texts { p.note #estimate-notice { (estimate_notice(lang, t)) } }
                     @if open { p.note { (lang.t("raffle.jackpot.live")) } }
                 }
             }
@@ -192,6 +209,7 @@ fn raffle(lang: Lang, r: &RaffleState) -> Markup {
                 li { (lang.f("raffle.rules.window", &[("start", &lang.time(c.sales_start, zone)), ("end", &lang.time(c.sales_end, zone))])) }
                 li { (lang.f("raffle.rules.claims", &[("days", &c.claims.window_days.to_string())])) }
             }
+            @if let Some(t) = texts { p #help-line { (lang.f("raffle.help_line", &[("line", &t.help_line)])) } }
         }
     }
 }

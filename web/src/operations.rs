@@ -1,0 +1,727 @@
+//! What staff can do, one function per operation, shared by the admin API
+//! (JSON, [`crate::admin`]) and the console (forms, [`crate::pages`]): each
+//! checks the raffle rules through the sequencer, asks for a second person
+//! where GLI-31 5.2.4 requires one, and records the significant event.
+//!
+//! Assumes the caller has checked the session and the role (the API's and
+//! the console's route tables do, before a request body is read).
+
+use crate::AppState;
+use crate::auth::Staff;
+use crate::error::AppError;
+use axum::http::StatusCode;
+use raffle_core::Money;
+use raffle_core::entry::{Body, RaffleConfig, RedrawReason, VoidReason};
+use raffle_core::store::people::User;
+use raffle_core::store::sequencer::{Change, Sequenced};
+use raffle_core::validation::ValidationNumber;
+use serde_json::{Value, json};
+
+/// Records who froze or performed a draw (GLI-31 5.6.1).
+async fn draw_event(
+    state: &AppState,
+    staff: &Staff,
+    kind: &str,
+    raffle: &str,
+    draw: &str,
+    s: &Sequenced,
+) -> Result<(), AppError> {
+    state
+        .store
+        .record_event(
+            "draws",
+            kind,
+            &json!({ "raffle": raffle, "draw": draw, "log_index": s.index }),
+            Some(&staff.user.staff_id),
+        )
+        .await?;
+    Ok(())
+}
+
+/// A new user with a one-time password. With `enrol_at_first_sign_in` the
+/// user has no authenticator yet and enrols one at their first sign-in
+/// (the console's way: nobody but the user sees the TOTP secret);
+/// otherwise the secret is returned with the password (the API's
+/// provisioning). Returns the user and the password.
+pub async fn create_user(
+    state: &AppState,
+    staff: &Staff,
+    username: &str,
+    roles: &[String],
+    enrol_at_first_sign_in: bool,
+) -> Result<(User, String), AppError> {
+    let (mut user, password) = crate::auth::new_user(username, roles)?;
+    user.enrolled = !enrol_at_first_sign_in;
+    state.store.create_user(&user).await?;
+    state
+        .store
+        .record_event(
+            "console",
+            "user_created",
+            &json!({ "username": user.username, "roles": user.roles }),
+            Some(&staff.user.staff_id),
+        )
+        .await?;
+    Ok((user, password))
+}
+
+/// Replaces a user's roles (administrators only), recording the old and
+/// new values (GLI-31 5.2.4).
+pub async fn set_roles(
+    state: &AppState,
+    staff: &Staff,
+    user_id: &str,
+    roles: &[String],
+) -> Result<(), AppError> {
+    raffle_core::ids::check_uuid("user id", user_id)?;
+    if roles.is_empty()
+        || roles
+            .iter()
+            .any(|r| !crate::auth::ROLES.contains(&r.as_str()))
+    {
+        return Err(AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("roles must be among {}", crate::auth::ROLES.join(", ")),
+        ));
+    }
+    let old = state
+        .store
+        .set_roles(user_id, roles)
+        .await?
+        .ok_or_else(|| AppError::not_found("no such user"))?;
+    state
+        .store
+        .record_event(
+            "console",
+            "roles_changed",
+            &json!({ "user": user_id, "old": old, "new": roles }),
+            Some(&staff.user.staff_id),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Creates a draft raffle; returns its id and the `raffle.created` entry.
+pub async fn create_raffle(
+    state: &AppState,
+    staff: &Staff,
+    config: RaffleConfig,
+) -> Result<(String, Sequenced), AppError> {
+    let raffle = raffle_core::ids::new_uuid();
+    let s = state
+        .sequencer
+        .submit(Change::CreateRaffle {
+            raffle: raffle.clone(),
+            config,
+            by: staff.user.staff_id.clone(),
+        })
+        .await?;
+    Ok((raffle, s))
+}
+
+/// Changes a draft's configuration (old and new values in the log); a
+/// refused change to a started raffle is logged as an event (GLI-31 2.2.3).
+pub async fn update_raffle(
+    state: &AppState,
+    staff: &Staff,
+    id: &str,
+    config: RaffleConfig,
+) -> Result<Sequenced, AppError> {
+    match state
+        .sequencer
+        .submit(Change::UpdateRaffle {
+            raffle: id.to_string(),
+            config,
+            by: staff.user.staff_id.clone(),
+        })
+        .await
+    {
+        Ok(s) => Ok(s),
+        Err(e) => {
+            if let raffle_core::Error::Refused(reason) = &e {
+                state
+                    .store
+                    .record_event(
+                        "raffles",
+                        "configuration_change_refused",
+                        &json!({ "raffle": id, "reason": reason }),
+                        Some(&staff.user.staff_id),
+                    )
+                    .await?;
+            }
+            Err(e.into())
+        }
+    }
+}
+
+pub async fn open_raffle(state: &AppState, staff: &Staff, id: &str) -> Result<Sequenced, AppError> {
+    Ok(state
+        .sequencer
+        .submit(Change::OpenRaffle {
+            raffle: id.to_string(),
+            by: staff.user.staff_id.clone(),
+        })
+        .await?)
+}
+
+/// Closes sales now (GLI-31 2.6.2).
+pub async fn close_raffle(
+    state: &AppState,
+    staff: &Staff,
+    id: &str,
+) -> Result<Sequenced, AppError> {
+    Ok(state
+        .sequencer
+        .submit(Change::CloseRaffle {
+            raffle: id.to_string(),
+            by: staff.user.staff_id.clone(),
+        })
+        .await?)
+}
+
+/// One sales channel's figures for a draw: online, or an RSU.
+#[derive(Clone, Debug)]
+pub struct ChannelFigures {
+    /// `online`, or `rsu:<id>`.
+    pub channel: String,
+    pub sales: u64,
+    pub gross: Money,
+    pub voids: u64,
+}
+
+/// What a reconciliation acknowledgement acknowledges for one draw
+/// (GLI-31 2.6.1, 2.6.3), to be shown before anyone acknowledges it.
+#[derive(Clone, Debug)]
+pub struct Reconciliation {
+    pub raffle: String,
+    pub draw: String,
+    pub cutoff: raffle_core::Timestamp,
+    pub figures: raffle_core::ledger::ReconciliationFigures,
+    pub net: Money,
+    pub channels: Vec<ChannelFigures>,
+    pub reconciled: bool,
+}
+
+impl Reconciliation {
+    pub fn to_json(&self) -> Value {
+        let f = &self.figures;
+        let channels: serde_json::Map<String, Value> = self
+            .channels
+            .iter()
+            .map(|c| {
+                (
+                    c.channel.clone(),
+                    json!({ "sales": c.sales.to_string(), "gross": c.gross, "voids": c.voids.to_string() }),
+                )
+            })
+            .collect();
+        json!({
+            "raffle": self.raffle,
+            "draw": self.draw,
+            "cutoff": self.cutoff,
+            "sales": f.sales.to_string(),
+            "gross": f.gross,
+            "voids": f.voids.to_string(),
+            "voided": f.voided,
+            "refunded": f.refunded,
+            "net": self.net,
+            "channels": channels,
+            "reconciled": self.reconciled,
+        })
+    }
+}
+
+pub fn reconciliation(state: &AppState, id: &str, draw: &str) -> Result<Reconciliation, AppError> {
+    let ledger = state.sequencer.ledger();
+    let r = ledger
+        .raffle(id)
+        .ok_or_else(|| AppError::not_found("no such raffle"))?;
+    let f = r.reconciliation_figures(draw)?;
+    let cutoff = r.draw_config(draw)?.cutoff;
+    let mut by_channel: std::collections::BTreeMap<String, (u64, u64, u64)> = Default::default();
+    for s in r.sales.iter().filter(|s| s.sequenced < cutoff) {
+        let c = by_channel
+            .entry(
+                s.rsu
+                    .clone()
+                    .map_or("online".into(), |rsu| format!("rsu:{rsu}")),
+            )
+            .or_default();
+        c.0 += 1;
+        c.1 += s.price.minor;
+        c.2 += u64::from(s.voided);
+    }
+    Ok(Reconciliation {
+        raffle: id.to_string(),
+        draw: draw.to_string(),
+        cutoff,
+        figures: f,
+        net: f.gross.checked_sub(&f.voided)?,
+        channels: by_channel
+            .into_iter()
+            .map(|(channel, (sales, gross, voids))| ChannelFigures {
+                channel,
+                sales,
+                gross: Money::new(gross, f.gross.currency),
+                voids,
+            })
+            .collect(),
+        reconciled: r.draws.get(draw).is_some_and(|d| d.reconciled),
+    })
+}
+
+/// Asks for the reconciliation acknowledgement of a draw; a second person
+/// approves it. Returns the approval id.
+pub async fn request_reconciliation(
+    state: &AppState,
+    staff: &Staff,
+    id: &str,
+    draw: &str,
+) -> Result<String, AppError> {
+    {
+        let ledger = state.sequencer.ledger();
+        let r = ledger
+            .raffle(id)
+            .ok_or_else(|| AppError::not_found("no such raffle"))?;
+        r.draw_config(draw)?;
+        if r.draws.get(draw).is_some_and(|d| d.reconciled) {
+            return Err(AppError::new(
+                StatusCode::CONFLICT,
+                "this draw's sales and voids are already reconciled",
+            ));
+        }
+    }
+    request_approval(
+        state,
+        staff,
+        "reconciliation",
+        json!({ "raffle": id, "draw": draw }),
+    )
+    .await
+}
+
+/// Asks for a sale to be voided (and refunded, with `refund`) for a reason
+/// of the fixed list; a second person approves it (GLI-31 2.3.3, 5.2.4).
+/// Returns the approval id.
+pub async fn request_void(
+    state: &AppState,
+    staff: &Staff,
+    raffle: &str,
+    sale: &str,
+    reason: VoidReason,
+    refund: bool,
+) -> Result<String, AppError> {
+    {
+        let ledger = state.sequencer.ledger();
+        let r = ledger
+            .raffle(raffle)
+            .ok_or_else(|| AppError::not_found("no such raffle"))?;
+        let s = r
+            .sale(sale)
+            .ok_or_else(|| AppError::not_found("no such sale"))?;
+        if s.voided {
+            return Err(AppError::new(
+                StatusCode::CONFLICT,
+                "the sale is already voided",
+            ));
+        }
+    }
+    request_approval(
+        state,
+        staff,
+        "void",
+        json!({ "raffle": raffle, "sale": sale, "reason": reason, "refund": refund }),
+    )
+    .await
+}
+
+async fn request_approval(
+    state: &AppState,
+    staff: &Staff,
+    kind: &str,
+    payload: Value,
+) -> Result<String, AppError> {
+    let id = raffle_core::ids::new_uuid();
+    state
+        .store
+        .create_approval(&id, kind, &payload, &staff.user.id)
+        .await?;
+    state
+        .store
+        .record_event(
+            "approvals",
+            "requested",
+            &json!({ "approval": id, "kind": kind, "payload": payload }),
+            Some(&staff.user.staff_id),
+        )
+        .await?;
+    Ok(id)
+}
+
+/// How a decision ended.
+pub enum Decided {
+    Rejected,
+    /// Approved, and the change sequenced.
+    Approved(Box<Sequenced>),
+}
+
+/// A second person's decision on a request: only a user of a role the
+/// raffle names as approvers, never the requester (GLI-31 5.2.4).
+pub async fn decide_approval(
+    state: &AppState,
+    staff: &Staff,
+    id: &str,
+    approve: bool,
+) -> Result<Decided, AppError> {
+    raffle_core::ids::check_uuid("approval id", id)?;
+    let status = if approve { "approved" } else { "rejected" };
+    let (_, requester, current, payload) = state
+        .store
+        .approval(id)
+        .await?
+        .ok_or_else(|| AppError::not_found("no such approval"))?;
+    // Who may approve is the raffle's jurisdiction setting.
+    let allowed: Vec<String> = {
+        let raffle_id = payload["raffle"].as_str().unwrap_or_default();
+        let ledger = state.sequencer.ledger();
+        ledger
+            .raffle(raffle_id)
+            .map(|r| r.config.approvers.clone())
+            .unwrap_or_default()
+    };
+    if !staff.user.roles.iter().any(|r| allowed.contains(r)) {
+        return Err(AppError::new(
+            StatusCode::FORBIDDEN,
+            format!("this raffle's approvers are: {}", allowed.join(", ")),
+        ));
+    }
+    if requester == staff.user.id {
+        return Err(AppError::new(
+            StatusCode::FORBIDDEN,
+            "the requester cannot approve their own request (GLI-31 5.2.4)",
+        ));
+    }
+    if current != "pending" {
+        return Err(AppError::new(
+            StatusCode::CONFLICT,
+            format!("the request is already {current}"),
+        ));
+    }
+    let (kind, payload, requester) = state
+        .store
+        .claim_approval(id, &staff.user.id, status)
+        .await?
+        .ok_or_else(|| AppError::new(StatusCode::CONFLICT, "the request was decided meanwhile"))?;
+    state
+        .store
+        .record_event(
+            "approvals",
+            status,
+            &json!({ "approval": id, "kind": kind }),
+            Some(&staff.user.staff_id),
+        )
+        .await?;
+    if !approve {
+        return Ok(Decided::Rejected);
+    }
+    let requested_by = state.store.staff_id_of(&requester).await?;
+    let approved_by = staff.user.staff_id.clone();
+    let text = |k: &str| payload[k].as_str().unwrap_or_default().to_string();
+    let change = match kind.as_str() {
+        "void" => Change::VoidSale {
+            raffle: text("raffle"),
+            sale: text("sale"),
+            reason: serde_json::from_value(payload["reason"].clone())
+                .map_err(|e| AppError::bad_request(e.to_string()))?,
+            refund: payload["refund"].as_bool().unwrap_or(false),
+            requested_by,
+            approved_by,
+        },
+        "reconciliation" => Change::Reconcile {
+            raffle: text("raffle"),
+            draw: text("draw"),
+            requested_by,
+            approved_by,
+        },
+        "redraw" => Change::Redraw {
+            raffle: text("raffle"),
+            draw: text("draw"),
+            reason: serde_json::from_value(payload["reason"].clone())
+                .map_err(|e| AppError::bad_request(e.to_string()))?,
+            requested_by,
+            approved_by,
+        },
+        other => {
+            return Err(AppError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("unknown approval kind {other}"),
+            ));
+        }
+    };
+    match state.sequencer.submit(change).await {
+        Ok(s) => {
+            state
+                .store
+                .finish_approval(id, "approved", &format!("log index {}", s.index))
+                .await?;
+            Ok(Decided::Approved(Box::new(s)))
+        }
+        Err(e) => {
+            state
+                .store
+                .finish_approval(id, "failed", &e.to_string())
+                .await?;
+            Err(e.into())
+        }
+    }
+}
+
+/// Fixes a draw's eligible set and seed commitment (`draw.frozen`).
+pub async fn freeze_draw(
+    state: &AppState,
+    staff: &Staff,
+    id: &str,
+    draw: &str,
+) -> Result<Sequenced, AppError> {
+    let s = state
+        .sequencer
+        .submit(Change::FreezeDraw {
+            raffle: id.to_string(),
+            draw: draw.to_string(),
+        })
+        .await?;
+    draw_event(state, staff, "frozen", id, draw, &s).await?;
+    Ok(s)
+}
+
+/// Accepts the configured witness's signature over the `draw.frozen`
+/// entry, once per draw (architecture page, "The draw"); returns the
+/// witness's name.
+pub async fn contribute(
+    state: &AppState,
+    staff: &Staff,
+    id: &str,
+    draw: &str,
+    witness: &str,
+    signature_base64: &str,
+) -> Result<String, AppError> {
+    let keys: Vec<transparency::NoteVerifier> = state
+        .config
+        .witness_keys
+        .iter()
+        .map(|k| transparency::NoteVerifier::from_vkey(k))
+        .collect::<Result<_, _>>()
+        .map_err(|e| {
+            AppError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("RAFFLE_WITNESS_KEYS: {e}"),
+            )
+        })?;
+    let key = keys.iter().find(|k| k.name() == witness).ok_or_else(|| {
+        AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("{witness:?} is not a configured witness"),
+        )
+    })?;
+    let (_, _, message) = crate::witness::frozen_entry(state, id, draw).await?;
+    let signature = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .decode(signature_base64.trim())
+            .map_err(|e| AppError::bad_request(format!("signature is not base64: {e}")))?
+    };
+    if !key.verify_raw(&message, &signature) {
+        return Err(AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the signature does not verify with the witness key over the frozen entry",
+        ));
+    }
+    state
+        .store
+        .save_contribution(id, draw, key.name(), &signature)
+        .await?;
+    state
+        .store
+        .record_event(
+            "draws",
+            "contribution",
+            &json!({ "raffle": id, "draw": draw, "witness": key.name() }),
+            Some(&staff.user.staff_id),
+        )
+        .await?;
+    Ok(key.name().to_string())
+}
+
+/// Performs a draw (`draw.performed`). With a witness configured, its
+/// contribution is required: the operator alone cannot fix the outcome.
+pub async fn perform_draw(
+    state: &AppState,
+    staff: &Staff,
+    id: &str,
+    draw: &str,
+) -> Result<Sequenced, AppError> {
+    let stored = match state.store.contribution(id, draw).await? {
+        Some(c) => Some(c),
+        None => crate::witness::fetch_contribution(state, id, draw).await?,
+    };
+    let contribution = match stored {
+        Some(c) => c,
+        None if state.config.witness_keys.is_empty() => Vec::new(),
+        None => {
+            return Err(AppError::new(
+                StatusCode::CONFLICT,
+                "a witness is configured: its contribution to this draw is required first",
+            ));
+        }
+    };
+    let s = state
+        .sequencer
+        .submit(Change::PerformDraw {
+            raffle: id.to_string(),
+            draw: draw.to_string(),
+            contribution,
+        })
+        .await?;
+    draw_event(state, staff, "performed", id, draw, &s).await?;
+    Ok(s)
+}
+
+/// GLI-31 2.6.4: a drawn number is set aside only for a reason of the fixed
+/// list (unclaimed within the claim window, where the raffle redraws
+/// unclaimed prizes; winner ineligible), and only once a second person
+/// approves; the redraw continues the draw's random stream. Returns the
+/// approval id.
+pub async fn request_redraw(
+    state: &AppState,
+    staff: &Staff,
+    id: &str,
+    draw: &str,
+    reason: RedrawReason,
+) -> Result<String, AppError> {
+    {
+        let ledger = state.sequencer.ledger();
+        let r = ledger
+            .raffle(id)
+            .ok_or_else(|| AppError::not_found("no such raffle"))?;
+        if !r.draws.contains_key(draw) {
+            return Err(AppError::not_found("no such draw, or it is not drawn yet"));
+        }
+        // The ledger's own rule, checked before a second person is asked.
+        r.check_redraw(draw, reason, raffle_core::Timestamp::now())?;
+    }
+    request_approval(
+        state,
+        staff,
+        "redraw",
+        json!({ "raffle": id, "draw": draw, "reason": reason }),
+    )
+    .await
+}
+
+/// A paid claim: the entry and the prize.
+pub struct PaidClaim {
+    pub raffle: String,
+    pub draw: String,
+    pub prize: Money,
+    pub sequenced: Sequenced,
+}
+
+/// GLI-31 2.7.1: a winning ticket is validated by its validation number
+/// (typed, or scanned from its barcode) before payout; over the raffle's
+/// threshold only once the paperwork is completed.
+pub async fn pay_claim(
+    state: &AppState,
+    staff: &Staff,
+    validation_number: &str,
+    paperwork_completed: bool,
+) -> Result<PaidClaim, AppError> {
+    let vn = ValidationNumber::parse(validation_number.trim())?;
+    let Some((raffle, sale)) = crate::receipt::find_by_validation(state, &vn).await? else {
+        return Err(AppError::not_found("no ticket has this validation number"));
+    };
+    let draw = {
+        let ledger = state.sequencer.ledger();
+        let r = ledger
+            .raffle(&raffle)
+            .ok_or_else(|| AppError::not_found("no such raffle"))?;
+        r.config
+            .draws
+            .iter()
+            .find(|d| {
+                r.draws.get(&d.id).is_some_and(|s| {
+                    !s.claimed && s.winner.as_ref().is_some_and(|w| w.sale == sale)
+                })
+            })
+            .map(|d| d.id.clone())
+    };
+    let Some(draw) = draw else {
+        return Err(AppError::new(
+            StatusCode::CONFLICT,
+            "this ticket has no unclaimed prize",
+        ));
+    };
+    let s = state
+        .sequencer
+        .submit(Change::PayClaim {
+            raffle: raffle.clone(),
+            draw: draw.clone(),
+            sale,
+            validation_number: vn.to_text(),
+            paperwork: paperwork_completed,
+            by: staff.user.staff_id.clone(),
+        })
+        .await?;
+    let Body::ClaimPaid(c) = &s.entry.body else {
+        unreachable!("a claim entry")
+    };
+    Ok(PaidClaim {
+        raffle,
+        draw,
+        prize: c.prize,
+        sequenced: s,
+    })
+}
+
+/// Sets a jurisdiction's texts (administrators), recording the old and new
+/// values (GLI-31 5.2.4).
+pub async fn set_jurisdiction_texts(
+    state: &AppState,
+    staff: &Staff,
+    texts: raffle_core::store::people::JurisdictionTexts,
+) -> Result<(), AppError> {
+    let code_ok = (2..=16).contains(&texts.jurisdiction.len())
+        && texts
+            .jurisdiction
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-');
+    if !code_ok {
+        return Err(AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "a jurisdiction code is 2 to 16 capital letters, digits or dashes, like CA-ON",
+        ));
+    }
+    for (what, text) in [
+        ("help line", &texts.help_line),
+        ("estimate notice (English)", &texts.estimate_notice_en),
+        ("estimate notice (French)", &texts.estimate_notice_fr),
+    ] {
+        if text.trim().is_empty() || text.len() > 500 {
+            return Err(AppError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("the {what} must be 1 to 500 characters"),
+            ));
+        }
+    }
+    let old = state.store.set_jurisdiction_texts(&texts).await?;
+    let as_json = |t: &raffle_core::store::people::JurisdictionTexts| json!({ "help_line": t.help_line, "estimate_notice_en": t.estimate_notice_en, "estimate_notice_fr": t.estimate_notice_fr });
+    state
+        .store
+        .record_event(
+            "settings",
+            "jurisdiction_texts_changed",
+            &json!({ "jurisdiction": texts.jurisdiction, "old": old.as_ref().map(as_json), "new": as_json(&texts) }),
+            Some(&staff.user.staff_id),
+        )
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,759 @@
+//! The admin console: server-rendered pages for staff, over the same
+//! operations as the admin API ([`crate::operations`]).
+//!
+//! Guarantees:
+//! - Sign-in with password and TOTP (the API's own rules: each code once,
+//!   lock-out after five failures); a user created in the console enrols
+//!   their authenticator at first sign-in, from a QR code only they see.
+//! - A session cookie (`HttpOnly`, `SameSite=Strict`, path `/console`)
+//!   that ends after 30 minutes idle or at sign-out.
+//! - Every page and action is in [`ROUTES`] with the roles it needs, and
+//!   one middleware ([`authorize`]) checks the session, the enrolment, the
+//!   role and, on every form post, the CSRF token ([`super::csrf`]) before
+//!   a handler runs (a test walks the table for every role).
+//! - Every console page is `no-store`, under the site's strict CSP.
+
+mod claims;
+mod draws;
+mod events;
+mod raffles;
+mod settings;
+mod users;
+mod voids;
+
+use super::{LangQuery, csrf, href, lang, layout, no_store};
+use crate::AppState;
+use crate::auth::{SignedIn, Staff};
+use crate::error::AppError;
+use crate::i18n::Lang;
+use axum::extract::{Form, MatchedPath, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use maud::{Markup, html};
+use sha2::Digest as _;
+
+pub const SESSION_COOKIE: &str = "raffle_session";
+
+const ANY: &[&str] = &[];
+pub(crate) const MANAGER: &[&str] = &["raffle_manager"];
+pub(crate) const FINANCE: &[&str] = &["finance"];
+pub(crate) const APPROVERS: &[&str] = &["finance", "administrator"];
+pub(crate) const ADMINISTRATOR: &[&str] = &["administrator"];
+pub(crate) const FIGURES: &[&str] = &["finance", "administrator", "auditor"];
+pub(crate) const EVENTS: &[&str] = &["administrator", "auditor"];
+
+/// Every console page and action behind a session: method, path, and the
+/// roles allowed (empty: any signed-in user). The same roles as the admin
+/// API's routes for the same operations ([`crate::admin::ROUTES`]).
+pub const ROUTES: &[(&str, &str, &[&str])] = &[
+    ("GET", "/console", ANY),
+    ("GET", "/console/raffles/new", MANAGER),
+    ("POST", "/console/raffles", MANAGER),
+    ("GET", "/console/raffles/{id}", ANY),
+    ("GET", "/console/raffles/{id}/edit", MANAGER),
+    ("POST", "/console/raffles/{id}/edit", MANAGER),
+    ("POST", "/console/raffles/{id}/open", MANAGER),
+    ("POST", "/console/raffles/{id}/close", MANAGER),
+    (
+        "GET",
+        "/console/raffles/{id}/draws/{draw_id}/reconciliation",
+        FIGURES,
+    ),
+    (
+        "POST",
+        "/console/raffles/{id}/draws/{draw_id}/reconciliation",
+        FINANCE,
+    ),
+    ("GET", "/console/raffles/{id}/draws/{draw_id}", ANY),
+    (
+        "POST",
+        "/console/raffles/{id}/draws/{draw_id}/freeze",
+        MANAGER,
+    ),
+    (
+        "POST",
+        "/console/raffles/{id}/draws/{draw_id}/contribution",
+        MANAGER,
+    ),
+    (
+        "POST",
+        "/console/raffles/{id}/draws/{draw_id}/perform",
+        MANAGER,
+    ),
+    (
+        "POST",
+        "/console/raffles/{id}/draws/{draw_id}/redraw",
+        MANAGER,
+    ),
+    ("GET", "/console/claims", MANAGER),
+    ("POST", "/console/claims", MANAGER),
+    ("GET", "/console/voids", FINANCE),
+    ("POST", "/console/voids", FINANCE),
+    ("GET", "/console/approvals", APPROVERS),
+    ("POST", "/console/approvals/{id}", APPROVERS),
+    ("GET", "/console/users", ADMINISTRATOR),
+    ("POST", "/console/users", ADMINISTRATOR),
+    ("POST", "/console/users/{id}/roles", ADMINISTRATOR),
+    ("GET", "/console/events", EVENTS),
+    ("GET", "/console/settings", ADMINISTRATOR),
+    ("POST", "/console/settings", ADMINISTRATOR),
+];
+
+/// What every console handler behind [`authorize`] is given: who is
+/// signed in, the page's language and the CSRF token for its forms.
+#[derive(Clone)]
+pub struct Console {
+    pub staff: Staff,
+    pub lang: Lang,
+    pub csrf: String,
+    set_cookie: Option<HeaderValue>,
+}
+
+impl Console {
+    pub fn may(&self, roles: &[&str]) -> bool {
+        roles.is_empty()
+            || self
+                .staff
+                .user
+                .roles
+                .iter()
+                .any(|r| roles.contains(&r.as_str()))
+    }
+
+    /// A hidden CSRF field for a form.
+    pub fn csrf_field(&self) -> Markup {
+        html! { input type="hidden" name=(csrf::FIELD) value=(self.csrf); }
+    }
+
+    pub fn href(&self, path: &str) -> String {
+        href(self.lang, path)
+    }
+
+    /// A console page: the navigation the user's roles open, who is signed
+    /// in, then `content`; `no-store`.
+    pub fn page(&self, status: StatusCode, title: &str, path: &str, content: Markup) -> Response {
+        let lang = self.lang;
+        let links: &[(&str, &str, &[&str])] = &[
+            ("/console", "console.nav.home", ANY),
+            ("/console/raffles/new", "console.nav.new", MANAGER),
+            ("/console/claims", "console.nav.claims", MANAGER),
+            ("/console/voids", "console.nav.voids", FINANCE),
+            ("/console/approvals", "console.nav.approvals", APPROVERS),
+            ("/console/users", "console.nav.users", ADMINISTRATOR),
+            ("/console/events", "console.nav.events", EVENTS),
+            ("/console/settings", "console.nav.settings", ADMINISTRATOR),
+        ];
+        let body = html! {
+            nav.console aria-label=(lang.t("console.title")) {
+                ul {
+                    @for (to, key, roles) in links {
+                        @if self.may(roles) {
+                            li {
+                                @if *to == path { a href=(self.href(to)) aria-current="page" { (lang.t(key)) } }
+                                @else { a href=(self.href(to)) { (lang.t(key)) } }
+                            }
+                        }
+                    }
+                }
+                form.inline method="post" action=(self.href("/console/sign-out")) {
+                    (self.csrf_field())
+                    span { (lang.f("console.signed", &[("name", &self.staff.user.username), ("roles", &self.staff.user.roles.join(", "))])) " " }
+                    button type="submit" { (lang.t("console.signout")) }
+                }
+            }
+            (content)
+        };
+        no_store(
+            layout(lang, status, title, path, body),
+            self.set_cookie.clone(),
+        )
+    }
+
+    /// A refused or failed operation: its message under the catalogue's
+    /// lead, with the status it carries.
+    pub fn refusal(&self, e: &AppError) -> Markup {
+        html! {
+            div.error role="alert" {
+                p { (self.lang.t("console.refused.lead")) }
+                p { (e.message) }
+            }
+        }
+    }
+
+    /// A page that says only that something was refused.
+    pub fn refused_page(&self, e: AppError, path: &str) -> Response {
+        let status = e.status;
+        self.page(
+            status,
+            self.lang.t("console.refused.title"),
+            path,
+            html! { h1 { (self.lang.t("console.refused.title")) } (self.refusal(&e)) },
+        )
+    }
+}
+
+/// `?done=` after an action: the confirmation shown, from a fixed list.
+#[derive(serde::Deserialize)]
+pub struct Done {
+    done: Option<String>,
+}
+
+impl Done {
+    pub fn notice(&self, lang: Lang) -> Markup {
+        let key = match self.done.as_deref() {
+            Some("created") => "console.done.created",
+            Some("saved") => "console.done.saved",
+            Some("opened") => "console.done.opened",
+            Some("closed") => "console.done.closed",
+            Some("requested") => "console.done.requested",
+            Some("approved") => "console.done.approved",
+            Some("rejected") => "console.done.rejected",
+            Some("frozen") => "console.done.frozen",
+            Some("contributed") => "console.done.contributed",
+            Some("performed") => "console.done.performed",
+            Some("roles") => "console.done.roles",
+            Some("enrolled") => "console.done.enrolled",
+            Some("paid") => "console.done.paid",
+            Some("user") => "console.done.user",
+            _ => return html! {},
+        };
+        html! { p.done role="status" { (lang.t(key)) } }
+    }
+}
+
+/// A redirect after a successful action (303, so the browser gets the page).
+pub fn done(lang: Lang, path: &str, what: &str) -> Response {
+    no_store(
+        Redirect::to(&format!("{}&done={what}", href(lang, path))).into_response(),
+        None,
+    )
+}
+
+pub fn router(state: AppState) -> Router<AppState> {
+    let protected = Router::new()
+        .route("/console", get(home))
+        .route("/console/raffles/new", get(raffles::new_form))
+        .route("/console/raffles", post(raffles::create))
+        .route("/console/raffles/{id}", get(raffles::show))
+        .route(
+            "/console/raffles/{id}/edit",
+            get(raffles::edit_form).post(raffles::update),
+        )
+        .route("/console/raffles/{id}/open", post(raffles::open))
+        .route("/console/raffles/{id}/close", post(raffles::close))
+        .route(
+            "/console/raffles/{id}/draws/{draw_id}/reconciliation",
+            get(draws::reconciliation).post(draws::acknowledge),
+        )
+        .route(
+            "/console/raffles/{id}/draws/{draw_id}",
+            get(draws::ceremony),
+        )
+        .route(
+            "/console/raffles/{id}/draws/{draw_id}/freeze",
+            post(draws::freeze),
+        )
+        .route(
+            "/console/raffles/{id}/draws/{draw_id}/contribution",
+            post(draws::contribution),
+        )
+        .route(
+            "/console/raffles/{id}/draws/{draw_id}/perform",
+            post(draws::perform),
+        )
+        .route(
+            "/console/raffles/{id}/draws/{draw_id}/redraw",
+            post(draws::redraw),
+        )
+        .route("/console/claims", get(claims::show).post(claims::pay))
+        .route("/console/voids", get(voids::show).post(voids::request))
+        .route("/console/approvals", get(voids::approvals))
+        .route("/console/approvals/{id}", post(voids::decide))
+        .route("/console/users", get(users::list).post(users::create))
+        .route("/console/users/{id}/roles", post(users::set_roles))
+        .route("/console/events", get(events::search))
+        .route(
+            "/console/settings",
+            get(settings::show).post(settings::save),
+        )
+        .route_layer(middleware::from_fn_with_state(state, authorize));
+    Router::new()
+        .route("/console/sign-in", get(sign_in_show).post(sign_in))
+        .route("/console/sign-out", post(sign_out))
+        .route("/console/enrol", get(enrol_show).post(enrol))
+        .merge(protected)
+}
+
+/// Form bodies are small: anything larger is refused before it is read whole.
+const FORM_LIMIT: usize = 64 * 1024;
+
+/// The one place where console pages check the session, the enrolment,
+/// the role and (for a form post) the CSRF token.
+async fn authorize(
+    State(state): State<AppState>,
+    matched: MatchedPath,
+    q: Query<LangQuery>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let lang = lang(&q, &parts.headers);
+    let staff = match signed_in(&state, lang, &parts.headers).await {
+        Ok(s) => s,
+        Err(resp) => return resp,
+    };
+    if !staff.user.enrolled {
+        return no_store(
+            Redirect::to(&href(lang, "/console/enrol")).into_response(),
+            None,
+        );
+    }
+    let (token, set_cookie) = csrf::token(&parts.headers);
+    let console = Console {
+        staff,
+        lang,
+        csrf: token,
+        set_cookie,
+    };
+    let method = parts.method.as_str();
+    let Some((_, _, roles)) = ROUTES
+        .iter()
+        .find(|(m, p, _)| *m == method && *p == matched.as_str())
+    else {
+        return console.refused_page(
+            AppError::new(
+                StatusCode::FORBIDDEN,
+                "this page is not in the console's route table",
+            ),
+            "/console",
+        );
+    };
+    if !console.may(roles) {
+        let mut roles_text: Vec<&str> = roles.to_vec();
+        roles_text.sort();
+        return console.page(
+            StatusCode::FORBIDDEN,
+            lang.t("console.forbidden.title"),
+            matched.as_str(),
+            html! {
+                h1 { (lang.t("console.forbidden.title")) }
+                p.error role="alert" { (lang.f("console.forbidden", &[("roles", &roles_text.join(", "))])) }
+            },
+        );
+    }
+    let body = if parts.method == Method::POST {
+        let bytes = match axum::body::to_bytes(body, FORM_LIMIT).await {
+            Ok(b) => b,
+            Err(_) => {
+                return console.refused_page(
+                    AppError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "the form is larger than 64 KiB",
+                    ),
+                    matched.as_str(),
+                );
+            }
+        };
+        let submitted = form_urlencoded::parse(&bytes)
+            .find(|(k, _)| k == csrf::FIELD)
+            .map(|(_, v)| v.into_owned());
+        if !csrf::check(&parts.headers, submitted.as_deref()) {
+            return console.page(
+                StatusCode::FORBIDDEN,
+                lang.t("console.refused.title"),
+                matched.as_str(),
+                html! { h1 { (lang.t("console.refused.title")) } p.error role="alert" { (lang.t("check.expired")) } },
+            );
+        }
+        axum::body::Body::from(bytes)
+    } else {
+        body
+    };
+    parts.extensions.insert(console);
+    next.run(Request::from_parts(parts, body)).await
+}
+
+fn session_token(headers: &HeaderMap) -> Option<String> {
+    super::cookies(headers, SESSION_COOKIE)
+        .next()
+        .map(str::to_string)
+}
+
+/// The user of the session cookie, or what to answer instead: the sign-in
+/// page (without a cookie, by a redirect; with one that has ended, saying so).
+async fn signed_in(state: &AppState, lang: Lang, headers: &HeaderMap) -> Result<Staff, Response> {
+    let Some(token) = session_token(headers) else {
+        return Err(no_store(
+            Redirect::to(&href(lang, "/console/sign-in")).into_response(),
+            None,
+        ));
+    };
+    let token_sha256: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+    match state.store.session_user(&token_sha256).await {
+        Ok(Some(user)) => Ok(Staff { user, token_sha256 }),
+        Ok(None) => Err(sign_in_page(
+            lang,
+            headers,
+            StatusCode::UNAUTHORIZED,
+            Some(lang.t("console.expired")),
+        )),
+        Err(e) => Err(AppError::from(e).into_response()),
+    }
+}
+
+fn sign_in_form(lang: Lang, token: &str, message: Option<&str>) -> Markup {
+    html! {
+        h1 { (lang.t("console.signin")) }
+        @if let Some(m) = message { p.error role="alert" { (m) } }
+        form method="post" action=(href(lang, "/console/sign-in")) {
+            input type="hidden" name=(csrf::FIELD) value=(token);
+            p { label for="username" { (lang.t("console.username")) } br; input #username name="username" type="text" autocomplete="username" required; }
+            p { label for="password" { (lang.t("console.password")) } br; input #password name="password" type="password" autocomplete="current-password" required; }
+            p {
+                label for="code" { (lang.t("console.code")) } br;
+                input #code name="code" type="text" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" aria-describedby="code-help";
+                br; span #code-help .note { (lang.t("console.code.first")) }
+            }
+            p { button type="submit" { (lang.t("console.submit")) } }
+        }
+    }
+}
+
+fn sign_in_page(
+    lang: Lang,
+    headers: &HeaderMap,
+    status: StatusCode,
+    message: Option<&str>,
+) -> Response {
+    let (token, set) = csrf::token(headers);
+    let resp = layout(
+        lang,
+        status,
+        lang.t("console.signin"),
+        "/console/sign-in",
+        sign_in_form(lang, &token, message),
+    );
+    no_store(resp, set)
+}
+
+/// A sign-in or enrolment form posted without its CSRF token.
+fn csrf_refused(lang: Lang, headers: &HeaderMap) -> Response {
+    sign_in_page(
+        lang,
+        headers,
+        StatusCode::FORBIDDEN,
+        Some(lang.t("check.expired")),
+    )
+}
+
+fn session_cookie(token: &str) -> HeaderValue {
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={token}; Path=/console; HttpOnly; SameSite=Strict"
+    ))
+    .expect("an ASCII cookie")
+}
+
+/// `GET /console/sign-in`.
+pub async fn sign_in_show(q: Query<LangQuery>, headers: HeaderMap) -> Response {
+    let lang = lang(&q, &headers);
+    sign_in_page(lang, &headers, StatusCode::OK, None)
+}
+
+#[derive(serde::Deserialize)]
+pub struct SignInForm {
+    csrf: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    code: Option<String>,
+}
+
+/// `POST /console/sign-in`.
+pub async fn sign_in(
+    State(state): State<AppState>,
+    q: Query<LangQuery>,
+    headers: HeaderMap,
+    Form(f): Form<SignInForm>,
+) -> Response {
+    let lang = lang(&q, &headers);
+    if !csrf::check(&headers, f.csrf.as_deref()) {
+        return csrf_refused(lang, &headers);
+    }
+    let result = crate::auth::sign_in(
+        &state,
+        f.username.as_deref().unwrap_or(""),
+        f.password.as_deref().unwrap_or(""),
+        f.code.as_deref().unwrap_or("").trim(),
+    )
+    .await;
+    match result {
+        Ok(SignedIn::Enrolled(token)) => no_store(
+            Redirect::to(&href(lang, "/console")).into_response(),
+            Some(session_cookie(&token)),
+        ),
+        Ok(SignedIn::MustEnrol(token)) => no_store(
+            Redirect::to(&href(lang, "/console/enrol")).into_response(),
+            Some(session_cookie(&token)),
+        ),
+        Err(e) if e.status == StatusCode::TOO_MANY_REQUESTS => sign_in_page(
+            lang,
+            &headers,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some(lang.t("console.locked")),
+        ),
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => sign_in_page(
+            lang,
+            &headers,
+            StatusCode::UNAUTHORIZED,
+            Some(lang.t("console.refused")),
+        ),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The enrolment page: the QR code of the user's new TOTP secret (and the
+/// secret as text, for typing into an authenticator), and the form for
+/// the first code.
+fn enrol_page(
+    lang: Lang,
+    headers: &HeaderMap,
+    staff: &Staff,
+    status: StatusCode,
+    message: Option<&str>,
+) -> Response {
+    let (token, set) = csrf::token(headers);
+    let uri = crate::auth::totp_uri(&staff.user.username, &staff.user.totp_secret);
+    let qr = qrcode::QrCode::new(uri.as_bytes())
+        .map(|c| {
+            c.render::<qrcode::render::svg::Color>()
+                .min_dimensions(200, 200)
+                .build()
+        })
+        .unwrap_or_default();
+    let content = html! {
+        h1 { (lang.t("console.enrol.title")) }
+        @if let Some(m) = message { p.error role="alert" { (m) } }
+        p { (lang.t("console.enrol.intro")) }
+        figure.qr {
+            (maud::PreEscaped(qr))
+            figcaption { (lang.t("console.enrol.qr")) }
+        }
+        p { (lang.t("console.enrol.secret")) " " code.vn { (staff.user.totp_secret) } }
+        form method="post" action=(href(lang, "/console/enrol")) {
+            input type="hidden" name=(csrf::FIELD) value=(token);
+            p { label for="code" { (lang.t("console.enrol.code")) } br; input #code name="code" type="text" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" required; }
+            p { button type="submit" { (lang.t("console.enrol.submit")) } }
+        }
+    };
+    no_store(
+        layout(
+            lang,
+            status,
+            lang.t("console.enrol.title"),
+            "/console/enrol",
+            content,
+        ),
+        set,
+    )
+}
+
+/// `GET /console/enrol`: for a session of a user still to enrol.
+pub async fn enrol_show(
+    State(state): State<AppState>,
+    q: Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = lang(&q, &headers);
+    match signed_in(&state, lang, &headers).await {
+        Ok(staff) if staff.user.enrolled => {
+            no_store(Redirect::to(&href(lang, "/console")).into_response(), None)
+        }
+        Ok(staff) => enrol_page(lang, &headers, &staff, StatusCode::OK, None),
+        Err(resp) => resp,
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct EnrolForm {
+    csrf: Option<String>,
+    code: Option<String>,
+}
+
+/// `POST /console/enrol`: the first code from the new authenticator
+/// completes the enrolment; a wrong one counts as a failed sign-in.
+pub async fn enrol(
+    State(state): State<AppState>,
+    q: Query<LangQuery>,
+    headers: HeaderMap,
+    Form(f): Form<EnrolForm>,
+) -> Response {
+    let lang = lang(&q, &headers);
+    if !csrf::check(&headers, f.csrf.as_deref()) {
+        return csrf_refused(lang, &headers);
+    }
+    let staff = match signed_in(&state, lang, &headers).await {
+        Ok(s) => s,
+        Err(resp) => return resp,
+    };
+    if staff.user.enrolled {
+        return no_store(Redirect::to(&href(lang, "/console")).into_response(), None);
+    }
+    match crate::auth::enrol(&state, &staff.user, f.code.as_deref().unwrap_or("")).await {
+        Ok(true) => done(lang, "/console", "enrolled"),
+        Ok(false) => {
+            // Five failures lock the account, as for sign-ins; a locked
+            // account's session ends.
+            if let Ok(Some(u)) = state.store.user_by_name(&staff.user.username).await
+                && u.locked
+            {
+                let _ = state.store.delete_session(&staff.token_sha256).await;
+                return sign_in_page(
+                    lang,
+                    &headers,
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Some(lang.t("console.locked")),
+                );
+            }
+            enrol_page(
+                lang,
+                &headers,
+                &staff,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(lang.t("console.enrol.wrong")),
+            )
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `GET /console`: the raffles, with what the user's roles can do next.
+async fn home(
+    State(state): State<AppState>,
+    Extension(c): Extension<Console>,
+    done_q: Query<Done>,
+) -> Response {
+    let lang = c.lang;
+    let pending = if c.may(APPROVERS) {
+        state.store.pending_approvals().await.map(|p| p.len()).ok()
+    } else {
+        None
+    };
+    let content = {
+        let ledger = state.sequencer.ledger();
+        let mut raffles: Vec<_> = ledger.raffles().collect();
+        raffles.sort_by_key(|r| std::cmp::Reverse(r.config.sales_start));
+        html! {
+            h1 { (lang.t("console.title")) }
+            (done_q.notice(lang))
+            @if let Some(n) = pending.filter(|n| *n > 0) {
+                p { a href=(c.href("/console/approvals")) { (lang.f("console.approvals.waiting", &[("count", &n.to_string())])) } }
+            }
+            h2 { (lang.t("console.raffles")) }
+            @if raffles.is_empty() { p { (lang.t("console.none")) } }
+            @if c.may(MANAGER) { p { a href=(c.href("/console/raffles/new")) { (lang.t("console.nav.new")) } } }
+            div.table {
+                table {
+                    thead { tr { th scope="col" { (lang.t("console.raffle.name")) } th scope="col" { (lang.t("console.raffle.status")) } th scope="col" { (lang.t("console.raffle.sold")) } th scope="col" { (lang.t("console.raffle.net")) } } }
+                    tbody {
+                        @for r in &raffles {
+                            tr {
+                                td { a href=(c.href(&format!("/console/raffles/{}", r.id))) { (r.config.name) } }
+                                td { (super::raffles::status_text(lang, r.status)) }
+                                td { (lang.count(r.sold_numbers())) }
+                                td { (lang.money(r.net)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    c.page(StatusCode::OK, lang.t("console.title"), "/console", content)
+}
+
+#[derive(serde::Deserialize)]
+pub struct SignOutForm {
+    csrf: Option<String>,
+}
+
+/// `POST /console/sign-out`: ends the session.
+pub async fn sign_out(
+    State(state): State<AppState>,
+    q: Query<LangQuery>,
+    headers: HeaderMap,
+    Form(f): Form<SignOutForm>,
+) -> Response {
+    let lang = lang(&q, &headers);
+    if !csrf::check(&headers, f.csrf.as_deref()) {
+        return csrf_refused(lang, &headers);
+    }
+    if let Ok(staff) = signed_in(&state, lang, &headers).await
+        && let Err(e) = state.store.delete_session(&staff.token_sha256).await
+    {
+        return AppError::from(e).into_response();
+    }
+    let clear = HeaderValue::from_static(
+        "raffle_session=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0",
+    );
+    no_store(
+        Redirect::to(&href(lang, "/console/sign-in")).into_response(),
+        Some(clear),
+    )
+}
+
+/// A form's fields, for forms with repeated or optional fields.
+pub struct Fields(Vec<(String, String)>);
+
+impl Fields {
+    pub fn parse(body: &[u8]) -> Fields {
+        Fields(form_urlencoded::parse(body).into_owned().collect())
+    }
+
+    /// A field's value, trimmed ("" when absent).
+    pub fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.trim())
+    }
+
+    /// Every value of a repeated field (checkboxes).
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_string())
+            .collect()
+    }
+
+    pub fn checked(&self, name: &str) -> bool {
+        !self.get(name).is_empty()
+    }
+}
+
+#[cfg(test)]
+impl Console {
+    /// A manager's console context, for rendering pages in unit tests.
+    pub fn for_tests() -> Console {
+        Console {
+            staff: Staff {
+                user: raffle_core::store::people::User {
+                    id: raffle_core::ids::new_uuid(),
+                    staff_id: "staff".into(),
+                    username: "mia".into(),
+                    password_hash: String::new(),
+                    totp_secret: String::new(),
+                    roles: vec!["raffle_manager".into()],
+                    locked: false,
+                    enrolled: true,
+                },
+                token_sha256: [0; 32],
+            },
+            lang: Lang::En,
+            csrf: "token".into(),
+            set_cookie: None,
+        }
+    }
+}

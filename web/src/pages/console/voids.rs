@@ -1,0 +1,269 @@
+//! Voids and refunds, and the approvals queue (GLI-31 2.3.3, 5.2.4): finance
+//! asks for a sale to be voided (and refunded) for a reason of the fixed
+//! list; a different user of a role the raffle names as approvers approves
+//! or rejects it, as they do reconciliation acknowledgements and redraws.
+
+use super::{Console, Done, done};
+use crate::AppState;
+use crate::error::AppError;
+use crate::i18n::Lang;
+use crate::operations::{self, Decided};
+use axum::Extension;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use maud::{Markup, html};
+use raffle_core::entry::VoidReason;
+use raffle_core::validation::ValidationNumber;
+
+const REASONS: &[(&str, VoidReason, &str)] = &[
+    (
+        "buyer_request",
+        VoidReason::BuyerRequest,
+        "console.void.buyer_request",
+    ),
+    ("misprint", VoidReason::Misprint, "console.void.misprint"),
+    (
+        "payment_reversed",
+        VoidReason::PaymentReversed,
+        "console.void.payment_reversed",
+    ),
+    ("duplicate", VoidReason::Duplicate, "console.void.duplicate"),
+    (
+        "operator_error",
+        VoidReason::OperatorError,
+        "console.void.operator_error",
+    ),
+];
+
+fn reason_key(reason: &serde_json::Value) -> &'static str {
+    REASONS
+        .iter()
+        .find(|(v, _, _)| reason.as_str() == Some(v))
+        .map_or("console.void.operator_error", |r| r.2)
+}
+
+fn page(c: &Console, status: StatusCode, problem: Option<Markup>, d: &Done) -> Response {
+    let lang = c.lang;
+    let content = html! {
+        h1 { (lang.t("console.voids.title")) }
+        (d.notice(lang))
+        @if let Some(p) = problem { (p) }
+        form method="post" action=(c.href("/console/voids")) {
+            (c.csrf_field())
+            p {
+                label for="ticket" { (lang.t("console.voids.ticket")) } br;
+                input #ticket name="ticket" type="text" autocomplete="off" spellcheck="false" required aria-describedby="ticket-help";
+                br; span #ticket-help .note { (lang.t("console.voids.ticket.help")) }
+            }
+            p {
+                label for="reason" { (lang.t("console.voids.reason")) } br;
+                select #reason name="reason" {
+                    @for (value, _, key) in REASONS { option value=(value) { (lang.t(key)) } }
+                }
+            }
+            p { label { input type="checkbox" name="refund" value="yes"; " " (lang.t("console.voids.refund")) } }
+            p.note { (lang.t("console.voids.note")) }
+            p { button type="submit" { (lang.t("console.voids.submit")) } }
+        }
+    };
+    c.page(
+        status,
+        lang.t("console.voids.title"),
+        "/console/voids",
+        content,
+    )
+}
+
+/// `GET /console/voids`.
+pub async fn show(Extension(c): Extension<Console>, d: Query<Done>) -> Response {
+    page(&c, StatusCode::OK, None, &d)
+}
+
+#[derive(serde::Deserialize)]
+pub struct VoidForm {
+    ticket: Option<String>,
+    reason: Option<String>,
+    refund: Option<String>,
+}
+
+/// The raffle and sale a ticket names: its validation number (the bearer
+/// presents the ticket) or its sale id (from the receipt).
+async fn find_sale(state: &AppState, ticket: &str) -> Result<(String, String), AppError> {
+    if let Ok(vn) = ValidationNumber::parse(ticket) {
+        return crate::receipt::find_by_validation(state, &vn)
+            .await?
+            .ok_or_else(|| AppError::not_found("no ticket has this validation number"));
+    }
+    let ledger = state.sequencer.ledger();
+    ledger
+        .raffles()
+        .find(|r| r.sale(ticket).is_some())
+        .map(|r| (r.id.clone(), ticket.to_string()))
+        .ok_or_else(|| AppError::not_found("no sale has this id or validation number"))
+}
+
+/// `POST /console/voids`: asks for the void (202 through the API).
+pub async fn request(
+    State(state): State<AppState>,
+    Extension(c): Extension<Console>,
+    Form(f): Form<VoidForm>,
+) -> Response {
+    let none = Done { done: None };
+    let Some((_, reason, _)) = REASONS
+        .iter()
+        .find(|(v, _, _)| Some(*v) == f.reason.as_deref())
+    else {
+        let e = AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "choose a reason from the list",
+        );
+        return page(&c, e.status, Some(c.refusal(&e)), &none);
+    };
+    let ticket = f.ticket.as_deref().unwrap_or("").trim();
+    let result = match find_sale(&state, ticket).await {
+        Ok((raffle, sale)) => {
+            operations::request_void(
+                &state,
+                &c.staff,
+                &raffle,
+                &sale,
+                *reason,
+                f.refund.is_some(),
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(_) => done(c.lang, "/console/voids", "requested"),
+        Err(e) => page(&c, e.status, Some(c.refusal(&e)), &none),
+    }
+}
+
+/// What a request asks, in words.
+fn describe(state: &AppState, lang: Lang, kind: &str, payload: &serde_json::Value) -> Markup {
+    let text = |k: &str| payload[k].as_str().unwrap_or_default().to_string();
+    let ledger = state.sequencer.ledger();
+    let r = ledger.raffle(&text("raffle"));
+    let raffle = r
+        .map(|r| r.config.name.clone())
+        .unwrap_or_else(|| text("raffle"));
+    let draw = r
+        .and_then(|r| r.draw_config(&text("draw")).ok())
+        .map(|d| d.name.clone())
+        .unwrap_or_else(|| text("draw"));
+    match kind {
+        "void" => {
+            let sale = r.and_then(|r| r.sale(&text("sale")));
+            html! {
+                (lang.t("console.approvals.void")) " · " (raffle) br;
+                (lang.f("console.approvals.sale", &[("sale", &text("sale"))]))
+                @if let Some(s) = sale {
+                    " · " (lang.f("console.approvals.numbers", &[("first", &s.first.to_string()), ("last", &(s.first + s.count - 1).to_string())]))
+                    " · " (lang.money(s.price))
+                }
+                br; (lang.t(reason_key(&payload["reason"])))
+                @if payload["refund"].as_bool() == Some(true) { " · " (lang.t("console.voids.refund")) }
+            }
+        }
+        "reconciliation" => {
+            let figures = operations::reconciliation(state, &text("raffle"), &text("draw")).ok();
+            html! {
+                (lang.t("console.approvals.reconciliation")) " · " (raffle) " · " (draw)
+                @if let Some(f) = figures {
+                    br; (lang.t("console.reconciliation.sales")) " " (lang.count(f.figures.sales))
+                    " · " (lang.t("console.reconciliation.voids")) " " (lang.count(f.figures.voids))
+                    " · " (lang.t("console.raffle.net")) " " (lang.money(f.net))
+                }
+            }
+        }
+        "redraw" => html! {
+            (lang.t("console.approvals.redraw")) " · " (raffle) " · " (draw) br;
+            @if payload["reason"].as_str() == Some("unclaimed") { (lang.t("console.redraw.unclaimed")) }
+            @else { (lang.t("console.redraw.ineligible")) }
+        },
+        other => html! { (other) },
+    }
+}
+
+async fn approvals_page(
+    state: &AppState,
+    c: &Console,
+    status: StatusCode,
+    problem: Option<Markup>,
+    d: &Done,
+) -> Response {
+    let lang = c.lang;
+    let pending = match state.store.pending_approvals().await {
+        Ok(p) => p,
+        Err(e) => return c.refused_page(e.into(), "/console/approvals"),
+    };
+    let content = html! {
+        h1 { (lang.t("console.approvals.title")) }
+        (d.notice(lang))
+        @if let Some(p) = problem { (p) }
+        @if pending.is_empty() { p { (lang.t("console.approvals.none")) } }
+        ul.cards {
+            @for a in &pending {
+                li.card {
+                    p { (describe(state, lang, &a.kind, &a.payload)) }
+                    p.note { (lang.f("console.approvals.by", &[("name", &a.requester), ("time", &lang.time(a.created_at, "UTC"))])) }
+                    @if a.requested_by == c.staff.user.id {
+                        p.note { (lang.t("console.approvals.own")) }
+                    } @else {
+                        form.inline method="post" action=(c.href(&format!("/console/approvals/{}", a.id))) {
+                            (c.csrf_field())
+                            button type="submit" name="decision" value="approve" { (lang.t("console.approvals.approve")) }
+                            " "
+                            button.secondary type="submit" name="decision" value="reject" { (lang.t("console.approvals.reject")) }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    c.page(
+        status,
+        lang.t("console.approvals.title"),
+        "/console/approvals",
+        content,
+    )
+}
+
+/// `GET /console/approvals`: the requests waiting for a second person.
+pub async fn approvals(
+    State(state): State<AppState>,
+    Extension(c): Extension<Console>,
+    d: Query<Done>,
+) -> Response {
+    approvals_page(&state, &c, StatusCode::OK, None, &d).await
+}
+
+#[derive(serde::Deserialize)]
+pub struct DecisionForm {
+    decision: Option<String>,
+}
+
+/// `POST /console/approvals/{id}`: approve (the change is sequenced) or reject.
+pub async fn decide(
+    State(state): State<AppState>,
+    Extension(c): Extension<Console>,
+    Path(id): Path<String>,
+    Form(f): Form<DecisionForm>,
+) -> Response {
+    let none = Done { done: None };
+    let approve = match f.decision.as_deref() {
+        Some("approve") => true,
+        Some("reject") => false,
+        _ => {
+            let e = AppError::bad_request("decision must be approve or reject");
+            return approvals_page(&state, &c, e.status, Some(c.refusal(&e)), &none).await;
+        }
+    };
+    match operations::decide_approval(&state, &c.staff, &id, approve).await {
+        Ok(Decided::Approved(_)) => done(c.lang, "/console/approvals", "approved"),
+        Ok(Decided::Rejected) => done(c.lang, "/console/approvals", "rejected"),
+        Err(e) => approvals_page(&state, &c, e.status, Some(c.refusal(&e)), &none).await,
+    }
+}
