@@ -181,3 +181,99 @@ async fn a_manager_signs_in_with_totp_and_the_session_expires_in_chromium() {
     );
     drop_database(&app.db).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_and_finance_run_a_raffle_through_the_console_in_chromium() {
+    let app = app().await;
+    let mut users = serde_json::Map::new();
+    for (who, name, role) in [
+        ("manager", "mia", "raffle_manager"),
+        ("finance", "fay", "finance"),
+        ("approver", "finn", "finance"),
+        ("admin", "ada", "administrator"),
+    ] {
+        let (u, password) = web::auth::new_user(name, &[role.to_string()]).unwrap();
+        app.state.store.create_user(&u).await.unwrap();
+        users.insert(
+            who.into(),
+            serde_json::json!({ "user": name, "password": password, "code": web::auth::totp_now(&u.totp_secret).unwrap() }),
+        );
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = web::api::router(app.state.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let users = serde_json::Value::Object(users).to_string();
+    let shots = std::env::var("SCREENSHOTS").unwrap_or_default();
+    let mut args = vec![base.as_str(), users.as_str()];
+    if !shots.is_empty() {
+        args.push(&shots);
+    }
+    let r = node("manage.mjs", &args).await;
+
+    assert!(
+        r["managerHome"]
+            .as_str()
+            .unwrap()
+            .contains("Signed in as mia (raffle_manager)."),
+        "{r}"
+    );
+    assert_eq!(r["created"], "The raffle was created as a draft.", "{r}");
+    assert_eq!(r["opened"], "Sales are open.", "{r}");
+    assert_eq!(r["closed"], "Sales are closed.", "{r}");
+    assert_eq!(
+        r["figures"],
+        serde_json::json!({ "sales": "1", "net": "$10.00" }),
+        "{r}"
+    );
+    assert!(
+        r["requested"].as_str().unwrap().starts_with("Requested"),
+        "{r}"
+    );
+    assert_eq!(r["approved"], "Approved and recorded in the log.", "{r}");
+    assert!(
+        r["frozen"]
+            .as_str()
+            .unwrap()
+            .starts_with("The draw is frozen"),
+        "{r}"
+    );
+    assert_eq!(r["eligible"], "3", "{r}");
+    assert!(
+        r["performed"]
+            .as_str()
+            .unwrap()
+            .starts_with("The draw is performed"),
+        "{r}"
+    );
+    let winner: u64 = r["winner"].as_str().unwrap().parse().unwrap();
+    assert!((1..=3).contains(&winner), "{r}");
+    let raffle = r["raffle"].as_str().unwrap();
+    assert!(
+        r["replay"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("raffle-audit draw {base}/log/ --raffle {raffle}")),
+        "{r}"
+    );
+    assert!(
+        r["claim"]
+            .as_str()
+            .unwrap()
+            .contains("Valid winning ticket: pay $5.00."),
+        "{r}"
+    );
+    assert_eq!(r["violations"], serde_json::json!([]), "axe-core: {r}");
+    assert_eq!(r["overflow"], serde_json::json!([]), "a 390 px phone: {r}");
+    assert_eq!(r["pages"].as_array().unwrap().len(), 13, "{r}");
+    // What the browser did is what the ledger holds.
+    {
+        let ledger = app.state.sequencer.ledger();
+        let raffle = ledger.raffle(raffle).unwrap();
+        assert_eq!(raffle.status, raffle_core::ledger::Status::Closed);
+        let main = &raffle.draws["main"];
+        assert!(main.reconciled && main.claimed);
+        assert_eq!(main.winner.as_ref().unwrap().number, winner);
+    }
+    drop_database(&app.db).await;
+}

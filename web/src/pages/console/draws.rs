@@ -65,7 +65,7 @@ fn reconciliation_page(
             dt { (lang.t("console.raffle.net")) } dd #rec-net { (lang.money(rec.net)) }
         }
         h2 { (lang.t("console.reconciliation.channels")) }
-        div.table {
+        div.table tabindex="0" role="region" aria-label=(lang.t("console.table")) {
             table {
                 thead { tr {
                     th scope="col" { (lang.t("console.reconciliation.channel")) }
@@ -308,7 +308,7 @@ async fn ceremony_page(
                         @if s.is_some_and(|s| s.claimed) { (lang.t("raffle.draw.claimed")) } @else { (lang.t("raffle.draw.unclaimed")) }
                     }
                 }
-                div.table {
+                div.table tabindex="0" role="region" aria-label=(lang.t("console.table")) {
                     table {
                         thead { tr {
                             th scope="col" { (lang.t("console.ceremony.order")) }

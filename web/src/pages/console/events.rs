@@ -127,7 +127,7 @@ pub async fn search(
         p.note { (lang.t("console.events.utc")) }
         @if shown.is_empty() { p { (lang.t("console.events.none")) } }
         @else {
-            div.table {
+            div.table tabindex="0" role="region" aria-label=(lang.t("console.table")) {
                 table {
                     thead { tr {
                         th scope="col" { (lang.t("console.events.time")) }

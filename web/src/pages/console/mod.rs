@@ -653,7 +653,7 @@ async fn home(
             h2 { (lang.t("console.raffles")) }
             @if raffles.is_empty() { p { (lang.t("console.none")) } }
             @if c.may(MANAGER) { p { a href=(c.href("/console/raffles/new")) { (lang.t("console.nav.new")) } } }
-            div.table {
+            div.table tabindex="0" role="region" aria-label=(lang.t("console.table")) {
                 table {
                     thead { tr { th scope="col" { (lang.t("console.raffle.name")) } th scope="col" { (lang.t("console.raffle.status")) } th scope="col" { (lang.t("console.raffle.sold")) } th scope="col" { (lang.t("console.raffle.net")) } } }
                     tbody {

@@ -689,7 +689,7 @@ fn page(
             }
         }
         h2 { (lang.t("raffle.draws")) }
-        div.table {
+        div.table tabindex="0" role="region" aria-label=(lang.t("console.table")) {
             table {
                 thead { tr {
                     th scope="col" { (lang.t("console.f.draw.name")) }
