@@ -2,7 +2,7 @@
 //! raffle list, the raffle page (live jackpot estimate marked as one,
 //! countdown, packages, draws, rules) and the transparency page, in English
 //! and French (Canada), each with the security headers.
-//! (Browser tests in Chromium are to come with the rest of issue 5.)
+//! The same pages in Chromium: `browser.rs`; the console's pages: `console.rs`.
 
 mod common;
 

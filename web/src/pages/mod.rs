@@ -6,9 +6,11 @@
 //! Content-Security-Policy (no inline script or style), frame denial,
 //! `nosniff` and a same-origin referrer policy.
 //!
-//! Today: the raffle list, the raffle page (rules, packages, draws, live
-//! jackpot estimate, countdown, results), the ticket check (a form, with
-//! CSRF protection: [`csrf`]) and the transparency page.
+//! The public site: the raffle list, the raffle page (rules, packages,
+//! draws, live jackpot estimate, countdown, results, the jurisdiction's
+//! texts), buying and the receipt, the ticket check (forms with CSRF
+//! protection: [`csrf`]) and the transparency page; and the staff's admin
+//! console ([`console`]).
 
 mod buy;
 pub mod console;
