@@ -248,6 +248,22 @@ async fn every_console_route_checks_the_session_the_role_and_the_csrf_token() {
     drop_database(&app.db).await;
 }
 
+/// The first request in `who`'s approvals queue that they may decide.
+async fn first_approval(app: &App, who: &Browser) -> String {
+    let queue = who.get(app, "/console/approvals").await.html;
+    between(&queue, "action=\"/console/approvals/", "?").to_string()
+}
+
+/// `who` decides a request from the queue.
+async fn decide(app: &App, who: &Browser, approval: &str) -> Page {
+    who.post(
+        app,
+        &format!("/console/approvals/{approval}"),
+        &[("decision", "approve")],
+    )
+    .await
+}
+
 fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
     html.split_once(start)
         .unwrap_or_else(|| panic!("{start:?} not in {html}"))
@@ -671,32 +687,15 @@ async fn a_raffle_is_run_end_to_end_through_the_console() {
     assert_eq!(p.status, StatusCode::NOT_FOUND, "{}", p.html);
     let queue = fay.get(&app, "/console/approvals").await;
     assert!(queue.html.contains("Your own request"), "{}", queue.html);
-    let approval = between(
-        &finn.get(&app, "/console/approvals").await.html,
-        "action=\"/console/approvals/",
-        "?",
-    )
-    .to_string();
-    let p = fay
-        .post(
-            &app,
-            &format!("/console/approvals/{approval}"),
-            &[("decision", "approve")],
-        )
-        .await;
+    let approval = first_approval(&app, &finn).await;
+    let p = decide(&app, &fay, &approval).await;
     assert_eq!(
         p.status,
         StatusCode::FORBIDDEN,
         "the requester cannot approve: {}",
         p.html
     );
-    let p = finn
-        .post(
-            &app,
-            &format!("/console/approvals/{approval}"),
-            &[("decision", "approve")],
-        )
-        .await;
+    let p = decide(&app, &finn, &approval).await;
     assert_eq!(
         p.location, "/console/approvals?lang=en&done=approved",
         "{}",
@@ -733,19 +732,8 @@ async fn a_raffle_is_run_end_to_end_through_the_console() {
         "{}",
         p.html
     );
-    let approval = between(
-        &finn.get(&app, "/console/approvals").await.html,
-        "action=\"/console/approvals/",
-        "?",
-    )
-    .to_string();
-    let p = finn
-        .post(
-            &app,
-            &format!("/console/approvals/{approval}"),
-            &[("decision", "approve")],
-        )
-        .await;
+    let approval = first_approval(&app, &finn).await;
+    let p = decide(&app, &finn, &approval).await;
     assert_eq!(
         p.location, "/console/approvals?lang=en&done=approved",
         "{}",

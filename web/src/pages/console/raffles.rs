@@ -575,23 +575,36 @@ pub async fn update(
     }
 }
 
+/// A lifecycle action's outcome: the raffle's page, with the confirmation
+/// or the refusal.
+fn after(
+    state: &AppState,
+    c: &Console,
+    id: &str,
+    result: Result<raffle_core::store::sequencer::Sequenced, crate::error::AppError>,
+    what: &str,
+) -> Response {
+    match result {
+        Ok(_) => done(c.lang, &format!("/console/raffles/{id}"), what),
+        Err(e) => page(
+            state,
+            c,
+            id,
+            e.status,
+            Some(c.refusal(&e)),
+            &Done { done: None },
+        ),
+    }
+}
+
 /// `POST /console/raffles/{id}/open`.
 pub async fn open(
     State(state): State<AppState>,
     Extension(c): Extension<Console>,
     Path(id): Path<String>,
 ) -> Response {
-    match operations::open_raffle(&state, &c.staff, &id).await {
-        Ok(_) => done(c.lang, &format!("/console/raffles/{id}"), "opened"),
-        Err(e) => page(
-            &state,
-            &c,
-            &id,
-            e.status,
-            Some(c.refusal(&e)),
-            &Done { done: None },
-        ),
-    }
+    let result = operations::open_raffle(&state, &c.staff, &id).await;
+    after(&state, &c, &id, result, "opened")
 }
 
 /// `POST /console/raffles/{id}/close`: sales close now (GLI-31 2.6.2).
@@ -600,17 +613,8 @@ pub async fn close(
     Extension(c): Extension<Console>,
     Path(id): Path<String>,
 ) -> Response {
-    match operations::close_raffle(&state, &c.staff, &id).await {
-        Ok(_) => done(c.lang, &format!("/console/raffles/{id}"), "closed"),
-        Err(e) => page(
-            &state,
-            &c,
-            &id,
-            e.status,
-            Some(c.refusal(&e)),
-            &Done { done: None },
-        ),
-    }
+    let result = operations::close_raffle(&state, &c.staff, &id).await;
+    after(&state, &c, &id, result, "closed")
 }
 
 /// `GET /console/raffles/{id}`.
