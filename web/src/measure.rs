@@ -1,7 +1,12 @@
 //! Helpers shared by the measuring binaries (`load-purchases`,
-//! `bench-draw`) and the tests that run `raffled`: CPU time read from
-//! `/proc`, a free local port, the clean-up of the scratch database, and
-//! the verification of the log a server of their own published.
+//! `bench-draw`, `bench-pages`) and the tests that run `raffled`: CPU time
+//! read from `/proc`, a free local port, the clean-up of the scratch
+//! database, a `raffled serve` process and JSON calls to its API, and the
+//! verification of the log a server of their own published.
+
+use serde_json::{Value, json};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 /// utime + stime of a process, in microseconds (read in clock ticks of
 /// 10 ms).
@@ -74,6 +79,130 @@ pub fn verify_own_publications(publications: &std::path::Path) -> Result<Verifie
     let report = transparency::fsck::verify_log(&storage, &vkey, 2)
         .map_err(|e| format!("the published log does not verify: {e}"))?;
     Ok((storage, vkey, report))
+}
+
+/// A `raffled serve` process (killed when dropped) and its base URL.
+pub struct Server {
+    pub child: tokio::process::Child,
+    pub base: String,
+}
+
+/// Starts `raffled serve` with `env` and waits until it answers.
+pub async fn start_server(
+    raffled: &std::path::Path,
+    env: &[(&str, String)],
+    client: &reqwest::Client,
+) -> Result<Server, String> {
+    let mut cmd = tokio::process::Command::new(raffled);
+    cmd.arg("serve").stdout(Stdio::null()).kill_on_drop(true);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let child = cmd
+        .spawn()
+        .map_err(|e| format!("starting {}: {e}", raffled.display()))?;
+    let listen = &env
+        .iter()
+        .find(|(k, _)| *k == "RAFFLE_LISTEN")
+        .expect("listen")
+        .1;
+    let base = format!("http://{listen}");
+    let started = Instant::now();
+    loop {
+        if let Ok(r) = client.get(format!("{base}/api/v1/raffles")).send().await
+            && r.status().is_success()
+        {
+            return Ok(Server { child, base });
+        }
+        if started.elapsed() > Duration::from_secs(600) {
+            return Err("raffled did not start".into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// One JSON call; the status and the answer (JSON, or its text).
+pub async fn call(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    token: Option<&str>,
+    body: Value,
+) -> Result<(u16, Value), String> {
+    let mut req = client.request(method, &url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if !body.is_null() {
+        req = req
+            .header("content-type", "application/json")
+            .body(body.to_string());
+    }
+    let resp = req.send().await.map_err(|e| format!("{url}: {e}"))?;
+    let status = resp.status().as_u16();
+    let text = resp.text().await.map_err(|e| format!("{url}: {e}"))?;
+    Ok((
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    ))
+}
+
+/// The answer of a call that must have status `wanted`.
+pub async fn expect(
+    what: &str,
+    wanted: u16,
+    result: Result<(u16, Value), String>,
+) -> Result<Value, String> {
+    let (status, v) = result?;
+    if status != wanted {
+        return Err(format!("{what}: {status} {v}"));
+    }
+    Ok(v)
+}
+
+/// Signs in over the API with the user's current TOTP code; the session token.
+pub async fn sign_in(
+    client: &reqwest::Client,
+    base: &str,
+    user: &str,
+    password: &str,
+    secret: &str,
+) -> Result<String, String> {
+    let code = crate::auth::totp_now(secret).map_err(|e| e.message)?;
+    let v = expect(
+        "sign-in",
+        201,
+        call(
+            client,
+            reqwest::Method::POST,
+            format!("{base}/api/v1/sessions"),
+            None,
+            json!({ "username": user, "password": password, "totp": code }),
+        )
+        .await,
+    )
+    .await?;
+    Ok(v["token"].as_str().unwrap_or_default().to_string())
+}
+
+/// The first administrator, as an operator would create it (`raffled admin
+/// bootstrap --json`): username, password and TOTP secret.
+pub async fn bootstrap_administrator(
+    raffled: &std::path::Path,
+    env: &[(&str, String)],
+) -> Result<Value, String> {
+    let out = tokio::process::Command::new(raffled)
+        .args(["admin", "bootstrap", "--json"])
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .await
+        .map_err(|e| e.to_string())?;
+    serde_json::from_slice(&out.stdout).map_err(|e| {
+        format!(
+            "raffled admin bootstrap: {e}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
 }
 
 #[cfg(test)]

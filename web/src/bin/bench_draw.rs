@@ -17,11 +17,13 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use raffle_core::entry::{Body, Package, examples};
 use raffle_core::{Money, Timestamp};
 use serde_json::{Value, json};
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use web::measure::{drop_database, free_local_port, process_cpu_us};
+use web::measure::{
+    bootstrap_administrator, call, drop_database, expect, free_local_port, process_cpu_us, sign_in,
+    start_server,
+};
 
 /// A draw over many numbers, end to end through `raffled`.
 #[derive(clap::Parser)]
@@ -54,81 +56,6 @@ async fn main() {
     }
 }
 
-struct Server {
-    child: tokio::process::Child,
-    base: String,
-}
-
-async fn start_server(
-    raffled: &std::path::Path,
-    env: &[(&str, String)],
-    client: &reqwest::Client,
-) -> Result<Server, String> {
-    let mut cmd = tokio::process::Command::new(raffled);
-    cmd.arg("serve").stdout(Stdio::null()).kill_on_drop(true);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let child = cmd
-        .spawn()
-        .map_err(|e| format!("starting {}: {e}", raffled.display()))?;
-    let listen = &env
-        .iter()
-        .find(|(k, _)| *k == "RAFFLE_LISTEN")
-        .expect("listen")
-        .1;
-    let base = format!("http://{listen}");
-    let started = Instant::now();
-    loop {
-        if let Ok(r) = client.get(format!("{base}/api/v1/raffles")).send().await
-            && r.status().is_success()
-        {
-            return Ok(Server { child, base });
-        }
-        if started.elapsed() > Duration::from_secs(600) {
-            return Err("raffled did not start".into());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-async fn call(
-    client: &reqwest::Client,
-    method: reqwest::Method,
-    url: String,
-    token: Option<&str>,
-    body: Value,
-) -> Result<(u16, Value), String> {
-    let mut req = client.request(method, &url);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    if !body.is_null() {
-        req = req
-            .header("content-type", "application/json")
-            .body(body.to_string());
-    }
-    let resp = req.send().await.map_err(|e| format!("{url}: {e}"))?;
-    let status = resp.status().as_u16();
-    let text = resp.text().await.map_err(|e| format!("{url}: {e}"))?;
-    Ok((
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    ))
-}
-
-async fn expect(
-    what: &str,
-    wanted: u16,
-    result: Result<(u16, Value), String>,
-) -> Result<Value, String> {
-    let (status, v) = result?;
-    if status != wanted {
-        return Err(format!("{what}: {status} {v}"));
-    }
-    Ok(v)
-}
-
 async fn run(args: Args) -> Result<(), String> {
     let raffled = std::env::current_exe()
         .map_err(|e| e.to_string())?
@@ -141,19 +68,7 @@ async fn run(args: Args) -> Result<(), String> {
         ("RAFFLE_LISTEN", format!("127.0.0.1:{port}")),
         ("RAFFLE_DATA_DIR", data.path().display().to_string()),
     ];
-    // The first administrator, as an operator would create it.
-    let out = tokio::process::Command::new(&raffled)
-        .args(["admin", "bootstrap", "--json"])
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .output()
-        .await
-        .map_err(|e| e.to_string())?;
-    let admin: Value = serde_json::from_slice(&out.stdout).map_err(|e| {
-        format!(
-            "raffled admin bootstrap: {e}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })?;
+    let admin = bootstrap_administrator(&raffled, &env).await?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .build()
@@ -162,30 +77,6 @@ async fn run(args: Args) -> Result<(), String> {
     // Tidy up the database whatever happened.
     drop_database(&args.database, &db).await;
     result
-}
-
-async fn sign_in(
-    client: &reqwest::Client,
-    base: &str,
-    user: &str,
-    password: &str,
-    secret: &str,
-) -> Result<String, String> {
-    let code = web::auth::totp_now(secret).map_err(|e| e.message)?;
-    let v = expect(
-        "sign-in",
-        201,
-        call(
-            client,
-            reqwest::Method::POST,
-            format!("{base}/api/v1/sessions"),
-            None,
-            json!({ "username": user, "password": password, "totp": code }),
-        )
-        .await,
-    )
-    .await?;
-    Ok(v["token"].as_str().unwrap_or_default().to_string())
 }
 
 async fn bench(
