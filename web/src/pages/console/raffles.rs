@@ -22,6 +22,9 @@ use raffle_core::entry::*;
 use raffle_core::ledger::Status;
 use raffle_core::{Currency, Money, Timestamp};
 
+/// What the time fields accept (the browser checks it before posting).
+const TIME_PATTERN: &str = "[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(:[0-9]{2})?";
+
 /// Rows the form offers for packages and for draws (empty rows are ignored).
 const PACKAGE_ROWS: usize = 5;
 const DRAW_ROWS: usize = 4;
@@ -67,22 +70,29 @@ pub fn parse_share(text: &str) -> Option<u32> {
     (1..=10_000).contains(&bps).then_some(bps as u32)
 }
 
-/// A `datetime-local` value (`2026-12-20T18:00`, or with seconds) in time zone `zone`.
+/// A time typed as `2026-12-20 18:00` (24-hour, seconds optional, a `T`
+/// for the space also read) in time zone `zone`.
 pub fn parse_local_time(text: &str, zone: &str) -> Option<Timestamp> {
     let tz = jiff::tz::TimeZone::get(zone).ok()?;
-    let dt: jiff::civil::DateTime = text.parse().ok()?;
+    let dt: jiff::civil::DateTime = text.trim().replacen(' ', "T", 1).parse().ok()?;
     let ts = dt.to_zoned_datetime(tz).ok()?.timestamp();
     Some(Timestamp::from_micros(ts.as_microsecond()))
 }
 
-/// A time as a `datetime-local` value in time zone `zone`.
+/// A time as the form shows it in time zone `zone`: `2026-12-20 18:00`,
+/// with seconds when it has any. The form uses text fields, not the
+/// browser's date picker, so times are always shown in 24-hour form.
 pub fn local_time(t: Timestamp, zone: &str) -> String {
     let tz = jiff::tz::TimeZone::get(zone).unwrap_or(jiff::tz::TimeZone::UTC);
     jiff::Timestamp::from_microsecond(t.as_micros())
         .map(|ts| {
-            ts.to_zoned_datetime(tz)
-                .strftime("%Y-%m-%dT%H:%M:%S")
-                .to_string()
+            let z = ts.to_zoned_datetime(tz);
+            let format = if z.second() == 0 {
+                "%Y-%m-%d %H:%M"
+            } else {
+                "%Y-%m-%d %H:%M:%S"
+            };
+            z.strftime(format).to_string()
         })
         .unwrap_or_default()
 }
@@ -306,7 +316,7 @@ fn time_field(lang: Lang, name: &str, label: &'static str, value: &str) -> Marku
     html! {
         p {
             label for=(name) { (lang.t(label)) } br;
-            input id=(name) name=(name) type="datetime-local" step="1" value=(value) required;
+            input id=(name) name=(name) type="text" inputmode="numeric" placeholder="2026-12-20 18:00" pattern=(TIME_PATTERN) value=(value) required;
         }
     }
 }
@@ -351,6 +361,7 @@ fn form(c: &Console, action: &str, cfg: &RaffleConfig, submit: &'static str) -> 
             }
             fieldset {
                 legend { (lang.t("console.form.sales")) }
+                p.note { (lang.t("console.form.times")) }
                 (time_field(lang, "sales_start", "console.f.sales_start", &local_time(cfg.sales_start, zone)))
                 (time_field(lang, "sales_end", "console.f.sales_end", &local_time(cfg.sales_end, zone)))
                 (text_field(lang, "currency", "console.f.currency", &currency, true))
@@ -398,9 +409,9 @@ fn form(c: &Console, action: &str, cfg: &RaffleConfig, submit: &'static str) -> 
                         }
                         div.row {
                             p { label for=(format!("draw{i}.cutoff")) { (lang.t("console.f.draw.cutoff")) } br;
-                                input id=(format!("draw{i}.cutoff")) name=(format!("draw{i}.cutoff")) type="datetime-local" step="1" value=[d.map(|d| local_time(d.cutoff, zone))]; }
+                                input id=(format!("draw{i}.cutoff")) name=(format!("draw{i}.cutoff")) type="text" inputmode="numeric" placeholder="2026-12-20 18:00" pattern=(TIME_PATTERN) value=[d.map(|d| local_time(d.cutoff, zone))]; }
                             p { label for=(format!("draw{i}.at")) { (lang.t("console.f.draw.at")) } br;
-                                input id=(format!("draw{i}.at")) name=(format!("draw{i}.at")) type="datetime-local" step="1" value=[d.map(|d| local_time(d.draw_at, zone))]; }
+                                input id=(format!("draw{i}.at")) name=(format!("draw{i}.at")) type="text" inputmode="numeric" placeholder="2026-12-20 18:00" pattern=(TIME_PATTERN) value=[d.map(|d| local_time(d.draw_at, zone))]; }
                         }
                         div.row {
                             p { label for=(format!("draw{i}.kind")) { (lang.t("console.f.draw.kind")) } br;
@@ -753,7 +764,11 @@ mod tests {
         // 18:00 in Toronto in December is 23:00 UTC, and back.
         let t = parse_local_time("2026-12-20T18:00", "America/Toronto").unwrap();
         assert_eq!(t.to_string(), "2026-12-20T23:00:00.000000Z");
-        assert_eq!(local_time(t, "America/Toronto"), "2026-12-20T18:00:00");
+        assert_eq!(local_time(t, "America/Toronto"), "2026-12-20 18:00");
+        assert_eq!(
+            parse_local_time("2026-12-20 18:00", "America/Toronto"),
+            Some(t)
+        );
         assert_eq!(
             parse_local_time("2026-12-20T18:00:30", "America/Toronto")
                 .unwrap()
@@ -761,6 +776,10 @@ mod tests {
             "2026-12-20T23:00:30.000000Z"
         );
         assert_eq!(parse_local_time("2026-12-20 18h", "America/Toronto"), None);
+        assert_eq!(
+            parse_local_time("2026-12-20 6:00 PM", "America/Toronto"),
+            None
+        );
         assert_eq!(parse_local_time("2026-12-20T18:00", "Mars/Olympus"), None);
     }
 
