@@ -319,6 +319,8 @@ async fn authorize(
         set_cookie,
     };
     let method = parts.method.as_str();
+    // The page's own path (for the language switcher), not the route's pattern.
+    let path = parts.uri.path().to_string();
     let Some((_, _, roles)) = ROUTES
         .iter()
         .find(|(m, p, _)| *m == method && *p == matched.as_str())
@@ -337,7 +339,7 @@ async fn authorize(
         return console.page(
             StatusCode::FORBIDDEN,
             lang.t("console.forbidden.title"),
-            matched.as_str(),
+            &path,
             html! {
                 h1 { (lang.t("console.forbidden.title")) }
                 p.error role="alert" { (lang.f("console.forbidden", &[("roles", &roles_text.join(", "))])) }
@@ -353,7 +355,7 @@ async fn authorize(
                         StatusCode::PAYLOAD_TOO_LARGE,
                         "the form is larger than 64 KiB",
                     ),
-                    matched.as_str(),
+                    &path,
                 );
             }
         };
@@ -364,7 +366,7 @@ async fn authorize(
             return console.page(
                 StatusCode::FORBIDDEN,
                 lang.t("console.refused.title"),
-                matched.as_str(),
+                &path,
                 html! { h1 { (lang.t("console.refused.title")) } p.error role="alert" { (lang.t("check.expired")) } },
             );
         }
