@@ -148,7 +148,7 @@ async fn a_manager_signs_in_with_totp_and_the_session_expires_in_chromium() {
         r["home"]
             .as_str()
             .unwrap()
-            .contains("Signed in as mia (raffle_manager)."),
+            .contains("Signed in as mia (Raffle manager)."),
         "{r}"
     );
     assert_eq!(r["signInViolations"], serde_json::json!([]), "{r}");
@@ -215,7 +215,7 @@ async fn a_manager_and_finance_run_a_raffle_through_the_console_in_chromium() {
         r["managerHome"]
             .as_str()
             .unwrap()
-            .contains("Signed in as mia (raffle_manager)."),
+            .contains("Signed in as mia (Raffle manager)."),
         "{r}"
     );
     assert_eq!(r["created"], "The raffle was created as a draft.", "{r}");

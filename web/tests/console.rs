@@ -371,8 +371,15 @@ async fn a_new_user_enrols_totp_at_first_sign_in_and_administrators_manage_roles
     assert_eq!(p.location, "/console?lang=en&done=enrolled");
     let p = newbie.get(&app, "/console?done=enrolled").await;
     assert!(
-        p.html.contains("Signed in as newbie (finance).")
+        p.html.contains("Signed in as newbie (Finance).")
             && p.html.contains("Your authenticator is set up"),
+        "{}",
+        p.html
+    );
+    // In French, the roles are named in French.
+    let p = newbie.get(&app, "/console?lang=fr-CA").await;
+    assert!(
+        p.html.contains("Connecté en tant que newbie (Finances)."),
         "{}",
         p.html
     );

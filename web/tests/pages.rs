@@ -458,7 +458,7 @@ async fn the_console_signs_in_with_totp_and_ends_sessions() {
     assert_eq!(status, StatusCode::OK, "{html}");
     assert_eq!(headers["cache-control"], "no-store");
     assert!(
-        html.contains("Signed in as mia (raffle_manager)."),
+        html.contains("Signed in as mia (Raffle manager)."),
         "{html}"
     );
     // 30 minutes idle end the session.

@@ -146,6 +146,14 @@ impl Console {
             ("/console/events", "console.nav.events", EVENTS),
             ("/console/settings", "console.nav.settings", ADMINISTRATOR),
         ];
+        let roles: Vec<&str> = self
+            .staff
+            .user
+            .roles
+            .iter()
+            .map(|r| lang.t(users::role_key(r)))
+            .collect();
+        let roles = roles.join(", ");
         let body = html! {
             nav.console aria-label=(lang.t("console.title")) {
                 ul {
@@ -160,7 +168,7 @@ impl Console {
                 }
                 form.inline method="post" action=(self.href("/console/sign-out")) {
                     (self.csrf_field())
-                    span { (lang.f("console.signed", &[("name", &self.staff.user.username), ("roles", &self.staff.user.roles.join(", "))])) " " }
+                    span { (lang.f("console.signed", &[("name", &self.staff.user.username), ("roles", &roles)])) " " }
                     button type="submit" { (lang.t("console.signout")) }
                 }
             }
