@@ -144,6 +144,12 @@ pub async fn request(
 /// What a request asks, in words.
 fn describe(state: &AppState, lang: Lang, kind: &str, payload: &serde_json::Value) -> Markup {
     let text = |k: &str| payload[k].as_str().unwrap_or_default().to_string();
+    // Read before the ledger is locked below: `reconciliation` takes the
+    // lock itself, and a second read lock on this thread can deadlock
+    // behind a waiting writer (the sequencer).
+    let figures = (kind == "reconciliation")
+        .then(|| operations::reconciliation(state, &text("raffle"), &text("draw")).ok())
+        .flatten();
     let ledger = state.sequencer.ledger();
     let r = ledger.raffle(&text("raffle"));
     let raffle = r
@@ -168,7 +174,6 @@ fn describe(state: &AppState, lang: Lang, kind: &str, payload: &serde_json::Valu
             }
         }
         "reconciliation" => {
-            let figures = operations::reconciliation(state, &text("raffle"), &text("draw")).ok();
             html! {
                 (lang.t("console.approvals.reconciliation")) " · " (raffle) " · " (draw)
                 @if let Some(f) = figures {
