@@ -193,7 +193,10 @@ async fn ceremony_page(
             _ => None,
         })
         .collect();
-    let contribution = state.store.contribution(id, draw).await.ok().flatten();
+    let contribution = match state.store.contribution(id, draw).await {
+        Ok(found) => found,
+        Err(e) => return c.refused_page(e.into(), &path),
+    };
     let witnessed = !state.config.witness_keys.is_empty();
     let offline_witness = witnessed && state.witnesses.is_empty();
     let message = if offline_witness {

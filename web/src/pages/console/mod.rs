@@ -224,8 +224,6 @@ impl Done {
             Some("performed") => "console.done.performed",
             Some("roles") => "console.done.roles",
             Some("enrolled") => "console.done.enrolled",
-            Some("paid") => "console.done.paid",
-            Some("user") => "console.done.user",
             _ => return html! {},
         };
         html! { p.done role="status" { (lang.t(key)) } }
@@ -736,10 +734,6 @@ impl Fields {
             .filter(|(k, _)| k == name)
             .map(|(_, v)| v.trim().to_string())
             .collect()
-    }
-
-    pub fn checked(&self, name: &str) -> bool {
-        !self.get(name).is_empty()
     }
 }
 
