@@ -205,6 +205,202 @@ pub async fn bootstrap_administrator(
     })
 }
 
+/// A scratch `raffled serve` of a measuring binary: the `raffled` built
+/// beside it, a data directory (removed when dropped), a database name on
+/// `server` (drop it with [`drop_database`]) and the environment to start
+/// it with.
+pub struct Scratch {
+    pub raffled: std::path::PathBuf,
+    pub data: tempfile::TempDir,
+    pub db: String,
+    pub env: Vec<(&'static str, String)>,
+}
+
+impl Scratch {
+    /// `name` prefixes the database's name (the process id follows).
+    pub fn new(server: &str, name: &str) -> Result<Scratch, String> {
+        let raffled = std::env::current_exe()
+            .map_err(|e| e.to_string())?
+            .with_file_name("raffled");
+        let data = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let db = format!("{name}_{}", std::process::id());
+        let env = vec![
+            ("DATABASE_URL", format!("{server}/{db}")),
+            ("RAFFLE_LISTEN", format!("127.0.0.1:{}", free_local_port()?)),
+            ("RAFFLE_DATA_DIR", data.path().display().to_string()),
+        ];
+        Ok(Scratch {
+            raffled,
+            data,
+            db,
+            env,
+        })
+    }
+}
+
+/// A client for many requests at once to one server.
+pub fn client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// The bootstrapped administrator ([`bootstrap_administrator`]) signed in.
+pub async fn administrator_session(
+    client: &reqwest::Client,
+    base: &str,
+    admin: &Value,
+) -> Result<String, String> {
+    let s = |k: &str| admin[k].as_str().unwrap_or_default().to_string();
+    sign_in(
+        client,
+        base,
+        &s("username"),
+        &s("password"),
+        &s("totp_secret"),
+    )
+    .await
+}
+
+/// A user with `role`, created by an administrator over the API, signed in:
+/// their session token.
+pub async fn staff_session(
+    client: &reqwest::Client,
+    base: &str,
+    admin_token: &str,
+    name: &str,
+    role: &str,
+) -> Result<String, String> {
+    let u = expect(
+        "creating a user",
+        201,
+        call(
+            client,
+            reqwest::Method::POST,
+            format!("{base}/api/v1/users"),
+            Some(admin_token),
+            json!({ "username": name, "roles": [role] }),
+        )
+        .await,
+    )
+    .await?;
+    let s = |k: &str| u[k].as_str().unwrap_or_default().to_string();
+    sign_in(client, base, name, &s("password"), &s("totp_secret")).await
+}
+
+/// The schema's example raffle with one draw, `main`, whose cutoff is the
+/// end of sales, one package (`id`: `tickets` numbers for `price_minor` in
+/// the example's currency), and no ticket limit; on sale from a second ago
+/// until `sales_end`.
+pub fn one_draw_raffle(
+    sales_end: raffle_core::Timestamp,
+    id: &str,
+    tickets: u32,
+    price_minor: u64,
+) -> Result<raffle_core::entry::RaffleConfig, String> {
+    use raffle_core::entry::{Body, examples};
+    let Some(Body::RaffleCreated(example)) = examples().into_iter().nth(1).map(|e| e.body) else {
+        return Err("the schema's examples have no raffle.created".into());
+    };
+    let mut c = example.config;
+    c.sales_start =
+        raffle_core::Timestamp::from_micros(raffle_core::Timestamp::now().as_micros() - 1_000_000);
+    c.sales_end = sales_end;
+    c.draws.truncate(1);
+    c.draws[0].id = "main".into();
+    c.draws[0].cutoff = c.sales_end;
+    c.draws[0].draw_at = c.sales_end;
+    c.max_tickets = None;
+    c.packages = vec![raffle_core::entry::Package {
+        id: id.into(),
+        tickets,
+        price: raffle_core::Money::new(price_minor, c.packages[0].price.currency),
+    }];
+    Ok(c)
+}
+
+/// Creates and opens a raffle as `manager`; its id.
+pub async fn open_raffle(
+    client: &reqwest::Client,
+    base: &str,
+    manager: &str,
+    config: &raffle_core::entry::RaffleConfig,
+) -> Result<String, String> {
+    use reqwest::Method;
+    let v = expect(
+        "creating the raffle",
+        201,
+        call(
+            client,
+            Method::POST,
+            format!("{base}/api/v1/raffles"),
+            Some(manager),
+            json!({ "config": config }),
+        )
+        .await,
+    )
+    .await?;
+    let raffle = v["id"].as_str().unwrap_or_default().to_string();
+    expect(
+        "opening the raffle",
+        200,
+        call(
+            client,
+            Method::POST,
+            format!("{base}/api/v1/raffles/{raffle}/open"),
+            Some(manager),
+            Value::Null,
+        )
+        .await,
+    )
+    .await?;
+    Ok(raffle)
+}
+
+/// `sales` purchases of `body` (JSON) in `raffle`, by 128 buyers in a
+/// closed loop; fails at the first purchase not answered 201.
+pub async fn buy_in_closed_loop(
+    client: &reqwest::Client,
+    base: &str,
+    raffle: &str,
+    body: &Value,
+    sales: u64,
+) -> Result<(), String> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let next = Arc::new(AtomicU64::new(0));
+    let url = Arc::new(format!("{base}/api/v1/raffles/{raffle}/purchases"));
+    let body = Arc::new(body.to_string());
+    let mut buyers = tokio::task::JoinSet::new();
+    for _ in 0..128 {
+        let (next, url, body, client) = (next.clone(), url.clone(), body.clone(), client.clone());
+        buyers.spawn(async move {
+            while next.fetch_add(1, Ordering::Relaxed) < sales {
+                let r = client
+                    .post(url.as_str())
+                    .header("content-type", "application/json")
+                    .body(body.as_str().to_string())
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if r.status().as_u16() != 201 {
+                    return Err(format!(
+                        "purchase: {} {}",
+                        r.status(),
+                        r.text().await.unwrap_or_default()
+                    ));
+                }
+            }
+            Ok::<(), String>(())
+        });
+    }
+    while let Some(done) = buyers.join_next().await {
+        done.map_err(|e| e.to_string())??;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,14 +14,12 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use raffle_core::entry::{Body, Package, examples};
-use raffle_core::{Money, Timestamp};
+use raffle_core::Timestamp;
 use serde_json::{Value, json};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use web::measure::{
-    bootstrap_administrator, call, drop_database, expect, free_local_port, process_cpu_us, sign_in,
+    Scratch, administrator_session, bootstrap_administrator, buy_in_closed_loop, call, client,
+    drop_database, expect, one_draw_raffle, open_raffle, process_cpu_us, staff_session,
     start_server,
 };
 
@@ -57,166 +55,56 @@ async fn main() {
 }
 
 async fn run(args: Args) -> Result<(), String> {
-    let raffled = std::env::current_exe()
-        .map_err(|e| e.to_string())?
-        .with_file_name("raffled");
-    let data = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let db = format!("raffle_bench_draw_{}", std::process::id());
-    let port = free_local_port()?;
-    let env = vec![
-        ("DATABASE_URL", format!("{}/{db}", args.database)),
-        ("RAFFLE_LISTEN", format!("127.0.0.1:{port}")),
-        ("RAFFLE_DATA_DIR", data.path().display().to_string()),
-    ];
-    let admin = bootstrap_administrator(&raffled, &env).await?;
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(256)
-        .build()
-        .map_err(|e| e.to_string())?;
-    let result = bench(&args, &raffled, &env, &client, &admin).await;
+    let scratch = Scratch::new(&args.database, "raffle_bench_draw")?;
+    let admin = bootstrap_administrator(&scratch.raffled, &scratch.env).await?;
+    let result = bench(&args, &scratch, &client()?, &admin).await;
     // Tidy up the database whatever happened.
-    drop_database(&args.database, &db).await;
+    drop_database(&args.database, &scratch.db).await;
     result
 }
 
 async fn bench(
     args: &Args,
-    raffled: &std::path::Path,
-    env: &[(&str, String)],
+    scratch: &Scratch,
     client: &reqwest::Client,
     admin: &Value,
 ) -> Result<(), String> {
     use reqwest::Method;
+    let (raffled, env) = (scratch.raffled.as_path(), scratch.env.as_slice());
     let mut server = start_server(raffled, env, client).await?;
     let base = server.base.clone();
-    let s = |v: &Value, k: &str| v[k].as_str().unwrap_or_default().to_string();
-    let admin_token = sign_in(
-        client,
-        &base,
-        &s(admin, "username"),
-        &s(admin, "password"),
-        &s(admin, "totp_secret"),
-    )
-    .await?;
+    let admin_token = administrator_session(client, &base, admin).await?;
     let mut tokens = Vec::new();
     for (name, role) in [
         ("manager", "raffle_manager"),
         ("finance1", "finance"),
         ("finance2", "finance"),
     ] {
-        let u = expect(
-            "creating a user",
-            201,
-            call(
-                client,
-                Method::POST,
-                format!("{base}/api/v1/users"),
-                Some(&admin_token),
-                json!({ "username": name, "roles": [role] }),
-            )
-            .await,
-        )
-        .await?;
-        tokens.push(
-            sign_in(
-                client,
-                &base,
-                name,
-                &s(&u, "password"),
-                &s(&u, "totp_secret"),
-            )
-            .await?,
-        );
+        tokens.push(staff_session(client, &base, &admin_token, name, role).await?);
     }
     let (manager, fin1, fin2) = (&tokens[0], &tokens[1], &tokens[2]);
 
     // A 50/50 raffle whose sales end when the numbers should be sold.
     let sales = args.numbers.div_ceil(args.per_sale);
-    let Some(Body::RaffleCreated(example)) = examples().into_iter().nth(1).map(|e| e.body) else {
-        return Err("the schema's examples have no raffle.created".into());
-    };
-    let mut c = example.config;
-    let now = Timestamp::now().as_micros();
     let selling = Duration::from_secs(15 + sales / 1500);
-    c.sales_start = Timestamp::from_micros(now - 1_000_000);
-    c.sales_end = Timestamp::from_micros(now + selling.as_micros() as i64);
-    c.draws.truncate(1);
-    c.draws[0].id = "main".into();
-    c.draws[0].cutoff = c.sales_end;
-    c.draws[0].draw_at = c.sales_end;
-    c.max_tickets = None;
-    c.packages = vec![Package {
-        id: "p10".into(),
-        tickets: 10,
-        price: Money::new(2000, c.packages[0].price.currency),
-    }];
-    let v = expect(
-        "creating the raffle",
-        201,
-        call(
-            client,
-            Method::POST,
-            format!("{base}/api/v1/raffles"),
-            Some(manager),
-            json!({ "config": c }),
-        )
-        .await,
-    )
-    .await?;
-    let raffle = s(&v, "id");
-    expect(
-        "opening the raffle",
-        200,
-        call(
-            client,
-            Method::POST,
-            format!("{base}/api/v1/raffles/{raffle}/open"),
-            Some(manager),
-            Value::Null,
-        )
-        .await,
-    )
-    .await?;
+    let now = Timestamp::now().as_micros();
+    let c = one_draw_raffle(
+        Timestamp::from_micros(now + selling.as_micros() as i64),
+        "p10",
+        10,
+        2000,
+    )?;
+    let raffle = open_raffle(client, &base, manager, &c).await?;
 
     // Buy: 128 buyers in a closed loop.
     let bought = Instant::now();
-    let next = Arc::new(AtomicU64::new(0));
-    let url = Arc::new(format!("{base}/api/v1/raffles/{raffle}/purchases"));
-    let body = Arc::new(
-        json!({
-            "package_id": "p10",
-            "quantity": args.per_sale / 10,
-            "buyer": { "age_confirmed": true, "region": "CA-ON" },
-            "payment": { "provider": "test" }
-        })
-        .to_string(),
-    );
-    let mut buyers = tokio::task::JoinSet::new();
-    for _ in 0..128 {
-        let (next, url, body, client) = (next.clone(), url.clone(), body.clone(), client.clone());
-        buyers.spawn(async move {
-            while next.fetch_add(1, Ordering::Relaxed) < sales {
-                let r = client
-                    .post(url.as_str())
-                    .header("content-type", "application/json")
-                    .body(body.as_str().to_string())
-                    .send()
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if r.status().as_u16() != 201 {
-                    return Err(format!(
-                        "purchase: {} {}",
-                        r.status(),
-                        r.text().await.unwrap_or_default()
-                    ));
-                }
-            }
-            Ok::<(), String>(())
-        });
-    }
-    while let Some(done) = buyers.join_next().await {
-        done.map_err(|e| e.to_string())??;
-    }
+    let body = json!({
+        "package_id": "p10",
+        "quantity": args.per_sale / 10,
+        "buyer": { "age_confirmed": true, "region": "CA-ON" },
+        "payment": { "provider": "test" }
+    });
+    buy_in_closed_loop(client, &base, &raffle, &body, sales).await?;
     let buy_s = bought.elapsed().as_secs_f64();
     eprintln!(
         "bench-draw: {sales} sales of {} numbers in {buy_s:.1} s",
@@ -248,7 +136,10 @@ async fn bench(
         call(
             client,
             Method::POST,
-            format!("{base}/api/v1/approvals/{}", s(&v, "approval_id")),
+            format!(
+                "{base}/api/v1/approvals/{}",
+                v["approval_id"].as_str().unwrap_or_default()
+            ),
             Some(fin2),
             json!({ "decision": "approve" }),
         )
