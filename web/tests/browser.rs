@@ -191,13 +191,18 @@ async fn a_manager_and_finance_run_a_raffle_through_the_console_in_chromium() {
         ("finance", "fay", "finance"),
         ("approver", "finn", "finance"),
         ("admin", "ada", "administrator"),
+        ("newcomer", "nina", "auditor"),
     ] {
-        let (u, password) = web::auth::new_user(name, &[role.to_string()]).unwrap();
+        let (mut u, password) = web::auth::new_user(name, &[role.to_string()]).unwrap();
+        // As the console creates users: the authenticator comes at first sign-in.
+        u.enrolled = who != "newcomer";
         app.state.store.create_user(&u).await.unwrap();
-        users.insert(
-            who.into(),
-            serde_json::json!({ "user": name, "password": password, "code": web::auth::totp_now(&u.totp_secret).unwrap() }),
-        );
+        let user = if who == "newcomer" {
+            serde_json::json!({ "user": name, "password": password, "secret": u.totp_secret })
+        } else {
+            serde_json::json!({ "user": name, "password": password, "code": web::auth::totp_now(&u.totp_secret).unwrap() })
+        };
+        users.insert(who.into(), user);
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -265,7 +270,12 @@ async fn a_manager_and_finance_run_a_raffle_through_the_console_in_chromium() {
     );
     assert_eq!(r["violations"], serde_json::json!([]), "axe-core: {r}");
     assert_eq!(r["overflow"], serde_json::json!([]), "a 390 px phone: {r}");
-    assert_eq!(r["pages"].as_array().unwrap().len(), 13, "{r}");
+    assert_eq!(r["pages"].as_array().unwrap().len(), 14, "{r}");
+    assert_eq!(r["enrolQr"], true, "{r}");
+    assert_eq!(
+        r["enrolled"], "Your authenticator is set up. Use its codes from now on.",
+        "{r}"
+    );
     // What the browser did is what the ledger holds.
     {
         let ledger = app.state.sequencer.ledger();

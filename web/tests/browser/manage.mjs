@@ -4,7 +4,10 @@
 //   node manage.mjs <BASE URL> <USERS JSON> [SCREENSHOT DIR]
 //
 // USERS JSON: {"manager": {user, password, code}, "finance": {...},
-// "approver": {...}, "admin": {...}} (each code is the user's current TOTP code).
+// "approver": {...}, "admin": {...}, "newcomer": {user, password, secret}}
+// (each code is the user's current TOTP code; the newcomer has not
+// enrolled yet, and their code is made from the secret when it is needed,
+// a minute or more later).
 //
 // The manager (on a 390 px phone) signs in with TOTP, creates a raffle
 // whose sales end 25 s later, opens it; a buyer buys a package on the
@@ -18,6 +21,7 @@
 import { chromium } from "playwright-core";
 import { createRequire } from "node:module";
 import { mkdirSync } from "node:fs";
+import { createHmac } from "node:crypto";
 
 const require = createRequire(import.meta.url);
 const axePath = require.resolve("axe-core/axe.min.js");
@@ -60,6 +64,19 @@ async function signIn(who, viewport) {
   await submit(page, "main button[type=submit]");
   result[`${who}Home`] = await page.textContent("main");
   return page;
+}
+
+// The current TOTP code of a base32 secret (RFC 6238: SHA-1, 6 digits,
+// 30 s), as the user's authenticator app would show it now.
+function totp(secret) {
+  let bits = "";
+  for (const c of secret.replace(/=+$/, "")) bits += "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".indexOf(c).toString(2).padStart(5, "0");
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30000)));
+  const h = createHmac("sha1", key).update(counter).digest();
+  const o = h[h.length - 1] & 15;
+  return String((h.readUInt32BE(o) & 0x7fffffff) % 1000000).padStart(6, "0");
 }
 
 // A time `seconds` from now as a datetime-local value in Toronto.
@@ -153,6 +170,23 @@ const admin = await signIn("admin", phone);
 for (const name of ["users", "events", "settings"]) {
   await admin.goto(`${base}/console/${name}?lang=en`);
   await inspect(admin, name, "phone");
+}
+
+// A user created in the console signs in for the first time with the
+// one-time password alone and sets up their authenticator from the QR code.
+{
+  const context = await browser.newContext({ viewport: phone, bypassCSP: true, extraHTTPHeaders: { "accept-language": "en" } });
+  const page = await context.newPage();
+  const { user, password, secret } = users.newcomer;
+  await page.goto(`${base}/console/sign-in?lang=en`);
+  await page.fill("#username", user);
+  await page.fill("#password", password);
+  await submit(page, "main button[type=submit]");
+  result.enrolQr = (await page.$("figure.qr svg")) !== null;
+  await inspect(page, "enrol", "phone");
+  await page.fill("#code", totp(secret));
+  await submit(page, "form[action^='/console/enrol'] button[type=submit]");
+  result.enrolled = await page.textContent("p.done");
 }
 
 await browser.close();
