@@ -104,12 +104,9 @@ async fn raffled_with_the_regulators_witness() {
 
     let (url, db) = fresh_database();
     let config = web::config::Config {
-        database_url: url,
-        listen: "127.0.0.1:8080".parse().unwrap(),
-        data_dir: data.clone(),
-        log_origin: None,
         witness_keys: vec![wvkey.vkey()],
         witness_urls: vec![format!("{}=http://{}/", wvkey.name(), witness.addr)],
+        ..web::config::Config::for_tests(url, data.clone(), &["test"])
     };
     let state = web::start(config).await.unwrap();
     let app = App::from_state(state, db.clone());

@@ -19,6 +19,11 @@ pub enum Error {
     /// was not acknowledged.
     #[error("storage: {0}")]
     Storage(String),
+    /// A sale whose validation number's commitment is already sold in its
+    /// raffle (GLI-31 2.3.2): only that change is refused; the online path
+    /// draws a new number and tries again.
+    #[error("refused: the validation number is already used in this raffle")]
+    ValidationNumberTaken,
     /// The system cannot take the change now (recovering, shutting down).
     #[error("unavailable: {0}")]
     Unavailable(String),

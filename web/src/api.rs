@@ -41,6 +41,10 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(crate::admin::router(state.clone()))
         .merge(crate::pages::router(state.clone()))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::pages::scope,
+        ))
         .nest_service(
             "/log",
             tower::ServiceBuilder::new()
@@ -145,17 +149,7 @@ pub(crate) async fn purchase(
         .map_err(|e| AppError::bad_request(format!("invalid purchase request: {e}")))?;
     let key = match headers.get("idempotency-key") {
         None => None,
-        Some(v) => {
-            let k = v
-                .to_str()
-                .map_err(|_| AppError::bad_request("Idempotency-Key is not text"))?;
-            if k.is_empty() || k.len() > 128 {
-                return Err(AppError::bad_request(
-                    "Idempotency-Key must be 1 to 128 characters",
-                ));
-            }
-            Some(format!("purchase:{raffle_id}:{k}"))
-        }
+        Some(v) => Some(format!("purchase:{raffle_id}:{}", idempotency_key(v)?)),
     };
     let quantity = req.quantity.unwrap_or(1);
     if quantity == 0 || quantity > MAX_QUANTITY {
@@ -210,14 +204,23 @@ pub(crate) async fn purchase(
                     format!("no package {:?}", req.package_id),
                 )
             })?;
-        Money::new(p.price.minor * u64::from(quantity), p.price.currency)
+        Money::new(
+            p.price
+                .minor
+                .checked_mul(u64::from(quantity))
+                .ok_or_else(|| raffle_core::Error::Overflow("price × quantity".into()))?,
+            p.price.currency,
+        )
     };
     let order_id = raffle_core::ids::new_order_id();
     let vn = ValidationNumber::generate()?;
     // Every order keeps its response draft (with the validation number), so
     // that an answer lost in a crash can be replayed.
     let request_sha256: [u8; 32] = sha2::Sha256::digest(&body).into();
-    let draft = json!({ "order_id": order_id, "validation_number": vn.to_text() });
+    // The buyer's capability on the order: random, never in the log, kept
+    // hashed (and in the draft while it is kept, for a replayed answer).
+    let token = crate::auth::random_token::<16>()?;
+    let draft = json!({ "order_id": order_id, "validation_number": vn.to_text(), "order_token": token });
     let order = NewOrder {
         id: order_id.clone(),
         raffle: raffle_id.clone(),
@@ -228,6 +231,7 @@ pub(crate) async fn purchase(
         buyer: serde_json::to_value(&req.buyer)
             .map_err(|e| AppError::bad_request(e.to_string()))?,
         stamped,
+        token_sha256: sha2::Sha256::digest(token.as_bytes()).into(),
     };
     // A provider that confirms at once creates the order paid.
     let immediate = confirmation == Confirmation::Immediate;
@@ -243,25 +247,30 @@ pub(crate) async fn purchase(
         .await?
     {
         Begun::Created => {}
-        Begun::Replay { status, response } => {
+        Begun::Replay {
+            status,
+            response,
+            draft,
+        } => {
             return Ok((
                 StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
-                Json(response),
+                Json(with_token(response, draft["order_token"].as_str())),
             )
                 .into_response());
         }
-        Begun::InProgress { order, .. } => {
+        Begun::InProgress { order, draft } => {
             // The same request, retried: answer as the first attempt will.
+            let token = draft["order_token"].as_str();
             let record = state
                 .store
                 .order_record(&order)
                 .await?
                 .ok_or_else(|| AppError::not_found("no such order"))?;
             if record.status == "pending" {
-                return Ok(pending_response(&order, &Pending::default()));
+                return Ok(pending_response(&order, token, &Pending::default()));
             }
             let (status, body) = confirm_payment(&state, &order).await?;
-            return Ok((status, order_location(&order), Json(body)).into_response());
+            return Ok((status, order_location(&order), Json(with_token(body, token))).into_response());
         }
     }
     if !immediate {
@@ -273,7 +282,7 @@ pub(crate) async fn purchase(
         let pending = provider
             .start(&record, &req.payment, Confirmer::new(state.clone()))
             .await?;
-        return Ok(pending_response(&order_id, &pending));
+        return Ok(pending_response(&order_id, Some(&token), &pending));
     }
     let paid = PaidOrder {
         order_id: order_id.clone(),
@@ -284,49 +293,111 @@ pub(crate) async fn purchase(
         vn,
     };
     let (status, body) = issue_paid_order(&state, &paid).await?;
-    Ok((status, order_location(&order_id), Json(body)).into_response())
+    Ok((
+        status,
+        order_location(&order_id),
+        Json(with_token(body, Some(&token))),
+    )
+        .into_response())
+}
+
+/// An `Idempotency-Key` that carries at least 128 bits: 22 to 128
+/// base64url characters (a UUID is fine). A short or guessable key would
+/// let a stranger replay someone's receipt.
+fn idempotency_key(v: &HeaderValue) -> Result<&str, AppError> {
+    let k = v
+        .to_str()
+        .map_err(|_| AppError::bad_request("Idempotency-Key is not text"))?;
+    let alphabet = k
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !(22..=128).contains(&k.len()) || !alphabet {
+        return Err(AppError::bad_request(
+            "Idempotency-Key must carry at least 128 bits: 22 to 128 base64url characters (a UUID is fine)",
+        ));
+    }
+    Ok(k)
+}
+
+/// A purchase answer with the buyer's order token beside it.
+fn with_token(mut body: Value, token: Option<&str>) -> Value {
+    if let (Some(t), Some(map)) = (token, body.as_object_mut()) {
+        map.insert("order_token".into(), json!(t));
+    }
+    body
 }
 
 fn order_location(order: &str) -> [(header::HeaderName, String); 1] {
     [(header::LOCATION, format!("/api/v1/orders/{order}"))]
 }
 
-/// 202: the order waits for its payment; its URL tells how it ends.
-fn pending_response(order: &str, pending: &Pending) -> Response {
+/// 202: the order waits for its payment; its URL tells how it ends (to
+/// the bearer of its token).
+fn pending_response(order: &str, token: Option<&str>, pending: &Pending) -> Response {
     (
         StatusCode::ACCEPTED,
         order_location(order),
-        Json(json!({
-            "order_id": order,
-            "status": "pending",
-            "order_url": format!("/api/v1/orders/{order}"),
-            "payment_url": pending.payment_url,
-        })),
+        Json(with_token(
+            json!({
+                "order_id": order,
+                "status": "pending",
+                "order_url": format!("/api/v1/orders/{order}"),
+                "payment_url": pending.payment_url,
+            }),
+            token,
+        )),
     )
         .into_response()
 }
 
-/// An order's status; once issued, its receipt. The order id (random,
-/// given only to the buyer) is the bearer's capability; the validation
-/// number is kept for 24 hours after the order, then only the buyer has it.
-pub(crate) async fn get_order(
+/// `GET /api/v1/orders/{id}` with `Authorization: Bearer <order_token>`.
+async fn get_order(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    headers: HeaderMap,
 ) -> Result<Json<Value>, AppError> {
-    raffle_core::ids::check_uuid("order id", &id)?;
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    Ok(Json(order_view(&state, &id, token).await?))
+}
+
+/// An order's status and, once issued, its receipt, to the bearer of its
+/// token only. The order id is the sale id, published in the log, so it
+/// opens nothing by itself: without the token the answer is 401, with a
+/// wrong one the same 404 as for an unknown order. The validation number
+/// is in the receipt while the draft is kept (24 hours).
+pub(crate) async fn order_view(
+    state: &AppState,
+    id: &str,
+    token: Option<&str>,
+) -> Result<Value, AppError> {
+    let token = token.filter(|t| !t.is_empty()).ok_or_else(|| {
+        AppError::new(
+            StatusCode::UNAUTHORIZED,
+            "an order is shown only with its token: Authorization: Bearer <order_token>",
+        )
+    })?;
+    let unknown = || AppError::not_found("no such order, or not its token");
+    if raffle_core::ids::check_uuid("order id", id).is_err() {
+        return Err(unknown());
+    }
     let order = state
         .store
-        .order_record(&id)
+        .order_record(id)
         .await?
-        .ok_or_else(|| AppError::not_found("no such order"))?;
+        .filter(|o| o.opens_with(token))
+        .ok_or_else(unknown)?;
     let mut body = json!({ "order_id": id, "raffle_id": order.raffle, "status": order.status, "refusal": order.refusal });
     if order.status == "issued"
         && let Some(vn) = order.validation_number()
     {
-        let (entry, proof) = proof_for_sale(&state, &id).await?;
-        body["receipt"] = receipt(&state, &entry, &vn, &proof)?;
+        let (entry, proof) = proof_for_sale(state, id).await?;
+        body["receipt"] = receipt(state, &entry, &vn, &proof)?;
     }
-    Ok(Json(body))
+    Ok(body)
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]

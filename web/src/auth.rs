@@ -32,6 +32,11 @@ fn random_bytes<const N: usize>() -> Result<[u8; N], AppError> {
     Ok(b)
 }
 
+/// A random token of `N` bytes from the OS CSPRNG, as base64url.
+pub fn random_token<const N: usize>() -> Result<String, AppError> {
+    Ok(base64_url(&random_bytes::<N>()?))
+}
+
 pub fn hash_password(password: &str) -> Result<String, AppError> {
     let salt = SaltString::encode_b64(&random_bytes::<16>()?)
         .map_err(|e| AppError::bad_request(e.to_string()))?;

@@ -2,8 +2,9 @@
 //! and can be given as a flag (flags win).
 
 use clap::Args;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Settings shared by `serve` and `demo`.
 #[derive(Args, Clone, Debug)]
@@ -37,14 +38,154 @@ pub struct Config {
         value_delimiter = ','
     )]
     pub witness_urls: Vec<String>,
+    /// Payment providers a purchase may name, comma-separated (none by
+    /// default: `serve` sells nothing online until one is configured).
+    /// `test` moves no money: `demo` enables it; `serve` refuses it unless
+    /// `--allow-test-payments` is given.
+    #[arg(
+        long = "payment-provider",
+        env = "RAFFLE_PAYMENT_PROVIDERS",
+        value_delimiter = ','
+    )]
+    pub payment_providers: Vec<String>,
+    /// Lets `serve` run the `test` provider (no money moves); every page
+    /// and receipt then says so, and the start is a significant event.
+    #[arg(long, env = "RAFFLE_ALLOW_TEST_PAYMENTS")]
+    pub allow_test_payments: bool,
+    /// The site's public URL as buyers reach it (`https://raffles.example`).
+    /// An `https://` URL (or a TLS certificate) makes cookies `__Host-`
+    /// and `Secure` and sends HSTS; the log's public URL is this followed
+    /// by `/log/`. Default: `http://` and the listen address.
+    #[arg(long, env = "RAFFLE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// A PEM certificate chain: with `--tls-key`, raffled serves HTTPS
+    /// itself (rustls; TLS 1.2 and 1.3 only).
+    #[arg(long, env = "RAFFLE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of `--tls-cert`.
+    #[arg(long, env = "RAFFLE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Proxies (addresses or CIDR blocks, comma-separated) whose
+    /// `X-Forwarded-For` is believed: behind one, the client is the
+    /// rightmost hop not in this list; from any other peer the header is
+    /// ignored.
+    #[arg(long = "trusted-proxy", env = "RAFFLE_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    #[command(flatten)]
+    pub limits: Limits,
+}
+
+/// The HTTP edge's limits. The per-address rates are per minute, with a
+/// burst of the same size; a real surge comes from many addresses, and a
+/// load test from one must raise them.
+#[derive(Args, Clone, Debug)]
+pub struct Limits {
+    /// Seconds a connection may take to send a request's headers (and
+    /// may stay idle between requests) before it is cut.
+    #[arg(long, env = "RAFFLE_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+    /// Seconds a request (its body included) may take before it is answered 408/503.
+    #[arg(long, env = "RAFFLE_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+    /// Connections open at once; more wait to be accepted.
+    #[arg(long, env = "RAFFLE_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// Requests in progress at once; more are answered 503 with `Retry-After`.
+    #[arg(long, env = "RAFFLE_MAX_REQUESTS", default_value_t = 4096)]
+    pub max_requests: usize,
+    /// Sign-in attempts a minute from one address.
+    #[arg(long, env = "RAFFLE_RATE_SIGN_IN", default_value_t = 20)]
+    pub sign_in_per_minute: u32,
+    /// Purchases a minute from one address.
+    #[arg(long, env = "RAFFLE_RATE_PURCHASES", default_value_t = 60)]
+    pub purchases_per_minute: u32,
+    /// Ticket checks a minute from one address.
+    #[arg(long, env = "RAFFLE_RATE_TICKET_CHECKS", default_value_t = 30)]
+    pub ticket_checks_per_minute: u32,
+    /// Hours a staff session lasts at most, however active.
+    #[arg(long, env = "RAFFLE_SESSION_HOURS", default_value_t = 12)]
+    pub session_hours: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            header_timeout_secs: 10,
+            request_timeout_secs: 30,
+            max_connections: 10_000,
+            max_requests: 4096,
+            sign_in_per_minute: 20,
+            purchases_per_minute: 60,
+            ticket_checks_per_minute: 30,
+            session_hours: 12,
+        }
+    }
+}
+
+impl Limits {
+    pub fn header_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_timeout_secs.max(1))
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs.max(1))
+    }
 }
 
 impl Config {
+    /// Settings for tests and tools: everything at its default but the
+    /// database, the data directory and the payment providers.
+    pub fn for_tests(database_url: String, data_dir: PathBuf, providers: &[&str]) -> Config {
+        Config {
+            database_url,
+            listen: "127.0.0.1:8080".parse().expect("an address"),
+            data_dir,
+            log_origin: None,
+            witness_keys: Vec::new(),
+            witness_urls: Vec::new(),
+            payment_providers: providers.iter().map(|p| p.to_string()).collect(),
+            allow_test_payments: providers.contains(&"test"),
+            public_url: None,
+            tls_cert: None,
+            tls_key: None,
+            trusted_proxies: Vec::new(),
+            limits: Limits::default(),
+        }
+    }
+
+    /// The site's public URL, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(u) => u.trim_end_matches('/').to_string(),
+            None if self.tls_cert.is_some() => format!("https://{}", self.listen),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
+    /// Whether buyers reach the site over HTTPS (raffled's own TLS, or a
+    /// TLS proxy in front of it): cookies are then `__Host-` and `Secure`,
+    /// and HSTS is sent.
+    pub fn secure(&self) -> bool {
+        self.public_url().starts_with("https://")
+    }
+
+    /// The published log's URL.
+    pub fn log_url(&self) -> String {
+        format!("{}/log/", self.public_url())
+    }
+
     /// The origin: the configured one, or the public URL of the log without its scheme.
     pub fn origin(&self) -> String {
-        self.log_origin
-            .clone()
-            .unwrap_or_else(|| format!("{}/log", self.listen))
+        self.log_origin.clone().unwrap_or_else(|| {
+            let url = self.public_url();
+            let host = url.split_once("://").map_or(url.as_str(), |(_, h)| h);
+            format!("{host}/log")
+        })
+    }
+
+    /// Whether `peer` is one of the trusted proxies.
+    pub fn is_trusted_proxy(&self, peer: IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|n| n.contains(&peer))
     }
 
     pub fn publications_dir(&self) -> PathBuf {

@@ -34,7 +34,7 @@ impl From<Error> for AppError {
     fn from(e: Error) -> AppError {
         let status = match &e {
             Error::Invalid { .. } | Error::Overflow(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Error::Refused(_) => StatusCode::CONFLICT,
+            Error::Refused(_) | Error::ValidationNumberTaken => StatusCode::CONFLICT,
             Error::Storage(_) | Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::UnknownEntry(_) | Error::Random(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };

@@ -48,6 +48,8 @@ pub async fn start(config: Config) -> Result<AppState, String> {
     let publications = publications::Publications::open(config.publications_dir(), true)
         .map_err(|e| e.to_string())?;
     let witnesses = witness::from_config(&config)?;
+    let payments =
+        payments::Providers::from_config(&config.payment_providers, config.allow_test_payments)?;
     let sequencer = Sequencer::start(
         store.clone(),
         SequencerConfig {
@@ -79,7 +81,7 @@ pub async fn start(config: Config) -> Result<AppState, String> {
         config: Arc::new(config),
         vkey,
         orders,
-        payments: payments::Providers::builtin(),
+        payments,
         witnesses: witnesses.into(),
     };
     state
@@ -92,6 +94,19 @@ pub async fn start(config: Config) -> Result<AppState, String> {
         )
         .await
         .map_err(|e| e.to_string())?;
+    if state.payments.test_enabled() {
+        // No money moves: a significant event, and every page says so.
+        state
+            .store
+            .record_event(
+                "payments",
+                "test_payments_enabled",
+                &serde_json::json!({ "providers": state.payments.names() }),
+                None,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+    }
     // Orders a stopped process left paid but not issued, or waiting for
     // their provider, are finished before anything new is accepted.
     let resumed = payments::resume_unfinished_orders(&state)

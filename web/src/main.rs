@@ -58,7 +58,15 @@ async fn main() {
     let cli = Cli::parse();
     let (config, demo) = match cli.command {
         Command::Serve(c) => (c, false),
-        Command::Demo(c) => (c, true),
+        Command::Demo(mut c) => {
+            // The demo sells with the test provider: no money moves, and
+            // every page and receipt says so.
+            if !c.payment_providers.iter().any(|p| p == "test") {
+                c.payment_providers.push("test".into());
+            }
+            c.allow_test_payments = true;
+            (c, true)
+        }
         Command::Admin {
             command: AdminCommand::Bootstrap { config, json },
         } => {

@@ -89,18 +89,55 @@ impl Providers {
         }
     }
 
-    /// The built-in providers.
-    pub fn builtin() -> Providers {
-        Providers::new(vec![Arc::new(TestProvider)])
+    /// The providers the configuration names (`RAFFLE_PAYMENT_PROVIDERS`).
+    /// `test` moves no money: it is refused unless `allow_test` (`raffled
+    /// demo`, or `serve --allow-test-payments`).
+    pub fn from_config(names: &[String], allow_test: bool) -> Result<Providers, String> {
+        let mut providers: Vec<Arc<dyn PaymentProvider>> = Vec::new();
+        for name in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+            match name {
+                "test" if !allow_test => {
+                    return Err(
+                        "the test payment provider moves no money: it runs only in `raffled demo`, \
+                         or with `raffled serve --allow-test-payments`"
+                            .into(),
+                    );
+                }
+                "test" => providers.push(Arc::new(TestProvider)),
+                other => {
+                    return Err(format!(
+                        "RAFFLE_PAYMENT_PROVIDERS: unknown payment provider {other:?} (this build has: test)"
+                    ));
+                }
+            }
+        }
+        Ok(Providers::new(providers))
+    }
+
+    /// Whether the `test` provider (no money moves) is enabled: every page
+    /// and receipt then says so.
+    pub fn test_enabled(&self) -> bool {
+        self.by_id.contains_key("test")
+    }
+
+    /// The configured providers' names.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.by_id.keys().copied().collect()
     }
 
     /// The provider a request names, or a clear error listing the available ones.
     pub fn get(&self, id: &str) -> Result<Arc<dyn PaymentProvider>, AppError> {
         self.by_id.get(id).cloned().ok_or_else(|| {
-            AppError::bad_request(format!(
-                "unknown payment provider {id:?} (available: {})",
-                self.by_id.keys().copied().collect::<Vec<_>>().join(", ")
-            ))
+            if self.by_id.is_empty() {
+                AppError::bad_request(format!(
+                    "unknown payment provider {id:?}: none is configured, online sales are closed"
+                ))
+            } else {
+                AppError::bad_request(format!(
+                    "unknown payment provider {id:?} (available: {})",
+                    self.names().join(", ")
+                ))
+            }
         })
     }
 }
@@ -275,31 +312,48 @@ pub async fn issue_paid_order(
     state: &AppState,
     o: &PaidOrder,
 ) -> Result<(StatusCode, Value), AppError> {
-    let change = Change::IssueSale {
-        order: o.order_id.clone(),
-        raffle: o.raffle_id.clone(),
-        package: o.package_id.clone(),
-        quantity: o.quantity,
-        stamped: o.stamped,
-        validation: o.vn.commitment(&o.raffle_id),
-        channel: Channel::Online,
-        rsu: None,
-    };
-    match state.sequencer.submit(change).await {
-        Ok(sequenced) => Ok((
-            StatusCode::CREATED,
-            receipt(state, &sequenced.entry, &o.vn, &sequenced.proof_file())?,
-        )),
-        Err(raffle_core::Error::Refused(reason))
-            if reason.contains(&format!("sale {} already exists", o.order_id)) =>
-        {
-            // Sequenced by an earlier attempt whose answer was lost.
-            let (entry, proof) = proof_for_sale(state, &o.order_id).await?;
-            Ok((StatusCode::CREATED, receipt(state, &entry, &o.vn, &proof)?))
-        }
-        Err(raffle_core::Error::Refused(reason)) => refund(state, &o.order_id, reason).await,
-        Err(e) => Err(e.into()),
+    let mut vn = o.vn.clone();
+    // A repeated validation number (GLI-31 2.3.2) refuses only this sale:
+    // a new number is drawn, recorded in the order's draft, and tried.
+    for _ in 0..3 {
+        let change = Change::IssueSale {
+            order: o.order_id.clone(),
+            raffle: o.raffle_id.clone(),
+            package: o.package_id.clone(),
+            quantity: o.quantity,
+            stamped: o.stamped,
+            validation: vn.commitment(&o.raffle_id),
+            channel: Channel::Online,
+            rsu: None,
+        };
+        return match state.sequencer.submit(change).await {
+            Ok(sequenced) => Ok((
+                StatusCode::CREATED,
+                receipt(state, &sequenced.entry, &vn, &sequenced.proof_file())?,
+            )),
+            Err(raffle_core::Error::ValidationNumberTaken) => {
+                vn = ValidationNumber::generate()?;
+                state
+                    .store
+                    .replace_order_validation(&o.order_id, &vn.to_text())
+                    .await?;
+                continue;
+            }
+            Err(raffle_core::Error::Refused(reason))
+                if reason.contains(&format!("sale {} already exists", o.order_id)) =>
+            {
+                // Sequenced by an earlier attempt whose answer was lost.
+                let (entry, proof) = proof_for_sale(state, &o.order_id).await?;
+                Ok((StatusCode::CREATED, receipt(state, &entry, &vn, &proof)?))
+            }
+            Err(raffle_core::Error::Refused(reason)) => refund(state, &o.order_id, reason).await,
+            Err(e) => Err(e.into()),
+        };
     }
+    Err(raffle_core::Error::Unavailable(
+        "three validation numbers in a row were taken: retry with the same Idempotency-Key".into(),
+    )
+    .into())
 }
 
 async fn refund(

@@ -31,7 +31,7 @@ pub fn receipt(
         .ok_or_else(|| AppError::not_found("no such raffle"))?;
     let c = &raffle.config;
     let last = sale.numbers.first.0 + sale.numbers.count.0 - 1;
-    Ok(json!({
+    let mut receipt = json!({
         "sale_id": sale.sale,
         "raffle_id": sale.raffle,
         "raffle_name": c.name,
@@ -49,7 +49,12 @@ pub fn receipt(
         "draws": c.draws.iter().map(|d| json!({ "id": d.id, "name": d.name, "draw_at": d.draw_at })).collect::<Vec<_>>(),
         "log_index": proof.index.to_string(),
         "proof": String::from_utf8_lossy(&proof.to_bytes()),
-    }))
+    });
+    if state.payments.test_enabled() {
+        // Every receipt of a server that takes test payments says so.
+        receipt["demo"] = json!("demo: no money moves (test payments)");
+    }
+    Ok(receipt)
 }
 
 /// The proof file of the sale with id `sale` under the checkpoint of the

@@ -648,13 +648,14 @@ async fn a_purchase_in_flight_at_the_end_time_is_refunded_never_issued() {
     // On a loaded machine the request itself may arrive after the close: then it is refused at once.
     if status == StatusCode::ACCEPTED {
         let url = pending["order_url"].as_str().unwrap().to_string();
-        let mut order = call(&app, "GET", &url, None, Value::Null).await.1;
+        let token = pending["order_token"].as_str();
+        let mut order = call(&app, "GET", &url, token, Value::Null).await.1;
         for _ in 0..50 {
             if order["status"] != "pending" && order["status"] != "paid" {
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            order = call(&app, "GET", &url, None, Value::Null).await.1;
+            order = call(&app, "GET", &url, token, Value::Null).await.1;
         }
         // GLI-31 2.2.2, 2.6.2: no sale after close; the order is refunded with the reason.
         assert_eq!(order["status"], "refunded", "{order}");

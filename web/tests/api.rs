@@ -35,7 +35,7 @@ async fn a_buyer_buys_gets_a_receipt_that_verifies_and_checks_the_ticket() {
     );
 
     let path = format!("/api/v1/raffles/{raffle}/purchases");
-    let (status, receipt) = call(&app, "POST", &path, &[("idempotency-key", "k1")], PURCHASE).await;
+    let (status, receipt) = call(&app, "POST", &path, &[("idempotency-key", "k1-0000000000000000000")], PURCHASE).await;
     assert_eq!(status, StatusCode::CREATED, "{receipt}");
     // GLI-31 2.3.1: the receipt's fields.
     for field in [
@@ -76,10 +76,10 @@ async fn a_buyer_buys_gets_a_receipt_that_verifies_and_checks_the_ticket() {
     );
 
     // Idempotent retry: same key and body, same response; another body, refused.
-    let (status2, again) = call(&app, "POST", &path, &[("idempotency-key", "k1")], PURCHASE).await;
+    let (status2, again) = call(&app, "POST", &path, &[("idempotency-key", "k1-0000000000000000000")], PURCHASE).await;
     assert_eq!((status2, &again), (StatusCode::CREATED, &receipt));
     let other = PURCHASE.replace("p3", "p1");
-    let (status3, err) = call(&app, "POST", &path, &[("idempotency-key", "k1")], &other).await;
+    let (status3, err) = call(&app, "POST", &path, &[("idempotency-key", "k1-0000000000000000000")], &other).await;
     assert_eq!(status3, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
 
     // Ticket check by validation number (in the body).
@@ -190,13 +190,15 @@ async fn a_payment_confirmed_later_is_issued_by_the_same_code() {
         &app,
         "POST",
         &format!("/api/v1/raffles/{raffle}/purchases"),
-        &[("idempotency-key", "later-1")],
+        &[("idempotency-key", "later-1-00000000000000")],
         &body,
     )
     .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{pending}");
     let url = pending["order_url"].as_str().unwrap().to_string();
-    let (_, order) = call(&app, "GET", &url, &[], "").await;
+    let bearer = format!("Bearer {}", pending["order_token"].as_str().unwrap());
+    let auth = [("authorization", bearer.as_str())];
+    let (_, order) = call(&app, "GET", &url, &auth, "").await;
     assert_eq!(order["status"], "pending");
     let mut order = order;
     for _ in 0..50 {
@@ -204,7 +206,7 @@ async fn a_payment_confirmed_later_is_issued_by_the_same_code() {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        order = call(&app, "GET", &url, &[], "").await.1;
+        order = call(&app, "GET", &url, &auth, "").await.1;
     }
     assert_eq!(order["status"], "issued", "{order}");
     let vkey = NoteVerifier::from_vkey(&app.state.vkey).unwrap();
@@ -215,18 +217,25 @@ async fn a_payment_confirmed_later_is_issued_by_the_same_code() {
         &app,
         "POST",
         &format!("/api/v1/raffles/{raffle}/purchases"),
-        &[("idempotency-key", "later-1")],
+        &[("idempotency-key", "later-1-00000000000000")],
         &body,
     )
     .await;
+    // The same receipt, with the same order token beside it.
+    let mut again = again;
+    let token = again.as_object_mut().unwrap().remove("order_token");
+    assert_eq!(token.as_ref(), Some(&pending["order_token"]));
     assert_eq!((status, &again), (StatusCode::CREATED, &order["receipt"]));
     drop_database(&app.db).await;
 }
 
-/// An order as a purchase handler creates it, for tests that stop between steps.
-fn new_order(raffle: &str, paid: bool) -> (raffle_core::store::orders::OrderRequest, String) {
+/// An order as a purchase handler creates it, for tests that stop between
+/// steps: the request and its `Authorization` header (the order's token).
+fn new_order(raffle: &str, paid: bool) -> (raffle_core::store::orders::OrderRequest, String, String) {
     use raffle_core::store::orders::{NewOrder, OrderRequest};
+    use sha2::Digest as _;
     let id = raffle_core::ids::new_order_id();
+    let token = web::auth::random_token::<16>().unwrap();
     let vn = raffle_core::validation::ValidationNumber::generate().unwrap();
     let request = OrderRequest {
         order: NewOrder {
@@ -241,13 +250,14 @@ fn new_order(raffle: &str, paid: bool) -> (raffle_core::store::orders::OrderRequ
             provider: "test".into(),
             buyer: serde_json::json!({"age_confirmed": true, "region": "CA-ON"}),
             stamped: raffle_core::Timestamp::now(),
+            token_sha256: sha2::Sha256::digest(token.as_bytes()).into(),
         },
         key: None,
         request_sha256: [0; 32],
-        draft: serde_json::json!({ "order_id": id, "validation_number": vn.to_text() }),
+        draft: serde_json::json!({ "order_id": id, "validation_number": vn.to_text(), "order_token": token }),
         paid,
     };
-    (request, id)
+    (request, id, format!("Bearer {token}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -256,8 +266,8 @@ async fn orders_left_paid_or_pending_by_a_stopped_process_are_finished_at_start(
     let raffle = web::demo::ensure_demo_raffle(&app.state).await.unwrap();
     // A process stopped after creating these orders: one paid at once but
     // not yet sequenced, one waiting for its provider's later confirmation.
-    let (paid, paid_id) = new_order(&raffle, true);
-    let (pending, pending_id) = new_order(&raffle, false);
+    let (paid, paid_id, paid_auth) = new_order(&raffle, true);
+    let (pending, pending_id, pending_auth) = new_order(&raffle, false);
     for o in [&paid, &pending] {
         assert!(matches!(
             app.state.store.begin_order(o).await.unwrap(),
@@ -269,7 +279,14 @@ async fn orders_left_paid_or_pending_by_a_stopped_process_are_finished_at_start(
         .unwrap();
     assert_eq!(resumed, 2);
     let vkey = NoteVerifier::from_vkey(&app.state.vkey).unwrap();
-    let (_, order) = call(&app, "GET", &format!("/api/v1/orders/{paid_id}"), &[], "").await;
+    let (_, order) = call(
+        &app,
+        "GET",
+        &format!("/api/v1/orders/{paid_id}"),
+        &[("authorization", &paid_auth)],
+        "",
+    )
+    .await;
     assert_eq!(order["status"], "issued", "{order}");
     let proof = ProofFile::parse(order["receipt"]["proof"].as_str().unwrap().as_bytes()).unwrap();
     let (entry, _) = proof.verify_extra_entry(&vkey, &[]).unwrap();
@@ -286,7 +303,7 @@ async fn orders_left_paid_or_pending_by_a_stopped_process_are_finished_at_start(
             &app,
             "GET",
             &format!("/api/v1/orders/{pending_id}"),
-            &[],
+            &[("authorization", &pending_auth)],
             "",
         )
         .await
@@ -346,13 +363,13 @@ async fn validation_numbers_and_idempotency_keys_are_forgotten_after_24_hours() 
     let app = app().await;
     let raffle = web::demo::ensure_demo_raffle(&app.state).await.unwrap();
     let path = format!("/api/v1/raffles/{raffle}/purchases");
-    let (status, first) = call(&app, "POST", &path, &[("idempotency-key", "old")], PURCHASE).await;
+    let (status, first) = call(&app, "POST", &path, &[("idempotency-key", "old-000000000000000000")], PURCHASE).await;
     assert_eq!(status, StatusCode::CREATED);
     let (status, _) = call(
         &app,
         "POST",
         &path,
-        &[("idempotency-key", "other")],
+        &[("idempotency-key", "other-0000000000000000")],
         PURCHASE,
     )
     .await;
@@ -372,11 +389,12 @@ async fn validation_numbers_and_idempotency_keys_are_forgotten_after_24_hours() 
         .unwrap();
     assert_eq!(held, 0, "the validation number is no longer stored");
     // The order is still issued; only the buyer holds its validation number now.
+    let bearer = format!("Bearer {}", first["order_token"].as_str().unwrap());
     let (_, order) = call(
         &app,
         "GET",
         &format!("/api/v1/orders/{}", first["sale_id"].as_str().unwrap()),
-        &[],
+        &[("authorization", &bearer)],
         "",
     )
     .await;
@@ -384,14 +402,14 @@ async fn validation_numbers_and_idempotency_keys_are_forgotten_after_24_hours() 
     assert!(order.get("receipt").is_none(), "{order}");
     // The key is free again: the same request makes a new purchase, while a
     // recent key still replays.
-    let (status, second) = call(&app, "POST", &path, &[("idempotency-key", "old")], PURCHASE).await;
+    let (status, second) = call(&app, "POST", &path, &[("idempotency-key", "old-000000000000000000")], PURCHASE).await;
     assert_eq!(status, StatusCode::CREATED);
     assert_ne!(second["sale_id"], first["sale_id"]);
     let (status, _) = call(
         &app,
         "POST",
         &path,
-        &[("idempotency-key", "other")],
+        &[("idempotency-key", "other-0000000000000000")],
         PURCHASE,
     )
     .await;

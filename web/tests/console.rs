@@ -23,6 +23,8 @@ const FORBIDDEN: &str = "This page needs the role";
 #[derive(Clone)]
 struct Browser {
     session: Option<String>,
+    /// Other cookies it sends (`name=value`).
+    cookies: Vec<String>,
 }
 
 struct Page {
@@ -34,7 +36,10 @@ struct Page {
 
 impl Browser {
     fn new() -> Browser {
-        Browser { session: None }
+        Browser {
+            session: None,
+            cookies: Vec::new(),
+        }
     }
 
     async fn send(&self, app: &App, method: &str, path: &str, form: Option<&str>) -> Page {
@@ -42,6 +47,9 @@ impl Browser {
         let mut cookie = format!("raffle_csrf={CSRF}");
         if let Some(s) = &self.session {
             cookie.push_str(&format!("; raffle_session={s}"));
+        }
+        for c in &self.cookies {
+            cookie.push_str(&format!("; {c}"));
         }
         let mut req = axum::http::Request::builder()
             .method(method)
@@ -182,6 +190,7 @@ async fn every_console_route_checks_the_session_the_role_and_the_csrf_token() {
         // A session that has ended: the sign-in page, saying so.
         let ended = Browser {
             session: Some("ended-or-forged".into()),
+            cookies: Vec::new(),
         };
         let p = ended.get(&app, &path).await;
         assert_eq!(p.status, StatusCode::UNAUTHORIZED, "{method} {route}");
@@ -645,7 +654,7 @@ async fn a_raffle_is_run_end_to_end_through_the_console() {
                 app,
                 "POST",
                 &format!("/api/v1/raffles/{raffle}/purchases"),
-                &[("idempotency-key", key)],
+                &[("idempotency-key", &format!("{key}-000000000000000000000000"))],
                 PURCHASE.to_string(),
             )
             .await;
@@ -656,12 +665,13 @@ async fn a_raffle_is_run_end_to_end_through_the_console() {
     };
     let kept = buy("a").await;
     let voided = buy("b").await;
-    let receipt = Browser::new()
-        .get(
-            &app,
-            &format!("/orders/{}", kept["sale_id"].as_str().unwrap()),
-        )
-        .await;
+    let mut buyer = Browser::new();
+    let sale_id = kept["sale_id"].as_str().unwrap();
+    buyer.cookies.push(format!(
+        "raffle_order_{sale_id}={}",
+        kept["order_token"].as_str().unwrap()
+    ));
+    let receipt = buyer.get(&app, &format!("/orders/{sale_id}")).await;
     assert!(
         receipt.html.contains("Buyers must be 19 or older."),
         "{}",

@@ -100,7 +100,7 @@ async fn sigkill_under_load_loses_and_duplicates_nothing() {
             let mut n = 0;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 n += 1;
-                let key = format!("client{c}-{n}");
+                let key = format!("client{c}-{n:020}");
                 let path = format!("/api/v1/raffles/{raffle}/purchases");
                 if let Ok((201, body)) =
                     http(&addr, "POST", &path, &[("Idempotency-Key", &key)], PURCHASE).await

@@ -175,7 +175,7 @@ async fn public_pages_in_english_and_french() {
         &app,
         "POST",
         &format!("/api/v1/raffles/{raffle}/purchases"),
-        &[("idempotency-key", "check-1")],
+        &[("idempotency-key", "check-1-00000000000000000000")],
         PURCHASE.to_string(),
     )
     .await;
@@ -331,7 +331,7 @@ async fn public_pages_in_english_and_french() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, html, _) = buy(
         form.replace("age_confirmed=yes&", "")
-            .replace(&order_key, "other-key"),
+            .replace(&order_key, "other-key-00000000000000000"),
         cookie.clone(),
     )
     .await;
@@ -343,12 +343,20 @@ async fn public_pages_in_english_and_french() {
     // A payment confirmed later: the order page waits, refreshing itself.
     let later = form
         .replace("payment=now", "payment=later")
-        .replace(&order_key, "later-key");
+        .replace(&order_key, "later-key-00000000000000000");
     let (status, _, headers) = buy(later, cookie.clone()).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let location = headers["location"].to_str().unwrap().to_string();
     assert!(location.starts_with("/orders/"), "{location}");
+    // The order's token travels in a cookie set with the redirect, never in the URL.
+    let order_cookie = headers["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    assert!(order_cookie.starts_with("raffle_order_"), "{order_cookie}");
+    assert!(!location.contains(order_cookie.split_once('=').unwrap().1));
+    let (status, _, _) = get(&app, &location, "en").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the order id alone shows nothing");
     let location = location.replace("?lang=en", "?lang=fr-CA");
+    let with_order = [("cookie", order_cookie.as_str())];
+    let get = |app, location, lang| send(app, "GET", location, lang, &with_order, String::new());
     let (status, html, headers) = get(&app, &location, "en").await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Votre paiement est en cours"), "{html}");

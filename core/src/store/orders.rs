@@ -26,6 +26,9 @@ pub struct NewOrder {
     pub provider: String,
     pub buyer: serde_json::Value,
     pub stamped: Timestamp,
+    /// The SHA-256 of the buyer's order token (the token itself is only
+    /// in the answer, and in the response draft while it is kept).
+    pub token_sha256: [u8; 32],
 }
 
 /// What a purchase found when creating its order.
@@ -33,10 +36,12 @@ pub struct NewOrder {
 pub enum Begun {
     /// A new order was created.
     Created,
-    /// The same request was answered before: replay it.
+    /// The same request was answered before: replay it (with the draft,
+    /// which holds the order token).
     Replay {
         status: u16,
         response: serde_json::Value,
+        draft: serde_json::Value,
     },
     /// The same request is still in progress (its order id, and the draft).
     InProgress {
@@ -54,8 +59,8 @@ impl Store {
         for _ in 0..2 {
             let created: Option<uuid::Uuid> = sqlx::query_scalar(
                 "INSERT INTO orders (id, raffle_id, package_id, quantity, amount_minor, currency, status, provider, buyer, stamped, \
-                                     idempotency_key, request_sha256, draft) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+                                     idempotency_key, request_sha256, draft, token_sha256) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
                  ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING id",
             )
             .bind(uuid(&order.id)?)
@@ -71,6 +76,7 @@ impl Store {
             .bind(&request.key)
             .bind(&request.request_sha256[..])
             .bind(&request.draft)
+            .bind(&order.token_sha256[..])
             .fetch_optional(&self.pool)
             .await?;
             if created.is_some() {
@@ -108,6 +114,9 @@ impl Store {
                     response: row
                         .get::<Option<serde_json::Value>, _>(3)
                         .unwrap_or_default(),
+                    draft: row
+                        .get::<Option<serde_json::Value>, _>(4)
+                        .unwrap_or_default(),
                 },
                 None => Begun::InProgress {
                     order: row.get(1),
@@ -134,13 +143,27 @@ impl Store {
         response: &serde_json::Value,
     ) -> Result<()> {
         sqlx::query(
-            "UPDATE orders SET status = 'refunded', refusal = $2, response_status = $3, response = $4, draft = NULL, \
+            "UPDATE orders SET status = 'refunded', refusal = $2, response_status = $3, response = $4, draft = draft - 'validation_number', \
              updated_at = now() WHERE id = $1",
         )
         .bind(uuid(order)?)
         .bind(reason)
         .bind(i32::from(status))
         .bind(response)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Replaces the validation number in an order's draft (the one drawn
+    /// was taken in its raffle: GLI-31 2.3.2).
+    pub async fn replace_order_validation(&self, order: &str, validation_number: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE orders SET draft = jsonb_set(draft, '{validation_number}', to_jsonb($2::text)), updated_at = now() \
+             WHERE id = $1 AND draft IS NOT NULL",
+        )
+        .bind(uuid(order)?)
+        .bind(validation_number)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -193,6 +216,37 @@ impl Store {
         forget_expired(&self.pool, None).await
     }
 
+    /// Which of `proposed` (raffle, commitment) pairs are sold already.
+    pub async fn sold_validations(
+        &self,
+        proposed: &[(String, [u8; 32])],
+    ) -> Result<std::collections::HashSet<(String, [u8; 32])>> {
+        if proposed.is_empty() {
+            return Ok(Default::default());
+        }
+        let raffles = proposed
+            .iter()
+            .map(|(r, _)| uuid(r))
+            .collect::<Result<Vec<_>>>()?;
+        let commitments: Vec<&[u8]> = proposed.iter().map(|(_, c)| &c[..]).collect();
+        let rows = sqlx::query(
+            "SELECT s.raffle_id::text, s.validation FROM sales s \
+             JOIN UNNEST($1::uuid[], $2::bytea[]) AS p (raffle_id, validation) \
+               ON s.raffle_id = p.raffle_id AND s.validation = p.validation",
+        )
+        .bind(&raffles)
+        .bind(&commitments)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                let c: Vec<u8> = r.get(1);
+                Some((r.get::<String, _>(0), <[u8; 32]>::try_from(c).ok()?))
+            })
+            .collect())
+    }
+
     /// The sale whose validation number commits to `commitment` in a raffle.
     pub async fn sale_by_validation(
         &self,
@@ -226,9 +280,29 @@ pub struct OrderRecord {
     pub response: Option<(u16, serde_json::Value)>,
     /// Why the rules refused it (a refunded order).
     pub refusal: Option<String>,
+    /// The SHA-256 of the buyer's order token (none for orders made
+    /// before tokens existed: nobody opens those).
+    pub token_sha256: Option<Vec<u8>>,
 }
 
 impl OrderRecord {
+    /// Whether `token` is this order's token (compared in constant time).
+    pub fn opens_with(&self, token: &str) -> bool {
+        use sha2::Digest as _;
+        let given: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        match &self.token_sha256 {
+            Some(stored) if stored.len() == 32 => {
+                stored.iter().zip(given).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+            }
+            _ => false,
+        }
+    }
+
+    /// The buyer's order token, in the response draft while it is kept.
+    pub fn token(&self) -> Option<&str> {
+        self.draft.as_ref()?["order_token"].as_str()
+    }
+
     /// The validation number in the response draft, while it is kept.
     pub fn validation_number(&self) -> Option<crate::validation::ValidationNumber> {
         let text = self.draft.as_ref()?["validation_number"].as_str()?;
@@ -242,7 +316,7 @@ macro_rules! order_columns {
         "o.id::text, o.raffle_id::text, o.package_id, o.quantity, o.stamped, o.provider, \
          CASE WHEN EXISTS (SELECT 1 FROM sales s WHERE s.id = o.id) THEN 'issued' ELSE o.status END, \
          CASE WHEN o.created_at > now() - interval '24 hours' THEN o.draft END, \
-         o.response_status, o.response, o.refusal"
+         o.response_status, o.response, o.refusal, o.token_sha256"
     };
 }
 use order_columns;
@@ -261,6 +335,7 @@ fn order_from_row(row: sqlx::postgres::PgRow) -> Result<OrderRecord> {
         draft: row.get(7),
         response: status.map(|s| (s as u16, response.unwrap_or_default())),
         refusal: row.get(10),
+        token_sha256: row.get(11),
     })
 }
 
@@ -374,6 +449,7 @@ async fn insert_batch(
     let mut keys = Vec::with_capacity(n);
     let mut hashes: Vec<&[u8]> = Vec::with_capacity(n);
     let mut drafts = Vec::with_capacity(n);
+    let mut tokens: Vec<&[u8]> = Vec::with_capacity(n);
     for (r, _) in batch {
         ids.push(uuid(&r.order.id)?);
         raffles.push(uuid(&r.order.raffle)?);
@@ -388,12 +464,13 @@ async fn insert_batch(
         keys.push(r.key.as_deref());
         hashes.push(&r.request_sha256[..]);
         drafts.push(&r.draft);
+        tokens.push(&r.order.token_sha256[..]);
     }
     let rows: Vec<String> = sqlx::query_scalar(
         "INSERT INTO orders (id, raffle_id, package_id, quantity, amount_minor, currency, status, provider, buyer, stamped, \
-                             idempotency_key, request_sha256, draft) \
+                             idempotency_key, request_sha256, draft, token_sha256) \
          SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::int[], $5::bigint[], $6::text[], $7::text[], $8::text[], \
-                              $9::jsonb[], $10::timestamptz[], $11::text[], $12::bytea[], $13::jsonb[]) \
+                              $9::jsonb[], $10::timestamptz[], $11::text[], $12::bytea[], $13::jsonb[], $14::bytea[]) \
          ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING id::text",
     )
     .bind(&ids)
@@ -409,6 +486,7 @@ async fn insert_batch(
     .bind(&keys)
     .bind(&hashes)
     .bind(&drafts)
+    .bind(&tokens)
     .fetch_all(&store.pool)
     .await?;
     Ok(rows.into_iter().collect())

@@ -331,6 +331,28 @@ impl Task {
     /// Builds, checks and persists one batch. On error every accepted change
     /// has been answered with the error and the state must be recovered.
     async fn sequence(&mut self, batch: Vec<(Change, Reply)>) -> Result<()> {
+        // GLI-31 2.3.2: a validation number never repeats within a raffle.
+        // The commitments already sold are looked up once per batch; a
+        // repeat (of a sold one, or of one earlier in this batch) refuses
+        // only its own change.
+        let proposed: Vec<(String, [u8; 32])> = batch
+            .iter()
+            .filter_map(|(c, _)| match c {
+                Change::IssueSale {
+                    raffle, validation, ..
+                } => Some((raffle.clone(), *validation)),
+                _ => None,
+            })
+            .collect();
+        let mut taken = match self.store.sold_validations(&proposed).await {
+            Ok(taken) => taken,
+            Err(e) => {
+                for (_, reply) in batch {
+                    let _ = reply.send(Err(Error::Unavailable(format!("not sequenced: {e}"))));
+                }
+                return Ok(());
+            }
+        };
         let state = self.state.as_mut().expect("recovered");
         let mut accepted: Vec<(u64, Entry, Vec<u8>, Option<Reply>)> = Vec::new();
         let mut new_seeds: Vec<(String, String, [u8; 32])> = Vec::new();
@@ -357,6 +379,21 @@ impl Task {
             // Build each entry from the state its predecessors left, then
             // check it: the log order is the order the rules were enforced.
             for (change, reply) in closes.chain(changes) {
+                // (A retried sale is refused as existing, by the ledger.)
+                if let Change::IssueSale {
+                    order,
+                    raffle,
+                    validation,
+                    ..
+                } = &change
+                    && ledger.raffle(raffle).and_then(|r| r.sale(order)).is_none()
+                    && !taken.insert((raffle.clone(), *validation))
+                {
+                    if let Some(reply) = reply {
+                        refusals.push((reply, Error::ValidationNumberTaken));
+                    }
+                    continue;
+                }
                 let result =
                     build(&ledger, &state.seeds, &change, &mut new_seeds).and_then(|body| {
                         let entry = Entry::new(time, body);

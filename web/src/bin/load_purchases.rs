@@ -121,7 +121,7 @@ async fn run(args: Args) -> Result<(), String> {
             let resp = client
                 .post(url.as_str())
                 .header("content-type", "application/json")
-                .header("idempotency-key", format!("load-{i}"))
+                .header("idempotency-key", format!("load-{i:020}"))
                 .body(PURCHASE)
                 .send()
                 .await;

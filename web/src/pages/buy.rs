@@ -21,8 +21,17 @@ use raffle_core::ledger::RaffleState;
 use raffle_core::{Money, Timestamp};
 use serde_json::{Value, json};
 
-/// The purchase form of an open raffle.
-pub fn form(lang: Lang, r: &RaffleState, token: &str) -> Markup {
+/// The purchase form of an open raffle, offering the configured payment
+/// providers (none configured: online sales are closed, and no form).
+pub fn form(
+    lang: Lang,
+    r: &RaffleState,
+    token: &str,
+    providers: &crate::payments::Providers,
+) -> Markup {
+    if !providers.test_enabled() {
+        return html! { p.note { (lang.t("buy.closed")) } };
+    }
     let c = &r.config;
     let mut key = [0u8; 16];
     getrandom::fill(&mut key).expect("the OS random number generator");
@@ -126,6 +135,8 @@ pub async fn buy(
         .trim()
         .parse::<u32>()
         .unwrap_or(0);
+    // The form offers the test provider only where it is configured; the
+    // purchase path refuses it elsewhere.
     let payment = match f.payment.as_deref() {
         Some("later") => json!({ "provider": "test", "confirm": "later" }),
         _ => json!({ "provider": "test" }),
@@ -161,11 +172,22 @@ pub async fn buy(
     match status {
         StatusCode::CREATED | StatusCode::OK => receipt_page(&state, lang, &v).await,
         StatusCode::ACCEPTED => {
+            // The order's token goes into a cookie set with the redirect,
+            // never into the URL, which carries only the order id.
             let order = v["order_id"].as_str().unwrap_or_default();
+            let token = v["order_token"].as_str().unwrap_or_default();
             let mut resp = axum::response::Redirect::to(&href(lang, &format!("/orders/{order}")))
                 .into_response();
             *resp.status_mut() = StatusCode::SEE_OTHER;
-            resp
+            no_store(
+                resp,
+                Some(super::set_cookie(
+                    &order_cookie(order),
+                    token,
+                    "/orders",
+                    Some(ORDER_COOKIE_SECONDS),
+                )),
+            )
         }
         _ => failed(
             lang,
@@ -215,6 +237,7 @@ async fn receipt_page(state: &AppState, lang: Lang, r: &Value) -> Response {
     let raffle = s("raffle_id");
     let content = html! {
         h1 { (lang.t("receipt.title")) }
+        @if r["demo"].is_string() { p.demo role="note" { strong { (lang.t("site.demo")) } } }
         p.note { (lang.t("receipt.keep")) }
         dl.receipt {
             dt { (lang.t("receipt.organisation")) } dd { (s("organisation")) }
@@ -257,7 +280,19 @@ async fn receipt_page(state: &AppState, lang: Lang, r: &Value) -> Response {
     )
 }
 
-/// `GET /orders/{id}`: pending (refreshing itself), refunded, or the receipt.
+/// The cookie holding an order's token (one per order, so that two orders
+/// in two tabs do not take each other's place).
+fn order_cookie(order: &str) -> String {
+    format!("raffle_order_{order}")
+}
+
+/// How long the browser keeps an order's cookie: as long as the receipt
+/// with its validation number is kept.
+const ORDER_COOKIE_SECONDS: u64 = 24 * 3600;
+
+/// `GET /orders/{id}`: pending (refreshing itself), refunded, or the
+/// receipt, for the browser holding the order's cookie (the order id alone
+/// is public: it is the sale id in the log).
 pub async fn order(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -266,8 +301,12 @@ pub async fn order(
 ) -> Response {
     let lang = lang(&q, &headers);
     let path = format!("/orders/{id}");
-    let v = match crate::api::get_order(State(state.clone()), Path(id.clone())).await {
-        Ok(axum::Json(v)) => v,
+    let valid_id = raffle_core::ids::check_uuid("order id", &id).is_ok();
+    let token = valid_id
+        .then(|| super::cookies(&headers, &order_cookie(&id)).next())
+        .flatten();
+    let v = match crate::api::order_view(&state, &id, token).await {
+        Ok(v) => v,
         Err(_) => {
             let content = html! { h1 { (lang.t("order.unknown")) } };
             return no_store(

@@ -21,8 +21,7 @@ pub fn token(headers: &HeaderMap) -> (String, Option<HeaderValue>) {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).expect("the OS random number generator");
     let t = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-    let set = HeaderValue::from_str(&format!("{COOKIE}={t}; Path=/; HttpOnly; SameSite=Strict"))
-        .expect("an ASCII cookie");
+    let set = super::set_cookie(COOKIE, &t, "/", None);
     (t, Some(set))
 }
 

@@ -99,8 +99,9 @@ pub fn log_url(headers: &HeaderMap) -> String {
     format!("http://{host}/log/")
 }
 
-/// The values of the cookies named `name` that the browser sent.
-pub fn cookies<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+/// The values of the cookies named `name` (see [`cookie_name`]) that the browser sent.
+pub fn cookies<'a>(headers: &'a HeaderMap, name: &str) -> impl Iterator<Item = &'a str> + 'a {
+    let name = cookie_name(name);
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -151,6 +152,68 @@ pub fn href(lang: Lang, path: &str) -> String {
     format!("{path}?lang={}", lang.tag())
 }
 
+/// What every page and cookie of this server depends on, set for each
+/// request by [`scope`] and read where pages and cookies are made, so that
+/// no handler has to pass it along.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Site {
+    /// The `test` payment provider is on (no money moves): every page says so.
+    pub test_payments: bool,
+    /// Buyers reach the site over HTTPS: cookies are `__Host-` and `Secure`.
+    pub secure: bool,
+}
+
+tokio::task_local! {
+    static SITE: Site;
+}
+
+/// Runs a request within its [`Site`].
+pub async fn scope(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let site = Site {
+        test_payments: state.payments.test_enabled(),
+        secure: state.config.secure(),
+    };
+    SITE.scope(site, next.run(req)).await
+}
+
+/// The [`Site`] of the request being answered (the default outside one).
+pub fn site() -> Site {
+    SITE.try_with(|s| *s).unwrap_or_default()
+}
+
+/// A cookie's name: `__Host-<name>` over HTTPS (bound to this host, sent
+/// only over TLS), `<name>` on a plain-HTTP development server.
+pub fn cookie_name(name: &str) -> String {
+    if site().secure {
+        format!("__Host-{name}")
+    } else {
+        name.to_string()
+    }
+}
+
+/// A `Set-Cookie` value: `HttpOnly`, `SameSite=Strict`, and over HTTPS
+/// `Secure` with `Path=/` (as `__Host-` requires); on plain HTTP, `path`.
+/// `max_age` in seconds (0 deletes it); `None` for a session cookie.
+pub fn set_cookie(name: &str, value: &str, path: &str, max_age: Option<u64>) -> HeaderValue {
+    let secure = site().secure;
+    let mut c = format!(
+        "{}={value}; Path={}; HttpOnly; SameSite=Strict",
+        cookie_name(name),
+        if secure { "/" } else { path }
+    );
+    if secure {
+        c.push_str("; Secure");
+    }
+    if let Some(age) = max_age {
+        c.push_str(&format!("; Max-Age={age}"));
+    }
+    HeaderValue::from_str(&c).expect("cookie names and values are ASCII")
+}
+
 /// A whole page: the layout around `content`, with the security headers.
 pub fn layout(
     lang: Lang,
@@ -189,6 +252,9 @@ pub fn layout(
                             }
                         }
                     }
+                }
+                @if site().test_payments {
+                    p.demo role="note" { strong { (lang.t("site.demo")) } }
                 }
                 main #content { (content) }
                 footer.site { p { (lang.t("site.footer")) } }

@@ -82,7 +82,7 @@ fn page_of(
         @if r.status == Status::Open {
             section aria-labelledby="buy-title" {
                 h2 #buy-title { (lang.t("buy.title")) }
-                (super::buy::form(lang, r, &token))
+                (super::buy::form(lang, r, &token, &state.payments))
             }
         }
     };

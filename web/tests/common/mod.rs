@@ -91,12 +91,8 @@ pub async fn app_with_witnesses(witness_keys: Vec<String>) -> App {
     let dir = tempfile::tempdir().unwrap();
     let (url, db) = fresh_database();
     let config = web::config::Config {
-        database_url: url,
-        listen: "127.0.0.1:8080".parse().unwrap(),
-        data_dir: dir.path().to_path_buf(),
-        log_origin: None,
         witness_keys,
-        witness_urls: Vec::new(),
+        ..web::config::Config::for_tests(url, dir.path().to_path_buf(), &["test"])
     };
     App {
         state: web::start(config).await.unwrap(),

@@ -458,10 +458,7 @@ fn csrf_refused(lang: Lang, headers: &HeaderMap) -> Response {
 }
 
 fn session_cookie(token: &str) -> HeaderValue {
-    HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={token}; Path=/console; HttpOnly; SameSite=Strict"
-    ))
-    .expect("an ASCII cookie")
+    super::set_cookie(SESSION_COOKIE, token, "/console", None)
 }
 
 /// `GET /console/sign-in`.
@@ -702,9 +699,7 @@ pub async fn sign_out(
     {
         return AppError::from(e).into_response();
     }
-    let clear = HeaderValue::from_static(
-        "raffle_session=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0",
-    );
+    let clear = super::set_cookie(SESSION_COOKIE, "", "/console", Some(0));
     no_store(
         Redirect::to(&href(lang, "/console/sign-in")).into_response(),
         Some(clear),
