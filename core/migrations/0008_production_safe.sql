@@ -24,3 +24,6 @@ CREATE TABLE sign_in_failures (
     last_failure     TIMESTAMPTZ NOT NULL DEFAULT now(),
     PRIMARY KEY (username_sha256, address)
 );
+
+-- A disabled user cannot sign in, and their sessions end.
+ALTER TABLE users ADD COLUMN disabled BOOLEAN NOT NULL DEFAULT false;

@@ -153,9 +153,10 @@ pub(crate) struct SignIn {
 
 async fn create_session(
     State(state): State<AppState>,
+    Extension(client): Extension<crate::edge::ClientAddr>,
     Json(req): Json<SignIn>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
-    let token = match sign_in(&state, &req.username, &req.password, &req.totp).await? {
+    let token = match sign_in(&state, &req.username, &req.password, &req.totp, client.0).await? {
         SignedIn::Enrolled(token) => token,
         SignedIn::MustEnrol(_) => {
             return Err(AppError::new(

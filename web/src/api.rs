@@ -26,6 +26,9 @@ use sha2::Digest as _;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+/// The largest request body any route takes.
+pub const MAX_BODY: usize = 128 * 1024;
+
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     let log = ServeDir::new(state.config.publications_dir());
@@ -44,6 +47,18 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::pages::scope,
+        ))
+        // Bodies are small (a raffle's configuration is one log entry, at
+        // most 64 KiB); slow ones are cut at the request timeout.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            state.config.limits.request_timeout(),
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::edge::edge,
         ))
         .nest_service(
             "/log",

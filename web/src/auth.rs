@@ -111,6 +111,7 @@ pub fn new_user(username: &str, roles: &[String]) -> Result<(User, String), AppE
         roles: roles.to_vec(),
         locked: false,
         enrolled: true,
+        disabled: false,
     };
     Ok((user, password))
 }
@@ -129,46 +130,128 @@ pub enum SignedIn {
     MustEnrol(String),
 }
 
-/// Checks a sign-in; on success returns a new session token.
+/// Whether `username` has the form of one (else it is not looked up: a NUL
+/// byte or a megabyte of text is an unknown user, not a database error).
+fn plausible_username(username: &str) -> bool {
+    (3..=64).contains(&username.len())
+        && username
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_')
+}
+
+/// The attempted username as the sign-in counters and events know it:
+/// HMAC-SHA256 keyed with the server's secret (people type passwords into
+/// that field, and a plain hash of a password can be searched for).
+pub fn username_hash(state: &AppState, username: &str) -> [u8; 32] {
+    use hmac::{KeyInit as _, Mac as _};
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&state.secret[..])
+        .expect("HMAC takes any key length");
+    mac.update(b"raffle-sign-in/v1\0");
+    mac.update(username.as_bytes());
+    mac.finalize().into_bytes().into()
+}
+
+/// Checks a password against its Argon2 hash on a blocking thread, at most
+/// [`crate::ARGON2_AT_ONCE`] at once. `None` hash: spends the same effort
+/// on a dummy (an unknown user costs what a known one does).
+pub async fn verify_password(state: &AppState, hash: Option<String>, password: &str) -> bool {
+    let Ok(_permit) = state.argon2.acquire().await else {
+        return false;
+    };
+    let password = password.to_string();
+    tokio::task::spawn_blocking(move || match hash {
+        Some(h) => PasswordHash::new(&h)
+            .map(|parsed| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
+            .unwrap_or(false),
+        None => {
+            let _ = hash_password(&password);
+            false
+        }
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// Hashes a password on a blocking thread, like [`verify_password`].
+pub async fn hash_password_blocking(state: &AppState, password: &str) -> Result<String, AppError> {
+    let _permit = state
+        .argon2
+        .acquire()
+        .await
+        .map_err(|e| AppError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+    let password = password.to_string();
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| AppError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+}
+
+/// The one answer to a sign-in that did not succeed, whether the username
+/// is unknown, the account is locked for this address, or the password or
+/// code is wrong: nothing tells them apart.
+pub fn refused() -> AppError {
+    AppError::new(StatusCode::UNAUTHORIZED, "wrong username, password or code")
+}
+
+/// Checks a sign-in from `client`; on success returns a new session token.
+///
+/// Failures are counted per (attempted username, client address): five
+/// lock that address out of that username for 15 minutes (the counter
+/// starts again when the lock ends), so nobody can lock a user out from
+/// elsewhere. Across all addresses, many failures only slow the answers
+/// down, a correct password and code included, never refuse them. Every
+/// failure is a significant event with the address and the username's
+/// keyed hash (GLI-31 5.6.1), in PostgreSQL only.
 pub async fn sign_in(
     state: &AppState,
     username: &str,
     password: &str,
     code: &str,
+    client: std::net::IpAddr,
 ) -> Result<SignedIn, AppError> {
-    let refused = || AppError::new(StatusCode::UNAUTHORIZED, "wrong username, password or code");
-    let Some(user) = state.store.user_by_name(username).await? else {
-        // Spend the same effort as for a real user.
-        let _ = hash_password(password);
-        return Err(refused());
-    };
-    if user.locked {
-        return Err(AppError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too many failed sign-ins: the account is locked for 15 minutes",
-        ));
+    let key = username_hash(state, username);
+    let address = client.to_string();
+    if state.store.recent_sign_in_failures(&key).await?
+        >= raffle_core::store::people::SLOW_DOWN_AFTER
+    {
+        tokio::time::sleep(SLOW_DOWN).await;
     }
-    let hash = PasswordHash::new(&user.password_hash)
-        .map_err(|e| AppError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    let password_ok = Argon2::default()
-        .verify_password(password.as_bytes(), &hash)
-        .is_ok();
+    let locked = state.store.sign_in_locked(&key, &address).await?;
+    let user = if plausible_username(username) {
+        state.store.user_by_name(username).await?
+    } else {
+        None
+    };
+    let password_ok = verify_password(
+        state,
+        user.as_ref().map(|u| u.password_hash.clone()),
+        password,
+    )
+    .await;
     // The code of the current 30-second step, or of the one before or after
     // (clock skew); each step is accepted once per user. A user still to
     // enrol has no code to give.
-    let fresh = if !user.enrolled {
-        password_ok
-    } else {
-        let step = totp_step(&user.totp_secret, code)?;
-        match (password_ok, step) {
-            (true, Some(step)) => state.store.consume_totp_step(&user.id, step).await?,
-            _ => false,
+    let fresh = match &user {
+        Some(user) if password_ok && !locked && !user.disabled => {
+            if !user.enrolled {
+                true
+            } else {
+                match totp_step(&user.totp_secret, code)? {
+                    Some(step) => state.store.consume_totp_step(&user.id, step).await?,
+                    None => false,
+                }
+            }
         }
+        _ => false,
     };
-    if !fresh {
-        failed(state, &user, "sign_in_failed").await?;
+    let Some(user) = user.filter(|_| fresh) else {
+        failed_sign_in(state, &key, &address, "sign_in_failed").await?;
         return Err(refused());
-    }
+    };
+    state.store.clear_sign_in_failures(&key, &address).await?;
     let token = base64_url(&random_bytes::<32>()?);
     state
         .store
@@ -179,7 +262,7 @@ pub async fn sign_in(
         .record_event(
             "console",
             "sign_in",
-            &serde_json::json!({ "enrolled": user.enrolled }),
+            &serde_json::json!({ "enrolled": user.enrolled, "address": address }),
             Some(&user.staff_id),
         )
         .await?;
@@ -190,31 +273,53 @@ pub async fn sign_in(
     })
 }
 
-/// Counts a failure towards the lock-out and records it (GLI-31 5.6.1).
-async fn failed(state: &AppState, user: &User, kind: &str) -> Result<(), AppError> {
-    state.store.record_failed_login(&user.id).await?;
+/// How long each answer for a username under attack (from many
+/// addresses) is held back.
+const SLOW_DOWN: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Counts a failure towards the address's lock-out and records it (GLI-31
+/// 5.6.1): the address and the username's keyed hash, never the username.
+async fn failed_sign_in(
+    state: &AppState,
+    key: &[u8; 32],
+    address: &str,
+    kind: &str,
+) -> Result<(), AppError> {
+    state.store.record_sign_in_failure(key, address).await?;
     state
         .store
         .record_event(
             "console",
             kind,
-            &serde_json::json!({ "username": user.username }),
-            Some(&user.staff_id),
+            &serde_json::json!({ "address": address, "username_hmac": hex::encode(key) }),
+            None,
         )
         .await?;
     Ok(())
 }
 
+/// Whether `client` is locked out of `user` (after wrong enrolment codes).
+pub async fn locked_out(state: &AppState, user: &User, client: std::net::IpAddr) -> Result<bool, AppError> {
+    let key = username_hash(state, &user.username);
+    Ok(state.store.sign_in_locked(&key, &client.to_string()).await?)
+}
+
 /// Completes a user's TOTP enrolment with a code from their newly set up
 /// authenticator (the code is used up, like a sign-in's). False, counted
 /// as a failed sign-in, when the code is wrong.
-pub async fn enrol(state: &AppState, user: &User, code: &str) -> Result<bool, AppError> {
+pub async fn enrol(
+    state: &AppState,
+    user: &User,
+    code: &str,
+    client: std::net::IpAddr,
+) -> Result<bool, AppError> {
     let ok = match totp_step(&user.totp_secret, code.trim())? {
         Some(step) => state.store.consume_totp_step(&user.id, step).await?,
         None => false,
     };
     if !ok {
-        failed(state, user, "enrolment_failed").await?;
+        let key = username_hash(state, &user.username);
+        failed_sign_in(state, &key, &client.to_string(), "enrolment_failed").await?;
         return Ok(false);
     }
     state.store.enrol_totp(&user.id).await?;
@@ -282,7 +387,7 @@ impl FromRequestParts<AppState> for Staff {
         let token_sha256: [u8; 32] = sha2::Sha256::digest(token.trim().as_bytes()).into();
         let user = state
             .store
-            .session_user(&token_sha256)
+            .session_user(&token_sha256, state.config.limits.session_hours)
             .await?
             .ok_or_else(unauthorized)?;
         if !user.enrolled {

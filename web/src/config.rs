@@ -195,4 +195,9 @@ impl Config {
     pub fn key_path(&self) -> PathBuf {
         self.data_dir.join("log.key")
     }
+
+    /// The server's own secret (see [`crate::keys::load_or_create_secret`]).
+    pub fn secret_path(&self) -> PathBuf {
+        self.data_dir.join("server.secret")
+    }
 }

@@ -50,3 +50,46 @@ pub fn load_or_create(path: &Path, origin: &str) -> Result<NoteSigner, String> {
         Err(e) => Err(format!("{}: {e}", path.display())),
     }
 }
+
+/// The server's own secret (32 bytes from the OS CSPRNG, hex, mode 0600),
+/// beside the signing key and never in the database: it keys the hashes of
+/// attempted usernames in events and sign-in counters. Created on first start.
+pub fn load_or_create_secret(path: &Path) -> Result<[u8; 32], String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let mode = std::fs::metadata(path)
+                .map_err(|e| format!("{}: {e}", path.display()))?
+                .permissions()
+                .mode();
+            if mode & 0o077 != 0 {
+                return Err(format!(
+                    "{}: the secret must not be readable by others (chmod 600)",
+                    path.display()
+                ));
+            }
+            let bytes = hex::decode(text.trim())
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                .ok_or_else(|| format!("{}: not 64 hexadecimal digits", path.display()))?;
+            Ok(bytes)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut secret = [0u8; 32];
+            getrandom::fill(&mut secret).map_err(|e| format!("OS random: {e}"))?;
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            }
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            f.write_all(format!("{}\n", hex::encode(secret)).as_bytes())
+                .and_then(|_| f.sync_all())
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok(secret)
+        }
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}

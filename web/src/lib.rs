@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod demo;
+pub mod edge;
 pub mod error;
 pub mod i18n;
 pub mod keys;
@@ -16,6 +17,7 @@ pub mod pages;
 pub mod payments;
 pub mod receipt;
 pub mod rng;
+pub mod serve;
 pub mod witness;
 
 use config::Config;
@@ -34,22 +36,29 @@ pub struct AppState {
     pub payments: payments::Providers,
     /// Witnesses reachable over HTTP (cosigning and draw contributions).
     pub witnesses: Arc<[Arc<witness::HttpWitness>]>,
+    /// The HTTP edge's limits (per-address rates, requests in progress).
+    pub edge: Arc<edge::Edge>,
+    /// Password hashing (Argon2) runs on blocking threads, this many at once.
+    pub argon2: Arc<tokio::sync::Semaphore>,
+    /// The server's own secret, from the data directory (never logged).
+    pub secret: Arc<[u8; 32]>,
 }
 
 /// Opens the database, the key and the publications, recovers the log and
 /// starts the sequencer; logs `software.started` (GLI-31 5.8.1).
 pub async fn start(config: Config) -> Result<AppState, String> {
+    let payments =
+        payments::Providers::from_config(&config.payment_providers, config.allow_test_payments)?;
     let origin = config.origin();
     let signer = keys::load_or_create(&config.key_path(), &origin)?;
     let vkey = signer.verifier().vkey();
+    let secret = keys::load_or_create_secret(&config.secret_path())?;
     let store = Store::connect(&config.database_url)
         .await
         .map_err(|e| e.to_string())?;
     let publications = publications::Publications::open(config.publications_dir(), true)
         .map_err(|e| e.to_string())?;
     let witnesses = witness::from_config(&config)?;
-    let payments =
-        payments::Providers::from_config(&config.payment_providers, config.allow_test_payments)?;
     let sequencer = Sequencer::start(
         store.clone(),
         SequencerConfig {
@@ -78,11 +87,14 @@ pub async fn start(config: Config) -> Result<AppState, String> {
     let state = AppState {
         store,
         sequencer,
-        config: Arc::new(config),
+        config: Arc::new(config.clone()),
         vkey,
         orders,
         payments,
         witnesses: witnesses.into(),
+        edge: Arc::new(edge::Edge::new(&config)),
+        argon2: Arc::new(tokio::sync::Semaphore::new(ARGON2_AT_ONCE)),
+        secret: Arc::new(secret),
     };
     state
         .store
@@ -122,6 +134,7 @@ pub async fn start(config: Config) -> Result<AppState, String> {
             if let Err(e) = digest_events(&background).await {
                 eprintln!("raffled: events.digest: {e}");
             }
+            background.edge.forget_idle();
             // Stored responses hold validation numbers: kept 24 hours at most.
             if let Err(e) = background.store.purge_idempotency().await {
                 eprintln!("raffled: purging idempotent responses: {e}");
@@ -130,6 +143,11 @@ pub async fn start(config: Config) -> Result<AppState, String> {
     });
     Ok(state)
 }
+
+/// Argon2 hashes computed at once (each takes about 19 MiB and a core for
+/// tens of milliseconds): a flood of sign-ins waits for these, while the
+/// async workers go on serving everyone else.
+pub const ARGON2_AT_ONCE: usize = 2;
 
 /// How often significant events are anchored in the log.
 pub const EVENTS_DIGEST_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);

@@ -114,33 +114,31 @@ async fn run(config: Config, demo: bool) -> Result<(), String> {
     let listen = config.listen;
     let state = web::start(config).await?;
     println!(
-        "raffled {} listening on http://{listen}",
-        env!("CARGO_PKG_VERSION")
+        "raffled {} listening on {}://{listen}",
+        env!("CARGO_PKG_VERSION"),
+        if state.config.tls_cert.is_some() { "https" } else { "http" }
     );
+    println!("public URL: {}", state.config.public_url());
     println!("log origin: {}", state.config.origin());
     println!("log vkey:   {}", state.vkey);
+    if state.payments.test_enabled() {
+        println!("payments:   test (no money moves; every page and receipt says so)");
+    } else if state.payments.names().is_empty() {
+        println!("payments:   none configured (RAFFLE_PAYMENT_PROVIDERS): online sales are closed");
+    }
     if demo {
         let raffle = web::demo::ensure_demo_raffle(&state).await?;
-        println!("demo raffle: http://{listen}/api/v1/raffles/{raffle}");
+        println!("demo raffle: {}/api/v1/raffles/{raffle}", state.config.public_url());
         if let Some((username, password, secret)) =
             web::demo::ensure_administrator(&state.store).await?
         {
             println!("administrator: {username}  password: {password}  TOTP secret: {secret}");
         }
     }
-    use axum::serve::ListenerExt as _;
-    // TCP_NODELAY: a file under /log/ is written as headers then body, and
-    // without it each response of a keep-alive connection waits for the
-    // client's delayed ACK (40 ms a tile, measured with raffle-audit).
     let listener = tokio::net::TcpListener::bind(listen)
         .await
-        .map_err(|e| format!("listening on {listen}: {e}"))?
-        .tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-    axum::serve(listener, web::api::router(state))
-        .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| format!("listening on {listen}: {e}"))?;
+    web::serve::serve(state, listener).await
 }
 
 /// Creates the first administrator unless users exist.

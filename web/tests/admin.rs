@@ -110,8 +110,12 @@ async fn sign_in_needs_the_code_locks_out_and_sessions_expire_when_idle() {
     }
     let right =
         json!({ "username": "ann", "password": password, "totp": totp_now(&secret).unwrap() });
-    let (status, _) = call(&app, "POST", "/api/v1/sessions", None, right).await;
-    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let (status, locked) = call(&app, "POST", "/api/v1/sessions", None, right).await;
+    // Locked out of this address, answered exactly as an unknown user is.
+    let unknown = json!({ "username": "nobody", "password": "x", "totp": "123456" });
+    let (unknown_status, unknown) = call(&app, "POST", "/api/v1/sessions", None, unknown).await;
+    assert_eq!((status, &locked), (unknown_status, &unknown));
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
     // 30 minutes idle ends a session.
     sqlx::query("UPDATE sessions SET last_seen = now() - interval '31 minutes'")
         .execute(&app.state.store.pool)

@@ -24,6 +24,8 @@ pub struct User {
     /// Whether the user has enrolled their TOTP authenticator; until then a
     /// session of theirs reaches only the console's enrolment page.
     pub enrolled: bool,
+    /// A disabled user cannot sign in and has no live session.
+    pub disabled: bool,
 }
 
 /// A user as the administrator's user list shows them.
@@ -67,13 +69,14 @@ fn user_from(row: &sqlx::postgres::PgRow) -> User {
         roles: row.get(5),
         locked: row.get(6),
         enrolled: row.get(7),
+        disabled: row.get(8),
     }
 }
 
 /// The columns `user_from` reads, as a literal for `concat!` (static SQL only).
 macro_rules! user_columns {
     () => {
-        "id::text, staff_id, username, password_hash, totp_secret, roles, coalesce(locked_until > now(), false), totp_enrolled"
+        "id::text, staff_id, username, password_hash, totp_secret, roles, coalesce(locked_until > now(), false), totp_enrolled, disabled"
     };
 }
 
@@ -158,18 +161,27 @@ impl Store {
         Ok(())
     }
 
-    /// The user of a live session (touching it), or `None` if it is unknown
-    /// or has been idle for 30 minutes (then it is deleted).
-    pub async fn session_user(&self, token_sha256: &[u8; 32]) -> Result<Option<User>> {
-        sqlx::query("DELETE FROM sessions WHERE token_sha256 = $1 AND last_seen < now() - make_interval(mins => $2)")
-            .bind(&token_sha256[..])
-            .bind(IDLE_MINUTES)
-            .execute(&self.pool)
-            .await?;
+    /// The user of a live session (touching it), or `None` if it is
+    /// unknown, has been idle for 30 minutes, is older than `lifetime_hours`
+    /// (then it is deleted), or its user is disabled.
+    pub async fn session_user(
+        &self,
+        token_sha256: &[u8; 32],
+        lifetime_hours: u32,
+    ) -> Result<Option<User>> {
+        sqlx::query(
+            "DELETE FROM sessions WHERE token_sha256 = $1 \
+             AND (last_seen < now() - make_interval(mins => $2) OR created_at < now() - make_interval(hours => $3))",
+        )
+        .bind(&token_sha256[..])
+        .bind(IDLE_MINUTES)
+        .bind(lifetime_hours as i32)
+        .execute(&self.pool)
+        .await?;
         let row = sqlx::query(concat!(
             "WITH s AS (UPDATE sessions SET last_seen = now() WHERE token_sha256 = $1 RETURNING user_id) SELECT ",
             user_columns!(),
-            " FROM users WHERE id = (SELECT user_id FROM s)"
+            " FROM users WHERE id = (SELECT user_id FROM s) AND NOT disabled"
         ))
         .bind(&token_sha256[..])
         .fetch_optional(&self.pool)
@@ -589,5 +601,78 @@ impl Store {
             }
         }
         Ok(None)
+    }
+}
+
+/// Failed sign-ins from one address at one (attempted) username before
+/// that address is locked out of it, and for how long.
+pub const MAX_FAILURES_PER_ADDRESS: i32 = 5;
+/// Failed sign-ins at one username, from any address, within the lock-out
+/// time, past which every answer for it is slowed down (never refused).
+pub const SLOW_DOWN_AFTER: i64 = 10;
+
+impl Store {
+    /// Whether `address` is locked out of `username_hash`; a lock that has
+    /// expired is cleared, with its counter (the counter decays with it).
+    pub async fn sign_in_locked(&self, username_hash: &[u8; 32], address: &str) -> Result<bool> {
+        sqlx::query(
+            "DELETE FROM sign_in_failures WHERE username_sha256 = $1 AND address = $2 \
+             AND ((locked_until IS NOT NULL AND locked_until <= now()) \
+                  OR last_failure < now() - make_interval(mins => $3))",
+        )
+        .bind(&username_hash[..])
+        .bind(address)
+        .bind(LOCKOUT_MINUTES)
+        .execute(&self.pool)
+        .await?;
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM sign_in_failures WHERE username_sha256 = $1 AND address = $2 AND locked_until > now())",
+        )
+        .bind(&username_hash[..])
+        .bind(address)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Counts a failed sign-in of `address` at `username_hash`; the fifth
+    /// locks that address out of it for 15 minutes.
+    pub async fn record_sign_in_failure(&self, username_hash: &[u8; 32], address: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sign_in_failures (username_sha256, address, failures) VALUES ($1, $2, 1) \
+             ON CONFLICT (username_sha256, address) DO UPDATE SET failures = sign_in_failures.failures + 1, \
+               last_failure = now(), \
+               locked_until = CASE WHEN sign_in_failures.failures + 1 >= $3 \
+                 THEN now() + make_interval(mins => $4) ELSE sign_in_failures.locked_until END",
+        )
+        .bind(&username_hash[..])
+        .bind(address)
+        .bind(MAX_FAILURES_PER_ADDRESS)
+        .bind(LOCKOUT_MINUTES)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Failed sign-ins at `username_hash` from every address within the
+    /// lock-out time.
+    pub async fn recent_sign_in_failures(&self, username_hash: &[u8; 32]) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT coalesce(sum(failures), 0)::bigint FROM sign_in_failures \
+             WHERE username_sha256 = $1 AND last_failure > now() - make_interval(mins => $2)",
+        )
+        .bind(&username_hash[..])
+        .bind(LOCKOUT_MINUTES)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Forgets the failures of `address` at `username_hash` (a sign-in succeeded).
+    pub async fn clear_sign_in_failures(&self, username_hash: &[u8; 32], address: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sign_in_failures WHERE username_sha256 = $1 AND address = $2")
+            .bind(&username_hash[..])
+            .bind(address)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 }

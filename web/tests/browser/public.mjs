@@ -93,7 +93,7 @@ await page.waitForTimeout(1500);
 result.countdown = await page.textContent("[data-closes-at]");
 const purchase = await fetch(`${base}/api/v1/raffles/${raffle}/purchases`, {
   method: "POST",
-  headers: { "content-type": "application/json", "idempotency-key": `browser-${Date.now()}` },
+  headers: { "content-type": "application/json", "idempotency-key": `browser-${Date.now()}-0000000000` },
   body: JSON.stringify({ package_id: "p10", buyer: { age_confirmed: true, region: "CA-ON" }, payment: { provider: "test" } }),
 });
 let after = before;

@@ -400,7 +400,11 @@ async fn signed_in(state: &AppState, lang: Lang, headers: &HeaderMap) -> Result<
         ));
     };
     let token_sha256: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
-    match state.store.session_user(&token_sha256).await {
+    match state
+        .store
+        .session_user(&token_sha256, state.config.limits.session_hours)
+        .await
+    {
         Ok(Some(user)) => Ok(Staff { user, token_sha256 }),
         Ok(None) => Err(sign_in_page(
             lang,
@@ -478,6 +482,7 @@ pub struct SignInForm {
 /// `POST /console/sign-in`.
 pub async fn sign_in(
     State(state): State<AppState>,
+    Extension(client): Extension<crate::edge::ClientAddr>,
     q: Query<LangQuery>,
     headers: HeaderMap,
     Form(f): Form<SignInForm>,
@@ -491,6 +496,7 @@ pub async fn sign_in(
         f.username.as_deref().unwrap_or(""),
         f.password.as_deref().unwrap_or(""),
         f.code.as_deref().unwrap_or("").trim(),
+        client.0,
     )
     .await;
     match result {
@@ -501,12 +507,6 @@ pub async fn sign_in(
         Ok(SignedIn::MustEnrol(token)) => no_store(
             Redirect::to(&href(lang, "/console/enrol")).into_response(),
             Some(session_cookie(&token)),
-        ),
-        Err(e) if e.status == StatusCode::TOO_MANY_REQUESTS => sign_in_page(
-            lang,
-            &headers,
-            StatusCode::TOO_MANY_REQUESTS,
-            Some(lang.t("console.locked")),
         ),
         Err(e) if e.status == StatusCode::UNAUTHORIZED => sign_in_page(
             lang,
@@ -590,6 +590,7 @@ pub struct EnrolForm {
 /// completes the enrolment; a wrong one counts as a failed sign-in.
 pub async fn enrol(
     State(state): State<AppState>,
+    Extension(client): Extension<crate::edge::ClientAddr>,
     q: Query<LangQuery>,
     headers: HeaderMap,
     Form(f): Form<EnrolForm>,
@@ -605,14 +606,12 @@ pub async fn enrol(
     if staff.user.enrolled {
         return no_store(Redirect::to(&href(lang, "/console")).into_response(), None);
     }
-    match crate::auth::enrol(&state, &staff.user, f.code.as_deref().unwrap_or("")).await {
+    match crate::auth::enrol(&state, &staff.user, f.code.as_deref().unwrap_or(""), client.0).await {
         Ok(true) => done(lang, "/console", "enrolled"),
         Ok(false) => {
             // Five failures lock the account, as for sign-ins; a locked
             // account's session ends.
-            if let Ok(Some(u)) = state.store.user_by_name(&staff.user.username).await
-                && u.locked
-            {
+            if let Ok(true) = crate::auth::locked_out(&state, &staff.user, client.0).await {
                 let _ = state.store.delete_session(&staff.token_sha256).await;
                 return sign_in_page(
                     lang,
@@ -747,6 +746,7 @@ impl Console {
                     roles: vec!["raffle_manager".into()],
                     locked: false,
                     enrolled: true,
+                    disabled: false,
                 },
                 token_sha256: [0; 32],
             },
