@@ -101,6 +101,20 @@ pub async fn app_with_witnesses(witness_keys: Vec<String>) -> App {
     }
 }
 
+/// The application with settings changed by `change` (from the tests'
+/// defaults: the `test` provider allowed); the error `start` gave, if any.
+pub async fn app_with(change: impl FnOnce(&mut web::config::Config)) -> Result<App, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, db) = fresh_database();
+    let mut config = web::config::Config::for_tests(url, dir.path().to_path_buf(), &["test"]);
+    change(&mut config);
+    Ok(App {
+        state: web::start(config).await?,
+        db,
+        _dir: dir,
+    })
+}
+
 pub async fn app() -> App {
     app_with_witnesses(vec![]).await
 }
