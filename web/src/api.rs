@@ -235,7 +235,8 @@ pub(crate) async fn purchase(
     // The buyer's capability on the order: random, never in the log, kept
     // hashed (and in the draft while it is kept, for a replayed answer).
     let token = crate::auth::random_token::<16>()?;
-    let draft = json!({ "order_id": order_id, "validation_number": vn.to_text(), "order_token": token });
+    let draft =
+        json!({ "order_id": order_id, "validation_number": vn.to_text(), "order_token": token });
     let order = NewOrder {
         id: order_id.clone(),
         raffle: raffle_id.clone(),
@@ -285,7 +286,12 @@ pub(crate) async fn purchase(
                 return Ok(pending_response(&order, token, &Pending::default()));
             }
             let (status, body) = confirm_payment(&state, &order).await?;
-            return Ok((status, order_location(&order), Json(with_token(body, token))).into_response());
+            return Ok((
+                status,
+                order_location(&order),
+                Json(with_token(body, token)),
+            )
+                .into_response());
         }
     }
     if !immediate {

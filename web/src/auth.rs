@@ -299,9 +299,16 @@ async fn failed_sign_in(
 }
 
 /// Whether `client` is locked out of `user` (after wrong enrolment codes).
-pub async fn locked_out(state: &AppState, user: &User, client: std::net::IpAddr) -> Result<bool, AppError> {
+pub async fn locked_out(
+    state: &AppState,
+    user: &User,
+    client: std::net::IpAddr,
+) -> Result<bool, AppError> {
     let key = username_hash(state, &user.username);
-    Ok(state.store.sign_in_locked(&key, &client.to_string()).await?)
+    Ok(state
+        .store
+        .sign_in_locked(&key, &client.to_string())
+        .await?)
 }
 
 /// Completes a user's TOTP enrolment with a code from their newly set up

@@ -69,7 +69,11 @@ pub struct Config {
     /// `X-Forwarded-For` is believed: behind one, the client is the
     /// rightmost hop not in this list; from any other peer the header is
     /// ignored.
-    #[arg(long = "trusted-proxy", env = "RAFFLE_TRUSTED_PROXIES", value_delimiter = ',')]
+    #[arg(
+        long = "trusted-proxy",
+        env = "RAFFLE_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
     pub trusted_proxies: Vec<ipnet::IpNet>,
     #[command(flatten)]
     pub limits: Limits,

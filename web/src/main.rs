@@ -116,7 +116,11 @@ async fn run(config: Config, demo: bool) -> Result<(), String> {
     println!(
         "raffled {} listening on {}://{listen}",
         env!("CARGO_PKG_VERSION"),
-        if state.config.tls_cert.is_some() { "https" } else { "http" }
+        if state.config.tls_cert.is_some() {
+            "https"
+        } else {
+            "http"
+        }
     );
     println!("public URL: {}", state.config.public_url());
     println!("log origin: {}", state.config.origin());
@@ -128,7 +132,10 @@ async fn run(config: Config, demo: bool) -> Result<(), String> {
     }
     if demo {
         let raffle = web::demo::ensure_demo_raffle(&state).await?;
-        println!("demo raffle: {}/api/v1/raffles/{raffle}", state.config.public_url());
+        println!(
+            "demo raffle: {}/api/v1/raffles/{raffle}",
+            state.config.public_url()
+        );
         if let Some((username, password, secret)) =
             web::demo::ensure_administrator(&state.store).await?
         {

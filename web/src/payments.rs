@@ -312,7 +312,7 @@ pub async fn issue_paid_order(
     state: &AppState,
     o: &PaidOrder,
 ) -> Result<(StatusCode, Value), AppError> {
-    let mut vn = o.vn.clone();
+    let mut vn = o.vn;
     // A repeated validation number (GLI-31 2.3.2) refuses only this sale:
     // a new number is drawn, recorded in the order's draft, and tried.
     for _ in 0..3 {

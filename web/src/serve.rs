@@ -25,7 +25,10 @@ pub fn tls_acceptor(cert: &Path, key: &Path) -> Result<tokio_rustls::TlsAcceptor
         .collect::<Result<_, _>>()
         .map_err(|e| format!("RAFFLE_TLS_CERT {}: {e}", cert.display()))?;
     if chain.is_empty() {
-        return Err(format!("RAFFLE_TLS_CERT {}: no certificate in it", cert.display()));
+        return Err(format!(
+            "RAFFLE_TLS_CERT {}: no certificate in it",
+            cert.display()
+        ));
     }
     let key = PrivateKeyDer::from_pem_file(key)
         .map_err(|e| format!("RAFFLE_TLS_KEY {}: {e}", key.display()))?;
@@ -75,16 +78,22 @@ pub async fn serve(state: AppState, listener: TcpListener) -> Result<(), String>
         let tls = tls.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(ConnectInfo(peer));
-                app.clone().oneshot(req.map(axum::body::Body::new))
-            });
+            let service = hyper::service::service_fn(
+                move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(ConnectInfo(peer));
+                    app.clone().oneshot(req.map(axum::body::Body::new))
+                },
+            );
             let mut http = hyper::server::conn::http1::Builder::new();
             http.timer(TokioTimer::new())
                 .header_read_timeout(header_timeout)
                 .keep_alive(true);
             let served = match tls {
-                None => http.serve_connection(TokioIo::new(tcp), service).with_upgrades().await,
+                None => {
+                    http.serve_connection(TokioIo::new(tcp), service)
+                        .with_upgrades()
+                        .await
+                }
                 Some(acceptor) => {
                     match tokio::time::timeout(header_timeout, acceptor.accept(tcp)).await {
                         Ok(Ok(stream)) => {

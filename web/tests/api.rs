@@ -35,7 +35,14 @@ async fn a_buyer_buys_gets_a_receipt_that_verifies_and_checks_the_ticket() {
     );
 
     let path = format!("/api/v1/raffles/{raffle}/purchases");
-    let (status, receipt) = call(&app, "POST", &path, &[("idempotency-key", "k1-0000000000000000000")], PURCHASE).await;
+    let (status, receipt) = call(
+        &app,
+        "POST",
+        &path,
+        &[("idempotency-key", "k1-0000000000000000000")],
+        PURCHASE,
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{receipt}");
     // GLI-31 2.3.1: the receipt's fields.
     for field in [
@@ -76,10 +83,24 @@ async fn a_buyer_buys_gets_a_receipt_that_verifies_and_checks_the_ticket() {
     );
 
     // Idempotent retry: same key and body, same response; another body, refused.
-    let (status2, again) = call(&app, "POST", &path, &[("idempotency-key", "k1-0000000000000000000")], PURCHASE).await;
+    let (status2, again) = call(
+        &app,
+        "POST",
+        &path,
+        &[("idempotency-key", "k1-0000000000000000000")],
+        PURCHASE,
+    )
+    .await;
     assert_eq!((status2, &again), (StatusCode::CREATED, &receipt));
     let other = PURCHASE.replace("p3", "p1");
-    let (status3, err) = call(&app, "POST", &path, &[("idempotency-key", "k1-0000000000000000000")], &other).await;
+    let (status3, err) = call(
+        &app,
+        "POST",
+        &path,
+        &[("idempotency-key", "k1-0000000000000000000")],
+        &other,
+    )
+    .await;
     assert_eq!(status3, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
 
     // Ticket check by validation number (in the body).
@@ -231,7 +252,10 @@ async fn a_payment_confirmed_later_is_issued_by_the_same_code() {
 
 /// An order as a purchase handler creates it, for tests that stop between
 /// steps: the request and its `Authorization` header (the order's token).
-fn new_order(raffle: &str, paid: bool) -> (raffle_core::store::orders::OrderRequest, String, String) {
+fn new_order(
+    raffle: &str,
+    paid: bool,
+) -> (raffle_core::store::orders::OrderRequest, String, String) {
     use raffle_core::store::orders::{NewOrder, OrderRequest};
     use sha2::Digest as _;
     let id = raffle_core::ids::new_order_id();
@@ -363,7 +387,14 @@ async fn validation_numbers_and_idempotency_keys_are_forgotten_after_24_hours() 
     let app = app().await;
     let raffle = web::demo::ensure_demo_raffle(&app.state).await.unwrap();
     let path = format!("/api/v1/raffles/{raffle}/purchases");
-    let (status, first) = call(&app, "POST", &path, &[("idempotency-key", "old-000000000000000000")], PURCHASE).await;
+    let (status, first) = call(
+        &app,
+        "POST",
+        &path,
+        &[("idempotency-key", "old-000000000000000000")],
+        PURCHASE,
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED);
     let (status, _) = call(
         &app,
@@ -402,7 +433,14 @@ async fn validation_numbers_and_idempotency_keys_are_forgotten_after_24_hours() 
     assert!(order.get("receipt").is_none(), "{order}");
     // The key is free again: the same request makes a new purchase, while a
     // recent key still replays.
-    let (status, second) = call(&app, "POST", &path, &[("idempotency-key", "old-000000000000000000")], PURCHASE).await;
+    let (status, second) = call(
+        &app,
+        "POST",
+        &path,
+        &[("idempotency-key", "old-000000000000000000")],
+        PURCHASE,
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED);
     assert_ne!(second["sale_id"], first["sale_id"]);
     let (status, _) = call(

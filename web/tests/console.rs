@@ -654,7 +654,10 @@ async fn a_raffle_is_run_end_to_end_through_the_console() {
                 app,
                 "POST",
                 &format!("/api/v1/raffles/{raffle}/purchases"),
-                &[("idempotency-key", &format!("{key}-000000000000000000000000"))],
+                &[(
+                    "idempotency-key",
+                    &format!("{key}-000000000000000000000000"),
+                )],
                 PURCHASE.to_string(),
             )
             .await;

@@ -349,11 +349,21 @@ async fn public_pages_in_english_and_french() {
     let location = headers["location"].to_str().unwrap().to_string();
     assert!(location.starts_with("/orders/"), "{location}");
     // The order's token travels in a cookie set with the redirect, never in the URL.
-    let order_cookie = headers["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let order_cookie = headers["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
     assert!(order_cookie.starts_with("raffle_order_"), "{order_cookie}");
     assert!(!location.contains(order_cookie.split_once('=').unwrap().1));
     let (status, _, _) = get(&app, &location, "en").await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "the order id alone shows nothing");
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "the order id alone shows nothing"
+    );
     let location = location.replace("?lang=en", "?lang=fr-CA");
     let with_order = [("cookie", order_cookie.as_str())];
     let get = |app, location, lang| send(app, "GET", location, lang, &with_order, String::new());

@@ -54,7 +54,7 @@ fn published_sale_ids(app: &App) -> Vec<String> {
     .unwrap()
     .size;
     let storage =
-        transparency::store::DirStorage::new(&app.state.config.publications_dir(), false).unwrap();
+        transparency::store::DirStorage::new(app.state.config.publications_dir(), false).unwrap();
     (0..size)
         .filter_map(|i| {
             let bytes = transparency::store::read_entry(&storage, i, size).unwrap();
@@ -84,9 +84,17 @@ async fn sale_ids_harvested_from_the_log_open_no_validation_number() {
         )
         .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
-        numbers.push(json_of(&body)["validation_number"].as_str().unwrap().to_string());
+        numbers.push(
+            json_of(&body)["validation_number"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
     }
-    let later = PURCHASE.replace(r#""provider":"test""#, r#""provider":"test","confirm":"later""#);
+    let later = PURCHASE.replace(
+        r#""provider":"test""#,
+        r#""provider":"test","confirm":"later""#,
+    );
     let (status, body, _) = from(&app, "198.51.100.1", "POST", &buy, &[], &later).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let pending = json_of(&body);
@@ -94,13 +102,29 @@ async fn sale_ids_harvested_from_the_log_open_no_validation_number() {
     let url = pending["order_url"].as_str().unwrap().to_string();
     let mut order = Value::Null;
     for _ in 0..50 {
-        order = json_of(&from(&app, "198.51.100.1", "GET", &url, &[("authorization", &bearer)], "").await.1);
+        order = json_of(
+            &from(
+                &app,
+                "198.51.100.1",
+                "GET",
+                &url,
+                &[("authorization", &bearer)],
+                "",
+            )
+            .await
+            .1,
+        );
         if order["status"] == "issued" {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    numbers.push(order["receipt"]["validation_number"].as_str().unwrap().to_string());
+    numbers.push(
+        order["receipt"]["validation_number"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+    );
 
     let ids = published_sale_ids(&app);
     assert_eq!(ids.len(), 4);
@@ -108,27 +132,67 @@ async fn sale_ids_harvested_from_the_log_open_no_validation_number() {
     for id in &ids {
         for (path, headers) in [
             (format!("/api/v1/orders/{id}"), vec![]),
-            (format!("/api/v1/orders/{id}"), vec![("authorization", forged.as_str())]),
-            (format!("/api/v1/orders/{id}"), vec![("authorization", "Bearer ")]),
+            (
+                format!("/api/v1/orders/{id}"),
+                vec![("authorization", forged.as_str())],
+            ),
+            (
+                format!("/api/v1/orders/{id}"),
+                vec![("authorization", "Bearer ")],
+            ),
             (format!("/orders/{id}"), vec![]),
-            (format!("/orders/{id}"), vec![("cookie", "raffle_order_x=y")]),
+            (
+                format!("/orders/{id}"),
+                vec![("cookie", "raffle_order_x=y")],
+            ),
             (format!("/sales/{id}/receipt.tlog-proof"), vec![]),
         ] {
             let (status, body, _) = from(&app, "203.0.113.66", "GET", &path, &headers, "").await;
-            assert!(status.is_client_error() || status.is_success(), "{path}: {status}");
+            assert!(
+                status.is_client_error() || status.is_success(),
+                "{path}: {status}"
+            );
             for vn in &numbers {
-                assert!(!body.contains(vn.as_str()), "{path} gave away a validation number");
+                assert!(
+                    !body.contains(vn.as_str()),
+                    "{path} gave away a validation number"
+                );
             }
         }
     }
     // The order answers 401 without a token and 404 with a wrong one,
     // whether or not the order exists.
-    let (status, _, _) = from(&app, "203.0.113.66", "GET", &format!("/api/v1/orders/{}", ids[0]), &[], "").await;
+    let (status, _, _) = from(
+        &app,
+        "203.0.113.66",
+        "GET",
+        &format!("/api/v1/orders/{}", ids[0]),
+        &[],
+        "",
+    )
+    .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let unknown = raffle_core::ids::new_order_id();
-    let (s1, b1, _) = from(&app, "203.0.113.66", "GET", &format!("/api/v1/orders/{}", ids[0]), &[("authorization", &forged)], "").await;
-    let (s2, b2, _) = from(&app, "203.0.113.66", "GET", &format!("/api/v1/orders/{unknown}"), &[("authorization", &forged)], "").await;
-    assert_eq!((s1, &b1), (StatusCode::NOT_FOUND, &b2));
+    let (s1, b1, _) = from(
+        &app,
+        "203.0.113.66",
+        "GET",
+        &format!("/api/v1/orders/{}", ids[0]),
+        &[("authorization", &forged)],
+        "",
+    )
+    .await;
+    let (s2, b2, _) = from(
+        &app,
+        "203.0.113.66",
+        "GET",
+        &format!("/api/v1/orders/{unknown}"),
+        &[("authorization", &forged)],
+        "",
+    )
+    .await;
+    assert_eq!((s1, &b1), (s2, &b2));
+    assert_eq!(s1, StatusCode::NOT_FOUND);
     drop_database(&app.db).await;
 }
 
@@ -137,29 +201,72 @@ async fn an_idempotency_key_must_carry_128_bits_and_replays_stay_bound_to_it() {
     let app = app().await;
     let raffle = web::demo::ensure_demo_raffle(&app.state).await.unwrap();
     let buy = format!("/api/v1/raffles/{raffle}/purchases");
-    for short in ["1", "guessable-key", "abcdefghijklmnopqrstu", "has space in it 0123456789"] {
-        let (status, body, _) =
-            from(&app, "198.51.100.1", "POST", &buy, &[("idempotency-key", short)], PURCHASE).await;
+    for short in [
+        "1",
+        "guessable-key",
+        "abcdefghijklmnopqrstu",
+        "has space in it 0123456789",
+    ] {
+        let (status, body, _) = from(
+            &app,
+            "198.51.100.1",
+            "POST",
+            &buy,
+            &[("idempotency-key", short)],
+            PURCHASE,
+        )
+        .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{short}: {body}");
         assert!(body.contains("at least 128 bits"), "{body}");
     }
     let key = "0b2f6c1e-7d3a-4c55-9e10-2f8a6b4d9c01";
-    let (status, first, _) =
-        from(&app, "198.51.100.1", "POST", &buy, &[("idempotency-key", key)], PURCHASE).await;
+    let (status, first, _) = from(
+        &app,
+        "198.51.100.1",
+        "POST",
+        &buy,
+        &[("idempotency-key", key)],
+        PURCHASE,
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{first}");
     // Another client, the same key and body: the same answer (the key is
     // the capability); another body: refused, nothing replayed.
-    let (status, again, _) =
-        from(&app, "203.0.113.66", "POST", &buy, &[("idempotency-key", key)], PURCHASE).await;
-    assert_eq!((status, json_of(&again)), (StatusCode::CREATED, json_of(&first)));
+    let (status, again, _) = from(
+        &app,
+        "203.0.113.66",
+        "POST",
+        &buy,
+        &[("idempotency-key", key)],
+        PURCHASE,
+    )
+    .await;
+    assert_eq!(
+        (status, json_of(&again)),
+        (StatusCode::CREATED, json_of(&first))
+    );
     let other = PURCHASE.replace("CA-ON\"}", "CA-ON\",\"email\":\"x@example.org\"}");
-    let (status, refused, _) =
-        from(&app, "203.0.113.66", "POST", &buy, &[("idempotency-key", key)], &other).await;
+    let (status, refused, _) = from(
+        &app,
+        "203.0.113.66",
+        "POST",
+        &buy,
+        &[("idempotency-key", key)],
+        &other,
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
     assert!(!refused.contains(json_of(&first)["validation_number"].as_str().unwrap()));
     // Every API answer carrying a secret is no-store.
-    let (_, _, headers) =
-        from(&app, "203.0.113.66", "POST", &buy, &[("idempotency-key", key)], PURCHASE).await;
+    let (_, _, headers) = from(
+        &app,
+        "203.0.113.66",
+        "POST",
+        &buy,
+        &[("idempotency-key", key)],
+        PURCHASE,
+    )
+    .await;
     assert_eq!(headers["cache-control"], "no-store");
     drop_database(&app.db).await;
 }
@@ -194,8 +301,19 @@ async fn serve_sells_nothing_for_free_without_the_explicit_flag() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(body.contains("none is configured"), "{body}");
     assert_eq!(common::rows(&app, "orders").await, 0);
-    let (_, page, _) = from(&app, "198.51.100.1", "GET", &format!("/raffles/{raffle}?lang=en"), &[], "").await;
-    assert!(page.contains("Online sales are not open on this site."), "{page}");
+    let (_, page, _) = from(
+        &app,
+        "198.51.100.1",
+        "GET",
+        &format!("/raffles/{raffle}?lang=en"),
+        &[],
+        "",
+    )
+    .await;
+    assert!(
+        page.contains("Online sales are not open on this site."),
+        "{page}"
+    );
     assert!(!page.contains("Demo: no money moves"));
     drop_database(&app.db).await;
 
@@ -203,7 +321,19 @@ async fn serve_sells_nothing_for_free_without_the_explicit_flag() {
     // receipt says no money moves.
     let app = app_with_providers(&["test"], true).await.unwrap();
     let raffle = web::demo::ensure_demo_raffle(&app.state).await.unwrap();
-    let events = app.state.store.events(None, None, Some("payments"), Some("test_payments_enabled"), None, 10).await.unwrap();
+    let events = app
+        .state
+        .store
+        .events(
+            None,
+            None,
+            Some("payments"),
+            Some("test_payments_enabled"),
+            None,
+            10,
+        )
+        .await
+        .unwrap();
     assert_eq!(events.len(), 1);
     let (_, page, _) = from(&app, "198.51.100.1", "GET", "/?lang=en", &[], "").await;
     assert!(page.contains("Demo: no money moves"), "{page}");
@@ -217,12 +347,21 @@ async fn serve_sells_nothing_for_free_without_the_explicit_flag() {
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    assert_eq!(json_of(&body)["demo"], "demo: no money moves (test payments)");
+    assert_eq!(
+        json_of(&body)["demo"],
+        "demo: no money moves (test payments)"
+    );
     drop_database(&app.db).await;
 }
 
 /// Signs `user` in from `peer`; the status and the answer's text.
-async fn sign_in(app: &App, peer: &str, user: &str, password: &str, code: &str) -> (StatusCode, String) {
+async fn sign_in(
+    app: &App,
+    peer: &str,
+    user: &str,
+    password: &str,
+    code: &str,
+) -> (StatusCode, String) {
     let body = json!({ "username": user, "password": password, "totp": code }).to_string();
     let (status, text, _) = from(app, peer, "POST", "/api/v1/sessions", &[], &body).await;
     (status, text)
@@ -230,7 +369,11 @@ async fn sign_in(app: &App, peer: &str, user: &str, password: &str, code: &str) 
 
 /// A code that is not the current one.
 fn wrong_code(secret: &str) -> &'static str {
-    if web::auth::totp_now(secret).unwrap() == "000000" { "111111" } else { "000000" }
+    if web::auth::totp_now(secret).unwrap() == "000000" {
+        "111111"
+    } else {
+        "000000"
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -250,7 +393,11 @@ async fn a_locked_account_looks_unknown_locks_only_the_address_and_recovers() {
     let (unknown_status, unknown) = sign_in(&app, attacker, "nobody-here", &password, &now).await;
     let (bad_status, bad) = sign_in(&app, attacker, "bad\u{0}name", "x", "1").await;
     assert_eq!((locked_status, &locked), (unknown_status, &unknown));
-    assert_eq!((bad_status, &bad), (unknown_status, &unknown), "a NUL byte is a 4xx like any other");
+    assert_eq!(
+        (bad_status, &bad),
+        (unknown_status, &unknown),
+        "a NUL byte is a 4xx like any other"
+    );
     assert_eq!(locked_status, StatusCode::UNAUTHORIZED);
     // Ann, from her own address, is not locked out.
     let (status, body) = sign_in(&app, "198.51.100.7", "ann", &password, &now).await;
@@ -273,12 +420,30 @@ async fn a_locked_account_looks_unknown_locks_only_the_address_and_recovers() {
     assert_eq!(failures, 1, "the counter started again");
     // Every failure is an event with the address and a keyed hash of the
     // attempted username, never the username (people type passwords there).
-    let events = app.state.store.events(None, None, Some("console"), Some("sign_in_failed"), None, 100).await.unwrap();
+    let events = app
+        .state
+        .store
+        .events(
+            None,
+            None,
+            Some("console"),
+            Some("sign_in_failed"),
+            None,
+            100,
+        )
+        .await
+        .unwrap();
     assert_eq!(events.len(), 9);
     for e in &events {
         let text = e.to_string();
-        assert!(!text.contains("\"ann\"") && !text.contains("guess") && !text.contains("nobody-here"), "{text}");
-        assert!(e["detail"]["address"].is_string() && e["detail"]["username_hmac"].is_string(), "{text}");
+        assert!(
+            !text.contains("\"ann\"") && !text.contains("guess") && !text.contains("nobody-here"),
+            "{text}"
+        );
+        assert!(
+            e["detail"]["address"].is_string() && e["detail"]["username_hmac"].is_string(),
+            "{text}"
+        );
     }
     drop_database(&app.db).await;
 }
@@ -294,8 +459,10 @@ async fn a_flood_of_sign_ins_from_one_address_is_answered_429_and_others_still_s
     for i in 0..limit + 5 {
         // Other usernames each time, so that no account-wide slow-down
         // paces the flood.
-        let body = json!({ "username": format!("zed{i}"), "password": "x", "totp": "123456" }).to_string();
-        let (status, _, headers) = from(&app, "203.0.113.66", "POST", "/api/v1/sessions", &[], &body).await;
+        let body =
+            json!({ "username": format!("zed{i}"), "password": "x", "totp": "123456" }).to_string();
+        let (status, _, headers) =
+            from(&app, "203.0.113.66", "POST", "/api/v1/sessions", &[], &body).await;
         if status == StatusCode::TOO_MANY_REQUESTS {
             limited += 1;
             retry_after = headers.get("retry-after").cloned();
@@ -337,9 +504,16 @@ async fn behind_a_trusted_proxy_the_forwarded_client_is_limited_not_the_proxy() 
         let body = body.clone();
         async move {
             let xff = format!("{client}, 10.1.2.3");
-            from(app, "10.0.0.1", "POST", "/api/v1/tickets/lookup", &[("x-forwarded-for", &xff)], &body)
-                .await
-                .0
+            from(
+                app,
+                "10.0.0.1",
+                "POST",
+                "/api/v1/tickets/lookup",
+                &[("x-forwarded-for", &xff)],
+                &body,
+            )
+            .await
+            .0
         }
     };
     for _ in 0..3 {
@@ -369,16 +543,27 @@ async fn a_repeated_validation_number_refuses_only_its_sale_and_the_online_path_
     };
     // Two in one batch, and one in a later batch: only the first is sold.
     let (a, b) = tokio::join!(
-        app.state.sequencer.submit(sale(raffle_core::ids::new_order_id())),
-        app.state.sequencer.submit(sale(raffle_core::ids::new_order_id())),
+        app.state
+            .sequencer
+            .submit(sale(raffle_core::ids::new_order_id())),
+        app.state
+            .sequencer
+            .submit(sale(raffle_core::ids::new_order_id())),
     );
     assert_eq!(
         [a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count(),
         1,
         "{a:?} {b:?}"
     );
-    let again = app.state.sequencer.submit(sale(raffle_core::ids::new_order_id())).await;
-    assert!(matches!(again, Err(raffle_core::Error::ValidationNumberTaken)), "{again:?}");
+    let again = app
+        .state
+        .sequencer
+        .submit(sale(raffle_core::ids::new_order_id()))
+        .await;
+    assert!(
+        matches!(again, Err(raffle_core::Error::ValidationNumberTaken)),
+        "{again:?}"
+    );
     // The online path: a paid order holding the taken number is issued
     // with a new one, recorded in its draft.
     let order = raffle_core::ids::new_order_id();
@@ -390,7 +575,9 @@ async fn a_repeated_validation_number_refuses_only_its_sale_and_the_online_path_
         stamped: raffle_core::Timestamp::now(),
         vn,
     };
-    let (status, receipt) = web::payments::issue_paid_order(&app.state, &paid).await.unwrap();
+    let (status, receipt) = web::payments::issue_paid_order(&app.state, &paid)
+        .await
+        .unwrap();
     assert_eq!(status, StatusCode::CREATED, "{receipt}");
     assert_ne!(receipt["validation_number"].as_str().unwrap(), vn.to_text());
     let sales: i64 = sqlx::query_scalar("SELECT count(*) FROM sales")

@@ -157,7 +157,11 @@ impl Store {
 
     /// Replaces the validation number in an order's draft (the one drawn
     /// was taken in its raffle: GLI-31 2.3.2).
-    pub async fn replace_order_validation(&self, order: &str, validation_number: &str) -> Result<()> {
+    pub async fn replace_order_validation(
+        &self,
+        order: &str,
+        validation_number: &str,
+    ) -> Result<()> {
         sqlx::query(
             "UPDATE orders SET draft = jsonb_set(draft, '{validation_number}', to_jsonb($2::text)), updated_at = now() \
              WHERE id = $1 AND draft IS NOT NULL",
@@ -292,7 +296,11 @@ impl OrderRecord {
         let given: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
         match &self.token_sha256 {
             Some(stored) if stored.len() == 32 => {
-                stored.iter().zip(given).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+                stored
+                    .iter()
+                    .zip(given)
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0
             }
             _ => false,
         }

@@ -636,7 +636,11 @@ impl Store {
 
     /// Counts a failed sign-in of `address` at `username_hash`; the fifth
     /// locks that address out of it for 15 minutes.
-    pub async fn record_sign_in_failure(&self, username_hash: &[u8; 32], address: &str) -> Result<()> {
+    pub async fn record_sign_in_failure(
+        &self,
+        username_hash: &[u8; 32],
+        address: &str,
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO sign_in_failures (username_sha256, address, failures) VALUES ($1, $2, 1) \
              ON CONFLICT (username_sha256, address) DO UPDATE SET failures = sign_in_failures.failures + 1, \
@@ -667,7 +671,11 @@ impl Store {
     }
 
     /// Forgets the failures of `address` at `username_hash` (a sign-in succeeded).
-    pub async fn clear_sign_in_failures(&self, username_hash: &[u8; 32], address: &str) -> Result<()> {
+    pub async fn clear_sign_in_failures(
+        &self,
+        username_hash: &[u8; 32],
+        address: &str,
+    ) -> Result<()> {
         sqlx::query("DELETE FROM sign_in_failures WHERE username_sha256 = $1 AND address = $2")
             .bind(&username_hash[..])
             .bind(address)

@@ -606,7 +606,14 @@ pub async fn enrol(
     if staff.user.enrolled {
         return no_store(Redirect::to(&href(lang, "/console")).into_response(), None);
     }
-    match crate::auth::enrol(&state, &staff.user, f.code.as_deref().unwrap_or(""), client.0).await {
+    match crate::auth::enrol(
+        &state,
+        &staff.user,
+        f.code.as_deref().unwrap_or(""),
+        client.0,
+    )
+    .await
+    {
         Ok(true) => done(lang, "/console", "enrolled"),
         Ok(false) => {
             // Five failures lock the account, as for sign-ins; a locked
