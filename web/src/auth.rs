@@ -239,7 +239,7 @@ pub async fn sign_in(
             if !user.enrolled {
                 true
             } else {
-                match totp_step(&user.totp_secret, code)? {
+                match totp_step(&open_totp(state, &user.totp_secret)?, code)? {
                     Some(step) => state.store.consume_totp_step(&user.id, step).await?,
                     None => false,
                 }
@@ -320,7 +320,7 @@ pub async fn enrol(
     code: &str,
     client: std::net::IpAddr,
 ) -> Result<bool, AppError> {
-    let ok = match totp_step(&user.totp_secret, code.trim())? {
+    let ok = match totp_step(&open_totp(state, &user.totp_secret)?, code.trim())? {
         Some(step) => state.store.consume_totp_step(&user.id, step).await?,
         None => false,
     };
@@ -405,4 +405,80 @@ impl FromRequestParts<AppState> for Staff {
         }
         Ok(Staff { user, token_sha256 })
     }
+}
+
+/// The key TOTP secrets are sealed with: derived from the server's secret
+/// (in the data directory, never in the database), so a copy of the
+/// database alone holds no usable second factor.
+fn totp_key(state: &AppState) -> chacha20poly1305::Key {
+    use hmac::{KeyInit as _, Mac as _};
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&state.secret[..])
+        .expect("HMAC takes any key length");
+    mac.update(b"raffle-totp-seal/v1");
+    let bytes: [u8; 32] = mac.finalize().into_bytes().into();
+    bytes.into()
+}
+
+const SEALED: &str = "sealed1:";
+
+/// A TOTP secret (base32) as stored: `sealed1:` and the base64 of a random
+/// 96-bit nonce followed by its ChaCha20-Poly1305 ciphertext.
+pub fn seal_totp(state: &AppState, secret_base32: &str) -> Result<String, AppError> {
+    use chacha20poly1305::aead::{Aead as _, KeyInit as _};
+    let cipher = chacha20poly1305::ChaCha20Poly1305::new(&totp_key(state));
+    let nonce = random_bytes::<12>()?;
+    let mut out = nonce.to_vec();
+    out.extend(
+        cipher
+            .encrypt((&nonce).into(), secret_base32.as_bytes())
+            .map_err(|_| {
+                AppError::new(StatusCode::INTERNAL_SERVER_ERROR, "sealing a TOTP secret")
+            })?,
+    );
+    use base64::Engine as _;
+    Ok(format!(
+        "{SEALED}{}",
+        base64::engine::general_purpose::STANDARD.encode(out)
+    ))
+}
+
+/// The TOTP secret (base32) of a stored value: sealed ones are opened;
+/// one stored before sealing existed is taken as it is (and sealed at the
+/// next start, [`seal_stored_secrets`]).
+pub fn open_totp(state: &AppState, stored: &str) -> Result<String, AppError> {
+    use chacha20poly1305::aead::{Aead as _, KeyInit as _};
+    let Some(sealed) = stored.strip_prefix(SEALED) else {
+        return Ok(stored.to_string());
+    };
+    let broken = || {
+        AppError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "a TOTP secret does not open with this server's secret (was server.secret replaced?)",
+        )
+    };
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(sealed)
+        .map_err(|_| broken())?;
+    if bytes.len() < 12 {
+        return Err(broken());
+    }
+    let (nonce, ciphertext) = bytes.split_at(12);
+    let cipher = chacha20poly1305::ChaCha20Poly1305::new(&totp_key(state));
+    let plain = cipher
+        .decrypt(nonce.into(), ciphertext)
+        .map_err(|_| broken())?;
+    String::from_utf8(plain).map_err(|_| broken())
+}
+
+/// At start: seals every TOTP secret still stored in the clear.
+pub async fn seal_stored_secrets(state: &AppState) -> Result<usize, AppError> {
+    let clear = state.store.clear_totp_secrets().await?;
+    for (user, secret) in &clear {
+        state
+            .store
+            .replace_totp_secret(user, &seal_totp(state, secret)?)
+            .await?;
+    }
+    Ok(clear.len())
 }

@@ -106,6 +106,10 @@ pub async fn start(config: Config) -> Result<AppState, String> {
         )
         .await
         .map_err(|e| e.to_string())?;
+    // TOTP secrets stored before they were sealed are sealed now.
+    auth::seal_stored_secrets(&state)
+        .await
+        .map_err(|e| format!("sealing TOTP secrets: {}", e.message))?;
     if state.payments.test_enabled() {
         // No money moves: a significant event, and every page says so.
         state

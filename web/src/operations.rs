@@ -52,7 +52,13 @@ pub async fn create_user(
 ) -> Result<(User, String), AppError> {
     let (mut user, password) = crate::auth::new_user(username, roles)?;
     user.enrolled = !enrol_at_first_sign_in;
-    state.store.create_user(&user).await?;
+    // Stored sealed; the caller gets the secret in the clear (the API's
+    // provisioning answer), the console never shows it but to its owner.
+    let sealed = User {
+        totp_secret: crate::auth::seal_totp(state, &user.totp_secret)?,
+        ..user.clone()
+    };
+    state.store.create_user(&sealed).await?;
     state
         .store
         .record_event(

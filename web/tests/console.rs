@@ -352,7 +352,7 @@ async fn a_new_user_enrols_totp_at_first_sign_in_and_administrators_manage_roles
         StatusCode::FORBIDDEN,
         "an unenrolled session reaches no API route"
     );
-    let secret = app
+    let stored = app
         .state
         .store
         .user_by_name("newbie")
@@ -360,6 +360,10 @@ async fn a_new_user_enrols_totp_at_first_sign_in_and_administrators_manage_roles
         .unwrap()
         .unwrap()
         .totp_secret;
+    // Sealed at rest with a key outside the database.
+    assert!(stored.starts_with("sealed1:"), "{stored}");
+    let secret = web::auth::open_totp(&app.state, &stored).unwrap();
+    assert!(!stored.contains(&secret));
     let p = newbie.get(&app, "/console/enrol").await;
     assert_eq!(p.status, StatusCode::OK);
     assert!(

@@ -587,3 +587,29 @@ async fn a_repeated_validation_number_refuses_only_its_sale_and_the_online_path_
     assert_eq!(sales, 2);
     drop_database(&app.db).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn totp_secrets_are_sealed_at_rest_and_users_debug_redacted() {
+    let app = app().await;
+    // A secret stored in the clear (as before sealing existed) is sealed
+    // at the next start and still signs in.
+    let (u, password) = web::auth::new_user("cal", &["auditor".to_string()]).unwrap();
+    app.state.store.create_user(&u).await.unwrap();
+    assert_eq!(web::auth::seal_stored_secrets(&app.state).await.unwrap(), 1);
+    let stored = app.state.store.user_by_name("cal").await.unwrap().unwrap();
+    assert!(stored.totp_secret.starts_with("sealed1:"));
+    assert!(!stored.totp_secret.contains(&u.totp_secret));
+    assert_eq!(
+        web::auth::open_totp(&app.state, &stored.totp_secret).unwrap(),
+        u.totp_secret
+    );
+    let debug = format!("{stored:?}");
+    assert!(
+        !debug.contains(&stored.totp_secret) && !debug.contains(&stored.password_hash),
+        "{debug}"
+    );
+    let now = web::auth::totp_now(&u.totp_secret).unwrap();
+    let (status, body) = sign_in(&app, "198.51.100.7", "cal", &password, &now).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    drop_database(&app.db).await;
+}

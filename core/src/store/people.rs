@@ -12,7 +12,8 @@ pub const IDLE_MINUTES: i32 = 30;
 pub const MAX_FAILED_LOGINS: i32 = 5;
 pub const LOCKOUT_MINUTES: i32 = 15;
 
-#[derive(Clone, Debug)]
+/// A console user. `Debug` leaves out the password hash and the TOTP secret.
+#[derive(Clone)]
 pub struct User {
     pub id: String,
     pub staff_id: String,
@@ -26,6 +27,22 @@ pub struct User {
     pub enrolled: bool,
     /// A disabled user cannot sign in and has no live session.
     pub disabled: bool,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("staff_id", &self.staff_id)
+            .field("username", &self.username)
+            .field("password_hash", &"<redacted>")
+            .field("totp_secret", &"<redacted>")
+            .field("roles", &self.roles)
+            .field("locked", &self.locked)
+            .field("enrolled", &self.enrolled)
+            .field("disabled", &self.disabled)
+            .finish()
+    }
 }
 
 /// A user as the administrator's user list shows them.
@@ -679,6 +696,28 @@ impl Store {
         sqlx::query("DELETE FROM sign_in_failures WHERE username_sha256 = $1 AND address = $2")
             .bind(&username_hash[..])
             .bind(address)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Users whose TOTP secret is still stored in the clear (not `sealed1:`).
+    pub async fn clear_totp_secrets(&self) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query(
+            "SELECT id::text, totp_secret FROM users WHERE totp_secret NOT LIKE 'sealed1:%'",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// Replaces a user's stored TOTP secret (with its sealed form).
+    pub async fn replace_totp_secret(&self, user_id: &str, stored: &str) -> Result<()> {
+        sqlx::query("UPDATE users SET totp_secret = $2 WHERE id = $1")
+            .bind(uuid(user_id)?)
+            .bind(stored)
             .execute(&self.pool)
             .await?;
         Ok(())

@@ -522,6 +522,7 @@ pub async fn sign_in(
 /// secret as text, for typing into an authenticator), and the form for
 /// the first code.
 fn enrol_page(
+    state: &AppState,
     lang: Lang,
     headers: &HeaderMap,
     staff: &Staff,
@@ -529,7 +530,11 @@ fn enrol_page(
     message: Option<&str>,
 ) -> Response {
     let (token, set) = csrf::token(headers);
-    let uri = crate::auth::totp_uri(&staff.user.username, &staff.user.totp_secret);
+    let secret = match crate::auth::open_totp(state, &staff.user.totp_secret) {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
+    };
+    let uri = crate::auth::totp_uri(&staff.user.username, &secret);
     let qr = qrcode::QrCode::new(uri.as_bytes())
         .map(|c| {
             c.render::<qrcode::render::svg::Color>()
@@ -545,7 +550,7 @@ fn enrol_page(
             (maud::PreEscaped(qr))
             figcaption { (lang.t("console.enrol.qr")) }
         }
-        p { (lang.t("console.enrol.secret")) " " code.vn { (staff.user.totp_secret) } }
+        p { (lang.t("console.enrol.secret")) " " code.vn { (secret) } }
         form method="post" action=(href(lang, "/console/enrol")) {
             input type="hidden" name=(csrf::FIELD) value=(token);
             p { label for="code" { (lang.t("console.enrol.code")) } br; input #code name="code" type="text" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" required; }
@@ -575,7 +580,7 @@ pub async fn enrol_show(
         Ok(staff) if staff.user.enrolled => {
             no_store(Redirect::to(&href(lang, "/console")).into_response(), None)
         }
-        Ok(staff) => enrol_page(lang, &headers, &staff, StatusCode::OK, None),
+        Ok(staff) => enrol_page(&state, lang, &headers, &staff, StatusCode::OK, None),
         Err(resp) => resp,
     }
 }
@@ -628,6 +633,7 @@ pub async fn enrol(
                 );
             }
             enrol_page(
+                &state,
                 lang,
                 &headers,
                 &staff,
