@@ -15,11 +15,7 @@ use transparency::store::{TileHashSource, read_entry};
 use transparency::{Checkpoint, Note};
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    web::measure::free_local_port().unwrap()
 }
 
 fn random_below(n: u64) -> u64 {

@@ -23,11 +23,7 @@ impl Drop for Raffled {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    web::measure::free_local_port().unwrap()
 }
 
 /// Starts `raffled demo` with `env`, waiting until `ready` (given its
