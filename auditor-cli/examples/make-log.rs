@@ -194,6 +194,7 @@ fn main() {
             prize,
             paperwork: true,
             by: staff.clone(),
+            supervised_by: None,
         }));
     }
     w.flush();

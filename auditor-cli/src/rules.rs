@@ -158,6 +158,8 @@ struct Raffle {
     next_free: u64,
     last_sequenced: i64,
     draws: Vec<DrawAudit>,
+    /// Sales whose validation number a `claim.paid` has published.
+    revealed: std::collections::HashSet<u32>,
     summary: RaffleSummary,
 }
 
@@ -244,6 +246,7 @@ impl Raffle {
             sales: SaleList::default(),
             index: SaleIndex::default(),
             last_sequenced: i64::MIN,
+            revealed: Default::default(),
             summary,
         };
         r.reset_draws();
@@ -1030,6 +1033,27 @@ impl Audit {
                         format!("draw {:?}'s prize is paid twice", e.draw),
                     ));
                 }
+                // A published validation number proves nothing: a further
+                // win of that sale needs a supervised claim, approved by a
+                // second person (schema version 2).
+                match &e.supervised_by {
+                    None if r.revealed.contains(&sale) => {
+                        return Err(v(
+                            "GLI-31 2.7.1",
+                            format!(
+                                "draw {:?} paid on sale {}'s validation number, which an earlier claim had published, without a supervised claim",
+                                e.draw, e.sale
+                            ),
+                        ));
+                    }
+                    Some(approver) if *approver == e.by => {
+                        return Err(v(
+                            "GLI-31 5.2.4",
+                            format!("a supervised claim approved by its own payer {approver}"),
+                        ));
+                    }
+                    _ => {}
+                }
                 let frozen_prize = r.draws[d].frozen.as_ref().map(|f| f.prize);
                 if frozen_prize != Some(e.prize) {
                     return Err(v(
@@ -1071,6 +1095,7 @@ impl Audit {
                     ));
                 }
                 r.draws[d].claimed = true;
+                r.revealed.insert(sale);
                 r.summary.draws[d].claimed = true;
                 let settled = r.is_settled(time);
                 if tracing {

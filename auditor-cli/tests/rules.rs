@@ -161,14 +161,21 @@ impl Builder {
     }
 
     fn claim(&mut self, draw: &str, at_micros: Timestamp) {
+        let body = self.claim_body(draw);
+        self.push(at_micros, body);
+    }
+
+    fn claim_body(&self, draw: &str) -> Body {
         let (sale, number) = self.winner(draw);
         let vn = &self.sales.iter().find(|(s, _)| *s == sale).unwrap().1;
-        let prize = self.ledger.raffle(&self.raffle).unwrap().draws[draw]
-            .frozen
-            .as_ref()
-            .unwrap()
-            .prize;
-        let body = Body::ClaimPaid(ClaimPaid {
+        let r = self.ledger.raffle(&self.raffle).unwrap();
+        let prize = r.draws[draw].frozen.as_ref().unwrap().prize;
+        // Where the sale won before, its number is public: supervised.
+        let supervised_by = r
+            .revealed
+            .contains_key(&sale)
+            .then(|| self.approver.clone());
+        Body::ClaimPaid(ClaimPaid {
             raffle: self.raffle.clone(),
             draw: draw.into(),
             sale,
@@ -177,8 +184,8 @@ impl Builder {
             prize,
             paperwork: prize.minor > 1500,
             by: self.staff.clone(),
-        });
-        self.push(at_micros, body);
+            supervised_by,
+        })
     }
 }
 
@@ -513,6 +520,106 @@ fn claims_redraws_and_events_follow_their_rules() {
     late.redraw = Some(redraw(&b.approver));
     paid.push(Entry::new(after, Body::DrawPerformed(late)));
     expect(&paid, "GLI-31 2.6.2", "the raffle is settled");
+}
+
+/// One sale, any number may win every draw: the same sale wins the early
+/// bird and the main draw. Returns the log up to the main draw performed,
+/// the early-bird claim paid in between (it publishes the sale's number).
+fn one_sale_wins_twice() -> Builder {
+    let mut b = Builder::new();
+    let mut config = Builder::config();
+    config.wins = WinRule::Unlimited;
+    config.early_bird = EarlyBirdDeduction::FromProceeds;
+    let (raffle, staff) = (b.raffle.clone(), b.staff.clone());
+    b.push(
+        t(0),
+        Body::RaffleCreated(RaffleCreated {
+            raffle: raffle.clone(),
+            config,
+            by: staff.clone(),
+        }),
+    );
+    b.push(
+        t(0),
+        Body::RaffleOpened(RaffleOpened {
+            raffle: raffle.clone(),
+            by: staff,
+        }),
+    );
+    b.sale(1);
+    b.reconcile("early-bird", 11);
+    b.draw("early-bird", 11, no_contribution);
+    b.claim("early-bird", t(12));
+    b.push(
+        t(20),
+        Body::RaffleClosed(RaffleClosed {
+            raffle,
+            reason: CloseReason::EndTime,
+            by: None,
+        }),
+    );
+    b.reconcile("main", 21);
+    b.draw("main", 21, no_contribution);
+    b
+}
+
+#[test]
+fn a_published_validation_number_claims_no_second_win_in_a_log_of_both_versions() {
+    let mut b = one_sale_wins_twice();
+    assert_eq!(
+        b.winner("early-bird").0,
+        b.winner("main").0,
+        "one sale won both"
+    );
+    // Everything so far as an earlier build wrote it: schema version 1.
+    for e in &mut b.entries {
+        e.version = 1;
+    }
+    assert!(
+        b.entries
+            .iter()
+            .all(|e| e.to_bytes().unwrap().starts_with(b"{\"v\":1,"))
+    );
+    let Body::ClaimPaid(mut claim) = b.claim_body("main") else {
+        panic!()
+    };
+    assert_eq!(claim.supervised_by.as_ref(), Some(&b.approver));
+    claim.supervised_by = None;
+    let plain = Entry::new(t(22), Body::ClaimPaid(claim.clone()));
+    // The server's ledger refuses it as the auditor does.
+    let err = b.ledger.apply(&plain).unwrap_err().to_string();
+    assert!(err.contains("only through a supervised claim"), "{err}");
+    let with = |version: u64, supervisor: Option<&str>| {
+        let mut c = claim.clone();
+        c.supervised_by = supervisor.map(str::to_string);
+        let mut l = b.entries.clone();
+        l.push(Entry::at_version(version, plain.time, Body::ClaimPaid(c)));
+        l
+    };
+    // Version 2, unsupervised: the number anyone can read in the log pays nothing.
+    expect(&with(2, None), "GLI-31 2.7.1", "without a supervised claim");
+    // Version 1 has no supervised claims: the same rule holds.
+    expect(&with(1, None), "GLI-31 2.7.1", "without a supervised claim");
+    // Supervised by the payer themselves: one person is not two.
+    let staff = b.staff.clone();
+    expect(
+        &with(2, Some(&staff)),
+        "GLI-31 5.2.4",
+        "approved by its own payer",
+    );
+    // Supervised by a second person: valid, in a log mixing versions 1 and 2.
+    let approver = b.approver.clone();
+    let good = with(2, Some(&approver));
+    let a = audit(&good);
+    assert!(a.violations.is_empty(), "{:#?}", a.violations);
+    assert_eq!(a.entries, good.len() as u64);
+    let versions: Vec<u64> = good
+        .iter()
+        .map(|e| Entry::parse(&e.to_bytes().unwrap()).unwrap().version)
+        .collect();
+    assert_eq!(versions.iter().filter(|&&v| v == 1).count(), good.len() - 1);
+    assert_eq!(versions.last(), Some(&2));
+    b.ledger.apply(good.last().unwrap()).unwrap();
 }
 
 #[test]

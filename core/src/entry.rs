@@ -1,5 +1,11 @@
-//! The log entry schema, version 1: the one definition of every entry the
+//! The log entry schema, version 2: the one definition of every entry the
 //! raffle log holds. The server writes these, the auditor reads them.
+//!
+//! Versions (architecture page, "schema-versioning rule"): the server writes
+//! [`SCHEMA_VERSION`]; every entry keeps the version it was written with
+//! ([`Entry::version`]), and [`Entry::parse`] reads every version from
+//! [`OLDEST_VERSION`] up, re-encoding at the entry's own version for the
+//! canonical-form check. Version 2 added `supervised_by` to `claim.paid`.
 //! Documented with an example of every type in `docs/entry-schema.md`
 //! (a test keeps that file and this one in step).
 //!
@@ -23,12 +29,14 @@ use crate::ids::{check_slug, check_staff_id, check_uuid, u64_string, u64_string_
 use crate::{Error, Money, Result, Timestamp};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// The schema version this build reads and writes.
-pub const SCHEMA_VERSION: u64 = 1;
+/// The schema version this build writes (and the newest it reads).
+pub const SCHEMA_VERSION: u64 = 2;
+/// The oldest schema version this build reads.
+pub const OLDEST_VERSION: u64 = 1;
 /// Largest entry (an entry bundle's uint16 length prefix).
 pub const MAX_ENTRY_SIZE: usize = 65_535;
 
-/// Every entry type of schema version 1, in the order of the docs.
+/// Every entry type (the same in versions 1 and 2), in the order of the docs.
 pub const TYPES: &[&str] = &[
     "software.started",
     "raffle.created",
@@ -462,6 +470,34 @@ pub struct ClaimPaid {
     /// over the raffle's `claims.paperwork_over`).
     pub paperwork: bool,
     pub by: String,
+    /// Version 2. The second staff member who approved a supervised claim:
+    /// the winner's identity was checked and recorded (in the operator's
+    /// database, never here) and a second person approved. Required once an
+    /// earlier `claim.paid` has revealed the sale's validation number, since
+    /// anyone may then present that number (GLI-31 2.7.1, 5.2.4). Absent in
+    /// version 1 entries, `null` for an ordinary claim in version 2.
+    pub supervised_by: Option<String>,
+}
+
+/// `claim.paid` as version 1 wrote it: without `supervised_by`.
+#[derive(Serialize)]
+struct ClaimPaidV1<'a> {
+    raffle: &'a str,
+    draw: &'a str,
+    sale: &'a str,
+    number: U64,
+    validation_number: &'a str,
+    prize: Money,
+    paperwork: bool,
+    by: &'a str,
+}
+
+/// The bodies whose version 1 encoding differs from the current one.
+#[derive(Serialize)]
+#[serde(tag = "type")]
+enum BodyV1<'a> {
+    #[serde(rename = "claim.paid")]
+    ClaimPaid(ClaimPaidV1<'a>),
 }
 
 /// Anchors the significant events kept in the database (GLI-31 5.6.1): the
@@ -511,16 +547,18 @@ pub enum Body {
 /// One log entry: its time and what it says.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
+    /// The schema version it was written with (see the module doc).
+    pub version: u64,
     /// max(now, previous entry's time), set by the sequencer.
     pub time: Timestamp,
     pub body: Body,
 }
 
 #[derive(Serialize)]
-struct Encoded<'a> {
+struct Encoded<'a, B: Serialize> {
     v: u64,
     #[serde(flatten)]
-    body: &'a Body,
+    body: &'a B,
     time: Timestamp,
 }
 
@@ -540,8 +578,23 @@ struct Decoded {
 }
 
 impl Entry {
+    /// An entry of the current schema version.
     pub fn new(time: Timestamp, body: Body) -> Entry {
-        Entry { time, body }
+        Entry {
+            version: SCHEMA_VERSION,
+            time,
+            body,
+        }
+    }
+
+    /// An entry of an older schema version, as an earlier build wrote it
+    /// (tests of mixed-version logs; the server writes only the current one).
+    pub fn at_version(version: u64, time: Timestamp, body: Body) -> Entry {
+        Entry {
+            version,
+            time,
+            body,
+        }
     }
 
     /// The entry's type name.
@@ -583,12 +636,28 @@ impl Entry {
     /// or would exceed 65,535 bytes.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         self.validate()?;
-        let bytes = serde_json::to_vec(&Encoded {
-            v: SCHEMA_VERSION,
-            body: &self.body,
-            time: self.time,
-        })
-        .map_err(|e| Error::invalid("entry", e.to_string()))?;
+        let encoded = match (self.version, &self.body) {
+            (1, Body::ClaimPaid(c)) => serde_json::to_vec(&Encoded {
+                v: 1,
+                body: &BodyV1::ClaimPaid(ClaimPaidV1 {
+                    raffle: &c.raffle,
+                    draw: &c.draw,
+                    sale: &c.sale,
+                    number: c.number,
+                    validation_number: &c.validation_number,
+                    prize: c.prize,
+                    paperwork: c.paperwork,
+                    by: &c.by,
+                }),
+                time: self.time,
+            }),
+            (v, body) => serde_json::to_vec(&Encoded {
+                v,
+                body,
+                time: self.time,
+            }),
+        };
+        let bytes = encoded.map_err(|e| Error::invalid("entry", e.to_string()))?;
         if bytes.len() > MAX_ENTRY_SIZE {
             return Err(Error::invalid(
                 "entry",
@@ -612,19 +681,19 @@ impl Entry {
         let kind = header
             .kind
             .ok_or_else(|| Error::invalid("entry", "no type"))?;
-        if header.v != SCHEMA_VERSION {
-            return Err(Error::UnknownEntry(format!(
-                "version {} of type {kind:?}",
-                header.v
-            )));
-        }
+        let version = header
+            .v
+            .as_u64()
+            .filter(|v| (OLDEST_VERSION..=SCHEMA_VERSION).contains(v))
+            .ok_or_else(|| Error::UnknownEntry(format!("version {} of type {kind:?}", header.v)))?;
         if !TYPES.contains(&kind.as_str()) {
             return Err(Error::UnknownEntry(format!("type {kind:?}")));
         }
         let decoded: Decoded = serde_json::from_slice(bytes)
             .map_err(|e| Error::invalid("entry", format!("{kind}: {e}")))?;
-        debug_assert_eq!(decoded.v, SCHEMA_VERSION);
+        debug_assert_eq!(decoded.v, version);
         let entry = Entry {
+            version,
             time: decoded.time,
             body: decoded.body,
         };
@@ -732,6 +801,15 @@ impl Entry {
                 check_uuid("sale id", &e.sale)?;
                 crate::validation::ValidationNumber::parse(&e.validation_number)?;
                 check_staff_id(&e.by)?;
+                if let Some(approver) = &e.supervised_by {
+                    if self.version < 2 {
+                        return Err(Error::invalid(
+                            "claim.paid",
+                            "supervised_by exists from schema version 2",
+                        ));
+                    }
+                    check_staff_id(approver)?;
+                }
             }
             Body::EventsDigest(e) => {
                 if e.first.0 > e.last.0 || e.count.0 != e.last.0 - e.first.0 + 1 {
@@ -1001,6 +1079,7 @@ pub fn examples() -> Vec<Entry> {
             prize: cad(1000),
             paperwork: false,
             by: approver,
+            supervised_by: None,
         }),
         Body::EventsDigest(EventsDigest {
             first: U64(1),
@@ -1026,10 +1105,7 @@ pub fn examples() -> Vec<Entry> {
     bodies
         .into_iter()
         .zip(times)
-        .map(|(body, time)| Entry {
-            time: t(time),
-            body,
-        })
+        .map(|(body, time)| Entry::new(t(time), body))
         .collect()
 }
 
@@ -1044,7 +1120,7 @@ mod tests {
         for e in ex {
             let bytes = e.to_bytes().unwrap();
             assert!(
-                bytes.starts_with(b"{\"v\":1,\"type\":\""),
+                bytes.starts_with(b"{\"v\":2,\"type\":\""),
                 "{}",
                 String::from_utf8_lossy(&bytes)
             );
@@ -1065,9 +1141,13 @@ mod tests {
                 good.replacen("\"quantity\":1", "\"quantity\":1,\"quantity\":1", 1),
                 "duplicate field",
             ),
-            (good.replacen("{\"v\":1,", "{\"v\":1, ", 1), "canonical"),
+            (good.replacen("{\"v\":2,", "{\"v\":2, ", 1), "canonical"),
             (
-                good.replacen("{\"v\":1,", "{\"v\":2,", 1),
+                good.replacen("{\"v\":2,", "{\"v\":3,", 1),
+                "upgrade raffle-audit",
+            ),
+            (
+                good.replacen("{\"v\":2,", "{\"v\":0,", 1),
                 "upgrade raffle-audit",
             ),
             (
@@ -1089,9 +1169,58 @@ mod tests {
             ),
             (good.replacen("2222", "22", 1), "hex"),
             ("[]".to_string(), "not a JSON object"),
-            ("{\"v\":1}".to_string(), "no type"),
+            ("{\"v\":2}".to_string(), "no type"),
         ];
         for (bad, want) in cases {
+            let err = Entry::parse(bad.as_bytes()).unwrap_err().to_string();
+            assert!(err.contains(want), "{bad}\n  -> {err}");
+        }
+    }
+
+    #[test]
+    fn version_1_claims_are_read_and_keep_their_version() {
+        let claim = examples()
+            .into_iter()
+            .find(|e| e.kind() == "claim.paid")
+            .unwrap();
+        let v2 = String::from_utf8(claim.to_bytes().unwrap()).unwrap();
+        assert!(v2.contains(",\"supervised_by\":null,\"time\""), "{v2}");
+        let v1 =
+            v2.replacen("{\"v\":2,", "{\"v\":1,", 1)
+                .replacen(",\"supervised_by\":null", "", 1);
+        let read = Entry::parse(v1.as_bytes()).unwrap();
+        assert_eq!(read.version, 1);
+        assert_eq!(read.body, claim.body);
+        assert_eq!(
+            read.to_bytes().unwrap(),
+            v1.as_bytes(),
+            "re-encoded as version 1"
+        );
+        let Body::ClaimPaid(mut supervised) = claim.body.clone() else {
+            panic!()
+        };
+        supervised.supervised_by = Some("s_0123456789abcdef".into());
+        let e = Entry::new(claim.time, Body::ClaimPaid(supervised.clone()));
+        assert_eq!(Entry::parse(&e.to_bytes().unwrap()).unwrap(), e);
+        let old = Entry::at_version(1, claim.time, Body::ClaimPaid(supervised));
+        assert!(
+            old.to_bytes()
+                .unwrap_err()
+                .to_string()
+                .contains("version 2")
+        );
+        for (bad, want) in [
+            // A version 1 entry naming a supervisor, and a version 2 one without the field.
+            (
+                v1.replacen(",\"time\"", ",\"supervised_by\":null,\"time\"", 1),
+                "canonical",
+            ),
+            (v2.replacen(",\"supervised_by\":null", "", 1), "canonical"),
+            (
+                v2.replacen("\"supervised_by\":null", "\"supervised_by\":\"bob\"", 1),
+                "staff id",
+            ),
+        ] {
             let err = Entry::parse(bad.as_bytes()).unwrap_err().to_string();
             assert!(err.contains(want), "{bad}\n  -> {err}");
         }

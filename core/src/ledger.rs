@@ -150,6 +150,9 @@ pub struct RaffleState {
     /// sales), a B-tree grows a node at a time.
     sale_by_id: BTreeMap<String, usize>,
     pub draws: HashMap<String, DrawState>,
+    /// Sales whose validation number a `claim.paid` has published, with
+    /// that number: it authorises no further claim (GLI-31 2.7.1).
+    pub revealed: HashMap<String, String>,
     /// Sum of the prices of non-voided sales.
     pub net: Money,
     pub gross: Money,
@@ -577,6 +580,7 @@ impl Ledger {
                         closed_at: None,
                         sales: ChunkedVec::new(),
                         sale_by_id: BTreeMap::new(),
+                        revealed: HashMap::new(),
                         net: Money::zero(currency),
                         gross: Money::zero(currency),
                     },
@@ -878,6 +882,31 @@ impl Ledger {
                 if state.claimed {
                     return Err(refused(format!("draw {}'s prize was already paid", e.draw)));
                 }
+                // GLI-31 2.7.1, 5.2.4: a validation number published by an
+                // earlier claim is known to everyone, so it proves nothing;
+                // a further win of that sale is paid only under supervision
+                // (identity checked, a second person approving).
+                match &e.supervised_by {
+                    Some(approver) if *approver == e.by => {
+                        return Err(refused(
+                            "a supervised claim needs an approver other than the payer".into(),
+                        ));
+                    }
+                    None if r.revealed.contains_key(&e.sale) => {
+                        return Err(refused(format!(
+                            "sale {}'s validation number was published by an earlier claim; this prize is paid only through a supervised claim",
+                            e.sale
+                        )));
+                    }
+                    _ => {}
+                }
+                if let Some(known) = r.revealed.get(&e.sale)
+                    && *known != e.validation_number
+                {
+                    return Err(refused(
+                        "the validation number is not the one an earlier claim published".into(),
+                    ));
+                }
                 let prize = state.frozen.as_ref().map(|f| f.prize);
                 if prize != Some(e.prize) {
                     return Err(refused("the paid amount is not the frozen prize".into()));
@@ -900,6 +929,8 @@ impl Ledger {
                     )));
                 }
                 r.draws.get_mut(&e.draw).expect("exists").claimed = true;
+                r.revealed
+                    .insert(e.sale.clone(), e.validation_number.clone());
             }
         }
         self.size += 1;

@@ -418,6 +418,7 @@ fn a_draw_needs_reconciliation_and_follows_from_its_seed() {
             prize: cad(100_000),
             paperwork: false,
             by: STAFF.into(),
+            supervised_by: None,
         })
     };
     let wrong = claim(&sales[0], p.winner.0 + 1);
@@ -490,6 +491,7 @@ impl World {
             prize: d.frozen.as_ref().unwrap().prize,
             paperwork,
             by: STAFF.into(),
+            supervised_by: None,
         })
     }
 }

@@ -63,6 +63,7 @@ pub const ROUTES: &[(&str, &str, &[&str])] = &[
         &["finance", "administrator"],
     ),
     ("POST", "/api/v1/claims", &["raffle_manager"]),
+    ("POST", "/api/v1/claims/supervised", &["raffle_manager"]),
     ("GET", "/api/v1/events", &["administrator", "auditor"]),
 ];
 
@@ -125,6 +126,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/api/v1/sales/{id}/void", post(request_void))
         .route("/api/v1/approvals/{id}", post(decide_approval))
         .route("/api/v1/claims", post(pay_claim))
+        .route("/api/v1/claims/supervised", post(request_supervised_claim))
         .route("/api/v1/events", get(search_events))
         .route_layer(middleware::from_fn_with_state(state, authorize));
     Router::new()
@@ -429,6 +431,36 @@ async fn pay_claim(
     let mut v = sequenced(&paid.sequenced);
     v["prize"] = json!(paid.prize);
     Ok(Json(v))
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SupervisedClaim {
+    /// The ticket's validation number (published by an earlier claim).
+    validation_number: String,
+    /// Who the winner proved to be.
+    identity: operations::Identity,
+    #[serde(default)]
+    paperwork_completed: bool,
+}
+
+/// A win of a ticket whose validation number an earlier claim published:
+/// 202, paid once a second person approves (GLI-31 2.7.1, 5.2.4).
+async fn request_supervised_claim(
+    State(state): State<AppState>,
+    Extension(staff): Extension<Staff>,
+    Json(req): Json<SupervisedClaim>,
+) -> Result<(StatusCode, Json<Value>), AppError> {
+    Ok(pending(
+        operations::request_supervised_claim(
+            &state,
+            &staff,
+            &req.validation_number,
+            req.identity,
+            req.paperwork_completed,
+        )
+        .await?,
+    ))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]

@@ -39,6 +39,7 @@ fn input(generator: &mut SchemaGenerator, method: &str, path: &str) -> Input {
         ("POST", "/api/v1/sales/{id}/void") => body::<a::VoidRequest>(g),
         ("POST", "/api/v1/approvals/{id}") => body::<a::Decision>(g),
         ("POST", "/api/v1/claims") => body::<a::Claim>(g),
+        ("POST", "/api/v1/claims/supervised") => body::<a::SupervisedClaim>(g),
         ("GET", "/api/v1/events") => query::<a::EventQuery>(g),
         _ => Input::None,
     }

@@ -357,11 +357,23 @@ async fn request_approval(
         .record_event(
             "approvals",
             "requested",
-            &json!({ "approval": id, "kind": kind, "payload": payload }),
+            &json!({ "approval": id, "kind": kind, "payload": without_identity(&payload) }),
             Some(&staff.user.staff_id),
         )
         .await?;
     Ok(id)
+}
+
+/// A request's payload for the significant-event record: a supervised
+/// claim's identity details stay in the approval alone, shown to approvers.
+fn without_identity(payload: &Value) -> Value {
+    let mut p = payload.clone();
+    if let Some(o) = p.as_object_mut()
+        && o.remove("identity").is_some()
+    {
+        o.insert("identity".into(), json!("recorded"));
+    }
+    p
 }
 
 /// How a decision ended.
@@ -457,6 +469,23 @@ pub async fn decide_approval(
             requested_by,
             approved_by,
         },
+        "supervised_claim" => {
+            let published = state
+                .sequencer
+                .ledger()
+                .raffle(&text("raffle"))
+                .and_then(|r| r.revealed.get(&text("sale")).cloned())
+                .unwrap_or_default();
+            Change::PayClaim {
+                raffle: text("raffle"),
+                draw: text("draw"),
+                sale: text("sale"),
+                validation_number: published,
+                paperwork: payload["paperwork"].as_bool().unwrap_or(false),
+                by: requested_by,
+                supervised_by: Some(approved_by),
+            }
+        }
         other => {
             return Err(AppError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -642,30 +671,13 @@ pub async fn pay_claim(
     paperwork_completed: bool,
 ) -> Result<PaidClaim, AppError> {
     let vn = ValidationNumber::parse(validation_number.trim())?;
-    let Some((raffle, sale)) = crate::receipt::find_by_validation(state, &vn).await? else {
-        return Err(AppError::not_found("no ticket has this validation number"));
-    };
-    let draw = {
-        let ledger = state.sequencer.ledger();
-        let r = ledger
-            .raffle(&raffle)
-            .ok_or_else(|| AppError::not_found("no such raffle"))?;
-        r.config
-            .draws
-            .iter()
-            .find(|d| {
-                r.draws.get(&d.id).is_some_and(|s| {
-                    !s.claimed && s.winner.as_ref().is_some_and(|w| w.sale == sale)
-                })
-            })
-            .map(|d| d.id.clone())
-    };
-    let Some(draw) = draw else {
+    let (raffle, sale, draw, published) = unclaimed_win(state, validation_number).await?;
+    if published {
         return Err(AppError::new(
             StatusCode::CONFLICT,
-            "this ticket has no unclaimed prize",
+            "this ticket's validation number was published when an earlier prize was paid, so it proves nothing: pay this prize through a supervised claim (the winner's identity checked and a second person approving)",
         ));
-    };
+    }
     let s = state
         .sequencer
         .submit(Change::PayClaim {
@@ -675,6 +687,7 @@ pub async fn pay_claim(
             validation_number: vn.to_text(),
             paperwork: paperwork_completed,
             by: staff.user.staff_id.clone(),
+            supervised_by: None,
         })
         .await?;
     let Body::ClaimPaid(c) = &s.entry.body else {
@@ -686,6 +699,91 @@ pub async fn pay_claim(
         prize: c.prize,
         sequenced: s,
     })
+}
+
+/// The ticket a validation number names and its first unpaid win: raffle,
+/// sale, draw, and whether an earlier claim published the number.
+async fn unclaimed_win(
+    state: &AppState,
+    validation_number: &str,
+) -> Result<(String, String, String, bool), AppError> {
+    let vn = ValidationNumber::parse(validation_number.trim())?;
+    let Some((raffle, sale)) = crate::receipt::find_by_validation(state, &vn).await? else {
+        return Err(AppError::not_found("no ticket has this validation number"));
+    };
+    let ledger = state.sequencer.ledger();
+    let r = ledger
+        .raffle(&raffle)
+        .ok_or_else(|| AppError::not_found("no such raffle"))?;
+    let draw = r
+        .config
+        .draws
+        .iter()
+        .find(|d| {
+            r.draws
+                .get(&d.id)
+                .is_some_and(|s| !s.claimed && s.winner.as_ref().is_some_and(|w| w.sale == sale))
+        })
+        .map(|d| d.id.clone())
+        .ok_or_else(|| AppError::new(StatusCode::CONFLICT, "this ticket has no unclaimed prize"))?;
+    let published = r.revealed.contains_key(&sale);
+    Ok((raffle, sale, draw, published))
+}
+
+/// Who a supervised claim's winner proved to be: recorded with the request
+/// in the operator's database, shown to approvers, never in the log or the
+/// significant events.
+#[derive(Clone, Debug, serde::Deserialize, serde::Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Identity {
+    /// The winner's full name as on the document.
+    pub name: String,
+    /// The identity document checked: its kind and number (e.g. "driver's
+    /// licence D1234-56789-01234").
+    pub document: String,
+}
+
+/// GLI-31 2.7.1, 5.2.4: a win of a sale whose validation number an earlier
+/// claim published is paid only through a supervised claim: the requester
+/// checks and records the winner's identity, a second person of the
+/// raffle's approver roles approves, and `claim.paid` names both. Returns
+/// the approval id.
+pub async fn request_supervised_claim(
+    state: &AppState,
+    staff: &Staff,
+    validation_number: &str,
+    identity: Identity,
+    paperwork_completed: bool,
+) -> Result<String, AppError> {
+    for (what, text) in [("name", &identity.name), ("document", &identity.document)] {
+        let t = text.trim();
+        if t.is_empty() || t.chars().count() > 200 || t.chars().any(char::is_control) {
+            return Err(AppError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "the winner's {what} must be 1 to 200 characters, without control characters"
+                ),
+            ));
+        }
+    }
+    let (raffle, sale, draw, published) = unclaimed_win(state, validation_number).await?;
+    if !published {
+        return Err(AppError::new(
+            StatusCode::CONFLICT,
+            "this ticket's validation number is still secret: pay the prize as an ordinary claim",
+        ));
+    }
+    let identity = Identity {
+        name: identity.name.trim().to_string(),
+        document: identity.document.trim().to_string(),
+    };
+    request_approval(
+        state,
+        staff,
+        "supervised_claim",
+        json!({ "raffle": raffle, "draw": draw, "sale": sale, "paperwork": paperwork_completed, "identity": identity }),
+    )
+    .await
 }
 
 /// Sets a jurisdiction's texts (administrators), recording the old and new

@@ -923,7 +923,7 @@ async fn the_documented_request_bodies_are_the_ones_the_handlers_read() {
             assert_eq!(named, documented, "{method} {path}");
         }
     }
-    assert_eq!(bodies, 12, "routes with a JSON body");
+    assert_eq!(bodies, 13, "routes with a JSON body");
     // The configuration schema includes the jurisdiction's claim rules.
     let config = &schemas["RaffleConfig"];
     assert!(
@@ -932,5 +932,178 @@ async fn the_documented_request_bodies_are_the_ones_the_handlers_read() {
             .unwrap()
             .contains(&json!("claims"))
     );
+    drop_database(&app.db).await;
+}
+
+/// Approves a pending request as `by`; returns the answer.
+async fn approve(app: &App, approval: &Value, by: &str) -> (StatusCode, Value) {
+    let id = approval["approval_id"].as_str().unwrap();
+    call(
+        app,
+        "POST",
+        &format!("/api/v1/approvals/{id}"),
+        Some(by),
+        json!({ "decision": "approve" }),
+    )
+    .await
+}
+
+/// Issue 11, hole 3 (GLI-31 2.7.1, 5.2.4): `claim.paid` publishes the
+/// winner's validation number, so when the same sale wins again that number
+/// pays nothing; only a supervised claim (identity recorded, a second
+/// person approving) pays, and the log names both people.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_published_validation_number_claims_no_second_win_without_supervision() {
+    let app = app().await;
+    let (manager, _, _) = user(&app, "mia", &["raffle_manager"]).await;
+    let (fin1, _, _) = user(&app, "fay", &["finance"]).await;
+    let (fin2, _, _) = user(&app, "fred", &["finance"]).await;
+    let Some(raffle_core::entry::Body::RaffleCreated(c)) = raffle_core::entry::examples()
+        .into_iter()
+        .nth(1)
+        .map(|e| e.body)
+    else {
+        panic!()
+    };
+    // One sale, and any number may win every draw: it wins both draws.
+    let mut c = c.config;
+    let now = raffle_core::Timestamp::now().as_micros();
+    let at = |secs: i64| raffle_core::Timestamp::from_micros(now + secs * 1_000_000);
+    c.sales_start = at(-60);
+    c.draws[0].cutoff = at(2);
+    c.draws[0].draw_at = at(2);
+    c.sales_end = at(4);
+    c.draws[1].cutoff = at(4);
+    c.draws[1].draw_at = at(4);
+    c.max_tickets = None;
+    c.wins = raffle_core::entry::WinRule::Unlimited;
+    c.early_bird = raffle_core::entry::EarlyBirdDeduction::FromProceeds;
+    let (status, v) = call(
+        &app,
+        "POST",
+        "/api/v1/raffles",
+        Some(&manager),
+        json!({ "config": c }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let raffle = v["id"].as_str().unwrap().to_string();
+    let path = |p: &str| format!("/api/v1/raffles/{raffle}{p}");
+    let (status, _) = call(&app, "POST", &path("/open"), Some(&manager), Value::Null).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, receipt) = call(
+        &app,
+        "POST",
+        &path("/purchases"),
+        None,
+        serde_json::from_str(PURCHASE).unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{receipt}");
+    let vn = receipt["validation_number"].clone();
+    let draw = |name: &'static str| {
+        let (app, manager, fin1, fin2, path) = (&app, &manager, &fin1, &fin2, &path);
+        async move {
+            let (_, v) = call(
+                app,
+                "POST",
+                &path("/reconciliation"),
+                Some(fin1),
+                json!({ "draw": name }),
+            )
+            .await;
+            assert_eq!(approve(app, &v, fin2).await.0, StatusCode::OK);
+            for step in ["freeze", "perform"] {
+                let (status, v) = call(
+                    app,
+                    "POST",
+                    &path(&format!("/draws/{name}/{step}")),
+                    Some(manager),
+                    Value::Null,
+                )
+                .await;
+                assert_eq!(status, StatusCode::OK, "{step} {name}: {v}");
+            }
+        }
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    draw("early-bird").await;
+    let (status, v) = call(
+        &app,
+        "POST",
+        "/api/v1/claims",
+        Some(&manager),
+        json!({ "validation_number": vn }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(
+        v["entry"]["validation_number"], vn,
+        "the first claim publishes the number"
+    );
+    assert_eq!(v["entry"]["supervised_by"], Value::Null);
+    // A supervised claim is refused while the number is still secret.
+    tokio::time::sleep(std::time::Duration::from_millis(2000)).await;
+    draw("main").await;
+    // Anyone holding the published number: refused, nothing logged.
+    let size = app.state.sequencer.ledger().size();
+    let (status, v) = call(
+        &app,
+        "POST",
+        "/api/v1/claims",
+        Some(&manager),
+        json!({ "validation_number": vn }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{v}");
+    assert!(
+        v["error"].as_str().unwrap().contains("supervised claim"),
+        "{v}"
+    );
+    assert_eq!(app.state.sequencer.ledger().size(), size);
+    // Bad identity input is a 422 with a reason.
+    let (status, v) = call(
+        &app,
+        "POST",
+        "/api/v1/claims/supervised",
+        Some(&manager),
+        json!({ "validation_number": vn, "identity": { "name": " ", "document": "licence D1234" } }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (status, pending) = call(
+        &app,
+        "POST",
+        "/api/v1/claims/supervised",
+        Some(&manager),
+        json!({ "validation_number": vn, "identity": { "name": "Ada Winner", "document": "licence D1234-56789" } }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{pending}");
+    // The identity stays with the request: not in the significant events.
+    let events: Vec<String> = sqlx::query_scalar("SELECT detail::text FROM events")
+        .fetch_all(&app.state.store.pool)
+        .await
+        .unwrap();
+    assert!(events.iter().any(|e| e.contains("supervised_claim")));
+    assert!(
+        !events
+            .iter()
+            .any(|e| e.contains("Ada Winner") || e.contains("D1234"))
+    );
+    // The requester cannot approve it; finance (the raffle's approvers) can.
+    let (status, _) = approve(&app, &pending, &manager).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, v) = approve(&app, &pending, &fin1).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["entry"]["type"], "claim.paid");
+    assert_eq!(v["entry"]["draw"], "main");
+    assert_eq!(v["entry"]["v"], 2);
+    let fay: String = sqlx::query_scalar("SELECT staff_id FROM users WHERE username = 'fay'")
+        .fetch_one(&app.state.store.pool)
+        .await
+        .unwrap();
+    assert_eq!(v["entry"]["supervised_by"], fay.as_str());
+    assert_ne!(v["entry"]["by"], v["entry"]["supervised_by"]);
     drop_database(&app.db).await;
 }

@@ -142,6 +142,9 @@ pub enum Change {
         /// The winner's paperwork is completed (needed over the raffle's threshold).
         paperwork: bool,
         by: String,
+        /// The approver of a supervised claim (required once the sale's
+        /// validation number has been published).
+        supervised_by: Option<String>,
     },
 }
 
@@ -757,6 +760,7 @@ fn build(
             validation_number,
             paperwork,
             by,
+            supervised_by,
         } => {
             let r = raffle_state(&raffle)?;
             let state = r
@@ -781,6 +785,7 @@ fn build(
                 prize,
                 paperwork,
                 by,
+                supervised_by,
             })
         }
     })

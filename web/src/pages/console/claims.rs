@@ -32,6 +32,35 @@ fn page(c: &Console, status: StatusCode, outcome: Option<Markup>) -> Response {
             }
             p { button type="submit" { (lang.t("console.claims.submit")) } }
         }
+        // GLI-31 2.7.1, 5.2.4: a ticket whose number an earlier claim
+        // published is paid only with the winner's identity checked and a
+        // second person approving.
+        details {
+            summary { (lang.t("console.claims.supervised")) }
+            p.note { (lang.t("console.claims.supervised.why")) }
+            form method="post" action=(c.href("/console/claims/supervised")) {
+                (c.csrf_field())
+                p {
+                    label for="s_validation_number" { (lang.t("console.claims.number")) } br;
+                    input #s_validation_number name="validation_number" type="text" autocomplete="off" autocapitalize="characters" spellcheck="false" required;
+                }
+                p {
+                    label for="s_name" { (lang.t("console.claims.name")) } br;
+                    input #s_name name="name" type="text" autocomplete="off" maxlength="200" required;
+                }
+                p {
+                    label for="s_document" { (lang.t("console.claims.document")) } br;
+                    input #s_document name="document" type="text" autocomplete="off" maxlength="200" required;
+                }
+                p {
+                    label {
+                        input type="checkbox" name="paperwork_completed" value="yes";
+                        " " (lang.t("console.claims.paperwork"))
+                    }
+                }
+                p { button type="submit" { (lang.t("console.claims.supervised.submit")) } }
+            }
+        }
     };
     c.page(
         status,
@@ -92,6 +121,45 @@ pub async fn pay(
                 }
             };
             page(&c, StatusCode::OK, Some(outcome))
+        }
+        Err(e) => page(&c, e.status, Some(c.refusal(&e))),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct SupervisedForm {
+    validation_number: Option<String>,
+    name: Option<String>,
+    document: Option<String>,
+    paperwork_completed: Option<String>,
+}
+
+/// `POST /console/claims/supervised`: records the winner's identity and
+/// asks a second person to approve the payment.
+pub async fn request_supervised(
+    State(state): State<AppState>,
+    Extension(c): Extension<Console>,
+    Form(f): Form<SupervisedForm>,
+) -> Response {
+    let lang = c.lang;
+    let identity = operations::Identity {
+        name: f.name.unwrap_or_default(),
+        document: f.document.unwrap_or_default(),
+    };
+    let result = operations::request_supervised_claim(
+        &state,
+        &c.staff,
+        f.validation_number.as_deref().unwrap_or(""),
+        identity,
+        f.paperwork_completed.is_some(),
+    )
+    .await;
+    match result {
+        Ok(_) => {
+            let outcome = html! {
+                div.done role="status" { p { (lang.t("console.claims.supervised.requested")) } }
+            };
+            page(&c, StatusCode::ACCEPTED, Some(outcome))
         }
         Err(e) => page(&c, e.status, Some(c.refusal(&e))),
     }

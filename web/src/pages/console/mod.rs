@@ -90,6 +90,7 @@ pub const ROUTES: &[(&str, &str, &[&str])] = &[
     ),
     ("GET", "/console/claims", MANAGER),
     ("POST", "/console/claims", MANAGER),
+    ("POST", "/console/claims/supervised", MANAGER),
     ("GET", "/console/voids", FINANCE),
     ("POST", "/console/voids", FINANCE),
     ("GET", "/console/approvals", APPROVERS),
@@ -275,6 +276,10 @@ pub fn router(state: AppState) -> Router<AppState> {
             post(draws::redraw),
         )
         .route("/console/claims", get(claims::show).post(claims::pay))
+        .route(
+            "/console/claims/supervised",
+            post(claims::request_supervised),
+        )
         .route("/console/voids", get(voids::show).post(voids::request))
         .route("/console/approvals", get(voids::approvals))
         .route("/console/approvals/{id}", post(voids::decide))

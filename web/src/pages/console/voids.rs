@@ -188,6 +188,12 @@ fn describe(state: &AppState, lang: Lang, kind: &str, payload: &serde_json::Valu
             @if payload["reason"].as_str() == Some("unclaimed") { (lang.t("console.redraw.unclaimed")) }
             @else { (lang.t("console.redraw.ineligible")) }
         },
+        "supervised_claim" => html! {
+            (lang.t("console.approvals.supervised")) " · " (raffle) " · " (draw) br;
+            (lang.f("console.approvals.sale", &[("sale", &text("sale"))])) br;
+            (lang.f("console.approvals.identity", &[("name", payload["identity"]["name"].as_str().unwrap_or_default()), ("document", payload["identity"]["document"].as_str().unwrap_or_default())]))
+            @if payload["paperwork"].as_bool() == Some(true) { br; (lang.t("console.claims.paperwork")) }
+        },
         other => html! { (other) },
     }
 }
