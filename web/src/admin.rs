@@ -25,7 +25,17 @@ use serde_json::{Value, json};
 /// Every admin route: method, path, and the roles allowed (empty: any signed-in user).
 pub const ROUTES: &[(&str, &str, &[&str])] = &[
     ("DELETE", "/api/v1/sessions/current", &[]),
+    ("GET", "/api/v1/sessions", &[]),
+    ("DELETE", "/api/v1/sessions/{id}", &[]),
+    ("POST", "/api/v1/account/password", &[]),
+    ("GET", "/api/v1/users", &["administrator"]),
     ("POST", "/api/v1/users", &["administrator"]),
+    ("POST", "/api/v1/users/{id}/roles", &["administrator"]),
+    ("POST", "/api/v1/users/{id}/reset", &["administrator"]),
+    ("POST", "/api/v1/users/{id}/disable", &["administrator"]),
+    ("POST", "/api/v1/users/{id}/enable", &["administrator"]),
+    ("GET", "/api/v1/users/{id}/sessions", &["administrator"]),
+    ("DELETE", "/api/v1/users/{id}/sessions", &["administrator"]),
     ("POST", "/api/v1/raffles", &["raffle_manager"]),
     ("PATCH", "/api/v1/raffles/{id}", &["raffle_manager"]),
     ("POST", "/api/v1/raffles/{id}/open", &["raffle_manager"]),
@@ -98,7 +108,18 @@ async fn authorize(
 pub fn router(state: AppState) -> Router<AppState> {
     let protected = Router::new()
         .route("/api/v1/sessions/current", delete(end_session))
-        .route("/api/v1/users", post(create_user))
+        .route("/api/v1/sessions", get(own_sessions))
+        .route("/api/v1/sessions/{id}", delete(revoke_session))
+        .route("/api/v1/account/password", post(change_password))
+        .route("/api/v1/users", post(create_user).get(list_users))
+        .route("/api/v1/users/{id}/roles", post(set_roles))
+        .route("/api/v1/users/{id}/reset", post(reset_credentials))
+        .route("/api/v1/users/{id}/disable", post(disable_user))
+        .route("/api/v1/users/{id}/enable", post(enable_user))
+        .route(
+            "/api/v1/users/{id}/sessions",
+            get(user_sessions).delete(revoke_user_sessions),
+        )
         .route("/api/v1/raffles", post(create_raffle))
         .route("/api/v1/raffles/{id}", patch(update_raffle))
         .route("/api/v1/raffles/{id}/open", post(open_raffle))
@@ -131,6 +152,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route_layer(middleware::from_fn_with_state(state, authorize));
     Router::new()
         .route("/api/v1/sessions", post(create_session))
+        .route("/api/v1/enrolment/password", post(enrolment_password))
+        .route("/api/v1/enrolment/totp", post(enrolment_totp))
         .merge(protected)
 }
 
@@ -158,16 +181,21 @@ async fn create_session(
     Extension(client): Extension<crate::edge::ClientAddr>,
     Json(req): Json<SignIn>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
-    let token = match sign_in(&state, &req.username, &req.password, &req.totp, client.0).await? {
-        SignedIn::Enrolled(token) => token,
-        SignedIn::MustEnrol(_) => {
-            return Err(AppError::new(
-                StatusCode::FORBIDDEN,
-                "this user has not enrolled an authenticator yet: sign in at /console/sign-in first",
-            ));
-        }
-    };
-    Ok((StatusCode::CREATED, Json(json!({ "token": token }))))
+    Ok(
+        match sign_in(&state, &req.username, &req.password, &req.totp, client.0).await? {
+            SignedIn::Enrolled(token) => (StatusCode::CREATED, Json(json!({ "token": token }))),
+            // Signed in with a one-time enrolment code: this session reaches
+            // only the enrolment steps until they are done.
+            SignedIn::MustEnrol(token) => (
+                StatusCode::CREATED,
+                Json(json!({
+                    "token": token,
+                    "enrolment": "required",
+                    "next": "POST /api/v1/enrolment/password {\"password\"}",
+                })),
+            ),
+        },
+    )
 }
 
 async fn end_session(
@@ -188,19 +216,187 @@ pub(crate) struct NewUser {
 /// Provisioning over the API: the answer carries the one-time password and
 /// the TOTP secret, to be handed to the user once (the console instead has
 /// the user enrol their own authenticator at first sign-in).
+/// 201 with the one-time enrolment code while the organisation has one
+/// administrator; 202 (the code goes to the approving administrator) once
+/// it has two.
+fn people(outcome: crate::people::Outcome, done: StatusCode) -> (StatusCode, Json<Value>) {
+    match outcome {
+        crate::people::Outcome::Done(v) => (done, Json(v)),
+        crate::people::Outcome::Pending(id) => pending(id),
+    }
+}
+
 async fn create_user(
     State(state): State<AppState>,
     Extension(staff): Extension<Staff>,
     Json(req): Json<NewUser>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
-    let (user, password) =
-        operations::create_user(&state, &staff, &req.username, &req.roles, false).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(
-            json!({ "username": user.username, "password": password, "totp_secret": user.totp_secret }),
-        ),
+    let outcome = crate::people::create_user(&state, &staff, &req.username, &req.roles).await?;
+    Ok(people(outcome, StatusCode::CREATED))
+}
+
+async fn list_users(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
+    let users = state.store.users().await?;
+    Ok(Json(json!({
+        "users": users.iter().map(|u| json!({
+            "id": u.id,
+            "staff_id": u.staff_id,
+            "username": u.username,
+            "roles": u.roles,
+            "enrolled": u.enrolled,
+            "disabled": u.disabled,
+            "sessions": u.sessions,
+            "created_at": u.created_at.to_string(),
+        })).collect::<Vec<_>>()
+    })))
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Roles {
+    roles: Vec<String>,
+}
+
+async fn set_roles(
+    State(state): State<AppState>,
+    Extension(staff): Extension<Staff>,
+    Path(id): Path<String>,
+    Json(req): Json<Roles>,
+) -> Result<(StatusCode, Json<Value>), AppError> {
+    let outcome = crate::people::set_roles(&state, &staff, &id, &req.roles).await?;
+    Ok(people(outcome, StatusCode::OK))
+}
+
+async fn reset_credentials(
+    State(state): State<AppState>,
+    Extension(staff): Extension<Staff>,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Value>), AppError> {
+    let outcome = crate::people::reset_credentials(&state, &staff, &id).await?;
+    Ok(people(outcome, StatusCode::OK))
+}
+
+async fn disable_user(
+    State(state): State<AppState>,
+    Extension(staff): Extension<Staff>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    Ok(Json(crate::people::disable(&state, &staff, &id).await?))
+}
+
+async fn enable_user(
+    State(state): State<AppState>,
+    Extension(staff): Extension<Staff>,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Value>), AppError> {
+    let outcome = crate::people::enable(&state, &staff, &id).await?;
+    Ok(people(outcome, StatusCode::OK))
+}
+
+async fn user_sessions(
+    State(state): State<AppState>,
+    Extension(staff): Extension<Staff>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    raffle_core::ids::check_uuid("user id", &id)?;
+    Ok(Json(crate::people::sessions(&state, &staff, &id).await?))
+}
+
+async fn revoke_user_sessions(
+    State(state): State<AppState>,
+    Extension(staff): Extension<Staff>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    Ok(Json(
+        crate::people::revoke_sessions_of(&state, &staff, &id).await?,
     ))
+}
+
+async fn own_sessions(
+    State(state): State<AppState>,
+    Extension(staff): Extension<Staff>,
+) -> Result<Json<Value>, AppError> {
+    let id = staff.user.id.clone();
+    Ok(Json(crate::people::sessions(&state, &staff, &id).await?))
+}
+
+async fn revoke_session(
+    State(state): State<AppState>,
+    Extension(staff): Extension<Staff>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    crate::people::revoke_session(&state, &staff, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+async fn change_password(
+    State(state): State<AppState>,
+    Extension(staff): Extension<Staff>,
+    Json(req): Json<PasswordChange>,
+) -> Result<StatusCode, AppError> {
+    crate::people::change_password(&state, &staff, &req.current_password, &req.new_password)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EnrolmentPassword {
+    password: String,
+}
+
+/// Enrolment, step one (a session opened with a one-time enrolment code):
+/// the user's own password; answers the TOTP secret, to this session alone.
+async fn enrolment_password(
+    State(state): State<AppState>,
+    enrolling: crate::auth::Enrolling,
+    Json(req): Json<EnrolmentPassword>,
+) -> Result<Json<Value>, AppError> {
+    Ok(Json(
+        crate::people::enrolment_password(
+            &state,
+            &enrolling.user,
+            &enrolling.token_sha256,
+            &req.password,
+        )
+        .await?,
+    ))
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EnrolmentCode {
+    code: String,
+}
+
+/// Enrolment, step two: a code from the authenticator confirms the secret;
+/// the session then opens every route the user's roles allow.
+async fn enrolment_totp(
+    State(state): State<AppState>,
+    Extension(client): Extension<crate::edge::ClientAddr>,
+    enrolling: crate::auth::Enrolling,
+    Json(req): Json<EnrolmentCode>,
+) -> Result<Json<Value>, AppError> {
+    if enrolling.user.must_set_password {
+        return Err(AppError::new(
+            StatusCode::CONFLICT,
+            "set a password of your own first: POST /api/v1/enrolment/password",
+        ));
+    }
+    if !crate::auth::enrol(&state, &enrolling.user, &req.code, client.0).await? {
+        return Err(AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "that code does not match the authenticator's secret (or was used already)",
+        ));
+    }
+    Ok(Json(json!({ "enrolled": true })))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -335,6 +531,11 @@ async fn decide_approval(
     };
     match operations::decide_approval(&state, &staff, &id, approve).await? {
         Decided::Rejected => Ok(Json(json!({ "approval_id": id, "status": "rejected" }))),
+        Decided::People(mut v) => {
+            v["approval_id"] = json!(id);
+            v["status"] = json!("approved");
+            Ok(Json(v))
+        }
         Decided::Approved(s) => {
             let mut v = sequenced(&s);
             v["approval_id"] = json!(id);

@@ -99,9 +99,7 @@ pub fn new_user(username: &str, roles: &[String]) -> Result<(User, String), AppE
         ));
     }
     let password = base64_url(&random_bytes::<18>()?);
-    let secret = Secret::Raw(random_bytes::<20>()?.to_vec())
-        .to_encoded()
-        .to_string();
+    let secret = new_totp_secret()?;
     let user = User {
         id: raffle_core::ids::new_uuid(),
         staff_id: raffle_core::ids::new_staff_id()?,
@@ -109,11 +107,40 @@ pub fn new_user(username: &str, roles: &[String]) -> Result<(User, String), AppE
         password_hash: hash_password(&password)?,
         totp_secret: secret,
         roles: roles.to_vec(),
-        locked: false,
         enrolled: true,
+        must_set_password: false,
         disabled: false,
     };
     Ok((user, password))
+}
+
+/// A new user still to enrol: their one-time enrolment code (returned, and
+/// stored as the password hash) opens an enrolment session in which they
+/// set their own password and confirm the TOTP secret shown to them alone.
+pub fn new_enrolment(username: &str, roles: &[String]) -> Result<(User, String), AppError> {
+    let (mut user, code) = new_user(username, roles)?;
+    user.enrolled = false;
+    user.must_set_password = true;
+    Ok((user, code))
+}
+
+/// A password a user chooses: 12 to 128 characters, not their username.
+pub fn check_new_password(username: &str, password: &str) -> Result<(), AppError> {
+    let n = password.chars().count();
+    if !(12..=128).contains(&n) || password.eq_ignore_ascii_case(username) {
+        return Err(AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "a password is 12 to 128 characters and not the username",
+        ));
+    }
+    Ok(())
+}
+
+/// A fresh TOTP secret, base32.
+pub fn new_totp_secret() -> Result<String, AppError> {
+    Ok(Secret::Raw(random_bytes::<20>()?.to_vec())
+        .to_encoded()
+        .to_string())
 }
 
 fn base64_url(bytes: &[u8]) -> String {
@@ -237,7 +264,8 @@ pub async fn sign_in(
     let fresh = match &user {
         Some(user) if password_ok && !locked && !user.disabled => {
             if !user.enrolled {
-                true
+                // The one-time enrolment code expires.
+                !state.store.enrolment_expired(&user.id).await?
             } else {
                 match totp_step(&open_totp(state, &user.totp_secret)?, code)? {
                     Some(step) => state.store.consume_totp_step(&user.id, step).await?,
@@ -372,38 +400,69 @@ impl Staff {
     }
 }
 
+/// The user and token hash of the bearer session on a request.
+async fn bearer_session(parts: &Parts, state: &AppState) -> Result<(User, [u8; 32]), AppError> {
+    let unauthorized = || {
+        AppError::new(
+            StatusCode::UNAUTHORIZED,
+            "sign in first (Authorization: Bearer <token>)",
+        )
+    };
+    let value = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .ok_or_else(unauthorized)?;
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(unauthorized)?;
+    let token_sha256: [u8; 32] = sha2::Sha256::digest(token.trim().as_bytes()).into();
+    let user = state
+        .store
+        .session_user(&token_sha256, state.config.limits.session_hours)
+        .await?
+        .ok_or_else(unauthorized)?;
+    Ok((user, token_sha256))
+}
+
 impl FromRequestParts<AppState> for Staff {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Staff, AppError> {
-        let unauthorized = || {
-            AppError::new(
-                StatusCode::UNAUTHORIZED,
-                "sign in first (Authorization: Bearer <token>)",
-            )
-        };
-        let value = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(unauthorized)?;
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(unauthorized)?;
-        let token_sha256: [u8; 32] = sha2::Sha256::digest(token.trim().as_bytes()).into();
-        let user = state
-            .store
-            .session_user(&token_sha256, state.config.limits.session_hours)
-            .await?
-            .ok_or_else(unauthorized)?;
+        let (user, token_sha256) = bearer_session(parts, state).await?;
         if !user.enrolled {
             return Err(AppError::new(
                 StatusCode::FORBIDDEN,
-                "enrol an authenticator at /console/sign-in first",
+                "finish enrolment first: POST /api/v1/enrolment/password, then /api/v1/enrolment/totp (or /console/enrol)",
             ));
         }
         Ok(Staff { user, token_sha256 })
+    }
+}
+
+/// A bearer session of a user still enrolling (opened with their one-time
+/// enrolment code): it reaches only the enrolment steps.
+pub struct Enrolling {
+    pub user: User,
+    pub token_sha256: [u8; 32],
+}
+
+impl FromRequestParts<AppState> for Enrolling {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Enrolling, AppError> {
+        let (user, token_sha256) = bearer_session(parts, state).await?;
+        if user.enrolled {
+            return Err(AppError::new(
+                StatusCode::CONFLICT,
+                "this user has enrolled already",
+            ));
+        }
+        Ok(Enrolling { user, token_sha256 })
     }
 }
 

@@ -15,6 +15,7 @@ pub mod openapi;
 pub mod operations;
 pub mod pages;
 pub mod payments;
+pub mod people;
 pub mod receipt;
 pub mod rng;
 pub mod serve;

@@ -270,8 +270,10 @@ pub async fn administrator_session(
     .await
 }
 
-/// A user with `role`, created by an administrator over the API, signed in:
-/// their session token.
+/// A user with `role`, created by an administrator over the API (the
+/// organisation's only one: no second approval), enrolled through the API
+/// as a scripted deployment does (the one-time code, a password of their
+/// own, the TOTP secret confirmed), signed in: their session token.
 pub async fn staff_session(
     client: &reqwest::Client,
     base: &str,
@@ -292,8 +294,54 @@ pub async fn staff_session(
         .await,
     )
     .await?;
-    let s = |k: &str| u[k].as_str().unwrap_or_default().to_string();
-    sign_in(client, base, name, &s("password"), &s("totp_secret")).await
+    let code = u["enrolment_code"].as_str().unwrap_or_default().to_string();
+    let s = expect(
+        "signing in with the enrolment code",
+        201,
+        call(
+            client,
+            reqwest::Method::POST,
+            format!("{base}/api/v1/sessions"),
+            None,
+            json!({ "username": name, "password": code, "totp": "" }),
+        )
+        .await,
+    )
+    .await?;
+    let token = s["token"].as_str().unwrap_or_default().to_string();
+    let password = crate::auth::random_token::<18>().map_err(|e| e.message)?;
+    let secret = expect(
+        "setting a password",
+        200,
+        call(
+            client,
+            reqwest::Method::POST,
+            format!("{base}/api/v1/enrolment/password"),
+            Some(&token),
+            json!({ "password": password }),
+        )
+        .await,
+    )
+    .await?;
+    let secret = secret["totp_secret"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let totp = crate::auth::totp_now(&secret).map_err(|e| e.message)?;
+    expect(
+        "confirming the authenticator",
+        200,
+        call(
+            client,
+            reqwest::Method::POST,
+            format!("{base}/api/v1/enrolment/totp"),
+            Some(&token),
+            json!({ "code": totp }),
+        )
+        .await,
+    )
+    .await?;
+    Ok(token)
 }
 
 /// The schema's example raffle with one draw, `main`, whose cutoff is the

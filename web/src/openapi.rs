@@ -31,6 +31,10 @@ fn input(generator: &mut SchemaGenerator, method: &str, path: &str) -> Input {
         ("POST", "/api/v1/tickets/lookup") => body::<p::Lookup>(g),
         ("POST", "/api/v1/sessions") => body::<a::SignIn>(g),
         ("POST", "/api/v1/users") => body::<a::NewUser>(g),
+        ("POST", "/api/v1/users/{id}/roles") => body::<a::Roles>(g),
+        ("POST", "/api/v1/account/password") => body::<a::PasswordChange>(g),
+        ("POST", "/api/v1/enrolment/password") => body::<a::EnrolmentPassword>(g),
+        ("POST", "/api/v1/enrolment/totp") => body::<a::EnrolmentCode>(g),
         ("POST", "/api/v1/raffles") | ("PATCH", "/api/v1/raffles/{id}") => body::<a::ConfigBody>(g),
         ("POST", "/api/v1/raffles/{id}/reconciliation") => body::<a::ReconciliationRequest>(g),
         ("GET", "/api/v1/raffles/{id}/reconciliation") => query::<a::DrawQuery>(g),
@@ -103,7 +107,17 @@ pub const PUBLIC_ROUTES: &[(&str, &str, &str)] = &[
     (
         "POST",
         "/api/v1/sessions",
-        "Sign in with username, password and TOTP code: returns a bearer token.",
+        "Sign in with username, password and TOTP code: returns a bearer token. With a one-time enrolment code as the password (and any code), the token opens only the enrolment steps.",
+    ),
+    (
+        "POST",
+        "/api/v1/enrolment/password",
+        "Enrolment, step one (an enrolment session): a password of your own; answers your TOTP secret.",
+    ),
+    (
+        "POST",
+        "/api/v1/enrolment/totp",
+        "Enrolment, step two: a code from your authenticator confirms it; the session then opens your routes.",
     ),
     ("GET", "/api/v1/openapi.json", "This document."),
 ];

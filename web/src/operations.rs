@@ -12,7 +12,6 @@ use crate::error::AppError;
 use axum::http::StatusCode;
 use raffle_core::Money;
 use raffle_core::entry::{Body, RaffleConfig, RedrawReason, VoidReason};
-use raffle_core::store::people::User;
 use raffle_core::store::sequencer::{Change, Sequenced};
 use raffle_core::validation::ValidationNumber;
 use serde_json::{Value, json};
@@ -32,75 +31,6 @@ async fn draw_event(
             "draws",
             kind,
             &json!({ "raffle": raffle, "draw": draw, "log_index": s.index }),
-            Some(&staff.user.staff_id),
-        )
-        .await?;
-    Ok(())
-}
-
-/// A new user with a one-time password. With `enrol_at_first_sign_in` the
-/// user has no authenticator yet and enrols one at their first sign-in
-/// (the console's way: nobody but the user sees the TOTP secret);
-/// otherwise the secret is returned with the password (the API's
-/// provisioning). Returns the user and the password.
-pub async fn create_user(
-    state: &AppState,
-    staff: &Staff,
-    username: &str,
-    roles: &[String],
-    enrol_at_first_sign_in: bool,
-) -> Result<(User, String), AppError> {
-    let (mut user, password) = crate::auth::new_user(username, roles)?;
-    user.enrolled = !enrol_at_first_sign_in;
-    // Stored sealed; the caller gets the secret in the clear (the API's
-    // provisioning answer), the console never shows it but to its owner.
-    let sealed = User {
-        totp_secret: crate::auth::seal_totp(state, &user.totp_secret)?,
-        ..user.clone()
-    };
-    state.store.create_user(&sealed).await?;
-    state
-        .store
-        .record_event(
-            "console",
-            "user_created",
-            &json!({ "username": user.username, "roles": user.roles }),
-            Some(&staff.user.staff_id),
-        )
-        .await?;
-    Ok((user, password))
-}
-
-/// Replaces a user's roles (administrators only), recording the old and
-/// new values (GLI-31 5.2.4).
-pub async fn set_roles(
-    state: &AppState,
-    staff: &Staff,
-    user_id: &str,
-    roles: &[String],
-) -> Result<(), AppError> {
-    raffle_core::ids::check_uuid("user id", user_id)?;
-    if roles.is_empty()
-        || roles
-            .iter()
-            .any(|r| !crate::auth::ROLES.contains(&r.as_str()))
-    {
-        return Err(AppError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("roles must be among {}", crate::auth::ROLES.join(", ")),
-        ));
-    }
-    let old = state
-        .store
-        .set_roles(user_id, roles)
-        .await?
-        .ok_or_else(|| AppError::not_found("no such user"))?;
-    state
-        .store
-        .record_event(
-            "console",
-            "roles_changed",
-            &json!({ "user": user_id, "old": old, "new": roles }),
             Some(&staff.user.staff_id),
         )
         .await?;
@@ -341,7 +271,7 @@ pub async fn request_void(
     .await
 }
 
-async fn request_approval(
+pub(crate) async fn request_approval(
     state: &AppState,
     staff: &Staff,
     kind: &str,
@@ -381,6 +311,9 @@ pub enum Decided {
     Rejected,
     /// Approved, and the change sequenced.
     Approved(Box<Sequenced>),
+    /// Approved, and the change to a user made: what the approver is told
+    /// (a new user's one-time enrolment code, shown to them alone).
+    People(Value),
 }
 
 /// A second person's decision on a request: only a user of a role the
@@ -393,11 +326,14 @@ pub async fn decide_approval(
 ) -> Result<Decided, AppError> {
     raffle_core::ids::check_uuid("approval id", id)?;
     let status = if approve { "approved" } else { "rejected" };
-    let (_, requester, current, payload) = state
+    let (kind, requester, current, payload) = state
         .store
         .approval(id)
         .await?
         .ok_or_else(|| AppError::not_found("no such approval"))?;
+    if crate::people::is_people_kind(&kind) {
+        return crate::people::decide(state, staff, id, approve, &requester, &current).await;
+    }
     // Who may approve is the raffle's jurisdiction setting.
     let allowed: Vec<String> = {
         let raffle_id = payload["raffle"].as_str().unwrap_or_default();

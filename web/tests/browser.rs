@@ -196,6 +196,7 @@ async fn a_manager_and_finance_run_a_raffle_through_the_console_in_chromium() {
         let (mut u, password) = web::auth::new_user(name, &[role.to_string()]).unwrap();
         // As the console creates users: the authenticator comes at first sign-in.
         u.enrolled = who != "newcomer";
+        u.must_set_password = who == "newcomer";
         app.state.store.create_user(&u).await.unwrap();
         let user = if who == "newcomer" {
             serde_json::json!({ "user": name, "password": password, "secret": u.totp_secret })

@@ -337,7 +337,9 @@ async fn a_new_user_enrols_totp_at_first_sign_in_and_administrators_manage_roles
         json!({ "username": "newbie", "password": password, "totp": "000000" }),
     )
     .await;
-    assert_eq!(api.0, StatusCode::FORBIDDEN, "{}", api.1);
+    // Through the API the code opens an enrolment session (tests/people.rs).
+    assert_eq!(api.0, StatusCode::CREATED, "{}", api.1);
+    assert_eq!(api.1["enrolment"], "required");
     let bearer = newbie.session.clone().unwrap();
     let api = call(
         &app,
@@ -373,8 +375,16 @@ async fn a_new_user_enrols_totp_at_first_sign_in_and_administrators_manage_roles
     );
     let code = web::auth::totp_now(&secret).unwrap();
     let wrong = if code == "000000" { "111111" } else { "000000" };
+    // A password of their own comes with the first code.
+    assert!(p.html.contains("name=\"password\""), "{}", p.html);
+    let own = "newbie's own password";
     let p = newbie
-        .post(&app, "/console/enrol", &[("code", wrong)])
+        .post(&app, "/console/enrol", &[("password", own), ("password2", "different password"), ("code", &code)])
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.html);
+    assert!(p.html.contains("The two passwords differ."), "{}", p.html);
+    let p = newbie
+        .post(&app, "/console/enrol", &[("password", own), ("password2", own), ("code", wrong)])
         .await;
     assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.html);
     let p = newbie

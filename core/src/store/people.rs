@@ -1,6 +1,12 @@
 //! Console users, sessions and approvals (GLI-31 5.2.2, 5.2.4). Passwords
 //! are hashed by the caller (Argon2id); session tokens are stored only as
-//! their SHA-256; sessions end after 30 minutes idle.
+//! their SHA-256; sessions end after 30 minutes idle or at their absolute
+//! lifetime, and when their user is disabled or their credentials reset.
+//!
+//! A user created or reset by an administrator holds a one-time enrolment
+//! code (stored as their password hash, valid until `enrol_by`): it opens
+//! an enrolment session in which they set their own password and then
+//! confirm their authenticator.
 
 use super::{Store, uuid};
 use crate::{Error, Result};
@@ -11,6 +17,8 @@ pub const IDLE_MINUTES: i32 = 30;
 /// Failed sign-ins before a lock-out, and its length.
 pub const MAX_FAILED_LOGINS: i32 = 5;
 pub const LOCKOUT_MINUTES: i32 = 15;
+/// How long a one-time enrolment code stays valid.
+pub const ENROL_HOURS: i32 = 72;
 
 /// A console user. `Debug` leaves out the password hash and the TOTP secret.
 #[derive(Clone)]
@@ -21,10 +29,12 @@ pub struct User {
     pub password_hash: String,
     pub totp_secret: String,
     pub roles: Vec<String>,
-    pub locked: bool,
     /// Whether the user has enrolled their TOTP authenticator; until then a
-    /// session of theirs reaches only the console's enrolment page.
+    /// session of theirs reaches only enrolment.
     pub enrolled: bool,
+    /// The password is still the one-time enrolment code: the user sets
+    /// their own before confirming an authenticator.
+    pub must_set_password: bool,
     /// A disabled user cannot sign in and has no live session.
     pub disabled: bool,
 }
@@ -38,8 +48,8 @@ impl std::fmt::Debug for User {
             .field("password_hash", &"<redacted>")
             .field("totp_secret", &"<redacted>")
             .field("roles", &self.roles)
-            .field("locked", &self.locked)
             .field("enrolled", &self.enrolled)
+            .field("must_set_password", &self.must_set_password)
             .field("disabled", &self.disabled)
             .finish()
     }
@@ -49,11 +59,23 @@ impl std::fmt::Debug for User {
 #[derive(Clone, Debug)]
 pub struct UserSummary {
     pub id: String,
+    pub staff_id: String,
     pub username: String,
     pub roles: Vec<String>,
-    pub locked: bool,
     pub enrolled: bool,
+    pub disabled: bool,
     pub created_at: crate::Timestamp,
+    /// Live sessions.
+    pub sessions: i64,
+}
+
+/// A live session as its owner and administrators see it (never its token).
+#[derive(Clone, Debug)]
+pub struct SessionSummary {
+    pub id: String,
+    pub user_id: String,
+    pub created_at: crate::Timestamp,
+    pub last_seen: crate::Timestamp,
 }
 
 /// A request waiting for a second person (GLI-31 5.2.4).
@@ -84,16 +106,16 @@ fn user_from(row: &sqlx::postgres::PgRow) -> User {
         password_hash: row.get(3),
         totp_secret: row.get(4),
         roles: row.get(5),
-        locked: row.get(6),
-        enrolled: row.get(7),
-        disabled: row.get(8),
+        enrolled: row.get(6),
+        disabled: row.get(7),
+        must_set_password: row.get(8),
     }
 }
 
 /// The columns `user_from` reads, as a literal for `concat!` (static SQL only).
 macro_rules! user_columns {
     () => {
-        "id::text, staff_id, username, password_hash, totp_secret, roles, coalesce(locked_until > now(), false), totp_enrolled, disabled"
+        "id::text, staff_id, username, password_hash, totp_secret, roles, totp_enrolled, disabled, must_set_password"
     };
 }
 
@@ -104,9 +126,12 @@ impl Store {
             .await?)
     }
 
+    /// Stores a new user. One not yet enrolled holds a one-time enrolment
+    /// code (its `password_hash`) valid for [`ENROL_HOURS`].
     pub async fn create_user(&self, user: &User) -> Result<()> {
         let done = sqlx::query(
-            "INSERT INTO users (id, staff_id, username, password_hash, totp_secret, roles, totp_enrolled) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+            "INSERT INTO users (id, staff_id, username, password_hash, totp_secret, roles, totp_enrolled, must_set_password, enrol_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $7 THEN NULL ELSE now() + make_interval(hours => $9) END) \
              ON CONFLICT (username) DO NOTHING",
         )
         .bind(uuid(&user.id)?)
@@ -116,6 +141,8 @@ impl Store {
         .bind(&user.totp_secret)
         .bind(&user.roles)
         .bind(user.enrolled)
+        .bind(user.must_set_password)
+        .bind(ENROL_HOURS)
         .execute(&self.pool)
         .await?;
         if done.rows_affected() == 0 {
@@ -139,19 +166,195 @@ impl Store {
         Ok(row.as_ref().map(user_from))
     }
 
-    /// Counts a failed sign-in; locks the account after too many.
-    pub async fn record_failed_login(&self, user_id: &str) -> Result<()> {
-        sqlx::query(
-            "UPDATE users SET failed_logins = failed_logins + 1, \
-             locked_until = CASE WHEN failed_logins + 1 >= $2 THEN now() + make_interval(mins => $3) ELSE locked_until END \
-             WHERE id = $1",
+    /// A user by id.
+    pub async fn user_by_id(&self, user_id: &str) -> Result<Option<User>> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE id = $1"
+        ))
+        .bind(uuid(user_id)?)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(user_from))
+    }
+
+    /// Whether a user still to enrol holds an expired enrolment code.
+    pub async fn enrolment_expired(&self, user_id: &str) -> Result<bool> {
+        Ok(sqlx::query_scalar(
+            "SELECT coalesce(NOT totp_enrolled AND enrol_by < now(), false) FROM users WHERE id = $1",
         )
         .bind(uuid(user_id)?)
-        .bind(MAX_FAILED_LOGINS)
-        .bind(LOCKOUT_MINUTES)
-        .execute(&self.pool)
-        .await?;
+        .fetch_optional(&self.pool)
+        .await?
+        .unwrap_or(true))
+    }
+
+    /// Replaces a user's password with one of their own; with `keep`, ends
+    /// every other session of theirs (a changed password locks out whoever
+    /// held the old one).
+    pub async fn set_password(
+        &self,
+        user_id: &str,
+        password_hash: &str,
+        keep: &[u8; 32],
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE users SET password_hash = $2, must_set_password = false WHERE id = $1")
+            .bind(uuid(user_id)?)
+            .bind(password_hash)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_sha256 <> $2")
+            .bind(uuid(user_id)?)
+            .bind(&keep[..])
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
+    }
+
+    /// Replaces the TOTP secret of a user still enrolling.
+    pub async fn set_enrolment_secret(&self, user_id: &str, sealed: &str) -> Result<()> {
+        sqlx::query("UPDATE users SET totp_secret = $2, last_totp_step = NULL WHERE id = $1 AND NOT totp_enrolled")
+            .bind(uuid(user_id)?)
+            .bind(sealed)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Resets a user's credentials: a new one-time enrolment code (its
+    /// hash) and TOTP secret (sealed), not enrolled, every session ended.
+    /// Returns false for an unknown user.
+    pub async fn reset_credentials(
+        &self,
+        user_id: &str,
+        code_hash: &str,
+        sealed_secret: &str,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE users SET password_hash = $2, totp_secret = $3, totp_enrolled = false, must_set_password = true, \
+             last_totp_step = NULL, enrol_by = now() + make_interval(hours => $4) WHERE id = $1",
+        )
+        .bind(uuid(user_id)?)
+        .bind(code_hash)
+        .bind(sealed_secret)
+        .bind(ENROL_HOURS)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(uuid(user_id)?)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Disables or enables a user; disabling ends their sessions. Refuses
+    /// to disable the last enabled administrator. Returns false for an
+    /// unknown user.
+    pub async fn set_disabled(&self, user_id: &str, disabled: bool) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query("UPDATE users SET disabled = $2 WHERE id = $1")
+            .bind(uuid(user_id)?)
+            .bind(disabled)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        if disabled {
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(uuid(user_id)?)
+                .execute(&mut *tx)
+                .await?;
+            let admins: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM users WHERE 'administrator' = ANY (roles) AND NOT disabled",
+            )
+            .fetch_one(&mut *tx)
+            .await?;
+            if admins == 0 {
+                return Err(Error::Refused(
+                    "at least one enabled user must keep the administrator role".into(),
+                ));
+            }
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Enabled administrators (user creation and role changes need a
+    /// second one's approval once there are two).
+    pub async fn administrator_count(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT count(*) FROM users WHERE 'administrator' = ANY (roles) AND NOT disabled",
+        )
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// A user's live sessions, newest first.
+    pub async fn sessions_of(&self, user_id: &str) -> Result<Vec<SessionSummary>> {
+        let rows = sqlx::query(
+            "SELECT id::text, user_id::text, created_at, last_seen FROM sessions WHERE user_id = $1 \
+             AND last_seen >= now() - make_interval(mins => $2) ORDER BY created_at DESC",
+        )
+        .bind(uuid(user_id)?)
+        .bind(IDLE_MINUTES)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| SessionSummary {
+                id: r.get(0),
+                user_id: r.get(1),
+                created_at: crate::Timestamp::from_datetime(r.get(2)),
+                last_seen: crate::Timestamp::from_datetime(r.get(3)),
+            })
+            .collect())
+    }
+
+    /// The session with this id: its user, or `None`.
+    pub async fn session_owner(&self, session_id: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT user_id::text FROM sessions WHERE id = $1")
+                .bind(uuid(session_id)?)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// The id of the session with this token hash.
+    pub async fn session_id(&self, token_sha256: &[u8; 32]) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT id::text FROM sessions WHERE token_sha256 = $1")
+                .bind(&token_sha256[..])
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Ends one session by id; false if there was none.
+    pub async fn revoke_session(&self, session_id: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM sessions WHERE id = $1")
+            .bind(uuid(session_id)?)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Ends every session of a user; how many.
+    pub async fn revoke_sessions_of(&self, user_id: &str) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(uuid(user_id)?)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 
     /// Records that a user signed in with the TOTP code of time step
@@ -166,10 +369,6 @@ impl Store {
     }
 
     pub async fn create_session(&self, user_id: &str, token_sha256: &[u8; 32]) -> Result<()> {
-        sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1")
-            .bind(uuid(user_id)?)
-            .execute(&self.pool)
-            .await?;
         sqlx::query("INSERT INTO sessions (token_sha256, user_id) VALUES ($1, $2)")
             .bind(&token_sha256[..])
             .bind(uuid(user_id)?)
@@ -287,20 +486,24 @@ impl Store {
     /// Every user, by name.
     pub async fn users(&self) -> Result<Vec<UserSummary>> {
         let rows = sqlx::query(
-            "SELECT id::text, username, roles, coalesce(locked_until > now(), false), totp_enrolled, created_at \
-             FROM users ORDER BY username",
+            "SELECT u.id::text, u.staff_id, u.username, u.roles, u.totp_enrolled, u.disabled, u.created_at, \
+             (SELECT count(*) FROM sessions s WHERE s.user_id = u.id AND s.last_seen >= now() - make_interval(mins => $1)) \
+             FROM users u ORDER BY u.username",
         )
+        .bind(IDLE_MINUTES)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
             .iter()
             .map(|r| UserSummary {
                 id: r.get(0),
-                username: r.get(1),
-                roles: r.get(2),
-                locked: r.get(3),
+                staff_id: r.get(1),
+                username: r.get(2),
+                roles: r.get(3),
                 enrolled: r.get(4),
-                created_at: crate::Timestamp::from_datetime(r.get(5)),
+                disabled: r.get(5),
+                created_at: crate::Timestamp::from_datetime(r.get(6)),
+                sessions: r.get(7),
             })
             .collect())
     }
@@ -324,22 +527,24 @@ impl Store {
             .bind(roles)
             .execute(&mut *tx)
             .await?;
-        let admins: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM users WHERE 'administrator' = ANY (roles)")
-                .fetch_one(&mut *tx)
-                .await?;
+        let admins: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM users WHERE 'administrator' = ANY (roles) AND NOT disabled",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
         if admins == 0 {
             return Err(Error::Refused(
-                "at least one user must keep the administrator role".into(),
+                "at least one enabled user must keep the administrator role".into(),
             ));
         }
         tx.commit().await?;
         Ok(Some(old))
     }
 
-    /// Marks a user's TOTP authenticator as enrolled.
+    /// Marks a user's TOTP authenticator as enrolled (once they have set
+    /// their own password).
     pub async fn enrol_totp(&self, user_id: &str) -> Result<()> {
-        sqlx::query("UPDATE users SET totp_enrolled = true WHERE id = $1")
+        sqlx::query("UPDATE users SET totp_enrolled = true, enrol_by = NULL WHERE id = $1 AND NOT must_set_password")
             .bind(uuid(user_id)?)
             .execute(&self.pool)
             .await?;

@@ -173,7 +173,8 @@ for (const name of ["users", "events", "settings"]) {
 }
 
 // A user created in the console signs in for the first time with the
-// one-time password alone and sets up their authenticator from the QR code.
+// one-time enrolment code alone, chooses a password and sets up their
+// authenticator from the QR code.
 {
   const context = await browser.newContext({ viewport: phone, bypassCSP: true, extraHTTPHeaders: { "accept-language": "en" } });
   const page = await context.newPage();
@@ -184,6 +185,8 @@ for (const name of ["users", "events", "settings"]) {
   await submit(page, "main button[type=submit]");
   result.enrolQr = (await page.$("figure.qr svg")) !== null;
   await inspect(page, "enrol", "phone");
+  await page.fill("#password", "newcomer's own password");
+  await page.fill("#password2", "newcomer's own password");
   await page.fill("#code", totp(secret));
   await submit(page, "form[action^='/console/enrol'] button[type=submit]");
   result.enrolled = await page.textContent("p.done");

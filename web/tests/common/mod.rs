@@ -180,3 +180,64 @@ pub async fn call(
         serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
     )
 }
+
+/// A user created over the API by `admin` (answered 201 with a one-time
+/// enrolment code: the organisation has one administrator) and enrolled
+/// through the API: the code, a password of their own, the TOTP secret
+/// confirmed. Returns the enrolled session's token.
+#[allow(dead_code)]
+pub async fn enrol_via_api(app: &App, admin: &str, name: &str, roles: &[&str]) -> String {
+    use axum::http::StatusCode;
+    let (status, created) = call(
+        app,
+        "POST",
+        "/api/v1/users",
+        Some(admin),
+        serde_json::json!({ "username": name, "roles": roles }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert!(
+        created.get("password").is_none() && created.get("totp_secret").is_none(),
+        "{created}"
+    );
+    let code = created["enrolment_code"].as_str().unwrap();
+    enrol_with_code(app, name, code).await
+}
+
+/// Signs in with a one-time enrolment code and completes the enrolment.
+#[allow(dead_code)]
+pub async fn enrol_with_code(app: &App, name: &str, code: &str) -> String {
+    use axum::http::StatusCode;
+    let (status, s) = call(
+        app,
+        "POST",
+        "/api/v1/sessions",
+        None,
+        serde_json::json!({ "username": name, "password": code, "totp": "" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{s}");
+    assert_eq!(s["enrolment"], "required");
+    let token = s["token"].as_str().unwrap().to_string();
+    let (status, v) = call(
+        app,
+        "POST",
+        "/api/v1/enrolment/password",
+        Some(&token),
+        serde_json::json!({ "password": format!("{name}-own-password") }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let secret = v["totp_secret"].as_str().unwrap();
+    let (status, v) = call(
+        app,
+        "POST",
+        "/api/v1/enrolment/totp",
+        Some(&token),
+        serde_json::json!({ "code": web::auth::totp_now(secret).unwrap() }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    token
+}

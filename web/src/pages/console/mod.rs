@@ -98,6 +98,7 @@ pub const ROUTES: &[(&str, &str, &[&str])] = &[
     ("GET", "/console/users", ADMINISTRATOR),
     ("POST", "/console/users", ADMINISTRATOR),
     ("POST", "/console/users/{id}/roles", ADMINISTRATOR),
+    ("POST", "/console/users/{id}/{action}", ADMINISTRATOR),
     ("GET", "/console/events", EVENTS),
     ("GET", "/console/settings", ADMINISTRATOR),
     ("POST", "/console/settings", ADMINISTRATOR),
@@ -285,6 +286,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/approvals/{id}", post(voids::decide))
         .route("/console/users", get(users::list).post(users::create))
         .route("/console/users/{id}/roles", post(users::set_roles))
+        .route("/console/users/{id}/{action}", post(users::act))
         .route("/console/events", get(events::search))
         .route(
             "/console/settings",
@@ -558,6 +560,14 @@ fn enrol_page(
         p { (lang.t("console.enrol.secret")) " " code.vn { (secret) } }
         form method="post" action=(href(lang, "/console/enrol")) {
             input type="hidden" name=(csrf::FIELD) value=(token);
+            // The one-time enrolment code gave way to a password of the
+            // user's own before the authenticator is confirmed.
+            @if staff.user.must_set_password {
+                p { label for="password" { (lang.t("console.enrol.password")) } br;
+                    input #password name="password" type="password" autocomplete="new-password" minlength="12" maxlength="128" required; }
+                p { label for="password2" { (lang.t("console.enrol.password2")) } br;
+                    input #password2 name="password2" type="password" autocomplete="new-password" minlength="12" maxlength="128" required; }
+            }
             p { label for="code" { (lang.t("console.enrol.code")) } br; input #code name="code" type="text" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" required; }
             p { button type="submit" { (lang.t("console.enrol.submit")) } }
         }
@@ -594,6 +604,8 @@ pub async fn enrol_show(
 pub struct EnrolForm {
     csrf: Option<String>,
     code: Option<String>,
+    password: Option<String>,
+    password2: Option<String>,
 }
 
 /// `POST /console/enrol`: the first code from the new authenticator
@@ -609,12 +621,45 @@ pub async fn enrol(
     if !csrf::check(&headers, f.csrf.as_deref()) {
         return csrf_refused(lang, &headers);
     }
-    let staff = match signed_in(&state, lang, &headers).await {
+    let mut staff = match signed_in(&state, lang, &headers).await {
         Ok(s) => s,
         Err(resp) => return resp,
     };
     if staff.user.enrolled {
         return no_store(Redirect::to(&href(lang, "/console")).into_response(), None);
+    }
+    if staff.user.must_set_password {
+        let password = f.password.as_deref().unwrap_or("");
+        let problem = if password != f.password2.as_deref().unwrap_or("") {
+            Some(lang.t("console.enrol.mismatch").to_string())
+        } else {
+            crate::auth::check_new_password(&staff.user.username, password)
+                .err()
+                .map(|_| lang.t("console.enrol.weak").to_string())
+        };
+        if let Some(problem) = problem {
+            return enrol_page(
+                &state,
+                lang,
+                &headers,
+                &staff,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(&problem),
+            );
+        }
+        let hash = match crate::auth::hash_password_blocking(&state, password).await {
+            Ok(h) => h,
+            Err(e) => return e.into_response(),
+        };
+        if let Err(e) = state
+            .store
+            .set_password(&staff.user.id, &hash, &staff.token_sha256)
+            .await
+        {
+            return AppError::from(e).into_response();
+        }
+        staff.user.must_set_password = false;
+        staff.user.password_hash = hash;
     }
     match crate::auth::enrol(
         &state,
@@ -762,7 +807,7 @@ impl Console {
                     password_hash: String::new(),
                     totp_secret: String::new(),
                     roles: vec!["raffle_manager".into()],
-                    locked: false,
+                    must_set_password: false,
                     enrolled: true,
                     disabled: false,
                 },

@@ -1,12 +1,15 @@
-//! Users and roles (administrators only; GLI-31 5.2.2). A new user gets a
-//! one-time password, shown once to the administrator, and enrols their
-//! own TOTP authenticator at first sign-in; role changes record the old
-//! and new roles (5.2.4). At least one administrator always remains.
+//! Users and roles (administrators only; GLI-31 5.2.2), through
+//! [`crate::people`]: a new (or reset) user gets a one-time enrolment code,
+//! shown once, to the creator while the organisation has one
+//! administrator and else to the second administrator who approves; with
+//! it the user sets their own password and authenticator. Role changes
+//! record the old and new roles (5.2.4). Disabling ends a user's sessions
+//! at once. At least one enabled administrator always remains.
 
 use super::{Console, Done, Fields, done};
 use crate::AppState;
 use crate::auth::ROLES;
-use crate::operations;
+use crate::people::{self, Outcome};
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -65,8 +68,9 @@ async fn page(
                 li.card {
                     p { strong { (u.username) } }
                     p.note {
+                        (lang.f("console.users.sessions", &[("count", &u.sessions.to_string())])) " · "
                         @if u.enrolled { (lang.t("console.users.enrolled")) } @else { (lang.t("console.users.not_enrolled")) }
-                        @if u.locked { " · " (lang.t("console.users.locked")) }
+                        @if u.disabled { " · " (lang.t("console.users.disabled")) }
                         " · " (lang.f("console.users.since", &[("time", &lang.time(u.created_at, "UTC"))]))
                     }
                     form method="post" action=(c.href(&format!("/console/users/{}/roles", u.id))) {
@@ -76,6 +80,15 @@ async fn page(
                             (role_boxes(c, &u.id, &u.roles))
                         }
                         button type="submit" { (lang.t("console.users.save")) }
+                    }
+                    p {
+                        @for (action, key) in user_actions(u.disabled) {
+                            form.inline method="post" action=(c.href(&format!("/console/users/{}/{action}", u.id))) {
+                                (c.csrf_field())
+                                button.secondary type="submit" { (lang.t(key)) }
+                            }
+                            " "
+                        }
                     }
                 }
             }
@@ -87,6 +100,49 @@ async fn page(
         "/console/users",
         content,
     )
+}
+
+/// The actions on one user: (path segment, label key).
+fn user_actions(disabled: bool) -> Vec<(&'static str, &'static str)> {
+    let toggle = if disabled {
+        ("enable", "console.users.enable")
+    } else {
+        ("disable", "console.users.disable")
+    };
+    vec![
+        toggle,
+        ("reset", "console.users.reset"),
+        ("end-sessions", "console.users.end_sessions"),
+    ]
+}
+
+/// What a change to people did, as a notice: the one-time enrolment code
+/// (shown this once), or that a second administrator must approve.
+pub fn outcome_notice(c: &Console, outcome: &Outcome) -> Markup {
+    let lang = c.lang;
+    match outcome {
+        Outcome::Done(v) => enrolment_notice(c, v),
+        Outcome::Pending(_) => html! {
+            div.done role="status" { p { (lang.t("console.users.pending")) } }
+        },
+    }
+}
+
+/// A change's result; with an enrolment code, the code and how to hand it over.
+pub fn enrolment_notice(c: &Console, v: &serde_json::Value) -> Markup {
+    let lang = c.lang;
+    let name = v["username"].as_str().unwrap_or_default();
+    html! {
+        div.done role="status" {
+            @if let Some(code) = v["enrolment_code"].as_str() {
+                p { (lang.f("console.users.created", &[("name", name)])) }
+                p { (lang.t("console.users.password")) " " code.vn #new-password { (code) } }
+                p.note { (lang.t("console.users.password.note")) }
+            } @else {
+                p { (lang.t("console.done.saved")) }
+            }
+        }
+    }
 }
 
 /// `GET /console/users`.
@@ -107,17 +163,15 @@ pub async fn create(
 ) -> Response {
     let lang = c.lang;
     let f = Fields::parse(&body);
-    match operations::create_user(&state, &c.staff, f.get("username"), &f.all("roles"), true).await
-    {
-        Ok((user, password)) => {
-            let notice = html! {
-                div.done role="status" {
-                    p { (lang.f("console.users.created", &[("name", &user.username)])) }
-                    p { (lang.t("console.users.password")) " " code.vn #new-password { (password) } }
-                    p.note { (lang.t("console.users.password.note")) }
-                }
+    let _ = lang;
+    match people::create_user(&state, &c.staff, f.get("username"), &f.all("roles")).await {
+        Ok(outcome) => {
+            let status = match outcome {
+                Outcome::Done(_) => StatusCode::CREATED,
+                Outcome::Pending(_) => StatusCode::ACCEPTED,
             };
-            page(&state, &c, StatusCode::CREATED, Some(notice)).await
+            let notice = outcome_notice(&c, &outcome);
+            page(&state, &c, status, Some(notice)).await
         }
         Err(e) => {
             let refusal = c.refusal(&e);
@@ -134,8 +188,41 @@ pub async fn set_roles(
     body: Bytes,
 ) -> Response {
     let f = Fields::parse(&body);
-    match operations::set_roles(&state, &c.staff, &id, &f.all("roles")).await {
-        Ok(()) => done(c.lang, "/console/users", "roles"),
+    match people::set_roles(&state, &c.staff, &id, &f.all("roles")).await {
+        Ok(Outcome::Done(_)) => done(c.lang, "/console/users", "roles"),
+        Ok(pending) => {
+            let notice = outcome_notice(&c, &pending);
+            page(&state, &c, StatusCode::ACCEPTED, Some(notice)).await
+        }
+        Err(e) => {
+            let refusal = c.refusal(&e);
+            page(&state, &c, e.status, Some(refusal)).await
+        }
+    }
+}
+
+/// `POST /console/users/{id}/{disable|enable|reset|end-sessions}`.
+pub async fn act(
+    State(state): State<AppState>,
+    Extension(c): Extension<Console>,
+    Path((id, action)): Path<(String, String)>,
+) -> Response {
+    let result = match action.as_str() {
+        "disable" => people::disable(&state, &c.staff, &id)
+            .await
+            .map(Outcome::Done),
+        "enable" => people::enable(&state, &c.staff, &id).await,
+        "reset" => people::reset_credentials(&state, &c.staff, &id).await,
+        "end-sessions" => people::revoke_sessions_of(&state, &c.staff, &id)
+            .await
+            .map(Outcome::Done),
+        _ => Err(crate::error::AppError::not_found("no such action")),
+    };
+    match result {
+        Ok(outcome) => {
+            let notice = outcome_notice(&c, &outcome);
+            page(&state, &c, StatusCode::OK, Some(notice)).await
+        }
         Err(e) => {
             let refusal = c.refusal(&e);
             page(&state, &c, e.status, Some(refusal)).await

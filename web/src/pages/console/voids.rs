@@ -188,6 +188,24 @@ fn describe(state: &AppState, lang: Lang, kind: &str, payload: &serde_json::Valu
             @if payload["reason"].as_str() == Some("unclaimed") { (lang.t("console.redraw.unclaimed")) }
             @else { (lang.t("console.redraw.ineligible")) }
         },
+        "user_create" => html! {
+            (lang.f("console.approvals.user_create", &[("name", &text("username"))])) br;
+            (payload["roles"].as_array().map(|r| r.iter().filter_map(|x| x.as_str()).map(|x| lang.t(super::users::role_key(x))).collect::<Vec<_>>().join(", ")).unwrap_or_default())
+        },
+        "user_roles" | "user_reset" | "user_enable" => {
+            let name = text("username");
+            let key = match kind {
+                "user_roles" => "console.approvals.user_roles",
+                "user_reset" => "console.approvals.user_reset",
+                _ => "console.approvals.user_enable",
+            };
+            html! {
+                (lang.f(key, &[("name", &name)]))
+                @if kind == "user_roles" {
+                    br; (payload["roles"].as_array().map(|r| r.iter().filter_map(|x| x.as_str()).map(|x| lang.t(super::users::role_key(x))).collect::<Vec<_>>().join(", ")).unwrap_or_default())
+                }
+            }
+        }
         "supervised_claim" => html! {
             (lang.t("console.approvals.supervised")) " · " (raffle) " · " (draw) br;
             (lang.f("console.approvals.sale", &[("sale", &text("sale"))])) br;
@@ -275,6 +293,11 @@ pub async fn decide(
     match operations::decide_approval(&state, &c.staff, &id, approve).await {
         Ok(Decided::Approved(_)) => done(c.lang, "/console/approvals", "approved"),
         Ok(Decided::Rejected) => done(c.lang, "/console/approvals", "rejected"),
+        // A new or reset user's one-time code: shown to this approver, once.
+        Ok(Decided::People(v)) => {
+            let notice = super::users::enrolment_notice(&c, &v);
+            approvals_page(&state, &c, StatusCode::OK, Some(notice), &none).await
+        }
         Err(e) => approvals_page(&state, &c, e.status, Some(c.refusal(&e)), &none).await,
     }
 }

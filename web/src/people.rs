@@ -1,0 +1,437 @@
+//! The account lifecycle (GLI-31 5.2.2, 5.2.4): creating users, changing
+//! roles, resetting credentials, disabling and enabling, ending sessions,
+//! changing a password, and the enrolment a new user goes through.
+//!
+//! Guarantees:
+//! - Nobody but the user learns their password or TOTP secret. A user
+//!   created (or reset) by an administrator gets a one-time enrolment code
+//!   valid for 72 hours; with it they sign in once, set a password of their
+//!   own, and confirm a TOTP secret shown only in that enrolment session.
+//! - Once the organisation has two enabled administrators, creating a
+//!   user, changing roles, resetting credentials and re-enabling a user
+//!   answer 202 and wait for a second administrator; the enrolment code is
+//!   shown to the approving administrator alone, never to the requester.
+//!   So one administrator cannot mint a user whose sign-in they hold and
+//!   approve their own voids, refunds or reconciliations through it.
+//! - Disabling takes effect at once (it only removes access) and ends the
+//!   user's sessions; the last enabled administrator cannot be disabled or
+//!   lose the role.
+//! - Every change is a significant event (GLI-31 5.6.1) naming the user,
+//!   never a code, password or secret.
+
+use crate::AppState;
+use crate::auth::{Staff, check_new_password, hash_password_blocking, seal_totp, verify_password};
+use crate::error::AppError;
+use crate::operations::{Decided, request_approval};
+use axum::http::StatusCode;
+use raffle_core::store::people::{ENROL_HOURS, User};
+use serde_json::{Value, json};
+
+/// What a request to change people did: done now (with what the caller is
+/// told), or waiting for a second administrator.
+pub enum Outcome {
+    Done(Value),
+    Pending(String),
+}
+
+const CREATE: &str = "user_create";
+const ROLES: &str = "user_roles";
+const RESET: &str = "user_reset";
+const ENABLE: &str = "user_enable";
+
+/// Whether an approval is one of this module's.
+pub fn is_people_kind(kind: &str) -> bool {
+    [CREATE, ROLES, RESET, ENABLE].contains(&kind)
+}
+
+/// Whether changes to people wait for a second administrator.
+async fn needs_second_administrator(state: &AppState) -> Result<bool, AppError> {
+    Ok(state.store.administrator_count().await? >= 2)
+}
+
+fn check_roles(roles: &[String]) -> Result<(), AppError> {
+    if roles.is_empty()
+        || roles
+            .iter()
+            .any(|r| !crate::auth::ROLES.contains(&r.as_str()))
+    {
+        return Err(AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("roles must be among {}", crate::auth::ROLES.join(", ")),
+        ));
+    }
+    Ok(())
+}
+
+async fn event(state: &AppState, kind: &str, detail: Value, by: &str) -> Result<(), AppError> {
+    state
+        .store
+        .record_event("console", kind, &detail, Some(by))
+        .await?;
+    Ok(())
+}
+
+async fn target(state: &AppState, user_id: &str) -> Result<User, AppError> {
+    raffle_core::ids::check_uuid("user id", user_id)?;
+    state
+        .store
+        .user_by_id(user_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("no such user"))
+}
+
+/// What the person who may hand a one-time code over is told.
+fn enrolment_answer(user: &User, code: &str) -> Value {
+    json!({
+        "user_id": user.id,
+        "username": user.username,
+        "enrolment_code": code,
+        "enrol_within_hours": ENROL_HOURS,
+    })
+}
+
+/// Creates a user (administrators): at once while the organisation has one
+/// administrator, else once a second approves.
+pub async fn create_user(
+    state: &AppState,
+    staff: &Staff,
+    username: &str,
+    roles: &[String],
+) -> Result<Outcome, AppError> {
+    // Checked before anyone is asked to approve.
+    crate::auth::new_enrolment(username, roles)?;
+    if state.store.user_by_name(username).await?.is_some() {
+        return Err(AppError::new(
+            StatusCode::CONFLICT,
+            format!("a user named {username:?} already exists"),
+        ));
+    }
+    if needs_second_administrator(state).await? {
+        let payload = json!({ "username": username, "roles": roles });
+        return Ok(Outcome::Pending(
+            request_approval(state, staff, CREATE, payload).await?,
+        ));
+    }
+    Ok(Outcome::Done(
+        create_now(state, &staff.user.staff_id, username, roles).await?,
+    ))
+}
+
+async fn create_now(
+    state: &AppState,
+    by: &str,
+    username: &str,
+    roles: &[String],
+) -> Result<Value, AppError> {
+    let (user, code) = crate::auth::new_enrolment(username, roles)?;
+    let sealed = User {
+        password_hash: hash_password_blocking(state, &code).await?,
+        totp_secret: seal_totp(state, &user.totp_secret)?,
+        ..user.clone()
+    };
+    state.store.create_user(&sealed).await?;
+    event(
+        state,
+        "user_created",
+        json!({ "user": user.id, "username": user.username, "roles": user.roles }),
+        by,
+    )
+    .await?;
+    Ok(enrolment_answer(&user, &code))
+}
+
+/// Replaces a user's roles, recording the old and new ones (GLI-31 5.2.4).
+pub async fn set_roles(
+    state: &AppState,
+    staff: &Staff,
+    user_id: &str,
+    roles: &[String],
+) -> Result<Outcome, AppError> {
+    check_roles(roles)?;
+    let user = target(state, user_id).await?;
+    if needs_second_administrator(state).await? {
+        let payload = json!({ "user": user_id, "username": user.username, "roles": roles });
+        return Ok(Outcome::Pending(
+            request_approval(state, staff, ROLES, payload).await?,
+        ));
+    }
+    Ok(Outcome::Done(
+        set_roles_now(state, &staff.user.staff_id, user_id, roles).await?,
+    ))
+}
+
+async fn set_roles_now(
+    state: &AppState,
+    by: &str,
+    user_id: &str,
+    roles: &[String],
+) -> Result<Value, AppError> {
+    let old = state
+        .store
+        .set_roles(user_id, roles)
+        .await?
+        .ok_or_else(|| AppError::not_found("no such user"))?;
+    event(
+        state,
+        "roles_changed",
+        json!({ "user": user_id, "old": old, "new": roles }),
+        by,
+    )
+    .await?;
+    Ok(json!({ "user_id": user_id, "roles": roles }))
+}
+
+/// Resets a user's password and authenticator (a lost phone): a new
+/// one-time enrolment code, every session ended.
+pub async fn reset_credentials(
+    state: &AppState,
+    staff: &Staff,
+    user_id: &str,
+) -> Result<Outcome, AppError> {
+    let user = target(state, user_id).await?;
+    if needs_second_administrator(state).await? {
+        let payload = json!({ "user": user_id, "username": user.username });
+        return Ok(Outcome::Pending(
+            request_approval(state, staff, RESET, payload).await?,
+        ));
+    }
+    Ok(Outcome::Done(
+        reset_now(state, &staff.user.staff_id, user_id).await?,
+    ))
+}
+
+async fn reset_now(state: &AppState, by: &str, user_id: &str) -> Result<Value, AppError> {
+    let user = target(state, user_id).await?;
+    let (_, code) = crate::auth::new_enrolment(&user.username, &user.roles)?;
+    let code_hash = hash_password_blocking(state, &code).await?;
+    let sealed = seal_totp(state, &crate::auth::new_totp_secret()?)?;
+    if !state
+        .store
+        .reset_credentials(user_id, &code_hash, &sealed)
+        .await?
+    {
+        return Err(AppError::not_found("no such user"));
+    }
+    event(state, "credentials_reset", json!({ "user": user_id }), by).await?;
+    Ok(enrolment_answer(&user, &code))
+}
+
+/// Disables a user at once and ends their sessions.
+pub async fn disable(state: &AppState, staff: &Staff, user_id: &str) -> Result<Value, AppError> {
+    target(state, user_id).await?;
+    state.store.set_disabled(user_id, true).await?;
+    event(
+        state,
+        "user_disabled",
+        json!({ "user": user_id }),
+        &staff.user.staff_id,
+    )
+    .await?;
+    Ok(json!({ "user_id": user_id, "disabled": true }))
+}
+
+/// Enables a disabled user again (it restores access: a second
+/// administrator approves once there are two).
+pub async fn enable(state: &AppState, staff: &Staff, user_id: &str) -> Result<Outcome, AppError> {
+    let user = target(state, user_id).await?;
+    if needs_second_administrator(state).await? {
+        let payload = json!({ "user": user_id, "username": user.username });
+        return Ok(Outcome::Pending(
+            request_approval(state, staff, ENABLE, payload).await?,
+        ));
+    }
+    Ok(Outcome::Done(
+        enable_now(state, &staff.user.staff_id, user_id).await?,
+    ))
+}
+
+async fn enable_now(state: &AppState, by: &str, user_id: &str) -> Result<Value, AppError> {
+    state.store.set_disabled(user_id, false).await?;
+    event(state, "user_enabled", json!({ "user": user_id }), by).await?;
+    Ok(json!({ "user_id": user_id, "disabled": false }))
+}
+
+/// A second administrator's decision on a change to people.
+pub(crate) async fn decide(
+    state: &AppState,
+    staff: &Staff,
+    id: &str,
+    approve: bool,
+    requester: &str,
+    current: &str,
+) -> Result<Decided, AppError> {
+    staff.require(&["administrator"])?;
+    if requester == staff.user.id {
+        return Err(AppError::new(
+            StatusCode::FORBIDDEN,
+            "the requester cannot approve their own request (GLI-31 5.2.4)",
+        ));
+    }
+    if current != "pending" {
+        return Err(AppError::new(
+            StatusCode::CONFLICT,
+            format!("the request is already {current}"),
+        ));
+    }
+    let status = if approve { "approved" } else { "rejected" };
+    let (kind, payload, _) = state
+        .store
+        .claim_approval(id, &staff.user.id, status)
+        .await?
+        .ok_or_else(|| AppError::new(StatusCode::CONFLICT, "the request was decided meanwhile"))?;
+    event(
+        state,
+        status,
+        json!({ "approval": id, "kind": kind }),
+        &staff.user.staff_id,
+    )
+    .await?;
+    if !approve {
+        return Ok(Decided::Rejected);
+    }
+    let by = &staff.user.staff_id;
+    let text = |k: &str| payload[k].as_str().unwrap_or_default().to_string();
+    let roles: Vec<String> = serde_json::from_value(payload["roles"].clone()).unwrap_or_default();
+    let result = match kind.as_str() {
+        CREATE => create_now(state, by, &text("username"), &roles).await,
+        ROLES => set_roles_now(state, by, &text("user"), &roles).await,
+        RESET => reset_now(state, by, &text("user")).await,
+        _ => enable_now(state, by, &text("user")).await,
+    };
+    match result {
+        Ok(v) => {
+            state.store.finish_approval(id, "approved", &kind).await?;
+            Ok(Decided::People(v))
+        }
+        Err(e) => {
+            state
+                .store
+                .finish_approval(id, "failed", &e.message)
+                .await?;
+            Err(e)
+        }
+    }
+}
+
+/// The sessions of a user: their own, or anyone's for administrators.
+pub async fn sessions(state: &AppState, staff: &Staff, user_id: &str) -> Result<Value, AppError> {
+    if user_id != staff.user.id {
+        staff.require(&["administrator"])?;
+    }
+    let current = state.store.session_id(&staff.token_sha256).await?;
+    let list = state.store.sessions_of(user_id).await?;
+    Ok(json!({
+        "sessions": list.iter().map(|s| json!({
+            "id": s.id,
+            "created_at": s.created_at.to_string(),
+            "last_seen": s.last_seen.to_string(),
+            "current": current.as_deref() == Some(s.id.as_str()),
+        })).collect::<Vec<_>>()
+    }))
+}
+
+/// Ends one session: one's own, or anyone's for administrators. An unknown
+/// session and someone else's answer the same 404.
+pub async fn revoke_session(
+    state: &AppState,
+    staff: &Staff,
+    session_id: &str,
+) -> Result<(), AppError> {
+    raffle_core::ids::check_uuid("session id", session_id)?;
+    let owner = state.store.session_owner(session_id).await?;
+    let may = match &owner {
+        Some(o) => *o == staff.user.id || staff.user.roles.iter().any(|r| r == "administrator"),
+        None => false,
+    };
+    if !may {
+        return Err(AppError::not_found("no such session"));
+    }
+    state.store.revoke_session(session_id).await?;
+    event(
+        state,
+        "session_revoked",
+        json!({ "session": session_id, "user": owner }),
+        &staff.user.staff_id,
+    )
+    .await
+}
+
+/// Ends every session of a user (administrators).
+pub async fn revoke_sessions_of(
+    state: &AppState,
+    staff: &Staff,
+    user_id: &str,
+) -> Result<Value, AppError> {
+    target(state, user_id).await?;
+    let n = state.store.revoke_sessions_of(user_id).await?;
+    event(
+        state,
+        "sessions_revoked",
+        json!({ "user": user_id, "count": n }),
+        &staff.user.staff_id,
+    )
+    .await?;
+    Ok(json!({ "user_id": user_id, "ended": n }))
+}
+
+/// Changes one's own password (the current one proves it is them); every
+/// other session of theirs ends.
+pub async fn change_password(
+    state: &AppState,
+    staff: &Staff,
+    current: &str,
+    new: &str,
+) -> Result<(), AppError> {
+    if !verify_password(state, Some(staff.user.password_hash.clone()), current).await {
+        return Err(AppError::new(
+            StatusCode::FORBIDDEN,
+            "the current password is wrong",
+        ));
+    }
+    check_new_password(&staff.user.username, new)?;
+    let hash = hash_password_blocking(state, new).await?;
+    state
+        .store
+        .set_password(&staff.user.id, &hash, &staff.token_sha256)
+        .await?;
+    event(
+        state,
+        "password_changed",
+        json!({ "user": staff.user.id }),
+        &staff.user.staff_id,
+    )
+    .await
+}
+
+/// Enrolment, first step: the user's own password replaces the one-time
+/// code; answers the TOTP secret, new and shown to this session alone.
+pub async fn enrolment_password(
+    state: &AppState,
+    user: &User,
+    token_sha256: &[u8; 32],
+    password: &str,
+) -> Result<Value, AppError> {
+    check_new_password(&user.username, password)?;
+    let hash = hash_password_blocking(state, password).await?;
+    state
+        .store
+        .set_password(&user.id, &hash, token_sha256)
+        .await?;
+    let secret = crate::auth::new_totp_secret()?;
+    state
+        .store
+        .set_enrolment_secret(&user.id, &seal_totp(state, &secret)?)
+        .await?;
+    event(
+        state,
+        "password_set",
+        json!({ "user": user.id }),
+        &user.staff_id,
+    )
+    .await?;
+    Ok(json!({
+        "totp_secret": secret,
+        "otpauth_uri": crate::auth::totp_uri(&user.username, &secret),
+        "next": "POST /api/v1/enrolment/totp {\"code\"}",
+    }))
+}
