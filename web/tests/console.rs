@@ -379,12 +379,24 @@ async fn a_new_user_enrols_totp_at_first_sign_in_and_administrators_manage_roles
     assert!(p.html.contains("name=\"password\""), "{}", p.html);
     let own = "newbie's own password";
     let p = newbie
-        .post(&app, "/console/enrol", &[("password", own), ("password2", "different password"), ("code", &code)])
+        .post(
+            &app,
+            "/console/enrol",
+            &[
+                ("password", own),
+                ("password2", "different password"),
+                ("code", &code),
+            ],
+        )
         .await;
     assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.html);
     assert!(p.html.contains("The two passwords differ."), "{}", p.html);
     let p = newbie
-        .post(&app, "/console/enrol", &[("password", own), ("password2", own), ("code", wrong)])
+        .post(
+            &app,
+            "/console/enrol",
+            &[("password", own), ("password2", own), ("code", wrong)],
+        )
         .await;
     assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.html);
     let p = newbie
@@ -451,7 +463,7 @@ async fn a_new_user_enrols_totp_at_first_sign_in_and_administrators_manage_roles
     assert_eq!(p.status, StatusCode::CONFLICT, "{}", p.html);
     assert!(
         p.html
-            .contains("at least one user must keep the administrator role"),
+            .contains("at least one enabled user must keep the administrator role"),
         "{}",
         p.html
     );
@@ -832,5 +844,114 @@ async fn a_raffle_is_run_end_to_end_through_the_console() {
     assert!(p.html.contains("no unclaimed prize"), "{}", p.html);
     let p = manager.get(&app, &page).await;
     assert!(p.html.contains("Drawn and claimed"), "{}", p.html);
+    drop_database(&app.db).await;
+}
+
+/// With two administrators, a user created in the console waits for the
+/// other, whose approval alone shows the one-time code; disabling acts at
+/// once; everyone changes their own password on their account page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_people_changes_wait_for_the_second_administrator_and_passwords_change() {
+    let app = app().await;
+    let (ada, _) = staff(&app, "ada", &["administrator"]).await;
+    let (bob, bob_user) = staff(&app, "bob", &["administrator"]).await;
+    let p = ada
+        .post(
+            &app,
+            "/console/users",
+            &[("username", "newbie"), ("roles", "finance")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::ACCEPTED, "{}", p.html);
+    assert!(
+        p.html.contains("another administrator must approve") && !p.html.contains("new-password"),
+        "{}",
+        p.html
+    );
+    let approval: String =
+        sqlx::query_scalar("SELECT id::text FROM approvals WHERE kind = 'user_create'")
+            .fetch_one(&app.state.store.pool)
+            .await
+            .unwrap();
+    let p = ada.get(&app, "/console/approvals").await;
+    assert!(
+        p.html.contains("Create the user newbie") && p.html.contains("Your own request"),
+        "{}",
+        p.html
+    );
+    let p = ada
+        .post(
+            &app,
+            &format!("/console/approvals/{approval}"),
+            &[("decision", "approve")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN, "{}", p.html);
+    let p = bob
+        .post(
+            &app,
+            &format!("/console/approvals/{approval}"),
+            &[("decision", "approve")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.html);
+    let code = between(&p.html, "id=\"new-password\">", "<").to_string();
+    assert!(
+        app.state
+            .store
+            .user_by_name("newbie")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // The code signs newbie in to the enrolment page only.
+    let mut newbie = Browser::new();
+    assert_eq!(
+        newbie.sign_in(&app, "newbie", &code, "").await,
+        "/console/enrol?lang=en"
+    );
+    // The account page: sessions, and a password change that needs the current one.
+    let p = ada.get(&app, "/console/account").await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.html.contains("This session."), "{}", p.html);
+    let change = |current: &'static str| {
+        [
+            ("current", current),
+            ("password", "ada's new long password"),
+            ("password2", "ada's new long password"),
+        ]
+    };
+    let p = ada
+        .post(&app, "/console/account/password", &change("wrong"))
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN, "{}", p.html);
+    let p = ada
+        .post(
+            &app,
+            "/console/account/password",
+            &[
+                ("current", "x"),
+                ("password", "ada's new long password"),
+                ("password2", "other"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.html);
+    // Disabling bob ends his session at once.
+    let p = ada
+        .post(
+            &app,
+            &format!("/console/users/{}/disable", bob_user.id),
+            &[],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.html);
+    let p = bob.get(&app, "/console").await;
+    assert!(
+        p.status == StatusCode::UNAUTHORIZED || p.location.contains("sign-in"),
+        "{} {}",
+        p.status,
+        p.html
+    );
     drop_database(&app.db).await;
 }

@@ -13,6 +13,7 @@
 //!   a handler runs (a test walks the table for every role).
 //! - Every console page is `no-store`, under the site's strict CSP.
 
+mod account;
 mod claims;
 mod draws;
 mod events;
@@ -95,6 +96,9 @@ pub const ROUTES: &[(&str, &str, &[&str])] = &[
     ("POST", "/console/voids", FINANCE),
     ("GET", "/console/approvals", APPROVERS),
     ("POST", "/console/approvals/{id}", APPROVERS),
+    ("GET", "/console/account", ANY),
+    ("POST", "/console/account/password", ANY),
+    ("POST", "/console/account/sessions/{id}", ANY),
     ("GET", "/console/users", ADMINISTRATOR),
     ("POST", "/console/users", ADMINISTRATOR),
     ("POST", "/console/users/{id}/roles", ADMINISTRATOR),
@@ -147,6 +151,7 @@ impl Console {
             ("/console/users", "console.nav.users", ADMINISTRATOR),
             ("/console/events", "console.nav.events", EVENTS),
             ("/console/settings", "console.nav.settings", ADMINISTRATOR),
+            ("/console/account", "console.nav.account", ANY),
         ];
         let roles: Vec<&str> = self
             .staff
@@ -226,6 +231,8 @@ impl Done {
             Some("performed") => "console.done.performed",
             Some("roles") => "console.done.roles",
             Some("enrolled") => "console.done.enrolled",
+            Some("password") => "console.done.password",
+            Some("session_ended") => "console.done.session_ended",
             _ => return html! {},
         };
         html! { p.done role="status" { (lang.t(key)) } }
@@ -284,6 +291,9 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/voids", get(voids::show).post(voids::request))
         .route("/console/approvals", get(voids::approvals))
         .route("/console/approvals/{id}", post(voids::decide))
+        .route("/console/account", get(account::show))
+        .route("/console/account/password", post(account::change_password))
+        .route("/console/account/sessions/{id}", post(account::end_session))
         .route("/console/users", get(users::list).post(users::create))
         .route("/console/users/{id}/roles", post(users::set_roles))
         .route("/console/users/{id}/{action}", post(users::act))
