@@ -339,10 +339,17 @@ pub(crate) struct PasswordChange {
 async fn change_password(
     State(state): State<AppState>,
     Extension(staff): Extension<Staff>,
+    Extension(client): Extension<crate::edge::ClientAddr>,
     Json(req): Json<PasswordChange>,
 ) -> Result<StatusCode, AppError> {
-    crate::people::change_password(&state, &staff, &req.current_password, &req.new_password)
-        .await?;
+    crate::people::change_password(
+        &state,
+        &staff,
+        &req.current_password,
+        &req.new_password,
+        client.0,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

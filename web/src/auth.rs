@@ -307,7 +307,7 @@ const SLOW_DOWN: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Counts a failure towards the address's lock-out and records it (GLI-31
 /// 5.6.1): the address and the username's keyed hash, never the username.
-async fn failed_sign_in(
+pub(crate) async fn failed_sign_in(
     state: &AppState,
     key: &[u8; 32],
     address: &str,

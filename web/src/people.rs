@@ -375,18 +375,25 @@ pub async fn revoke_sessions_of(
 }
 
 /// Changes one's own password (the current one proves it is them); every
-/// other session of theirs ends.
+/// other session of theirs ends. Wrong current passwords count towards the
+/// same per-address lock-out as sign-ins, so a stolen session cannot be
+/// used to guess the password.
 pub async fn change_password(
     state: &AppState,
     staff: &Staff,
     current: &str,
     new: &str,
+    client: std::net::IpAddr,
 ) -> Result<(), AppError> {
+    let wrong = || AppError::new(StatusCode::FORBIDDEN, "the current password is wrong");
+    if crate::auth::locked_out(state, &staff.user, client).await? {
+        return Err(wrong());
+    }
     if !verify_password(state, Some(staff.user.password_hash.clone()), current).await {
-        return Err(AppError::new(
-            StatusCode::FORBIDDEN,
-            "the current password is wrong",
-        ));
+        let key = crate::auth::username_hash(state, &staff.user.username);
+        crate::auth::failed_sign_in(state, &key, &client.to_string(), "password_change_failed")
+            .await?;
+        return Err(wrong());
     }
     check_new_password(&staff.user.username, new)?;
     let hash = hash_password_blocking(state, new).await?;

@@ -300,7 +300,7 @@ async fn passwords_change_sessions_end_users_disable_and_resets_need_a_second_ad
     let sessions = list["sessions"].as_array().unwrap();
     assert_eq!(sessions.len(), 2, "{list}");
     // Someone else's session is not hers to end (answered as unknown).
-    let (other, _, _) = user(&app, "otto", &["auditor"]).await;
+    let (other, other_password, _) = user(&app, "otto", &["auditor"]).await;
     let theirs = sessions.iter().find(|s| s["current"] == false).unwrap()["id"]
         .as_str()
         .unwrap()
@@ -430,5 +430,37 @@ async fn passwords_change_sessions_end_users_disable_and_resets_need_a_second_ad
     assert_eq!(v["ended"], 1);
     let (status, _) = call(&app, "GET", "/api/v1/events", Some(&ann), Value::Null).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // A stolen session cannot guess the password: wrong current passwords
+    // lock this address out like failed sign-ins, the right one included.
+    for _ in 0..5 {
+        let (status, _) = call(
+            &app,
+            "POST",
+            "/api/v1/account/password",
+            Some(&other),
+            change("guess"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+    let (status, _) = call(
+        &app,
+        "POST",
+        "/api/v1/account/password",
+        Some(&other),
+        change(&other_password),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "locked out, the right password too"
+    );
+    let failures: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE kind = 'password_change_failed'")
+            .fetch_one(&app.state.store.pool)
+            .await
+            .unwrap();
+    assert_eq!(failures, 6, "Ann's one wrong try and otto's five; none while locked");
     drop_database(&app.db).await;
 }

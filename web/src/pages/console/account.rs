@@ -86,6 +86,7 @@ pub struct PasswordForm {
 pub async fn change_password(
     State(state): State<AppState>,
     Extension(c): Extension<Console>,
+    Extension(client): Extension<crate::edge::ClientAddr>,
     Form(f): Form<PasswordForm>,
 ) -> Response {
     let lang = c.lang;
@@ -94,7 +95,8 @@ pub async fn change_password(
         let problem = html! { p.error role="alert" { (lang.t("console.enrol.mismatch")) } };
         return page(&state, &c, StatusCode::UNPROCESSABLE_ENTITY, Some(problem)).await;
     }
-    match people::change_password(&state, &c.staff, &f.current.unwrap_or_default(), &new).await {
+    let current = f.current.unwrap_or_default();
+    match people::change_password(&state, &c.staff, &current, &new, client.0).await {
         Ok(()) => done(lang, "/console/account", "password"),
         Err(e) => {
             let refusal = c.refusal(&e);
