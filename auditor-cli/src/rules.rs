@@ -170,6 +170,9 @@ pub struct Audit {
     raffles: HashMap<String, Raffle>,
     settled: BTreeMap<String, RaffleSummary>,
     last_time: Option<Timestamp>,
+    /// The newest schema version seen: an entry of an older one after it
+    /// was written by a rolled-back or altered writer.
+    last_version: u64,
     last_event: u64,
     pub entries: u64,
     pub violations: Vec<Violation>,
@@ -477,6 +480,7 @@ impl Audit {
             raffles: HashMap::new(),
             settled: BTreeMap::new(),
             last_time: None,
+            last_version: 0,
             last_event: 0,
             entries: 0,
             violations: Vec::new(),
@@ -559,6 +563,18 @@ impl Audit {
             ));
         }
         self.last_time = Some(self.last_time.map_or(time, |l| l.max(time)));
+        if entry.version < self.last_version {
+            self.report(cite(
+                index,
+                entry.raffle(),
+                "entry schema",
+                format!(
+                    "a version {} entry after a version {} one: a writer never goes back to an older schema",
+                    entry.version, self.last_version
+                ),
+            ));
+        }
+        self.last_version = self.last_version.max(entry.version);
         if let Err(v) = self.check(index, bytes, &entry, lookup) {
             self.report(*v);
         }

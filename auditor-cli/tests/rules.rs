@@ -598,8 +598,23 @@ fn a_published_validation_number_claims_no_second_win_in_a_log_of_both_versions(
     };
     // Version 2, unsupervised: the number anyone can read in the log pays nothing.
     expect(&with(2, None), "GLI-31 2.7.1", "without a supervised claim");
-    // Version 1 has no supervised claims: the same rule holds.
+    // Version 1 has no supervised claims: the same rule holds (the server's
+    // ledger replays such a historical entry; the auditor reports it).
     expect(&with(1, None), "GLI-31 2.7.1", "without a supervised claim");
+    // Versions never go down.
+    let mut back = with(2, Some(&b.approver.clone()));
+    let digest = Body::EventsDigest(EventsDigest {
+        first: U64(1),
+        last: U64(1),
+        count: U64(1),
+        sha256: Digest32([3; 32]),
+    });
+    back.push(Entry::at_version(1, t(23), digest));
+    expect(
+        &back,
+        "entry schema",
+        "a version 1 entry after a version 2 one",
+    );
     // Supervised by the payer themselves: one person is not two.
     let staff = b.staff.clone();
     expect(

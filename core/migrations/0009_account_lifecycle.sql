@@ -9,6 +9,11 @@
 -- confirm their authenticator (totp_enrolled).
 ALTER TABLE users ADD COLUMN enrol_by TIMESTAMPTZ;
 ALTER TABLE users ADD COLUMN must_set_password BOOLEAN NOT NULL DEFAULT false;
+-- Users created before this, still to enrol, hold a password an
+-- administrator saw: it becomes a one-time code like the new ones, and
+-- expires like them.
+UPDATE users SET must_set_password = true, enrol_by = now() + interval '72 hours'
+    WHERE NOT totp_enrolled;
 ALTER TABLE users DROP COLUMN failed_logins;
 ALTER TABLE users DROP COLUMN locked_until;
 

@@ -280,8 +280,9 @@ async fn disable_user(
     State(state): State<AppState>,
     Extension(staff): Extension<Staff>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, AppError> {
-    Ok(Json(crate::people::disable(&state, &staff, &id).await?))
+) -> Result<(StatusCode, Json<Value>), AppError> {
+    let outcome = crate::people::disable(&state, &staff, &id).await?;
+    Ok(people(outcome, StatusCode::OK))
 }
 
 async fn enable_user(

@@ -80,8 +80,17 @@ pub fn totp_now(secret_base32: &str) -> Result<String, AppError> {
         .map_err(|e| AppError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
 }
 
-/// A new user with a random password and TOTP secret; returns the user and the password.
+/// A new user with a random password and TOTP secret; returns the user and
+/// the password (hashed here, on the calling thread: for tools and tests).
 pub fn new_user(username: &str, roles: &[String]) -> Result<(User, String), AppError> {
+    let (mut user, password) = new_account(username, roles)?;
+    user.password_hash = hash_password(&password)?;
+    Ok((user, password))
+}
+
+/// A checked username and roles, a random password (not hashed yet) and
+/// TOTP secret.
+fn new_account(username: &str, roles: &[String]) -> Result<(User, String), AppError> {
     let name_ok = (3..=64).contains(&username.len())
         && username
             .bytes()
@@ -104,7 +113,7 @@ pub fn new_user(username: &str, roles: &[String]) -> Result<(User, String), AppE
         id: raffle_core::ids::new_uuid(),
         staff_id: raffle_core::ids::new_staff_id()?,
         username: username.to_string(),
-        password_hash: hash_password(&password)?,
+        password_hash: String::new(),
         totp_secret: secret,
         roles: roles.to_vec(),
         enrolled: true,
@@ -117,8 +126,9 @@ pub fn new_user(username: &str, roles: &[String]) -> Result<(User, String), AppE
 /// A new user still to enrol: their one-time enrolment code (returned, and
 /// stored as the password hash) opens an enrolment session in which they
 /// set their own password and confirm the TOTP secret shown to them alone.
+/// The code is not hashed here (the caller hashes it off the async workers).
 pub fn new_enrolment(username: &str, roles: &[String]) -> Result<(User, String), AppError> {
-    let (mut user, code) = new_user(username, roles)?;
+    let (mut user, code) = new_account(username, roles)?;
     user.enrolled = false;
     user.must_set_password = true;
     Ok((user, code))
@@ -460,6 +470,14 @@ impl FromRequestParts<AppState> for Enrolling {
             return Err(AppError::new(
                 StatusCode::CONFLICT,
                 "this user has enrolled already",
+            ));
+        }
+        // An enrolment session lasts no longer than its code.
+        if state.store.enrolment_expired(&user.id).await? {
+            state.store.delete_session(&token_sha256).await?;
+            return Err(AppError::new(
+                StatusCode::UNAUTHORIZED,
+                "the enrolment has expired: ask an administrator for a new code",
             ));
         }
         Ok(Enrolling { user, token_sha256 })

@@ -13,9 +13,10 @@
 //!   shown to the approving administrator alone, never to the requester.
 //!   So one administrator cannot mint a user whose sign-in they hold and
 //!   approve their own voids, refunds or reconciliations through it.
-//! - Disabling takes effect at once (it only removes access) and ends the
-//!   user's sessions; the last enabled administrator cannot be disabled or
-//!   lose the role.
+//! - Disabling ends the user's sessions and takes effect at once (it only
+//!   removes access), but for an administrator while there are two: that
+//!   would leave one and lift the rule above. The last enabled
+//!   administrator cannot be disabled or lose the role.
 //! - Every change is a significant event (GLI-31 5.6.1) naming the user,
 //!   never a code, password or secret.
 
@@ -38,10 +39,11 @@ const CREATE: &str = "user_create";
 const ROLES: &str = "user_roles";
 const RESET: &str = "user_reset";
 const ENABLE: &str = "user_enable";
+const DISABLE: &str = "user_disable";
 
 /// Whether an approval is one of this module's.
 pub fn is_people_kind(kind: &str) -> bool {
-    [CREATE, ROLES, RESET, ENABLE].contains(&kind)
+    [CREATE, ROLES, RESET, ENABLE, DISABLE].contains(&kind)
 }
 
 /// Whether changes to people wait for a second administrator.
@@ -216,17 +218,29 @@ async fn reset_now(state: &AppState, by: &str, user_id: &str) -> Result<Value, A
     Ok(enrolment_answer(&user, &code))
 }
 
-/// Disables a user at once and ends their sessions.
-pub async fn disable(state: &AppState, staff: &Staff, user_id: &str) -> Result<Value, AppError> {
-    target(state, user_id).await?;
-    state.store.set_disabled(user_id, true).await?;
-    event(
-        state,
-        "user_disabled",
-        json!({ "user": user_id }),
-        &staff.user.staff_id,
-    )
-    .await?;
+/// Disables a user and ends their sessions: at once, but for an
+/// administrator while there are two. Disabling the other administrator
+/// would otherwise bring the count to one and lift the second-administrator
+/// rule for everything that follows.
+pub async fn disable(state: &AppState, staff: &Staff, user_id: &str) -> Result<Outcome, AppError> {
+    let user = target(state, user_id).await?;
+    let administrator = user.roles.iter().any(|r| r == "administrator");
+    if administrator && needs_second_administrator(state).await? {
+        let payload = json!({ "user": user_id, "username": user.username });
+        return Ok(Outcome::Pending(
+            request_approval(state, staff, DISABLE, payload).await?,
+        ));
+    }
+    Ok(Outcome::Done(
+        disable_now(state, &staff.user.staff_id, user_id).await?,
+    ))
+}
+
+async fn disable_now(state: &AppState, by: &str, user_id: &str) -> Result<Value, AppError> {
+    if !state.store.set_disabled(user_id, true).await? {
+        return Err(AppError::not_found("no such user"));
+    }
+    event(state, "user_disabled", json!({ "user": user_id }), by).await?;
     Ok(json!({ "user_id": user_id, "disabled": true }))
 }
 
@@ -296,6 +310,7 @@ pub(crate) async fn decide(
         CREATE => create_now(state, by, &text("username"), &roles).await,
         ROLES => set_roles_now(state, by, &text("user"), &roles).await,
         RESET => reset_now(state, by, &text("user")).await,
+        DISABLE => disable_now(state, by, &text("user")).await,
         _ => enable_now(state, by, &text("user")).await,
     };
     match result {
@@ -418,6 +433,13 @@ pub async fn enrolment_password(
     token_sha256: &[u8; 32],
     password: &str,
 ) -> Result<Value, AppError> {
+    // Once: a stolen enrolment session must not re-key the account.
+    if !user.must_set_password {
+        return Err(AppError::new(
+            StatusCode::CONFLICT,
+            "your password is set: confirm your authenticator with POST /api/v1/enrolment/totp (an administrator can reset the enrolment)",
+        ));
+    }
     check_new_password(&user.username, password)?;
     let hash = hash_password_blocking(state, password).await?;
     state

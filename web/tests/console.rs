@@ -366,27 +366,23 @@ async fn a_new_user_enrols_totp_at_first_sign_in_and_administrators_manage_roles
     assert!(stored.starts_with("sealed1:"), "{stored}");
     let secret = web::auth::open_totp(&app.state, &stored).unwrap();
     assert!(!stored.contains(&secret));
+    // Step one: a password of their own; no secret is shown before it
+    // (whoever held the one-time code could read it).
     let p = newbie.get(&app, "/console/enrol").await;
     assert_eq!(p.status, StatusCode::OK);
     assert!(
-        p.html.contains("<svg") && p.html.contains(&secret),
+        p.html.contains("name=\"password\"")
+            && !p.html.contains("<svg")
+            && !p.html.contains(&secret),
         "{}",
         p.html
     );
-    let code = web::auth::totp_now(&secret).unwrap();
-    let wrong = if code == "000000" { "111111" } else { "000000" };
-    // A password of their own comes with the first code.
-    assert!(p.html.contains("name=\"password\""), "{}", p.html);
     let own = "newbie's own password";
     let p = newbie
         .post(
             &app,
             "/console/enrol",
-            &[
-                ("password", own),
-                ("password2", "different password"),
-                ("code", &code),
-            ],
+            &[("password", own), ("password2", "different password")],
         )
         .await;
     assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.html);
@@ -395,8 +391,31 @@ async fn a_new_user_enrols_totp_at_first_sign_in_and_administrators_manage_roles
         .post(
             &app,
             "/console/enrol",
-            &[("password", own), ("password2", own), ("code", wrong)],
+            &[("password", own), ("password2", own)],
         )
+        .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.html);
+    // Step two: a new secret, made when the password was set.
+    let stored = app
+        .state
+        .store
+        .user_by_name("newbie")
+        .await
+        .unwrap()
+        .unwrap()
+        .totp_secret;
+    let fresh = web::auth::open_totp(&app.state, &stored).unwrap();
+    assert_ne!(fresh, secret, "the secret made at creation is never used");
+    let secret = fresh;
+    assert!(
+        p.html.contains("<svg") && p.html.contains(&secret),
+        "{}",
+        p.html
+    );
+    let code = web::auth::totp_now(&secret).unwrap();
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let p = newbie
+        .post(&app, "/console/enrol", &[("code", wrong)])
         .await;
     assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.html);
     let p = newbie
@@ -937,7 +956,8 @@ async fn console_people_changes_wait_for_the_second_administrator_and_passwords_
         )
         .await;
     assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.html);
-    // Disabling bob ends his session at once.
+    // Disabling the other administrator waits for them to agree (else one
+    // would be left, alone); disabling newbie ends his session at once.
     let p = ada
         .post(
             &app,
@@ -945,8 +965,26 @@ async fn console_people_changes_wait_for_the_second_administrator_and_passwords_
             &[],
         )
         .await;
-    assert_eq!(p.status, StatusCode::OK, "{}", p.html);
+    assert!(
+        p.html.contains("another administrator must approve"),
+        "{}",
+        p.html
+    );
     let p = bob.get(&app, "/console").await;
+    assert_eq!(p.status, StatusCode::OK);
+    let newbie_id = app
+        .state
+        .store
+        .user_by_name("newbie")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let p = ada
+        .post(&app, &format!("/console/users/{newbie_id}/disable"), &[])
+        .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.html);
+    let p = newbie.get(&app, "/console/enrol").await;
     assert!(
         p.status == StatusCode::UNAUTHORIZED || p.location.contains("sign-in"),
         "{} {}",

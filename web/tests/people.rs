@@ -109,6 +109,27 @@ async fn an_administrator_cannot_approve_through_a_user_they_created() {
     )
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Nor can she disable Bert to be the only administrator left.
+    let bert_id = app
+        .state
+        .store
+        .user_by_name("bert")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let (status, v) = call(
+        &app,
+        "POST",
+        &format!("/api/v1/users/{bert_id}/disable"),
+        Some(&alice),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{v}");
+    let (status, _) = call(&app, "GET", "/api/v1/sessions", Some(&bert), Value::Null).await;
+    assert_eq!(status, StatusCode::OK, "still enabled");
+    assert_eq!(app.state.store.administrator_count().await.unwrap(), 2);
     // Alice cannot grant herself (or anyone) roles alone either.
     let (status, v) = call(
         &app,
@@ -202,6 +223,16 @@ async fn enrolment_through_the_api_opens_other_routes_only_once_done() {
     assert_eq!(status, StatusCode::OK, "{v}");
     let secret = v["totp_secret"].as_str().unwrap().to_string();
     assert!(v["otpauth_uri"].as_str().unwrap().contains(&secret));
+    // Once: a stolen enrolment session cannot re-key the account.
+    let (status, _) = call(
+        &app,
+        "POST",
+        "/api/v1/enrolment/password",
+        Some(&token),
+        json!({ "password": "somebody else's password" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
     // The secret is stored sealed and was never in the creator's answer.
     assert!(!created.to_string().contains(&secret));
     let wrong = if totp_now(&secret).unwrap() == "000000" {
@@ -461,6 +492,9 @@ async fn passwords_change_sessions_end_users_disable_and_resets_need_a_second_ad
             .fetch_one(&app.state.store.pool)
             .await
             .unwrap();
-    assert_eq!(failures, 6, "Ann's one wrong try and otto's five; none while locked");
+    assert_eq!(
+        failures, 6,
+        "Ann's one wrong try and otto's five; none while locked"
+    );
     drop_database(&app.db).await;
 }

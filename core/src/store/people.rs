@@ -182,7 +182,7 @@ impl Store {
     /// Whether a user still to enrol holds an expired enrolment code.
     pub async fn enrolment_expired(&self, user_id: &str) -> Result<bool> {
         Ok(sqlx::query_scalar(
-            "SELECT coalesce(NOT totp_enrolled AND enrol_by < now(), false) FROM users WHERE id = $1",
+            "SELECT NOT totp_enrolled AND coalesce(enrol_by < now(), true) FROM users WHERE id = $1",
         )
         .bind(uuid(user_id)?)
         .fetch_optional(&self.pool)

@@ -4,10 +4,10 @@
 //   node manage.mjs <BASE URL> <USERS JSON> [SCREENSHOT DIR]
 //
 // USERS JSON: {"manager": {user, password, code}, "finance": {...},
-// "approver": {...}, "admin": {...}, "newcomer": {user, password, secret}}
+// "approver": {...}, "admin": {...}, "newcomer": {user, password}}
 // (each code is the user's current TOTP code; the newcomer has not
-// enrolled yet, and their code is made from the secret when it is needed,
-// a minute or more later).
+// enrolled yet: they choose a password and read their secret off the
+// enrolment page).
 //
 // The manager (on a 390 px phone) signs in with TOTP, creates a raffle
 // whose sales end 25 s later, opens it; a buyer buys a package on the
@@ -178,16 +178,21 @@ for (const name of ["users", "events", "settings"]) {
 {
   const context = await browser.newContext({ viewport: phone, bypassCSP: true, extraHTTPHeaders: { "accept-language": "en" } });
   const page = await context.newPage();
-  const { user, password, secret } = users.newcomer;
+  const { user, password } = users.newcomer;
   await page.goto(`${base}/console/sign-in?lang=en`);
   await page.fill("#username", user);
   await page.fill("#password", password);
   await submit(page, "main button[type=submit]");
-  result.enrolQr = (await page.$("figure.qr svg")) !== null;
-  await inspect(page, "enrol", "phone");
+  // Step one: a password of their own (no secret is shown before it).
+  await inspect(page, "enrol-password", "phone");
   await page.fill("#password", "newcomer's own password");
   await page.fill("#password2", "newcomer's own password");
-  await page.fill("#code", totp(secret));
+  await submit(page, "form[action^='/console/enrol'] button[type=submit]");
+  // Step two: the QR code of the secret made just now, and its first code.
+  result.enrolQr = (await page.$("figure.qr svg")) !== null;
+  await inspect(page, "enrol", "phone");
+  const shown = (await page.textContent("code.vn")).trim();
+  await page.fill("#code", totp(shown));
   await submit(page, "form[action^='/console/enrol'] button[type=submit]");
   result.enrolled = await page.textContent("p.done");
 }

@@ -547,6 +547,34 @@ fn enrol_page(
     message: Option<&str>,
 ) -> Response {
     let (token, set) = csrf::token(headers);
+    // Step one, while the password is still the one-time code: a password
+    // of the user's own, and no secret yet (whoever held the code could
+    // read it). Step two: the secret made when the password was set.
+    if staff.user.must_set_password {
+        let content = html! {
+            h1 { (lang.t("console.enrol.title")) }
+            @if let Some(m) = message { p.error role="alert" { (m) } }
+            p { (lang.t("console.enrol.first")) }
+            form method="post" action=(href(lang, "/console/enrol")) {
+                input type="hidden" name=(csrf::FIELD) value=(token);
+                p { label for="password" { (lang.t("console.enrol.password")) } br;
+                    input #password name="password" type="password" autocomplete="new-password" minlength="12" maxlength="128" required; }
+                p { label for="password2" { (lang.t("console.enrol.password2")) } br;
+                    input #password2 name="password2" type="password" autocomplete="new-password" minlength="12" maxlength="128" required; }
+                p { button type="submit" { (lang.t("console.enrol.next")) } }
+            }
+        };
+        return no_store(
+            layout(
+                lang,
+                status,
+                lang.t("console.enrol.title"),
+                "/console/enrol",
+                content,
+            ),
+            set,
+        );
+    }
     let secret = match crate::auth::open_totp(state, &staff.user.totp_secret) {
         Ok(s) => s,
         Err(e) => return e.into_response(),
@@ -570,14 +598,6 @@ fn enrol_page(
         p { (lang.t("console.enrol.secret")) " " code.vn { (secret) } }
         form method="post" action=(href(lang, "/console/enrol")) {
             input type="hidden" name=(csrf::FIELD) value=(token);
-            // The one-time enrolment code gave way to a password of the
-            // user's own before the authenticator is confirmed.
-            @if staff.user.must_set_password {
-                p { label for="password" { (lang.t("console.enrol.password")) } br;
-                    input #password name="password" type="password" autocomplete="new-password" minlength="12" maxlength="128" required; }
-                p { label for="password2" { (lang.t("console.enrol.password2")) } br;
-                    input #password2 name="password2" type="password" autocomplete="new-password" minlength="12" maxlength="128" required; }
-            }
             p { label for="code" { (lang.t("console.enrol.code")) } br; input #code name="code" type="text" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" required; }
             p { button type="submit" { (lang.t("console.enrol.submit")) } }
         }
@@ -657,19 +677,25 @@ pub async fn enrol(
                 Some(&problem),
             );
         }
-        let hash = match crate::auth::hash_password_blocking(&state, password).await {
-            Ok(h) => h,
-            Err(e) => return e.into_response(),
-        };
-        if let Err(e) = state
-            .store
-            .set_password(&staff.user.id, &hash, &staff.token_sha256)
-            .await
+        // The same step as the API's: the password, then a new secret.
+        return match crate::people::enrolment_password(
+            &state,
+            &staff.user,
+            &staff.token_sha256,
+            password,
+        )
+        .await
         {
-            return AppError::from(e).into_response();
-        }
-        staff.user.must_set_password = false;
-        staff.user.password_hash = hash;
+            Ok(_) => match state.store.user_by_id(&staff.user.id).await {
+                Ok(Some(user)) => {
+                    staff.user = user;
+                    enrol_page(&state, lang, &headers, &staff, StatusCode::OK, None)
+                }
+                Ok(None) => AppError::not_found("no such user").into_response(),
+                Err(e) => AppError::from(e).into_response(),
+            },
+            Err(e) => e.into_response(),
+        };
     }
     match crate::auth::enrol(
         &state,

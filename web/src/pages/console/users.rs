@@ -208,9 +208,7 @@ pub async fn act(
     Path((id, action)): Path<(String, String)>,
 ) -> Response {
     let result = match action.as_str() {
-        "disable" => people::disable(&state, &c.staff, &id)
-            .await
-            .map(Outcome::Done),
+        "disable" => people::disable(&state, &c.staff, &id).await,
         "enable" => people::enable(&state, &c.staff, &id).await,
         "reset" => people::reset_credentials(&state, &c.staff, &id).await,
         "end-sessions" => people::revoke_sessions_of(&state, &c.staff, &id)

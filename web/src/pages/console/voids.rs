@@ -142,7 +142,13 @@ pub async fn request(
 }
 
 /// What a request asks, in words.
-fn describe(state: &AppState, lang: Lang, kind: &str, payload: &serde_json::Value) -> Markup {
+fn describe(
+    state: &AppState,
+    lang: Lang,
+    viewer: &[String],
+    kind: &str,
+    payload: &serde_json::Value,
+) -> Markup {
     let text = |k: &str| payload[k].as_str().unwrap_or_default().to_string();
     // Read before the ledger is locked below: `reconciliation` takes the
     // lock itself, and a second read lock on this thread can deadlock
@@ -192,11 +198,12 @@ fn describe(state: &AppState, lang: Lang, kind: &str, payload: &serde_json::Valu
             (lang.f("console.approvals.user_create", &[("name", &text("username"))])) br;
             (payload["roles"].as_array().map(|r| r.iter().filter_map(|x| x.as_str()).map(|x| lang.t(super::users::role_key(x))).collect::<Vec<_>>().join(", ")).unwrap_or_default())
         },
-        "user_roles" | "user_reset" | "user_enable" => {
+        "user_roles" | "user_reset" | "user_enable" | "user_disable" => {
             let name = text("username");
             let key = match kind {
                 "user_roles" => "console.approvals.user_roles",
                 "user_reset" => "console.approvals.user_reset",
+                "user_disable" => "console.approvals.user_disable",
                 _ => "console.approvals.user_enable",
             };
             html! {
@@ -206,10 +213,13 @@ fn describe(state: &AppState, lang: Lang, kind: &str, payload: &serde_json::Valu
                 }
             }
         }
+        // The winner's identity only to those who may approve the payment.
         "supervised_claim" => html! {
             (lang.t("console.approvals.supervised")) " · " (raffle) " · " (draw) br;
             (lang.f("console.approvals.sale", &[("sale", &text("sale"))])) br;
-            (lang.f("console.approvals.identity", &[("name", payload["identity"]["name"].as_str().unwrap_or_default()), ("document", payload["identity"]["document"].as_str().unwrap_or_default())]))
+            @if r.is_some_and(|r| viewer.iter().any(|v| r.config.approvers.contains(v))) {
+                (lang.f("console.approvals.identity", &[("name", payload["identity"]["name"].as_str().unwrap_or_default()), ("document", payload["identity"]["document"].as_str().unwrap_or_default())]))
+            }
             @if payload["paperwork"].as_bool() == Some(true) { br; (lang.t("console.claims.paperwork")) }
         },
         other => html! { (other) },
@@ -236,7 +246,7 @@ async fn approvals_page(
         ul.cards {
             @for a in &pending {
                 li.card {
-                    p { (describe(state, lang, &a.kind, &a.payload)) }
+                    p { (describe(state, lang, &c.staff.user.roles, &a.kind, &a.payload)) }
                     p.note { (lang.f("console.approvals.by", &[("name", &a.requester), ("time", &lang.time(a.created_at, "UTC"))])) }
                     @if a.requested_by == c.staff.user.id {
                         p.note { (lang.t("console.approvals.own")) }
