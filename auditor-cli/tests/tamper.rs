@@ -451,11 +451,12 @@ async fn a_buyer_verifies_their_ticket_and_a_regulator_replays_the_draws() {
         );
     }
     assert!(statuses[0].contains("VOIDED"), "{statuses:?}");
+    // Two prizes paid (one ticket may have won both draws).
     assert_eq!(
         statuses
             .iter()
-            .filter(|s| s.contains("WINNER") && s.contains("prize paid"))
-            .count(),
+            .map(|s| s.matches("prize paid").count())
+            .sum::<usize>(),
         2,
         "{statuses:?}"
     );
