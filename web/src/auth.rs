@@ -91,22 +91,13 @@ pub fn new_user(username: &str, roles: &[String]) -> Result<(User, String), AppE
 /// A checked username and roles, a random password (not hashed yet) and
 /// TOTP secret.
 fn new_account(username: &str, roles: &[String]) -> Result<(User, String), AppError> {
-    let name_ok = (3..=64).contains(&username.len())
-        && username
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_');
-    if !name_ok {
+    if !plausible_username(username) {
         return Err(AppError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "usernames are 3 to 64 letters, digits, dots, dashes or underscores",
         ));
     }
-    if roles.is_empty() || roles.iter().any(|r| !ROLES.contains(&r.as_str())) {
-        return Err(AppError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("roles must be among {}", ROLES.join(", ")),
-        ));
-    }
+    check_roles(roles)?;
     let password = base64_url(&random_bytes::<18>()?);
     let secret = new_totp_secret()?;
     let user = User {
@@ -132,6 +123,17 @@ pub fn new_enrolment(username: &str, roles: &[String]) -> Result<(User, String),
     user.enrolled = false;
     user.must_set_password = true;
     Ok((user, code))
+}
+
+/// Roles given to a user: at least one, each one of [`ROLES`].
+pub fn check_roles(roles: &[String]) -> Result<(), AppError> {
+    if roles.is_empty() || roles.iter().any(|r| !ROLES.contains(&r.as_str())) {
+        return Err(AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("roles must be among {}", ROLES.join(", ")),
+        ));
+    }
+    Ok(())
 }
 
 /// A password a user chooses: 12 to 128 characters, not their username.

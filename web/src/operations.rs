@@ -331,23 +331,26 @@ pub async fn decide_approval(
         .approval(id)
         .await?
         .ok_or_else(|| AppError::not_found("no such approval"))?;
-    if crate::people::is_people_kind(&kind) {
-        return crate::people::decide(state, staff, id, approve, &requester, &current).await;
-    }
-    // Who may approve is the raffle's jurisdiction setting.
-    let allowed: Vec<String> = {
-        let raffle_id = payload["raffle"].as_str().unwrap_or_default();
-        let ledger = state.sequencer.ledger();
-        ledger
-            .raffle(raffle_id)
-            .map(|r| r.config.approvers.clone())
-            .unwrap_or_default()
-    };
-    if !staff.user.roles.iter().any(|r| allowed.contains(r)) {
-        return Err(AppError::new(
-            StatusCode::FORBIDDEN,
-            format!("this raffle's approvers are: {}", allowed.join(", ")),
-        ));
+    // Changes to people are approved by another administrator; the rest by
+    // the raffle's approvers, a jurisdiction setting.
+    let people = crate::people::is_people_kind(&kind);
+    if people {
+        staff.require(&["administrator"])?;
+    } else {
+        let allowed: Vec<String> = {
+            let raffle_id = payload["raffle"].as_str().unwrap_or_default();
+            let ledger = state.sequencer.ledger();
+            ledger
+                .raffle(raffle_id)
+                .map(|r| r.config.approvers.clone())
+                .unwrap_or_default()
+        };
+        if !staff.user.roles.iter().any(|r| allowed.contains(r)) {
+            return Err(AppError::new(
+                StatusCode::FORBIDDEN,
+                format!("this raffle's approvers are: {}", allowed.join(", ")),
+            ));
+        }
     }
     if requester == staff.user.id {
         return Err(AppError::new(
@@ -377,6 +380,9 @@ pub async fn decide_approval(
         .await?;
     if !approve {
         return Ok(Decided::Rejected);
+    }
+    if people {
+        return crate::people::apply(state, staff, id, &kind, &payload).await;
     }
     let requested_by = state.store.staff_id_of(&requester).await?;
     let approved_by = staff.user.staff_id.clone();

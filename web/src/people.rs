@@ -21,7 +21,9 @@
 //!   never a code, password or secret.
 
 use crate::AppState;
-use crate::auth::{Staff, check_new_password, hash_password_blocking, seal_totp, verify_password};
+use crate::auth::{
+    Staff, check_new_password, check_roles, hash_password_blocking, seal_totp, verify_password,
+};
 use crate::error::AppError;
 use crate::operations::{Decided, request_approval};
 use axum::http::StatusCode;
@@ -49,20 +51,6 @@ pub fn is_people_kind(kind: &str) -> bool {
 /// Whether changes to people wait for a second administrator.
 async fn needs_second_administrator(state: &AppState) -> Result<bool, AppError> {
     Ok(state.store.administrator_count().await? >= 2)
-}
-
-fn check_roles(roles: &[String]) -> Result<(), AppError> {
-    if roles.is_empty()
-        || roles
-            .iter()
-            .any(|r| !crate::auth::ROLES.contains(&r.as_str()))
-    {
-        return Err(AppError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("roles must be among {}", crate::auth::ROLES.join(", ")),
-        ));
-    }
-    Ok(())
 }
 
 async fn event(state: &AppState, kind: &str, detail: Value, by: &str) -> Result<(), AppError> {
@@ -265,48 +253,19 @@ async fn enable_now(state: &AppState, by: &str, user_id: &str) -> Result<Value, 
     Ok(json!({ "user_id": user_id, "disabled": false }))
 }
 
-/// A second administrator's decision on a change to people.
-pub(crate) async fn decide(
+/// Makes an approved change to people (the decision was checked and
+/// recorded by [`crate::operations::decide_approval`]).
+pub(crate) async fn apply(
     state: &AppState,
     staff: &Staff,
     id: &str,
-    approve: bool,
-    requester: &str,
-    current: &str,
+    kind: &str,
+    payload: &Value,
 ) -> Result<Decided, AppError> {
-    staff.require(&["administrator"])?;
-    if requester == staff.user.id {
-        return Err(AppError::new(
-            StatusCode::FORBIDDEN,
-            "the requester cannot approve their own request (GLI-31 5.2.4)",
-        ));
-    }
-    if current != "pending" {
-        return Err(AppError::new(
-            StatusCode::CONFLICT,
-            format!("the request is already {current}"),
-        ));
-    }
-    let status = if approve { "approved" } else { "rejected" };
-    let (kind, payload, _) = state
-        .store
-        .claim_approval(id, &staff.user.id, status)
-        .await?
-        .ok_or_else(|| AppError::new(StatusCode::CONFLICT, "the request was decided meanwhile"))?;
-    event(
-        state,
-        status,
-        json!({ "approval": id, "kind": kind }),
-        &staff.user.staff_id,
-    )
-    .await?;
-    if !approve {
-        return Ok(Decided::Rejected);
-    }
     let by = &staff.user.staff_id;
     let text = |k: &str| payload[k].as_str().unwrap_or_default().to_string();
     let roles: Vec<String> = serde_json::from_value(payload["roles"].clone()).unwrap_or_default();
-    let result = match kind.as_str() {
+    let result = match kind {
         CREATE => create_now(state, by, &text("username"), &roles).await,
         ROLES => set_roles_now(state, by, &text("user"), &roles).await,
         RESET => reset_now(state, by, &text("user")).await,
@@ -315,7 +274,7 @@ pub(crate) async fn decide(
     };
     match result {
         Ok(v) => {
-            state.store.finish_approval(id, "approved", &kind).await?;
+            state.store.finish_approval(id, "approved", kind).await?;
             Ok(Decided::People(v))
         }
         Err(e) => {

@@ -5,7 +5,7 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{App, PURCHASE, app, app_with_witnesses, call, drop_database, request, rows};
+use common::{App, PURCHASE, app, app_with_witnesses, approve, call, drop_database, request, rows};
 use serde_json::{Value, json};
 use web::auth::{new_user, totp_now};
 
@@ -924,19 +924,6 @@ async fn the_documented_request_bodies_are_the_ones_the_handlers_read() {
             .contains(&json!("claims"))
     );
     drop_database(&app.db).await;
-}
-
-/// Approves a pending request as `by`; returns the answer.
-async fn approve(app: &App, approval: &Value, by: &str) -> (StatusCode, Value) {
-    let id = approval["approval_id"].as_str().unwrap();
-    call(
-        app,
-        "POST",
-        &format!("/api/v1/approvals/{id}"),
-        Some(by),
-        json!({ "decision": "approve" }),
-    )
-    .await
 }
 
 /// Issue 11, hole 3 (GLI-31 2.7.1, 5.2.4): `claim.paid` publishes the

@@ -6,7 +6,7 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{App, app, call, drop_database, enrol_with_code};
+use common::{App, app, approve, call, drop_database, enrol_with_code};
 use serde_json::{Value, json};
 use web::auth::{new_user, totp_now};
 
@@ -22,18 +22,6 @@ async fn user(app: &App, name: &str, roles: &[&str]) -> (String, String, String)
     let (status, v) = call(app, "POST", "/api/v1/sessions", None, body).await;
     assert_eq!(status, StatusCode::CREATED, "{v}");
     (v["token"].as_str().unwrap().to_string(), password, u.id)
-}
-
-async fn approve(app: &App, pending: &Value, by: &str) -> (StatusCode, Value) {
-    let id = pending["approval_id"].as_str().unwrap();
-    call(
-        app,
-        "POST",
-        &format!("/api/v1/approvals/{id}"),
-        Some(by),
-        json!({ "decision": "approve" }),
-    )
-    .await
 }
 
 async fn events_text(app: &App) -> String {

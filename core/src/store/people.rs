@@ -119,6 +119,24 @@ macro_rules! user_columns {
     };
 }
 
+/// How many enabled users hold the administrator role.
+const ENABLED_ADMINISTRATORS: &str =
+    "SELECT count(*) FROM users WHERE 'administrator' = ANY (roles) AND NOT disabled";
+
+/// Refuses a change (inside its transaction, users locked) that would
+/// leave no enabled administrator.
+async fn keep_an_administrator(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>) -> Result<()> {
+    let admins: i64 = sqlx::query_scalar(ENABLED_ADMINISTRATORS)
+        .fetch_one(&mut **tx)
+        .await?;
+    if admins == 0 {
+        return Err(Error::Refused(
+            "at least one enabled user must keep the administrator role".into(),
+        ));
+    }
+    Ok(())
+}
+
 impl Store {
     pub async fn user_count(&self) -> Result<i64> {
         Ok(sqlx::query_scalar("SELECT count(*) FROM users")
@@ -273,16 +291,7 @@ impl Store {
                 .bind(uuid(user_id)?)
                 .execute(&mut *tx)
                 .await?;
-            let admins: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM users WHERE 'administrator' = ANY (roles) AND NOT disabled",
-            )
-            .fetch_one(&mut *tx)
-            .await?;
-            if admins == 0 {
-                return Err(Error::Refused(
-                    "at least one enabled user must keep the administrator role".into(),
-                ));
-            }
+            keep_an_administrator(&mut tx).await?;
         }
         tx.commit().await?;
         Ok(true)
@@ -291,11 +300,9 @@ impl Store {
     /// Enabled administrators (user creation and role changes need a
     /// second one's approval once there are two).
     pub async fn administrator_count(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar(
-            "SELECT count(*) FROM users WHERE 'administrator' = ANY (roles) AND NOT disabled",
-        )
-        .fetch_one(&self.pool)
-        .await?)
+        Ok(sqlx::query_scalar(ENABLED_ADMINISTRATORS)
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     /// A user's live sessions, newest first.
@@ -527,16 +534,7 @@ impl Store {
             .bind(roles)
             .execute(&mut *tx)
             .await?;
-        let admins: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM users WHERE 'administrator' = ANY (roles) AND NOT disabled",
-        )
-        .fetch_one(&mut *tx)
-        .await?;
-        if admins == 0 {
-            return Err(Error::Refused(
-                "at least one enabled user must keep the administrator role".into(),
-            ));
-        }
+        keep_an_administrator(&mut tx).await?;
         tx.commit().await?;
         Ok(Some(old))
     }

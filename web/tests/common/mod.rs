@@ -241,3 +241,20 @@ pub async fn enrol_with_code(app: &App, name: &str, code: &str) -> String {
     assert_eq!(status, StatusCode::OK, "{v}");
     token
 }
+
+/// Approves the pending request of an answer (`approval_id`) as `by`.
+pub async fn approve(
+    app: &App,
+    pending: &serde_json::Value,
+    by: &str,
+) -> (axum::http::StatusCode, serde_json::Value) {
+    let id = pending["approval_id"].as_str().unwrap();
+    call(
+        app,
+        "POST",
+        &format!("/api/v1/approvals/{id}"),
+        Some(by),
+        serde_json::json!({ "decision": "approve" }),
+    )
+    .await
+}
