@@ -12,9 +12,10 @@ pub enum Error {
     /// Arithmetic that would overflow (sums of money, counts).
     #[error("overflow: {0}")]
     Overflow(String),
-    /// A change the raffle rules refuse, with the rule that refused it.
+    /// A change the raffle rules refuse, with the rule that refused it
+    /// (a typed [`crate::Refusal`]: a stable code and its parameters).
     #[error("refused: {0}")]
-    Refused(String),
+    Refused(crate::Refusal),
     /// The database, the publication store or the log failed; the change
     /// was not acknowledged.
     #[error("storage: {0}")]

@@ -19,7 +19,7 @@ use crate::entry::{
 };
 use crate::ids::check_staff_id;
 use crate::prize::fifty_fifty_prize;
-use crate::{Error, Money, Result, Timestamp};
+use crate::{Error, Money, Refusal, Result, Timestamp};
 use std::collections::{BTreeMap, HashMap};
 
 /// Where a raffle is in its life.
@@ -172,7 +172,12 @@ impl RaffleState {
             .draws
             .iter()
             .find(|d| d.id == draw)
-            .ok_or_else(|| refused(format!("raffle {} has no draw {draw:?}", self.id)))
+            .ok_or_else(|| {
+                refused(Refusal::RaffleHasNoDraw {
+                    raffle: self.id.clone(),
+                    draw: draw.to_string(),
+                })
+            })
     }
 
     /// The sale holding a draw number.
@@ -280,9 +285,7 @@ impl RaffleState {
                 index -= 1;
             }
         }
-        Err(refused(
-            "the drawn index is beyond the eligible numbers".into(),
-        ))
+        Err(refused(Refusal::DrawnIndexBeyondEligible {}))
     }
 
     /// The next winner of a frozen draw from its generator: on a first
@@ -291,28 +294,25 @@ impl RaffleState {
     /// among the eligible numbers not drawn before in this draw (GLI-31
     /// 2.6.4, 4.4.1).
     pub fn next_winner(&self, draw: &str, seed: &[u8], contribution: &[u8]) -> Result<Drawn> {
-        let state = self
-            .draws
-            .get(draw)
-            .ok_or_else(|| refused(format!("no draw {draw}")))?;
+        let state = self.draws.get(draw).ok_or_else(|| refused(no_draw(draw)))?;
         let frozen = state
             .frozen
             .as_ref()
-            .ok_or_else(|| refused(format!("draw {draw} is not frozen")))?;
+            .ok_or_else(|| refused(not_frozen(draw)))?;
         let (start, drawn): (u64, &[u64]) = match &state.performed {
             None => (0, &[]),
             Some(p) => {
                 if p.seed != seed || p.contribution != contribution {
-                    return Err(refused(
-                        "a redraw continues the draw's own seed and contribution".into(),
-                    ));
+                    return Err(refused(Refusal::RedrawSeedMismatch {}));
                 }
                 (p.raw_used, &p.drawn)
             }
         };
         let left = frozen.n - drawn.len() as u64;
         if left == 0 {
-            return Err(refused(format!("draw {draw} has no eligible numbers left")));
+            return Err(refused(Refusal::NoEligibleNumbersLeft {
+                draw: draw.to_string(),
+            }));
         }
         let sel = select(&mut DrawRng::starting_at(seed, contribution, start), left)?;
         // Skip the positions drawn before (ascending) to find the position
@@ -338,30 +338,28 @@ impl RaffleState {
     /// only where the raffle redraws them and after the claim window of
     /// the latest performance.
     pub fn check_redraw(&self, draw: &str, reason: RedrawReason, time: Timestamp) -> Result<()> {
-        let state = self
-            .draws
-            .get(draw)
-            .ok_or_else(|| refused(format!("no draw {draw}")))?;
+        let state = self.draws.get(draw).ok_or_else(|| refused(no_draw(draw)))?;
         let performed = state.performed.as_ref().ok_or_else(|| {
-            refused(format!(
-                "draw {draw} cannot be redrawn before it is performed"
-            ))
+            refused(Refusal::RedrawBeforePerformed {
+                draw: draw.to_string(),
+            })
         })?;
         if state.claimed {
-            return Err(refused(format!("draw {draw}'s prize was paid: no redraw")));
+            return Err(refused(Refusal::RedrawAfterPaid {
+                draw: draw.to_string(),
+            }));
         }
         let claims = &self.config.claims;
         if reason == RedrawReason::Unclaimed {
             if claims.unclaimed != UnclaimedRule::Redraw {
-                return Err(refused(
-                    "this raffle forfeits unclaimed prizes: no redraw".into(),
-                ));
+                return Err(refused(Refusal::UnclaimedPrizesForfeited {}));
             }
             let deadline = claim_deadline(performed.at, claims.window_days);
             if time < deadline {
-                return Err(refused(format!(
-                    "the claim window of draw {draw} is still open, until {deadline}"
-                )));
+                return Err(refused(Refusal::ClaimWindowOpen {
+                    draw: draw.to_string(),
+                    deadline: deadline.to_string(),
+                }));
             }
         }
         Ok(())
@@ -381,7 +379,7 @@ impl RaffleState {
             .draws
             .get(draw)
             .and_then(|d| d.frozen.as_ref())
-            .ok_or_else(|| refused(format!("draw {draw} is not frozen")))?;
+            .ok_or_else(|| refused(not_frozen(draw)))?;
         let drawn = self.next_winner(draw, seed, contribution)?;
         Ok(DrawPerformed {
             raffle: self.id.clone(),
@@ -478,8 +476,26 @@ impl RaffleState {
     }
 }
 
-fn refused(reason: String) -> Error {
-    Error::Refused(reason)
+fn refused(refusal: Refusal) -> Error {
+    Error::Refused(refusal)
+}
+
+fn no_raffle(raffle: &str) -> Refusal {
+    Refusal::NoRaffle {
+        raffle: raffle.to_string(),
+    }
+}
+
+fn no_draw(draw: &str) -> Refusal {
+    Refusal::NoDraw {
+        draw: draw.to_string(),
+    }
+}
+
+fn not_frozen(draw: &str) -> Refusal {
+    Refusal::DrawNotFrozen {
+        draw: draw.to_string(),
+    }
 }
 
 /// The whole ledger: every raffle, and the log's clock.
@@ -522,18 +538,15 @@ impl Ledger {
         let r = self
             .raffles
             .get(raffle)
-            .ok_or_else(|| refused(format!("no raffle {raffle}")))?;
-        let d = r
-            .draws
-            .get(draw)
-            .ok_or_else(|| refused(format!("no draw {draw}")))?;
+            .ok_or_else(|| refused(no_raffle(raffle)))?;
+        let d = r.draws.get(draw).ok_or_else(|| refused(no_draw(draw)))?;
         Ok((r, d))
     }
 
     fn raffle_mut(&mut self, id: &str) -> Result<&mut RaffleState> {
         self.raffles
             .get_mut(id)
-            .ok_or_else(|| refused(format!("no raffle {id}")))
+            .ok_or_else(|| refused(no_raffle(id)))
     }
 
     /// Checks `entry` as the entry at the next leaf index and applies it.
@@ -542,16 +555,16 @@ impl Ledger {
         if let Some(last) = self.last_time
             && entry.time < last
         {
-            return Err(refused(format!(
-                "entry time {} is before the previous entry's {last}",
-                entry.time
-            )));
+            return Err(refused(Refusal::EntryTimeBeforePrevious {
+                time: entry.time.to_string(),
+                previous: last.to_string(),
+            }));
         }
         if entry.version < self.last_version {
-            return Err(refused(format!(
-                "a version {} entry after a version {} one",
-                entry.version, self.last_version
-            )));
+            return Err(refused(Refusal::EntryVersionWentDown {
+                version: entry.version,
+                previous: self.last_version,
+            }));
         }
         let index = self.size;
         let time = entry.time;
@@ -559,16 +572,17 @@ impl Ledger {
             Body::SoftwareStarted(_) => {}
             Body::EventsDigest(e) => {
                 if e.first.0 <= self.last_event {
-                    return Err(refused(format!(
-                        "events.digest must start after event {}, the last one anchored",
-                        self.last_event
-                    )));
+                    return Err(refused(Refusal::EventsDigestOverlap {
+                        last: self.last_event,
+                    }));
                 }
                 self.last_event = e.last.0;
             }
             Body::RaffleCreated(e) => {
                 if self.raffles.contains_key(&e.raffle) {
-                    return Err(refused(format!("raffle {} already exists", e.raffle)));
+                    return Err(refused(Refusal::RaffleExists {
+                        raffle: e.raffle.clone(),
+                    }));
                 }
                 crate::entry::validate_config(&e.config)?;
                 let currency = e.config.packages[0].price.currency;
@@ -598,16 +612,13 @@ impl Ledger {
                 let r = self.raffle_mut(&e.raffle)?;
                 if r.status != Status::Draft {
                     // GLI-31 2.2.3: frozen once the raffle has opened.
-                    return Err(refused(format!(
-                        "raffle {} is {}: its configuration is frozen (GLI-31 2.2.3)",
-                        e.raffle,
-                        r.status.as_str()
-                    )));
+                    return Err(refused(Refusal::ConfigurationFrozen {
+                        raffle: e.raffle.clone(),
+                        status: r.status.as_str().to_string(),
+                    }));
                 }
                 if r.config != e.old {
-                    return Err(refused(
-                        "the update's old configuration is not the current one".into(),
-                    ));
+                    return Err(refused(Refusal::StaleConfiguration {}));
                 }
                 crate::entry::validate_config(&e.new)?;
                 let currency = e.new.packages[0].price.currency;
@@ -625,42 +636,45 @@ impl Ledger {
             Body::RaffleOpened(e) => {
                 let r = self.raffle_mut(&e.raffle)?;
                 if r.status != Status::Draft {
-                    return Err(refused(format!(
-                        "raffle {} is {}, not a draft",
-                        e.raffle,
-                        r.status.as_str()
-                    )));
+                    return Err(refused(Refusal::RaffleNotDraft {
+                        raffle: e.raffle.clone(),
+                        status: r.status.as_str().to_string(),
+                    }));
                 }
                 if time >= r.config.sales_end {
-                    return Err(refused("the sales window has already ended".into()));
+                    return Err(refused(Refusal::SalesWindowEnded {}));
                 }
                 r.status = Status::Open;
             }
             Body::Sale(e) => {
                 let r = self.raffle_mut(&e.raffle)?;
                 if r.status != Status::Open {
-                    return Err(refused(format!(
-                        "raffle {} is {}: no sales (GLI-31 2.6.2)",
-                        e.raffle,
-                        r.status.as_str()
-                    )));
+                    return Err(refused(Refusal::RaffleNotOnSale {
+                        raffle: e.raffle.clone(),
+                        status: r.status.as_str().to_string(),
+                    }));
                 }
                 // GLI-31 2.2.2: no sale outside the sales window.
                 if e.stamped < r.config.sales_start || e.stamped >= r.config.sales_end {
-                    return Err(refused(format!(
-                        "the order was stamped at {} outside the sales window",
-                        e.stamped
-                    )));
+                    return Err(refused(Refusal::OutsideSalesWindow {
+                        stamped: e.stamped.to_string(),
+                    }));
                 }
                 if r.sale_by_id.contains_key(&e.sale) {
-                    return Err(refused(format!("sale {} already exists", e.sale)));
+                    return Err(refused(Refusal::SaleExists {
+                        sale: e.sale.clone(),
+                    }));
                 }
                 let package = r
                     .config
                     .packages
                     .iter()
                     .find(|p| p.id == e.package)
-                    .ok_or_else(|| refused(format!("no package {:?}", e.package)))?;
+                    .ok_or_else(|| {
+                        refused(Refusal::NoPackage {
+                            package: e.package.clone(),
+                        })
+                    })?;
                 let count = u64::from(package.tickets) * u64::from(e.quantity);
                 let price = package
                     .price
@@ -670,22 +684,21 @@ impl Ledger {
                 if e.numbers.count.0 != count
                     || e.price != Money::new(price, package.price.currency)
                 {
-                    return Err(refused("numbers or price do not match the package".into()));
+                    return Err(refused(Refusal::PackageMismatch {}));
                 }
                 // GLI-31 3.2.1: numbers are issued once, consecutively.
                 if e.numbers.first.0 != r.next_number {
-                    return Err(refused(format!(
-                        "the next draw number is {}, not {}",
-                        r.next_number, e.numbers.first.0
-                    )));
+                    return Err(refused(Refusal::NotNextNumber {
+                        next: r.next_number,
+                        first: e.numbers.first.0,
+                    }));
                 }
                 if let Some(max) = r.config.max_tickets
                     && r.sold_numbers() + count > max.0
                 {
-                    return Err(refused(format!(
-                        "only {} tickets are left",
-                        max.0 - r.sold_numbers()
-                    )));
+                    return Err(refused(Refusal::NotEnoughTickets {
+                        left: max.0 - r.sold_numbers(),
+                    }));
                 }
                 let gross = r.gross.checked_add(&e.price)?;
                 let net = r.net.checked_add(&e.price)?;
@@ -706,25 +719,25 @@ impl Ledger {
             }
             Body::SaleVoided(e) => {
                 if e.requested_by == e.approved_by {
-                    return Err(refused(
-                        "a void needs an approver other than its requester (GLI-31 5.2.4)".into(),
-                    ));
+                    return Err(refused(Refusal::VoidNeedsSecondPerson {}));
                 }
                 let r = self.raffle_mut(&e.raffle)?;
-                let i = *r
-                    .sale_by_id
-                    .get(&e.sale)
-                    .ok_or_else(|| refused(format!("no sale {}", e.sale)))?;
+                let i = *r.sale_by_id.get(&e.sale).ok_or_else(|| {
+                    refused(Refusal::NoSale {
+                        sale: e.sale.clone(),
+                    })
+                })?;
                 if r.sales[i].voided {
-                    return Err(refused(format!("sale {} is already voided", e.sale)));
+                    return Err(refused(Refusal::SaleAlreadyVoided {
+                        sale: e.sale.clone(),
+                    }));
                 }
                 let sequenced = r.sales[i].sequenced;
                 for d in &r.config.draws {
                     if sequenced < d.cutoff && r.draws.get(&d.id).is_some_and(|s| s.reconciled) {
-                        return Err(refused(format!(
-                            "draw {} is reconciled: its sales can no longer be voided",
-                            d.id
-                        )));
+                        return Err(refused(Refusal::VoidAfterReconciliation {
+                            draw: d.id.clone(),
+                        }));
                     }
                 }
                 r.net = r.net.checked_sub(&r.sales[i].price)?;
@@ -734,40 +747,38 @@ impl Ledger {
             Body::RaffleClosed(e) => {
                 let r = self.raffle_mut(&e.raffle)?;
                 if r.status != Status::Open {
-                    return Err(refused(format!(
-                        "raffle {} is {}, not open",
-                        e.raffle,
-                        r.status.as_str()
-                    )));
+                    return Err(refused(Refusal::RaffleNotOpen {
+                        raffle: e.raffle.clone(),
+                        status: r.status.as_str().to_string(),
+                    }));
                 }
                 if e.reason == CloseReason::EndTime && time < r.config.sales_end {
-                    return Err(refused("the end time has not been reached".into()));
+                    return Err(refused(Refusal::EndTimeNotReached {}));
                 }
                 r.status = Status::Closed;
                 r.closed_at = Some(time);
             }
             Body::ReconciliationAcknowledged(e) => {
                 if e.requested_by == e.approved_by {
-                    return Err(refused(
-                        "reconciliation needs an approver other than its requester (GLI-31 5.2.4)"
-                            .into(),
-                    ));
+                    return Err(refused(Refusal::ReconciliationNeedsSecondPerson {}));
                 }
                 let r = self.raffle_mut(&e.raffle)?;
                 let cutoff = r.draw_config(&e.draw)?.cutoff;
                 if time < cutoff || (r.status == Status::Draft) {
-                    return Err(refused(format!("draw {}'s cutoff has not passed", e.draw)));
+                    return Err(refused(Refusal::CutoffNotPassed {
+                        draw: e.draw.clone(),
+                    }));
                 }
                 let state = r.draws.get(&e.draw).cloned().unwrap_or_default();
                 if state.reconciled {
-                    return Err(refused(format!("draw {} is already reconciled", e.draw)));
+                    return Err(refused(Refusal::DrawAlreadyReconciled {
+                        draw: e.draw.clone(),
+                    }));
                 }
                 let f = r.reconciliation_figures(&e.draw)?;
                 let figures = (f.sales, f.gross, f.voids, f.voided, f.refunded);
                 if (e.sales.0, e.gross, e.voids.0, e.voided, e.refunded) != figures {
-                    return Err(refused(
-                        "the acknowledged figures do not match the ledger".into(),
-                    ));
+                    return Err(refused(Refusal::ReconciliationFiguresMismatch {}));
                 }
                 r.draws.entry(e.draw.clone()).or_default().reconciled = true;
             }
@@ -775,26 +786,30 @@ impl Ledger {
                 let (r, state) = self.draw_state(&e.raffle, &e.draw)?;
                 // GLI-31 2.6.1, 2.6.3: only after the reconciliation acknowledgement.
                 if !state.reconciled {
-                    return Err(refused(format!(
-                        "draw {} is not reconciled (GLI-31 2.6.3)",
-                        e.draw
-                    )));
+                    return Err(refused(Refusal::DrawNotReconciled {
+                        draw: e.draw.clone(),
+                    }));
                 }
                 if state.frozen.is_some() {
-                    return Err(refused(format!("draw {} is already frozen", e.draw)));
+                    return Err(refused(Refusal::DrawAlreadyFrozen {
+                        draw: e.draw.clone(),
+                    }));
                 }
                 let (n, hash) = r.eligible_digest(&e.draw)?;
                 if n != e.n.0 || hash != e.eligible_sha256 {
-                    return Err(refused(
-                        "the frozen eligible set is not the ledger's".into(),
-                    ));
+                    return Err(refused(Refusal::EligibleSetMismatch {}));
                 }
                 if n == 0 {
-                    return Err(refused(format!("draw {} has no eligible numbers", e.draw)));
+                    return Err(refused(Refusal::NoEligibleNumbers {
+                        draw: e.draw.clone(),
+                    }));
                 }
                 let prize = r.draw_prize(&e.draw)?;
                 if prize != e.prize {
-                    return Err(refused(format!("the prize is {prize}, not {}", e.prize)));
+                    return Err(refused(Refusal::PrizeMismatch {
+                        prize: prize.to_string(),
+                        stated: e.prize.to_string(),
+                    }));
                 }
                 let (_, excluded_sales, excluded_numbers) = r.exclusions(&e.draw)?;
                 let frozen = Frozen {
@@ -817,17 +832,19 @@ impl Ledger {
                 let frozen = state
                     .frozen
                     .as_ref()
-                    .ok_or_else(|| refused(format!("draw {} is not frozen", e.draw)))?;
+                    .ok_or_else(|| refused(not_frozen(&e.draw)))?;
                 if frozen.index != e.frozen.0 {
-                    return Err(refused("the draw names another frozen entry".into()));
+                    return Err(refused(Refusal::FrozenEntryMismatch {}));
                 }
                 match &e.redraw {
                     None if state.performed.is_some() => {
-                        return Err(refused(format!("draw {} was already performed", e.draw)));
+                        return Err(refused(Refusal::DrawAlreadyPerformed {
+                            draw: e.draw.clone(),
+                        }));
                     }
                     None => {
                         if Digest32(seed_commitment(&e.seed.0)) != frozen.seed_sha256 {
-                            return Err(refused("the seed does not match its commitment".into()));
+                            return Err(refused(Refusal::SeedCommitmentMismatch {}));
                         }
                     }
                     Some(redraw) => {
@@ -837,20 +854,16 @@ impl Ledger {
                         check_staff_id(&redraw.requested_by)?;
                         check_staff_id(&redraw.approved_by)?;
                         if redraw.requested_by == redraw.approved_by {
-                            return Err(refused(
-                                "a redraw needs an approver other than its requester".into(),
-                            ));
+                            return Err(refused(Refusal::RedrawNeedsSecondPerson {}));
                         }
                     }
                 }
                 let drawn = r.next_winner(&e.draw, &e.seed.0, &e.contribution.0)?;
                 if drawn.raw != e.raw || drawn.index != e.index.0 {
-                    return Err(refused(
-                        "the raw values or the index do not follow from the seed".into(),
-                    ));
+                    return Err(refused(Refusal::DrawNotFromSeed {}));
                 }
                 if drawn.number != e.winner.0 || drawn.sale != e.sale {
-                    return Err(refused("the winner is not the drawn index's number".into()));
+                    return Err(refused(Refusal::WinnerNotDrawnNumber {}));
                 }
                 let state = self
                     .raffle_mut(&e.raffle)?
@@ -879,16 +892,19 @@ impl Ledger {
                 let state = r
                     .draws
                     .get(&e.draw)
-                    .ok_or_else(|| refused(format!("no draw {}", e.draw)))?;
-                let winner = state
-                    .winner
-                    .as_ref()
-                    .ok_or_else(|| refused(format!("draw {} has no winner yet", e.draw)))?;
+                    .ok_or_else(|| refused(no_draw(&e.draw)))?;
+                let winner = state.winner.as_ref().ok_or_else(|| {
+                    refused(Refusal::NoWinnerYet {
+                        draw: e.draw.clone(),
+                    })
+                })?;
                 if winner.sale != e.sale || winner.number != e.number.0 {
-                    return Err(refused("the claim is not for the winning ticket".into()));
+                    return Err(refused(Refusal::NotTheWinningTicket {}));
                 }
                 if state.claimed {
-                    return Err(refused(format!("draw {}'s prize was already paid", e.draw)));
+                    return Err(refused(Refusal::PrizeAlreadyPaid {
+                        draw: e.draw.clone(),
+                    }));
                 }
                 // GLI-31 2.7.1, 5.2.4: a validation number published by an
                 // earlier claim is known to everyone, so it proves nothing;
@@ -896,47 +912,41 @@ impl Ledger {
                 // (identity checked, a second person approving).
                 match &e.supervised_by {
                     Some(approver) if *approver == e.by => {
-                        return Err(refused(
-                            "a supervised claim needs an approver other than the payer".into(),
-                        ));
+                        return Err(refused(Refusal::SupervisedClaimNeedsSecondPerson {}));
                     }
                     // Version 1 had no supervised claims: a log written then
                     // is replayed as it was (the auditor reports it).
                     None if entry.version >= 2 && r.revealed.contains_key(&e.sale) => {
-                        return Err(refused(format!(
-                            "sale {}'s validation number was published by an earlier claim; this prize is paid only through a supervised claim",
-                            e.sale
-                        )));
+                        return Err(refused(Refusal::ValidationNumberPublished {
+                            sale: e.sale.clone(),
+                        }));
                     }
                     _ => {}
                 }
                 if let Some(known) = r.revealed.get(&e.sale)
                     && *known != e.validation_number
                 {
-                    return Err(refused(
-                        "the validation number is not the one an earlier claim published".into(),
-                    ));
+                    return Err(refused(Refusal::ValidationNumberMismatch {}));
                 }
                 let prize = state.frozen.as_ref().map(|f| f.prize);
                 if prize != Some(e.prize) {
-                    return Err(refused("the paid amount is not the frozen prize".into()));
+                    return Err(refused(Refusal::PaidAmountNotFrozenPrize {}));
                 }
                 // GLI-31 2.7.1: within the claim window, and with the
                 // paperwork the jurisdiction asks for large prizes.
                 let performed_at = state.performed.as_ref().map(|p| p.at).unwrap_or(time);
                 if time >= claim_deadline(performed_at, claims.window_days) {
-                    return Err(refused(format!(
-                        "the claim window of draw {} has closed",
-                        e.draw
-                    )));
+                    return Err(refused(Refusal::ClaimWindowClosed {
+                        draw: e.draw.clone(),
+                    }));
                 }
                 if let Some(threshold) = claims.paperwork_over
                     && e.prize.minor > threshold.minor
                     && !e.paperwork
                 {
-                    return Err(refused(format!(
-                        "prizes over {threshold} are paid only once the winner's paperwork is completed"
-                    )));
+                    return Err(refused(Refusal::PaperworkRequired {
+                        threshold: threshold.to_string(),
+                    }));
                 }
                 r.draws.get_mut(&e.draw).expect("exists").claimed = true;
                 r.revealed

@@ -11,6 +11,7 @@
 //! UTC with microseconds; randomness comes only from the OS CSPRNG.
 
 pub mod chunked;
+pub mod clock;
 pub mod draw;
 pub mod entry;
 mod error;
@@ -18,6 +19,7 @@ pub mod ids;
 pub mod ledger;
 pub mod money;
 pub mod prize;
+pub mod refusal;
 #[cfg(feature = "store")]
 pub mod store;
 pub mod timestamp;
@@ -25,4 +27,5 @@ pub mod validation;
 
 pub use error::{Error, Result};
 pub use money::{Currency, Money};
+pub use refusal::Refusal;
 pub use timestamp::Timestamp;

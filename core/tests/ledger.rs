@@ -5,7 +5,7 @@ use raffle_core::draw::{DrawRng, new_seed, seed_commitment, select};
 use raffle_core::entry::*;
 use raffle_core::ledger::{Ledger, Status};
 use raffle_core::validation::ValidationNumber;
-use raffle_core::{Currency, Money, Timestamp};
+use raffle_core::{Currency, Error, Money, Refusal, Timestamp};
 
 const STAFF: &str = "s_0000000000000001";
 const APPROVER: &str = "s_0000000000000002";
@@ -177,9 +177,18 @@ impl World {
     }
 }
 
-fn refused(r: raffle_core::Result<impl std::fmt::Debug>, want: &str) {
-    let err = r.expect_err("should be refused").to_string();
-    assert!(err.contains(want), "{err:?} does not mention {want:?}");
+/// The refusal a rule answered `r` with.
+fn refusal(r: raffle_core::Result<impl std::fmt::Debug>) -> Refusal {
+    match r.expect_err("should be refused") {
+        Error::Refused(refusal) => refusal,
+        other => panic!("{other:?} is not a rule's refusal"),
+    }
+}
+
+/// Asserts that `r` was refused by the rule of that (stable) code.
+fn refused(r: raffle_core::Result<impl std::fmt::Debug>, code: &str) {
+    let refusal = refusal(r);
+    assert_eq!(refusal.code(), code, "{refusal:?}");
 }
 
 #[test]
@@ -188,7 +197,13 @@ fn lifecycle_transitions_allowed_and_refused() {
     assert_eq!(w.status(), Status::Draft);
     // No sale in a draft (GLI-31 2.6.2).
     w.at("2026-12-01T15:00:00.000000Z");
-    refused(w.sell("p1", 1), "draft");
+    assert_eq!(
+        refusal(w.sell("p1", 1)),
+        Refusal::RaffleNotOnSale {
+            raffle: w.raffle.clone(),
+            status: "draft".into()
+        }
+    );
     // The configuration may change while a draft...
     let old = config();
     let mut new = old.clone();
@@ -208,10 +223,16 @@ fn lifecycle_transitions_allowed_and_refused() {
             new: old.clone(),
             by: STAFF.into(),
         }))),
-        "not the current one",
+        "stale_configuration",
     );
     w.open().unwrap();
-    refused(w.open(), "not a draft");
+    assert_eq!(
+        refusal(w.open()),
+        Refusal::RaffleNotDraft {
+            raffle: w.raffle.clone(),
+            status: "open".into()
+        }
+    );
     // GLI-31 2.2.3: frozen once open.
     refused(
         w.apply(Body::RaffleUpdated(Box::new(RaffleUpdated {
@@ -220,7 +241,7 @@ fn lifecycle_transitions_allowed_and_refused() {
             new: old,
             by: STAFF.into(),
         }))),
-        "GLI-31 2.2.3",
+        "configuration_frozen",
     );
     w.sell("p1", 1).unwrap();
     // Closing at the end time before it is reached is refused; an operator may close early.
@@ -230,7 +251,7 @@ fn lifecycle_transitions_allowed_and_refused() {
             reason: CloseReason::EndTime,
             by: None,
         })),
-        "end time",
+        "end_time_not_reached",
     );
     w.apply(Body::RaffleClosed(RaffleClosed {
         raffle: w.raffle.clone(),
@@ -239,14 +260,20 @@ fn lifecycle_transitions_allowed_and_refused() {
     }))
     .unwrap();
     assert_eq!(w.status(), Status::Closed);
-    refused(w.sell("p1", 1), "closed");
+    assert_eq!(
+        refusal(w.sell("p1", 1)),
+        Refusal::RaffleNotOnSale {
+            raffle: w.raffle.clone(),
+            status: "closed".into()
+        }
+    );
     refused(
         w.apply(Body::RaffleClosed(RaffleClosed {
             raffle: w.raffle.clone(),
             reason: CloseReason::Operator,
             by: None,
         })),
-        "not open",
+        "raffle_not_open",
     );
     // Entry times never go backwards.
     w.at("2026-12-01T14:59:00.000000Z");
@@ -256,7 +283,7 @@ fn lifecycle_transitions_allowed_and_refused() {
             version: "1".into(),
             sha256: Digest32([0; 32]),
         })),
-        "before the previous",
+        "entry_time_before_previous",
     );
 }
 
@@ -265,7 +292,7 @@ fn sales_follow_the_window_the_packages_and_the_ticket_maximum() {
     let mut w = World::new();
     w.at("2026-11-30T12:00:00.000000Z").open().unwrap();
     // GLI-31 2.2.2: not before the start.
-    refused(w.sell("p1", 1), "outside the sales window");
+    refused(w.sell("p1", 1), "outside_sales_window");
     w.at("2026-12-01T14:00:00.000000Z");
     let a = w.sell("p10", 2).unwrap();
     let b = w.sell("p3", 1).unwrap();
@@ -296,16 +323,22 @@ fn sales_follow_the_window_the_packages_and_the_ticket_maximum() {
         stamped: w.now,
         validation: Digest32([1; 32]),
     };
-    refused(w.apply(Body::Sale(bad.clone())), "next draw number is 24");
+    assert_eq!(
+        refusal(w.apply(Body::Sale(bad.clone()))),
+        Refusal::NotNextNumber { next: 24, first: 5 }
+    );
     bad.numbers.first = U64(24);
     bad.price = cad(400);
-    refused(w.apply(Body::Sale(bad.clone())), "do not match the package");
+    refused(w.apply(Body::Sale(bad.clone())), "package_mismatch");
     bad.price = cad(500);
     bad.sale = a.clone();
-    refused(w.apply(Body::Sale(bad)), "already exists");
+    assert_eq!(
+        refusal(w.apply(Body::Sale(bad))),
+        Refusal::SaleExists { sale: a.clone() }
+    );
     // Not at or after the end time.
     w.at("2026-12-20T23:00:00.000000Z");
-    refused(w.sell("p1", 1), "outside the sales window");
+    refused(w.sell("p1", 1), "outside_sales_window");
 }
 
 #[test]
@@ -323,10 +356,16 @@ fn the_last_tickets_go_to_the_first_sequenced_and_no_further() {
     .unwrap();
     w.at("2026-12-01T14:00:00.000000Z").open().unwrap();
     w.sell("p10", 1).unwrap();
-    refused(w.sell("p3", 1), "only 2 tickets are left");
+    assert_eq!(
+        refusal(w.sell("p3", 1)),
+        Refusal::NotEnoughTickets { left: 2 }
+    );
     w.sell("p1", 1).unwrap();
     w.sell("p1", 1).unwrap();
-    refused(w.sell("p1", 1), "only 0 tickets are left");
+    assert_eq!(
+        refusal(w.sell("p1", 1)),
+        Refusal::NotEnoughTickets { left: 0 }
+    );
 }
 
 #[test]
@@ -336,12 +375,15 @@ fn voids_need_two_people_and_voided_numbers_never_win() {
     let a = w.sell("p3", 1).unwrap();
     let b = w.sell("p1", 1).unwrap();
     // GLI-31 5.2.4: requester and approver differ.
-    refused(w.void(&a, STAFF, STAFF), "GLI-31 5.2.4");
+    refused(w.void(&a, STAFF, STAFF), "void_needs_second_person");
     w.void(&a, STAFF, APPROVER).unwrap();
-    refused(w.void(&a, STAFF, APPROVER), "already voided");
+    assert_eq!(
+        refusal(w.void(&a, STAFF, APPROVER)),
+        Refusal::SaleAlreadyVoided { sale: a.clone() }
+    );
     refused(
         w.void(&raffle_core::ids::new_uuid(), STAFF, APPROVER),
-        "no sale",
+        "no_sale",
     );
     // A voided number is never resold: the next sale gets number 5.
     let c = w.sell("p1", 1).unwrap();
@@ -373,21 +415,32 @@ fn a_draw_needs_reconciliation_and_follows_from_its_seed() {
     w.void(&sales[7], STAFF, APPROVER).unwrap();
     let seed = new_seed().unwrap();
     // Not before the cutoff, nor before reconciliation (GLI-31 2.6.1, 2.6.3).
-    refused(w.reconcile("early-bird"), "cutoff has not passed");
+    refused(w.reconcile("early-bird"), "cutoff_not_passed");
     w.at("2026-12-10T23:00:00.000000Z");
-    refused(w.freeze("early-bird", &seed), "not reconciled");
+    refused(w.freeze("early-bird", &seed), "draw_not_reconciled");
     w.reconcile("early-bird").unwrap();
-    refused(w.reconcile("early-bird"), "already reconciled");
+    refused(w.reconcile("early-bird"), "draw_already_reconciled");
     // Voids of a reconciled draw's sales are refused.
-    refused(w.void(&sales[8], STAFF, APPROVER), "reconciled");
+    assert_eq!(
+        refusal(w.void(&sales[8], STAFF, APPROVER)),
+        Refusal::VoidAfterReconciliation {
+            draw: "early-bird".into()
+        }
+    );
     let frozen = w.freeze("early-bird", &seed).unwrap();
-    refused(w.freeze("early-bird", &seed), "already frozen");
+    refused(w.freeze("early-bird", &seed), "draw_already_frozen");
     // A seed that does not match its commitment, or a winner that does not follow, is refused.
     let other = new_seed().unwrap();
-    refused(w.perform("early-bird", frozen, &other), "commitment");
+    refused(
+        w.perform("early-bird", frozen, &other),
+        "seed_commitment_mismatch",
+    );
     let p = w.perform("early-bird", frozen, &seed).unwrap();
     assert!(!(22..=24).contains(&p.winner.0), "voided numbers never win");
-    refused(w.perform("early-bird", frozen, &seed), "already performed");
+    refused(
+        w.perform("early-bird", frozen, &seed),
+        "draw_already_performed",
+    );
     // Number-once rule: the early-bird winner is out of the main draw.
     w.at("2026-12-20T23:00:00.000000Z");
     let main = w
@@ -423,9 +476,9 @@ fn a_draw_needs_reconciliation_and_follows_from_its_seed() {
     };
     let wrong = claim(&sales[0], p.winner.0 + 1);
     let right = claim(&p.sale, p.winner.0);
-    refused(w.apply(wrong), "not for the winning ticket");
+    refused(w.apply(wrong), "not_the_winning_ticket");
     w.apply(right.clone()).unwrap();
-    refused(w.apply(right), "already paid");
+    refused(w.apply(right), "prize_already_paid");
 }
 
 #[test]
@@ -526,7 +579,7 @@ fn redraws_claim_windows_and_paperwork() {
     };
     refused(
         w.apply(Body::DrawPerformed(early)),
-        "before it is performed",
+        "redraw_before_performed",
     );
     w.at("2026-12-11T16:00:00.000000Z");
     let first = w.perform("early-bird", frozen, &seed).unwrap();
@@ -534,13 +587,13 @@ fn redraws_claim_windows_and_paperwork() {
     // Unclaimed: not while the claim window (30 days) is open.
     w.at("2027-01-10T15:59:59.999999Z");
     let e = w.redraw_entry("early-bird", redraw(RedrawReason::Unclaimed));
-    refused(w.apply(Body::DrawPerformed(e)), "still open");
+    refused(w.apply(Body::DrawPerformed(e)), "claim_window_open");
     // Winner ineligible: needs two different people.
     let mut e = w.redraw_entry("early-bird", redraw(RedrawReason::WinnerIneligible));
     e.redraw.as_mut().unwrap().approved_by = STAFF.into();
     refused(
         w.apply(Body::DrawPerformed(e)),
-        "approver other than its requester",
+        "redraw_needs_second_person",
     );
     // A redraw that starts the stream over (the same winner again) is refused.
     let mut e = w.redraw_entry("early-bird", redraw(RedrawReason::WinnerIneligible));
@@ -551,7 +604,7 @@ fn redraws_claim_windows_and_paperwork() {
         sale: first.sale.clone(),
         ..e.clone()
     };
-    refused(w.apply(Body::DrawPerformed(replay)), "do not follow");
+    refused(w.apply(Body::DrawPerformed(replay)), "draw_not_from_seed");
     // The redraw continues the stream where the first performance stopped.
     let mut rng = DrawRng::new(&seed, b"");
     for _ in 0..first.raw.len() {
@@ -572,7 +625,7 @@ fn redraws_claim_windows_and_paperwork() {
     w.at("2027-01-10T16:00:00.000000Z");
     let late_claim = w.claim("early-bird", true);
     w.at("2027-02-09T16:00:00.000000Z");
-    refused(w.apply(late_claim), "claim window");
+    refused(w.apply(late_claim), "claim_window_closed");
     let e = w.redraw_entry("early-bird", redraw(RedrawReason::Unclaimed));
     w.apply(Body::DrawPerformed(e.clone())).unwrap();
     assert!(!drawn.contains(&e.winner.0));
@@ -581,7 +634,7 @@ fn redraws_claim_windows_and_paperwork() {
     let p = r.draws["early-bird"].performed.as_ref().unwrap();
     refused(
         r.next_winner("early-bird", &p.seed, &p.contribution),
-        "no eligible numbers left",
+        "no_eligible_numbers_left",
     );
     // A claim within the new window is paid.
     w.at("2027-02-10T10:00:00.000000Z");
@@ -610,15 +663,18 @@ fn redraws_claim_windows_and_paperwork() {
     let seed = new_seed().unwrap();
     let frozen = w.freeze("main", &seed).unwrap();
     w.perform("main", frozen, &seed).unwrap();
-    refused(w.apply(w.claim("main", false)), "paperwork");
+    refused(w.apply(w.claim("main", false)), "paperwork_required");
     // This raffle forfeits unclaimed prizes: no redraw for that reason.
     w.at("2027-01-30T00:00:00.000000Z");
     let e = w.redraw_entry("main", redraw(RedrawReason::Unclaimed));
-    refused(w.apply(Body::DrawPerformed(e)), "forfeits");
+    refused(
+        w.apply(Body::DrawPerformed(e)),
+        "unclaimed_prizes_forfeited",
+    );
     w.at("2027-01-19T00:00:00.000000Z");
     w.apply(w.claim("main", true)).unwrap();
     let e = w.redraw_entry("main", redraw(RedrawReason::WinnerIneligible));
-    refused(w.apply(Body::DrawPerformed(e)), "was paid");
+    refused(w.apply(Body::DrawPerformed(e)), "redraw_after_paid");
 }
 
 /// A frozen draw's eligible set does not move when an earlier draw is redrawn.

@@ -4,72 +4,14 @@
 //! restored from an older backup.
 
 use raffle_core::entry::*;
-use raffle_core::store::Store;
-use raffle_core::store::sequencer::{Change, Sequencer, SequencerConfig};
+use raffle_core::store::sequencer::{Change, Sequencer};
 use raffle_core::validation::ValidationNumber;
 use raffle_core::{Money, Timestamp};
 use std::time::Duration;
-use transparency::key::{ALG_ED25519, NoteSigner};
+use testkit::sequencer::Harness;
 
 const STAFF: &str = "s_0000000000000001";
 const APPROVER: &str = "s_0000000000000002";
-const ORIGIN: &str = "127.0.0.1:8080/log";
-
-fn database_url(name: &str) -> String {
-    let base = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    format!("{base}/{name}")
-}
-
-struct Harness {
-    url: String,
-    dir: tempfile::TempDir,
-    key: NoteSigner,
-}
-
-impl Harness {
-    fn new() -> Harness {
-        let name = format!(
-            "raffle_test_{}",
-            raffle_core::ids::new_uuid().replace('-', "")
-        );
-        Harness {
-            url: database_url(&name),
-            dir: tempfile::tempdir().unwrap(),
-            key: NoteSigner::generate(ORIGIN, ALG_ED25519).unwrap(),
-        }
-    }
-
-    /// Drops the test database (terminating the sequencer's connections).
-    async fn finish(self) {
-        use sqlx::ConnectOptions;
-        let name = self.url.rsplit('/').next().unwrap().to_string();
-        let opts: sqlx::postgres::PgConnectOptions = database_url("postgres").parse().unwrap();
-        let mut conn = opts.connect().await.unwrap();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-        )))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    }
-
-    async fn start(&self) -> raffle_core::Result<(Store, Sequencer)> {
-        let store = Store::connect(&self.url).await?;
-        let publications = publications::Publications::open(self.dir.path(), false).unwrap();
-        let seq = Sequencer::start(
-            store.clone(),
-            SequencerConfig {
-                origin: ORIGIN.into(),
-                signer: self.key.clone(),
-                publications,
-                witnesses: Vec::new(),
-            },
-        )
-        .await?;
-        Ok((store, seq))
-    }
-}
 
 fn config(start: Timestamp, end: Timestamp, max: Option<u64>) -> RaffleConfig {
     let Body::RaffleCreated(c) = &examples()[1].body else {
@@ -195,7 +137,7 @@ async fn the_raffle_closes_itself_at_its_end_time_and_later_sales_are_refused() 
     // A purchase stamped before the end time but sequenced after the close is refused (GLI-31 2.6.2).
     let (late, _) = buy(&raffle, "p1");
     seq.submit(buy(&raffle, "p1").0).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(3200)).await;
+    h.clock.advance(Duration::from_millis(3200));
     let err = seq.submit(late).await.unwrap_err().to_string();
     assert!(err.contains("closed"), "{err}");
     assert_eq!(
@@ -221,7 +163,7 @@ async fn a_draw_runs_end_to_end_through_the_sequencer() {
     .await
     .unwrap_err();
     assert!(err.to_string().contains("not reconciled"), "{err}");
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    h.clock.advance(Duration::from_millis(2500));
     draw(Change::Reconcile {
         raffle: raffle.clone(),
         draw: "main".into(),

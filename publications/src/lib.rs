@@ -1,19 +1,37 @@
 //! The publication store: where the log is published as static files
-//! (`checkpoint`, `tile/...`, `vkey`), served read-only under `/log/`.
+//! (`checkpoint`, `tile/...`, `vkey`, and later the other public objects:
+//! verification results, report digests), served read-only under `/log/`.
 //!
-//! Guarantees: tiles and bundles are written atomically and made durable
-//! before [`Publications::swap_checkpoint`] may publish a checkpoint covering
-//! them (the [`transparency::store::Appender`] enforces the order); the
-//! checkpoint is replaced only by compare-and-swap against the checkpoint the
-//! caller last saw, under an exclusive lock, so two writers (or a rolled-back
-//! writer) cannot overwrite each other's history unnoticed.
+//! [`PublicationStore`] is the one interface the sequencer writes through.
+//! Implementations: [`DirStore`], a local directory (today's deployments);
+//! [`faults::Faulty`], which wraps another store and fails or slows the
+//! calls a test names; S3 arrives behind the same trait.
 //!
-//! Today: a local directory. S3 arrives later behind the same interface.
+//! Guarantees every implementation gives:
+//! - [`PublicationStore::write_tiles`] returns only once every tile and
+//!   bundle it was given is durable, each replaced atomically (readers see
+//!   the old or the new bytes, never a mix);
+//! - [`PublicationStore::swap_checkpoint`] replaces the checkpoint only if
+//!   the published one is still the one the caller last saw, and returns
+//!   once the new one is durable, so two writers (or a rolled-back writer)
+//!   cannot overwrite each other's history unnoticed;
+//! - a read of an object that does not exist is `Ok(None)`.
+//!
+//! The order (tiles durable before the checkpoint that covers them) is the
+//! caller's: the [`transparency::store::Appender`] writes the tiles, the
+//! sequencer swaps the checkpoint after.
 
-use std::fs;
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
-use transparency::store::{CHECKPOINT_PATH, DirStorage, TileStorage};
+mod dir;
+pub mod faults;
+
+pub use dir::DirStore;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use transparency::store::{CHECKPOINT_PATH, TileStorage};
+
+/// Path of the log's verifier key, beside the checkpoint.
+pub const VKEY_PATH: &str = "vkey";
 
 /// This crate's one error type.
 #[derive(Debug, thiserror::Error)]
@@ -29,118 +47,85 @@ pub enum Error {
         "the published checkpoint changed under us (another writer, or a restored publication store): {0}"
     )]
     Conflict(String),
+    /// A failure a [`faults::Plan`] injected (tests only).
+    #[error("injected fault: {0}")]
+    Injected(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// A local publication directory.
-#[derive(Debug)]
-pub struct Publications {
-    dir: PathBuf,
-    storage: DirStorage,
-    lock: fs::File,
-}
+/// Where the log is published.
+pub trait PublicationStore: Send + Sync + std::fmt::Debug {
+    /// A published object's bytes (a tile, a bundle, the checkpoint, the
+    /// key), or `None` if there is none at `path`.
+    fn read(&self, path: &str) -> Result<Option<Vec<u8>>>;
 
-impl Publications {
-    /// Opens (creating) the directory. `fsync` makes every write durable
-    /// before it is acknowledged (production); tests may turn it off.
-    pub fn open(dir: impl Into<PathBuf>, fsync: bool) -> Result<Publications> {
-        let dir = dir.into();
-        let storage = DirStorage::new(&dir, fsync)?;
-        let lock_path = dir.join(".lock");
-        let lock = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|source| Error::Io {
-                path: lock_path.clone(),
-                source,
-            })?;
-        Ok(Publications { dir, storage, lock })
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// The tile storage the log appender writes to.
-    pub fn storage(&self) -> &DirStorage {
-        &self.storage
-    }
-
-    /// The published checkpoint's bytes, if any.
-    pub fn checkpoint(&self) -> Result<Option<Vec<u8>>> {
-        Ok(self.storage.read(CHECKPOINT_PATH)?)
-    }
+    /// Writes the tiles and entry bundles of one batch (paths below
+    /// `tile/`); durable when it returns. On error some may be written:
+    /// no checkpoint covers them yet, and the next batch rewrites them.
+    fn write_tiles(&self, files: &[(String, Vec<u8>)]) -> Result<()>;
 
     /// Replaces the checkpoint with `new` if the published one is still
-    /// `expected` (`None`: no checkpoint yet), and makes it durable.
-    pub fn swap_checkpoint(&self, expected: Option<&[u8]>, new: &[u8]) -> Result<()> {
-        self.lock.lock().map_err(|source| Error::Io {
-            path: self.dir.join(".lock"),
-            source,
-        })?;
-        let result = (|| {
-            let current = self.checkpoint()?;
-            if current.as_deref() != expected {
-                return Err(Error::Conflict(format!(
-                    "expected {} bytes, found {}",
-                    expected.map_or(0, <[u8]>::len),
-                    current.as_ref().map_or(0, Vec::len)
-                )));
-            }
-            self.storage.write(CHECKPOINT_PATH, new)?;
-            self.storage.sync()?;
-            Ok(())
-        })();
-        let _ = self.lock.unlock();
-        result
+    /// `expected` (`None`: no checkpoint yet); durable when it returns.
+    fn swap_checkpoint(&self, expected: Option<&[u8]>, new: &[u8]) -> Result<()>;
+
+    /// Writes a public object outside the tree (the verifier key; later
+    /// verification results and report digests), replacing what was there.
+    fn put(&self, path: &str, data: &[u8]) -> Result<()>;
+
+    /// The published checkpoint's bytes, if any.
+    fn checkpoint(&self) -> Result<Option<Vec<u8>>> {
+        self.read(CHECKPOINT_PATH)
     }
 
-    /// Publishes the log's verifier key beside the checkpoint.
-    pub fn write_vkey(&self, vkey: &str) -> Result<()> {
-        let path = self.dir.join("vkey");
-        if fs::read_to_string(&path).is_ok_and(|v| v.trim() == vkey) {
+    /// Publishes the log's verifier key beside the checkpoint (once: an
+    /// unchanged key is not rewritten).
+    fn write_vkey(&self, vkey: &str) -> Result<()> {
+        let line = format!("{vkey}\n");
+        if self.read(VKEY_PATH)?.as_deref() == Some(line.as_bytes()) {
             return Ok(());
         }
-        let mut f = fs::File::create(&path).map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?;
-        f.write_all(format!("{vkey}\n").as_bytes())
-            .map_err(|source| Error::Io {
-                path: path.clone(),
-                source,
-            })?;
+        self.put(VKEY_PATH, line.as_bytes())
+    }
+}
+
+/// A publication store seen as the log's tile storage, for the
+/// [`transparency::store::Appender`] and for proofs read from the tiles.
+/// The checkpoint is not writable through it: it is replaced only by
+/// [`PublicationStore::swap_checkpoint`].
+#[derive(Clone, Debug)]
+pub struct Tiles(pub Arc<dyn PublicationStore>);
+
+impl TileStorage for Tiles {
+    fn read(&self, path: &str) -> transparency::Result<Option<Vec<u8>>> {
+        self.0.read(path).map_err(into_log_error)
+    }
+
+    fn write(&self, path: &str, data: &[u8]) -> transparency::Result<()> {
+        self.write_many(&[(path.to_string(), data.to_vec())])
+    }
+
+    fn write_many(&self, files: &[(String, Vec<u8>)]) -> transparency::Result<()> {
+        if files.iter().any(|(p, _)| p == CHECKPOINT_PATH) {
+            return Err(transparency::Error::InvalidArgument(
+                "the checkpoint is replaced only by compare-and-swap".into(),
+            ));
+        }
+        self.0.write_tiles(files).map_err(into_log_error)
+    }
+
+    /// [`PublicationStore::write_tiles`] is durable when it returns.
+    fn sync(&self) -> transparency::Result<()> {
         Ok(())
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_checkpoint_is_replaced_only_by_compare_and_swap() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = Publications::open(dir.path(), false).unwrap();
-        assert_eq!(p.checkpoint().unwrap(), None);
-        p.swap_checkpoint(None, b"one").unwrap();
-        assert!(matches!(
-            p.swap_checkpoint(None, b"two"),
-            Err(Error::Conflict(_))
-        ));
-        p.swap_checkpoint(Some(b"one"), b"two").unwrap();
-        assert!(matches!(
-            p.swap_checkpoint(Some(b"one"), b"three"),
-            Err(Error::Conflict(_))
-        ));
-        assert_eq!(p.checkpoint().unwrap().as_deref(), Some(&b"two"[..]));
-        p.write_vkey("example+00000000+AQ==").unwrap();
-        assert_eq!(
-            fs::read_to_string(dir.path().join("vkey")).unwrap(),
-            "example+00000000+AQ==\n"
-        );
+fn into_log_error(e: Error) -> transparency::Error {
+    match e {
+        Error::Log(e) => e,
+        other => transparency::Error::Io {
+            path: PathBuf::from("publication store"),
+            source: std::io::Error::other(other.to_string()),
+        },
     }
 }

@@ -1,16 +1,21 @@
 //! The one error type of the web layer: every failure becomes a JSON
-//! answer `{"error": "..."}` with the status that fits it. Internal details
-//! (database messages) are logged, not sent.
+//! answer `{"error": "...", "code": "..."}` with the status that fits it.
+//! `code` is stable: a refusal's own code ([`Refusal::code`]), else one per
+//! kind of failure ([`AppError::code`]). The console renders a refusal in
+//! the page's language from its code; internal details (database
+//! messages) are logged, not sent.
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use raffle_core::Error;
+use raffle_core::{Error, Refusal};
 
 #[derive(Debug)]
 pub struct AppError {
     pub status: StatusCode,
     pub message: String,
+    /// The rule that refused the change, if a rule did.
+    pub refusal: Option<Refusal>,
 }
 
 impl AppError {
@@ -18,6 +23,44 @@ impl AppError {
         AppError {
             status,
             message: message.into(),
+            refusal: None,
+        }
+    }
+
+    /// A change the rules refuse: 409, with the refusal's code.
+    pub fn refused(r: Refusal) -> AppError {
+        AppError {
+            status: StatusCode::CONFLICT,
+            message: Error::Refused(r.clone()).to_string(),
+            refusal: Some(r),
+        }
+    }
+
+    /// The same error with another status.
+    pub fn with_status(self, status: StatusCode) -> AppError {
+        AppError { status, ..self }
+    }
+
+    /// The stable code of the answer: the refusal's, else the kind of
+    /// failure its status says.
+    pub fn code(&self) -> &'static str {
+        if let Some(r) = &self.refusal {
+            return r.code();
+        }
+        match self.status {
+            StatusCode::BAD_REQUEST => "bad_request",
+            StatusCode::UNAUTHORIZED => "unauthenticated",
+            StatusCode::FORBIDDEN => "forbidden",
+            StatusCode::NOT_FOUND => "not_found",
+            StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+            StatusCode::CONFLICT => "conflict",
+            StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+            StatusCode::UNPROCESSABLE_ENTITY => "invalid",
+            StatusCode::TOO_MANY_REQUESTS => "rate_limited",
+            StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+            s if s.is_client_error() => "bad_request",
+            _ => "internal",
         }
     }
 
@@ -38,7 +81,8 @@ impl From<Error> for AppError {
             Error::Storage(_) | Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::UnknownEntry(_) | Error::Random(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        match &e {
+        match e {
+            Error::Refused(r) => AppError::refused(r),
             Error::Storage(detail) => {
                 eprintln!("raffled: storage error: {detail}");
                 AppError::new(
@@ -46,7 +90,7 @@ impl From<Error> for AppError {
                     "the system cannot take this change now; nothing was charged twice: retry with the same Idempotency-Key",
                 )
             }
-            _ => AppError::new(status, e.to_string()),
+            e => AppError::new(status, e.to_string()),
         }
     }
 }
@@ -55,7 +99,7 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         (
             self.status,
-            Json(serde_json::json!({ "error": self.message })),
+            Json(serde_json::json!({ "error": self.message, "code": self.code() })),
         )
             .into_response()
     }

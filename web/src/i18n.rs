@@ -189,6 +189,14 @@ fn parse_catalogue(text: &'static str) -> HashMap<&'static str, &'static str> {
         .collect()
 }
 
+/// A refusal in `lang`, from the catalogue's `refusal.<code>` text with
+/// its `{param}` marks filled in.
+pub fn refusal(lang: Lang, r: &raffle_core::Refusal) -> String {
+    let params = r.params();
+    let args: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    lang.f(r.key(), &args)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,6 +224,50 @@ mod tests {
             "missing from fr-CA.txt: {missing_fr:?}"
         );
         assert!(missing_en.is_empty(), "missing from en.txt: {missing_en:?}");
+    }
+
+    /// Every refusal the rules make reads in both languages: its key is in
+    /// both catalogues, each fills exactly the refusal's own parameters,
+    /// and the English text is the refusal's own (the API's message).
+    #[test]
+    fn every_refusal_reads_in_both_catalogues() {
+        let all = raffle_core::Refusal::every();
+        assert!(all.len() > 50, "{} refusals", all.len());
+        for r in &all {
+            for lang in LANGS {
+                let text = lang.t(r.key());
+                assert_ne!(text, r.key(), "{} is missing from {}", r.key(), lang.tag());
+                let mut marks: Vec<&str> = text
+                    .split('{')
+                    .skip(1)
+                    .filter_map(|m| m.split_once('}').map(|(name, _)| name))
+                    .collect();
+                marks.sort();
+                marks.dedup();
+                let mut params: Vec<&str> = r.params().iter().map(|(k, _)| *k).collect();
+                params.sort();
+                assert_eq!(marks, params, "{} in {}: marks", r.key(), lang.tag());
+                let filled = refusal(lang, r);
+                assert!(
+                    !filled.contains('{'),
+                    "{} in {}: {filled}",
+                    r.key(),
+                    lang.tag()
+                );
+            }
+            assert_eq!(
+                format!("refused: {}", refusal(Lang::En, r)),
+                raffle_core::Error::Refused(r.clone()).to_string(),
+                "{}: the English catalogue and the API differ",
+                r.key()
+            );
+            assert_ne!(
+                refusal(Lang::FrCa, r),
+                refusal(Lang::En, r),
+                "{}: not translated",
+                r.key()
+            );
+        }
     }
 
     /// Every `.t("key")` and `.f("key", ...)` in the page code is in both

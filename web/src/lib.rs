@@ -10,7 +10,6 @@ pub mod edge;
 pub mod error;
 pub mod i18n;
 pub mod keys;
-pub mod measure;
 pub mod openapi;
 pub mod operations;
 pub mod pages;
@@ -57,8 +56,9 @@ pub async fn start(config: Config) -> Result<AppState, String> {
     let store = Store::connect(&config.database_url)
         .await
         .map_err(|e| e.to_string())?;
-    let publications = publications::Publications::open(config.publications_dir(), true)
-        .map_err(|e| e.to_string())?;
+    let publications: Arc<dyn publications::PublicationStore> = Arc::new(
+        publications::DirStore::open(config.publications_dir(), true).map_err(|e| e.to_string())?,
+    );
     let witnesses = witness::from_config(&config)?;
     let sequencer = Sequencer::start(
         store.clone(),
@@ -67,6 +67,8 @@ pub async fn start(config: Config) -> Result<AppState, String> {
             signer,
             publications,
             witnesses: witness::cosigners(&witnesses),
+            clock: Arc::new(raffle_core::clock::SystemClock),
+            faults: None,
         },
     )
     .await

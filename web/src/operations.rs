@@ -10,10 +10,10 @@ use crate::AppState;
 use crate::auth::Staff;
 use crate::error::AppError;
 use axum::http::StatusCode;
-use raffle_core::Money;
 use raffle_core::entry::{Body, RaffleConfig, RedrawReason, VoidReason};
 use raffle_core::store::sequencer::{Change, Sequenced};
 use raffle_core::validation::ValidationNumber;
+use raffle_core::{Money, Refusal};
 use serde_json::{Value, json};
 
 /// Records who froze or performed a draw (GLI-31 5.6.1).
@@ -80,7 +80,7 @@ pub async fn update_raffle(
                     .record_event(
                         "raffles",
                         "configuration_change_refused",
-                        &json!({ "raffle": id, "reason": reason }),
+                        &json!({ "raffle": id, "reason": reason.to_string(), "code": reason.code() }),
                         Some(&staff.user.staff_id),
                     )
                     .await?;
@@ -221,10 +221,9 @@ pub async fn request_reconciliation(
             .ok_or_else(|| AppError::not_found("no such raffle"))?;
         r.draw_config(draw)?;
         if r.draws.get(draw).is_some_and(|d| d.reconciled) {
-            return Err(AppError::new(
-                StatusCode::CONFLICT,
-                "this draw's sales and voids are already reconciled",
-            ));
+            return Err(AppError::refused(Refusal::DrawAlreadyReconciled {
+                draw: draw.to_string(),
+            }));
         }
     }
     request_approval(
@@ -256,10 +255,9 @@ pub async fn request_void(
             .sale(sale)
             .ok_or_else(|| AppError::not_found("no such sale"))?;
         if s.voided {
-            return Err(AppError::new(
-                StatusCode::CONFLICT,
-                "the sale is already voided",
-            ));
+            return Err(AppError::refused(Refusal::SaleAlreadyVoided {
+                sale: sale.to_string(),
+            }));
         }
     }
     request_approval(
@@ -353,22 +351,20 @@ pub async fn decide_approval(
         }
     }
     if requester == staff.user.id {
-        return Err(AppError::new(
-            StatusCode::FORBIDDEN,
-            "the requester cannot approve their own request (GLI-31 5.2.4)",
-        ));
+        return Err(
+            AppError::refused(Refusal::ApproverIsRequester {}).with_status(StatusCode::FORBIDDEN)
+        );
     }
     if current != "pending" {
-        return Err(AppError::new(
-            StatusCode::CONFLICT,
-            format!("the request is already {current}"),
-        ));
+        return Err(AppError::refused(Refusal::ApprovalAlreadyDecided {
+            status: current.clone(),
+        }));
     }
     let (kind, payload, requester) = state
         .store
         .claim_approval(id, &staff.user.id, status)
         .await?
-        .ok_or_else(|| AppError::new(StatusCode::CONFLICT, "the request was decided meanwhile"))?;
+        .ok_or_else(|| AppError::refused(Refusal::ApprovalDecidedMeanwhile {}))?;
     state
         .store
         .record_event(
@@ -545,10 +541,7 @@ pub async fn perform_draw(
         Some(c) => c,
         None if state.config.witness_keys.is_empty() => Vec::new(),
         None => {
-            return Err(AppError::new(
-                StatusCode::CONFLICT,
-                "a witness is configured: its contribution to this draw is required first",
-            ));
+            return Err(AppError::refused(Refusal::WitnessContributionRequired {}));
         }
     };
     let s = state
@@ -615,10 +608,9 @@ pub async fn pay_claim(
     let vn = ValidationNumber::parse(validation_number.trim())?;
     let (raffle, sale, draw, published) = unclaimed_win(state, validation_number).await?;
     if published {
-        return Err(AppError::new(
-            StatusCode::CONFLICT,
-            "this ticket's validation number was published when an earlier prize was paid, so it proves nothing: pay this prize through a supervised claim (the winner's identity checked and a second person approving)",
-        ));
+        return Err(AppError::refused(Refusal::ValidationNumberPublished {
+            sale,
+        }));
     }
     let s = state
         .sequencer
@@ -667,7 +659,7 @@ async fn unclaimed_win(
                 .is_some_and(|s| !s.claimed && s.winner.as_ref().is_some_and(|w| w.sale == sale))
         })
         .map(|d| d.id.clone())
-        .ok_or_else(|| AppError::new(StatusCode::CONFLICT, "this ticket has no unclaimed prize"))?;
+        .ok_or_else(|| AppError::refused(Refusal::NoUnclaimedPrize {}))?;
     let published = r.revealed.contains_key(&sale);
     Ok((raffle, sale, draw, published))
 }
@@ -710,10 +702,7 @@ pub async fn request_supervised_claim(
     }
     let (raffle, sale, draw, published) = unclaimed_win(state, validation_number).await?;
     if !published {
-        return Err(AppError::new(
-            StatusCode::CONFLICT,
-            "this ticket's validation number is still secret: pay the prize as an ordinary claim",
-        ));
+        return Err(AppError::refused(Refusal::ValidationNumberStillSecret {}));
     }
     let identity = Identity {
         name: identity.name.trim().to_string(),

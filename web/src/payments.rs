@@ -22,11 +22,11 @@ use crate::AppState;
 use crate::error::AppError;
 use crate::receipt::{proof_for_sale, receipt};
 use axum::http::StatusCode;
-use raffle_core::Timestamp;
 use raffle_core::entry::Channel;
 use raffle_core::store::orders::OrderRecord;
 use raffle_core::store::sequencer::Change;
 use raffle_core::validation::ValidationNumber;
+use raffle_core::{Refusal, Timestamp};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -289,18 +289,11 @@ async fn finish_order(state: &AppState, o: &OrderRecord) -> Result<(StatusCode, 
         }
         // The draft (with the validation number) is kept 24 hours: a payment
         // confirmed later than that cannot be issued a ticket.
-        ("paid", None) => {
-            refund(
-                state,
-                &o.id,
-                "payment was confirmed more than 24 hours after the order".into(),
-            )
-            .await
-        }
-        (status, _) => Err(AppError::new(
-            StatusCode::CONFLICT,
-            format!("order {} is {status}", o.id),
-        )),
+        ("paid", None) => refund(state, &o.id, Refusal::PaymentConfirmedTooLate {}).await,
+        (status, _) => Err(AppError::refused(Refusal::OrderNotIssuable {
+            order: o.id.clone(),
+            status: status.to_string(),
+        })),
     }
 }
 
@@ -339,8 +332,8 @@ pub async fn issue_paid_order(
                     .await?;
                 continue;
             }
-            Err(raffle_core::Error::Refused(reason))
-                if reason.contains(&format!("sale {} already exists", o.order_id)) =>
+            Err(raffle_core::Error::Refused(Refusal::SaleExists { sale }))
+                if sale == o.order_id =>
             {
                 // Sequenced by an earlier attempt whose answer was lost.
                 let (entry, proof) = proof_for_sale(state, &o.order_id).await?;
@@ -359,13 +352,22 @@ pub async fn issue_paid_order(
 async fn refund(
     state: &AppState,
     order: &str,
-    reason: String,
+    reason: Refusal,
 ) -> Result<(StatusCode, Value), AppError> {
-    let body =
-        json!({ "error": format!("refused: {reason}"), "order_id": order, "refunded": true });
+    let body = json!({
+        "error": raffle_core::Error::Refused(reason.clone()).to_string(),
+        "code": reason.code(),
+        "order_id": order,
+        "refunded": true,
+    });
     state
         .store
-        .refund_order(order, &reason, StatusCode::CONFLICT.as_u16(), &body)
+        .refund_order(
+            order,
+            &reason.to_string(),
+            StatusCode::CONFLICT.as_u16(),
+            &body,
+        )
         .await?;
     Ok((StatusCode::CONFLICT, body))
 }

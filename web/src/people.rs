@@ -27,6 +27,7 @@ use crate::auth::{
 use crate::error::AppError;
 use crate::operations::{Decided, request_approval};
 use axum::http::StatusCode;
+use raffle_core::Refusal;
 use raffle_core::store::people::{ENROL_HOURS, User};
 use serde_json::{Value, json};
 
@@ -91,10 +92,9 @@ pub async fn create_user(
     // Checked before anyone is asked to approve.
     crate::auth::new_enrolment(username, roles)?;
     if state.store.user_by_name(username).await?.is_some() {
-        return Err(AppError::new(
-            StatusCode::CONFLICT,
-            format!("a user named {username:?} already exists"),
-        ));
+        return Err(AppError::refused(Refusal::UserExists {
+            username: username.to_string(),
+        }));
     }
     if needs_second_administrator(state).await? {
         let payload = json!({ "username": username, "roles": roles });
@@ -394,10 +394,7 @@ pub async fn enrolment_password(
 ) -> Result<Value, AppError> {
     // Once: a stolen enrolment session must not re-key the account.
     if !user.must_set_password {
-        return Err(AppError::new(
-            StatusCode::CONFLICT,
-            "your password is set: confirm your authenticator with POST /api/v1/enrolment/totp (an administrator can reset the enrolment)",
-        ));
+        return Err(AppError::refused(Refusal::PasswordAlreadySet {}));
     }
     check_new_password(&user.username, password)?;
     let hash = hash_password_blocking(state, password).await?;

@@ -2,7 +2,7 @@
 //! sign-in with password and TOTP, lock-out and idle expiry; and a raffle run
 //! end to end by a manager and two finance users, with two-person approvals.
 
-mod common;
+use testkit::app as common;
 
 use axum::http::StatusCode;
 use common::{App, PURCHASE, app, app_with_witnesses, approve, call, drop_database, request, rows};

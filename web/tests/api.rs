@@ -1,7 +1,7 @@
 //! The public API in-process (router driven with `oneshot`), against the
 //! real PostgreSQL and a real publication directory.
 
-mod common;
+use testkit::app as common;
 
 use axum::http::StatusCode;
 use common::{App, PURCHASE, app, drop_database, request, rows};

@@ -7,7 +7,7 @@
 //! form, seeing the receipt and checking the ticket. `SCREENSHOTS=<dir>` keeps a screenshot of
 //! every page (`scripts/screenshots`).
 
-mod common;
+use testkit::app as common;
 
 use common::{app, drop_database};
 use std::path::Path;

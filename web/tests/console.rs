@@ -8,7 +8,7 @@
 //! (2.3.3, 5.2.4), sales closed (2.6.2), the reconciliation acknowledged
 //! (2.6.1, 2.6.3), the draw frozen and performed, the claim paid (2.7.1).
 
-mod common;
+use testkit::app as common;
 
 use axum::http::StatusCode;
 use common::{App, PURCHASE, app, call, drop_database};

@@ -5,7 +5,7 @@
 //! a prefix of the final log; the root recomputed from the published tiles
 //! equals the published checkpoint.
 
-mod common;
+use testkit::app as common;
 
 use common::{PURCHASE, drop_database, fresh_database, http};
 use std::collections::{HashMap, HashSet};
@@ -15,7 +15,7 @@ use transparency::store::{TileHashSource, read_entry};
 use transparency::{Checkpoint, Note};
 
 fn free_port() -> u16 {
-    web::measure::free_local_port().unwrap()
+    testkit::measure::free_local_port().unwrap()
 }
 
 fn random_below(n: u64) -> u64 {
@@ -148,7 +148,7 @@ async fn sigkill_under_load_loses_and_duplicates_nothing() {
 
     // The published log, verified as a whole.
     let publications = dir.path().join("publications");
-    let (storage, vkey, report) = web::measure::verify_own_publications(&publications).unwrap();
+    let (storage, vkey, report) = testkit::measure::verify_own_publications(&publications).unwrap();
     let size = report.checkpoint.checkpoint.size;
     let mut in_log: HashMap<String, u32> = HashMap::new();
     let mut numbers = HashSet::new();

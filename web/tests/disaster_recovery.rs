@@ -3,7 +3,7 @@
 //! forward from the published log, and every sale acknowledged after the
 //! dump is back; the log it signs next is a consistent extension.
 
-mod common;
+use testkit::app as common;
 
 use common::{PURCHASE, drop_database, fresh_database, http};
 use std::process::Command;
@@ -136,7 +136,7 @@ async fn a_restored_dump_is_rolled_forward_from_the_published_log() {
         "78"
     );
     let publications = dir.path().join("publications");
-    let (storage, _, report) = web::measure::verify_own_publications(&publications).unwrap();
+    let (storage, _, report) = testkit::measure::verify_own_publications(&publications).unwrap();
     let old =
         Checkpoint::parse_text(Note::parse(&checkpoint_before_restore).unwrap().text()).unwrap();
     let src = TileHashSource::new(&storage, report.checkpoint.checkpoint.size);

@@ -2,7 +2,7 @@
 //! header timeout without slowing other buyers down, and HTTPS with
 //! rustls (TLS 1.2 and 1.3 only, `__Host-` cookies, HSTS).
 
-mod common;
+use testkit::app as common;
 
 use common::{PURCHASE, drop_database, fresh_database, http};
 use std::time::{Duration, Instant};
@@ -23,7 +23,7 @@ impl Drop for Raffled {
 }
 
 fn free_port() -> u16 {
-    web::measure::free_local_port().unwrap()
+    testkit::measure::free_local_port().unwrap()
 }
 
 /// Starts `raffled demo` with `env`, waiting until `ready` (given its

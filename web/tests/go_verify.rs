@@ -2,7 +2,7 @@
 //! Go reference implementation (sumdb/note and sumdb/tlog), through the
 //! interoperability program of `transparency/tests/interop/`.
 
-mod common;
+use testkit::app as common;
 
 use common::{PURCHASE, drop_database};
 use std::path::Path;

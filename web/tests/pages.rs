@@ -4,7 +4,7 @@
 //! and French (Canada), each with the security headers.
 //! The same pages in Chromium: `browser.rs`; the console's pages: `console.rs`.
 
-mod common;
+use testkit::app as common;
 
 use axum::http::StatusCode;
 use common::{PURCHASE, app, drop_database};

@@ -3,7 +3,7 @@
 //! enrolment codes reach only the approver, enrolment through the API,
 //! password change, credential reset, disabling and session revocation.
 
-mod common;
+use testkit::app as common;
 
 use axum::http::StatusCode;
 use common::{App, app, approve, call, drop_database, enrol_with_code};

@@ -2,7 +2,7 @@
 //! found, tried the way an attacker would, in-process against the real
 //! PostgreSQL and publication directory.
 
-mod common;
+use testkit::app as common;
 
 use axum::extract::ConnectInfo;
 use axum::http::StatusCode;

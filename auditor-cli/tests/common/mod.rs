@@ -5,8 +5,7 @@
 //! and both claims, and the significant events anchored.
 #![allow(dead_code)]
 
-#[path = "../../../web/tests/common/mod.rs"]
-pub mod web_common;
+pub use testkit::app as web_common;
 
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};

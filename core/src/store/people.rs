@@ -9,7 +9,7 @@
 //! confirm their authenticator.
 
 use super::{Store, uuid};
-use crate::{Error, Result};
+use crate::{Error, Refusal, Result};
 use sqlx::Row;
 
 /// Sessions end after this long without use.
@@ -130,9 +130,7 @@ async fn keep_an_administrator(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>) -
         .fetch_one(&mut **tx)
         .await?;
     if admins == 0 {
-        return Err(Error::Refused(
-            "at least one enabled user must keep the administrator role".into(),
-        ));
+        return Err(Error::Refused(Refusal::LastAdministrator {}));
     }
     Ok(())
 }
@@ -164,10 +162,9 @@ impl Store {
         .execute(&self.pool)
         .await?;
         if done.rows_affected() == 0 {
-            return Err(Error::Refused(format!(
-                "a user named {:?} already exists",
-                user.username
-            )));
+            return Err(Error::Refused(Refusal::UserExists {
+                username: user.username.clone(),
+            }));
         }
         Ok(())
     }
@@ -769,9 +766,9 @@ impl Store {
         .execute(&self.pool)
         .await?;
         if done.rows_affected() == 0 {
-            return Err(Error::Refused(format!(
-                "draw {draw} already has its contribution"
-            )));
+            return Err(Error::Refused(Refusal::ContributionAlreadySaved {
+                draw: draw.to_string(),
+            }));
         }
         Ok(())
     }

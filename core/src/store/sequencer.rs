@@ -29,11 +29,13 @@
 
 use super::witnessing::{Cosigner, Witnessing};
 use super::{Store, project, project_batch};
+use crate::clock::Clock;
 use crate::draw::{new_seed, seed_commitment};
 use crate::entry::*;
 use crate::ledger::{Ledger, Status};
-use crate::{Error, Money, Result, Timestamp};
-use publications::Publications;
+use crate::{Error, Money, Refusal, Result, Timestamp};
+use publications::faults::{Call, Fault, Plan};
+use publications::{PublicationStore, Tiles};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use tokio::sync::{mpsc, oneshot};
@@ -41,7 +43,7 @@ use transparency::Hash;
 use transparency::key::NoteSigner;
 use transparency::note::Note;
 use transparency::proof::inclusion_proof;
-use transparency::store::{Appender, DirStorage, TileHashSource, read_entry};
+use transparency::store::{Appender, TileHashSource, read_entry};
 
 /// Most changes sequenced in one batch.
 pub const MAX_BATCH: usize = 4096;
@@ -176,10 +178,18 @@ type Reply = oneshot::Sender<Result<Sequenced>>;
 pub struct SequencerConfig {
     pub origin: String,
     pub signer: NoteSigner,
-    pub publications: Publications,
+    /// Where the log is published (a local directory, later S3).
+    pub publications: Arc<dyn PublicationStore>,
     /// Witnesses every checkpoint is offered to before it is published
     /// (close and draw checkpoints wait for them: see [`super::witnessing`]).
     pub witnesses: Vec<Arc<dyn Cosigner>>,
+    /// The time entries are stamped with ([`crate::clock::SystemClock`]
+    /// but in tests).
+    pub clock: Arc<dyn Clock>,
+    /// Faults a test injects into the database commit of a batch (the
+    /// publication store's own calls are wrapped in
+    /// [`publications::faults::Faulty`]); `None` in production.
+    pub faults: Option<Arc<Plan>>,
 }
 
 /// A handle on the running sequencer.
@@ -192,7 +202,7 @@ pub struct Sequencer {
 
 /// The sequencer's durable-state view, rebuilt by [`recover`].
 struct State {
-    appender: Appender<DirStorage>,
+    appender: Appender<Tiles>,
     published: Option<Vec<u8>>,
     seeds: HashMap<(String, String), [u8; 32]>,
 }
@@ -365,7 +375,7 @@ impl Task {
         let mut refusals: Vec<(Reply, Error)> = Vec::new();
         {
             let mut ledger = self.ledger.write().expect("ledger lock");
-            let now = Timestamp::now();
+            let now = self.config.clock.now();
             let time = ledger.last_time().map_or(now, |last| last.max(now));
             // Raffles whose end time has come close first (GLI-31 2.6.2).
             let due: Vec<String> = ledger
@@ -560,7 +570,27 @@ impl Task {
         *self.latest.write().expect("checkpoint lock") = Some(note.clone());
         // Published: from here a failed commit is repaired by rolling the
         // database forward from the published log.
-        tx.commit().await?;
+        match self
+            .config
+            .faults
+            .as_ref()
+            .and_then(|p| p.take(Call::Commit))
+        {
+            None => tx.commit().await?,
+            Some(Fault::Before) => {
+                return Err(Error::Storage("injected fault: the commit failed".into()));
+            }
+            Some(Fault::After) => {
+                tx.commit().await?;
+                return Err(Error::Storage(
+                    "injected fault: the commit's answer was lost".into(),
+                ));
+            }
+            Some(Fault::Slow(d)) => {
+                tokio::time::sleep(d).await;
+                tx.commit().await?;
+            }
+        }
         let committed = started.elapsed();
         // A slow batch holds every buyer in it: say where the time went.
         if committed > SLOW_BATCH {
@@ -584,9 +614,11 @@ fn build(
     new_seeds: &mut Vec<(String, String, [u8; 32])>,
 ) -> Result<Body> {
     let raffle_state = |id: &str| {
-        ledger
-            .raffle(id)
-            .ok_or_else(|| Error::Refused(format!("no raffle {id}")))
+        ledger.raffle(id).ok_or_else(|| {
+            Error::Refused(Refusal::NoRaffle {
+                raffle: id.to_string(),
+            })
+        })
     };
     Ok(match change.clone() {
         Change::SoftwareStarted {
@@ -637,7 +669,11 @@ fn build(
                 .packages
                 .iter()
                 .find(|p| p.id == package)
-                .ok_or_else(|| Error::Refused(format!("no package {package:?}")))?;
+                .ok_or_else(|| {
+                    Error::Refused(Refusal::NoPackage {
+                        package: package.clone(),
+                    })
+                })?;
             let count = u64::from(p.tickets) * u64::from(quantity);
             let price = p
                 .price
@@ -716,7 +752,9 @@ fn build(
         } => {
             let r = raffle_state(&raffle)?;
             if r.draws.get(&draw).and_then(|d| d.frozen.as_ref()).is_none() {
-                return Err(Error::Refused(format!("draw {draw} is not frozen")));
+                return Err(Error::Refused(Refusal::DrawNotFrozen {
+                    draw: draw.clone(),
+                }));
             }
             let seed = seeds
                 .get(&(raffle.clone(), draw.clone()))
@@ -736,9 +774,7 @@ fn build(
                 .get(&draw)
                 .and_then(|d| d.performed.as_ref())
                 .ok_or_else(|| {
-                    Error::Refused(format!(
-                        "draw {draw} cannot be redrawn before it is performed"
-                    ))
+                    Error::Refused(Refusal::RedrawBeforePerformed { draw: draw.clone() })
                 })?;
             let redraw = Redraw {
                 reason,
@@ -766,16 +802,16 @@ fn build(
             let state = r
                 .draws
                 .get(&draw)
-                .ok_or_else(|| Error::Refused(format!("no draw {draw:?}")))?;
+                .ok_or_else(|| Error::Refused(Refusal::NoDraw { draw: draw.clone() }))?;
             let winner = state
                 .winner
                 .as_ref()
-                .ok_or_else(|| Error::Refused(format!("draw {draw} has no winner yet")))?;
+                .ok_or_else(|| Error::Refused(Refusal::NoWinnerYet { draw: draw.clone() }))?;
             let prize = state
                 .frozen
                 .as_ref()
                 .map(|f| f.prize)
-                .ok_or_else(|| Error::Refused(format!("draw {draw} is not frozen")))?;
+                .ok_or_else(|| Error::Refused(Refusal::DrawNotFrozen { draw: draw.clone() }))?;
             Body::ClaimPaid(ClaimPaid {
                 raffle,
                 draw,
@@ -845,8 +881,7 @@ async fn recover(
             "the database holds {db_size} entries but the published log only {published_size}: refusing to sign"
         )));
     }
-    let storage = DirStorage::new(config.publications.dir(), true)
-        .map_err(|e| Error::Storage(e.to_string()))?;
+    let storage = Tiles(config.publications.clone());
     if published_size > db_size {
         // Roll forward: the published log is the source of truth.
         let mut tx = store.pool.begin().await?;

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use transparency::NoteVerifier;
 use transparency::note::Note;
 use transparency::proof::consistency_proof;
-use transparency::store::{DirStorage, TileHashSource};
+use transparency::store::{TileHashSource, TileStorage};
 use transparency::witness::{AddCheckpointRequest, apply_cosignatures, parse_conflict_size};
 
 /// How long a close or draw checkpoint waits for every cosignature.
@@ -75,10 +75,10 @@ impl Witnessing {
     /// Offers `note` (the log's signed checkpoint of `size`) to every
     /// witness and adds their cosignatures. Fails only for a `critical`
     /// checkpoint some witness did not cosign.
-    pub async fn cosign(
+    pub async fn cosign<S: TileStorage + Sync>(
         &mut self,
         witnesses: &[Arc<dyn Cosigner>],
-        storage: &DirStorage,
+        storage: &S,
         note: Note,
         size: u64,
         critical: bool,
@@ -129,10 +129,10 @@ impl Witnessing {
 
     /// One witness, retried within `wait`: a 409 teaches the size it last
     /// cosigned; other failures are retried only for critical checkpoints.
-    async fn cosign_one(
+    async fn cosign_one<S: TileStorage + Sync>(
         &mut self,
         w: &dyn Cosigner,
-        storage: &DirStorage,
+        storage: &S,
         note: &Note,
         size: u64,
         wait: Duration,
@@ -190,7 +190,7 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicU32, Ordering};
     use transparency::key::{ALG_COSIGNATURE_V1, ALG_ED25519};
-    use transparency::store::Appender;
+    use transparency::store::{Appender, DirStorage};
     use transparency::witness::{FileWitnessState, Witness};
     use transparency::{Checkpoint, NoteSigner};
 

@@ -187,13 +187,18 @@ impl Console {
         )
     }
 
-    /// A refused or failed operation: its message under the catalogue's
-    /// lead, with the status it carries.
+    /// A refused or failed operation under the catalogue's lead: a rule's
+    /// refusal in the page's language, any other failure as its message.
     pub fn refusal(&self, e: &AppError) -> Markup {
         html! {
             div.error role="alert" {
                 p { (self.lang.t("console.refused.lead")) }
-                p { (e.message) }
+                p {
+                    @match &e.refusal {
+                        Some(r) => (crate::i18n::refusal(self.lang, r)),
+                        None => (e.message),
+                    }
+                }
             }
         }
     }

@@ -1,8 +1,8 @@
 //! Helpers shared by the measuring binaries (`load-purchases`,
-//! `bench-draw`, `bench-pages`) and the tests that run `raffled`: CPU time
-//! read from `/proc`, a free local port, the clean-up of the scratch
-//! database, a `raffled serve` process and JSON calls to its API, and the
-//! verification of the log a server of their own published.
+//! `bench-draw`, `bench-pages`) and the tests that run `raffled` as a
+//! process: CPU time read from `/proc`, a free local port, a `raffled
+//! serve` process and JSON calls to its API, and the verification of the
+//! log a server of their own published.
 
 use serde_json::{Value, json};
 use std::process::Stdio;
@@ -43,19 +43,6 @@ pub fn free_local_port() -> Result<u16, String> {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .map_err(|e| e.to_string())
-}
-
-/// Drops a scratch database (`server` is the URL without a database).
-pub async fn drop_database(server: &str, name: &str) {
-    if let Ok(opts) = format!("{server}/postgres").parse::<sqlx::postgres::PgConnectOptions>()
-        && let Ok(mut conn) = sqlx::ConnectOptions::connect(&opts).await
-    {
-        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-        )))
-        .execute(&mut conn)
-        .await;
-    }
 }
 
 /// What [`verify_own_publications`] gives back: the store, the key it
@@ -168,7 +155,7 @@ pub async fn sign_in(
     password: &str,
     secret: &str,
 ) -> Result<String, String> {
-    let code = crate::auth::totp_now(secret).map_err(|e| e.message)?;
+    let code = web::auth::totp_now(secret).map_err(|e| e.message)?;
     let v = expect(
         "sign-in",
         201,
@@ -207,7 +194,7 @@ pub async fn bootstrap_administrator(
 
 /// A scratch `raffled serve` of a measuring binary: the `raffled` built
 /// beside it, a data directory (removed when dropped), a database name on
-/// `server` (drop it with [`drop_database`]) and the environment to start
+/// `server` (drop it with [`crate::db::drop_database_on`]) and the environment to start
 /// it with.
 pub struct Scratch {
     pub raffled: std::path::PathBuf,
@@ -309,7 +296,7 @@ pub async fn staff_session(
     )
     .await?;
     let token = s["token"].as_str().unwrap_or_default().to_string();
-    let password = crate::auth::random_token::<18>().map_err(|e| e.message)?;
+    let password = web::auth::random_token::<18>().map_err(|e| e.message)?;
     let secret = expect(
         "setting a password",
         200,
@@ -327,7 +314,7 @@ pub async fn staff_session(
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let totp = crate::auth::totp_now(&secret).map_err(|e| e.message)?;
+    let totp = web::auth::totp_now(&secret).map_err(|e| e.message)?;
     expect(
         "confirming the authenticator",
         200,

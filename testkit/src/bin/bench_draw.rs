@@ -17,10 +17,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use raffle_core::Timestamp;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-use web::measure::{
+use testkit::measure::{
     Scratch, administrator_session, bootstrap_administrator, buy_in_closed_loop, call, client,
-    drop_database, expect, one_draw_raffle, open_raffle, process_cpu_us, staff_session,
-    start_server,
+    expect, one_draw_raffle, open_raffle, process_cpu_us, staff_session, start_server,
 };
 
 /// A draw over many numbers, end to end through `raffled`.
@@ -59,7 +58,7 @@ async fn run(args: Args) -> Result<(), String> {
     let admin = bootstrap_administrator(&scratch.raffled, &scratch.env).await?;
     let result = bench(&args, &scratch, &client()?, &admin).await;
     // Tidy up the database whatever happened.
-    drop_database(&args.database, &scratch.db).await;
+    let _ = testkit::db::drop_database_on(&args.database, &scratch.db).await;
     result
 }
 

@@ -15,10 +15,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use testkit::measure::{free_local_port, postgres_cpu_us, process_cpu_us, verify_own_publications};
 use transparency::store::read_entry;
-use web::measure::{
-    drop_database, free_local_port, postgres_cpu_us, process_cpu_us, verify_own_publications,
-};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -207,7 +205,7 @@ async fn run(args: Args) -> Result<(), String> {
             * 1000.0
     };
     let n = acked.len().max(1) as u64;
-    drop_database(&args.database, &db).await;
+    let _ = testkit::db::drop_database_on(&args.database, &db).await;
     // The three share the machine: how much each took, per purchase.
     eprintln!(
         "cpu per acknowledged purchase: load generator {} us, raffled {} us, PostgreSQL {} us",

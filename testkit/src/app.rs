@@ -1,33 +1,9 @@
-//! Helpers for the web tests: a fresh database per test, and a minimal
-//! HTTP/1.1 client for talking to a real `raffled` process.
-#![allow(dead_code)]
+//! `raffled` in-process for tests: the application on a fresh database
+//! and data directory, requests through its router, a minimal HTTP/1.1
+//! client for a real `raffled` process, and the enrolment and approval
+//! steps many tests take.
 
-use sqlx::ConnectOptions;
-
-pub fn database_url(name: &str) -> String {
-    let base = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    format!("{base}/{name}")
-}
-
-pub fn fresh_database() -> (String, String) {
-    let name = format!(
-        "raffle_test_{}",
-        raffle_core::ids::new_uuid().replace('-', "")
-    );
-    (database_url(&name), name)
-}
-
-pub async fn drop_database(name: &str) {
-    let opts: sqlx::postgres::PgConnectOptions = database_url("postgres").parse().unwrap();
-    let mut conn = opts.connect().await.unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-    )))
-    .execute(&mut conn)
-    .await
-    .unwrap();
-}
+pub use crate::db::{database_url, drop_database, fresh_database};
 
 pub const PURCHASE: &str = r#"{"package_id":"p3","buyer":{"age_confirmed":true,"region":"CA-ON"},"payment":{"provider":"test"}}"#;
 
@@ -120,7 +96,6 @@ pub async fn app() -> App {
 }
 
 /// How many rows a table of the app's database holds.
-#[allow(dead_code)]
 pub async fn rows(app: &App, table: &'static str) -> i64 {
     sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
         .fetch_one(&app.state.store.pool)
@@ -185,7 +160,6 @@ pub async fn call(
 /// enrolment code: the organisation has one administrator) and enrolled
 /// through the API: the code, a password of their own, the TOTP secret
 /// confirmed. Returns the enrolled session's token.
-#[allow(dead_code)]
 pub async fn enrol_via_api(app: &App, admin: &str, name: &str, roles: &[&str]) -> String {
     use axum::http::StatusCode;
     let (status, created) = call(
@@ -206,7 +180,6 @@ pub async fn enrol_via_api(app: &App, admin: &str, name: &str, roles: &[&str]) -
 }
 
 /// Signs in with a one-time enrolment code and completes the enrolment.
-#[allow(dead_code)]
 pub async fn enrol_with_code(app: &App, name: &str, code: &str) -> String {
     use axum::http::StatusCode;
     let (status, s) = call(

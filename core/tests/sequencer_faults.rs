@@ -1,0 +1,256 @@
+//! The fault table (after Sunlight's): every durable step of a batch — the
+//! publication store's reads, tile writes, checkpoint swap and other
+//! writes, and the database commit — failing before it persisted, failing
+//! after it persisted (its answer lost), and slow. After each case:
+//!
+//! - the published log verifies, and it, the database and the ledger hold
+//!   the same entries (a restarted sequencer agrees too);
+//! - every acknowledged sale is in the log (nothing acknowledged is lost);
+//! - every sale in the log was submitted (nothing is invented), and a sale
+//!   whose call failed is either absent, or present and found by its retry
+//!   (`sale_exists`): an error never hides a half-made change;
+//! - a step that failed before publishing left nothing of its batch.
+
+use publications::faults::{Call, Fault};
+use raffle_core::entry::*;
+use raffle_core::store::sequencer::{Change, Sequencer};
+use raffle_core::validation::ValidationNumber;
+use raffle_core::{Error, Timestamp};
+use std::collections::BTreeSet;
+use std::time::Duration;
+use testkit::sequencer::Harness;
+
+const STAFF: &str = "s_0000000000000001";
+const SALES: usize = 12;
+const SLOW: Fault = Fault::Slow(Duration::from_millis(300));
+
+const CASES: &[(Call, Fault)] = &[
+    (Call::WriteTiles, Fault::Before),
+    (Call::WriteTiles, Fault::After),
+    (Call::WriteTiles, SLOW),
+    (Call::SwapCheckpoint, Fault::Before),
+    (Call::SwapCheckpoint, Fault::After),
+    (Call::SwapCheckpoint, SLOW),
+    (Call::Commit, Fault::Before),
+    (Call::Commit, Fault::After),
+    (Call::Commit, SLOW),
+    (Call::Read, Fault::Before),
+    (Call::Read, SLOW),
+    (Call::Put, Fault::Before),
+    (Call::Put, Fault::After),
+];
+
+fn config() -> RaffleConfig {
+    let Body::RaffleCreated(c) = &examples()[1].body else {
+        unreachable!()
+    };
+    let mut c = c.config.clone();
+    let now = Timestamp::now().as_micros();
+    c.sales_start = Timestamp::from_micros(now - 60_000_000);
+    c.sales_end = Timestamp::from_micros(now + 3_600_000_000);
+    c.max_tickets = None;
+    c.draws.remove(0);
+    c.draws[0].cutoff = c.sales_end;
+    c.draws[0].draw_at = c.sales_end;
+    c
+}
+
+fn sale(raffle: &str) -> Change {
+    Change::IssueSale {
+        order: raffle_core::ids::new_uuid(),
+        raffle: raffle.into(),
+        package: "p1".into(),
+        quantity: 1,
+        stamped: Timestamp::now(),
+        validation: ValidationNumber::generate().unwrap().commitment(raffle),
+        channel: Channel::Online,
+        rsu: None,
+    }
+}
+
+fn order(change: &Change) -> String {
+    let Change::IssueSale { order, .. } = change else {
+        unreachable!()
+    };
+    order.clone()
+}
+
+/// Submits until the sequencer answers something other than "unavailable"
+/// (it recovers from a failed batch before the next).
+async fn settled(seq: &Sequencer, change: Change) -> raffle_core::Result<u64> {
+    for _ in 0..100 {
+        match seq.submit(change.clone()).await {
+            Err(Error::Unavailable(_)) | Err(Error::Storage(_)) => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            other => return other.map(|s| s.index),
+        }
+    }
+    panic!("the sequencer never recovered");
+}
+
+/// Starts the harness's sequencer, waiting for a previous one to let go.
+async fn start(h: &Harness) -> raffle_core::Result<(raffle_core::store::Store, Sequencer)> {
+    for _ in 0..100 {
+        match h.start().await {
+            Err(e) if e.to_string().contains("already sequencing") => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            other => return other,
+        }
+    }
+    panic!("the previous sequencer kept its lock");
+}
+
+/// The sale ids of the published log, after verifying it as a whole.
+fn published_sales(h: &Harness) -> (u64, BTreeSet<String>) {
+    let storage = transparency::store::DirStorage::new(h.dir.path(), false).unwrap();
+    let report = transparency::fsck::verify_log(&storage, &h.key.verifier(), 2)
+        .expect("the published log verifies");
+    let mut sales = BTreeSet::new();
+    for i in 0..report.entries {
+        let bytes = transparency::store::read_entry(&storage, i, report.entries).unwrap();
+        if let Body::Sale(s) = Entry::parse(&bytes).unwrap().body {
+            assert!(
+                sales.insert(s.sale.clone()),
+                "sale {} twice in the log",
+                s.sale
+            );
+        }
+    }
+    (report.entries, sales)
+}
+
+async fn database_sales(store: &raffle_core::store::Store) -> (u64, BTreeSet<String>) {
+    let entries: i64 = sqlx::query_scalar("SELECT count(*) FROM log_entries")
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+    let ids: Vec<String> = sqlx::query_scalar("SELECT id::text FROM sales")
+        .fetch_all(&store.pool)
+        .await
+        .unwrap();
+    (entries as u64, ids.into_iter().collect())
+}
+
+async fn run_case(call: Call, fault: Fault) {
+    let case = format!("{call:?} {fault:?}");
+    let h = Harness::new();
+    if call == Call::Put {
+        // The only put is the verifier key, at start: the start fails and
+        // nothing is sequenced; the next start succeeds.
+        h.plan.arm(call, fault, 1);
+        assert!(
+            h.start().await.is_err(),
+            "{case}: started over a failed put"
+        );
+    }
+    let (store, seq) = start(&h).await.unwrap();
+    let raffle = raffle_core::ids::new_uuid();
+    for c in [
+        Change::CreateRaffle {
+            raffle: raffle.clone(),
+            config: config(),
+            by: STAFF.into(),
+        },
+        Change::OpenRaffle {
+            raffle: raffle.clone(),
+            by: STAFF.into(),
+        },
+    ] {
+        seq.submit(c).await.unwrap();
+    }
+    if call != Call::Put {
+        h.plan.arm(call, fault, 1);
+    }
+    let changes: Vec<Change> = (0..SALES).map(|_| sale(&raffle)).collect();
+    let mut tasks = Vec::new();
+    for c in &changes {
+        let (seq, c) = (seq.clone(), c.clone());
+        tasks.push(tokio::spawn(async move { seq.submit(c).await }));
+    }
+    let mut acked = BTreeSet::new();
+    let mut failed = Vec::new();
+    for (c, t) in changes.iter().zip(tasks) {
+        match t.await.unwrap() {
+            Ok(_) => {
+                acked.insert(order(c));
+            }
+            Err(Error::Unavailable(_)) | Err(Error::Storage(_)) => failed.push(c.clone()),
+            Err(e) => panic!("{case}: a sale was refused: {e}"),
+        }
+    }
+    h.plan.disarm();
+    assert!(
+        h.plan.fired().contains(&(call, fault)),
+        "{case}: the fault never fired ({:?})",
+        h.plan.fired()
+    );
+    if matches!(fault, Fault::Slow(_)) {
+        assert!(failed.is_empty(), "{case}: a slow step failed a sale");
+    }
+    // Recovered: a new sale goes through.
+    let after = sale(&raffle);
+    settled(&seq, after.clone())
+        .await
+        .expect("a sale after the fault");
+    acked.insert(order(&after));
+    let (_, in_log) = published_sales(&h);
+    if matches!(
+        (call, fault),
+        (Call::WriteTiles, Fault::Before) | (Call::SwapCheckpoint, Fault::Before)
+    ) {
+        for c in &failed {
+            assert!(
+                !in_log.contains(&order(c)),
+                "{case}: an unpublished batch left a sale"
+            );
+        }
+        assert!(!failed.is_empty(), "{case}: the failed step failed no sale");
+    }
+    // A failed sale is absent (its retry sells it) or present (its retry
+    // finds it): either way it ends in the log exactly once.
+    for c in failed {
+        let id = order(&c);
+        match settled(&seq, c).await {
+            Ok(_) => assert!(!in_log.contains(&id), "{case}: {id} sold twice"),
+            Err(Error::Refused(r)) => {
+                assert_eq!(r.code(), "sale_exists", "{case}: {r}");
+                assert!(in_log.contains(&id), "{case}: refused but not in the log");
+            }
+            Err(e) => panic!("{case}: retrying {id}: {e}"),
+        }
+        acked.insert(id);
+    }
+    let submitted: BTreeSet<String> = changes.iter().map(order).chain([order(&after)]).collect();
+    let (entries, in_log) = published_sales(&h);
+    assert_eq!(
+        in_log, submitted,
+        "{case}: the log's sales are the submitted ones"
+    );
+    assert!(
+        acked.is_subset(&in_log),
+        "{case}: an acknowledged sale is missing"
+    );
+    let (db_entries, in_db) = database_sales(&store).await;
+    assert_eq!(
+        (db_entries, &in_db),
+        (entries, &in_log),
+        "{case}: the database differs"
+    );
+    assert_eq!(seq.ledger().size(), entries, "{case}: the ledger differs");
+    // A sequencer started afresh agrees.
+    drop(seq);
+    let (_, again) = start(&h).await.unwrap();
+    assert_eq!(again.ledger().size(), entries, "{case}: a restart differs");
+    drop(again);
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_durable_step_failing_before_or_after_it_persisted_or_slow_loses_and_invents_nothing()
+{
+    for (call, fault) in CASES {
+        run_case(*call, *fault).await;
+    }
+}
