@@ -22,6 +22,7 @@ use raffle_core::entry::{
     Body, CloseReason, DrawConfig, EarlyBirdDeduction, Entry, Prize, RaffleConfig, RedrawReason,
     UnclaimedRule, WinRule,
 };
+use raffle_core::mutants::{self, Mutant};
 use raffle_core::validation::ValidationNumber;
 use raffle_core::{Money, Timestamp};
 use serde::Serialize;
@@ -96,7 +97,10 @@ struct Performed {
     seed: Vec<u8>,
     contribution: Vec<u8>,
     raw_used: u64,
-    /// Positions of the frozen list drawn so far, ascending.
+    /// The numbers this draw has drawn so far, ascending. (The auditor
+    /// keeps numbers, not positions in the frozen list as the server's
+    /// ledger does: a redraw selects among the eligible numbers less these,
+    /// so the two bookkeepings are written independently and must agree.)
     drawn: Vec<u64>,
     at: Timestamp,
 }
@@ -349,7 +353,7 @@ impl Raffle {
             .map(|(i, s)| (i as u32, s))
             .filter(move |(i, s)| {
                 s.sequenced < cutoff.as_micros()
-                    && !s.voided
+                    && (!s.voided || mutants::active(Mutant::AuditEligibleKeepsVoids))
                     && excluded_sales.binary_search(i).is_err()
             })
     }
@@ -363,9 +367,16 @@ impl Raffle {
         h.finish()
     }
 
-    /// The number at `position` of draw `d`'s eligible list, and its sale.
-    fn nth_eligible(&self, d: usize, mut position: u64) -> Option<(u64, u32)> {
-        let (sales, numbers) = self.exclusions(d);
+    /// The `position`-th (from 0) of draw `d`'s eligible numbers that are
+    /// not in `drawn` (ascending: numbers this draw drew before), and its
+    /// sale.
+    fn nth_eligible(&self, d: usize, mut position: u64, drawn: &[u64]) -> Option<(u64, u32)> {
+        let (sales, mut numbers) = self.exclusions(d);
+        if !mutants::active(Mutant::AuditRedrawRepeatsNumbers) {
+            numbers.extend_from_slice(drawn);
+        }
+        numbers.sort_unstable();
+        numbers.dedup();
         for (i, s) in self.eligible_sales(self.draws[d].config.cutoff, &sales) {
             let count = self.count(s);
             let lo = numbers.partition_point(|&n| n < s.first);
@@ -1323,12 +1334,6 @@ impl Audit {
                 ),
             ));
         }
-        let mut position = sel.index;
-        for &p in &drawn {
-            if p <= position {
-                position += 1;
-            }
-        }
         // GLI-31 2.6.3: a voided number never wins.
         if let Some(s) = r
             .sale_of_number(e.winner.0)
@@ -1340,10 +1345,10 @@ impl Audit {
                 format!("the voided number {} is drawn", e.winner.0),
             ));
         }
-        let Some((number, sale)) = r.nth_eligible(d, position) else {
+        let Some((number, sale)) = r.nth_eligible(d, sel.index, &drawn) else {
             return Err(v(
                 "GLI-31 4.4.1",
-                format!("position {position} is beyond the eligible list"),
+                format!("index {} is beyond the eligible numbers left", sel.index),
             ));
         };
         if number != e.winner.0 || r.sale_pos(&e.sale) != Some(sale) {
@@ -1356,7 +1361,7 @@ impl Audit {
             ));
         }
         lines.push(format!(
-            "index {} of {left} → position {position} of the frozen list → winning number {number} (sale {}, sold at leaf {})",
+            "index {} of the {left} eligible numbers not drawn before → winning number {number} (sale {}, sold at leaf {})",
             sel.index, e.sale, r.sales.get(sale as usize).leaf
         ));
         let draw = &mut r.draws[d];
@@ -1368,8 +1373,9 @@ impl Audit {
             at: time,
         });
         p.raw_used += sel.raw.len() as u64;
-        let at = p.drawn.partition_point(|&x| x < position);
-        p.drawn.insert(at, position);
+        if let Err(at) = p.drawn.binary_search(&number) {
+            p.drawn.insert(at, number);
+        }
         p.at = time;
         draw.winner = Some((number, sale));
         let s = &mut r.summary.draws[d];

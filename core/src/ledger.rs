@@ -18,6 +18,7 @@ use crate::entry::{
     Prize, RaffleConfig, Redraw, RedrawReason, U64, UnclaimedRule, WinRule,
 };
 use crate::ids::check_staff_id;
+use crate::mutants::{self, Mutant};
 use crate::prize::fifty_fifty_prize;
 use crate::{Error, Money, Refusal, Result, Timestamp};
 use std::collections::{BTreeMap, HashMap};
@@ -231,9 +232,11 @@ impl RaffleState {
         cutoff: Timestamp,
         excluded_sales: &'a [String],
     ) -> impl Iterator<Item = &'a SaleRecord> + 'a {
-        self.sales
-            .iter()
-            .filter(move |s| s.sequenced < cutoff && !s.voided && !excluded_sales.contains(&s.id))
+        self.sales.iter().filter(move |s| {
+            s.sequenced < cutoff
+                && (!s.voided || mutants::active(Mutant::LedgerEligibleKeepsVoids))
+                && !excluded_sales.contains(&s.id)
+        })
     }
 
     /// Eligible numbers of a draw, ascending, as an iterator.
@@ -319,7 +322,7 @@ impl RaffleState {
         // in the frozen list.
         let mut position = sel.index;
         for &d in drawn {
-            if d <= position {
+            if d <= position && !mutants::active(Mutant::LedgerRedrawRepeatsNumbers) {
                 position += 1;
             }
         }

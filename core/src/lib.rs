@@ -18,6 +18,7 @@ mod error;
 pub mod ids;
 pub mod ledger;
 pub mod money;
+pub mod mutants;
 pub mod prize;
 pub mod refusal;
 #[cfg(feature = "store")]
