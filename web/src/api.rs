@@ -412,6 +412,14 @@ pub(crate) async fn order_view(
         .filter(|o| o.opens_with(token))
         .ok_or_else(unknown)?;
     let mut body = json!({ "order_id": id, "raffle_id": order.raffle, "status": order.status, "refusal": order.refusal });
+    // A refunded order's refusal by code too (its stored answer), so that
+    // a page or a client words it in the buyer's language.
+    if let Some((_, answer)) = &order.response
+        && order.status == "refunded"
+    {
+        body["refusal_code"] = answer["code"].clone();
+        body["refusal_params"] = answer["params"].clone();
+    }
     if order.status == "issued"
         && let Some(vn) = order.validation_number()
     {

@@ -41,6 +41,17 @@ impl AppError {
         AppError { status, ..self }
     }
 
+    /// The JSON answer: `error` (English), `code`, and for a refusal its
+    /// `params` (the values its text names, for clients that word it in
+    /// their own language).
+    pub fn body(&self) -> serde_json::Value {
+        let mut body = serde_json::json!({ "error": self.message, "code": self.code() });
+        if let Some(r) = &self.refusal {
+            body["params"] = refusal_params(r);
+        }
+        body
+    }
+
     /// The stable code of the answer: the refusal's, else the kind of
     /// failure its status says.
     pub fn code(&self) -> &'static str {
@@ -97,10 +108,16 @@ impl From<Error> for AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(serde_json::json!({ "error": self.message, "code": self.code() })),
-        )
-            .into_response()
+        (self.status, Json(self.body())).into_response()
     }
+}
+
+/// A refusal's parameters as a JSON object of strings.
+pub fn refusal_params(r: &Refusal) -> serde_json::Value {
+    serde_json::Value::Object(
+        r.params()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), serde_json::Value::String(v)))
+            .collect(),
+    )
 }

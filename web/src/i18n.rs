@@ -189,6 +189,29 @@ fn parse_catalogue(text: &'static str) -> HashMap<&'static str, &'static str> {
         .collect()
 }
 
+/// A refusal stored as its code and parameters (JSON), in `lang`; `None`
+/// for a code this build does not know (an older answer).
+pub fn refusal_by_code(
+    lang: Lang,
+    code: &serde_json::Value,
+    params: &serde_json::Value,
+) -> Option<String> {
+    let code = code.as_str()?;
+    let key = raffle_core::Refusal::every()
+        .into_iter()
+        .find(|r| r.code() == code)?
+        .key();
+    let params: Vec<(&str, &str)> = params
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .filter_map(|(k, v)| Some((k.as_str(), v.as_str()?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(lang.f(key, &params))
+}
+
 /// A refusal in `lang`, from the catalogue's `refusal.<code>` text with
 /// its `{param}` marks filled in.
 pub fn refusal(lang: Lang, r: &raffle_core::Refusal) -> String {
@@ -267,6 +290,14 @@ mod tests {
                 "{}: not translated",
                 r.key()
             );
+            // As a refunded order stores it: code and parameters.
+            let stored = crate::error::AppError::refused(r.clone()).body();
+            for lang in LANGS {
+                assert_eq!(
+                    refusal_by_code(lang, &stored["code"], &stored["params"]).as_deref(),
+                    Some(refusal(lang, r).as_str())
+                );
+            }
         }
     }
 

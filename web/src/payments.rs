@@ -354,12 +354,9 @@ async fn refund(
     order: &str,
     reason: Refusal,
 ) -> Result<(StatusCode, Value), AppError> {
-    let body = json!({
-        "error": raffle_core::Error::Refused(reason.clone()).to_string(),
-        "code": reason.code(),
-        "order_id": order,
-        "refunded": true,
-    });
+    let mut body = AppError::refused(reason.clone()).body();
+    body["order_id"] = json!(order);
+    body["refunded"] = json!(true);
     state
         .store
         .refund_order(

@@ -326,7 +326,11 @@ pub async fn order(
             receipt_page(&state, lang, &v["receipt"]).await
         }
         Some("refunded") => {
-            let reason = v["refusal"].as_str().unwrap_or("");
+            let stored = v["refusal"].as_str().unwrap_or("").to_string();
+            let reason =
+                crate::i18n::refusal_by_code(lang, &v["refusal_code"], &v["refusal_params"])
+                    .unwrap_or(stored);
+            let reason = reason.as_str();
             let content = html! { h1 { (lang.t("order.title")) } p.error role="alert" { (lang.f("order.refunded", &[("reason", reason)])) } };
             no_store(
                 layout(lang, StatusCode::OK, lang.t("order.title"), &path, content),
