@@ -92,7 +92,7 @@ async fn raffled_with_the_regulators_witness() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let origin = "127.0.0.1:8080/log";
-    let log_key = web::keys::load_or_create(&data.join("log.key"), origin).unwrap();
+    let log_key = web::app::keys::load_or_create(&data.join("log.key"), origin).unwrap();
     let log_vkey = log_key.verifier().vkey();
     let witness_key =
         NoteSigner::generate("regulator.example/witness", ALG_COSIGNATURE_V1).unwrap();

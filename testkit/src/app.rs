@@ -119,7 +119,7 @@ pub async fn request(
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let resp = web::api::router(app.state.clone())
+    let resp = web::router(app.state.clone())
         .oneshot(req.body(axum::body::Body::from(body)).unwrap())
         .await
         .unwrap();
@@ -208,7 +208,7 @@ pub async fn enrol_with_code(app: &App, name: &str, code: &str) -> String {
         "POST",
         "/api/v1/enrolment/totp",
         Some(&token),
-        serde_json::json!({ "code": web::auth::totp_now(secret).unwrap() }),
+        serde_json::json!({ "code": web::app::auth::totp_now(secret).unwrap() }),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{v}");

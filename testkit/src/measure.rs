@@ -155,7 +155,7 @@ pub async fn sign_in(
     password: &str,
     secret: &str,
 ) -> Result<String, String> {
-    let code = web::auth::totp_now(secret).map_err(|e| e.message)?;
+    let code = web::app::auth::totp_now(secret).map_err(|e| e.message)?;
     let v = expect(
         "sign-in",
         201,
@@ -296,7 +296,7 @@ pub async fn staff_session(
     )
     .await?;
     let token = s["token"].as_str().unwrap_or_default().to_string();
-    let password = web::auth::random_token::<18>().map_err(|e| e.message)?;
+    let password = web::app::auth::random_token::<18>().map_err(|e| e.message)?;
     let secret = expect(
         "setting a password",
         200,
@@ -314,7 +314,7 @@ pub async fn staff_session(
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let totp = web::auth::totp_now(&secret).map_err(|e| e.message)?;
+    let totp = web::app::auth::totp_now(&secret).map_err(|e| e.message)?;
     expect(
         "confirming the authenticator",
         200,

@@ -200,7 +200,7 @@ impl Config {
         self.data_dir.join("log.key")
     }
 
-    /// The server's own secret (see [`crate::keys::load_or_create_secret`]).
+    /// The server's own secret (see [`crate::app::keys::load_or_create_secret`]).
     pub fn secret_path(&self) -> PathBuf {
         self.data_dir.join("server.secret")
     }

@@ -1,5 +1,5 @@
 //! The HTTP edge: who the client is, how much each client may ask, and the
-//! headers every answer carries. [`serve`](crate::serve) holds the
+//! headers every answer carries. [`serve`](crate::cli::serve) holds the
 //! connection side (TLS, header and idle timeouts, the connection limit).
 //!
 //! Guarantees:

@@ -308,7 +308,8 @@ mod tests {
         // Every page source, the console's folder too; keys are asked for
         // with `.t("` and `.f("`, and the console also names them in tables
         // (`"console.…"` literals).
-        let mut dirs = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/pages")];
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut dirs = vec![src.join("site"), src.join("console")];
         let mut used = BTreeSet::new();
         while let Some(dir) = dirs.pop() {
             for entry in std::fs::read_dir(&dir).unwrap() {

@@ -1,25 +1,26 @@
 //! `raffled`: the raffle server. It runs the sequencer, serves the JSON API
-//! under `/api/v1` and the published log read-only under `/log/`.
+//! under `/api/v1`, the public site, the staff console and the published
+//! log read-only under `/log/`.
+//!
+//! The crate is divided by surface: [`api`] (the JSON API and its OpenAPI
+//! document), [`site`] (the public pages), [`console`] (the staff's pages),
+//! each with one route table ([`routes`]); [`app`] holds what they share
+//! (operations, payments, receipts, authentication, people, witnesses, the
+//! log key); [`cli`] the commands (`serve`, `demo`, `rng`); and the HTTP
+//! [`edge`], [`config`], [`error`] and [`i18n`] serve them all.
 
-pub mod admin;
 pub mod api;
-pub mod auth;
+pub mod app;
+pub mod cli;
 pub mod config;
-pub mod demo;
+pub mod console;
 pub mod edge;
 pub mod error;
 pub mod i18n;
-pub mod keys;
-pub mod openapi;
-pub mod operations;
-pub mod pages;
-pub mod payments;
-pub mod people;
-pub mod receipt;
-pub mod rng;
-pub mod serve;
-pub mod witness;
+pub mod routes;
+pub mod site;
 
+use app::{auth, keys, payments, witness};
 use config::Config;
 use raffle_core::store::Store;
 use raffle_core::store::sequencer::{Change, Sequencer, SequencerConfig};
@@ -149,6 +150,45 @@ pub async fn start(config: Config) -> Result<AppState, String> {
         }
     });
     Ok(state)
+}
+
+/// The whole application: the API, the public site, the console, and the
+/// published log read-only under `/log/`, behind the HTTP edge (rate
+/// limits, body limits, timeouts).
+pub fn router(state: AppState) -> axum::Router {
+    use axum::http::{HeaderValue, StatusCode, header};
+    use tower_http::set_header::SetResponseHeaderLayer;
+    let log = tower_http::services::ServeDir::new(state.config.publications_dir());
+    axum::Router::new()
+        .merge(api::router(&state))
+        .merge(site::router(state.clone()))
+        .merge(console::router(state.clone()))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            site::scope,
+        ))
+        // Bodies are small (a raffle's configuration is one log entry, at
+        // most 64 KiB); slow ones are cut at the request timeout.
+        .layer(axum::extract::DefaultBodyLimit::max(api::MAX_BODY))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(api::MAX_BODY))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            state.config.limits.request_timeout(),
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            edge::edge,
+        ))
+        .nest_service(
+            "/log",
+            tower::ServiceBuilder::new()
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("no-cache"),
+                ))
+                .service(log),
+        )
+        .with_state(state)
 }
 
 /// Argon2 hashes computed at once (each takes about 19 MiB and a core for

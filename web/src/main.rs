@@ -50,7 +50,7 @@ enum AdminCommand {
 #[derive(Subcommand)]
 enum RngCommand {
     /// Output from the draw's own generator with fresh seeds from the OS CSPRNG.
-    Collect(web::rng::CollectArgs),
+    Collect(web::cli::rng::CollectArgs),
 }
 
 #[tokio::main]
@@ -97,7 +97,7 @@ async fn main() {
         Command::Rng {
             command: RngCommand::Collect(args),
         } => {
-            if let Err(e) = web::rng::collect(&args, &mut std::io::stdout().lock()) {
+            if let Err(e) = web::cli::rng::collect(&args, &mut std::io::stdout().lock()) {
                 eprintln!("raffled rng collect: {e}");
                 std::process::exit(1);
             }
@@ -131,13 +131,13 @@ async fn run(config: Config, demo: bool) -> Result<(), String> {
         println!("payments:   none configured (RAFFLE_PAYMENT_PROVIDERS): online sales are closed");
     }
     if demo {
-        let raffle = web::demo::ensure_demo_raffle(&state).await?;
+        let raffle = web::cli::demo::ensure_demo_raffle(&state).await?;
         println!(
             "demo raffle: {}/api/v1/raffles/{raffle}",
             state.config.public_url()
         );
         if let Some((username, password, secret)) =
-            web::demo::ensure_administrator(&state.store).await?
+            web::cli::demo::ensure_administrator(&state.store).await?
         {
             println!("administrator: {username}  password: {password}  TOTP secret: {secret}");
         }
@@ -145,7 +145,7 @@ async fn run(config: Config, demo: bool) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("listening on {listen}: {e}"))?;
-    web::serve::serve(state, listener).await
+    web::cli::serve::serve(state, listener).await
 }
 
 /// Creates the first administrator unless users exist.
@@ -153,5 +153,5 @@ async fn bootstrap(config: &Config) -> Result<Option<(String, String, String)>, 
     let store = raffle_core::store::Store::connect(&config.database_url)
         .await
         .map_err(|e| e.to_string())?;
-    web::demo::ensure_administrator(&store).await
+    web::cli::demo::ensure_administrator(&store).await
 }

@@ -7,7 +7,7 @@ use testkit::app as common;
 use axum::http::StatusCode;
 use common::{App, PURCHASE, app, app_with_witnesses, approve, call, drop_database, request, rows};
 use serde_json::{Value, json};
-use web::auth::{new_user, totp_now};
+use web::app::auth::{new_user, totp_now};
 
 /// Creates a user with `roles` and signs them in; returns (token, password, totp secret).
 async fn user(app: &App, name: &str, roles: &[&str]) -> (String, String, String) {
@@ -28,15 +28,28 @@ async fn sign_in(app: &App, name: &str, password: &str, secret: &str) -> String 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_admin_route_checks_the_session_and_the_role() {
     let app = app().await;
-    let raffle = web::demo::ensure_demo_raffle(&app.state).await.unwrap();
-    let roles = web::auth::ROLES;
+    let raffle = web::cli::demo::ensure_demo_raffle(&app.state)
+        .await
+        .unwrap();
+    let roles = web::app::auth::ROLES;
     // One session per role (a TOTP code signs in once), and fresh users for sign-out.
     let mut users = Vec::new();
     for role in roles {
         let (token, _, _) = user(&app, &format!("user-{role}"), &[role]).await;
         users.push((role, token));
     }
-    for (n, (method, route, allowed)) in web::admin::ROUTES.iter().enumerate() {
+    // Every API route that needs a session, from the table the router is built from.
+    let staff_routes: Vec<(String, &str, &[&str])> = web::api::routes()
+        .iter()
+        .filter_map(|r| Some((r.method.to_string(), r.path, r.roles()?)))
+        .collect();
+    assert!(
+        staff_routes.len() > 25,
+        "{} staff routes",
+        staff_routes.len()
+    );
+    for (n, (method, route, allowed)) in staff_routes.iter().enumerate() {
+        let method = method.as_str();
         let path = route.replace("{id}", &raffle).replace("{draw_id}", "main");
         // No session: 401.
         let (status, _) = call(&app, method, &path, None, json!({})).await;
@@ -52,7 +65,7 @@ async fn every_admin_route_checks_the_session_and_the_role() {
             "{method} {route} with a forged token"
         );
         for (role, token) in &users {
-            let token = if *method == "DELETE" {
+            let token = if method == "DELETE" {
                 user(&app, &format!("leaving-{n}-{role}"), &[role]).await.0
             } else {
                 token.clone()
@@ -562,6 +575,44 @@ async fn a_configured_witness_contributes_once_and_the_draw_needs_it() {
     drop_database(&app.db).await;
 }
 
+/// A method a path does not declare is answered 405, with or without a
+/// session, on every surface's table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undeclared_method_is_405_on_every_route() {
+    let app = app().await;
+    let mut tables = web::api::routes().to_vec();
+    tables.extend(web::console::routes().iter().cloned());
+    tables.extend(web::site::table().routes());
+    let mut checked = 0;
+    for route in &tables {
+        let declared: Vec<&str> = tables
+            .iter()
+            .filter(|r| r.path == route.path)
+            .map(|r| r.method.as_str())
+            .collect();
+        let path = route
+            .path
+            .replace("{id}", "00000000-0000-4000-8000-000000000000")
+            .replace("{draw_id}", "main")
+            .replace("{action}", "disable");
+        for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+            if declared.contains(&method) {
+                continue;
+            }
+            let (status, _) = call(&app, method, &path, None, json!({})).await;
+            assert_eq!(
+                status,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {}",
+                route.path
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 100, "{checked} undeclared methods tried");
+    drop_database(&app.db).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_in_the_openapi_document_is_served() {
     let app = app().await;
@@ -573,7 +624,7 @@ async fn every_route_in_the_openapi_document_is_served() {
             .values()
             .map(|p| p.as_object().unwrap().len())
             .sum::<usize>(),
-        web::admin::ROUTES.len() + web::openapi::PUBLIC_ROUTES.len()
+        web::api::routes().len()
     );
     for (path, ops) in paths {
         for method in ops.as_object().unwrap().keys() {

@@ -27,7 +27,9 @@ async fn call(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_buyer_buys_gets_a_receipt_that_verifies_and_checks_the_ticket() {
     let app = app().await;
-    let raffle = web::demo::ensure_demo_raffle(&app.state).await.unwrap();
+    let raffle = web::cli::demo::ensure_demo_raffle(&app.state)
+        .await
+        .unwrap();
     let (status, list) = call(&app, "GET", "/api/v1/raffles", &[], "").await;
     assert_eq!(
         (status, list["raffles"][0]["id"].as_str()),
@@ -146,7 +148,9 @@ async fn a_buyer_buys_gets_a_receipt_that_verifies_and_checks_the_ticket() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn purchases_are_checked_before_anything_is_charged() {
     let app = app().await;
-    let raffle = web::demo::ensure_demo_raffle(&app.state).await.unwrap();
+    let raffle = web::cli::demo::ensure_demo_raffle(&app.state)
+        .await
+        .unwrap();
     let path = format!("/api/v1/raffles/{raffle}/purchases");
     let cases = [
         (
@@ -202,7 +206,9 @@ async fn purchases_are_checked_before_anything_is_charged() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payment_confirmed_later_is_issued_by_the_same_code() {
     let app = app().await;
-    let raffle = web::demo::ensure_demo_raffle(&app.state).await.unwrap();
+    let raffle = web::cli::demo::ensure_demo_raffle(&app.state)
+        .await
+        .unwrap();
     let body = PURCHASE.replace(
         r#""provider":"test""#,
         r#""provider":"test","confirm":"later""#,
@@ -259,7 +265,7 @@ fn new_order(
     use raffle_core::store::orders::{NewOrder, OrderRequest};
     use sha2::Digest as _;
     let id = raffle_core::ids::new_order_id();
-    let token = web::auth::random_token::<16>().unwrap();
+    let token = web::app::auth::random_token::<16>().unwrap();
     let vn = raffle_core::validation::ValidationNumber::generate().unwrap();
     let request = OrderRequest {
         order: NewOrder {
@@ -287,7 +293,9 @@ fn new_order(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn orders_left_paid_or_pending_by_a_stopped_process_are_finished_at_start() {
     let app = app().await;
-    let raffle = web::demo::ensure_demo_raffle(&app.state).await.unwrap();
+    let raffle = web::cli::demo::ensure_demo_raffle(&app.state)
+        .await
+        .unwrap();
     // A process stopped after creating these orders: one paid at once but
     // not yet sequenced, one waiting for its provider's later confirmation.
     let (paid, paid_id, paid_auth) = new_order(&raffle, true);
@@ -298,7 +306,7 @@ async fn orders_left_paid_or_pending_by_a_stopped_process_are_finished_at_start(
             raffle_core::store::orders::Begun::Created
         ));
     }
-    let resumed = web::payments::resume_unfinished_orders(&app.state)
+    let resumed = web::app::payments::resume_unfinished_orders(&app.state)
         .await
         .unwrap();
     assert_eq!(resumed, 2);
@@ -340,14 +348,14 @@ async fn orders_left_paid_or_pending_by_a_stopped_process_are_finished_at_start(
     assert_eq!(order["status"], "issued", "{order}");
     // A confirmation delivered twice (webhooks are) issues nothing more and
     // answers with the same receipt.
-    let (status, again) = web::payments::confirm_payment(&app.state, &pending_id)
+    let (status, again) = web::app::payments::confirm_payment(&app.state, &pending_id)
         .await
         .unwrap();
     assert_eq!((status, &again), (StatusCode::CREATED, &order["receipt"]));
     let sales = rows(&app, "sales").await;
     assert_eq!(sales, 2);
     assert_eq!(
-        web::payments::resume_unfinished_orders(&app.state)
+        web::app::payments::resume_unfinished_orders(&app.state)
             .await
             .unwrap(),
         0
@@ -358,7 +366,9 @@ async fn orders_left_paid_or_pending_by_a_stopped_process_are_finished_at_start(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_payment_provider_is_refused_with_the_available_ones() {
     let app = app().await;
-    let raffle = web::demo::ensure_demo_raffle(&app.state).await.unwrap();
+    let raffle = web::cli::demo::ensure_demo_raffle(&app.state)
+        .await
+        .unwrap();
     let path = format!("/api/v1/raffles/{raffle}/purchases");
     let body = PURCHASE.replace(r#""provider":"test""#, r#""provider":"cheque""#);
     let (status, err) = call(&app, "POST", &path, &[], &body).await;
@@ -385,7 +395,9 @@ async fn an_unknown_payment_provider_is_refused_with_the_available_ones() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn validation_numbers_and_idempotency_keys_are_forgotten_after_24_hours() {
     let app = app().await;
-    let raffle = web::demo::ensure_demo_raffle(&app.state).await.unwrap();
+    let raffle = web::cli::demo::ensure_demo_raffle(&app.state)
+        .await
+        .unwrap();
     let path = format!("/api/v1/raffles/{raffle}/purchases");
     let (status, first) = call(
         &app,

@@ -21,10 +21,12 @@ async fn public_pages_in_chromium_are_accessible_fit_a_phone_and_update_live() {
         "the browser tests need Chromium and web/tests/browser/node_modules: run scripts/test, which installs them"
     );
     let app = app().await;
-    let raffle = web::demo::ensure_demo_raffle(&app.state).await.unwrap();
+    let raffle = web::cli::demo::ensure_demo_raffle(&app.state)
+        .await
+        .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let router = web::api::router(app.state.clone());
+    let router = web::router(app.state.clone());
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
 
     let mut command = tokio::process::Command::new("node");
@@ -122,16 +124,16 @@ async fn node(script: &str, args: &[&str]) -> serde_json::Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_manager_signs_in_with_totp_and_the_session_expires_in_chromium() {
     let app = app().await;
-    let (mia, password) = web::auth::new_user("mia", &["raffle_manager".to_string()]).unwrap();
+    let (mia, password) = web::app::auth::new_user("mia", &["raffle_manager".to_string()]).unwrap();
     app.state.store.create_user(&mia).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let router = web::api::router(app.state.clone());
+    let router = web::router(app.state.clone());
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     let state = tempfile::NamedTempFile::new().unwrap();
     let state_file = state.path().to_str().unwrap();
 
-    let code = web::auth::totp_now(&mia.totp_secret).unwrap();
+    let code = web::app::auth::totp_now(&mia.totp_secret).unwrap();
     let r = node(
         "console.mjs",
         &["sign-in", &base, "mia", &password, &code, state_file],
@@ -193,7 +195,7 @@ async fn a_manager_and_finance_run_a_raffle_through_the_console_in_chromium() {
         ("admin", "ada", "administrator"),
         ("newcomer", "nina", "auditor"),
     ] {
-        let (mut u, password) = web::auth::new_user(name, &[role.to_string()]).unwrap();
+        let (mut u, password) = web::app::auth::new_user(name, &[role.to_string()]).unwrap();
         // As the console creates users: the authenticator comes at first sign-in.
         u.enrolled = who != "newcomer";
         u.must_set_password = who == "newcomer";
@@ -201,13 +203,13 @@ async fn a_manager_and_finance_run_a_raffle_through_the_console_in_chromium() {
         let user = if who == "newcomer" {
             serde_json::json!({ "user": name, "password": password })
         } else {
-            serde_json::json!({ "user": name, "password": password, "code": web::auth::totp_now(&u.totp_secret).unwrap() })
+            serde_json::json!({ "user": name, "password": password, "code": web::app::auth::totp_now(&u.totp_secret).unwrap() })
         };
         users.insert(who.into(), user);
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let router = web::api::router(app.state.clone());
+    let router = web::router(app.state.clone());
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     let users = serde_json::Value::Object(users).to_string();
     let shots = std::env::var("SCREENSHOTS").unwrap_or_default();

@@ -65,10 +65,7 @@ impl Browser {
         let req = req
             .body(axum::body::Body::from(form.unwrap_or("").to_string()))
             .unwrap();
-        let resp = web::api::router(app.state.clone())
-            .oneshot(req)
-            .await
-            .unwrap();
+        let resp = web::router(app.state.clone()).oneshot(req).await.unwrap();
         let status = resp.status();
         let header = |name: &str| {
             resp.headers()
@@ -81,7 +78,7 @@ impl Browser {
             assert_eq!(header("cache-control"), "no-store", "{method} {path}");
             assert_eq!(
                 header("content-security-policy"),
-                web::pages::CSP,
+                web::site::CSP,
                 "{method} {path}"
             );
         }
@@ -133,7 +130,7 @@ async fn staff(
     roles: &[&str],
 ) -> (Browser, raffle_core::store::people::User) {
     let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
-    let (u, password) = web::auth::new_user(name, &roles).unwrap();
+    let (u, password) = web::app::auth::new_user(name, &roles).unwrap();
     app.state.store.create_user(&u).await.unwrap();
     let mut b = Browser::new();
     let to = b
@@ -141,7 +138,7 @@ async fn staff(
             app,
             name,
             &password,
-            &web::auth::totp_now(&u.totp_secret).unwrap(),
+            &web::app::auth::totp_now(&u.totp_secret).unwrap(),
         )
         .await;
     assert_eq!(to, "/console?lang=en");
@@ -151,14 +148,26 @@ async fn staff(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_console_route_checks_the_session_the_role_and_the_csrf_token() {
     let app = app().await;
-    let raffle = web::demo::ensure_demo_raffle(&app.state).await.unwrap();
+    let raffle = web::cli::demo::ensure_demo_raffle(&app.state)
+        .await
+        .unwrap();
     let mut browsers = Vec::new();
-    for role in web::auth::ROLES {
+    for role in web::app::auth::ROLES {
         browsers.push((*role, staff(&app, &format!("user-{role}"), &[role]).await));
     }
     let some_user = browsers[0].1.1.id.clone();
     let nobody = Browser::new();
-    for (method, route, allowed) in web::pages::console::ROUTES {
+    let staff_routes: Vec<(String, &str, &[&str])> = web::console::routes()
+        .iter()
+        .filter_map(|r| Some((r.method.to_string(), r.path, r.roles()?)))
+        .collect();
+    assert!(
+        staff_routes.len() > 30,
+        "{} console routes",
+        staff_routes.len()
+    );
+    for (method, route, allowed) in &staff_routes {
+        let method = method.as_str();
         let path = route
             .replace(
                 "{id}",
@@ -179,7 +188,7 @@ async fn every_console_route_checks_the_session_the_role_and_the_csrf_token() {
             path
         };
         // No session: to the sign-in page, whatever the method.
-        let p = match *method {
+        let p = match method {
             "GET" => nobody.get(&app, &path).await,
             _ => nobody.post(&app, &path, &[]).await,
         };
@@ -194,11 +203,14 @@ async fn every_console_route_checks_the_session_the_role_and_the_csrf_token() {
             session: Some("ended-or-forged".into()),
             cookies: Vec::new(),
         };
-        let p = ended.get(&app, &path).await;
+        let p = match method {
+            "GET" => ended.get(&app, &path).await,
+            _ => ended.post(&app, &path, &[]).await,
+        };
         assert_eq!(p.status, StatusCode::UNAUTHORIZED, "{method} {route}");
         for (role, (b, _)) in &browsers {
             let may = allowed.is_empty() || allowed.contains(role);
-            let p = match *method {
+            let p = match method {
                 "GET" => b.get(&app, &path).await,
                 _ => b.post(&app, &path, &[]).await,
             };
@@ -225,7 +237,7 @@ async fn every_console_route_checks_the_session_the_role_and_the_csrf_token() {
             }
             // A form post without its token, or with another one, is refused
             // before anything is done.
-            if *method == "POST" && may {
+            if method == "POST" && may {
                 let p = b.send(&app, "POST", &path, Some("reason=misprint")).await;
                 assert_eq!(
                     p.status,
@@ -383,7 +395,7 @@ async fn a_new_user_enrols_totp_at_first_sign_in_and_administrators_manage_roles
         .totp_secret;
     // Sealed at rest with a key outside the database.
     assert!(stored.starts_with("sealed1:"), "{stored}");
-    let secret = web::auth::open_totp(&app.state, &stored).unwrap();
+    let secret = web::app::auth::open_totp(&app.state, &stored).unwrap();
     assert!(!stored.contains(&secret));
     // Step one: a password of their own; no secret is shown before it
     // (whoever held the one-time code could read it).
@@ -423,7 +435,7 @@ async fn a_new_user_enrols_totp_at_first_sign_in_and_administrators_manage_roles
         .unwrap()
         .unwrap()
         .totp_secret;
-    let fresh = web::auth::open_totp(&app.state, &stored).unwrap();
+    let fresh = web::app::auth::open_totp(&app.state, &stored).unwrap();
     assert_ne!(fresh, secret, "the secret made at creation is never used");
     let secret = fresh;
     assert!(
@@ -431,7 +443,7 @@ async fn a_new_user_enrols_totp_at_first_sign_in_and_administrators_manage_roles
         "{}",
         p.html
     );
-    let code = web::auth::totp_now(&secret).unwrap();
+    let code = web::app::auth::totp_now(&secret).unwrap();
     let wrong = if code == "000000" { "111111" } else { "000000" };
     let p = newbie
         .post(&app, "/console/enrol", &[("code", wrong)])

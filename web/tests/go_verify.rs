@@ -11,7 +11,7 @@ use std::path::Path;
 async fn go_verifies_the_demo_log_and_its_receipts() {
     let app = common::app().await;
     let state = app.state.clone();
-    let raffle = web::demo::ensure_demo_raffle(&state).await.unwrap();
+    let raffle = web::cli::demo::ensure_demo_raffle(&state).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let proofs = dir.path().join("receipts");
     std::fs::create_dir_all(&proofs).unwrap();

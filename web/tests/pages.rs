@@ -35,10 +35,7 @@ async fn send(
         req = req.header(*k, *v);
     }
     let req = req.body(axum::body::Body::from(body)).unwrap();
-    let resp = web::api::router(app.state.clone())
-        .oneshot(req)
-        .await
-        .unwrap();
+    let resp = web::router(app.state.clone()).oneshot(req).await.unwrap();
     let (status, headers) = (resp.status(), resp.headers().clone());
     let body = axum::body::to_bytes(resp.into_body(), 1 << 22)
         .await
@@ -47,12 +44,8 @@ async fn send(
 }
 
 fn assert_secure(headers: &axum::http::HeaderMap, what: &str) {
-    assert_eq!(
-        headers["content-security-policy"],
-        web::pages::CSP,
-        "{what}"
-    );
-    assert!(web::pages::CSP.contains("script-src 'self'") && !web::pages::CSP.contains("unsafe"));
+    assert_eq!(headers["content-security-policy"], web::site::CSP, "{what}");
+    assert!(web::site::CSP.contains("script-src 'self'") && !web::site::CSP.contains("unsafe"));
     assert_eq!(headers["x-frame-options"], "DENY", "{what}");
     assert_eq!(headers["x-content-type-options"], "nosniff", "{what}");
     assert!(
@@ -67,7 +60,9 @@ fn assert_secure(headers: &axum::http::HeaderMap, what: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn public_pages_in_english_and_french() {
     let app = app().await;
-    let raffle = web::demo::ensure_demo_raffle(&app.state).await.unwrap();
+    let raffle = web::cli::demo::ensure_demo_raffle(&app.state)
+        .await
+        .unwrap();
 
     let (status, html, headers) = get(&app, "/", "en-CA,en;q=0.9").await;
     assert_eq!(status, StatusCode::OK);
@@ -407,9 +402,9 @@ async fn public_pages_in_english_and_french() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_signs_in_with_totp_and_ends_sessions() {
     let app = app().await;
-    let (mia, password) = web::auth::new_user("mia", &["raffle_manager".to_string()]).unwrap();
+    let (mia, password) = web::app::auth::new_user("mia", &["raffle_manager".to_string()]).unwrap();
     app.state.store.create_user(&mia).await.unwrap();
-    let (fay, fay_password) = web::auth::new_user("fay", &["finance".to_string()]).unwrap();
+    let (fay, fay_password) = web::app::auth::new_user("fay", &["finance".to_string()]).unwrap();
     app.state.store.create_user(&fay).await.unwrap();
 
     // Not signed in: to the sign-in page.
@@ -448,7 +443,7 @@ async fn the_console_signs_in_with_totp_and_ends_sessions() {
         }
     };
     // The form needs its CSRF token; a wrong code is refused.
-    let code = web::auth::totp_now(&mia.totp_secret).unwrap();
+    let code = web::app::auth::totp_now(&mia.totp_secret).unwrap();
     let (status, html, _) = sign_in("mia", &password, &code, "forged", &csrf).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{html}");
     let wrong = if code == "000000" { "111111" } else { "000000" };
@@ -497,7 +492,7 @@ async fn the_console_signs_in_with_totp_and_ends_sessions() {
     assert!(html.contains("Your session ended"), "{html}");
 
     // Sign-out ends the session at once.
-    let code = web::auth::totp_now(&fay.totp_secret).unwrap();
+    let code = web::app::auth::totp_now(&fay.totp_secret).unwrap();
     let (status, _, headers) = sign_in("fay", &fay_password, &code, &token, &csrf).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let both = format!(

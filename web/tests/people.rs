@@ -8,14 +8,14 @@ use testkit::app as common;
 use axum::http::StatusCode;
 use common::{App, app, approve, call, drop_database, enrol_with_code};
 use serde_json::{Value, json};
-use web::auth::{new_user, totp_now};
+use web::app::auth::{new_user, totp_now};
 
 /// A user made directly in the store (enrolled), signed in.
 async fn user(app: &App, name: &str, roles: &[&str]) -> (String, String, String) {
     let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
     let (mut u, password) = new_user(name, &roles).unwrap();
     let secret = u.totp_secret.clone();
-    u.totp_secret = web::auth::seal_totp(&app.state, &secret).unwrap();
+    u.totp_secret = web::app::auth::seal_totp(&app.state, &secret).unwrap();
     app.state.store.create_user(&u).await.unwrap();
     let body =
         json!({ "username": name, "password": password, "totp": totp_now(&secret).unwrap() });
@@ -302,7 +302,7 @@ async fn passwords_change_sessions_end_users_disable_and_resets_need_a_second_ad
     // A second session of Ann's, then a password change from the first.
     let secret = {
         let u = app.state.store.user_by_id(&ann_id).await.unwrap().unwrap();
-        web::auth::open_totp(&app.state, &u.totp_secret).unwrap()
+        web::app::auth::open_totp(&app.state, &u.totp_secret).unwrap()
     };
     tokio::time::sleep(std::time::Duration::from_secs(31)).await; // the next TOTP step
     let (status, s2) = call(

@@ -31,10 +31,7 @@ async fn from(
     let mut req = req.body(axum::body::Body::from(body.to_string())).unwrap();
     let peer: SocketAddr = format!("{peer}:40000").parse().unwrap();
     req.extensions_mut().insert(ConnectInfo(peer));
-    let resp = web::api::router(app.state.clone())
-        .oneshot(req)
-        .await
-        .unwrap();
+    let resp = web::router(app.state.clone()).oneshot(req).await.unwrap();
     let (status, headers) = (resp.status(), resp.headers().clone());
     let bytes = axum::body::to_bytes(resp.into_body(), 1 << 22)
         .await
@@ -69,7 +66,9 @@ fn published_sale_ids(app: &App) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sale_ids_harvested_from_the_log_open_no_validation_number() {
     let app = app().await;
-    let raffle = web::demo::ensure_demo_raffle(&app.state).await.unwrap();
+    let raffle = web::cli::demo::ensure_demo_raffle(&app.state)
+        .await
+        .unwrap();
     let buy = format!("/api/v1/raffles/{raffle}/purchases");
     let mut numbers = Vec::new();
     for i in 0..3 {
@@ -128,7 +127,7 @@ async fn sale_ids_harvested_from_the_log_open_no_validation_number() {
 
     let ids = published_sale_ids(&app);
     assert_eq!(ids.len(), 4);
-    let forged = format!("Bearer {}", web::auth::random_token::<16>().unwrap());
+    let forged = format!("Bearer {}", web::app::auth::random_token::<16>().unwrap());
     for id in &ids {
         for (path, headers) in [
             (format!("/api/v1/orders/{id}"), vec![]),
@@ -199,7 +198,9 @@ async fn sale_ids_harvested_from_the_log_open_no_validation_number() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idempotency_key_must_carry_128_bits_and_replays_stay_bound_to_it() {
     let app = app().await;
-    let raffle = web::demo::ensure_demo_raffle(&app.state).await.unwrap();
+    let raffle = web::cli::demo::ensure_demo_raffle(&app.state)
+        .await
+        .unwrap();
     let buy = format!("/api/v1/raffles/{raffle}/purchases");
     for short in [
         "1",
@@ -288,7 +289,9 @@ async fn serve_sells_nothing_for_free_without_the_explicit_flag() {
     // No provider configured (serve's default): a `test` purchase is
     // refused and leaves no order; the raffle page offers no form.
     let app = app_with_providers(&[], false).await.unwrap();
-    let raffle = web::demo::ensure_demo_raffle(&app.state).await.unwrap();
+    let raffle = web::cli::demo::ensure_demo_raffle(&app.state)
+        .await
+        .unwrap();
     let (status, body, _) = from(
         &app,
         "198.51.100.1",
@@ -320,7 +323,9 @@ async fn serve_sells_nothing_for_free_without_the_explicit_flag() {
     // With the flag: allowed, a significant event, and every page and
     // receipt says no money moves.
     let app = app_with_providers(&["test"], true).await.unwrap();
-    let raffle = web::demo::ensure_demo_raffle(&app.state).await.unwrap();
+    let raffle = web::cli::demo::ensure_demo_raffle(&app.state)
+        .await
+        .unwrap();
     let events = app
         .state
         .store
@@ -369,7 +374,7 @@ async fn sign_in(
 
 /// A code that is not the current one.
 fn wrong_code(secret: &str) -> &'static str {
-    if web::auth::totp_now(secret).unwrap() == "000000" {
+    if web::app::auth::totp_now(secret).unwrap() == "000000" {
         "111111"
     } else {
         "000000"
@@ -379,7 +384,7 @@ fn wrong_code(secret: &str) -> &'static str {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_locked_account_looks_unknown_locks_only_the_address_and_recovers() {
     let app = app().await;
-    let (u, password) = web::auth::new_user("ann", &["auditor".to_string()]).unwrap();
+    let (u, password) = web::app::auth::new_user("ann", &["auditor".to_string()]).unwrap();
     app.state.store.create_user(&u).await.unwrap();
     let attacker = "203.0.113.66";
     for _ in 0..5 {
@@ -388,7 +393,7 @@ async fn a_locked_account_looks_unknown_locks_only_the_address_and_recovers() {
     }
     // The attacker's address is locked out of ann: even the right password
     // and code get the answer an unknown username gets.
-    let now = web::auth::totp_now(&u.totp_secret).unwrap();
+    let now = web::app::auth::totp_now(&u.totp_secret).unwrap();
     let (locked_status, locked) = sign_in(&app, attacker, "ann", &password, &now).await;
     let (unknown_status, unknown) = sign_in(&app, attacker, "nobody-here", &password, &now).await;
     let (bad_status, bad) = sign_in(&app, attacker, "bad\u{0}name", "x", "1").await;
@@ -408,7 +413,7 @@ async fn a_locked_account_looks_unknown_locks_only_the_address_and_recovers() {
         .await
         .unwrap();
     tokio::time::sleep(std::time::Duration::from_secs(31)).await;
-    let next = web::auth::totp_now(&u.totp_secret).unwrap();
+    let next = web::app::auth::totp_now(&u.totp_secret).unwrap();
     let (status, body) = sign_in(&app, attacker, "ann", &password, &next).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let (status, _) = sign_in(&app, attacker, "ann", "guess", wrong_code(&u.totp_secret)).await;
@@ -451,7 +456,7 @@ async fn a_locked_account_looks_unknown_locks_only_the_address_and_recovers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_sign_ins_from_one_address_is_answered_429_and_others_still_sign_in() {
     let app = app().await;
-    let (u, password) = web::auth::new_user("bea", &["auditor".to_string()]).unwrap();
+    let (u, password) = web::app::auth::new_user("bea", &["auditor".to_string()]).unwrap();
     app.state.store.create_user(&u).await.unwrap();
     let limit = app.state.config.limits.sign_in_per_minute;
     let mut limited = 0;
@@ -484,7 +489,7 @@ async fn a_flood_of_sign_ins_from_one_address_is_answered_429_and_others_still_s
     .await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     // Bea, from another address, signs in.
-    let now = web::auth::totp_now(&u.totp_secret).unwrap();
+    let now = web::app::auth::totp_now(&u.totp_secret).unwrap();
     let (status, body) = sign_in(&app, "198.51.100.7", "bea", &password, &now).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     drop_database(&app.db).await;
@@ -529,7 +534,9 @@ async fn behind_a_trusted_proxy_the_forwarded_client_is_limited_not_the_proxy() 
 async fn a_repeated_validation_number_refuses_only_its_sale_and_the_online_path_draws_again() {
     use raffle_core::store::sequencer::Change;
     let app = app().await;
-    let raffle = web::demo::ensure_demo_raffle(&app.state).await.unwrap();
+    let raffle = web::cli::demo::ensure_demo_raffle(&app.state)
+        .await
+        .unwrap();
     let vn = raffle_core::validation::ValidationNumber::generate().unwrap();
     let sale = |order: String| Change::IssueSale {
         order,
@@ -567,7 +574,7 @@ async fn a_repeated_validation_number_refuses_only_its_sale_and_the_online_path_
     // The online path: a paid order holding the taken number is issued
     // with a new one, recorded in its draft.
     let order = raffle_core::ids::new_order_id();
-    let paid = web::payments::PaidOrder {
+    let paid = web::app::payments::PaidOrder {
         order_id: order.clone(),
         raffle_id: raffle.clone(),
         package_id: "p1".into(),
@@ -575,7 +582,7 @@ async fn a_repeated_validation_number_refuses_only_its_sale_and_the_online_path_
         stamped: raffle_core::Timestamp::now(),
         vn,
     };
-    let (status, receipt) = web::payments::issue_paid_order(&app.state, &paid)
+    let (status, receipt) = web::app::payments::issue_paid_order(&app.state, &paid)
         .await
         .unwrap();
     assert_eq!(status, StatusCode::CREATED, "{receipt}");
@@ -593,14 +600,19 @@ async fn totp_secrets_are_sealed_at_rest_and_users_debug_redacted() {
     let app = app().await;
     // A secret stored in the clear (as before sealing existed) is sealed
     // at the next start and still signs in.
-    let (u, password) = web::auth::new_user("cal", &["auditor".to_string()]).unwrap();
+    let (u, password) = web::app::auth::new_user("cal", &["auditor".to_string()]).unwrap();
     app.state.store.create_user(&u).await.unwrap();
-    assert_eq!(web::auth::seal_stored_secrets(&app.state).await.unwrap(), 1);
+    assert_eq!(
+        web::app::auth::seal_stored_secrets(&app.state)
+            .await
+            .unwrap(),
+        1
+    );
     let stored = app.state.store.user_by_name("cal").await.unwrap().unwrap();
     assert!(stored.totp_secret.starts_with("sealed1:"));
     assert!(!stored.totp_secret.contains(&u.totp_secret));
     assert_eq!(
-        web::auth::open_totp(&app.state, &stored.totp_secret).unwrap(),
+        web::app::auth::open_totp(&app.state, &stored.totp_secret).unwrap(),
         u.totp_secret
     );
     let debug = format!("{stored:?}");
@@ -608,7 +620,7 @@ async fn totp_secrets_are_sealed_at_rest_and_users_debug_redacted() {
         !debug.contains(&stored.totp_secret) && !debug.contains(&stored.password_hash),
         "{debug}"
     );
-    let now = web::auth::totp_now(&u.totp_secret).unwrap();
+    let now = web::app::auth::totp_now(&u.totp_secret).unwrap();
     let (status, body) = sign_in(&app, "198.51.100.7", "cal", &password, &now).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     drop_database(&app.db).await;

@@ -239,7 +239,7 @@ impl Drop for Killed {
 /// in `data` first; returns the process, the witness vkey and its URL.
 fn start_witness(data: &std::path::Path, origin: &str) -> Result<(Killed, String, String), String> {
     use std::io::BufRead as _;
-    let log_key = web::keys::load_or_create(&data.join("log.key"), origin)?;
+    let log_key = web::app::keys::load_or_create(&data.join("log.key"), origin)?;
     let exe = std::env::current_exe()
         .map_err(|e| e.to_string())?
         .with_file_name("raffle-audit");

@@ -54,7 +54,7 @@ pub async fn serve(state: AppState, listener: TcpListener) -> Result<(), String>
     let limits = state.config.limits.clone();
     let header_timeout = limits.header_timeout();
     let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
-    let app = crate::api::router(state);
+    let app = crate::router(state);
     loop {
         let permit = connections
             .clone()

@@ -1,5 +1,5 @@
 //! The admin console: server-rendered pages for staff, over the same
-//! operations as the admin API ([`crate::operations`]).
+//! operations as the admin API ([`crate::app::operations`]).
 //!
 //! Guarantees:
 //! - Sign-in with password and TOTP (the API's own rules: each code once,
@@ -9,7 +9,7 @@
 //!   that ends after 30 minutes idle or at sign-out.
 //! - Every page and action is in [`ROUTES`] with the roles it needs, and
 //!   one middleware ([`authorize`]) checks the session, the enrolment, the
-//!   role and, on every form post, the CSRF token ([`super::csrf`]) before
+//!   role and, on every form post, the CSRF token ([`crate::site::csrf`]) before
 //!   a handler runs (a test walks the table for every role).
 //! - Every console page is `no-store`, under the site's strict CSP.
 
@@ -22,91 +22,280 @@ mod settings;
 mod users;
 mod voids;
 
-use super::{LangQuery, csrf, href, lang, layout, no_store};
 use crate::AppState;
-use crate::auth::{SignedIn, Staff};
+use crate::app::auth::{SignedIn, Staff};
 use crate::error::AppError;
 use crate::i18n::Lang;
+use crate::routes::roles::*;
+use crate::routes::{Access, Route, Table, entry, find};
+use crate::site::{LangQuery, csrf, href, lang, layout, no_store};
 use axum::extract::{Form, MatchedPath, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use axum::{Extension, Router};
 use maud::{Markup, html};
 use sha2::Digest as _;
+use std::sync::OnceLock;
 
 pub const SESSION_COOKIE: &str = "raffle_session";
 
-const ANY: &[&str] = &[];
-pub(crate) const MANAGER: &[&str] = &["raffle_manager"];
-pub(crate) const FINANCE: &[&str] = &["finance"];
-pub(crate) const APPROVERS: &[&str] = &["finance", "administrator"];
-pub(crate) const ADMINISTRATOR: &[&str] = &["administrator"];
-pub(crate) const FIGURES: &[&str] = &["finance", "administrator", "auditor"];
-pub(crate) const EVENTS: &[&str] = &["administrator", "auditor"];
+/// The console's routes: sign-in and enrolment are public (they set up
+/// the session); every other page and action needs a session with the
+/// roles shown, the same as the API's routes for the same operations.
+pub fn table() -> Table {
+    use Method as M;
+    let (public, staff) = (Access::Public, Access::Staff);
+    Table(vec![
+        entry(
+            M::GET,
+            "/console/sign-in",
+            public,
+            "The sign-in form.",
+            sign_in_show,
+        ),
+        entry(M::POST, "/console/sign-in", public, "Signs in.", sign_in),
+        entry(M::POST, "/console/sign-out", public, "Signs out.", sign_out),
+        entry(
+            M::GET,
+            "/console/enrol",
+            public,
+            "The enrolment steps.",
+            enrol_show,
+        ),
+        entry(
+            M::POST,
+            "/console/enrol",
+            public,
+            "An enrolment step.",
+            enrol,
+        ),
+        entry(M::GET, "/console", staff(ANY), "The console's home.", home),
+        entry(
+            M::GET,
+            "/console/raffles/new",
+            staff(MANAGER),
+            "The new raffle form.",
+            raffles::new_form,
+        ),
+        entry(
+            M::POST,
+            "/console/raffles",
+            staff(MANAGER),
+            "Creates a raffle.",
+            raffles::create,
+        ),
+        entry(
+            M::GET,
+            "/console/raffles/{id}",
+            staff(ANY),
+            "A raffle.",
+            raffles::show,
+        ),
+        entry(
+            M::GET,
+            "/console/raffles/{id}/edit",
+            staff(MANAGER),
+            "A draft raffle's form.",
+            raffles::edit_form,
+        ),
+        entry(
+            M::POST,
+            "/console/raffles/{id}/edit",
+            staff(MANAGER),
+            "Changes a draft raffle.",
+            raffles::update,
+        ),
+        entry(
+            M::POST,
+            "/console/raffles/{id}/open",
+            staff(MANAGER),
+            "Opens sales.",
+            raffles::open,
+        ),
+        entry(
+            M::POST,
+            "/console/raffles/{id}/close",
+            staff(MANAGER),
+            "Closes sales.",
+            raffles::close,
+        ),
+        entry(
+            M::GET,
+            "/console/raffles/{id}/draws/{draw_id}/reconciliation",
+            staff(FIGURES),
+            "A draw's reconciliation figures.",
+            draws::reconciliation,
+        ),
+        entry(
+            M::POST,
+            "/console/raffles/{id}/draws/{draw_id}/reconciliation",
+            staff(FINANCE),
+            "Requests the reconciliation acknowledgement.",
+            draws::acknowledge,
+        ),
+        entry(
+            M::GET,
+            "/console/raffles/{id}/draws/{draw_id}",
+            staff(ANY),
+            "A draw's ceremony.",
+            draws::ceremony,
+        ),
+        entry(
+            M::POST,
+            "/console/raffles/{id}/draws/{draw_id}/freeze",
+            staff(MANAGER),
+            "Freezes a draw.",
+            draws::freeze,
+        ),
+        entry(
+            M::POST,
+            "/console/raffles/{id}/draws/{draw_id}/contribution",
+            staff(MANAGER),
+            "Records a witness's contribution.",
+            draws::contribution,
+        ),
+        entry(
+            M::POST,
+            "/console/raffles/{id}/draws/{draw_id}/perform",
+            staff(MANAGER),
+            "Performs a draw.",
+            draws::perform,
+        ),
+        entry(
+            M::POST,
+            "/console/raffles/{id}/draws/{draw_id}/redraw",
+            staff(MANAGER),
+            "Requests a redraw.",
+            draws::redraw,
+        ),
+        entry(
+            M::GET,
+            "/console/claims",
+            staff(MANAGER),
+            "The claim form.",
+            claims::show,
+        ),
+        entry(
+            M::POST,
+            "/console/claims",
+            staff(MANAGER),
+            "Pays a claim.",
+            claims::pay,
+        ),
+        entry(
+            M::POST,
+            "/console/claims/supervised",
+            staff(MANAGER),
+            "Requests a supervised claim.",
+            claims::request_supervised,
+        ),
+        entry(
+            M::GET,
+            "/console/voids",
+            staff(FINANCE),
+            "The void form.",
+            voids::show,
+        ),
+        entry(
+            M::POST,
+            "/console/voids",
+            staff(FINANCE),
+            "Requests a void.",
+            voids::request,
+        ),
+        entry(
+            M::GET,
+            "/console/approvals",
+            staff(APPROVERS),
+            "Requests waiting for a second person.",
+            voids::approvals,
+        ),
+        entry(
+            M::POST,
+            "/console/approvals/{id}",
+            staff(APPROVERS),
+            "Approves or refuses a request.",
+            voids::decide,
+        ),
+        entry(
+            M::GET,
+            "/console/account",
+            staff(ANY),
+            "Your account.",
+            account::show,
+        ),
+        entry(
+            M::POST,
+            "/console/account/password",
+            staff(ANY),
+            "Changes your password.",
+            account::change_password,
+        ),
+        entry(
+            M::POST,
+            "/console/account/sessions/{id}",
+            staff(ANY),
+            "Ends one of your sessions.",
+            account::end_session,
+        ),
+        entry(
+            M::GET,
+            "/console/users",
+            staff(ADMINISTRATOR),
+            "Users.",
+            users::list,
+        ),
+        entry(
+            M::POST,
+            "/console/users",
+            staff(ADMINISTRATOR),
+            "Creates a user.",
+            users::create,
+        ),
+        entry(
+            M::POST,
+            "/console/users/{id}/roles",
+            staff(ADMINISTRATOR),
+            "Sets a user's roles.",
+            users::set_roles,
+        ),
+        entry(
+            M::POST,
+            "/console/users/{id}/{action}",
+            staff(ADMINISTRATOR),
+            "Resets, disables or enables a user, or ends their sessions.",
+            users::act,
+        ),
+        entry(
+            M::GET,
+            "/console/events",
+            staff(EVENTS),
+            "Searches significant events.",
+            events::search,
+        ),
+        entry(
+            M::GET,
+            "/console/settings",
+            staff(ADMINISTRATOR),
+            "The jurisdiction's settings.",
+            settings::show,
+        ),
+        entry(
+            M::POST,
+            "/console/settings",
+            staff(ADMINISTRATOR),
+            "Saves the settings.",
+            settings::save,
+        ),
+    ])
+}
 
-/// Every console page and action behind a session: method, path, and the
-/// roles allowed (empty: any signed-in user). The same roles as the admin
-/// API's routes for the same operations ([`crate::admin::ROUTES`]).
-pub const ROUTES: &[(&str, &str, &[&str])] = &[
-    ("GET", "/console", ANY),
-    ("GET", "/console/raffles/new", MANAGER),
-    ("POST", "/console/raffles", MANAGER),
-    ("GET", "/console/raffles/{id}", ANY),
-    ("GET", "/console/raffles/{id}/edit", MANAGER),
-    ("POST", "/console/raffles/{id}/edit", MANAGER),
-    ("POST", "/console/raffles/{id}/open", MANAGER),
-    ("POST", "/console/raffles/{id}/close", MANAGER),
-    (
-        "GET",
-        "/console/raffles/{id}/draws/{draw_id}/reconciliation",
-        FIGURES,
-    ),
-    (
-        "POST",
-        "/console/raffles/{id}/draws/{draw_id}/reconciliation",
-        FINANCE,
-    ),
-    ("GET", "/console/raffles/{id}/draws/{draw_id}", ANY),
-    (
-        "POST",
-        "/console/raffles/{id}/draws/{draw_id}/freeze",
-        MANAGER,
-    ),
-    (
-        "POST",
-        "/console/raffles/{id}/draws/{draw_id}/contribution",
-        MANAGER,
-    ),
-    (
-        "POST",
-        "/console/raffles/{id}/draws/{draw_id}/perform",
-        MANAGER,
-    ),
-    (
-        "POST",
-        "/console/raffles/{id}/draws/{draw_id}/redraw",
-        MANAGER,
-    ),
-    ("GET", "/console/claims", MANAGER),
-    ("POST", "/console/claims", MANAGER),
-    ("POST", "/console/claims/supervised", MANAGER),
-    ("GET", "/console/voids", FINANCE),
-    ("POST", "/console/voids", FINANCE),
-    ("GET", "/console/approvals", APPROVERS),
-    ("POST", "/console/approvals/{id}", APPROVERS),
-    ("GET", "/console/account", ANY),
-    ("POST", "/console/account/password", ANY),
-    ("POST", "/console/account/sessions/{id}", ANY),
-    ("GET", "/console/users", ADMINISTRATOR),
-    ("POST", "/console/users", ADMINISTRATOR),
-    ("POST", "/console/users/{id}/roles", ADMINISTRATOR),
-    ("POST", "/console/users/{id}/{action}", ADMINISTRATOR),
-    ("GET", "/console/events", EVENTS),
-    ("GET", "/console/settings", ADMINISTRATOR),
-    ("POST", "/console/settings", ADMINISTRATOR),
-];
+/// The console's routes (descriptions only), as its check reads them.
+pub fn routes() -> &'static [Route] {
+    static ROUTES: OnceLock<Vec<Route>> = OnceLock::new();
+    ROUTES.get_or_init(|| table().routes())
+}
 
 /// What every console handler behind [`authorize`] is given: who is
 /// signed in, the page's language and the CSRF token for its forms.
@@ -142,17 +331,24 @@ impl Console {
     /// in, then `content`; `no-store`.
     pub fn page(&self, status: StatusCode, title: &str, path: &str, content: Markup) -> Response {
         let lang = self.lang;
-        let links: &[(&str, &str, &[&str])] = &[
-            ("/console", "console.nav.home", ANY),
-            ("/console/raffles/new", "console.nav.new", MANAGER),
-            ("/console/claims", "console.nav.claims", MANAGER),
-            ("/console/voids", "console.nav.voids", FINANCE),
-            ("/console/approvals", "console.nav.approvals", APPROVERS),
-            ("/console/users", "console.nav.users", ADMINISTRATOR),
-            ("/console/events", "console.nav.events", EVENTS),
-            ("/console/settings", "console.nav.settings", ADMINISTRATOR),
-            ("/console/account", "console.nav.account", ANY),
-        ];
+        // Each link is shown to the roles its page's route opens to.
+        let links: Vec<(&str, &str, &[&str])> = [
+            ("/console", "console.nav.home"),
+            ("/console/raffles/new", "console.nav.new"),
+            ("/console/claims", "console.nav.claims"),
+            ("/console/voids", "console.nav.voids"),
+            ("/console/approvals", "console.nav.approvals"),
+            ("/console/users", "console.nav.users"),
+            ("/console/events", "console.nav.events"),
+            ("/console/settings", "console.nav.settings"),
+            ("/console/account", "console.nav.account"),
+        ]
+        .into_iter()
+        .filter_map(|(to, key)| {
+            let roles = find(routes(), &Method::GET, to).and_then(Route::roles)?;
+            Some((to, key, roles))
+        })
+        .collect();
         let roles: Vec<&str> = self
             .staff
             .user
@@ -164,7 +360,7 @@ impl Console {
         let body = html! {
             nav.console aria-label=(lang.t("console.title")) {
                 ul {
-                    @for (to, key, roles) in links {
+                    @for (to, key, roles) in &links {
                         @if self.may(roles) {
                             li {
                                 @if *to == path { a href=(self.href(to)) aria-current="page" { (lang.t(key)) } }
@@ -253,66 +449,7 @@ pub fn done(lang: Lang, path: &str, what: &str) -> Response {
 }
 
 pub fn router(state: AppState) -> Router<AppState> {
-    let protected = Router::new()
-        .route("/console", get(home))
-        .route("/console/raffles/new", get(raffles::new_form))
-        .route("/console/raffles", post(raffles::create))
-        .route("/console/raffles/{id}", get(raffles::show))
-        .route(
-            "/console/raffles/{id}/edit",
-            get(raffles::edit_form).post(raffles::update),
-        )
-        .route("/console/raffles/{id}/open", post(raffles::open))
-        .route("/console/raffles/{id}/close", post(raffles::close))
-        .route(
-            "/console/raffles/{id}/draws/{draw_id}/reconciliation",
-            get(draws::reconciliation).post(draws::acknowledge),
-        )
-        .route(
-            "/console/raffles/{id}/draws/{draw_id}",
-            get(draws::ceremony),
-        )
-        .route(
-            "/console/raffles/{id}/draws/{draw_id}/freeze",
-            post(draws::freeze),
-        )
-        .route(
-            "/console/raffles/{id}/draws/{draw_id}/contribution",
-            post(draws::contribution),
-        )
-        .route(
-            "/console/raffles/{id}/draws/{draw_id}/perform",
-            post(draws::perform),
-        )
-        .route(
-            "/console/raffles/{id}/draws/{draw_id}/redraw",
-            post(draws::redraw),
-        )
-        .route("/console/claims", get(claims::show).post(claims::pay))
-        .route(
-            "/console/claims/supervised",
-            post(claims::request_supervised),
-        )
-        .route("/console/voids", get(voids::show).post(voids::request))
-        .route("/console/approvals", get(voids::approvals))
-        .route("/console/approvals/{id}", post(voids::decide))
-        .route("/console/account", get(account::show))
-        .route("/console/account/password", post(account::change_password))
-        .route("/console/account/sessions/{id}", post(account::end_session))
-        .route("/console/users", get(users::list).post(users::create))
-        .route("/console/users/{id}/roles", post(users::set_roles))
-        .route("/console/users/{id}/{action}", post(users::act))
-        .route("/console/events", get(events::search))
-        .route(
-            "/console/settings",
-            get(settings::show).post(settings::save),
-        )
-        .route_layer(middleware::from_fn_with_state(state, authorize));
-    Router::new()
-        .route("/console/sign-in", get(sign_in_show).post(sign_in))
-        .route("/console/sign-out", post(sign_out))
-        .route("/console/enrol", get(enrol_show).post(enrol))
-        .merge(protected)
+    table().router(move |h| h.route_layer(middleware::from_fn_with_state(state.clone(), authorize)))
 }
 
 /// Form bodies are small: anything larger is refused before it is read whole.
@@ -346,13 +483,9 @@ async fn authorize(
         csrf: token,
         set_cookie,
     };
-    let method = parts.method.as_str();
     // The page's own path (for the language switcher), not the route's pattern.
     let path = parts.uri.path().to_string();
-    let Some((_, _, roles)) = ROUTES
-        .iter()
-        .find(|(m, p, _)| *m == method && *p == matched.as_str())
-    else {
+    let Some(roles) = find(routes(), &parts.method, matched.as_str()).and_then(Route::roles) else {
         return console.refused_page(
             AppError::new(
                 StatusCode::FORBIDDEN,
@@ -407,7 +540,7 @@ async fn authorize(
 }
 
 fn session_token(headers: &HeaderMap) -> Option<String> {
-    super::cookies(headers, SESSION_COOKIE)
+    crate::site::cookies(headers, SESSION_COOKIE)
         .next()
         .map(str::to_string)
 }
@@ -484,7 +617,7 @@ fn csrf_refused(lang: Lang, headers: &HeaderMap) -> Response {
 }
 
 fn session_cookie(token: &str) -> HeaderValue {
-    super::set_cookie(SESSION_COOKIE, token, "/console", None)
+    crate::site::set_cookie(SESSION_COOKIE, token, "/console", None)
 }
 
 /// `GET /console/sign-in`.
@@ -513,7 +646,7 @@ pub async fn sign_in(
     if !csrf::check(&headers, f.csrf.as_deref()) {
         return csrf_refused(lang, &headers);
     }
-    let result = crate::auth::sign_in(
+    let result = crate::app::auth::sign_in(
         &state,
         f.username.as_deref().unwrap_or(""),
         f.password.as_deref().unwrap_or(""),
@@ -580,11 +713,11 @@ fn enrol_page(
             set,
         );
     }
-    let secret = match crate::auth::open_totp(state, &staff.user.totp_secret) {
+    let secret = match crate::app::auth::open_totp(state, &staff.user.totp_secret) {
         Ok(s) => s,
         Err(e) => return e.into_response(),
     };
-    let uri = crate::auth::totp_uri(&staff.user.username, &secret);
+    let uri = crate::app::auth::totp_uri(&staff.user.username, &secret);
     let qr = qrcode::QrCode::new(uri.as_bytes())
         .map(|c| {
             c.render::<qrcode::render::svg::Color>()
@@ -668,7 +801,7 @@ pub async fn enrol(
         let problem = if password != f.password2.as_deref().unwrap_or("") {
             Some(lang.t("console.enrol.mismatch").to_string())
         } else {
-            crate::auth::check_new_password(&staff.user.username, password)
+            crate::app::auth::check_new_password(&staff.user.username, password)
                 .err()
                 .map(|_| lang.t("console.enrol.weak").to_string())
         };
@@ -683,7 +816,7 @@ pub async fn enrol(
             );
         }
         // The same step as the API's: the password, then a new secret.
-        return match crate::people::enrolment_password(
+        return match crate::app::people::enrolment_password(
             &state,
             &staff.user,
             &staff.token_sha256,
@@ -702,7 +835,7 @@ pub async fn enrol(
             Err(e) => e.into_response(),
         };
     }
-    match crate::auth::enrol(
+    match crate::app::auth::enrol(
         &state,
         &staff.user,
         f.code.as_deref().unwrap_or(""),
@@ -714,7 +847,7 @@ pub async fn enrol(
         Ok(false) => {
             // Five failures lock the account, as for sign-ins; a locked
             // account's session ends.
-            if let Ok(true) = crate::auth::locked_out(&state, &staff.user, client.0).await {
+            if let Ok(true) = crate::app::auth::locked_out(&state, &staff.user, client.0).await {
                 let _ = state.store.delete_session(&staff.token_sha256).await;
                 return sign_in_page(
                     lang,
@@ -768,7 +901,7 @@ async fn home(
                         @for r in &raffles {
                             tr {
                                 td { a href=(c.href(&format!("/console/raffles/{}", r.id))) { (r.config.name) } }
-                                td { (super::raffles::status_text(lang, r.status)) }
+                                td { (crate::site::raffles::status_text(lang, r.status)) }
                                 td { (lang.count(r.sold_numbers())) }
                                 td { (lang.money(r.net)) }
                             }
@@ -802,7 +935,7 @@ pub async fn sign_out(
     {
         return AppError::from(e).into_response();
     }
-    let clear = super::set_cookie(SESSION_COOKIE, "", "/console", Some(0));
+    let clear = crate::site::set_cookie(SESSION_COOKIE, "", "/console", Some(0));
     no_store(
         Redirect::to(&href(lang, "/console/sign-in")).into_response(),
         Some(clear),

@@ -4,7 +4,7 @@
 
 use super::{Console, Done, done};
 use crate::AppState;
-use crate::people;
+use crate::app::people;
 use axum::Extension;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;

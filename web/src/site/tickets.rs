@@ -88,7 +88,7 @@ pub async fn check(
             return respond(lang, StatusCode::UNPROCESSABLE_ENTITY, content, set);
         }
     };
-    let found = match crate::receipt::ticket_status(&state, &vn).await {
+    let found = match crate::app::receipt::ticket_status(&state, &vn).await {
         Ok(found) => found,
         Err(e) => return e.into_response(),
     };
@@ -130,7 +130,7 @@ pub async fn receipt_file(State(state): State<AppState>, Path(sale): Path<String
     if raffle_core::ids::check_uuid("sale id", &sale).is_err() {
         return StatusCode::NOT_FOUND.into_response();
     }
-    match crate::receipt::proof_for_sale(&state, &sale).await {
+    match crate::app::receipt::proof_for_sale(&state, &sale).await {
         Ok((_, proof)) => (
             [
                 (header::CONTENT_TYPE, "text/plain; charset=utf-8"),

@@ -8,10 +8,11 @@
 //! configuration is acceptable, and whether it may still change (GLI-31
 //! 2.2.3), is the ledger's decision, the same as through the API.
 
-use super::{Console, Done, Fields, MANAGER, done};
+use super::{Console, Done, Fields, done};
 use crate::AppState;
+use crate::app::operations;
 use crate::i18n::Lang;
-use crate::operations;
+use crate::routes::roles::MANAGER;
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -670,7 +671,7 @@ fn page(
         (d.notice(lang))
         @if let Some(p) = problem { (p) }
         dl.receipt {
-            dt { (lang.t("console.raffle.status")) } dd { span.status { (super::super::raffles::status_text(lang, r.status)) } }
+            dt { (lang.t("console.raffle.status")) } dd { span.status { (crate::site::raffles::status_text(lang, r.status)) } }
             dt { (lang.t("console.f.organisation")) } dd { (cfg.organisation) }
             @if let Some(l) = &cfg.licence { dt { (lang.t("console.f.licence")) } dd { (l) } }
             dt { (lang.t("console.f.jurisdiction")) } dd { (cfg.jurisdiction) }
@@ -723,7 +724,7 @@ fn page(
                             td { @if let Some(w) = s.and_then(|s| s.winner.as_ref()) { (w.number) } @else { "—" } }
                             td {
                                 a href=(c.href(&format!("/console/raffles/{id}/draws/{}", dc.id))) { (lang.t("console.draw.ceremony")) }
-                                @if c.may(super::FIGURES) {
+                                @if c.may(crate::routes::roles::FIGURES) {
                                     " · " a href=(c.href(&format!("/console/raffles/{id}/draws/{}/reconciliation", dc.id))) { (lang.t("console.reconciliation.title")) }
                                 }
                             }

@@ -5,7 +5,7 @@
 
 use super::{Console, Done, done};
 use crate::AppState;
-use crate::operations;
+use crate::app::operations;
 use axum::Extension;
 use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;

@@ -1,20 +1,19 @@
-//! The JSON API under `/api/v1` and the published log under `/log/`.
-//!
-//! Public routes only, for now: raffles, purchases, orders, ticket lookup.
+//! The public JSON API: raffles, purchases, orders, ticket lookup.
 //! Validation numbers travel only in request and response bodies, never in
 //! a URL, and are never logged.
 
 use crate::AppState;
-use crate::error::AppError;
-use crate::payments::{
+use crate::app::payments::{
     Confirmation, Confirmer, PaidOrder, Pending, confirm_payment, issue_paid_order,
 };
-use crate::receipt::{proof_for_sale, receipt};
+use crate::app::receipt::{proof_for_sale, receipt};
+use crate::error::AppError;
+use crate::routes::{Access, Entry, entry};
+use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::Method;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use raffle_core::entry::Prize;
 use raffle_core::ledger::{RaffleState, Status};
 use raffle_core::store::orders::{Begun, NewOrder, OrderRequest};
@@ -23,53 +22,50 @@ use raffle_core::{Money, Timestamp};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::Digest as _;
-use tower_http::services::ServeDir;
-use tower_http::set_header::SetResponseHeaderLayer;
 
-/// The largest request body any route takes.
-pub const MAX_BODY: usize = 128 * 1024;
-
-/// The whole application.
-pub fn router(state: AppState) -> Router {
-    let log = ServeDir::new(state.config.publications_dir());
-    Router::new()
-        .route("/api/v1/raffles", get(list_raffles))
-        .route("/api/v1/raffles/{id}", get(get_raffle))
-        .route("/api/v1/raffles/{id}/purchases", post(purchase))
-        .route("/api/v1/orders/{id}", get(get_order))
-        .route("/api/v1/tickets/lookup", post(lookup_ticket))
-        .route(
-            "/api/v1/openapi.json",
-            get(|| async { Json(crate::openapi::document()) }),
+/// The public API's routes.
+pub(crate) fn entries() -> Vec<Entry> {
+    use Method as M;
+    let public = Access::Public;
+    vec![
+        entry(
+            M::GET,
+            "/api/v1/raffles",
+            public,
+            "List raffles with status and live jackpot estimate.",
+            list_raffles,
+        ),
+        entry(
+            M::GET,
+            "/api/v1/raffles/{id}",
+            public,
+            "A raffle: rules, packages, draws and results.",
+            get_raffle,
+        ),
+        entry(
+            M::POST,
+            "/api/v1/raffles/{id}/purchases",
+            public,
+            "Buy a package: 201 with the receipt (Idempotency-Key honoured).",
+            purchase,
         )
-        .merge(crate::admin::router(state.clone()))
-        .merge(crate::pages::router(state.clone()))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::pages::scope,
-        ))
-        // Bodies are small (a raffle's configuration is one log entry, at
-        // most 64 KiB); slow ones are cut at the request timeout.
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            state.config.limits.request_timeout(),
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::edge::edge,
-        ))
-        .nest_service(
-            "/log",
-            tower::ServiceBuilder::new()
-                .layer(SetResponseHeaderLayer::overriding(
-                    header::CACHE_CONTROL,
-                    HeaderValue::from_static("no-cache"),
-                ))
-                .service(log),
+        .body::<PurchaseRequest>(),
+        entry(
+            M::GET,
+            "/api/v1/orders/{id}",
+            public,
+            "An order's status.",
+            get_order,
+        ),
+        entry(
+            M::POST,
+            "/api/v1/tickets/lookup",
+            public,
+            "Check a ticket by its validation number (in the body, never in the URL).",
+            lookup_ticket,
         )
-        .with_state(state)
+        .body::<Lookup>(),
+    ]
 }
 
 fn summary(r: &RaffleState) -> Value {
@@ -137,7 +133,7 @@ pub(crate) struct PurchaseRequest {
     quantity: Option<u32>,
     buyer: Buyer,
     /// `{"provider": ...}` and the provider's own options.
-    #[schemars(with = "crate::payments::PaymentSchema")]
+    #[schemars(with = "crate::app::payments::PaymentSchema")]
     payment: Value,
 }
 
@@ -234,7 +230,7 @@ pub(crate) async fn purchase(
     let request_sha256: [u8; 32] = sha2::Sha256::digest(&body).into();
     // The buyer's capability on the order: random, never in the log, kept
     // hashed (and in the draft while it is kept, for a replayed answer).
-    let token = crate::auth::random_token::<16>()?;
+    let token = crate::app::auth::random_token::<16>()?;
     let draft =
         json!({ "order_id": order_id, "validation_number": vn.to_text(), "order_token": token });
     let order = NewOrder {
@@ -441,7 +437,7 @@ async fn lookup_ticket(
     Json(req): Json<Lookup>,
 ) -> Result<Json<Value>, AppError> {
     let vn = ValidationNumber::parse(&req.validation_number)?;
-    let t = crate::receipt::ticket_status(&state, &vn)
+    let t = crate::app::receipt::ticket_status(&state, &vn)
         .await?
         .ok_or_else(|| AppError::not_found("no ticket has this validation number"))?;
     let wins: Vec<Value> = t

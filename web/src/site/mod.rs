@@ -9,57 +9,125 @@
 //! The public site: the raffle list, the raffle page (rules, packages,
 //! draws, live jackpot estimate, countdown, results, the jurisdiction's
 //! texts), buying and the receipt, the ticket check (forms with CSRF
-//! protection: [`csrf`]) and the transparency page; and the staff's admin
-//! console ([`console`]).
+//! protection: [`csrf`]) and the transparency page. The staff's console
+//! ([`crate::console`]) shares its page furniture (layout, cookies).
 
 mod buy;
-pub mod console;
 pub mod csrf;
-mod raffles;
+pub(crate) mod raffles;
 mod tickets;
 mod transparency;
 
 use crate::AppState;
 use crate::i18n::{LANGS, Lang};
+use crate::routes::{Access, Table, entry};
 use axum::Router;
 use axum::extract::Query;
+use axum::http::Method;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use maud::{DOCTYPE, Markup, html};
 
 /// The security headers of every page.
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-pub fn router(state: AppState) -> Router<AppState> {
-    Router::new()
-        .route("/", get(raffles::list))
-        .route("/raffles/{id}", get(raffles::show))
-        .route("/raffles/{id}/jackpot", get(raffles::jackpot))
-        .route("/raffles/{id}/buy", axum::routing::post(buy::buy))
-        .route("/orders/{id}", get(buy::order))
-        .merge(console::router(state))
-        .route("/transparency", get(transparency::page))
-        .route("/tickets/check", get(tickets::show).post(tickets::check))
-        .route("/sales/{id}/receipt.tlog-proof", get(tickets::receipt_file))
-        .route(
+/// The public site's routes.
+pub fn table() -> Table {
+    use Method as M;
+    let public = Access::Public;
+    Table(vec![
+        entry(
+            M::GET,
+            "/",
+            public,
+            "The raffles on sale and past.",
+            raffles::list,
+        ),
+        entry(
+            M::GET,
+            "/raffles/{id}",
+            public,
+            "A raffle's page.",
+            raffles::show,
+        ),
+        entry(
+            M::GET,
+            "/raffles/{id}/jackpot",
+            public,
+            "A raffle's live jackpot (JSON).",
+            raffles::jackpot,
+        ),
+        entry(
+            M::POST,
+            "/raffles/{id}/buy",
+            public,
+            "Buys a package (form).",
+            buy::buy,
+        ),
+        entry(
+            M::GET,
+            "/orders/{id}",
+            public,
+            "An order: its receipt, or why it is waiting.",
+            buy::order,
+        ),
+        entry(
+            M::GET,
+            "/transparency",
+            public,
+            "How to verify the published log.",
+            transparency::page,
+        ),
+        entry(
+            M::GET,
+            "/tickets/check",
+            public,
+            "The ticket check form.",
+            tickets::show,
+        ),
+        entry(
+            M::POST,
+            "/tickets/check",
+            public,
+            "Checks a ticket by its validation number.",
+            tickets::check,
+        ),
+        entry(
+            M::GET,
+            "/sales/{id}/receipt.tlog-proof",
+            public,
+            "A sale's inclusion proof.",
+            tickets::receipt_file,
+        ),
+        entry(
+            M::GET,
             "/static/site.css",
-            get(|| async {
+            public,
+            "The stylesheet.",
+            || async {
                 asset(
                     "text/css; charset=utf-8",
                     include_str!("../../static/site.css"),
                 )
-            }),
-        )
-        .route(
+            },
+        ),
+        entry(
+            M::GET,
             "/static/live.js",
-            get(|| async {
+            public,
+            "The live-update script.",
+            || async {
                 asset(
                     "text/javascript; charset=utf-8",
                     include_str!("../../static/live.js"),
                 )
-            }),
-        )
+            },
+        ),
+    ])
+}
+
+pub fn router(_state: AppState) -> Router<AppState> {
+    table().router(|h| h)
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {

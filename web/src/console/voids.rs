@@ -5,9 +5,9 @@
 
 use super::{Console, Done, done};
 use crate::AppState;
+use crate::app::operations::{self, Decided};
 use crate::error::AppError;
 use crate::i18n::Lang;
-use crate::operations::{self, Decided};
 use axum::Extension;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
@@ -91,7 +91,7 @@ pub struct VoidForm {
 /// presents the ticket) or its sale id (from the receipt).
 async fn find_sale(state: &AppState, ticket: &str) -> Result<(String, String), AppError> {
     if let Ok(vn) = ValidationNumber::parse(ticket) {
-        return crate::receipt::find_by_validation(state, &vn)
+        return crate::app::receipt::find_by_validation(state, &vn)
             .await?
             .ok_or_else(|| AppError::not_found("no ticket has this validation number"));
     }

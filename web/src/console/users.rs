@@ -1,5 +1,5 @@
 //! Users and roles (administrators only; GLI-31 5.2.2), through
-//! [`crate::people`]: a new (or reset) user gets a one-time enrolment code,
+//! [`crate::app::people`]: a new (or reset) user gets a one-time enrolment code,
 //! shown once, to the creator while the organisation has one
 //! administrator and else to the second administrator who approves; with
 //! it the user sets their own password and authenticator. Role changes
@@ -8,8 +8,8 @@
 
 use super::{Console, Done, Fields, done};
 use crate::AppState;
-use crate::auth::ROLES;
-use crate::people::{self, Outcome};
+use crate::app::auth::ROLES;
+use crate::app::people::{self, Outcome};
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};

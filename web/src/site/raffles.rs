@@ -14,7 +14,7 @@ use raffle_core::ledger::{RaffleState, Status};
 use raffle_core::store::people::JurisdictionTexts;
 use serde_json::{Value, json};
 
-pub(super) fn status_text(lang: Lang, s: Status) -> &'static str {
+pub(crate) fn status_text(lang: Lang, s: Status) -> &'static str {
     match s {
         Status::Draft => lang.t("raffles.status.draft"),
         Status::Open => lang.t("raffles.status.open"),

@@ -1,85 +1,102 @@
 //! The admin API: sessions, users, raffle configuration and lifecycle,
 //! reconciliation, draws, voids, claims, approvals and significant events.
-//! Every route checks the session and the role ([`ROUTES`] lists them; a
-//! test walks it for every role). Changes that need a second person (voids,
+//! Every route checks the session and the role (its [`entries`] state
+//! them; a test walks them for every role). Changes that need a second person (voids,
 //! refunds, the reconciliation acknowledgement; GLI-31 5.2.4) answer 202
 //! with an approval id; a different user with the finance or administrator
 //! role completes or refuses them.
 
 use crate::AppState;
-use crate::auth::{SignedIn, Staff, sign_in};
+use crate::app::auth::{SignedIn, Staff, sign_in};
+use crate::app::operations::{self, Decided};
 use crate::error::AppError;
-use crate::operations::{self, Decided};
+use crate::routes::roles::*;
+use crate::routes::{Access, Entry, Route, entry, find};
 use axum::Extension;
+use axum::Json;
 use axum::extract::{FromRequestParts, MatchedPath, Path, Query, Request, State};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{delete, get, patch, post};
-use axum::{Json, Router};
+use axum::routing::MethodRouter;
 use raffle_core::entry::{RaffleConfig, RedrawReason, VoidReason};
 use raffle_core::store::sequencer::Sequenced;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-/// Every admin route: method, path, and the roles allowed (empty: any signed-in user).
-pub const ROUTES: &[(&str, &str, &[&str])] = &[
-    ("DELETE", "/api/v1/sessions/current", &[]),
-    ("GET", "/api/v1/sessions", &[]),
-    ("DELETE", "/api/v1/sessions/{id}", &[]),
-    ("POST", "/api/v1/account/password", &[]),
-    ("GET", "/api/v1/users", &["administrator"]),
-    ("POST", "/api/v1/users", &["administrator"]),
-    ("POST", "/api/v1/users/{id}/roles", &["administrator"]),
-    ("POST", "/api/v1/users/{id}/reset", &["administrator"]),
-    ("POST", "/api/v1/users/{id}/disable", &["administrator"]),
-    ("POST", "/api/v1/users/{id}/enable", &["administrator"]),
-    ("GET", "/api/v1/users/{id}/sessions", &["administrator"]),
-    ("DELETE", "/api/v1/users/{id}/sessions", &["administrator"]),
-    ("POST", "/api/v1/raffles", &["raffle_manager"]),
-    ("PATCH", "/api/v1/raffles/{id}", &["raffle_manager"]),
-    ("POST", "/api/v1/raffles/{id}/open", &["raffle_manager"]),
-    ("POST", "/api/v1/raffles/{id}/close", &["raffle_manager"]),
-    (
-        "GET",
-        "/api/v1/raffles/{id}/reconciliation",
-        &["finance", "administrator", "auditor"],
-    ),
-    ("POST", "/api/v1/raffles/{id}/reconciliation", &["finance"]),
-    (
-        "POST",
-        "/api/v1/raffles/{id}/draws/{draw_id}/freeze",
-        &["raffle_manager"],
-    ),
-    (
-        "POST",
-        "/api/v1/raffles/{id}/draws/{draw_id}/contribution",
-        &["raffle_manager"],
-    ),
-    (
-        "POST",
-        "/api/v1/raffles/{id}/draws/{draw_id}/perform",
-        &["raffle_manager"],
-    ),
-    (
-        "POST",
-        "/api/v1/raffles/{id}/draws/{draw_id}/redraw",
-        &["raffle_manager"],
-    ),
-    ("POST", "/api/v1/sales/{id}/void", &["finance"]),
-    (
-        "POST",
-        "/api/v1/approvals/{id}",
-        &["finance", "administrator"],
-    ),
-    ("POST", "/api/v1/claims", &["raffle_manager"]),
-    ("POST", "/api/v1/claims/supervised", &["raffle_manager"]),
-    ("GET", "/api/v1/events", &["administrator", "auditor"]),
-];
+/// The staff API's routes (sessions, people, raffles, draws, voids,
+/// approvals, claims, events) with the roles each needs; sign-in and the
+/// enrolment steps are public (they check their own kind of token).
+pub(crate) fn entries() -> Vec<Entry> {
+    use Method as M;
+    let staff = Access::Staff;
+    vec![
+        entry(M::POST, "/api/v1/sessions", Access::Public,
+            "Sign in with username, password and TOTP code: returns a bearer token. With a one-time enrolment code as the password (and any code), the token opens only the enrolment steps.",
+            create_session).body::<SignIn>(),
+        entry(M::POST, "/api/v1/enrolment/password", Access::Public,
+            "Enrolment, step one (an enrolment session): a password of your own; answers your TOTP secret.",
+            enrolment_password).body::<EnrolmentPassword>(),
+        entry(M::POST, "/api/v1/enrolment/totp", Access::Public,
+            "Enrolment, step two: a code from your authenticator confirms it; the session then opens your routes.",
+            enrolment_totp).body::<EnrolmentCode>(),
+        entry(M::DELETE, "/api/v1/sessions/current", staff(ANY), "Sign out: ends this session.", end_session),
+        entry(M::GET, "/api/v1/sessions", staff(ANY), "Your own sessions.", own_sessions),
+        entry(M::DELETE, "/api/v1/sessions/{id}", staff(ANY), "Ends one of your own sessions.", revoke_session),
+        entry(M::POST, "/api/v1/account/password", staff(ANY), "Changes your password.", change_password)
+            .body::<PasswordChange>(),
+        entry(M::GET, "/api/v1/users", staff(ADMINISTRATOR), "Users, their roles and sessions.", list_users),
+        entry(M::POST, "/api/v1/users", staff(ADMINISTRATOR),
+            "Creates a user (with a second administrator's approval where there are two).", create_user)
+            .body::<NewUser>(),
+        entry(M::POST, "/api/v1/users/{id}/roles", staff(ADMINISTRATOR), "Sets a user's roles.", set_roles)
+            .body::<Roles>(),
+        entry(M::POST, "/api/v1/users/{id}/reset", staff(ADMINISTRATOR),
+            "Resets a user's credentials: a new one-time enrolment code.", reset_credentials),
+        entry(M::POST, "/api/v1/users/{id}/disable", staff(ADMINISTRATOR), "Disables a user.", disable_user),
+        entry(M::POST, "/api/v1/users/{id}/enable", staff(ADMINISTRATOR), "Enables a user.", enable_user),
+        entry(M::GET, "/api/v1/users/{id}/sessions", staff(ADMINISTRATOR), "A user's sessions.", user_sessions),
+        entry(M::DELETE, "/api/v1/users/{id}/sessions", staff(ADMINISTRATOR), "Ends a user's sessions.",
+            revoke_user_sessions),
+        entry(M::POST, "/api/v1/raffles", staff(MANAGER), "Creates a raffle (draft).", create_raffle)
+            .body::<ConfigBody>(),
+        entry(M::PATCH, "/api/v1/raffles/{id}", staff(MANAGER), "Changes a draft raffle's configuration.",
+            update_raffle).body::<ConfigBody>(),
+        entry(M::POST, "/api/v1/raffles/{id}/open", staff(MANAGER), "Opens sales (freezes the configuration).",
+            open_raffle),
+        entry(M::POST, "/api/v1/raffles/{id}/close", staff(MANAGER), "Closes sales early.", close_raffle),
+        entry(M::GET, "/api/v1/raffles/{id}/reconciliation", staff(FIGURES),
+            "A draw's reconciliation figures.", reconciliation_figures).query::<DrawQuery>(),
+        entry(M::POST, "/api/v1/raffles/{id}/reconciliation", staff(FINANCE),
+            "Requests a draw's reconciliation acknowledgement (a second person approves).",
+            request_reconciliation).body::<ReconciliationRequest>(),
+        entry(M::POST, "/api/v1/raffles/{id}/draws/{draw_id}/freeze", staff(MANAGER),
+            "Freezes a draw: its eligible numbers, prize and seed commitment.", freeze_draw),
+        entry(M::POST, "/api/v1/raffles/{id}/draws/{draw_id}/contribution", staff(MANAGER),
+            "Records a witness's contribution to a frozen draw.", contribute).body::<Contribution>(),
+        entry(M::POST, "/api/v1/raffles/{id}/draws/{draw_id}/perform", staff(MANAGER),
+            "Performs a frozen draw.", perform_draw),
+        entry(M::POST, "/api/v1/raffles/{id}/draws/{draw_id}/redraw", staff(MANAGER),
+            "Requests a redraw, with its reason (a second person approves).", request_redraw)
+            .body::<RedrawRequest>(),
+        entry(M::POST, "/api/v1/sales/{id}/void", staff(FINANCE),
+            "Requests a void, with or without refund (a second person approves).", request_void)
+            .body::<VoidRequest>(),
+        entry(M::POST, "/api/v1/approvals/{id}", staff(APPROVERS), "Approves or refuses a request.",
+            decide_approval).body::<Decision>(),
+        entry(M::POST, "/api/v1/claims", staff(MANAGER), "Pays a prize claimed with its validation number.",
+            pay_claim).body::<Claim>(),
+        entry(M::POST, "/api/v1/claims/supervised", staff(MANAGER),
+            "Requests a supervised claim (the winner's identity checked; a second person approves).",
+            request_supervised_claim).body::<SupervisedClaim>(),
+        entry(M::GET, "/api/v1/events", staff(EVENTS), "Searches significant events.", search_events)
+            .query::<EventQuery>(),
+    ]
+}
 
 /// The one place where admin routes check the session and the role, before
 /// anything else (the body is not even read for a refused request).
-async fn authorize(
+pub(crate) async fn authorize(
     State(state): State<AppState>,
     matched: MatchedPath,
     req: Request,
@@ -87,11 +104,8 @@ async fn authorize(
 ) -> Result<Response, AppError> {
     let (mut parts, body) = req.into_parts();
     let staff = Staff::from_request_parts(&mut parts, &state).await?;
-    let method = parts.method.as_str().to_string();
-    let roles = ROUTES
-        .iter()
-        .find(|(m, p, _)| *m == method && *p == matched.as_str())
-        .map(|r| r.2)
+    let roles = find(super::routes(), &parts.method, matched.as_str())
+        .and_then(Route::roles)
         .ok_or_else(|| {
             AppError::new(
                 StatusCode::FORBIDDEN,
@@ -105,56 +119,12 @@ async fn authorize(
     Ok(next.run(Request::from_parts(parts, body)).await)
 }
 
-pub fn router(state: AppState) -> Router<AppState> {
-    let protected = Router::new()
-        .route("/api/v1/sessions/current", delete(end_session))
-        .route("/api/v1/sessions", get(own_sessions))
-        .route("/api/v1/sessions/{id}", delete(revoke_session))
-        .route("/api/v1/account/password", post(change_password))
-        .route("/api/v1/users", post(create_user).get(list_users))
-        .route("/api/v1/users/{id}/roles", post(set_roles))
-        .route("/api/v1/users/{id}/reset", post(reset_credentials))
-        .route("/api/v1/users/{id}/disable", post(disable_user))
-        .route("/api/v1/users/{id}/enable", post(enable_user))
-        .route(
-            "/api/v1/users/{id}/sessions",
-            get(user_sessions).delete(revoke_user_sessions),
-        )
-        .route("/api/v1/raffles", post(create_raffle))
-        .route("/api/v1/raffles/{id}", patch(update_raffle))
-        .route("/api/v1/raffles/{id}/open", post(open_raffle))
-        .route("/api/v1/raffles/{id}/close", post(close_raffle))
-        .route(
-            "/api/v1/raffles/{id}/reconciliation",
-            post(request_reconciliation).get(reconciliation_figures),
-        )
-        .route(
-            "/api/v1/raffles/{id}/draws/{draw_id}/freeze",
-            post(freeze_draw),
-        )
-        .route(
-            "/api/v1/raffles/{id}/draws/{draw_id}/contribution",
-            post(contribute),
-        )
-        .route(
-            "/api/v1/raffles/{id}/draws/{draw_id}/perform",
-            post(perform_draw),
-        )
-        .route(
-            "/api/v1/raffles/{id}/draws/{draw_id}/redraw",
-            post(request_redraw),
-        )
-        .route("/api/v1/sales/{id}/void", post(request_void))
-        .route("/api/v1/approvals/{id}", post(decide_approval))
-        .route("/api/v1/claims", post(pay_claim))
-        .route("/api/v1/claims/supervised", post(request_supervised_claim))
-        .route("/api/v1/events", get(search_events))
-        .route_layer(middleware::from_fn_with_state(state, authorize));
-    Router::new()
-        .route("/api/v1/sessions", post(create_session))
-        .route("/api/v1/enrolment/password", post(enrolment_password))
-        .route("/api/v1/enrolment/totp", post(enrolment_totp))
-        .merge(protected)
+/// The session and role check, for the routes that need one.
+pub(crate) fn checked(
+    state: &AppState,
+) -> impl Fn(MethodRouter<AppState>) -> MethodRouter<AppState> {
+    let state = state.clone();
+    move |handler| handler.route_layer(middleware::from_fn_with_state(state.clone(), authorize))
 }
 
 fn sequenced(s: &Sequenced) -> Value {
@@ -219,10 +189,10 @@ pub(crate) struct NewUser {
 /// 201 with the one-time enrolment code while the organisation has one
 /// administrator; 202 (the code goes to the approving administrator) once
 /// it has two.
-fn people(outcome: crate::people::Outcome, done: StatusCode) -> (StatusCode, Json<Value>) {
+fn people(outcome: crate::app::people::Outcome, done: StatusCode) -> (StatusCode, Json<Value>) {
     match outcome {
-        crate::people::Outcome::Done(v) => (done, Json(v)),
-        crate::people::Outcome::Pending(id) => pending(id),
+        crate::app::people::Outcome::Done(v) => (done, Json(v)),
+        crate::app::people::Outcome::Pending(id) => pending(id),
     }
 }
 
@@ -231,7 +201,8 @@ async fn create_user(
     Extension(staff): Extension<Staff>,
     Json(req): Json<NewUser>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
-    let outcome = crate::people::create_user(&state, &staff, &req.username, &req.roles).await?;
+    let outcome =
+        crate::app::people::create_user(&state, &staff, &req.username, &req.roles).await?;
     Ok(people(outcome, StatusCode::CREATED))
 }
 
@@ -263,7 +234,7 @@ async fn set_roles(
     Path(id): Path<String>,
     Json(req): Json<Roles>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
-    let outcome = crate::people::set_roles(&state, &staff, &id, &req.roles).await?;
+    let outcome = crate::app::people::set_roles(&state, &staff, &id, &req.roles).await?;
     Ok(people(outcome, StatusCode::OK))
 }
 
@@ -272,7 +243,7 @@ async fn reset_credentials(
     Extension(staff): Extension<Staff>,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
-    let outcome = crate::people::reset_credentials(&state, &staff, &id).await?;
+    let outcome = crate::app::people::reset_credentials(&state, &staff, &id).await?;
     Ok(people(outcome, StatusCode::OK))
 }
 
@@ -281,7 +252,7 @@ async fn disable_user(
     Extension(staff): Extension<Staff>,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
-    let outcome = crate::people::disable(&state, &staff, &id).await?;
+    let outcome = crate::app::people::disable(&state, &staff, &id).await?;
     Ok(people(outcome, StatusCode::OK))
 }
 
@@ -290,7 +261,7 @@ async fn enable_user(
     Extension(staff): Extension<Staff>,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
-    let outcome = crate::people::enable(&state, &staff, &id).await?;
+    let outcome = crate::app::people::enable(&state, &staff, &id).await?;
     Ok(people(outcome, StatusCode::OK))
 }
 
@@ -300,7 +271,9 @@ async fn user_sessions(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
     raffle_core::ids::check_uuid("user id", &id)?;
-    Ok(Json(crate::people::sessions(&state, &staff, &id).await?))
+    Ok(Json(
+        crate::app::people::sessions(&state, &staff, &id).await?,
+    ))
 }
 
 async fn revoke_user_sessions(
@@ -309,7 +282,7 @@ async fn revoke_user_sessions(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
     Ok(Json(
-        crate::people::revoke_sessions_of(&state, &staff, &id).await?,
+        crate::app::people::revoke_sessions_of(&state, &staff, &id).await?,
     ))
 }
 
@@ -318,7 +291,9 @@ async fn own_sessions(
     Extension(staff): Extension<Staff>,
 ) -> Result<Json<Value>, AppError> {
     let id = staff.user.id.clone();
-    Ok(Json(crate::people::sessions(&state, &staff, &id).await?))
+    Ok(Json(
+        crate::app::people::sessions(&state, &staff, &id).await?,
+    ))
 }
 
 async fn revoke_session(
@@ -326,7 +301,7 @@ async fn revoke_session(
     Extension(staff): Extension<Staff>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    crate::people::revoke_session(&state, &staff, &id).await?;
+    crate::app::people::revoke_session(&state, &staff, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -343,7 +318,7 @@ async fn change_password(
     Extension(client): Extension<crate::edge::ClientAddr>,
     Json(req): Json<PasswordChange>,
 ) -> Result<StatusCode, AppError> {
-    crate::people::change_password(
+    crate::app::people::change_password(
         &state,
         &staff,
         &req.current_password,
@@ -364,11 +339,11 @@ pub(crate) struct EnrolmentPassword {
 /// the user's own password; answers the TOTP secret, to this session alone.
 async fn enrolment_password(
     State(state): State<AppState>,
-    enrolling: crate::auth::Enrolling,
+    enrolling: crate::app::auth::Enrolling,
     Json(req): Json<EnrolmentPassword>,
 ) -> Result<Json<Value>, AppError> {
     Ok(Json(
-        crate::people::enrolment_password(
+        crate::app::people::enrolment_password(
             &state,
             &enrolling.user,
             &enrolling.token_sha256,
@@ -389,7 +364,7 @@ pub(crate) struct EnrolmentCode {
 async fn enrolment_totp(
     State(state): State<AppState>,
     Extension(client): Extension<crate::edge::ClientAddr>,
-    enrolling: crate::auth::Enrolling,
+    enrolling: crate::app::auth::Enrolling,
     Json(req): Json<EnrolmentCode>,
 ) -> Result<Json<Value>, AppError> {
     if enrolling.user.must_set_password {
@@ -398,7 +373,7 @@ async fn enrolment_totp(
             "set a password of your own first: POST /api/v1/enrolment/password",
         ));
     }
-    if !crate::auth::enrol(&state, &enrolling.user, &req.code, client.0).await? {
+    if !crate::app::auth::enrol(&state, &enrolling.user, &req.code, client.0).await? {
         return Err(AppError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "that code does not match the authenticator's secret (or was used already)",

@@ -4,9 +4,10 @@
 //! configured, the draw, each winning number with its call time, and the
 //! `raffle-audit draw` command that replays it.
 
-use super::{Console, Done, FINANCE, MANAGER, done};
+use super::{Console, Done, done};
 use crate::AppState;
-use crate::operations;
+use crate::app::operations;
+use crate::routes::roles::{FINANCE, MANAGER};
 use axum::Extension;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -200,14 +201,14 @@ async fn ceremony_page(
     let witnessed = !state.config.witness_keys.is_empty();
     let offline_witness = witnessed && state.witnesses.is_empty();
     let message = if offline_witness {
-        crate::witness::frozen_entry(state, id, draw)
+        crate::app::witness::frozen_entry(state, id, draw)
             .await
             .ok()
             .map(|(_, _, m)| String::from_utf8_lossy(&m).into_owned())
     } else {
         None
     };
-    let log_url = super::super::log_url(headers);
+    let log_url = crate::site::log_url(headers);
     let ledger = state.sequencer.ledger();
     let Some(r) = ledger.raffle(id) else {
         return c.refused_page(crate::error::AppError::not_found("no such raffle"), &path);

@@ -21,11 +21,11 @@
 //!   never a code, password or secret.
 
 use crate::AppState;
-use crate::auth::{
+use crate::app::auth::{
     Staff, check_new_password, check_roles, hash_password_blocking, seal_totp, verify_password,
 };
+use crate::app::operations::{Decided, request_approval};
 use crate::error::AppError;
-use crate::operations::{Decided, request_approval};
 use axum::http::StatusCode;
 use raffle_core::Refusal;
 use raffle_core::store::people::{ENROL_HOURS, User};
@@ -90,7 +90,7 @@ pub async fn create_user(
     roles: &[String],
 ) -> Result<Outcome, AppError> {
     // Checked before anyone is asked to approve.
-    crate::auth::new_enrolment(username, roles)?;
+    crate::app::auth::new_enrolment(username, roles)?;
     if state.store.user_by_name(username).await?.is_some() {
         return Err(AppError::refused(Refusal::UserExists {
             username: username.to_string(),
@@ -113,7 +113,7 @@ async fn create_now(
     username: &str,
     roles: &[String],
 ) -> Result<Value, AppError> {
-    let (user, code) = crate::auth::new_enrolment(username, roles)?;
+    let (user, code) = crate::app::auth::new_enrolment(username, roles)?;
     let sealed = User {
         password_hash: hash_password_blocking(state, &code).await?,
         totp_secret: seal_totp(state, &user.totp_secret)?,
@@ -192,9 +192,9 @@ pub async fn reset_credentials(
 
 async fn reset_now(state: &AppState, by: &str, user_id: &str) -> Result<Value, AppError> {
     let user = target(state, user_id).await?;
-    let (_, code) = crate::auth::new_enrolment(&user.username, &user.roles)?;
+    let (_, code) = crate::app::auth::new_enrolment(&user.username, &user.roles)?;
     let code_hash = hash_password_blocking(state, &code).await?;
-    let sealed = seal_totp(state, &crate::auth::new_totp_secret()?)?;
+    let sealed = seal_totp(state, &crate::app::auth::new_totp_secret()?)?;
     if !state
         .store
         .reset_credentials(user_id, &code_hash, &sealed)
@@ -254,7 +254,7 @@ async fn enable_now(state: &AppState, by: &str, user_id: &str) -> Result<Value, 
 }
 
 /// Makes an approved change to people (the decision was checked and
-/// recorded by [`crate::operations::decide_approval`]).
+/// recorded by [`crate::app::operations::decide_approval`]).
 pub(crate) async fn apply(
     state: &AppState,
     staff: &Staff,
@@ -360,13 +360,18 @@ pub async fn change_password(
     client: std::net::IpAddr,
 ) -> Result<(), AppError> {
     let wrong = || AppError::new(StatusCode::FORBIDDEN, "the current password is wrong");
-    if crate::auth::locked_out(state, &staff.user, client).await? {
+    if crate::app::auth::locked_out(state, &staff.user, client).await? {
         return Err(wrong());
     }
     if !verify_password(state, Some(staff.user.password_hash.clone()), current).await {
-        let key = crate::auth::username_hash(state, &staff.user.username);
-        crate::auth::failed_sign_in(state, &key, &client.to_string(), "password_change_failed")
-            .await?;
+        let key = crate::app::auth::username_hash(state, &staff.user.username);
+        crate::app::auth::failed_sign_in(
+            state,
+            &key,
+            &client.to_string(),
+            "password_change_failed",
+        )
+        .await?;
         return Err(wrong());
     }
     check_new_password(&staff.user.username, new)?;
@@ -402,7 +407,7 @@ pub async fn enrolment_password(
         .store
         .set_password(&user.id, &hash, token_sha256)
         .await?;
-    let secret = crate::auth::new_totp_secret()?;
+    let secret = crate::app::auth::new_totp_secret()?;
     state
         .store
         .set_enrolment_secret(&user.id, &seal_totp(state, &secret)?)
@@ -416,7 +421,7 @@ pub async fn enrolment_password(
     .await?;
     Ok(json!({
         "totp_secret": secret,
-        "otpauth_uri": crate::auth::totp_uri(&user.username, &secret),
+        "otpauth_uri": crate::app::auth::totp_uri(&user.username, &secret),
         "next": "POST /api/v1/enrolment/totp {\"code\"}",
     }))
 }

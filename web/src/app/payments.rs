@@ -19,8 +19,8 @@
 //! back to their provider.
 
 use crate::AppState;
+use crate::app::receipt::{proof_for_sale, receipt};
 use crate::error::AppError;
-use crate::receipt::{proof_for_sale, receipt};
 use axum::http::StatusCode;
 use raffle_core::entry::Channel;
 use raffle_core::store::orders::OrderRecord;

@@ -5,7 +5,7 @@
 
 use super::Console;
 use crate::AppState;
-use crate::operations;
+use crate::app::operations;
 use axum::Extension;
 use axum::extract::{Form, State};
 use axum::http::StatusCode;

@@ -1,5 +1,5 @@
 //! What staff can do, one function per operation, shared by the admin API
-//! (JSON, [`crate::admin`]) and the console (forms, [`crate::pages`]): each
+//! (JSON, [`crate::api::admin`]) and the console (forms, [`crate::site`]): each
 //! checks the raffle rules through the sequencer, asks for a second person
 //! where GLI-31 5.2.4 requires one, and records the significant event.
 //!
@@ -7,7 +7,7 @@
 //! the console's route tables do, before a request body is read).
 
 use crate::AppState;
-use crate::auth::Staff;
+use crate::app::auth::Staff;
 use crate::error::AppError;
 use axum::http::StatusCode;
 use raffle_core::entry::{Body, RaffleConfig, RedrawReason, VoidReason};
@@ -331,7 +331,7 @@ pub async fn decide_approval(
         .ok_or_else(|| AppError::not_found("no such approval"))?;
     // Changes to people are approved by another administrator; the rest by
     // the raffle's approvers, a jurisdiction setting.
-    let people = crate::people::is_people_kind(&kind);
+    let people = crate::app::people::is_people_kind(&kind);
     if people {
         staff.require(&["administrator"])?;
     } else {
@@ -378,7 +378,7 @@ pub async fn decide_approval(
         return Ok(Decided::Rejected);
     }
     if people {
-        return crate::people::apply(state, staff, id, &kind, &payload).await;
+        return crate::app::people::apply(state, staff, id, &kind, &payload).await;
     }
     let requested_by = state.store.staff_id_of(&requester).await?;
     let approved_by = staff.user.staff_id.clone();
@@ -496,7 +496,7 @@ pub async fn contribute(
             format!("{witness:?} is not a configured witness"),
         )
     })?;
-    let (_, _, message) = crate::witness::frozen_entry(state, id, draw).await?;
+    let (_, _, message) = crate::app::witness::frozen_entry(state, id, draw).await?;
     let signature = {
         use base64::Engine as _;
         base64::engine::general_purpose::STANDARD
@@ -535,7 +535,7 @@ pub async fn perform_draw(
 ) -> Result<Sequenced, AppError> {
     let stored = match state.store.contribution(id, draw).await? {
         Some(c) => Some(c),
-        None => crate::witness::fetch_contribution(state, id, draw).await?,
+        None => crate::app::witness::fetch_contribution(state, id, draw).await?,
     };
     let contribution = match stored {
         Some(c) => c,
@@ -642,7 +642,7 @@ async fn unclaimed_win(
     validation_number: &str,
 ) -> Result<(String, String, String, bool), AppError> {
     let vn = ValidationNumber::parse(validation_number.trim())?;
-    let Some((raffle, sale)) = crate::receipt::find_by_validation(state, &vn).await? else {
+    let Some((raffle, sale)) = crate::app::receipt::find_by_validation(state, &vn).await? else {
         return Err(AppError::not_found("no ticket has this validation number"));
     };
     let ledger = state.sequencer.ledger();

@@ -103,8 +103,8 @@ pub async fn ensure_administrator(
     if store.user_count().await.map_err(|e| e.to_string())? > 0 {
         return Ok(None);
     }
-    let (user, password) =
-        crate::auth::new_user("admin", &["administrator".to_string()]).map_err(|e| e.message)?;
+    let (user, password) = crate::app::auth::new_user("admin", &["administrator".to_string()])
+        .map_err(|e| e.message)?;
     store.create_user(&user).await.map_err(|e| e.to_string())?;
     Ok(Some((user.username, password, user.totp_secret)))
 }

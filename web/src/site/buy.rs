@@ -5,7 +5,7 @@
 //! tickets are issued.
 //!
 //! The form goes through the JSON API's own purchase path
-//! ([`crate::api::purchase`]): the same buyer checks, the same order and
+//! ([`crate::api::public::purchase`]): the same buyer checks, the same order and
 //! issuing code. Its hidden `order_key` is the idempotency key, so a form
 //! sent twice (a double click, a reload) buys once.
 
@@ -27,7 +27,7 @@ pub fn form(
     lang: Lang,
     r: &RaffleState,
     token: &str,
-    providers: &crate::payments::Providers,
+    providers: &crate::app::payments::Providers,
 ) -> Markup {
     if !providers.test_enabled() {
         return html! { p.note { (lang.t("buy.closed")) } };
@@ -153,7 +153,7 @@ pub async fn buy(
     {
         api_headers.insert("idempotency-key", v);
     }
-    let resp = match crate::api::purchase(
+    let resp = match crate::api::public::purchase(
         State(state.clone()),
         Path(raffle.clone()),
         api_headers,
@@ -305,7 +305,7 @@ pub async fn order(
     let token = valid_id
         .then(|| super::cookies(&headers, &order_cookie(&id)).next())
         .flatten();
-    let v = match crate::api::order_view(&state, &id, token).await {
+    let v = match crate::api::public::order_view(&state, &id, token).await {
         Ok(v) => v,
         Err(_) => {
             let content = html! { h1 { (lang.t("order.unknown")) } };
