@@ -204,17 +204,7 @@ impl Log {
 }
 
 fn config(plan: &Plan) -> RaffleConfig {
-    let Some(Body::RaffleCreated(c)) = examples().into_iter().nth(1).map(|e| e.body) else {
-        panic!("the schema's examples have no raffle.created")
-    };
-    let mut c = c.config;
-    c.sales_start = t(0);
-    c.sales_end = t(20);
-    c.draws[0].cutoff = t(10);
-    c.draws[0].draw_at = t(10);
-    c.draws[0].prize = Prize::Fixed { amount: cad(500) };
-    c.draws[1].cutoff = t(20);
-    c.draws[1].draw_at = t(20);
+    let mut c = testkit::raffles::two_draws(t(0), t(10), t(20));
     c.draws[1].prize = Prize::Share {
         share_bps: plan.share_bps,
         cap: plan.cap.map(cad),
@@ -223,7 +213,6 @@ fn config(plan: &Plan) -> RaffleConfig {
         c.draws.remove(0);
     }
     c.wins = plan.wins;
-    c.max_tickets = None;
     c.claims.window_days = 1;
     c
 }

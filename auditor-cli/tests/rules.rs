@@ -60,18 +60,7 @@ impl Builder {
     }
 
     fn config() -> RaffleConfig {
-        let Some(Body::RaffleCreated(c)) = examples().into_iter().nth(1).map(|e| e.body) else {
-            panic!()
-        };
-        let mut c = c.config;
-        c.sales_start = t(0);
-        c.sales_end = t(20);
-        c.draws[0].cutoff = t(10);
-        c.draws[0].draw_at = t(10);
-        c.draws[0].prize = Prize::Fixed { amount: cad(500) };
-        c.draws[1].cutoff = t(20);
-        c.draws[1].draw_at = t(20);
-        c.max_tickets = None;
+        let mut c = testkit::raffles::two_draws(t(0), t(10), t(20));
         c.claims.window_days = 1;
         c.claims.paperwork_over = Some(cad(1500));
         c

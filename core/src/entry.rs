@@ -34,7 +34,7 @@ pub const SCHEMA_VERSION: u64 = 2;
 /// The oldest schema version this build reads.
 pub const OLDEST_VERSION: u64 = 1;
 /// Largest entry (an entry bundle's uint16 length prefix).
-pub const MAX_ENTRY_SIZE: usize = 65_535;
+pub const MAX_ENTRY_SIZE: usize = transparency::tile::MAX_ENTRY_SIZE;
 
 /// Every entry type (the same in versions 1 and 2), in the order of the docs.
 pub const TYPES: &[&str] = &[
@@ -913,17 +913,14 @@ pub fn validate_config(c: &RaffleConfig) -> Result<()> {
     Ok(())
 }
 
-/// One example of every entry type, in the order of [`TYPES`] (used by the
-/// docs and the tests; the values are illustrative).
-pub fn examples() -> Vec<Entry> {
+/// The example raffle's configuration (the one [`examples`] creates): a
+/// 50/50 with three packages, an early-bird and a main draw. The demo and
+/// the tests start from it.
+pub fn example_config() -> RaffleConfig {
     use crate::{Currency, Money};
-    let raffle = "0b6f0b5e-6d2a-4b8e-9a53-4c1f3e2d7a10".to_string();
-    let sale = "5d3c2b1a-0f9e-4d8c-8b7a-6f5e4d3c2b1a".to_string();
-    let staff = "s_3f9a1c0d5e7b2a46".to_string();
-    let approver = "s_8c2e4a6f1b3d5970".to_string();
     let cad = |minor| Money::new(minor, Currency::CAD);
     let t = |s: &str| Timestamp::parse(s).expect("example time");
-    let config = RaffleConfig {
+    RaffleConfig {
         name: "Hospital Foundation 50/50".into(),
         organisation: "Example Hospital Foundation".into(),
         licence: Some("M123456".into()),
@@ -983,7 +980,20 @@ pub fn examples() -> Vec<Entry> {
             unclaimed: UnclaimedRule::Redraw,
             paperwork_over: Some(cad(1_000_000)),
         },
-    };
+    }
+}
+
+/// One example of every entry type, in the order of [`TYPES`] (used by the
+/// docs and the tests; the values are illustrative).
+pub fn examples() -> Vec<Entry> {
+    use crate::{Currency, Money};
+    let raffle = "0b6f0b5e-6d2a-4b8e-9a53-4c1f3e2d7a10".to_string();
+    let sale = "5d3c2b1a-0f9e-4d8c-8b7a-6f5e4d3c2b1a".to_string();
+    let staff = "s_3f9a1c0d5e7b2a46".to_string();
+    let approver = "s_8c2e4a6f1b3d5970".to_string();
+    let cad = |minor| Money::new(minor, Currency::CAD);
+    let t = |s: &str| Timestamp::parse(s).expect("example time");
+    let config = example_config();
     let mut updated = config.clone();
     updated.packages[2].price = cad(2500);
     let hash = |b: u8| Digest32([b; 32]);

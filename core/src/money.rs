@@ -40,6 +40,10 @@ impl fmt::Display for Currency {
     }
 }
 
+/// Minor units in one major unit: every amount is shown and typed with two
+/// decimals (ISO 4217 exponent 2, as for CAD and USD).
+pub const MINOR_PER_MAJOR: u64 = 100;
+
 /// An amount of money in minor units (cents).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Money {
@@ -54,6 +58,12 @@ impl Money {
 
     pub fn zero(currency: Currency) -> Money {
         Money { minor: 0, currency }
+    }
+
+    /// The whole major units and the minor units left over (`12.34` is
+    /// `(12, 34)`).
+    pub fn parts(&self) -> (u64, u64) {
+        (self.minor / MINOR_PER_MAJOR, self.minor % MINOR_PER_MAJOR)
     }
 
     fn same_currency(&self, other: &Money) -> Result<()> {
@@ -95,13 +105,8 @@ impl fmt::Display for Money {
     /// `12.34 CAD` style, for logs and messages (display formatting by
     /// language is the web layer's job).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}.{:02} {}",
-            self.minor / 100,
-            self.minor % 100,
-            self.currency
-        )
+        let (whole, cents) = self.parts();
+        write!(f, "{whole}.{cents:02} {}", self.currency)
     }
 }
 

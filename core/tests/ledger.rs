@@ -19,10 +19,7 @@ fn cad(m: u64) -> Money {
 }
 
 fn config() -> RaffleConfig {
-    let Body::RaffleCreated(c) = &examples()[1].body else {
-        unreachable!()
-    };
-    c.config.clone()
+    example_config()
 }
 
 struct World {

@@ -14,22 +14,12 @@ const STAFF: &str = "s_0000000000000001";
 const APPROVER: &str = "s_0000000000000002";
 
 fn config(start: Timestamp, end: Timestamp, max: Option<u64>) -> RaffleConfig {
-    let Body::RaffleCreated(c) = &examples()[1].body else {
-        unreachable!()
-    };
-    let mut c = c.config.clone();
-    c.sales_start = start;
-    c.sales_end = end;
+    let mut c = testkit::raffles::one_draw(start, end);
     c.max_tickets = max.map(U64);
-    c.draws.remove(0);
-    c.draws[0].cutoff = end;
-    c.draws[0].draw_at = end;
     c
 }
 
-fn micros(secs: i64) -> Timestamp {
-    Timestamp::from_micros(Timestamp::now().as_micros() + secs * 1_000_000)
-}
+use testkit::raffles::in_secs as micros;
 
 async fn open_raffle(seq: &Sequencer, config: RaffleConfig) -> String {
     let raffle = raffle_core::ids::new_uuid();

@@ -41,18 +41,8 @@ const CASES: &[(Call, Fault)] = &[
 ];
 
 fn config() -> RaffleConfig {
-    let Body::RaffleCreated(c) = &examples()[1].body else {
-        unreachable!()
-    };
-    let mut c = c.config.clone();
-    let now = Timestamp::now().as_micros();
-    c.sales_start = Timestamp::from_micros(now - 60_000_000);
-    c.sales_end = Timestamp::from_micros(now + 3_600_000_000);
-    c.max_tickets = None;
-    c.draws.remove(0);
-    c.draws[0].cutoff = c.sales_end;
-    c.draws[0].draw_at = c.sales_end;
-    c
+    use testkit::raffles::{in_secs, one_draw};
+    one_draw(in_secs(-60), in_secs(3600))
 }
 
 fn sale(raffle: &str) -> Change {
@@ -253,4 +243,67 @@ async fn every_durable_step_failing_before_or_after_it_persisted_or_slow_loses_a
     for (call, fault) in CASES {
         run_case(*call, *fault).await;
     }
+}
+
+/// A freeze whose batch was published but whose commit failed is rolled
+/// forward from the log; its seed must have survived, or the draw could
+/// never be performed (the seed is secret: it is in no published file).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_freeze_published_without_its_commit_can_still_be_drawn() {
+    use testkit::raffles::{in_secs, one_draw};
+    let h = Harness::new();
+    let (_store, seq) = start(&h).await.unwrap();
+    let raffle = raffle_core::ids::new_uuid();
+    for c in [
+        Change::CreateRaffle {
+            raffle: raffle.clone(),
+            config: one_draw(in_secs(-60), in_secs(60)),
+            by: STAFF.into(),
+        },
+        Change::OpenRaffle {
+            raffle: raffle.clone(),
+            by: STAFF.into(),
+        },
+    ] {
+        seq.submit(c).await.unwrap();
+    }
+    for _ in 0..5 {
+        seq.submit(sale(&raffle)).await.unwrap();
+    }
+    h.clock.advance(Duration::from_secs(61));
+    seq.submit(Change::Reconcile {
+        raffle: raffle.clone(),
+        draw: "main".into(),
+        requested_by: STAFF.into(),
+        approved_by: "s_0000000000000002".into(),
+    })
+    .await
+    .unwrap();
+    h.plan.arm(Call::Commit, Fault::Before, 1);
+    let freeze = Change::FreezeDraw {
+        raffle: raffle.clone(),
+        draw: "main".into(),
+    };
+    assert!(seq.submit(freeze).await.is_err(), "the commit failed");
+    h.plan.disarm();
+    let perform = Change::PerformDraw {
+        raffle: raffle.clone(),
+        draw: "main".into(),
+        contribution: Vec::new(),
+    };
+    let mut performed = None;
+    for _ in 0..50 {
+        match seq.submit(perform.clone()).await {
+            Ok(s) => {
+                performed = Some(s);
+                break;
+            }
+            Err(Error::Unavailable(_)) => tokio::time::sleep(Duration::from_millis(50)).await,
+            Err(e) => panic!("the rolled-forward freeze cannot be drawn: {e}"),
+        }
+    }
+    let performed = performed.expect("the sequencer recovered");
+    assert!(matches!(performed.entry.body, Body::DrawPerformed(_)));
+    drop(seq);
+    h.finish().await;
 }

@@ -7,6 +7,7 @@
 //!   its router, and the enrolment and approval steps tests repeat;
 //! - [`sequencer`]: a sequencer of its own on a fresh database, with a
 //!   clock the test moves and a fault plan its durable steps obey;
+//! - [`raffles`]: raffle configurations in a window the test chooses;
 //! - [`measure`]: CPU time from `/proc`, a `raffled serve` process and an
 //!   HTTP client for it, and the verification of the log it published.
 //!
@@ -16,4 +17,5 @@
 pub mod app;
 pub mod db;
 pub mod measure;
+pub mod raffles;
 pub mod sequencer;

@@ -341,19 +341,7 @@ pub fn one_draw_raffle(
     tickets: u32,
     price_minor: u64,
 ) -> Result<raffle_core::entry::RaffleConfig, String> {
-    use raffle_core::entry::{Body, examples};
-    let Some(Body::RaffleCreated(example)) = examples().into_iter().nth(1).map(|e| e.body) else {
-        return Err("the schema's examples have no raffle.created".into());
-    };
-    let mut c = example.config;
-    c.sales_start =
-        raffle_core::Timestamp::from_micros(raffle_core::Timestamp::now().as_micros() - 1_000_000);
-    c.sales_end = sales_end;
-    c.draws.truncate(1);
-    c.draws[0].id = "main".into();
-    c.draws[0].cutoff = c.sales_end;
-    c.draws[0].draw_at = c.sales_end;
-    c.max_tickets = None;
+    let mut c = crate::raffles::one_draw(crate::raffles::in_secs(-1), sales_end);
     c.packages = vec![raffle_core::entry::Package {
         id: id.into(),
         tickets,

@@ -357,8 +357,9 @@ impl<S: TileStorage> Appender<S> {
             .find(|e| e.as_ref().len() > crate::tile::MAX_ENTRY_SIZE)
         {
             return Err(Error::InvalidArgument(format!(
-                "entry of {} bytes exceeds the 65,535-byte limit",
-                e.as_ref().len()
+                "entry of {} bytes exceeds the {}-byte limit",
+                e.as_ref().len(),
+                crate::tile::MAX_ENTRY_SIZE
             )));
         }
         self.failed = true;

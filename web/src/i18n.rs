@@ -91,18 +91,30 @@ impl Lang {
 
     /// The text of `key` with its `{name}` marks filled in.
     pub fn f(self, key: &'static str, args: &[(&str, &str)]) -> String {
-        let mut text = self.t(key).to_string();
-        for (name, value) in args {
-            text = text.replace(&format!("{{{name}}}"), value);
-        }
-        text
+        fill(self.t(key), args)
+    }
+
+    /// The text of `key` for a count of `n`: the catalogue's `key.one` or
+    /// `key.other`, by the language's rule (English: one for 1; French:
+    /// one for 0 and 1), with `{count}` set to `n` as [`Lang::count`]
+    /// writes it and the other marks from `args`.
+    pub fn plural(self, key: &'static str, n: u64, args: &[(&str, &str)]) -> String {
+        let singular = match self {
+            Lang::En => n == 1,
+            Lang::FrCa => n <= 1,
+        };
+        let form = format!("{key}.{}", if singular { "one" } else { "other" });
+        let text = self.catalogue().get(form.as_str()).copied().unwrap_or(key);
+        let count = self.count(n);
+        let mut all = vec![("count", count.as_str())];
+        all.extend_from_slice(args);
+        fill(text, &all)
     }
 
     /// An amount: `$1,234.56` in English, `1 234,56 $` in French (Canada);
     /// other currencies carry their code.
     pub fn money(self, m: Money) -> String {
-        let whole = m.minor / 100;
-        let cents = m.minor % 100;
+        let (whole, cents) = m.parts();
         let currency = m.currency.as_str();
         match self {
             Lang::En => {
@@ -187,6 +199,14 @@ fn parse_catalogue(text: &'static str) -> HashMap<&'static str, &'static str> {
         .filter_map(|l| l.split_once(" = "))
         .map(|(k, v)| (k.trim(), v.trim()))
         .collect()
+}
+
+fn fill(text: &str, args: &[(&str, &str)]) -> String {
+    let mut text = text.to_string();
+    for (name, value) in args {
+        text = text.replace(&format!("{{{name}}}"), value);
+    }
+    text
 }
 
 /// A refusal stored as its code and parameters (JSON), in `lang`; `None`
@@ -319,6 +339,11 @@ mod tests {
                     continue;
                 }
                 let text = std::fs::read_to_string(&path).unwrap();
+                for part in text.split(".plural(\"").skip(1) {
+                    let key = part.split('"').next().unwrap();
+                    used.insert(format!("{key}.one"));
+                    used.insert(format!("{key}.other"));
+                }
                 for call in [".t(\"", ".f(\"", "\"console."] {
                     for part in text.split(call).skip(1) {
                         let key = part.split('"').next().unwrap();
@@ -346,6 +371,27 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Counted words agree with their count in both languages.
+    #[test]
+    fn counted_words_take_their_plural_forms() {
+        let range = |lang: Lang, n| {
+            lang.plural("receipt.numbers.range", n, &[("first", "2"), ("last", "2")])
+        };
+        assert_eq!(range(Lang::En, 1), "2 to 2 (1 number)");
+        assert_eq!(range(Lang::En, 3), "2 to 2 (3 numbers)");
+        assert_eq!(range(Lang::FrCa, 1), "2 à 2 (1 numéro)");
+        assert_eq!(range(Lang::FrCa, 0), "2 à 2 (0 numéro)");
+        assert_eq!(range(Lang::FrCa, 2), "2 à 2 (2 numéros)");
+        assert_eq!(
+            Lang::En.plural("raffle.numbers.sold", 1500, &[]),
+            "1,500 numbers sold"
+        );
+        assert_eq!(
+            Lang::FrCa.plural("raffle.numbers.sold", 1, &[]),
+            "1 numéro vendu"
+        );
     }
 
     #[test]

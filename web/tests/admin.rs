@@ -153,22 +153,8 @@ async fn sign_in_needs_the_code_locks_out_and_sessions_expire_when_idle() {
 }
 
 fn config(end_in_secs: i64) -> Value {
-    let Some(raffle_core::entry::Body::RaffleCreated(c)) = raffle_core::entry::examples()
-        .into_iter()
-        .nth(1)
-        .map(|e| e.body)
-    else {
-        panic!()
-    };
-    let mut c = c.config;
-    let now = raffle_core::Timestamp::now().as_micros();
-    c.sales_start = raffle_core::Timestamp::from_micros(now - 60_000_000);
-    c.sales_end = raffle_core::Timestamp::from_micros(now + end_in_secs * 1_000_000);
-    c.draws.remove(0);
-    c.draws[0].cutoff = c.sales_end;
-    c.draws[0].draw_at = c.sales_end;
-    c.max_tickets = None;
-    json!({ "config": c })
+    use testkit::raffles::{in_secs, one_draw};
+    json!({ "config": one_draw(in_secs(-60), in_secs(end_in_secs)) })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -990,15 +976,8 @@ async fn a_published_validation_number_claims_no_second_win_without_supervision(
     let (manager, _, _) = user(&app, "mia", &["raffle_manager"]).await;
     let (fin1, _, _) = user(&app, "fay", &["finance"]).await;
     let (fin2, _, _) = user(&app, "fred", &["finance"]).await;
-    let Some(raffle_core::entry::Body::RaffleCreated(c)) = raffle_core::entry::examples()
-        .into_iter()
-        .nth(1)
-        .map(|e| e.body)
-    else {
-        panic!()
-    };
     // One sale, and any number may win every draw: it wins both draws.
-    let mut c = c.config;
+    let mut c = raffle_core::entry::example_config();
     let now = raffle_core::Timestamp::now().as_micros();
     let at = |secs: i64| raffle_core::Timestamp::from_micros(now + secs * 1_000_000);
     c.sales_start = at(-60);

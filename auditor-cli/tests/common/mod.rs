@@ -53,28 +53,9 @@ async fn approved(app: &App, path: &str, requester: &str, approver: &str, body: 
 }
 
 fn config(now_micros: i64) -> Value {
-    use raffle_core::entry::{Body, Prize};
-    use raffle_core::{Currency, Money, Timestamp};
-    let Some(Body::RaffleCreated(c)) = raffle_core::entry::examples()
-        .into_iter()
-        .nth(1)
-        .map(|e| e.body)
-    else {
-        panic!("the second example is raffle.created")
-    };
-    let mut c = c.config;
+    use raffle_core::Timestamp;
     let at = |secs: i64| Timestamp::from_micros(now_micros + secs * 1_000_000);
-    c.sales_start = at(-60);
-    c.sales_end = at(7);
-    c.draws[0].cutoff = at(3);
-    c.draws[0].draw_at = at(3);
-    c.draws[0].prize = Prize::Fixed {
-        amount: Money::new(500, Currency::CAD),
-    };
-    c.draws[1].cutoff = at(7);
-    c.draws[1].draw_at = at(7);
-    c.max_tickets = None;
-    json!({ "config": c })
+    json!({ "config": testkit::raffles::two_draws(at(-60), at(3), at(7)) })
 }
 
 async fn buy(app: &App, raffle: &str) -> Value {

@@ -15,68 +15,23 @@ pub async fn ensure_demo_raffle(state: &AppState) -> Result<String, String> {
     let now = Timestamp::now().as_micros();
     let day = 86_400_000_000i64;
     let at = |offset: i64| Timestamp::from_micros(now - now % 1_000_000 + offset);
-    let cad = |m| Money::new(m, Currency::CAD);
-    let config = RaffleConfig {
-        name: "Demo Hospital 50/50".into(),
-        organisation: "Demo Hospital Foundation".into(),
-        licence: Some("DEMO-0001".into()),
-        jurisdiction: "CA-ON".into(),
-        time_zone: "America/Toronto".into(),
-        buyers: BuyerRules {
-            minimum_age: 18,
-            regions: vec!["CA-ON".into()],
-        },
-        approvers: vec!["finance".into(), "administrator".into()],
-        packages: vec![
-            Package {
-                id: "p1".into(),
-                tickets: 1,
-                price: cad(500),
-            },
-            Package {
-                id: "p3".into(),
-                tickets: 3,
-                price: cad(1000),
-            },
-            Package {
-                id: "p10".into(),
-                tickets: 10,
-                price: cad(2000),
-            },
-        ],
-        max_tickets: None,
-        first_number: U64(1),
-        sales_start: at(-60_000_000),
-        sales_end: at(30 * day),
-        draws: vec![
-            DrawConfig {
-                id: "early-bird".into(),
-                name: "Early bird".into(),
-                cutoff: at(7 * day),
-                draw_at: at(7 * day + 3_600_000_000),
-                prize: Prize::Fixed {
-                    amount: cad(50_000),
-                },
-            },
-            DrawConfig {
-                id: "main".into(),
-                name: "Main draw".into(),
-                cutoff: at(30 * day),
-                draw_at: at(30 * day + 3_600_000_000),
-                prize: Prize::Share {
-                    share_bps: 5000,
-                    cap: None,
-                },
-            },
-        ],
-        wins: WinRule::NumberOnce,
-        early_bird: EarlyBirdDeduction::FromProceeds,
-        claims: ClaimRules {
-            window_days: 30,
-            unclaimed: UnclaimedRule::Redraw,
-            paperwork_over: Some(cad(1_000_000)),
-        },
+    // The schema's example raffle, as a demo organisation's, on sale now.
+    let mut config = example_config();
+    config.name = "Demo Hospital 50/50".into();
+    config.organisation = "Demo Hospital Foundation".into();
+    config.licence = Some("DEMO-0001".into());
+    config.approvers = vec!["finance".into(), "administrator".into()];
+    config.max_tickets = None;
+    config.sales_start = at(-60_000_000);
+    config.sales_end = at(30 * day);
+    config.draws[0].cutoff = at(7 * day);
+    config.draws[0].draw_at = at(7 * day + 3_600_000_000);
+    config.draws[0].prize = Prize::Fixed {
+        amount: Money::new(50_000, Currency::CAD),
     };
+    config.draws[1].cutoff = at(30 * day);
+    config.draws[1].draw_at = at(30 * day + 3_600_000_000);
+    config.early_bird = EarlyBirdDeduction::FromProceeds;
     let raffle = raffle_core::ids::new_uuid();
     let submit = |c| state.sequencer.submit(c);
     submit(Change::CreateRaffle {

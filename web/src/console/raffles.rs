@@ -40,7 +40,8 @@ fn invalid(field: &'static str, problem: &'static str) -> Invalid {
     Invalid { field, problem }
 }
 
-/// A decimal amount (`12`, `12.5`, `12.50`, `1,234.50` or `12,50`) in minor units.
+/// A decimal amount (`12`, `12.5`, `12.50`, `1,234.50` or `12,50`) in minor
+/// units (two decimals: [`raffle_core::money::MINOR_PER_MAJOR`]).
 pub fn parse_amount(text: &str) -> Option<u64> {
     let t: String = text.chars().filter(|c| !c.is_whitespace()).collect();
     // A comma followed by exactly 1 or 2 digits at the end is a decimal comma.
@@ -61,7 +62,7 @@ pub fn parse_amount(text: &str) -> Option<u64> {
     whole
         .parse::<u64>()
         .ok()?
-        .checked_mul(100)?
+        .checked_mul(raffle_core::money::MINOR_PER_MAJOR)?
         .checked_add(cents)
 }
 
@@ -99,7 +100,8 @@ pub fn local_time(t: Timestamp, zone: &str) -> String {
 }
 
 fn amount_text(m: Money) -> String {
-    format!("{}.{:02}", m.minor / 100, m.minor % 100)
+    let (whole, cents) = m.parts();
+    format!("{whole}.{cents:02}")
 }
 
 fn share_text(bps: u32) -> String {

@@ -47,11 +47,7 @@ pub fn form(
                         input type="radio" name="package_id" id=(format!("package-{}", p.id)) value=(p.id) checked[i == 0];
                         " "
                         label for=(format!("package-{}", p.id)) {
-                            @if p.tickets == 1 {
-                                (lang.f("raffle.package.one", &[("price", &lang.money(p.price))]))
-                            } @else {
-                                (lang.f("raffle.package", &[("tickets", &lang.count(u64::from(p.tickets))), ("price", &lang.money(p.price))]))
-                            }
+                            (lang.plural("raffle.package", u64::from(p.tickets), &[("price", &lang.money(p.price))]))
                         }
                     }
                 }
@@ -245,7 +241,7 @@ async fn receipt_page(state: &AppState, lang: Lang, r: &Value) -> Response {
             @if let Some(l) = r["licence"].as_str() { dt { (lang.t("receipt.licence")) } dd { (l) } }
             dt { (lang.t("receipt.jurisdiction")) } dd { (s("jurisdiction")) }
             dt { (lang.t("receipt.numbers")) }
-            dd { (lang.f("receipt.numbers.range", &[("first", n["first"].as_str().unwrap_or("")), ("last", n["last"].as_str().unwrap_or("")), ("count", n["count"].as_str().unwrap_or(""))])) }
+            dd { (lang.plural("receipt.numbers.range", n["count"].as_str().and_then(|c| c.parse().ok()).unwrap_or(0), &[("first", n["first"].as_str().unwrap_or("")), ("last", n["last"].as_str().unwrap_or(""))])) }
             dt { (lang.t("receipt.issued")) } dd { (time(&r["issued_at"])) }
             dt { (lang.t("receipt.unit")) }
             dd { @if s("sales_unit") == "online" { (lang.t("receipt.unit.online")) } @else { (s("sales_unit")) } }

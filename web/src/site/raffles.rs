@@ -145,7 +145,7 @@ fn raffle(lang: Lang, r: &RaffleState, texts: Option<&JurisdictionTexts>) -> Mar
                     @if open { p.note { (lang.t("raffle.jackpot.live")) } }
                 }
             }
-            p { (lang.f("raffle.numbers.sold", &[("count", &lang.count(r.sold_numbers()))])) }
+            p { (lang.plural("raffle.numbers.sold", r.sold_numbers(), &[])) }
             @if open {
                 p { (lang.f("raffle.closes", &[("time", &lang.time(c.sales_end, zone))])) }
                 p { (lang.t("raffle.countdown")) " " span data-closes-at=(c.sales_end.to_string()) data-day-unit=(lang.t("raffle.countdown.days")) { "—" } }
@@ -159,11 +159,7 @@ fn raffle(lang: Lang, r: &RaffleState, texts: Option<&JurisdictionTexts>) -> Mar
             ul {
                 @for p in &c.packages {
                     li {
-                        @if p.tickets == 1 {
-                            (lang.f("raffle.package.one", &[("price", &lang.money(p.price))]))
-                        } @else {
-                            (lang.f("raffle.package", &[("tickets", &lang.count(u64::from(p.tickets))), ("price", &lang.money(p.price))]))
-                        }
+                        (lang.plural("raffle.package", u64::from(p.tickets), &[("price", &lang.money(p.price))]))
                     }
                 }
             }
@@ -207,7 +203,7 @@ fn raffle(lang: Lang, r: &RaffleState, texts: Option<&JurisdictionTexts>) -> Mar
                 li { (lang.f("raffle.rules.age", &[("age", &c.buyers.minimum_age.to_string())])) }
                 li { (lang.f("raffle.rules.regions", &[("regions", &c.buyers.regions.join(", "))])) }
                 li { (lang.f("raffle.rules.window", &[("start", &lang.time(c.sales_start, zone)), ("end", &lang.time(c.sales_end, zone))])) }
-                li { (lang.f("raffle.rules.claims", &[("days", &c.claims.window_days.to_string())])) }
+                li { (lang.plural("raffle.rules.claims", u64::from(c.claims.window_days), &[])) }
             }
             @if let Some(t) = texts { p #help-line { (lang.f("raffle.help_line", &[("line", &t.help_line)])) } }
         }
