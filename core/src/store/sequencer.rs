@@ -491,7 +491,26 @@ impl Task {
             .iter()
             .map(|(i, e, b, _)| (*i, e.clone(), b.clone()))
             .collect();
-        let seeds = seeds.to_vec();
+        // A freeze's seed is committed before the freeze can be published:
+        // a batch published without its commit is rolled forward from the
+        // log, and the seed, secret, is in no published file. A seed row
+        // whose freeze never gets published is replaced by the next freeze
+        // of that draw (the ledger allows one freeze that is published).
+        if !seeds.is_empty() {
+            let mut tx = self.store.pool.begin().await?;
+            for (raffle, draw, seed) in seeds {
+                sqlx::query(
+                    "INSERT INTO draw_seeds (raffle_id, draw_id, seed) VALUES ($1, $2, $3) \
+                     ON CONFLICT (raffle_id, draw_id) DO UPDATE SET seed = EXCLUDED.seed",
+                )
+                .bind(super::uuid(raffle)?)
+                .bind(draw)
+                .bind(&seed[..])
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        }
         let pool = self.store.pool.clone();
         let database = tokio::spawn(async move {
             let mut tx = pool.begin().await?;
@@ -500,16 +519,6 @@ impl Task {
                 .map(|(i, e, b)| (*i, e, b.as_slice()))
                 .collect();
             project_batch(&mut tx, &rows).await?;
-            for (raffle, draw, seed) in &seeds {
-                sqlx::query(
-                    "INSERT INTO draw_seeds (raffle_id, draw_id, seed) VALUES ($1, $2, $3)",
-                )
-                .bind(super::uuid(raffle)?)
-                .bind(draw)
-                .bind(&seed[..])
-                .execute(&mut *tx)
-                .await?;
-            }
             Ok::<_, Error>((tx, started.elapsed()))
         });
         let state = self.state.as_mut().expect("recovered");
