@@ -1,0 +1,111 @@
+//! Sales and voids: a sale only while the raffle is open and inside its
+//! sales window (GLI-31 2.2.2, 2.6.2), of a configured package at its
+//! price, taking the next draw numbers in order (3.2.1) and within the
+//! ticket limit; a void names two different people (5.2.4), never a voided
+//! sale, and never a sale of a draw already reconciled (2.6.3).
+
+use super::*;
+use crate::entry::{Sale, SaleVoided};
+
+impl Ledger {
+    pub(super) fn sale(&mut self, entry: &Entry, e: &Sale) -> Result<()> {
+        let time = entry.time;
+        let r = self.raffle_mut(&e.raffle)?;
+        if r.status != Status::Open {
+            return Err(refused(Refusal::RaffleNotOnSale {
+                raffle: e.raffle.clone(),
+                status: r.status.as_str().to_string(),
+            }));
+        }
+        // GLI-31 2.2.2: no sale outside the sales window.
+        if e.stamped < r.config.sales_start || e.stamped >= r.config.sales_end {
+            return Err(refused(Refusal::OutsideSalesWindow {
+                stamped: e.stamped.to_string(),
+            }));
+        }
+        if r.sale_by_id.contains_key(&e.sale) {
+            return Err(refused(Refusal::SaleExists {
+                sale: e.sale.clone(),
+            }));
+        }
+        let package = r
+            .config
+            .packages
+            .iter()
+            .find(|p| p.id == e.package)
+            .ok_or_else(|| {
+                refused(Refusal::NoPackage {
+                    package: e.package.clone(),
+                })
+            })?;
+        let count = u64::from(package.tickets) * u64::from(e.quantity);
+        let price = package
+            .price
+            .minor
+            .checked_mul(u64::from(e.quantity))
+            .ok_or_else(|| Error::Overflow("price".into()))?;
+        if e.numbers.count.0 != count || e.price != Money::new(price, package.price.currency) {
+            return Err(refused(Refusal::PackageMismatch {}));
+        }
+        // GLI-31 3.2.1: numbers are issued once, consecutively.
+        if e.numbers.first.0 != r.next_number {
+            return Err(refused(Refusal::NotNextNumber {
+                next: r.next_number,
+                first: e.numbers.first.0,
+            }));
+        }
+        if let Some(max) = r.config.max_tickets
+            && r.sold_numbers() + count > max.0
+        {
+            return Err(refused(Refusal::NotEnoughTickets {
+                left: max.0 - r.sold_numbers(),
+            }));
+        }
+        let gross = r.gross.checked_add(&e.price)?;
+        let net = r.net.checked_add(&e.price)?;
+        r.next_number += count;
+        r.gross = gross;
+        r.net = net;
+        r.sale_by_id.insert(e.sale.clone(), r.sales.len());
+        r.sales.push(SaleRecord {
+            id: e.sale.clone(),
+            first: e.numbers.first.0,
+            count,
+            price: e.price,
+            sequenced: time,
+            voided: false,
+            refunded: false,
+            rsu: e.rsu.clone(),
+        });
+        Ok(())
+    }
+
+    pub(super) fn sale_voided(&mut self, e: &SaleVoided) -> Result<()> {
+        if e.requested_by == e.approved_by {
+            return Err(refused(Refusal::VoidNeedsSecondPerson {}));
+        }
+        let r = self.raffle_mut(&e.raffle)?;
+        let i = *r.sale_by_id.get(&e.sale).ok_or_else(|| {
+            refused(Refusal::NoSale {
+                sale: e.sale.clone(),
+            })
+        })?;
+        if r.sales[i].voided {
+            return Err(refused(Refusal::SaleAlreadyVoided {
+                sale: e.sale.clone(),
+            }));
+        }
+        let sequenced = r.sales[i].sequenced;
+        for d in &r.config.draws {
+            if sequenced < d.cutoff && r.draws.get(&d.id).is_some_and(|s| s.reconciled) {
+                return Err(refused(Refusal::VoidAfterReconciliation {
+                    draw: d.id.clone(),
+                }));
+            }
+        }
+        r.net = r.net.checked_sub(&r.sales[i].price)?;
+        r.sales[i].voided = true;
+        r.sales[i].refunded = e.refund;
+        Ok(())
+    }
+}
