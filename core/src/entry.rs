@@ -194,7 +194,7 @@ pub struct RaffleConfig {
     /// Roles whose users may approve voids, refunds and reconciliation
     /// acknowledgements (a jurisdiction setting; GLI-31 5.2.4): among
     /// `finance` and `administrator`.
-    pub approvers: Vec<String>,
+    pub approvers: Vec<crate::Role>,
     pub packages: Vec<Package>,
     /// Largest number of draw numbers that may be sold, if limited.
     pub max_tickets: Option<U64>,
@@ -883,11 +883,11 @@ pub fn validate_config(c: &RaffleConfig) -> Result<()> {
             }
         }
     }
-    const APPROVER_ROLES: [&str; 2] = ["finance", "administrator"];
+    use crate::Role;
     if c.approvers.is_empty()
         || c.approvers
             .iter()
-            .any(|r| !APPROVER_ROLES.contains(&r.as_str()))
+            .any(|r| !matches!(r, Role::Finance | Role::Administrator))
     {
         return bad("approvers are one or more of finance and administrator");
     }
@@ -930,7 +930,7 @@ pub fn example_config() -> RaffleConfig {
             minimum_age: 18,
             regions: vec!["CA-ON".into()],
         },
-        approvers: vec!["finance".into()],
+        approvers: vec![crate::Role::Finance],
         packages: vec![
             Package {
                 id: "p1".into(),

@@ -21,6 +21,7 @@ pub mod money;
 pub mod mutants;
 pub mod prize;
 pub mod refusal;
+pub mod role;
 #[cfg(feature = "store")]
 pub mod store;
 pub mod timestamp;
@@ -29,4 +30,5 @@ pub mod validation;
 pub use error::{Error, Result};
 pub use money::{Currency, Money};
 pub use refusal::Refusal;
+pub use role::Role;
 pub use timestamp::Timestamp;

@@ -14,22 +14,24 @@ use axum::Router;
 use axum::handler::Handler;
 use axum::http::Method;
 use axum::routing::{MethodFilter, MethodRouter};
+use raffle_core::Role;
 use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::Value;
 
 /// The roles of the organisation, as sets the tables name.
 pub mod roles {
+    use raffle_core::Role;
     /// Any signed-in user.
-    pub const ANY: &[&str] = &[];
-    pub const ADMINISTRATOR: &[&str] = &["administrator"];
-    pub const MANAGER: &[&str] = &["raffle_manager"];
-    pub const FINANCE: &[&str] = &["finance"];
+    pub const ANY: &[Role] = &[];
+    pub const ADMINISTRATOR: &[Role] = &[Role::Administrator];
+    pub const MANAGER: &[Role] = &[Role::RaffleManager];
+    pub const FINANCE: &[Role] = &[Role::Finance];
     /// Who may approve a second-person request (GLI-31 5.2.4).
-    pub const APPROVERS: &[&str] = &["finance", "administrator"];
+    pub const APPROVERS: &[Role] = &[Role::Finance, Role::Administrator];
     /// Who may read the reconciliation figures.
-    pub const FIGURES: &[&str] = &["finance", "administrator", "auditor"];
+    pub const FIGURES: &[Role] = &[Role::Finance, Role::Administrator, Role::Auditor];
     /// Who may search significant events.
-    pub const EVENTS: &[&str] = &["administrator", "auditor"];
+    pub const EVENTS: &[Role] = &[Role::Administrator, Role::Auditor];
 }
 
 /// Who may call a route.
@@ -38,7 +40,7 @@ pub enum Access {
     /// Anyone (the handler may still ask for a token of its own kind).
     Public,
     /// A signed-in, enrolled user with one of these roles (none: any role).
-    Staff(&'static [&'static str]),
+    Staff(&'static [Role]),
 }
 
 /// What a route reads besides its path, for the OpenAPI document.
@@ -67,7 +69,7 @@ impl Route {
     }
 
     /// The roles it needs, if it needs a session.
-    pub fn roles(&self) -> Option<&'static [&'static str]> {
+    pub fn roles(&self) -> Option<&'static [Role]> {
         match self.access {
             Access::Public => None,
             Access::Staff(roles) => Some(roles),

@@ -11,7 +11,10 @@ use web::app::auth::{new_user, totp_now};
 
 /// Creates a user with `roles` and signs them in; returns (token, password, totp secret).
 async fn user(app: &App, name: &str, roles: &[&str]) -> (String, String, String) {
-    let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
+    let roles: Vec<raffle_core::Role> = roles
+        .iter()
+        .map(|r| raffle_core::Role::parse(r).unwrap())
+        .collect();
     let (u, password) = new_user(name, &roles).unwrap();
     app.state.store.create_user(&u).await.unwrap();
     let token = sign_in(app, name, &password, &u.totp_secret).await;
@@ -31,15 +34,15 @@ async fn every_admin_route_checks_the_session_and_the_role() {
     let raffle = web::cli::demo::ensure_demo_raffle(&app.state)
         .await
         .unwrap();
-    let roles = web::app::auth::ROLES;
+    let roles = raffle_core::Role::ALL;
     // One session per role (a TOTP code signs in once), and fresh users for sign-out.
     let mut users = Vec::new();
     for role in roles {
-        let (token, _, _) = user(&app, &format!("user-{role}"), &[role]).await;
+        let (token, _, _) = user(&app, &format!("user-{role}"), &[role.as_str()]).await;
         users.push((role, token));
     }
     // Every API route that needs a session, from the table the router is built from.
-    let staff_routes: Vec<(String, &str, &[&str])> = web::api::routes()
+    let staff_routes: Vec<(String, &str, &[raffle_core::Role])> = web::api::routes()
         .iter()
         .filter_map(|r| Some((r.method.to_string(), r.path, r.roles()?)))
         .collect();
@@ -66,7 +69,9 @@ async fn every_admin_route_checks_the_session_and_the_role() {
         );
         for (role, token) in &users {
             let token = if method == "DELETE" {
-                user(&app, &format!("leaving-{n}-{role}"), &[role]).await.0
+                user(&app, &format!("leaving-{n}-{role}"), &[role.as_str()])
+                    .await
+                    .0
             } else {
                 token.clone()
             };
@@ -92,7 +97,7 @@ async fn every_admin_route_checks_the_session_and_the_role() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_needs_the_code_locks_out_and_sessions_expire_when_idle() {
     let app = app().await;
-    let (u, password) = new_user("ann", &["auditor".to_string()]).unwrap();
+    let (u, password) = new_user("ann", &[raffle_core::Role::parse("auditor").unwrap()]).unwrap();
     app.state.store.create_user(&u).await.unwrap();
     let secret = u.totp_secret.clone();
     // A TOTP code signs in once: the same code again is refused.

@@ -124,7 +124,11 @@ async fn node(script: &str, args: &[&str]) -> serde_json::Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_manager_signs_in_with_totp_and_the_session_expires_in_chromium() {
     let app = app().await;
-    let (mia, password) = web::app::auth::new_user("mia", &["raffle_manager".to_string()]).unwrap();
+    let (mia, password) = web::app::auth::new_user(
+        "mia",
+        &[raffle_core::Role::parse("raffle_manager").unwrap()],
+    )
+    .unwrap();
     app.state.store.create_user(&mia).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -195,7 +199,8 @@ async fn a_manager_and_finance_run_a_raffle_through_the_console_in_chromium() {
         ("admin", "ada", "administrator"),
         ("newcomer", "nina", "auditor"),
     ] {
-        let (mut u, password) = web::app::auth::new_user(name, &[role.to_string()]).unwrap();
+        let (mut u, password) =
+            web::app::auth::new_user(name, &[raffle_core::Role::parse(role).unwrap()]).unwrap();
         // As the console creates users: the authenticator comes at first sign-in.
         u.enrolled = who != "newcomer";
         u.must_set_password = who == "newcomer";

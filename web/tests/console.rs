@@ -129,7 +129,10 @@ async fn staff(
     name: &str,
     roles: &[&str],
 ) -> (Browser, raffle_core::store::people::User) {
-    let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
+    let roles: Vec<raffle_core::Role> = roles
+        .iter()
+        .map(|r| raffle_core::Role::parse(r).unwrap())
+        .collect();
     let (u, password) = web::app::auth::new_user(name, &roles).unwrap();
     app.state.store.create_user(&u).await.unwrap();
     let mut b = Browser::new();
@@ -152,12 +155,15 @@ async fn every_console_route_checks_the_session_the_role_and_the_csrf_token() {
         .await
         .unwrap();
     let mut browsers = Vec::new();
-    for role in web::app::auth::ROLES {
-        browsers.push((*role, staff(&app, &format!("user-{role}"), &[role]).await));
+    for role in raffle_core::Role::ALL {
+        browsers.push((
+            role,
+            staff(&app, &format!("user-{role}"), &[role.as_str()]).await,
+        ));
     }
     let some_user = browsers[0].1.1.id.clone();
     let nobody = Browser::new();
-    let staff_routes: Vec<(String, &str, &[&str])> = web::console::routes()
+    let staff_routes: Vec<(String, &str, &[raffle_core::Role])> = web::console::routes()
         .iter()
         .filter_map(|r| Some((r.method.to_string(), r.path, r.roles()?)))
         .collect();

@@ -402,9 +402,14 @@ async fn public_pages_in_english_and_french() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_signs_in_with_totp_and_ends_sessions() {
     let app = app().await;
-    let (mia, password) = web::app::auth::new_user("mia", &["raffle_manager".to_string()]).unwrap();
+    let (mia, password) = web::app::auth::new_user(
+        "mia",
+        &[raffle_core::Role::parse("raffle_manager").unwrap()],
+    )
+    .unwrap();
     app.state.store.create_user(&mia).await.unwrap();
-    let (fay, fay_password) = web::app::auth::new_user("fay", &["finance".to_string()]).unwrap();
+    let (fay, fay_password) =
+        web::app::auth::new_user("fay", &[raffle_core::Role::parse("finance").unwrap()]).unwrap();
     app.state.store.create_user(&fay).await.unwrap();
 
     // Not signed in: to the sign-in page.

@@ -12,7 +12,10 @@ use web::app::auth::{new_user, totp_now};
 
 /// A user made directly in the store (enrolled), signed in.
 async fn user(app: &App, name: &str, roles: &[&str]) -> (String, String, String) {
-    let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
+    let roles: Vec<raffle_core::Role> = roles
+        .iter()
+        .map(|r| raffle_core::Role::parse(r).unwrap())
+        .collect();
     let (mut u, password) = new_user(name, &roles).unwrap();
     let secret = u.totp_secret.clone();
     u.totp_secret = web::app::auth::seal_totp(&app.state, &secret).unwrap();
@@ -135,7 +138,10 @@ async fn an_administrator_cannot_approve_through_a_user_they_created() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(me.roles, vec!["administrator", "finance"]);
+    assert_eq!(
+        me.roles,
+        vec![raffle_core::Role::Administrator, raffle_core::Role::Finance]
+    );
     let (status, _) = approve(&app, &v, &bert).await;
     assert_eq!(status, StatusCode::OK);
     let me = app

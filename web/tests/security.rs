@@ -384,7 +384,8 @@ fn wrong_code(secret: &str) -> &'static str {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_locked_account_looks_unknown_locks_only_the_address_and_recovers() {
     let app = app().await;
-    let (u, password) = web::app::auth::new_user("ann", &["auditor".to_string()]).unwrap();
+    let (u, password) =
+        web::app::auth::new_user("ann", &[raffle_core::Role::parse("auditor").unwrap()]).unwrap();
     app.state.store.create_user(&u).await.unwrap();
     let attacker = "203.0.113.66";
     for _ in 0..5 {
@@ -456,7 +457,8 @@ async fn a_locked_account_looks_unknown_locks_only_the_address_and_recovers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_sign_ins_from_one_address_is_answered_429_and_others_still_sign_in() {
     let app = app().await;
-    let (u, password) = web::app::auth::new_user("bea", &["auditor".to_string()]).unwrap();
+    let (u, password) =
+        web::app::auth::new_user("bea", &[raffle_core::Role::parse("auditor").unwrap()]).unwrap();
     app.state.store.create_user(&u).await.unwrap();
     let limit = app.state.config.limits.sign_in_per_minute;
     let mut limited = 0;
@@ -600,7 +602,8 @@ async fn totp_secrets_are_sealed_at_rest_and_users_debug_redacted() {
     let app = app().await;
     // A secret stored in the clear (as before sealing existed) is sealed
     // at the next start and still signs in.
-    let (u, password) = web::app::auth::new_user("cal", &["auditor".to_string()]).unwrap();
+    let (u, password) =
+        web::app::auth::new_user("cal", &[raffle_core::Role::parse("auditor").unwrap()]).unwrap();
     app.state.store.create_user(&u).await.unwrap();
     assert_eq!(
         web::app::auth::seal_stored_secrets(&app.state)

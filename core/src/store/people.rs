@@ -9,7 +9,7 @@
 //! confirm their authenticator.
 
 use super::{Store, uuid};
-use crate::{Error, Refusal, Result};
+use crate::{Error, Refusal, Result, Role};
 use sqlx::Row;
 
 /// Sessions end after this long without use.
@@ -28,7 +28,7 @@ pub struct User {
     pub username: String,
     pub password_hash: String,
     pub totp_secret: String,
-    pub roles: Vec<String>,
+    pub roles: Vec<Role>,
     /// Whether the user has enrolled their TOTP authenticator; until then a
     /// session of theirs reaches only enrolment.
     pub enrolled: bool,
@@ -61,7 +61,7 @@ pub struct UserSummary {
     pub id: String,
     pub staff_id: String,
     pub username: String,
-    pub roles: Vec<String>,
+    pub roles: Vec<Role>,
     pub enrolled: bool,
     pub disabled: bool,
     pub created_at: crate::Timestamp,
@@ -98,6 +98,16 @@ pub struct JurisdictionTexts {
     pub estimate_notice_fr: String,
 }
 
+/// Roles as the database keeps them (text). A role this build does not
+/// know (written by a newer one) grants nothing here.
+fn roles_from(texts: Vec<String>) -> Vec<Role> {
+    texts.iter().filter_map(|t| Role::parse(t).ok()).collect()
+}
+
+fn roles_text(roles: &[Role]) -> Vec<String> {
+    roles.iter().map(|r| r.as_str().to_string()).collect()
+}
+
 fn user_from(row: &sqlx::postgres::PgRow) -> User {
     User {
         id: row.get(0),
@@ -105,7 +115,7 @@ fn user_from(row: &sqlx::postgres::PgRow) -> User {
         username: row.get(2),
         password_hash: row.get(3),
         totp_secret: row.get(4),
-        roles: row.get(5),
+        roles: roles_from(row.get(5)),
         enrolled: row.get(6),
         disabled: row.get(7),
         must_set_password: row.get(8),
@@ -155,7 +165,7 @@ impl Store {
         .bind(&user.username)
         .bind(&user.password_hash)
         .bind(&user.totp_secret)
-        .bind(&user.roles)
+        .bind(roles_text(&user.roles))
         .bind(user.enrolled)
         .bind(user.must_set_password)
         .bind(ENROL_HOURS)
@@ -503,7 +513,7 @@ impl Store {
                 id: r.get(0),
                 staff_id: r.get(1),
                 username: r.get(2),
-                roles: r.get(3),
+                roles: roles_from(r.get(3)),
                 enrolled: r.get(4),
                 disabled: r.get(5),
                 created_at: crate::Timestamp::from_datetime(r.get(6)),
@@ -514,7 +524,7 @@ impl Store {
 
     /// Replaces a user's roles; returns the old ones, or `None` for an
     /// unknown user. Refuses to leave no administrator.
-    pub async fn set_roles(&self, user_id: &str, roles: &[String]) -> Result<Option<Vec<String>>> {
+    pub async fn set_roles(&self, user_id: &str, roles: &[Role]) -> Result<Option<Vec<Role>>> {
         let mut tx = self.pool.begin().await?;
         // One role change at a time, so two administrators cannot each
         // remove the other's role.
@@ -528,12 +538,12 @@ impl Store {
         let Some(old) = old else { return Ok(None) };
         sqlx::query("UPDATE users SET roles = $2 WHERE id = $1")
             .bind(uuid(user_id)?)
-            .bind(roles)
+            .bind(roles_text(roles))
             .execute(&mut *tx)
             .await?;
         keep_an_administrator(&mut tx).await?;
         tx.commit().await?;
-        Ok(Some(old))
+        Ok(Some(roles_from(old)))
     }
 
     /// Marks a user's TOTP authenticator as enrolled (once they have set

@@ -19,6 +19,7 @@ use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::MethodRouter;
+use raffle_core::Role;
 use raffle_core::entry::{RaffleConfig, RedrawReason, VoidReason};
 use raffle_core::store::sequencer::Sequenced;
 use serde::Deserialize;
@@ -180,7 +181,7 @@ async fn end_session(
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewUser {
     username: String,
-    roles: Vec<String>,
+    roles: Vec<Role>,
 }
 
 /// Provisioning over the API: the answer carries the one-time password and
@@ -225,7 +226,7 @@ async fn list_users(State(state): State<AppState>) -> Result<Json<Value>, AppErr
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Roles {
-    roles: Vec<String>,
+    roles: Vec<Role>,
 }
 
 async fn set_roles(

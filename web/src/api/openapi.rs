@@ -71,7 +71,11 @@ pub fn document() -> Value {
                 let who = if roles.is_empty() {
                     "any signed-in user".to_string()
                 } else {
-                    roles.join(" or ")
+                    roles
+                        .iter()
+                        .map(|r| r.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" or ")
                 };
                 json!({
                     "summary": route.summary,

@@ -13,17 +13,10 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use raffle_core::Role;
 use raffle_core::store::people::User;
 use sha2::Digest as _;
 use totp_rs::{Algorithm, Secret, TOTP};
-
-pub const ROLES: &[&str] = &[
-    "administrator",
-    "raffle_manager",
-    "finance",
-    "auditor",
-    "rsu_operator",
-];
 
 fn random_bytes<const N: usize>() -> Result<[u8; N], AppError> {
     let mut b = [0u8; N];
@@ -82,7 +75,7 @@ pub fn totp_now(secret_base32: &str) -> Result<String, AppError> {
 
 /// A new user with a random password and TOTP secret; returns the user and
 /// the password (hashed here, on the calling thread: for tools and tests).
-pub fn new_user(username: &str, roles: &[String]) -> Result<(User, String), AppError> {
+pub fn new_user(username: &str, roles: &[Role]) -> Result<(User, String), AppError> {
     let (mut user, password) = new_account(username, roles)?;
     user.password_hash = hash_password(&password)?;
     Ok((user, password))
@@ -90,7 +83,7 @@ pub fn new_user(username: &str, roles: &[String]) -> Result<(User, String), AppE
 
 /// A checked username and roles, a random password (not hashed yet) and
 /// TOTP secret.
-fn new_account(username: &str, roles: &[String]) -> Result<(User, String), AppError> {
+fn new_account(username: &str, roles: &[Role]) -> Result<(User, String), AppError> {
     if !plausible_username(username) {
         return Err(AppError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -118,19 +111,20 @@ fn new_account(username: &str, roles: &[String]) -> Result<(User, String), AppEr
 /// stored as the password hash) opens an enrolment session in which they
 /// set their own password and confirm the TOTP secret shown to them alone.
 /// The code is not hashed here (the caller hashes it off the async workers).
-pub fn new_enrolment(username: &str, roles: &[String]) -> Result<(User, String), AppError> {
+pub fn new_enrolment(username: &str, roles: &[Role]) -> Result<(User, String), AppError> {
     let (mut user, code) = new_account(username, roles)?;
     user.enrolled = false;
     user.must_set_password = true;
     Ok((user, code))
 }
 
-/// Roles given to a user: at least one, each one of [`ROLES`].
-pub fn check_roles(roles: &[String]) -> Result<(), AppError> {
-    if roles.is_empty() || roles.iter().any(|r| !ROLES.contains(&r.as_str())) {
+/// Roles given to a user: at least one (each is a [`Role`], parsed where
+/// it arrived).
+pub fn check_roles(roles: &[Role]) -> Result<(), AppError> {
+    if roles.is_empty() {
         return Err(AppError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            format!("roles must be among {}", ROLES.join(", ")),
+            "a user needs at least one role",
         ));
     }
     Ok(())
@@ -400,15 +394,21 @@ pub struct Staff {
 
 impl Staff {
     /// Refuses unless the user has one of `roles` (GLI-31 5.2.2).
-    pub fn require(&self, roles: &[&str]) -> Result<(), AppError> {
-        if self.user.roles.iter().any(|r| roles.contains(&r.as_str())) {
+    pub fn require(&self, roles: &[Role]) -> Result<(), AppError> {
+        if self.has(roles) {
             Ok(())
         } else {
+            let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
             Err(AppError::new(
                 StatusCode::FORBIDDEN,
-                format!("this needs the role {}", roles.join(" or ")),
+                format!("this needs the role {}", names.join(" or ")),
             ))
         }
+    }
+
+    /// Whether the user has one of `roles` (any role, for none).
+    pub fn has(&self, roles: &[Role]) -> bool {
+        roles.is_empty() || self.user.roles.iter().any(|r| roles.contains(r))
     }
 }
 

@@ -333,9 +333,9 @@ pub async fn decide_approval(
     // the raffle's approvers, a jurisdiction setting.
     let people = crate::app::people::is_people_kind(&kind);
     if people {
-        staff.require(&["administrator"])?;
+        staff.require(&[raffle_core::Role::Administrator])?;
     } else {
-        let allowed: Vec<String> = {
+        let allowed: Vec<raffle_core::Role> = {
             let raffle_id = payload["raffle"].as_str().unwrap_or_default();
             let ledger = state.sequencer.ledger();
             ledger
@@ -343,10 +343,17 @@ pub async fn decide_approval(
                 .map(|r| r.config.approvers.clone())
                 .unwrap_or_default()
         };
-        if !staff.user.roles.iter().any(|r| allowed.contains(r)) {
+        if !staff.has(&allowed) || allowed.is_empty() {
             return Err(AppError::new(
                 StatusCode::FORBIDDEN,
-                format!("this raffle's approvers are: {}", allowed.join(", ")),
+                format!(
+                    "this raffle's approvers are: {}",
+                    allowed
+                        .iter()
+                        .map(|r| r.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             ));
         }
     }

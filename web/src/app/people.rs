@@ -27,8 +27,8 @@ use crate::app::auth::{
 use crate::app::operations::{Decided, request_approval};
 use crate::error::AppError;
 use axum::http::StatusCode;
-use raffle_core::Refusal;
 use raffle_core::store::people::{ENROL_HOURS, User};
+use raffle_core::{Refusal, Role};
 use serde_json::{Value, json};
 
 /// What a request to change people did: done now (with what the caller is
@@ -87,7 +87,7 @@ pub async fn create_user(
     state: &AppState,
     staff: &Staff,
     username: &str,
-    roles: &[String],
+    roles: &[Role],
 ) -> Result<Outcome, AppError> {
     // Checked before anyone is asked to approve.
     crate::app::auth::new_enrolment(username, roles)?;
@@ -111,7 +111,7 @@ async fn create_now(
     state: &AppState,
     by: &str,
     username: &str,
-    roles: &[String],
+    roles: &[Role],
 ) -> Result<Value, AppError> {
     let (user, code) = crate::app::auth::new_enrolment(username, roles)?;
     let sealed = User {
@@ -135,7 +135,7 @@ pub async fn set_roles(
     state: &AppState,
     staff: &Staff,
     user_id: &str,
-    roles: &[String],
+    roles: &[Role],
 ) -> Result<Outcome, AppError> {
     check_roles(roles)?;
     let user = target(state, user_id).await?;
@@ -154,7 +154,7 @@ async fn set_roles_now(
     state: &AppState,
     by: &str,
     user_id: &str,
-    roles: &[String],
+    roles: &[Role],
 ) -> Result<Value, AppError> {
     let old = state
         .store
@@ -212,7 +212,7 @@ async fn reset_now(state: &AppState, by: &str, user_id: &str) -> Result<Value, A
 /// rule for everything that follows.
 pub async fn disable(state: &AppState, staff: &Staff, user_id: &str) -> Result<Outcome, AppError> {
     let user = target(state, user_id).await?;
-    let administrator = user.roles.iter().any(|r| r == "administrator");
+    let administrator = user.roles.contains(&Role::Administrator);
     if administrator && needs_second_administrator(state).await? {
         let payload = json!({ "user": user_id, "username": user.username });
         return Ok(Outcome::Pending(
@@ -264,7 +264,7 @@ pub(crate) async fn apply(
 ) -> Result<Decided, AppError> {
     let by = &staff.user.staff_id;
     let text = |k: &str| payload[k].as_str().unwrap_or_default().to_string();
-    let roles: Vec<String> = serde_json::from_value(payload["roles"].clone()).unwrap_or_default();
+    let roles: Vec<Role> = serde_json::from_value(payload["roles"].clone()).unwrap_or_default();
     let result = match kind {
         CREATE => create_now(state, by, &text("username"), &roles).await,
         ROLES => set_roles_now(state, by, &text("user"), &roles).await,
@@ -290,7 +290,7 @@ pub(crate) async fn apply(
 /// The sessions of a user: their own, or anyone's for administrators.
 pub async fn sessions(state: &AppState, staff: &Staff, user_id: &str) -> Result<Value, AppError> {
     if user_id != staff.user.id {
-        staff.require(&["administrator"])?;
+        staff.require(&[Role::Administrator])?;
     }
     let current = state.store.session_id(&staff.token_sha256).await?;
     let list = state.store.sessions_of(user_id).await?;
@@ -314,7 +314,7 @@ pub async fn revoke_session(
     raffle_core::ids::check_uuid("session id", session_id)?;
     let owner = state.store.session_owner(session_id).await?;
     let may = match &owner {
-        Some(o) => *o == staff.user.id || staff.user.roles.iter().any(|r| r == "administrator"),
+        Some(o) => *o == staff.user.id || staff.user.roles.contains(&Role::Administrator),
         None => false,
     };
     if !may {

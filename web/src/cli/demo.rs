@@ -4,7 +4,7 @@
 use crate::AppState;
 use raffle_core::entry::*;
 use raffle_core::store::sequencer::Change;
-use raffle_core::{Currency, Money, Timestamp};
+use raffle_core::{Currency, Money, Role, Timestamp};
 
 /// Creates and opens the demo raffle unless a raffle exists; returns its id.
 pub async fn ensure_demo_raffle(state: &AppState) -> Result<String, String> {
@@ -20,7 +20,7 @@ pub async fn ensure_demo_raffle(state: &AppState) -> Result<String, String> {
     config.name = "Demo Hospital 50/50".into();
     config.organisation = "Demo Hospital Foundation".into();
     config.licence = Some("DEMO-0001".into());
-    config.approvers = vec!["finance".into(), "administrator".into()];
+    config.approvers = vec![Role::Finance, Role::Administrator];
     config.max_tickets = None;
     config.sales_start = at(-60_000_000);
     config.sales_end = at(30 * day);
@@ -58,7 +58,7 @@ pub async fn ensure_administrator(
     if store.user_count().await.map_err(|e| e.to_string())? > 0 {
         return Ok(None);
     }
-    let (user, password) = crate::app::auth::new_user("admin", &["administrator".to_string()])
+    let (user, password) = crate::app::auth::new_user("admin", &[raffle_core::Role::Administrator])
         .map_err(|e| e.message)?;
     store.create_user(&user).await.map_err(|e| e.to_string())?;
     Ok(Some((user.username, password, user.totp_secret)))

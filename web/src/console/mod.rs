@@ -35,6 +35,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Router};
 use maud::{Markup, html};
+use raffle_core::Role;
 use sha2::Digest as _;
 use std::sync::OnceLock;
 
@@ -308,14 +309,8 @@ pub struct Console {
 }
 
 impl Console {
-    pub fn may(&self, roles: &[&str]) -> bool {
-        roles.is_empty()
-            || self
-                .staff
-                .user
-                .roles
-                .iter()
-                .any(|r| roles.contains(&r.as_str()))
+    pub fn may(&self, roles: &[Role]) -> bool {
+        self.staff.has(roles)
     }
 
     /// A hidden CSRF field for a form.
@@ -332,7 +327,7 @@ impl Console {
     pub fn page(&self, status: StatusCode, title: &str, path: &str, content: Markup) -> Response {
         let lang = self.lang;
         // Each link is shown to the roles its page's route opens to.
-        let links: Vec<(&str, &str, &[&str])> = [
+        let links: Vec<(&str, &str, &[Role])> = [
             ("/console", "console.nav.home"),
             ("/console/raffles/new", "console.nav.new"),
             ("/console/claims", "console.nav.claims"),
@@ -354,7 +349,7 @@ impl Console {
             .user
             .roles
             .iter()
-            .map(|r| lang.t(users::role_key(r)))
+            .map(|r| lang.t(users::role_key(*r)))
             .collect();
         let roles = roles.join(", ");
         let body = html! {
@@ -495,7 +490,7 @@ async fn authorize(
         );
     };
     if !console.may(roles) {
-        let mut roles_text: Vec<&str> = roles.to_vec();
+        let mut roles_text: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
         roles_text.sort();
         return console.page(
             StatusCode::FORBIDDEN,
@@ -980,7 +975,7 @@ impl Console {
                     username: "mia".into(),
                     password_hash: String::new(),
                     totp_secret: String::new(),
-                    roles: vec!["raffle_manager".into()],
+                    roles: vec![Role::RaffleManager],
                     must_set_password: false,
                     enrolled: true,
                     disabled: false,

@@ -19,6 +19,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, html};
+use raffle_core::Role;
 use raffle_core::entry::*;
 use raffle_core::ledger::Status;
 use raffle_core::{Currency, Money, Timestamp};
@@ -215,7 +216,12 @@ fn config_from(f: &Fields) -> Result<RaffleConfig, Invalid> {
                 .filter(|r| !r.is_empty())
                 .collect(),
         },
-        approvers: f.all("approvers"),
+        approvers: f
+            .all("approvers")
+            .iter()
+            .map(|a| Role::parse(a))
+            .collect::<Result<_, _>>()
+            .map_err(|_| invalid("console.f.approvers", "console.form.required"))?,
         packages,
         max_tickets: if f.get("max_tickets").is_empty() {
             None
@@ -269,7 +275,7 @@ fn starting_config() -> RaffleConfig {
             minimum_age: 18,
             regions: vec!["CA-ON".into()],
         },
-        approvers: vec!["finance".into(), "administrator".into()],
+        approvers: vec![Role::Finance, Role::Administrator],
         packages: vec![
             Package {
                 id: "p1".into(),
@@ -353,9 +359,9 @@ fn form(c: &Console, action: &str, cfg: &RaffleConfig, submit: &'static str) -> 
                 (text_field(lang, "regions", "console.f.regions", &cfg.buyers.regions.join(", "), true))
                 fieldset {
                     legend { (lang.t("console.f.approvers")) }
-                    @for role in ["finance", "administrator"] {
+                    @for role in [Role::Finance, Role::Administrator] {
                         label {
-                            input type="checkbox" name="approvers" value=(role) checked[cfg.approvers.iter().any(|a| a == role)];
+                            input type="checkbox" name="approvers" value=(role) checked[cfg.approvers.contains(&role)];
                             " " (lang.t(super::users::role_key(role)))
                         }
                         " "

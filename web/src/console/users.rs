@@ -8,7 +8,6 @@
 
 use super::{Console, Done, Fields, done};
 use crate::AppState;
-use crate::app::auth::ROLES;
 use crate::app::people::{self, Outcome};
 use axum::Extension;
 use axum::body::Bytes;
@@ -16,23 +15,32 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, html};
+use raffle_core::Role;
 
 /// The catalogue key naming a role.
-pub fn role_key(role: &str) -> &'static str {
+pub fn role_key(role: Role) -> &'static str {
     match role {
-        "administrator" => "console.role.administrator",
-        "raffle_manager" => "console.role.raffle_manager",
-        "finance" => "console.role.finance",
-        "auditor" => "console.role.auditor",
-        _ => "console.role.rsu_operator",
+        Role::Administrator => "console.role.administrator",
+        Role::RaffleManager => "console.role.raffle_manager",
+        Role::Finance => "console.role.finance",
+        Role::Auditor => "console.role.auditor",
+        Role::RsuOperator => "console.role.rsu_operator",
     }
 }
 
-fn role_boxes(c: &Console, prefix: &str, checked: &[String]) -> Markup {
+/// The roles a form ticked, each parsed (an unknown one is refused).
+fn ticked_roles(f: &Fields) -> Result<Vec<Role>, crate::error::AppError> {
+    f.all("roles")
+        .iter()
+        .map(|r| Role::parse(r).map_err(crate::error::AppError::from))
+        .collect()
+}
+
+fn role_boxes(c: &Console, prefix: &str, checked: &[Role]) -> Markup {
     html! {
-        @for role in ROLES {
+        @for role in Role::ALL {
             label {
-                input type="checkbox" name="roles" value=(role) id=(format!("{prefix}-{role}")) checked[checked.iter().any(|r| r == role)];
+                input type="checkbox" name="roles" value=(role) id=(format!("{prefix}-{role}")) checked[checked.contains(&role)];
                 " " (c.lang.t(role_key(role)))
             }
             " "
@@ -164,7 +172,11 @@ pub async fn create(
     let lang = c.lang;
     let f = Fields::parse(&body);
     let _ = lang;
-    match people::create_user(&state, &c.staff, f.get("username"), &f.all("roles")).await {
+    let created = match ticked_roles(&f) {
+        Ok(roles) => people::create_user(&state, &c.staff, f.get("username"), &roles).await,
+        Err(e) => Err(e),
+    };
+    match created {
         Ok(outcome) => {
             let status = match outcome {
                 Outcome::Done(_) => StatusCode::CREATED,
@@ -188,7 +200,11 @@ pub async fn set_roles(
     body: Bytes,
 ) -> Response {
     let f = Fields::parse(&body);
-    match people::set_roles(&state, &c.staff, &id, &f.all("roles")).await {
+    let set = match ticked_roles(&f) {
+        Ok(roles) => people::set_roles(&state, &c.staff, &id, &roles).await,
+        Err(e) => Err(e),
+    };
+    match set {
         Ok(Outcome::Done(_)) => done(c.lang, "/console/users", "roles"),
         Ok(pending) => {
             let notice = outcome_notice(&c, &pending);

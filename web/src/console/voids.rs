@@ -145,7 +145,7 @@ pub async fn request(
 fn describe(
     state: &AppState,
     lang: Lang,
-    viewer: &[String],
+    viewer: &[raffle_core::Role],
     kind: &str,
     payload: &serde_json::Value,
 ) -> Markup {
@@ -196,7 +196,7 @@ fn describe(
         },
         "user_create" => html! {
             (lang.f("console.approvals.user_create", &[("name", &text("username"))])) br;
-            (payload["roles"].as_array().map(|r| r.iter().filter_map(|x| x.as_str()).map(|x| lang.t(super::users::role_key(x))).collect::<Vec<_>>().join(", ")).unwrap_or_default())
+            (payload["roles"].as_array().map(|r| r.iter().filter_map(|x| x.as_str()).filter_map(|x| raffle_core::Role::parse(x).ok()).map(|x| lang.t(super::users::role_key(x))).collect::<Vec<_>>().join(", ")).unwrap_or_default())
         },
         "user_roles" | "user_reset" | "user_enable" | "user_disable" => {
             let name = text("username");
@@ -209,7 +209,7 @@ fn describe(
             html! {
                 (lang.f(key, &[("name", &name)]))
                 @if kind == "user_roles" {
-                    br; (payload["roles"].as_array().map(|r| r.iter().filter_map(|x| x.as_str()).map(|x| lang.t(super::users::role_key(x))).collect::<Vec<_>>().join(", ")).unwrap_or_default())
+                    br; (payload["roles"].as_array().map(|r| r.iter().filter_map(|x| x.as_str()).filter_map(|x| raffle_core::Role::parse(x).ok()).map(|x| lang.t(super::users::role_key(x))).collect::<Vec<_>>().join(", ")).unwrap_or_default())
                 }
             }
         }
