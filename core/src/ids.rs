@@ -73,6 +73,95 @@ pub fn check_staff_id(s: &str) -> Result<()> {
     Ok(())
 }
 
+/// Defines an identifier type: a string checked once, when it is parsed
+/// (from a request, a form, JSON), so that a value of the type is always
+/// well formed. Serialized as the plain string; its JSON Schema states the
+/// pattern it is checked against.
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident, $what:literal, $check:expr, $pattern:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Checks `s` and wraps it.
+            pub fn parse(s: &str) -> Result<$name> {
+                let check: fn(&'static str, &str) -> Result<()> = $check;
+                check($what, s)?;
+                Ok($name(s.to_string()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<$name, D::Error> {
+                let s = String::deserialize(d)?;
+                $name::parse(&s).map_err(serde::de::Error::custom)
+            }
+        }
+
+        #[cfg(feature = "schema")]
+        impl schemars::JsonSchema for $name {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({
+                    "type": "string",
+                    "description": concat!("A ", $what, "."),
+                    "pattern": $pattern,
+                })
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A raffle's id: a lower-case hyphenated UUID.
+    RaffleId, "raffle id", check_uuid, "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+);
+id_type!(
+    /// A sale's id, which is its order's id: a lower-case hyphenated UUID.
+    SaleId, "sale id", check_uuid, "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+);
+id_type!(
+    /// A staff user's account id (never in the log): a lower-case hyphenated UUID.
+    UserId, "user id", check_uuid, "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+);
+id_type!(
+    /// A draw's id within its raffle: a slug (`main`, `early-bird`).
+    DrawId, "draw id", check_slug, "^[a-z0-9][a-z0-9-]{0,31}$"
+);
+id_type!(
+    /// A package's id within its raffle: a slug (`p10`).
+    PackageId, "package id", check_slug, "^[a-z0-9][a-z0-9-]{0,31}$"
+);
+id_type!(
+    /// A staff member as the log names them: `s_` and 16 hex digits.
+    StaffId, "staff id", |_, s| check_staff_id(s), "^s_[0-9a-f]{16}$"
+);
+
+/// An order's id is its sale's id.
+pub type OrderId = SaleId;
+
 /// A u64 written as a decimal string without leading zeroes (the log's
 /// encoding of integers that can exceed 2^53).
 pub fn parse_u64(s: &str) -> Result<u64> {
@@ -134,5 +223,27 @@ mod tests {
         for bad in ["", "01", "-1", "18446744073709551616", "1.0", " 1"] {
             assert!(parse_u64(bad).is_err(), "{bad}");
         }
+    }
+}
+
+#[cfg(test)]
+mod typed_tests {
+    use super::*;
+
+    #[test]
+    fn an_id_is_checked_once_when_parsed() {
+        assert!(RaffleId::parse("0b6f0b5e-6d2a-4b8e-9a53-4c1f3e2d7a10").is_ok());
+        assert!(RaffleId::parse("0B6F0B5E-6D2A-4B8E-9A53-4C1F3E2D7A10").is_err());
+        assert!(serde_json::from_str::<DrawId>("\"Main\"").is_err());
+        assert_eq!(
+            serde_json::from_str::<DrawId>("\"main\"").unwrap().as_str(),
+            "main"
+        );
+        assert_eq!(
+            serde_json::to_string(&PackageId::parse("p10").unwrap()).unwrap(),
+            "\"p10\""
+        );
+        assert!(StaffId::parse("s_0123456789abcdef").is_ok());
+        assert!(StaffId::parse("s_0123").is_err());
     }
 }

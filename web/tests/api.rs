@@ -468,3 +468,47 @@ async fn validation_numbers_and_idempotency_keys_are_forgotten_after_24_hours() 
     assert_eq!(sales, 3);
     drop_database(&app.db).await;
 }
+
+/// Ids are parsed once, where they arrive: a malformed one in a path or a
+/// body is refused (4xx, JSON) naming the id, before anything runs; the
+/// OpenAPI document states the pattern each is checked against.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_id_is_refused_where_it_arrives_and_the_document_states_its_pattern() {
+    let app = app().await;
+    let raffle = web::cli::demo::ensure_demo_raffle(&app.state)
+        .await
+        .unwrap();
+    let (status, v) = call(&app, "GET", "/api/v1/raffles/NOT-A-UUID", &[], "").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["code"], "bad_request", "{v}");
+    assert!(v["error"].as_str().unwrap().contains("raffle id"), "{v}");
+    let body = PURCHASE.replace("\"p3\"", "\"P3; DROP\"");
+    let (status, v) = call(
+        &app,
+        "POST",
+        &format!("/api/v1/raffles/{raffle}/purchases"),
+        &[("idempotency-key", "a-malformed-package-key-0001")],
+        &body,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("package id"), "{v}");
+    assert_eq!(rows(&app, "orders").await, 0, "nothing was ordered");
+    let (_, doc) = call(&app, "GET", "/api/v1/openapi.json", &[], "").await;
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        schemas["PackageId"]["pattern"], "^[a-z0-9][a-z0-9-]{0,31}$",
+        "{schemas}"
+    );
+    let roles: Vec<&str> = schemas["Role"]["oneOf"]
+        .as_array()
+        .map(|o| o.iter().filter_map(|r| r["const"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        roles,
+        raffle_core::Role::ALL.map(|r| r.as_str()),
+        "{}",
+        schemas["Role"]
+    );
+    drop_database(&app.db).await;
+}

@@ -6,6 +6,7 @@
 //! with an approval id; a different user with the finance or administrator
 //! role completes or refuses them.
 
+use super::Ids;
 use crate::AppState;
 use crate::app::auth::{SignedIn, Staff, sign_in};
 use crate::app::operations::{self, Decided};
@@ -21,6 +22,7 @@ use axum::response::Response;
 use axum::routing::MethodRouter;
 use raffle_core::Role;
 use raffle_core::entry::{RaffleConfig, RedrawReason, VoidReason};
+use raffle_core::ids::{DrawId, RaffleId, SaleId, UserId};
 use raffle_core::store::sequencer::Sequenced;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -232,7 +234,7 @@ pub(crate) struct Roles {
 async fn set_roles(
     State(state): State<AppState>,
     Extension(staff): Extension<Staff>,
-    Path(id): Path<String>,
+    Ids(id): Ids<UserId>,
     Json(req): Json<Roles>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
     let outcome = crate::app::people::set_roles(&state, &staff, &id, &req.roles).await?;
@@ -242,7 +244,7 @@ async fn set_roles(
 async fn reset_credentials(
     State(state): State<AppState>,
     Extension(staff): Extension<Staff>,
-    Path(id): Path<String>,
+    Ids(id): Ids<UserId>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
     let outcome = crate::app::people::reset_credentials(&state, &staff, &id).await?;
     Ok(people(outcome, StatusCode::OK))
@@ -251,7 +253,7 @@ async fn reset_credentials(
 async fn disable_user(
     State(state): State<AppState>,
     Extension(staff): Extension<Staff>,
-    Path(id): Path<String>,
+    Ids(id): Ids<UserId>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
     let outcome = crate::app::people::disable(&state, &staff, &id).await?;
     Ok(people(outcome, StatusCode::OK))
@@ -260,7 +262,7 @@ async fn disable_user(
 async fn enable_user(
     State(state): State<AppState>,
     Extension(staff): Extension<Staff>,
-    Path(id): Path<String>,
+    Ids(id): Ids<UserId>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
     let outcome = crate::app::people::enable(&state, &staff, &id).await?;
     Ok(people(outcome, StatusCode::OK))
@@ -269,9 +271,8 @@ async fn enable_user(
 async fn user_sessions(
     State(state): State<AppState>,
     Extension(staff): Extension<Staff>,
-    Path(id): Path<String>,
+    Ids(id): Ids<UserId>,
 ) -> Result<Json<Value>, AppError> {
-    raffle_core::ids::check_uuid("user id", &id)?;
     Ok(Json(
         crate::app::people::sessions(&state, &staff, &id).await?,
     ))
@@ -280,7 +281,7 @@ async fn user_sessions(
 async fn revoke_user_sessions(
     State(state): State<AppState>,
     Extension(staff): Extension<Staff>,
-    Path(id): Path<String>,
+    Ids(id): Ids<UserId>,
 ) -> Result<Json<Value>, AppError> {
     Ok(Json(
         crate::app::people::revoke_sessions_of(&state, &staff, &id).await?,
@@ -403,7 +404,7 @@ async fn create_raffle(
 async fn update_raffle(
     State(state): State<AppState>,
     Extension(staff): Extension<Staff>,
-    Path(id): Path<String>,
+    Ids(id): Ids<RaffleId>,
     Json(req): Json<ConfigBody>,
 ) -> Result<Json<Value>, AppError> {
     let s = operations::update_raffle(&state, &staff, &id, req.config).await?;
@@ -413,7 +414,7 @@ async fn update_raffle(
 async fn open_raffle(
     State(state): State<AppState>,
     Extension(staff): Extension<Staff>,
-    Path(id): Path<String>,
+    Ids(id): Ids<RaffleId>,
 ) -> Result<Json<Value>, AppError> {
     Ok(Json(sequenced(
         &operations::open_raffle(&state, &staff, &id).await?,
@@ -423,7 +424,7 @@ async fn open_raffle(
 async fn close_raffle(
     State(state): State<AppState>,
     Extension(staff): Extension<Staff>,
-    Path(id): Path<String>,
+    Ids(id): Ids<RaffleId>,
 ) -> Result<Json<Value>, AppError> {
     Ok(Json(sequenced(
         &operations::close_raffle(&state, &staff, &id).await?,
@@ -433,14 +434,14 @@ async fn close_raffle(
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DrawQuery {
-    draw: String,
+    draw: DrawId,
 }
 
 /// The figures a reconciliation would acknowledge for a draw, to be shown
 /// before acknowledging (GLI-31 2.6.1, 2.6.3).
 async fn reconciliation_figures(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Ids(id): Ids<RaffleId>,
     Query(q): Query<DrawQuery>,
 ) -> Result<Json<Value>, AppError> {
     Ok(Json(
@@ -451,13 +452,13 @@ async fn reconciliation_figures(
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ReconciliationRequest {
-    draw: String,
+    draw: DrawId,
 }
 
 async fn request_reconciliation(
     State(state): State<AppState>,
     Extension(staff): Extension<Staff>,
-    Path(id): Path<String>,
+    Ids(id): Ids<RaffleId>,
     Json(req): Json<ReconciliationRequest>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
     Ok(pending(
@@ -468,7 +469,7 @@ async fn request_reconciliation(
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct VoidRequest {
-    raffle_id: String,
+    raffle_id: RaffleId,
     reason: VoidReason,
     refund: bool,
 }
@@ -476,7 +477,7 @@ pub(crate) struct VoidRequest {
 async fn request_void(
     State(state): State<AppState>,
     Extension(staff): Extension<Staff>,
-    Path(sale): Path<String>,
+    Ids(sale): Ids<SaleId>,
     Json(req): Json<VoidRequest>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
     Ok(pending(
@@ -532,7 +533,7 @@ async fn decide_approval(
 async fn freeze_draw(
     State(state): State<AppState>,
     Extension(staff): Extension<Staff>,
-    Path((id, draw)): Path<(String, String)>,
+    Ids((id, draw)): Ids<(RaffleId, DrawId)>,
 ) -> Result<Json<Value>, AppError> {
     Ok(Json(sequenced(
         &operations::freeze_draw(&state, &staff, &id, &draw).await?,
@@ -553,7 +554,7 @@ pub(crate) struct Contribution {
 async fn contribute(
     State(state): State<AppState>,
     Extension(staff): Extension<Staff>,
-    Path((id, draw)): Path<(String, String)>,
+    Ids((id, draw)): Ids<(RaffleId, DrawId)>,
     Json(req): Json<Contribution>,
 ) -> Result<Json<Value>, AppError> {
     let witness =
@@ -566,7 +567,7 @@ async fn contribute(
 async fn perform_draw(
     State(state): State<AppState>,
     Extension(staff): Extension<Staff>,
-    Path((id, draw)): Path<(String, String)>,
+    Ids((id, draw)): Ids<(RaffleId, DrawId)>,
 ) -> Result<Json<Value>, AppError> {
     Ok(Json(sequenced(
         &operations::perform_draw(&state, &staff, &id, &draw).await?,
@@ -582,7 +583,7 @@ pub(crate) struct RedrawRequest {
 async fn request_redraw(
     State(state): State<AppState>,
     Extension(staff): Extension<Staff>,
-    Path((id, draw)): Path<(String, String)>,
+    Ids((id, draw)): Ids<(RaffleId, DrawId)>,
     Json(req): Json<RedrawRequest>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
     Ok(pending(

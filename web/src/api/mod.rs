@@ -10,14 +10,33 @@ pub mod openapi;
 pub mod public;
 
 use crate::AppState;
+use crate::error::AppError;
 use crate::routes::{Access, Route, Table, entry};
 use axum::Json;
 use axum::Router;
+use axum::extract::{FromRequestParts, Path};
 use axum::http::Method;
+use axum::http::request::Parts;
 use std::sync::OnceLock;
 
 /// The largest request body any route takes.
 pub const MAX_BODY: usize = 128 * 1024;
+
+/// Path parameters parsed into their types ([`raffle_core::ids`]): a
+/// malformed one is answered 400, as JSON, saying which and why, before
+/// the handler runs.
+pub struct Ids<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for Ids<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Ids<T>, AppError> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(t)) => Ok(Ids(t)),
+            Err(e) => Err(AppError::bad_request(e.body_text())),
+        }
+    }
+}
 
 /// Every route of the API, public and staff.
 pub fn table() -> Table {

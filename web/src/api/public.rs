@@ -2,6 +2,7 @@
 //! Validation numbers travel only in request and response bodies, never in
 //! a URL, and are never logged.
 
+use super::Ids;
 use crate::AppState;
 use crate::app::payments::{
     Confirmation, Confirmer, PaidOrder, Pending, confirm_payment, issue_paid_order,
@@ -15,6 +16,7 @@ use axum::http::Method;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use raffle_core::entry::Prize;
+use raffle_core::ids::{PackageId, RaffleId};
 use raffle_core::ledger::{RaffleState, Status};
 use raffle_core::store::orders::{Begun, NewOrder, OrderRequest};
 use raffle_core::validation::ValidationNumber;
@@ -92,7 +94,7 @@ async fn list_raffles(State(state): State<AppState>) -> Json<Value> {
 
 async fn get_raffle(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Ids(id): Ids<RaffleId>,
 ) -> Result<Json<Value>, AppError> {
     let ledger = state.sequencer.ledger();
     let r = ledger
@@ -129,7 +131,7 @@ async fn get_raffle(
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PurchaseRequest {
-    package_id: String,
+    package_id: PackageId,
     quantity: Option<u32>,
     buyer: Buyer,
     /// `{"provider": ...}` and the provider's own options.
@@ -152,7 +154,7 @@ const MAX_QUANTITY: u32 = 100;
 
 pub(crate) async fn purchase(
     State(state): State<AppState>,
-    Path(raffle_id): Path<String>,
+    Ids(raffle_id): Ids<RaffleId>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, AppError> {
@@ -208,7 +210,7 @@ pub(crate) async fn purchase(
             .config
             .packages
             .iter()
-            .find(|p| p.id == req.package_id)
+            .find(|p| p.id == *req.package_id)
             .ok_or_else(|| {
                 AppError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
@@ -235,8 +237,8 @@ pub(crate) async fn purchase(
         json!({ "order_id": order_id, "validation_number": vn.to_text(), "order_token": token });
     let order = NewOrder {
         id: order_id.clone(),
-        raffle: raffle_id.clone(),
-        package: req.package_id.clone(),
+        raffle: raffle_id.to_string(),
+        package: req.package_id.to_string(),
         quantity,
         amount,
         provider: provider.id().to_string(),
@@ -303,8 +305,8 @@ pub(crate) async fn purchase(
     }
     let paid = PaidOrder {
         order_id: order_id.clone(),
-        raffle_id: raffle_id.clone(),
-        package_id: req.package_id.clone(),
+        raffle_id: raffle_id.to_string(),
+        package_id: req.package_id.to_string(),
         quantity,
         stamped,
         vn,

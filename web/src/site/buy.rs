@@ -149,9 +149,17 @@ pub async fn buy(
     {
         api_headers.insert("idempotency-key", v);
     }
+    let Ok(raffle_id) = raffle_core::ids::RaffleId::parse(&raffle) else {
+        return failed(
+            lang,
+            StatusCode::NOT_FOUND,
+            &raffle,
+            lang.t("raffle.notfound"),
+        );
+    };
     let resp = match crate::api::public::purchase(
         State(state.clone()),
-        Path(raffle.clone()),
+        crate::api::Ids(raffle_id),
         api_headers,
         axum::body::Bytes::from(body.to_string()),
     )
