@@ -231,3 +231,48 @@ pub async fn approve(
     )
     .await
 }
+
+/// A user made directly in the store (enrolled; the TOTP secret sealed as
+/// the server keeps it) and signed in over the API.
+pub struct SignedIn {
+    pub token: String,
+    pub password: String,
+    /// The TOTP secret in the clear (the store holds it sealed).
+    pub totp_secret: String,
+    pub user: raffle_core::store::people::User,
+}
+
+/// Makes and signs in a user with `roles` (role names, as tests write them).
+pub async fn signed_in(app: &App, name: &str, roles: &[&str]) -> SignedIn {
+    let roles: Vec<raffle_core::Role> = roles
+        .iter()
+        .map(|r| raffle_core::Role::parse(r).unwrap())
+        .collect();
+    let (mut user, password) = web::app::auth::new_user(name, &roles).unwrap();
+    let totp_secret = user.totp_secret.clone();
+    user.totp_secret = web::app::auth::seal_totp(&app.state, &totp_secret).unwrap();
+    app.state.store.create_user(&user).await.unwrap();
+    let token = sign_in(app, name, &password, &totp_secret).await;
+    SignedIn {
+        token,
+        password,
+        totp_secret,
+        user,
+    }
+}
+
+/// Signs in over the API with the secret's current TOTP code: the token.
+pub async fn sign_in(app: &App, name: &str, password: &str, totp_secret: &str) -> String {
+    let body = serde_json::json!({
+        "username": name,
+        "password": password,
+        "totp": web::app::auth::totp_now(totp_secret).unwrap(),
+    });
+    let (status, v) = call(app, "POST", "/api/v1/sessions", None, body).await;
+    assert_eq!(
+        status,
+        axum::http::StatusCode::CREATED,
+        "signing in {name}: {v}"
+    );
+    v["token"].as_str().unwrap().to_string()
+}

@@ -11,21 +11,8 @@ use web::app::auth::{new_user, totp_now};
 
 /// Creates a user with `roles` and signs them in; returns (token, password, totp secret).
 async fn user(app: &App, name: &str, roles: &[&str]) -> (String, String, String) {
-    let roles: Vec<raffle_core::Role> = roles
-        .iter()
-        .map(|r| raffle_core::Role::parse(r).unwrap())
-        .collect();
-    let (u, password) = new_user(name, &roles).unwrap();
-    app.state.store.create_user(&u).await.unwrap();
-    let token = sign_in(app, name, &password, &u.totp_secret).await;
-    (token, password, u.totp_secret)
-}
-
-async fn sign_in(app: &App, name: &str, password: &str, secret: &str) -> String {
-    let body = json!({ "username": name, "password": password, "totp": totp_now(secret).unwrap() });
-    let (status, v) = call(app, "POST", "/api/v1/sessions", None, body).await;
-    assert_eq!(status, StatusCode::CREATED, "{v}");
-    v["token"].as_str().unwrap().to_string()
+    let s = common::signed_in(app, name, roles).await;
+    (s.token, s.password, s.totp_secret)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

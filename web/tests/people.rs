@@ -8,23 +8,12 @@ use testkit::app as common;
 use axum::http::StatusCode;
 use common::{App, app, approve, call, drop_database, enrol_with_code};
 use serde_json::{Value, json};
-use web::app::auth::{new_user, totp_now};
+use web::app::auth::totp_now;
 
 /// A user made directly in the store (enrolled), signed in.
 async fn user(app: &App, name: &str, roles: &[&str]) -> (String, String, String) {
-    let roles: Vec<raffle_core::Role> = roles
-        .iter()
-        .map(|r| raffle_core::Role::parse(r).unwrap())
-        .collect();
-    let (mut u, password) = new_user(name, &roles).unwrap();
-    let secret = u.totp_secret.clone();
-    u.totp_secret = web::app::auth::seal_totp(&app.state, &secret).unwrap();
-    app.state.store.create_user(&u).await.unwrap();
-    let body =
-        json!({ "username": name, "password": password, "totp": totp_now(&secret).unwrap() });
-    let (status, v) = call(app, "POST", "/api/v1/sessions", None, body).await;
-    assert_eq!(status, StatusCode::CREATED, "{v}");
-    (v["token"].as_str().unwrap().to_string(), password, u.id)
+    let s = common::signed_in(app, name, roles).await;
+    (s.token, s.password, s.user.id)
 }
 
 async fn events_text(app: &App) -> String {

@@ -368,18 +368,9 @@ impl Audit {
             sel.index, e.sale, r.sales.get(sale as usize).leaf
         ));
         let draw = &mut r.draws[d];
-        let p = draw.performed.get_or_insert_with(|| Performed {
-            seed: e.seed.0.clone(),
-            contribution: e.contribution.0.clone(),
-            raw_used: 0,
-            drawn: Vec::new(),
-            at: time,
-        });
-        p.raw_used += sel.raw.len() as u64;
-        if let Err(at) = p.drawn.binary_search(&number) {
-            p.drawn.insert(at, number);
-        }
-        p.at = time;
+        draw.performed
+            .get_or_insert_with(|| Performed::starting(&e.seed.0, &e.contribution.0))
+            .record(sel.raw.len() as u64, number, time);
         draw.winner = Some((number, sale));
         let s = &mut r.summary.draws[d];
         s.winner = Some(number);
@@ -393,6 +384,28 @@ impl Audit {
             self.trace.extend(lines);
         }
         Ok(())
+    }
+}
+
+impl Performed {
+    /// A draw's stream before its first value is read.
+    fn starting(seed: &[u8], contribution: &[u8]) -> Performed {
+        Performed {
+            seed: seed.to_vec(),
+            contribution: contribution.to_vec(),
+            raw_used: 0,
+            drawn: Vec::new(),
+            at: Timestamp::from_micros(0),
+        }
+    }
+
+    /// One performance: `raw` more values read, `number` drawn, at `time`.
+    fn record(&mut self, raw: u64, number: u64, time: Timestamp) {
+        self.raw_used += raw;
+        if let Err(at) = self.drawn.binary_search(&number) {
+            self.drawn.insert(at, number);
+        }
+        self.at = time;
     }
 }
 

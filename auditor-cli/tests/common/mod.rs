@@ -30,15 +30,7 @@ async fn ok(app: &App, method: &str, path: &str, token: Option<&str>, body: Valu
 
 /// Creates a user with `roles` and signs them in; returns the session token.
 pub async fn user(app: &App, name: &str, roles: &[&str]) -> String {
-    let roles: Vec<raffle_core::Role> = roles
-        .iter()
-        .map(|r| raffle_core::Role::parse(r).unwrap())
-        .collect();
-    let (u, password) = web::app::auth::new_user(name, &roles).unwrap();
-    app.state.store.create_user(&u).await.unwrap();
-    let body = json!({ "username": name, "password": password, "totp": web::app::auth::totp_now(&u.totp_secret).unwrap() });
-    let v = ok(app, "POST", "/api/v1/sessions", None, body).await;
-    v["token"].as_str().unwrap().to_string()
+    web_common::signed_in(app, name, roles).await.token
 }
 
 /// Requests something that needs a second person, and approves it.

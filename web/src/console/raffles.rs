@@ -264,52 +264,22 @@ fn starting_config() -> RaffleConfig {
     let hour = 3_600_000_000i64;
     let now = Timestamp::now().as_micros();
     let at = |offset: i64| Timestamp::from_micros(now - now % hour + offset);
-    let cad = |m| Money::new(m, Currency::CAD);
-    RaffleConfig {
-        name: String::new(),
-        organisation: String::new(),
-        licence: None,
-        jurisdiction: "CA-ON".into(),
-        time_zone: "America/Toronto".into(),
-        buyers: BuyerRules {
-            minimum_age: 18,
-            regions: vec!["CA-ON".into()],
-        },
-        approvers: vec![Role::Finance, Role::Administrator],
-        packages: vec![
-            Package {
-                id: "p1".into(),
-                tickets: 1,
-                price: cad(500),
-            },
-            Package {
-                id: "p3".into(),
-                tickets: 3,
-                price: cad(1000),
-            },
-        ],
-        max_tickets: None,
-        first_number: U64(1),
-        sales_start: at(hour),
-        sales_end: at(hour + 30 * 24 * hour),
-        draws: vec![DrawConfig {
-            id: "main".into(),
-            name: "Main draw".into(),
-            cutoff: at(hour + 30 * 24 * hour),
-            draw_at: at(2 * hour + 30 * 24 * hour),
-            prize: Prize::Share {
-                share_bps: 5000,
-                cap: None,
-            },
-        }],
-        wins: WinRule::NumberOnce,
-        early_bird: EarlyBirdDeduction::FromProceeds,
-        claims: ClaimRules {
-            window_days: 30,
-            unclaimed: UnclaimedRule::Redraw,
-            paperwork_over: Some(cad(1_000_000)),
-        },
-    }
+    // The schema's example raffle, unnamed, with two packages and its main
+    // draw only.
+    let mut c = raffle_core::entry::example_config();
+    c.name = String::new();
+    c.organisation = String::new();
+    c.licence = None;
+    c.approvers = vec![Role::Finance, Role::Administrator];
+    c.packages.truncate(2);
+    c.max_tickets = None;
+    c.sales_start = at(hour);
+    c.sales_end = at(hour + 30 * 24 * hour);
+    c.draws.remove(0);
+    c.draws[0].cutoff = c.sales_end;
+    c.draws[0].draw_at = at(2 * hour + 30 * 24 * hour);
+    c.early_bird = EarlyBirdDeduction::FromProceeds;
+    c
 }
 
 fn text_field(lang: Lang, name: &str, label: &'static str, value: &str, required: bool) -> Markup {
