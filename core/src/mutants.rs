@@ -3,10 +3,13 @@
 //! names one wrong rule in the server's ledger or in the auditor, which
 //! [`active`] switches on at the place it would be written.
 //!
-//! Guarantee: without the `mutants` feature (every build of `raffled` and
-//! `raffle-audit` that is not a test of the auditor), [`active`] is the
-//! constant `false` and no mutant can be planted. With it, a mutant is
-//! planted for the calling thread only, and none is by default.
+//! Guarantee: without the `mutants` feature, [`active`] is the constant
+//! `false` and no mutant can be planted: `cargo build -p web` and
+//! `cargo build -p raffle-audit` (what is deployed) never have it. A build
+//! that unifies the auditor's dev-dependency features (`cargo test` or
+//! `cargo clippy --all-targets` of the workspace) compiles the hooks into
+//! its binaries too, inert: a mutant is planted only by a call to [`plant`],
+//! for the calling thread only, and only the agreement test makes one.
 
 /// One wrong rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

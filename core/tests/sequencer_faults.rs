@@ -307,3 +307,133 @@ async fn a_freeze_published_without_its_commit_can_still_be_drawn() {
     drop(seq);
     h.finish().await;
 }
+
+/// A raffle on sale for a minute with five sales, reconciled after its
+/// end (the clock moved): ready to freeze.
+async fn ready_to_freeze(h: &Harness, seq: &Sequencer) -> String {
+    use testkit::raffles::{in_secs, one_draw};
+    let raffle = raffle_core::ids::new_uuid();
+    for c in [
+        Change::CreateRaffle {
+            raffle: raffle.clone(),
+            config: one_draw(in_secs(-60), in_secs(60)),
+            by: STAFF.into(),
+        },
+        Change::OpenRaffle {
+            raffle: raffle.clone(),
+            by: STAFF.into(),
+        },
+    ] {
+        seq.submit(c).await.unwrap();
+    }
+    for _ in 0..5 {
+        seq.submit(sale(&raffle)).await.unwrap();
+    }
+    h.clock.advance(Duration::from_secs(61));
+    seq.submit(Change::Reconcile {
+        raffle: raffle.clone(),
+        draw: "main".into(),
+        requested_by: STAFF.into(),
+        approved_by: "s_0000000000000002".into(),
+    })
+    .await
+    .unwrap();
+    raffle
+}
+
+/// Two freezes of one draw in one batch (a double click): the second is
+/// refused and the first keeps its seed, so the draw can be performed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_freeze_in_the_same_batch_leaves_the_first_its_seed() {
+    let h = Harness::new();
+    let (_store, seq) = start(&h).await.unwrap();
+    let raffle = ready_to_freeze(&h, &seq).await;
+    let freeze = Change::FreezeDraw {
+        raffle: raffle.clone(),
+        draw: "main".into(),
+    };
+    // A slow batch ahead of them, so that both wait for the same next one.
+    h.plan.arm(Call::WriteTiles, SLOW, 1);
+    let slow = tokio::spawn({
+        let seq = seq.clone();
+        async move {
+            seq.submit(Change::SoftwareStarted {
+                program: "raffled".into(),
+                version: "0".into(),
+                sha256: [0; 32],
+            })
+            .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (a, b) = tokio::join!(seq.submit(freeze.clone()), seq.submit(freeze));
+    assert!(slow.await.unwrap().is_ok(), "the slow batch");
+    assert!(
+        h.plan.fired().contains(&(Call::WriteTiles, SLOW)),
+        "the batch ahead was slow"
+    );
+    let refused = match (&a, &b) {
+        (Ok(_), Err(e)) | (Err(e), Ok(_)) => e,
+        other => panic!("one freeze is accepted and one refused: {other:?}"),
+    };
+    assert!(
+        matches!(refused, Error::Refused(r) if r.code() == "draw_already_frozen"),
+        "{refused}"
+    );
+    let performed = seq
+        .submit(Change::PerformDraw {
+            raffle: raffle.clone(),
+            draw: "main".into(),
+            contribution: Vec::new(),
+        })
+        .await
+        .expect("the accepted freeze kept its seed");
+    assert!(matches!(performed.entry.body, Body::DrawPerformed(_)));
+    drop(seq);
+    h.finish().await;
+}
+
+/// A freeze that was never published (its tiles failed) leaves its seed
+/// stored; the next freeze of that draw uses that seed again, so nobody
+/// who reads the database and can stop a batch gets a second roll.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_freeze_that_never_published_is_retried_with_the_same_seed() {
+    let h = Harness::new();
+    let (store, seq) = start(&h).await.unwrap();
+    let raffle = ready_to_freeze(&h, &seq).await;
+    let freeze = Change::FreezeDraw {
+        raffle: raffle.clone(),
+        draw: "main".into(),
+    };
+    h.plan.arm(Call::WriteTiles, Fault::Before, 1);
+    assert!(seq.submit(freeze.clone()).await.is_err(), "not published");
+    h.plan.disarm();
+    let stored: Vec<u8> =
+        sqlx::query_scalar("SELECT seed FROM draw_seeds WHERE raffle_id = $1::uuid")
+            .bind(&raffle)
+            .fetch_one(&store.pool)
+            .await
+            .expect("the seed was committed before publishing");
+    let mut frozen = None;
+    for _ in 0..50 {
+        match seq.submit(freeze.clone()).await {
+            Ok(s) => {
+                frozen = Some(s);
+                break;
+            }
+            Err(Error::Unavailable(_)) => tokio::time::sleep(Duration::from_millis(50)).await,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    let Body::DrawFrozen(f) = frozen.expect("frozen at last").entry.body else {
+        panic!("not a freeze")
+    };
+    let seed: [u8; 32] = stored.as_slice().try_into().unwrap();
+    assert_eq!(
+        f.seed_sha256.0,
+        raffle_core::draw::seed_commitment(&seed),
+        "the retried freeze commits to the seed stored the first time"
+    );
+    drop(seq);
+    h.finish().await;
+}

@@ -494,6 +494,29 @@ async fn a_malformed_id_is_refused_where_it_arrives_and_the_document_states_its_
     assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
     assert!(v["error"].as_str().unwrap().contains("package id"), "{v}");
     assert_eq!(rows(&app, "orders").await, 0, "nothing was ordered");
+    // A role that is not one, in a staff request's body: JSON, with a code.
+    let admin = common::signed_in(&app, "root", &["administrator"]).await;
+    let (status, v) = common::call(
+        &app,
+        "POST",
+        "/api/v1/users",
+        Some(&admin.token),
+        serde_json::json!({ "username": "zed", "roles": ["root"] }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["code"], "invalid", "{v}");
+    assert!(v["error"].as_str().unwrap().contains("root"), "{v}");
+    let (status, v) = common::call(
+        &app,
+        "GET",
+        &format!("/api/v1/raffles/{raffle}/reconciliation?draw=Not%20A%20Slug"),
+        Some(&admin.token),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("draw id"), "{v}");
     let (_, doc) = call(&app, "GET", "/api/v1/openapi.json", &[], "").await;
     let schemas = &doc["components"]["schemas"];
     assert_eq!(

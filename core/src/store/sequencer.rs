@@ -6,6 +6,10 @@
 //! [`Ledger::apply`] in the order it assigns leaf indices, and then makes the
 //! batch durable, in this order:
 //!
+//! 0. the seeds of the draws it freezes are committed (only the database
+//!    holds them until the draw reveals them, so they must survive a batch
+//!    that is published but not committed; a seed stored for a freeze that
+//!    was never published is used again, never replaced);
 //! 1. the entries and their projections are written in one PostgreSQL
 //!    transaction (not yet committed);
 //! 2. the entry bundles and tiles are written and synced to the publication
@@ -16,8 +20,8 @@
 //! 4. the transaction commits;
 //! 5. only then is each change acknowledged, with its inclusion proof.
 //!
-//! Crash reasoning: before 3, nothing was published and nothing committed:
-//! the batch is lost, unacknowledged. Between 3 and 4, the published log is
+//! Crash reasoning: before 3, nothing was published and nothing but seeds
+//! committed: the batch is lost, unacknowledged. Between 3 and 4, the published log is
 //! ahead of the database: at the next start (or at once, if the commit
 //! failed), [`recover`] rolls the database forward from the published log —
 //! the same code that restores a database from an older backup. So every
@@ -407,6 +411,9 @@ impl Task {
                     }
                     continue;
                 }
+                // A refused change drops only its own new seed (an accepted
+                // freeze of the same draw earlier in the batch keeps its).
+                let seeds_before = new_seeds.len();
                 let result =
                     build(&ledger, &state.seeds, &change, &mut new_seeds).and_then(|body| {
                         let entry = Entry::new(time, body);
@@ -418,9 +425,7 @@ impl Task {
                 match result {
                     Ok((index, entry, bytes)) => accepted.push((index, entry, bytes, reply)),
                     Err(e) => {
-                        if let Change::FreezeDraw { raffle, draw } = &change {
-                            new_seeds.retain(|(r, d, _)| !(r == raffle && d == draw));
-                        }
+                        new_seeds.truncate(seeds_before);
                         if let Some(reply) = reply {
                             refusals.push((reply, e));
                         }
@@ -494,14 +499,14 @@ impl Task {
         // A freeze's seed is committed before the freeze can be published:
         // a batch published without its commit is rolled forward from the
         // log, and the seed, secret, is in no published file. A seed row
-        // whose freeze never gets published is replaced by the next freeze
-        // of that draw (the ledger allows one freeze that is published).
+        // whose freeze never gets published is kept and used again by the
+        // next freeze of that draw (`build`), so it is never replaced.
         if !seeds.is_empty() {
             let mut tx = self.store.pool.begin().await?;
             for (raffle, draw, seed) in seeds {
                 sqlx::query(
                     "INSERT INTO draw_seeds (raffle_id, draw_id, seed) VALUES ($1, $2, $3) \
-                     ON CONFLICT (raffle_id, draw_id) DO UPDATE SET seed = EXCLUDED.seed",
+                     ON CONFLICT (raffle_id, draw_id) DO NOTHING",
                 )
                 .bind(super::uuid(raffle)?)
                 .bind(draw)
@@ -743,7 +748,14 @@ fn build(
             let r = raffle_state(&raffle)?;
             let (n, hash) = r.eligible_digest(&draw)?;
             let prize = r.draw_prize(&draw)?;
-            let seed = new_seed()?;
+            // A seed stored for a freeze of this draw that was never
+            // published is used again, never replaced: whoever reads the
+            // database and can stop a batch from publishing cannot re-roll
+            // the draw until its winner suits them.
+            let seed = match seeds.get(&(raffle.clone(), draw.clone())) {
+                Some(stored) => *stored,
+                None => new_seed()?,
+            };
             new_seeds.push((raffle.clone(), draw.clone(), seed));
             Body::DrawFrozen(DrawFrozen {
                 raffle,

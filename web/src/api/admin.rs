@@ -6,7 +6,7 @@
 //! with an approval id; a different user with the finance or administrator
 //! role completes or refuses them.
 
-use super::Ids;
+use super::{Body, Ids, Params};
 use crate::AppState;
 use crate::app::auth::{SignedIn, Staff, sign_in};
 use crate::app::operations::{self, Decided};
@@ -15,7 +15,7 @@ use crate::routes::roles::*;
 use crate::routes::{Access, Entry, Route, entry, find};
 use axum::Extension;
 use axum::Json;
-use axum::extract::{FromRequestParts, MatchedPath, Path, Query, Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, Path, Request, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -152,7 +152,7 @@ pub(crate) struct SignIn {
 async fn create_session(
     State(state): State<AppState>,
     Extension(client): Extension<crate::edge::ClientAddr>,
-    Json(req): Json<SignIn>,
+    Body(req): Body<SignIn>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
     Ok(
         match sign_in(&state, &req.username, &req.password, &req.totp, client.0).await? {
@@ -202,7 +202,7 @@ fn people(outcome: crate::app::people::Outcome, done: StatusCode) -> (StatusCode
 async fn create_user(
     State(state): State<AppState>,
     Extension(staff): Extension<Staff>,
-    Json(req): Json<NewUser>,
+    Body(req): Body<NewUser>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
     let outcome =
         crate::app::people::create_user(&state, &staff, &req.username, &req.roles).await?;
@@ -235,7 +235,7 @@ async fn set_roles(
     State(state): State<AppState>,
     Extension(staff): Extension<Staff>,
     Ids(id): Ids<UserId>,
-    Json(req): Json<Roles>,
+    Body(req): Body<Roles>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
     let outcome = crate::app::people::set_roles(&state, &staff, &id, &req.roles).await?;
     Ok(people(outcome, StatusCode::OK))
@@ -318,7 +318,7 @@ async fn change_password(
     State(state): State<AppState>,
     Extension(staff): Extension<Staff>,
     Extension(client): Extension<crate::edge::ClientAddr>,
-    Json(req): Json<PasswordChange>,
+    Body(req): Body<PasswordChange>,
 ) -> Result<StatusCode, AppError> {
     crate::app::people::change_password(
         &state,
@@ -342,7 +342,7 @@ pub(crate) struct EnrolmentPassword {
 async fn enrolment_password(
     State(state): State<AppState>,
     enrolling: crate::app::auth::Enrolling,
-    Json(req): Json<EnrolmentPassword>,
+    Body(req): Body<EnrolmentPassword>,
 ) -> Result<Json<Value>, AppError> {
     Ok(Json(
         crate::app::people::enrolment_password(
@@ -367,7 +367,7 @@ async fn enrolment_totp(
     State(state): State<AppState>,
     Extension(client): Extension<crate::edge::ClientAddr>,
     enrolling: crate::app::auth::Enrolling,
-    Json(req): Json<EnrolmentCode>,
+    Body(req): Body<EnrolmentCode>,
 ) -> Result<Json<Value>, AppError> {
     if enrolling.user.must_set_password {
         return Err(AppError::new(
@@ -393,7 +393,7 @@ pub(crate) struct ConfigBody {
 async fn create_raffle(
     State(state): State<AppState>,
     Extension(staff): Extension<Staff>,
-    Json(req): Json<ConfigBody>,
+    Body(req): Body<ConfigBody>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
     let (raffle, s) = operations::create_raffle(&state, &staff, req.config).await?;
     let mut v = sequenced(&s);
@@ -405,7 +405,7 @@ async fn update_raffle(
     State(state): State<AppState>,
     Extension(staff): Extension<Staff>,
     Ids(id): Ids<RaffleId>,
-    Json(req): Json<ConfigBody>,
+    Body(req): Body<ConfigBody>,
 ) -> Result<Json<Value>, AppError> {
     let s = operations::update_raffle(&state, &staff, &id, req.config).await?;
     Ok(Json(sequenced(&s)))
@@ -442,7 +442,7 @@ pub(crate) struct DrawQuery {
 async fn reconciliation_figures(
     State(state): State<AppState>,
     Ids(id): Ids<RaffleId>,
-    Query(q): Query<DrawQuery>,
+    Params(q): Params<DrawQuery>,
 ) -> Result<Json<Value>, AppError> {
     Ok(Json(
         operations::reconciliation(&state, &id, &q.draw)?.to_json(),
@@ -459,7 +459,7 @@ async fn request_reconciliation(
     State(state): State<AppState>,
     Extension(staff): Extension<Staff>,
     Ids(id): Ids<RaffleId>,
-    Json(req): Json<ReconciliationRequest>,
+    Body(req): Body<ReconciliationRequest>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
     Ok(pending(
         operations::request_reconciliation(&state, &staff, &id, &req.draw).await?,
@@ -478,7 +478,7 @@ async fn request_void(
     State(state): State<AppState>,
     Extension(staff): Extension<Staff>,
     Ids(sale): Ids<SaleId>,
-    Json(req): Json<VoidRequest>,
+    Body(req): Body<VoidRequest>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
     Ok(pending(
         operations::request_void(
@@ -503,7 +503,7 @@ async fn decide_approval(
     State(state): State<AppState>,
     Extension(staff): Extension<Staff>,
     Path(id): Path<String>,
-    Json(req): Json<Decision>,
+    Body(req): Body<Decision>,
 ) -> Result<Json<Value>, AppError> {
     let approve = match req.decision.as_str() {
         "approve" => true,
@@ -555,7 +555,7 @@ async fn contribute(
     State(state): State<AppState>,
     Extension(staff): Extension<Staff>,
     Ids((id, draw)): Ids<(RaffleId, DrawId)>,
-    Json(req): Json<Contribution>,
+    Body(req): Body<Contribution>,
 ) -> Result<Json<Value>, AppError> {
     let witness =
         operations::contribute(&state, &staff, &id, &draw, &req.witness, &req.signature).await?;
@@ -584,7 +584,7 @@ async fn request_redraw(
     State(state): State<AppState>,
     Extension(staff): Extension<Staff>,
     Ids((id, draw)): Ids<(RaffleId, DrawId)>,
-    Json(req): Json<RedrawRequest>,
+    Body(req): Body<RedrawRequest>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
     Ok(pending(
         operations::request_redraw(&state, &staff, &id, &draw, req.reason).await?,
@@ -605,7 +605,7 @@ pub(crate) struct Claim {
 async fn pay_claim(
     State(state): State<AppState>,
     Extension(staff): Extension<Staff>,
-    Json(req): Json<Claim>,
+    Body(req): Body<Claim>,
 ) -> Result<Json<Value>, AppError> {
     let paid = operations::pay_claim(
         &state,
@@ -635,7 +635,7 @@ pub(crate) struct SupervisedClaim {
 async fn request_supervised_claim(
     State(state): State<AppState>,
     Extension(staff): Extension<Staff>,
-    Json(req): Json<SupervisedClaim>,
+    Body(req): Body<SupervisedClaim>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
     Ok(pending(
         operations::request_supervised_claim(
@@ -664,7 +664,7 @@ pub(crate) struct EventQuery {
 /// GLI-31 5.6.2: significant events searchable by time range, component and type.
 async fn search_events(
     State(state): State<AppState>,
-    Query(q): Query<EventQuery>,
+    Params(q): Params<EventQuery>,
 ) -> Result<Json<Value>, AppError> {
     let parse = |t: &Option<String>| -> Result<Option<time::OffsetDateTime>, AppError> {
         t.as_deref()

@@ -14,7 +14,8 @@ use crate::error::AppError;
 use crate::routes::{Access, Route, Table, entry};
 use axum::Json;
 use axum::Router;
-use axum::extract::{FromRequestParts, Path};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::Method;
 use axum::http::request::Parts;
 use std::sync::OnceLock;
@@ -33,7 +34,42 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Ids<T>, AppError> {
         match Path::<T>::from_request_parts(parts, state).await {
             Ok(Path(t)) => Ok(Ids(t)),
-            Err(e) => Err(AppError::bad_request(e.body_text())),
+            // A malformed id is the client's; a route whose pattern and
+            // parameters disagree is ours.
+            Err(e @ PathRejection::FailedToDeserializePathParams(_)) => {
+                Err(AppError::bad_request(e.body_text()))
+            }
+            Err(e) => Err(AppError::new(e.status(), e.body_text())),
+        }
+    }
+}
+
+/// A JSON request body of type `T`: one that does not read (bad JSON, a
+/// wrong or missing field, a malformed id or role) is answered with the
+/// status axum gives it (400, 415 or 422), as JSON, saying what is wrong.
+pub struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Body<T>, AppError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(t)) => Ok(Body(t)),
+            Err(e) => Err(AppError::new(e.status(), e.body_text())),
+        }
+    }
+}
+
+/// Query parameters of type `T`, refused as JSON (400) when they do not read.
+pub struct Params<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequestParts<S> for Params<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Params<T>, AppError> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(t)) => Ok(Params(t)),
+            Err(e) => Err(AppError::new(e.status(), e.body_text())),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! Validation numbers travel only in request and response bodies, never in
 //! a URL, and are never logged.
 
-use super::Ids;
+use super::{Body, Ids};
 use crate::AppState;
 use crate::app::payments::{
     Confirmation, Confirmer, PaidOrder, Pending, confirm_payment, issue_paid_order,
@@ -436,7 +436,7 @@ pub(crate) struct Lookup {
 /// Ticket check (public): by validation number, in the body only.
 async fn lookup_ticket(
     State(state): State<AppState>,
-    Json(req): Json<Lookup>,
+    Body(req): Body<Lookup>,
 ) -> Result<Json<Value>, AppError> {
     let vn = ValidationNumber::parse(&req.validation_number)?;
     let t = crate::app::receipt::ticket_status(&state, &vn)

@@ -406,9 +406,9 @@ impl Staff {
         }
     }
 
-    /// Whether the user has one of `roles` (any role, for none).
+    /// Whether the user has one of `roles` (never, for none).
     pub fn has(&self, roles: &[Role]) -> bool {
-        roles.is_empty() || self.user.roles.iter().any(|r| roles.contains(r))
+        self.user.roles.iter().any(|r| roles.contains(r))
     }
 }
 

@@ -343,7 +343,7 @@ pub async fn decide_approval(
                 .map(|r| r.config.approvers.clone())
                 .unwrap_or_default()
         };
-        if !staff.has(&allowed) || allowed.is_empty() {
+        if !staff.has(&allowed) {
             return Err(AppError::new(
                 StatusCode::FORBIDDEN,
                 format!(

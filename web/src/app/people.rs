@@ -264,10 +264,24 @@ pub(crate) async fn apply(
 ) -> Result<Decided, AppError> {
     let by = &staff.user.staff_id;
     let text = |k: &str| payload[k].as_str().unwrap_or_default().to_string();
-    let roles: Vec<Role> = serde_json::from_value(payload["roles"].clone()).unwrap_or_default();
+    // A request's roles that do not read fail it, as any refusal does.
+    let roles = || -> Result<Vec<Role>, AppError> {
+        serde_json::from_value(payload["roles"].clone()).map_err(|e| {
+            AppError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("the request's roles do not read: {e}"),
+            )
+        })
+    };
     let result = match kind {
-        CREATE => create_now(state, by, &text("username"), &roles).await,
-        ROLES => set_roles_now(state, by, &text("user"), &roles).await,
+        CREATE => match roles() {
+            Ok(roles) => create_now(state, by, &text("username"), &roles).await,
+            Err(e) => Err(e),
+        },
+        ROLES => match roles() {
+            Ok(roles) => set_roles_now(state, by, &text("user"), &roles).await,
+            Err(e) => Err(e),
+        },
         RESET => reset_now(state, by, &text("user")).await,
         DISABLE => disable_now(state, by, &text("user")).await,
         _ => enable_now(state, by, &text("user")).await,

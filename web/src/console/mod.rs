@@ -309,8 +309,10 @@ pub struct Console {
 }
 
 impl Console {
+    /// Whether the user may use a page open to `roles` (none: any
+    /// signed-in user, as the route tables write it).
     pub fn may(&self, roles: &[Role]) -> bool {
-        self.staff.has(roles)
+        roles.is_empty() || self.staff.has(roles)
     }
 
     /// A hidden CSRF field for a form.
