@@ -158,8 +158,14 @@ impl Table {
     }
 }
 
-/// The route of `routes` that `method` and the matched path pattern name.
+/// The route of `routes` that `method` and the matched path pattern name
+/// (HEAD is answered by the GET route, and so checked as it).
 pub fn find<'a>(routes: &'a [Route], method: &Method, matched: &str) -> Option<&'a Route> {
+    let method = if method == Method::HEAD {
+        &Method::GET
+    } else {
+        method
+    };
     routes
         .iter()
         .find(|r| r.method == method && r.path == matched)

@@ -1107,3 +1107,77 @@ async fn a_published_validation_number_claims_no_second_win_without_supervision(
     assert_ne!(v["entry"]["by"], v["entry"]["supervised_by"]);
     drop_database(&app.db).await;
 }
+
+/// Every path parameter the document gives a type is refused (400) when
+/// it does not follow that type's pattern, before the handler runs; an
+/// order's id is the exception by design (any miss is the same 404, so an
+/// order's existence is not probed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_typed_path_parameter_is_refused_when_malformed() {
+    let app = app().await;
+    let all = ["administrator", "raffle_manager", "finance", "auditor"];
+    let staff = common::signed_in(&app, "root", &all).await;
+    let (_, doc) = call(&app, "GET", "/api/v1/openapi.json", None, Value::Null).await;
+    let mut checked = 0;
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            for p in op["parameters"].as_array().unwrap() {
+                if p["in"] != "path" || p["schema"].get("$ref").is_none() {
+                    continue;
+                }
+                let name = p["name"].as_str().unwrap();
+                let concrete = path
+                    .replace(&format!("{{{name}}}"), "Not-Valid!")
+                    .replace("{id}", "00000000-0000-4000-8000-000000000000")
+                    .replace("{draw_id}", "main");
+                let (status, v) = call(
+                    &app,
+                    &method.to_uppercase(),
+                    &concrete,
+                    Some(&staff.token),
+                    json!({}),
+                )
+                .await;
+                let wanted = if path.starts_with("/api/v1/orders/") {
+                    StatusCode::NOT_FOUND
+                } else {
+                    StatusCode::BAD_REQUEST
+                };
+                assert_eq!(status, wanted, "{method} {concrete}: {v}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 20, "{checked} typed path parameters");
+    drop_database(&app.db).await;
+}
+
+/// HEAD of a staff route is checked as its GET: refused without a
+/// session, answered for a role the GET allows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn head_is_checked_as_get() {
+    let app = app().await;
+    let (status, _) = call(&app, "HEAD", "/api/v1/events", None, Value::Null).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let auditor = common::signed_in(&app, "ann", &["auditor"]).await;
+    let (status, _) = call(
+        &app,
+        "HEAD",
+        "/api/v1/events",
+        Some(&auditor.token),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let manager = common::signed_in(&app, "mia", &["raffle_manager"]).await;
+    let (status, _) = call(
+        &app,
+        "HEAD",
+        "/api/v1/events",
+        Some(&manager.token),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    drop_database(&app.db).await;
+}

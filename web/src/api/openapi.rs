@@ -41,6 +41,29 @@ fn describe_input(op: &mut Value, input: Input) {
     }
 }
 
+/// Each path parameter of `path` with the type [`super::Ids`] parses it
+/// as (the segment before it names what it is).
+fn path_params(generator: &mut schemars::SchemaGenerator, path: &str) -> Vec<Value> {
+    use raffle_core::ids::{DrawId, RaffleId, SaleId, UserId};
+    let segments: Vec<&str> = path.split('/').collect();
+    let mut params = Vec::new();
+    for (i, seg) in segments.iter().enumerate() {
+        let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) else {
+            continue;
+        };
+        let before = i.checked_sub(1).map_or("", |j| segments[j]);
+        let schema = match (name, before) {
+            ("draw_id", _) => generator.subschema_for::<DrawId>().to_value(),
+            ("id", "raffles") => generator.subschema_for::<RaffleId>().to_value(),
+            ("id", "users") => generator.subschema_for::<UserId>().to_value(),
+            ("id", "sales" | "orders") => generator.subschema_for::<SaleId>().to_value(),
+            _ => json!({ "type": "string" }),
+        };
+        params.push(json!({ "name": name, "in": "path", "required": true, "schema": schema }));
+    }
+    params
+}
+
 /// The document.
 pub fn document() -> Value {
     let mut generator = SchemaSettings::draft2020_12()
@@ -51,19 +74,14 @@ pub fn document() -> Value {
         let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
         entry[method.to_lowercase()] = op;
     };
-    let params = |path: &str| -> Vec<Value> {
-        path.split('/')
-            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
-            .collect()
-    };
     for route in super::routes() {
         let (method, path) = (route.method.as_str(), route.path);
+        let parameters = path_params(&mut generator, path);
         let errors = "JSON; errors are {\"error\": \"...\", \"code\": \"...\"}, refusals with their \"params\"";
         let mut op = match route.roles() {
             None => json!({
                 "summary": route.summary,
-                "parameters": params(path),
+                "parameters": parameters,
                 "security": [],
                 "responses": { "default": { "description": errors } }
             }),
@@ -80,7 +98,7 @@ pub fn document() -> Value {
                 json!({
                     "summary": route.summary,
                     "description": format!("Needs a session (Authorization: Bearer) with the role: {who}."),
-                    "parameters": params(path),
+                    "parameters": parameters,
                     "security": [{ "bearer": [] }],
                     "x-roles": roles,
                     "responses": { "401": { "description": "no or expired session" }, "403": { "description": "role not allowed" }, "default": { "description": errors } }
