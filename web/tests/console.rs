@@ -1035,3 +1035,24 @@ async fn console_people_changes_wait_for_the_second_administrator_and_passwords_
     );
     drop_database(&app.db).await;
 }
+
+/// A malformed id in a console page's path is refused by the console's
+/// own page (400, in the page's language) before anything runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_id_in_a_console_path_gets_the_console_page_in_its_language() {
+    let app = app().await;
+    let (b, _) = staff(&app, "mia", &["raffle_manager"]).await;
+    let p = b.get(&app, "/console/raffles/NOT-A-UUID?lang=fr-CA").await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST, "{}", p.html);
+    assert!(p.html.contains("Non effectué"), "{}", p.html);
+    assert!(p.html.contains("raffle id"), "{}", p.html);
+    let p = b
+        .get(
+            &app,
+            "/console/raffles/00000000-0000-4000-8000-000000000000/draws/Main!",
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST, "{}", p.html);
+    assert!(p.html.contains("draw id"), "{}", p.html);
+    drop_database(&app.db).await;
+}

@@ -4,23 +4,25 @@
 //! configured, the draw, each winning number with its call time, and the
 //! `raffle-audit draw` command that replays it.
 
+use super::PageIds;
 use super::{Console, Done, done};
 use crate::AppState;
 use crate::app::operations;
 use crate::routes::roles::{FINANCE, MANAGER};
 use axum::Extension;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use maud::{Markup, html};
 use raffle_core::entry::{Body, RedrawReason};
+use raffle_core::ids::{DrawId, RaffleId};
 
 /// `GET .../draws/{draw_id}/reconciliation`: the figures, per channel, and
 /// the acknowledgement form (finance; a second person approves it).
 pub async fn reconciliation(
     State(state): State<AppState>,
     Extension(c): Extension<Console>,
-    Path((id, draw)): Path<(String, String)>,
+    PageIds((id, draw)): PageIds<(RaffleId, DrawId)>,
     d: Query<Done>,
 ) -> Response {
     reconciliation_page(&state, &c, &id, &draw, StatusCode::OK, None, &d)
@@ -119,7 +121,7 @@ pub struct ConfirmForm {
 pub async fn acknowledge(
     State(state): State<AppState>,
     Extension(c): Extension<Console>,
-    Path((id, draw)): Path<(String, String)>,
+    PageIds((id, draw)): PageIds<(RaffleId, DrawId)>,
     Form(f): Form<ConfirmForm>,
 ) -> Response {
     let path = format!("/console/raffles/{id}/draws/{draw}/reconciliation");
@@ -156,7 +158,7 @@ struct Call {
 pub async fn ceremony(
     State(state): State<AppState>,
     Extension(c): Extension<Console>,
-    Path((id, draw)): Path<(String, String)>,
+    PageIds((id, draw)): PageIds<(RaffleId, DrawId)>,
     headers: HeaderMap,
     d: Query<Done>,
 ) -> Response {
@@ -396,7 +398,7 @@ async fn after(
 pub async fn freeze(
     State(state): State<AppState>,
     Extension(c): Extension<Console>,
-    Path((id, draw)): Path<(String, String)>,
+    PageIds((id, draw)): PageIds<(RaffleId, DrawId)>,
     headers: HeaderMap,
 ) -> Response {
     let r = operations::freeze_draw(&state, &c.staff, &id, &draw)
@@ -415,7 +417,7 @@ pub struct ContributionForm {
 pub async fn contribution(
     State(state): State<AppState>,
     Extension(c): Extension<Console>,
-    Path((id, draw)): Path<(String, String)>,
+    PageIds((id, draw)): PageIds<(RaffleId, DrawId)>,
     headers: HeaderMap,
     Form(f): Form<ContributionForm>,
 ) -> Response {
@@ -436,7 +438,7 @@ pub async fn contribution(
 pub async fn perform(
     State(state): State<AppState>,
     Extension(c): Extension<Console>,
-    Path((id, draw)): Path<(String, String)>,
+    PageIds((id, draw)): PageIds<(RaffleId, DrawId)>,
     headers: HeaderMap,
 ) -> Response {
     let r = operations::perform_draw(&state, &c.staff, &id, &draw)
@@ -454,7 +456,7 @@ pub struct RedrawForm {
 pub async fn redraw(
     State(state): State<AppState>,
     Extension(c): Extension<Console>,
-    Path((id, draw)): Path<(String, String)>,
+    PageIds((id, draw)): PageIds<(RaffleId, DrawId)>,
     headers: HeaderMap,
     Form(f): Form<RedrawForm>,
 ) -> Response {

@@ -408,6 +408,40 @@ impl Console {
     }
 }
 
+/// A console page's path parameters parsed into their types
+/// ([`raffle_core::ids`]): a malformed one is answered with the console's
+/// own page (400, in the page's language), before the handler runs.
+pub struct PageIds<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned + Send> axum::extract::FromRequestParts<AppState>
+    for PageIds<T>
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<PageIds<T>, Response> {
+        use axum::extract::Path;
+        use axum::extract::rejection::PathRejection;
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(t)) => Ok(PageIds(t)),
+            Err(e) => {
+                let status = match e {
+                    PathRejection::FailedToDeserializePathParams(_) => StatusCode::BAD_REQUEST,
+                    _ => e.status(),
+                };
+                let error = AppError::new(status, e.body_text());
+                let path = parts.uri.path().to_string();
+                Err(match parts.extensions.get::<Console>() {
+                    Some(c) => c.refused_page(error, &path),
+                    None => error.into_response(),
+                })
+            }
+        }
+    }
+}
+
 /// `?done=` after an action: the confirmation shown, from a fixed list.
 #[derive(serde::Deserialize)]
 pub struct Done {

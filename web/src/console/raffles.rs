@@ -8,6 +8,7 @@
 //! configuration is acceptable, and whether it may still change (GLI-31
 //! 2.2.3), is the ledger's decision, the same as through the API.
 
+use super::PageIds;
 use super::{Console, Done, Fields, done};
 use crate::AppState;
 use crate::app::operations;
@@ -15,12 +16,13 @@ use crate::i18n::Lang;
 use crate::routes::roles::MANAGER;
 use axum::Extension;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, html};
 use raffle_core::Role;
 use raffle_core::entry::*;
+use raffle_core::ids::RaffleId;
 use raffle_core::ledger::Status;
 use raffle_core::{Currency, Money, Timestamp};
 
@@ -517,7 +519,7 @@ pub async fn create(
 pub async fn edit_form(
     State(state): State<AppState>,
     Extension(c): Extension<Console>,
-    Path(id): Path<String>,
+    PageIds(id): PageIds<RaffleId>,
 ) -> Response {
     let cfg = state
         .sequencer
@@ -538,7 +540,7 @@ pub async fn edit_form(
 pub async fn update(
     State(state): State<AppState>,
     Extension(c): Extension<Console>,
-    Path(id): Path<String>,
+    PageIds(id): PageIds<RaffleId>,
     body: Bytes,
 ) -> Response {
     let f = Fields::parse(&body);
@@ -591,7 +593,7 @@ fn after(
 pub async fn open(
     State(state): State<AppState>,
     Extension(c): Extension<Console>,
-    Path(id): Path<String>,
+    PageIds(id): PageIds<RaffleId>,
 ) -> Response {
     let result = operations::open_raffle(&state, &c.staff, &id).await;
     after(&state, &c, &id, result, "opened")
@@ -601,7 +603,7 @@ pub async fn open(
 pub async fn close(
     State(state): State<AppState>,
     Extension(c): Extension<Console>,
-    Path(id): Path<String>,
+    PageIds(id): PageIds<RaffleId>,
 ) -> Response {
     let result = operations::close_raffle(&state, &c.staff, &id).await;
     after(&state, &c, &id, result, "closed")
@@ -611,7 +613,7 @@ pub async fn close(
 pub async fn show(
     State(state): State<AppState>,
     Extension(c): Extension<Console>,
-    Path(id): Path<String>,
+    PageIds(id): PageIds<RaffleId>,
     d: Query<Done>,
 ) -> Response {
     page(&state, &c, &id, StatusCode::OK, None, &d)

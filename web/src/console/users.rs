@@ -6,16 +6,18 @@
 //! record the old and new roles (5.2.4). Disabling ends a user's sessions
 //! at once. At least one enabled administrator always remains.
 
+use super::PageIds;
 use super::{Console, Done, Fields, done};
 use crate::AppState;
 use crate::app::people::{self, Outcome};
 use axum::Extension;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, html};
 use raffle_core::Role;
+use raffle_core::ids::UserId;
 
 /// The catalogue key naming a role.
 pub fn role_key(role: Role) -> &'static str {
@@ -196,7 +198,7 @@ pub async fn create(
 pub async fn set_roles(
     State(state): State<AppState>,
     Extension(c): Extension<Console>,
-    Path(id): Path<String>,
+    PageIds(id): PageIds<UserId>,
     body: Bytes,
 ) -> Response {
     let f = Fields::parse(&body);
@@ -221,7 +223,7 @@ pub async fn set_roles(
 pub async fn act(
     State(state): State<AppState>,
     Extension(c): Extension<Console>,
-    Path((id, action)): Path<(String, String)>,
+    PageIds((id, action)): PageIds<(UserId, String)>,
 ) -> Response {
     let result = match action.as_str() {
         "disable" => people::disable(&state, &c.staff, &id).await,
