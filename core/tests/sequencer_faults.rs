@@ -13,7 +13,7 @@
 
 use publications::faults::{Call, Fault};
 use raffle_core::entry::*;
-use raffle_core::store::sequencer::{Change, Sequencer};
+use raffle_core::store::sequencer::{Change, Sequenced, Sequencer};
 use raffle_core::validation::ValidationNumber;
 use raffle_core::{Error, Timestamp};
 use std::collections::BTreeSet;
@@ -77,6 +77,20 @@ async fn settled(seq: &Sequencer, change: Change) -> raffle_core::Result<u64> {
         }
     }
     panic!("the sequencer never recovered");
+}
+
+/// The change, sequenced once the sequencer has recovered from a failed
+/// batch (it answers "unavailable" until then); any other error fails the
+/// test with `what`.
+async fn once_recovered(seq: &Sequencer, change: Change, what: &str) -> Sequenced {
+    for _ in 0..50 {
+        match seq.submit(change.clone()).await {
+            Ok(s) => return s,
+            Err(Error::Unavailable(_)) => tokio::time::sleep(Duration::from_millis(50)).await,
+            Err(e) => panic!("{what}: {e}"),
+        }
+    }
+    panic!("{what}: the sequencer never recovered");
 }
 
 /// Starts the harness's sequencer, waiting for a previous one to let go.
@@ -250,35 +264,9 @@ async fn every_durable_step_failing_before_or_after_it_persisted_or_slow_loses_a
 /// never be performed (the seed is secret: it is in no published file).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_freeze_published_without_its_commit_can_still_be_drawn() {
-    use testkit::raffles::{in_secs, one_draw};
     let h = Harness::new();
     let (_store, seq) = start(&h).await.unwrap();
-    let raffle = raffle_core::ids::new_uuid();
-    for c in [
-        Change::CreateRaffle {
-            raffle: raffle.clone(),
-            config: one_draw(in_secs(-60), in_secs(60)),
-            by: STAFF.into(),
-        },
-        Change::OpenRaffle {
-            raffle: raffle.clone(),
-            by: STAFF.into(),
-        },
-    ] {
-        seq.submit(c).await.unwrap();
-    }
-    for _ in 0..5 {
-        seq.submit(sale(&raffle)).await.unwrap();
-    }
-    h.clock.advance(Duration::from_secs(61));
-    seq.submit(Change::Reconcile {
-        raffle: raffle.clone(),
-        draw: "main".into(),
-        requested_by: STAFF.into(),
-        approved_by: "s_0000000000000002".into(),
-    })
-    .await
-    .unwrap();
+    let raffle = ready_to_freeze(&h, &seq).await;
     h.plan.arm(Call::Commit, Fault::Before, 1);
     let freeze = Change::FreezeDraw {
         raffle: raffle.clone(),
@@ -291,18 +279,8 @@ async fn a_freeze_published_without_its_commit_can_still_be_drawn() {
         draw: "main".into(),
         contribution: Vec::new(),
     };
-    let mut performed = None;
-    for _ in 0..50 {
-        match seq.submit(perform.clone()).await {
-            Ok(s) => {
-                performed = Some(s);
-                break;
-            }
-            Err(Error::Unavailable(_)) => tokio::time::sleep(Duration::from_millis(50)).await,
-            Err(e) => panic!("the rolled-forward freeze cannot be drawn: {e}"),
-        }
-    }
-    let performed = performed.expect("the sequencer recovered");
+    let performed =
+        once_recovered(&seq, perform, "the rolled-forward freeze cannot be drawn").await;
     assert!(matches!(performed.entry.body, Body::DrawPerformed(_)));
     drop(seq);
     h.finish().await;
@@ -414,18 +392,11 @@ async fn a_freeze_that_never_published_is_retried_with_the_same_seed() {
             .fetch_one(&store.pool)
             .await
             .expect("the seed was committed before publishing");
-    let mut frozen = None;
-    for _ in 0..50 {
-        match seq.submit(freeze.clone()).await {
-            Ok(s) => {
-                frozen = Some(s);
-                break;
-            }
-            Err(Error::Unavailable(_)) => tokio::time::sleep(Duration::from_millis(50)).await,
-            Err(e) => panic!("{e}"),
-        }
-    }
-    let Body::DrawFrozen(f) = frozen.expect("frozen at last").entry.body else {
+    let Body::DrawFrozen(f) = once_recovered(&seq, freeze, "the retried freeze")
+        .await
+        .entry
+        .body
+    else {
         panic!("not a freeze")
     };
     let seed: [u8; 32] = stored.as_slice().try_into().unwrap();
