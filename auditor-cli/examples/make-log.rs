@@ -78,8 +78,8 @@ fn main() {
             .as_micros(),
         written: 0,
     };
-    let staff = raffle_core::ids::new_staff_id().unwrap();
-    let approver = raffle_core::ids::new_staff_id().unwrap();
+    let staff = raffle_core::ids::StaffId::new_random().unwrap();
+    let approver = raffle_core::ids::StaffId::new_random().unwrap();
     let Some(Body::RaffleCreated(example)) = examples().into_iter().nth(1).map(|e| e.body) else {
         panic!("the second example is raffle.created")
     };
@@ -89,7 +89,7 @@ fn main() {
         sha256: Digest32([0; 32]),
     }));
     while w.written < args.entries {
-        let raffle = raffle_core::ids::new_uuid();
+        let raffle = raffle_core::ids::RaffleId::new_random();
         let mut config = example.config.clone();
         let start = w.time;
         let at = |micros: i64| Timestamp::from_micros(micros);
@@ -112,12 +112,12 @@ fn main() {
         let mut numbers = 1u64;
         let mut tickets: Vec<(String, ValidationNumber)> = Vec::with_capacity(args.sales as usize);
         for n in 0..args.sales {
-            let sale = raffle_core::ids::new_order_id();
+            let sale = raffle_core::ids::SaleId::new_order();
             let vn = ValidationNumber::generate().unwrap();
             w.push(Body::Sale(Sale {
                 raffle: raffle.clone(),
                 sale: sale.clone(),
-                package: "p3".into(),
+                package: "p3".parse().unwrap(),
                 quantity: 1,
                 numbers: NumberRange {
                     first: U64(numbers),
@@ -140,7 +140,7 @@ fn main() {
                     approved_by: approver.clone(),
                 }));
             }
-            tickets.push((sale, vn));
+            tickets.push((sale.to_string(), vn));
         }
         w.time = config.sales_end.as_micros();
         w.push(Body::RaffleClosed(RaffleClosed {
@@ -153,7 +153,7 @@ fn main() {
         w.push(Body::ReconciliationAcknowledged(
             ReconciliationAcknowledged {
                 raffle: raffle.clone(),
-                draw: "main".into(),
+                draw: "main".parse().unwrap(),
                 sales: U64(f.sales),
                 gross: f.gross,
                 voids: U64(f.voids),
@@ -169,7 +169,7 @@ fn main() {
         let seed = raffle_core::draw::new_seed().unwrap();
         w.push(Body::DrawFrozen(DrawFrozen {
             raffle: raffle.clone(),
-            draw: "main".into(),
+            draw: "main".parse().unwrap(),
             n: U64(n),
             eligible_sha256: eligible,
             seed_sha256: Digest32(raffle_core::draw::seed_commitment(&seed)),
@@ -187,7 +187,7 @@ fn main() {
         let vn = &tickets.iter().find(|(s, _)| *s == winner).unwrap().1;
         w.push(Body::ClaimPaid(ClaimPaid {
             raffle: raffle.clone(),
-            draw: "main".into(),
+            draw: "main".parse().unwrap(),
             sale: winner,
             number,
             validation_number: vn.to_text(),

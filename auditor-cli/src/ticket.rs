@@ -137,9 +137,9 @@ fn ticket_status(
                     voided = Some((index, v.refund));
                 }
                 Body::DrawPerformed(p) if p.raffle == sale.raffle => {
-                    winners.insert(p.draw.clone(), (p.sale, p.winner.0, index));
+                    winners.insert(p.draw.to_string(), (p.sale.to_string(), p.winner.0, index));
                 }
-                Body::ClaimPaid(c) if c.sale == sale.sale => paid.push(c.draw),
+                Body::ClaimPaid(c) if c.sale == sale.sale => paid.push(c.draw.to_string()),
                 _ => {}
             }
         }

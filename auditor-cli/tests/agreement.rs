@@ -92,8 +92,8 @@ struct Log {
     ledger: Ledger,
     entries: Vec<Entry>,
     refused: Vec<(usize, Entry)>,
-    raffle: String,
-    sales: Vec<(String, ValidationNumber)>,
+    raffle: raffle_core::ids::RaffleId,
+    sales: Vec<(raffle_core::ids::SaleId, ValidationNumber)>,
 }
 
 impl Log {
@@ -125,14 +125,14 @@ impl Log {
             at,
             Body::ReconciliationAcknowledged(ReconciliationAcknowledged {
                 raffle: raffle.clone(),
-                draw: draw.into(),
+                draw: draw.parse().unwrap(),
                 sales: U64(f.sales),
                 gross: f.gross,
                 voids: U64(f.voids),
                 voided: f.voided,
                 refunded: f.refunded,
-                requested_by: STAFF.into(),
-                approved_by: APPROVER.into(),
+                requested_by: STAFF.parse().unwrap(),
+                approved_by: APPROVER.parse().unwrap(),
             }),
         );
         let (Ok((n, eligible)), Ok(prize)) = (
@@ -146,7 +146,7 @@ impl Log {
             at,
             Body::DrawFrozen(DrawFrozen {
                 raffle: raffle.clone(),
-                draw: draw.into(),
+                draw: draw.parse().unwrap(),
                 n: U64(n),
                 eligible_sha256: eligible,
                 seed_sha256: Digest32(raffle_core::draw::seed_commitment(&seed)),
@@ -159,8 +159,8 @@ impl Log {
         for k in 0..=redraws {
             let redraw = (k > 0).then(|| Redraw {
                 reason: RedrawReason::WinnerIneligible,
-                requested_by: STAFF.into(),
-                approved_by: APPROVER.into(),
+                requested_by: STAFF.parse().unwrap(),
+                approved_by: APPROVER.parse().unwrap(),
             });
             match self.state().performance(draw, &seed, &[], redraw) {
                 Ok(p) => {
@@ -184,19 +184,19 @@ impl Log {
             .state()
             .revealed
             .contains_key(&sale)
-            .then(|| APPROVER.to_string());
+            .then(|| APPROVER.parse().unwrap());
         let raffle = self.raffle.clone();
         self.push(
             at,
             Body::ClaimPaid(ClaimPaid {
                 raffle,
-                draw: draw.into(),
+                draw: draw.parse().unwrap(),
                 sale,
                 number: U64(number),
                 validation_number: vn.to_text(),
                 prize,
                 paperwork: true,
-                by: STAFF.into(),
+                by: STAFF.parse().unwrap(),
                 supervised_by,
             }),
         );
@@ -222,7 +222,7 @@ fn build(plan: &Plan) -> Log {
         ledger: Ledger::new(),
         entries: Vec::new(),
         refused: Vec::new(),
-        raffle: raffle_core::ids::new_uuid(),
+        raffle: raffle_core::ids::RaffleId::new_random(),
         sales: Vec::new(),
     };
     let config = config(plan);
@@ -232,14 +232,14 @@ fn build(plan: &Plan) -> Log {
         Body::RaffleCreated(RaffleCreated {
             raffle: raffle.clone(),
             config: config.clone(),
-            by: STAFF.into(),
+            by: STAFF.parse().unwrap(),
         }),
     );
     log.push(
         t(0),
         Body::RaffleOpened(RaffleOpened {
             raffle: raffle.clone(),
-            by: STAFF.into(),
+            by: STAFF.parse().unwrap(),
         }),
     );
     let mut early_done = !plan.early_bird;
@@ -256,7 +256,7 @@ fn build(plan: &Plan) -> Log {
                 package, quantity, ..
             } => {
                 let p = &config.packages[usize::from(package) % config.packages.len()];
-                let sale = raffle_core::ids::new_order_id();
+                let sale = raffle_core::ids::SaleId::new_order();
                 let vn = ValidationNumber::generate().unwrap();
                 let count = u64::from(p.tickets) * u64::from(quantity);
                 let first = log.state().next_number;
@@ -294,8 +294,8 @@ fn build(plan: &Plan) -> Log {
                         sale,
                         reason: VoidReason::BuyerRequest,
                         refund,
-                        requested_by: STAFF.into(),
-                        approved_by: APPROVER.into(),
+                        requested_by: STAFF.parse().unwrap(),
+                        approved_by: APPROVER.parse().unwrap(),
                     }),
                 );
             }
@@ -387,7 +387,7 @@ fn disagreement(log: &Log) -> Option<String> {
         ));
     }
     for d in &summary.draws {
-        let state = r.draws.get(&d.id).cloned().unwrap_or_default();
+        let state = r.draws.get(d.id.as_str()).cloned().unwrap_or_default();
         let ledger = (
             state.frozen.as_ref().map(|f| f.n),
             state.frozen.as_ref().map(|f| f.prize.minor),

@@ -31,10 +31,10 @@ fn t(secs: i64) -> Timestamp {
 struct Builder {
     ledger: Ledger,
     entries: Vec<Entry>,
-    raffle: String,
-    staff: String,
-    approver: String,
-    sales: Vec<(String, ValidationNumber)>,
+    raffle: raffle_core::ids::RaffleId,
+    staff: raffle_core::ids::StaffId,
+    approver: raffle_core::ids::StaffId,
+    sales: Vec<(raffle_core::ids::SaleId, ValidationNumber)>,
     next: u64,
 }
 
@@ -43,9 +43,9 @@ impl Builder {
         Builder {
             ledger: Ledger::new(),
             entries: Vec::new(),
-            raffle: raffle_core::ids::new_uuid(),
-            staff: raffle_core::ids::new_staff_id().unwrap(),
-            approver: raffle_core::ids::new_staff_id().unwrap(),
+            raffle: raffle_core::ids::RaffleId::new_random(),
+            staff: raffle_core::ids::StaffId::new_random().unwrap(),
+            approver: raffle_core::ids::StaffId::new_random().unwrap(),
             sales: Vec::new(),
             next: 1,
         }
@@ -67,12 +67,12 @@ impl Builder {
     }
 
     fn sale(&mut self, at: i64) {
-        let sale = raffle_core::ids::new_order_id();
+        let sale = raffle_core::ids::SaleId::new_order();
         let vn = ValidationNumber::generate().unwrap();
         let body = Body::Sale(Sale {
             raffle: self.raffle.clone(),
             sale: sale.clone(),
-            package: "p3".into(),
+            package: "p3".parse().unwrap(),
             quantity: 1,
             numbers: NumberRange {
                 first: U64(self.next),
@@ -98,7 +98,7 @@ impl Builder {
             .unwrap();
         let body = Body::ReconciliationAcknowledged(ReconciliationAcknowledged {
             raffle: self.raffle.clone(),
-            draw: draw.into(),
+            draw: draw.parse().unwrap(),
             sales: U64(f.sales),
             gross: f.gross,
             voids: U64(f.voids),
@@ -118,7 +118,7 @@ impl Builder {
         let seed = raffle_core::draw::new_seed().unwrap();
         let frozen = Body::DrawFrozen(DrawFrozen {
             raffle: self.raffle.clone(),
-            draw: draw.into(),
+            draw: draw.parse().unwrap(),
             n: U64(n),
             eligible_sha256: eligible,
             seed_sha256: Digest32(raffle_core::draw::seed_commitment(&seed)),
@@ -138,7 +138,7 @@ impl Builder {
         self.push(t(at), Body::DrawPerformed(p));
     }
 
-    fn winner(&self, draw: &str) -> (String, u64) {
+    fn winner(&self, draw: &str) -> (raffle_core::ids::SaleId, u64) {
         self.entries
             .iter()
             .rev()
@@ -166,7 +166,7 @@ impl Builder {
             .then(|| self.approver.clone());
         Body::ClaimPaid(ClaimPaid {
             raffle: self.raffle.clone(),
-            draw: draw.into(),
+            draw: draw.parse().unwrap(),
             sale,
             number: U64(number),
             validation_number: vn.to_text(),
@@ -367,7 +367,7 @@ fn each_lifecycle_and_sales_rule_is_named() {
     let mut late = base[opened + 1].clone();
     late.time = t(20);
     if let Body::Sale(s) = &mut late.body {
-        s.sale = raffle_core::ids::new_uuid();
+        s.sale = raffle_core::ids::SaleId::new_order();
         s.numbers.first = U64(100);
     }
     l.push(late);
@@ -400,7 +400,7 @@ fn voids_and_reconciliation_need_two_people_and_hold_their_figures() {
     // GLI-31 2.3.3: a void of a sale never sold.
     let mut l = base.clone();
     if let Body::SaleVoided(v) = &mut l[voided].body {
-        v.sale = raffle_core::ids::new_uuid();
+        v.sale = raffle_core::ids::SaleId::new_order();
     }
     expect(&l, "GLI-31 2.3.3", "which this raffle never sold");
     // GLI-31 2.6.3: nothing affecting a draw after its reconciliation.
@@ -474,7 +474,7 @@ fn claims_redraws_and_events_follow_their_rules() {
     let redraw = |by: &str| Redraw {
         reason: RedrawReason::Unclaimed,
         requested_by: b.staff.clone(),
-        approved_by: by.to_string(),
+        approved_by: by.parse().unwrap(),
     };
     let after = Timestamp::from_micros(t(21).as_micros() + DAY + 1);
     let again = ledger
@@ -580,13 +580,13 @@ fn a_published_validation_number_claims_no_second_win_in_a_log_of_both_versions(
     assert_eq!(
         err,
         Error::Refused(Refusal::ValidationNumberPublished {
-            sale: claim.sale.clone()
+            sale: claim.sale.to_string()
         }),
         "{err}"
     );
     let with = |version: u64, supervisor: Option<&str>| {
         let mut c = claim.clone();
-        c.supervised_by = supervisor.map(str::to_string);
+        c.supervised_by = supervisor.map(|s| s.parse().unwrap());
         let mut l = b.entries.clone();
         l.push(Entry::at_version(version, plain.time, Body::ClaimPaid(c)));
         l

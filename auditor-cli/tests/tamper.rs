@@ -169,7 +169,7 @@ async fn every_tampering_is_detected_and_the_untouched_log_passes() {
         let mut e = parse(&original[from]);
         e.time = parse(&original[time_of]).time;
         if let Body::Sale(s) = &mut e.body {
-            s.sale = raffle_core::ids::new_uuid();
+            s.sale = raffle_core::ids::SaleId::new_order();
             s.numbers.first = raffle_core::entry::U64(first);
             s.stamped = e.time;
         }
@@ -230,7 +230,7 @@ async fn every_tampering_is_detected_and_the_untouched_log_passes() {
                 edit(l, main_performed, |e| {
                     if let Body::DrawPerformed(p) = &mut e.body {
                         p.winner = voided_range.first;
-                        p.sale = sale_id;
+                        p.sale = sale_id.parse().unwrap();
                     }
                 })
             }),

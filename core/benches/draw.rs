@@ -14,14 +14,14 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    let staff = "s_0000000000000001".to_string();
+    let staff: raffle_core::ids::StaffId = "s_0000000000000001".parse().expect("staff id");
     let Body::RaffleCreated(created) = &examples()[1].body else {
         unreachable!()
     };
     let mut config = created.config.clone();
     config.max_tickets = None;
     config.draws.remove(0);
-    let raffle = raffle_core::ids::new_uuid();
+    let raffle = raffle_core::ids::RaffleId::new_random();
     let mut ledger = Ledger::new();
     let mut now = Timestamp::parse("2026-12-01T14:00:00.000000Z").unwrap();
     let apply = |ledger: &mut Ledger, now: Timestamp, body: Body| {
@@ -53,7 +53,7 @@ fn main() {
             Body::Sale(Sale {
                 raffle: raffle.clone(),
                 sale: uuid_like(i),
-                package: "p10".into(),
+                package: "p10".parse().unwrap(),
                 quantity: 1,
                 numbers: NumberRange {
                     first: U64(1 + i * 10),
@@ -89,14 +89,14 @@ fn main() {
         now,
         Body::ReconciliationAcknowledged(ReconciliationAcknowledged {
             raffle: raffle.clone(),
-            draw: "main".into(),
+            draw: "main".parse().unwrap(),
             sales: U64(n_sales),
             gross,
             voids: U64(0),
             voided: Money::zero(Currency::CAD),
             refunded: Money::zero(Currency::CAD),
             requested_by: staff.clone(),
-            approved_by: "s_0000000000000002".into(),
+            approved_by: "s_0000000000000002".parse().unwrap(),
         }),
     );
 
@@ -111,7 +111,7 @@ fn main() {
         now,
         Body::DrawFrozen(DrawFrozen {
             raffle: raffle.clone(),
-            draw: "main".into(),
+            draw: "main".parse().unwrap(),
             n: U64(n),
             eligible_sha256: hash,
             seed_sha256: Digest32(seed_commitment(&seed)),
@@ -133,7 +133,7 @@ fn main() {
         now,
         Body::DrawPerformed(DrawPerformed {
             raffle: raffle.clone(),
-            draw: "main".into(),
+            draw: "main".parse().unwrap(),
             frozen: U64(frozen_index),
             seed: HexBytes(seed.to_vec()),
             contribution: HexBytes(vec![]),
@@ -150,6 +150,7 @@ fn main() {
     );
 }
 
-fn uuid_like(i: u64) -> String {
-    format!("00000000-0000-4000-8000-{i:012x}")
+fn uuid_like(i: u64) -> raffle_core::ids::SaleId {
+    raffle_core::ids::SaleId::parse(&format!("00000000-0000-4000-8000-{i:012x}"))
+        .expect("a sale id")
 }

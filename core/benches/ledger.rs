@@ -27,8 +27,8 @@ fn main() {
     };
     let mut config = created.config.clone();
     config.max_tickets = None;
-    let raffle = raffle_core::ids::new_uuid();
-    let staff = "s_0000000000000001".to_string();
+    let raffle = raffle_core::ids::RaffleId::new_random();
+    let staff: raffle_core::ids::StaffId = "s_0000000000000001".parse().expect("staff id");
     let mut ledger = Ledger::new();
     let t = Timestamp::parse("2026-11-30T00:00:00.000000Z").expect("time");
     ledger
@@ -58,8 +58,8 @@ fn main() {
             t,
             Body::Sale(Sale {
                 raffle: raffle.clone(),
-                sale: raffle_core::ids::new_order_id(),
-                package: "p10".into(),
+                sale: raffle_core::ids::SaleId::new_order(),
+                package: "p10".parse().unwrap(),
                 quantity: 1,
                 numbers: NumberRange {
                     first: U64(1 + i * 10),

@@ -25,7 +25,7 @@
 //! A type or version this build does not know is an [`Error::UnknownEntry`]
 //! ("upgrade raffle-audit").
 
-use crate::ids::{check_slug, check_staff_id, check_uuid, u64_string, u64_string_vec};
+use crate::ids::{DrawId, PackageId, RaffleId, RsuId, SaleId, StaffId, u64_string, u64_string_vec};
 use crate::{Error, Money, Result, Timestamp};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -122,7 +122,7 @@ pub enum Prize {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Package {
-    pub id: String,
+    pub id: PackageId,
     pub tickets: u32,
     pub price: Money,
 }
@@ -132,7 +132,7 @@ pub struct Package {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DrawConfig {
-    pub id: String,
+    pub id: DrawId,
     pub name: String,
     /// Sales sequenced before this time are eligible.
     pub cutoff: Timestamp,
@@ -311,8 +311,8 @@ pub enum CloseReason {
 #[serde(deny_unknown_fields)]
 pub struct Redraw {
     pub reason: RedrawReason,
-    pub requested_by: String,
-    pub approved_by: String,
+    pub requested_by: StaffId,
+    pub approved_by: StaffId,
 }
 
 /// The reasons a draw may be performed again.
@@ -338,42 +338,42 @@ pub struct SoftwareStarted {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RaffleCreated {
-    pub raffle: String,
+    pub raffle: RaffleId,
     pub config: RaffleConfig,
-    pub by: String,
+    pub by: StaffId,
 }
 
 /// A change to a draft's configuration, old and new values in full (GLI-31 5.2.4).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RaffleUpdated {
-    pub raffle: String,
+    pub raffle: RaffleId,
     pub old: RaffleConfig,
     pub new: RaffleConfig,
-    pub by: String,
+    pub by: StaffId,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RaffleOpened {
-    pub raffle: String,
-    pub by: String,
+    pub raffle: RaffleId,
+    pub by: StaffId,
 }
 
 /// A sale: draw numbers issued to a bearer (GLI-31 2.3.1, 3.2.1).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Sale {
-    pub raffle: String,
-    pub sale: String,
-    pub package: String,
+    pub raffle: RaffleId,
+    pub sale: SaleId,
+    pub package: PackageId,
     /// How many of the package were bought.
     pub quantity: u32,
     pub numbers: NumberRange,
     pub price: Money,
     pub channel: Channel,
     /// The RSU that sold it, for RSU sales.
-    pub rsu: Option<String>,
+    pub rsu: Option<RsuId>,
     /// When the order was accepted; must be before the raffle's end time (GLI-31 2.2.2).
     pub stamped: Timestamp,
     /// SHA-256("raffle-vn/v1" || 0 || raffle || 0 || validation number).
@@ -384,21 +384,21 @@ pub struct Sale {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SaleVoided {
-    pub raffle: String,
-    pub sale: String,
+    pub raffle: RaffleId,
+    pub sale: SaleId,
     pub reason: VoidReason,
     /// Whether the price was returned to the buyer.
     pub refund: bool,
-    pub requested_by: String,
-    pub approved_by: String,
+    pub requested_by: StaffId,
+    pub approved_by: StaffId,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RaffleClosed {
-    pub raffle: String,
+    pub raffle: RaffleId,
     pub reason: CloseReason,
-    pub by: Option<String>,
+    pub by: Option<StaffId>,
 }
 
 /// The event manager's acknowledgement that sales and voids for a draw are
@@ -406,23 +406,23 @@ pub struct RaffleClosed {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReconciliationAcknowledged {
-    pub raffle: String,
-    pub draw: String,
+    pub raffle: RaffleId,
+    pub draw: DrawId,
     pub sales: U64,
     pub gross: Money,
     pub voids: U64,
     pub voided: Money,
     pub refunded: Money,
-    pub requested_by: String,
-    pub approved_by: String,
+    pub requested_by: StaffId,
+    pub approved_by: StaffId,
 }
 
 /// Fixes a draw's eligible set and commits to its seed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DrawFrozen {
-    pub raffle: String,
-    pub draw: String,
+    pub raffle: RaffleId,
+    pub draw: DrawId,
     /// Number of eligible draw numbers.
     pub n: U64,
     /// SHA-256 of the ascending eligible list, 8 big-endian bytes per number.
@@ -438,8 +438,8 @@ pub struct DrawFrozen {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DrawPerformed {
-    pub raffle: String,
-    pub draw: String,
+    pub raffle: RaffleId,
+    pub draw: DrawId,
     /// Leaf index of the `draw.frozen` entry.
     pub frozen: U64,
     pub seed: HexBytes,
@@ -450,7 +450,7 @@ pub struct DrawPerformed {
     pub raw: Vec<u64>,
     pub index: U64,
     pub winner: U64,
-    pub sale: String,
+    pub sale: SaleId,
     /// Set on a redraw; the first performance of a draw has none.
     pub redraw: Option<Redraw>,
 }
@@ -459,9 +459,9 @@ pub struct DrawPerformed {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimPaid {
-    pub raffle: String,
-    pub draw: String,
-    pub sale: String,
+    pub raffle: RaffleId,
+    pub draw: DrawId,
+    pub sale: SaleId,
     pub number: U64,
     /// The winner's validation number, revealed on payment.
     pub validation_number: String,
@@ -469,14 +469,14 @@ pub struct ClaimPaid {
     /// Whether the winner's paperwork was completed (required for prizes
     /// over the raffle's `claims.paperwork_over`).
     pub paperwork: bool,
-    pub by: String,
+    pub by: StaffId,
     /// Version 2. The second staff member who approved a supervised claim:
     /// the winner's identity was checked and recorded (in the operator's
     /// database, never here) and a second person approved. Required once an
     /// earlier `claim.paid` has revealed the sale's validation number, since
     /// anyone may then present that number (GLI-31 2.7.1, 5.2.4). Absent in
     /// version 1 entries, `null` for an ordinary claim in version 2.
-    pub supervised_by: Option<String>,
+    pub supervised_by: Option<StaffId>,
 }
 
 /// `claim.paid` as version 1 wrote it: without `supervised_by`.
@@ -711,8 +711,10 @@ impl Entry {
         Ok(entry)
     }
 
-    /// Checks the identifiers and values serde cannot: UUIDs, slugs, staff
-    /// ids, ranges and the absence of personal data where it could slip in.
+    /// Checks what the field types cannot: ranges, the consistency of a
+    /// configuration, fields that exist only from some version. Identifiers
+    /// are checked when they are parsed (their types, [`crate::ids`]), so an
+    /// entry holding a malformed one cannot exist.
     pub fn validate(&self) -> Result<()> {
         match &self.body {
             Body::SoftwareStarted(e) => {
@@ -724,24 +726,13 @@ impl Entry {
                 }
             }
             Body::RaffleCreated(e) => {
-                check_uuid("raffle id", &e.raffle)?;
                 validate_config(&e.config)?;
-                check_staff_id(&e.by)?;
             }
             Body::RaffleUpdated(e) => {
-                check_uuid("raffle id", &e.raffle)?;
                 validate_config(&e.old)?;
                 validate_config(&e.new)?;
-                check_staff_id(&e.by)?;
-            }
-            Body::RaffleOpened(e) => {
-                check_uuid("raffle id", &e.raffle)?;
-                check_staff_id(&e.by)?;
             }
             Body::Sale(e) => {
-                check_uuid("raffle id", &e.raffle)?;
-                check_uuid("sale id", &e.sale)?;
-                check_slug("package id", &e.package)?;
                 if e.numbers.count.0 == 0 || e.quantity == 0 {
                     return Err(Error::invalid("sale", "no draw numbers"));
                 }
@@ -749,8 +740,7 @@ impl Entry {
                     return Err(Error::invalid("sale", "draw numbers overflow"));
                 }
                 match (&e.channel, &e.rsu) {
-                    (Channel::Rsu, Some(rsu)) => check_slug("rsu id", rsu)?,
-                    (Channel::Online, None) => {}
+                    (Channel::Rsu, Some(_)) | (Channel::Online, None) => {}
                     _ => {
                         return Err(Error::invalid(
                             "sale",
@@ -759,32 +749,7 @@ impl Entry {
                     }
                 }
             }
-            Body::SaleVoided(e) => {
-                check_uuid("raffle id", &e.raffle)?;
-                check_uuid("sale id", &e.sale)?;
-                check_staff_id(&e.requested_by)?;
-                check_staff_id(&e.approved_by)?;
-            }
-            Body::RaffleClosed(e) => {
-                check_uuid("raffle id", &e.raffle)?;
-                if let Some(by) = &e.by {
-                    check_staff_id(by)?;
-                }
-            }
-            Body::ReconciliationAcknowledged(e) => {
-                check_uuid("raffle id", &e.raffle)?;
-                check_slug("draw id", &e.draw)?;
-                check_staff_id(&e.requested_by)?;
-                check_staff_id(&e.approved_by)?;
-            }
-            Body::DrawFrozen(e) => {
-                check_uuid("raffle id", &e.raffle)?;
-                check_slug("draw id", &e.draw)?;
-            }
             Body::DrawPerformed(e) => {
-                check_uuid("raffle id", &e.raffle)?;
-                check_slug("draw id", &e.draw)?;
-                check_uuid("sale id", &e.sale)?;
                 if e.seed.0.len() != 32 {
                     return Err(Error::invalid(
                         "draw.performed",
@@ -796,19 +761,12 @@ impl Entry {
                 }
             }
             Body::ClaimPaid(e) => {
-                check_uuid("raffle id", &e.raffle)?;
-                check_slug("draw id", &e.draw)?;
-                check_uuid("sale id", &e.sale)?;
                 crate::validation::ValidationNumber::parse(&e.validation_number)?;
-                check_staff_id(&e.by)?;
-                if let Some(approver) = &e.supervised_by {
-                    if self.version < 2 {
-                        return Err(Error::invalid(
-                            "claim.paid",
-                            "supervised_by exists from schema version 2",
-                        ));
-                    }
-                    check_staff_id(approver)?;
+                if e.supervised_by.is_some() && self.version < 2 {
+                    return Err(Error::invalid(
+                        "claim.paid",
+                        "supervised_by exists from schema version 2",
+                    ));
                 }
             }
             Body::EventsDigest(e) => {
@@ -819,6 +777,11 @@ impl Entry {
                     ));
                 }
             }
+            Body::RaffleOpened(_)
+            | Body::SaleVoided(_)
+            | Body::RaffleClosed(_)
+            | Body::ReconciliationAcknowledged(_)
+            | Body::DrawFrozen(_) => {}
         }
         Ok(())
     }
@@ -835,7 +798,6 @@ pub fn validate_config(c: &RaffleConfig) -> Result<()> {
     }
     let currency = c.packages[0].price.currency;
     for p in &c.packages {
-        check_slug("package id", &p.id)?;
         if p.tickets == 0 || p.price.minor == 0 {
             return bad("a package has at least one ticket and a price");
         }
@@ -857,7 +819,6 @@ pub fn validate_config(c: &RaffleConfig) -> Result<()> {
         return bad("at least one draw is required");
     }
     for (i, d) in c.draws.iter().enumerate() {
-        check_slug("draw id", &d.id)?;
         if c.draws[..i].iter().any(|e| e.id == d.id) {
             return bad("draw ids must be unique");
         }
@@ -933,17 +894,17 @@ pub fn example_config() -> RaffleConfig {
         approvers: vec![crate::Role::Finance],
         packages: vec![
             Package {
-                id: "p1".into(),
+                id: "p1".parse().expect("example id"),
                 tickets: 1,
                 price: cad(500),
             },
             Package {
-                id: "p3".into(),
+                id: "p3".parse().expect("example id"),
                 tickets: 3,
                 price: cad(1000),
             },
             Package {
-                id: "p10".into(),
+                id: "p10".parse().expect("example id"),
                 tickets: 10,
                 price: cad(2000),
             },
@@ -954,7 +915,7 @@ pub fn example_config() -> RaffleConfig {
         sales_end: t("2026-12-20T23:00:00.000000Z"),
         draws: vec![
             DrawConfig {
-                id: "early-bird".into(),
+                id: "early-bird".parse().expect("example id"),
                 name: "Early bird".into(),
                 cutoff: t("2026-12-10T23:00:00.000000Z"),
                 draw_at: t("2026-12-11T16:00:00.000000Z"),
@@ -963,7 +924,7 @@ pub fn example_config() -> RaffleConfig {
                 },
             },
             DrawConfig {
-                id: "main".into(),
+                id: "main".parse().expect("example id"),
                 name: "Main draw".into(),
                 cutoff: t("2026-12-20T23:00:00.000000Z"),
                 draw_at: t("2026-12-21T16:00:00.000000Z"),
@@ -987,10 +948,14 @@ pub fn example_config() -> RaffleConfig {
 /// docs and the tests; the values are illustrative).
 pub fn examples() -> Vec<Entry> {
     use crate::{Currency, Money};
-    let raffle = "0b6f0b5e-6d2a-4b8e-9a53-4c1f3e2d7a10".to_string();
-    let sale = "5d3c2b1a-0f9e-4d8c-8b7a-6f5e4d3c2b1a".to_string();
-    let staff = "s_3f9a1c0d5e7b2a46".to_string();
-    let approver = "s_8c2e4a6f1b3d5970".to_string();
+    let raffle: RaffleId = "0b6f0b5e-6d2a-4b8e-9a53-4c1f3e2d7a10"
+        .parse()
+        .expect("example id");
+    let sale: SaleId = "5d3c2b1a-0f9e-4d8c-8b7a-6f5e4d3c2b1a"
+        .parse()
+        .expect("example id");
+    let staff: StaffId = "s_3f9a1c0d5e7b2a46".parse().expect("example id");
+    let approver: StaffId = "s_8c2e4a6f1b3d5970".parse().expect("example id");
     let cad = |minor| Money::new(minor, Currency::CAD);
     let t = |s: &str| Timestamp::parse(s).expect("example time");
     let config = example_config();
@@ -1021,7 +986,7 @@ pub fn examples() -> Vec<Entry> {
         Body::Sale(Sale {
             raffle: raffle.clone(),
             sale: sale.clone(),
-            package: "p3".into(),
+            package: "p3".parse().expect("example id"),
             quantity: 1,
             numbers: NumberRange {
                 first: U64(1),
@@ -1048,7 +1013,7 @@ pub fn examples() -> Vec<Entry> {
         }),
         Body::ReconciliationAcknowledged(ReconciliationAcknowledged {
             raffle: raffle.clone(),
-            draw: "main".into(),
+            draw: "main".parse().expect("example id"),
             sales: U64(2),
             gross: cad(3000),
             voids: U64(1),
@@ -1059,7 +1024,7 @@ pub fn examples() -> Vec<Entry> {
         }),
         Body::DrawFrozen(DrawFrozen {
             raffle: raffle.clone(),
-            draw: "main".into(),
+            draw: "main".parse().expect("example id"),
             n: U64(10),
             eligible_sha256: hash(0x33),
             seed_sha256: hash(0x44),
@@ -1067,7 +1032,7 @@ pub fn examples() -> Vec<Entry> {
         }),
         Body::DrawPerformed(DrawPerformed {
             raffle: raffle.clone(),
-            draw: "main".into(),
+            draw: "main".parse().expect("example id"),
             frozen: U64(8),
             seed: HexBytes(vec![0x55; 32]),
             contribution: HexBytes(vec![]),
@@ -1079,7 +1044,7 @@ pub fn examples() -> Vec<Entry> {
         }),
         Body::ClaimPaid(ClaimPaid {
             raffle,
-            draw: "main".into(),
+            draw: "main".parse().expect("example id"),
             sale,
             number: U64(9),
             validation_number: crate::validation::ValidationNumber::from_u128(
@@ -1178,6 +1143,16 @@ mod tests {
                 "names its RSU",
             ),
             (good.replacen("2222", "22", 1), "hex"),
+            // Identifiers are parsed with the entry: a malformed one names itself.
+            (
+                good.replacen("0b6f0b5e-6d2a", "0B6F0B5E-6D2A", 1),
+                "raffle id",
+            ),
+            (good.replacen("5d3c2b1a-0f9e", "5d3c2b1a0f9e", 1), "sale id"),
+            (
+                good.replacen("\"package\":\"p3\"", "\"package\":\"P 3\"", 1),
+                "package id",
+            ),
             ("[]".to_string(), "not a JSON object"),
             ("{\"v\":2}".to_string(), "no type"),
         ];
@@ -1209,7 +1184,7 @@ mod tests {
         let Body::ClaimPaid(mut supervised) = claim.body.clone() else {
             panic!()
         };
-        supervised.supervised_by = Some("s_0123456789abcdef".into());
+        supervised.supervised_by = Some("s_0123456789abcdef".parse().unwrap());
         let e = Entry::new(claim.time, Body::ClaimPaid(supervised.clone()));
         assert_eq!(Entry::parse(&e.to_bytes().unwrap()).unwrap(), e);
         let old = Entry::at_version(1, claim.time, Body::ClaimPaid(supervised));
@@ -1246,7 +1221,7 @@ mod tests {
         c.sales_end = c.sales_start;
         assert!(validate_config(&c).is_err());
         let mut c = created.config.clone();
-        c.draws[1].id = "early-bird".into();
+        c.draws[1].id = "early-bird".parse().unwrap();
         assert!(validate_config(&c).is_err());
         let mut c = created.config.clone();
         c.packages[0].price = Money::new(500, crate::Currency::parse("USD").unwrap());

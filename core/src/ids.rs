@@ -80,9 +80,16 @@ pub fn check_staff_id(s: &str) -> Result<()> {
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident, $what:literal, $check:expr, $pattern:literal) => {
         $(#[$doc])*
-        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
         #[serde(transparent)]
         pub struct $name(String);
+
+        /// As the string it is (messages quote ids with `{:?}`).
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Debug::fmt(&self.0, f)
+            }
+        }
 
         impl $name {
             /// Checks `s` and wraps it.
@@ -94,6 +101,61 @@ macro_rules! id_type {
 
             pub fn as_str(&self) -> &str {
                 &self.0
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = Error;
+            fn from_str(s: &str) -> Result<$name> {
+                $name::parse(s)
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                &self.0 == other
+            }
+        }
+
+        impl PartialEq<$name> for String {
+            fn eq(&self, other: &$name) -> bool {
+                self == &other.0
+            }
+        }
+
+        impl PartialEq<$name> for str {
+            fn eq(&self, other: &$name) -> bool {
+                self == other.0
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
             }
         }
 
@@ -114,6 +176,38 @@ macro_rules! id_type {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<$name, D::Error> {
                 let s = String::deserialize(d)?;
                 $name::parse(&s).map_err(serde::de::Error::custom)
+            }
+        }
+
+        // In the database an id is text, checked again when it is read back
+        // (a row edited by hand cannot smuggle a malformed id in).
+        #[cfg(feature = "store")]
+        impl sqlx::Type<sqlx::Postgres> for $name {
+            fn type_info() -> sqlx::postgres::PgTypeInfo {
+                <String as sqlx::Type<sqlx::Postgres>>::type_info()
+            }
+            fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+                <String as sqlx::Type<sqlx::Postgres>>::compatible(ty)
+            }
+        }
+
+        #[cfg(feature = "store")]
+        impl<'q> sqlx::Encode<'q, sqlx::Postgres> for $name {
+            fn encode_by_ref(
+                &self,
+                buf: &mut sqlx::postgres::PgArgumentBuffer,
+            ) -> std::result::Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <&str as sqlx::Encode<'q, sqlx::Postgres>>::encode(self.0.as_str(), buf)
+            }
+        }
+
+        #[cfg(feature = "store")]
+        impl<'r> sqlx::Decode<'r, sqlx::Postgres> for $name {
+            fn decode(
+                value: sqlx::postgres::PgValueRef<'r>,
+            ) -> std::result::Result<$name, sqlx::error::BoxDynError> {
+                let s = <&str as sqlx::Decode<'r, sqlx::Postgres>>::decode(value)?;
+                Ok($name::parse(s)?)
             }
         }
 
@@ -158,6 +252,39 @@ id_type!(
     /// A staff member as the log names them: `s_` and 16 hex digits.
     StaffId, "staff id", |_, s| check_staff_id(s), "^s_[0-9a-f]{16}$"
 );
+
+id_type!(
+    /// A Raffle Sales Unit as the log names it: a slug.
+    RsuId, "rsu id", check_slug, "^[a-z0-9][a-z0-9-]{0,31}$"
+);
+
+impl RaffleId {
+    /// A fresh raffle id (a random UUID).
+    pub fn new_random() -> RaffleId {
+        RaffleId(new_uuid())
+    }
+}
+
+impl SaleId {
+    /// A fresh order (and so sale) id, time-ordered ([`new_order_id`]).
+    pub fn new_order() -> SaleId {
+        SaleId(new_order_id())
+    }
+}
+
+impl UserId {
+    /// A fresh account id (a random UUID).
+    pub fn new_random() -> UserId {
+        UserId(new_uuid())
+    }
+}
+
+impl StaffId {
+    /// A fresh staff id ([`new_staff_id`]).
+    pub fn new_random() -> Result<StaffId> {
+        new_staff_id().map(StaffId)
+    }
+}
 
 /// An order's id is its sale's id.
 pub type OrderId = SaleId;

@@ -24,7 +24,7 @@ fn config() -> RaffleConfig {
 
 struct World {
     ledger: Ledger,
-    raffle: String,
+    raffle: raffle_core::ids::RaffleId,
     now: Timestamp,
 }
 
@@ -32,13 +32,13 @@ impl World {
     fn new() -> World {
         let mut w = World {
             ledger: Ledger::new(),
-            raffle: raffle_core::ids::new_uuid(),
+            raffle: raffle_core::ids::RaffleId::new_random(),
             now: t("2026-11-30T00:00:00.000000Z"),
         };
         let body = Body::RaffleCreated(RaffleCreated {
             raffle: w.raffle.clone(),
             config: config(),
-            by: STAFF.into(),
+            by: STAFF.parse().unwrap(),
         });
         w.apply(body).unwrap();
         w
@@ -56,11 +56,15 @@ impl World {
     fn open(&mut self) -> raffle_core::Result<()> {
         self.apply(Body::RaffleOpened(RaffleOpened {
             raffle: self.raffle.clone(),
-            by: STAFF.into(),
+            by: STAFF.parse().unwrap(),
         }))
     }
 
-    fn sell(&mut self, package: &str, quantity: u32) -> raffle_core::Result<String> {
+    fn sell(
+        &mut self,
+        package: &str,
+        quantity: u32,
+    ) -> raffle_core::Result<raffle_core::ids::SaleId> {
         let r = self.ledger.raffle(&self.raffle).unwrap();
         let p = r
             .config
@@ -69,12 +73,12 @@ impl World {
             .find(|p| p.id == package)
             .unwrap()
             .clone();
-        let sale = raffle_core::ids::new_uuid();
+        let sale = raffle_core::ids::SaleId::new_order();
         let vn = ValidationNumber::generate().unwrap();
         self.apply(Body::Sale(Sale {
             raffle: self.raffle.clone(),
             sale: sale.clone(),
-            package: package.into(),
+            package: package.parse().unwrap(),
             quantity,
             numbers: NumberRange {
                 first: U64(r.next_number),
@@ -92,11 +96,11 @@ impl World {
     fn void(&mut self, sale: &str, by: &str, approver: &str) -> raffle_core::Result<()> {
         self.apply(Body::SaleVoided(SaleVoided {
             raffle: self.raffle.clone(),
-            sale: sale.into(),
+            sale: sale.parse().unwrap(),
             reason: VoidReason::BuyerRequest,
             refund: true,
-            requested_by: by.into(),
-            approved_by: approver.into(),
+            requested_by: by.parse().unwrap(),
+            approved_by: approver.parse().unwrap(),
         }))
     }
 
@@ -109,14 +113,14 @@ impl World {
         self.apply(Body::ReconciliationAcknowledged(
             ReconciliationAcknowledged {
                 raffle: self.raffle.clone(),
-                draw: draw.into(),
+                draw: draw.parse().unwrap(),
                 sales: U64(f.sales),
                 gross: f.gross,
                 voids: U64(f.voids),
                 voided: f.voided,
                 refunded: f.refunded,
-                requested_by: STAFF.into(),
-                approved_by: APPROVER.into(),
+                requested_by: STAFF.parse().unwrap(),
+                approved_by: APPROVER.parse().unwrap(),
             },
         ))
     }
@@ -128,7 +132,7 @@ impl World {
         let index = self.ledger.size();
         self.apply(Body::DrawFrozen(DrawFrozen {
             raffle: self.raffle.clone(),
-            draw: draw.into(),
+            draw: draw.parse().unwrap(),
             n: U64(n),
             eligible_sha256: hash,
             seed_sha256: Digest32(seed_commitment(seed)),
@@ -157,7 +161,7 @@ impl World {
         let (winner, sale) = r.nth_eligible(draw, sel.index).unwrap();
         DrawPerformed {
             raffle: self.raffle.clone(),
-            draw: draw.into(),
+            draw: draw.parse().unwrap(),
             frozen: U64(frozen),
             seed: HexBytes(seed.to_vec()),
             contribution: HexBytes(vec![]),
@@ -197,7 +201,7 @@ fn lifecycle_transitions_allowed_and_refused() {
     assert_eq!(
         refusal(w.sell("p1", 1)),
         Refusal::RaffleNotOnSale {
-            raffle: w.raffle.clone(),
+            raffle: w.raffle.to_string(),
             status: "draft".into()
         }
     );
@@ -209,7 +213,7 @@ fn lifecycle_transitions_allowed_and_refused() {
         raffle: w.raffle.clone(),
         old: old.clone(),
         new: new.clone(),
-        by: STAFF.into(),
+        by: STAFF.parse().unwrap(),
     })))
     .unwrap();
     // ...but only from its current value.
@@ -218,7 +222,7 @@ fn lifecycle_transitions_allowed_and_refused() {
             raffle: w.raffle.clone(),
             old: old.clone(),
             new: old.clone(),
-            by: STAFF.into(),
+            by: STAFF.parse().unwrap(),
         }))),
         "stale_configuration",
     );
@@ -226,7 +230,7 @@ fn lifecycle_transitions_allowed_and_refused() {
     assert_eq!(
         refusal(w.open()),
         Refusal::RaffleNotDraft {
-            raffle: w.raffle.clone(),
+            raffle: w.raffle.to_string(),
             status: "open".into()
         }
     );
@@ -236,7 +240,7 @@ fn lifecycle_transitions_allowed_and_refused() {
             raffle: w.raffle.clone(),
             old: new.clone(),
             new: old,
-            by: STAFF.into(),
+            by: STAFF.parse().unwrap(),
         }))),
         "configuration_frozen",
     );
@@ -253,14 +257,14 @@ fn lifecycle_transitions_allowed_and_refused() {
     w.apply(Body::RaffleClosed(RaffleClosed {
         raffle: w.raffle.clone(),
         reason: CloseReason::Operator,
-        by: Some(STAFF.into()),
+        by: Some(STAFF.parse().unwrap()),
     }))
     .unwrap();
     assert_eq!(w.status(), Status::Closed);
     assert_eq!(
         refusal(w.sell("p1", 1)),
         Refusal::RaffleNotOnSale {
-            raffle: w.raffle.clone(),
+            raffle: w.raffle.to_string(),
             status: "closed".into()
         }
     );
@@ -307,8 +311,8 @@ fn sales_follow_the_window_the_packages_and_the_ticket_maximum() {
     // A sale claiming other numbers or another price is refused.
     let mut bad = Sale {
         raffle: w.raffle.clone(),
-        sale: raffle_core::ids::new_uuid(),
-        package: "p1".into(),
+        sale: raffle_core::ids::SaleId::new_order(),
+        package: "p1".parse().unwrap(),
         quantity: 1,
         numbers: NumberRange {
             first: U64(5),
@@ -331,7 +335,9 @@ fn sales_follow_the_window_the_packages_and_the_ticket_maximum() {
     bad.sale = a.clone();
     assert_eq!(
         refusal(w.apply(Body::Sale(bad))),
-        Refusal::SaleExists { sale: a.clone() }
+        Refusal::SaleExists {
+            sale: a.to_string()
+        }
     );
     // Not at or after the end time.
     w.at("2026-12-20T23:00:00.000000Z");
@@ -348,7 +354,7 @@ fn the_last_tickets_go_to_the_first_sequenced_and_no_further() {
         raffle: w.raffle.clone(),
         old,
         new: c,
-        by: STAFF.into(),
+        by: STAFF.parse().unwrap(),
     })))
     .unwrap();
     w.at("2026-12-01T14:00:00.000000Z").open().unwrap();
@@ -376,10 +382,12 @@ fn voids_need_two_people_and_voided_numbers_never_win() {
     w.void(&a, STAFF, APPROVER).unwrap();
     assert_eq!(
         refusal(w.void(&a, STAFF, APPROVER)),
-        Refusal::SaleAlreadyVoided { sale: a.clone() }
+        Refusal::SaleAlreadyVoided {
+            sale: a.to_string()
+        }
     );
     refused(
-        w.void(&raffle_core::ids::new_uuid(), STAFF, APPROVER),
+        w.void(&raffle_core::ids::SaleId::new_order(), STAFF, APPROVER),
         "no_sale",
     );
     // A voided number is never resold: the next sale gets number 5.
@@ -461,13 +469,13 @@ fn a_draw_needs_reconciliation_and_follows_from_its_seed() {
     let claim = |sale: &str, number: u64| {
         Body::ClaimPaid(ClaimPaid {
             raffle: w.raffle.clone(),
-            draw: "early-bird".into(),
-            sale: sale.into(),
+            draw: "early-bird".parse().unwrap(),
+            sale: sale.parse().unwrap(),
             number: U64(number),
             validation_number: ValidationNumber::generate().unwrap().to_text(),
             prize: cad(100_000),
             paperwork: false,
-            by: STAFF.into(),
+            by: STAFF.parse().unwrap(),
             supervised_by: None,
         })
     };
@@ -492,7 +500,7 @@ fn the_prize_is_half_the_net_sales_capped() {
         raffle: w.raffle.clone(),
         old,
         new: c,
-        by: STAFF.into(),
+        by: STAFF.parse().unwrap(),
     })))
     .unwrap();
     w.at("2026-12-01T14:00:00.000000Z").open().unwrap();
@@ -516,7 +524,7 @@ impl World {
         let next = r.next_winner(draw, &p.seed, &p.contribution).unwrap();
         DrawPerformed {
             raffle: self.raffle.clone(),
-            draw: draw.into(),
+            draw: draw.parse().unwrap(),
             frozen: U64(d.frozen.as_ref().unwrap().index),
             seed: HexBytes(p.seed.clone()),
             contribution: HexBytes(p.contribution.clone()),
@@ -534,13 +542,13 @@ impl World {
         let w = d.winner.as_ref().unwrap();
         Body::ClaimPaid(ClaimPaid {
             raffle: self.raffle.clone(),
-            draw: draw.into(),
+            draw: draw.parse().unwrap(),
             sale: w.sale.clone(),
             number: U64(w.number),
             validation_number: ValidationNumber::generate().unwrap().to_text(),
             prize: d.frozen.as_ref().unwrap().prize,
             paperwork,
-            by: STAFF.into(),
+            by: STAFF.parse().unwrap(),
             supervised_by: None,
         })
     }
@@ -549,8 +557,8 @@ impl World {
 fn redraw(reason: RedrawReason) -> Option<Redraw> {
     Some(Redraw {
         reason,
-        requested_by: STAFF.into(),
-        approved_by: APPROVER.into(),
+        requested_by: STAFF.parse().unwrap(),
+        approved_by: APPROVER.parse().unwrap(),
     })
 }
 
@@ -587,7 +595,7 @@ fn redraws_claim_windows_and_paperwork() {
     refused(w.apply(Body::DrawPerformed(e)), "claim_window_open");
     // Winner ineligible: needs two different people.
     let mut e = w.redraw_entry("early-bird", redraw(RedrawReason::WinnerIneligible));
-    e.redraw.as_mut().unwrap().approved_by = STAFF.into();
+    e.redraw.as_mut().unwrap().approved_by = STAFF.parse().unwrap();
     refused(
         w.apply(Body::DrawPerformed(e)),
         "redraw_needs_second_person",
@@ -648,7 +656,7 @@ fn redraws_claim_windows_and_paperwork() {
         raffle: w.raffle.clone(),
         old,
         new: c,
-        by: STAFF.into(),
+        by: STAFF.parse().unwrap(),
     })))
     .unwrap();
     w.at("2026-12-01T14:00:00.000000Z").open().unwrap();

@@ -21,31 +21,31 @@ fn config(start: Timestamp, end: Timestamp, max: Option<u64>) -> RaffleConfig {
 
 use testkit::raffles::in_secs as micros;
 
-async fn open_raffle(seq: &Sequencer, config: RaffleConfig) -> String {
-    let raffle = raffle_core::ids::new_uuid();
+async fn open_raffle(seq: &Sequencer, config: RaffleConfig) -> raffle_core::ids::RaffleId {
+    let raffle = raffle_core::ids::RaffleId::new_random();
     seq.submit(Change::CreateRaffle {
         raffle: raffle.clone(),
         config,
-        by: STAFF.into(),
+        by: STAFF.parse().unwrap(),
     })
     .await
     .unwrap();
     seq.submit(Change::OpenRaffle {
         raffle: raffle.clone(),
-        by: STAFF.into(),
+        by: STAFF.parse().unwrap(),
     })
     .await
     .unwrap();
     raffle
 }
 
-fn buy(raffle: &str, package: &str) -> (Change, ValidationNumber) {
+fn buy(raffle: &raffle_core::ids::RaffleId, package: &str) -> (Change, ValidationNumber) {
     let vn = ValidationNumber::generate().unwrap();
     (
         Change::IssueSale {
-            order: raffle_core::ids::new_uuid(),
-            raffle: raffle.into(),
-            package: package.into(),
+            order: raffle_core::ids::SaleId::new_order(),
+            raffle: raffle.parse().unwrap(),
+            package: package.parse().unwrap(),
             quantity: 1,
             stamped: Timestamp::now(),
             validation: vn.commitment(raffle),
@@ -155,7 +155,7 @@ async fn a_draw_runs_end_to_end_through_the_sequencer() {
     let draw = |c| seq.submit(c);
     let err = draw(Change::FreezeDraw {
         raffle: raffle.clone(),
-        draw: "main".into(),
+        draw: "main".parse().unwrap(),
     })
     .await
     .unwrap_err();
@@ -169,15 +169,15 @@ async fn a_draw_runs_end_to_end_through_the_sequencer() {
     h.clock.advance(Duration::from_millis(2500));
     draw(Change::Reconcile {
         raffle: raffle.clone(),
-        draw: "main".into(),
-        requested_by: STAFF.into(),
-        approved_by: APPROVER.into(),
+        draw: "main".parse().unwrap(),
+        requested_by: STAFF.parse().unwrap(),
+        approved_by: APPROVER.parse().unwrap(),
     })
     .await
     .unwrap();
     let frozen = draw(Change::FreezeDraw {
         raffle: raffle.clone(),
-        draw: "main".into(),
+        draw: "main".parse().unwrap(),
     })
     .await
     .unwrap();
@@ -190,7 +190,7 @@ async fn a_draw_runs_end_to_end_through_the_sequencer() {
     );
     let performed = draw(Change::PerformDraw {
         raffle: raffle.clone(),
-        draw: "main".into(),
+        draw: "main".parse().unwrap(),
         contribution: vec![],
     })
     .await
@@ -205,7 +205,7 @@ async fn a_draw_runs_end_to_end_through_the_sequencer() {
     assert!((1..=300).contains(&p.winner.0));
     let again = draw(Change::PerformDraw {
         raffle: raffle.clone(),
-        draw: "main".into(),
+        draw: "main".parse().unwrap(),
         contribution: vec![],
     })
     .await
@@ -390,7 +390,7 @@ async fn a_refusal_is_answered_after_the_batch_it_rests_on_is_durable() {
         assert_eq!(
             refused,
             Error::Refused(Refusal::SaleExists {
-                sale: order.clone()
+                sale: order.to_string()
             }),
             "{refused}"
         );

@@ -45,11 +45,11 @@ fn config() -> RaffleConfig {
     one_draw(in_secs(-60), in_secs(3600))
 }
 
-fn sale(raffle: &str) -> Change {
+fn sale(raffle: &raffle_core::ids::RaffleId) -> Change {
     Change::IssueSale {
-        order: raffle_core::ids::new_uuid(),
-        raffle: raffle.into(),
-        package: "p1".into(),
+        order: raffle_core::ids::SaleId::new_order(),
+        raffle: raffle.parse().unwrap(),
+        package: "p1".parse().unwrap(),
         quantity: 1,
         stamped: Timestamp::now(),
         validation: ValidationNumber::generate().unwrap().commitment(raffle),
@@ -58,7 +58,7 @@ fn sale(raffle: &str) -> Change {
     }
 }
 
-fn order(change: &Change) -> String {
+fn order(change: &Change) -> raffle_core::ids::SaleId {
     let Change::IssueSale { order, .. } = change else {
         unreachable!()
     };
@@ -107,7 +107,7 @@ async fn start(h: &Harness) -> raffle_core::Result<(raffle_core::store::Store, S
 }
 
 /// The sale ids of the published log, after verifying it as a whole.
-fn published_sales(h: &Harness) -> (u64, BTreeSet<String>) {
+fn published_sales(h: &Harness) -> (u64, BTreeSet<raffle_core::ids::SaleId>) {
     let storage = transparency::store::DirStorage::new(h.dir.path(), false).unwrap();
     let report = transparency::fsck::verify_log(&storage, &h.key.verifier(), 2)
         .expect("the published log verifies");
@@ -125,12 +125,14 @@ fn published_sales(h: &Harness) -> (u64, BTreeSet<String>) {
     (report.entries, sales)
 }
 
-async fn database_sales(store: &raffle_core::store::Store) -> (u64, BTreeSet<String>) {
+async fn database_sales(
+    store: &raffle_core::store::Store,
+) -> (u64, BTreeSet<raffle_core::ids::SaleId>) {
     let entries: i64 = sqlx::query_scalar("SELECT count(*) FROM log_entries")
         .fetch_one(&store.pool)
         .await
         .unwrap();
-    let ids: Vec<String> = sqlx::query_scalar("SELECT id::text FROM sales")
+    let ids: Vec<raffle_core::ids::SaleId> = sqlx::query_scalar("SELECT id::text FROM sales")
         .fetch_all(&store.pool)
         .await
         .unwrap();
@@ -150,16 +152,16 @@ async fn run_case(call: Call, fault: Fault) {
         );
     }
     let (store, seq) = start(&h).await.unwrap();
-    let raffle = raffle_core::ids::new_uuid();
+    let raffle = raffle_core::ids::RaffleId::new_random();
     for c in [
         Change::CreateRaffle {
             raffle: raffle.clone(),
             config: config(),
-            by: STAFF.into(),
+            by: STAFF.parse().unwrap(),
         },
         Change::OpenRaffle {
             raffle: raffle.clone(),
-            by: STAFF.into(),
+            by: STAFF.parse().unwrap(),
         },
     ] {
         seq.submit(c).await.unwrap();
@@ -226,7 +228,8 @@ async fn run_case(call: Call, fault: Fault) {
         }
         acked.insert(id);
     }
-    let submitted: BTreeSet<String> = changes.iter().map(order).chain([order(&after)]).collect();
+    let submitted: BTreeSet<raffle_core::ids::SaleId> =
+        changes.iter().map(order).chain([order(&after)]).collect();
     let (entries, in_log) = published_sales(&h);
     assert_eq!(
         in_log, submitted,
@@ -270,13 +273,13 @@ async fn a_freeze_published_without_its_commit_can_still_be_drawn() {
     h.plan.arm(Call::Commit, Fault::Before, 1);
     let freeze = Change::FreezeDraw {
         raffle: raffle.clone(),
-        draw: "main".into(),
+        draw: "main".parse().unwrap(),
     };
     assert!(seq.submit(freeze).await.is_err(), "the commit failed");
     h.plan.disarm();
     let perform = Change::PerformDraw {
         raffle: raffle.clone(),
-        draw: "main".into(),
+        draw: "main".parse().unwrap(),
         contribution: Vec::new(),
     };
     let performed =
@@ -288,18 +291,18 @@ async fn a_freeze_published_without_its_commit_can_still_be_drawn() {
 
 /// A raffle on sale for a minute with five sales, reconciled after its
 /// end (the clock moved): ready to freeze.
-async fn ready_to_freeze(h: &Harness, seq: &Sequencer) -> String {
+async fn ready_to_freeze(h: &Harness, seq: &Sequencer) -> raffle_core::ids::RaffleId {
     use testkit::raffles::{in_secs, one_draw};
-    let raffle = raffle_core::ids::new_uuid();
+    let raffle = raffle_core::ids::RaffleId::new_random();
     for c in [
         Change::CreateRaffle {
             raffle: raffle.clone(),
             config: one_draw(in_secs(-60), in_secs(60)),
-            by: STAFF.into(),
+            by: STAFF.parse().unwrap(),
         },
         Change::OpenRaffle {
             raffle: raffle.clone(),
-            by: STAFF.into(),
+            by: STAFF.parse().unwrap(),
         },
     ] {
         seq.submit(c).await.unwrap();
@@ -310,9 +313,9 @@ async fn ready_to_freeze(h: &Harness, seq: &Sequencer) -> String {
     h.clock.advance(Duration::from_secs(61));
     seq.submit(Change::Reconcile {
         raffle: raffle.clone(),
-        draw: "main".into(),
-        requested_by: STAFF.into(),
-        approved_by: "s_0000000000000002".into(),
+        draw: "main".parse().unwrap(),
+        requested_by: STAFF.parse().unwrap(),
+        approved_by: "s_0000000000000002".parse().unwrap(),
     })
     .await
     .unwrap();
@@ -328,7 +331,7 @@ async fn a_second_freeze_in_the_same_batch_leaves_the_first_its_seed() {
     let raffle = ready_to_freeze(&h, &seq).await;
     let freeze = Change::FreezeDraw {
         raffle: raffle.clone(),
-        draw: "main".into(),
+        draw: "main".parse().unwrap(),
     };
     // A slow batch ahead of them, so that both wait for the same next one.
     h.plan.arm(Call::WriteTiles, SLOW, 1);
@@ -361,7 +364,7 @@ async fn a_second_freeze_in_the_same_batch_leaves_the_first_its_seed() {
     let performed = seq
         .submit(Change::PerformDraw {
             raffle: raffle.clone(),
-            draw: "main".into(),
+            draw: "main".parse().unwrap(),
             contribution: Vec::new(),
         })
         .await
@@ -381,7 +384,7 @@ async fn a_freeze_that_never_published_is_retried_with_the_same_seed() {
     let raffle = ready_to_freeze(&h, &seq).await;
     let freeze = Change::FreezeDraw {
         raffle: raffle.clone(),
-        draw: "main".into(),
+        draw: "main".parse().unwrap(),
     };
     h.plan.arm(Call::WriteTiles, Fault::Before, 1);
     assert!(seq.submit(freeze.clone()).await.is_err(), "not published");

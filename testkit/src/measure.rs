@@ -343,7 +343,7 @@ pub fn one_draw_raffle(
 ) -> Result<raffle_core::entry::RaffleConfig, String> {
     let mut c = crate::raffles::one_draw(crate::raffles::in_secs(-1), sales_end);
     c.packages = vec![raffle_core::entry::Package {
-        id: id.into(),
+        id: id.parse().expect("a package id"),
         tickets,
         price: raffle_core::Money::new(price_minor, c.packages[0].price.currency),
     }];

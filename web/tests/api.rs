@@ -264,14 +264,14 @@ fn new_order(
 ) -> (raffle_core::store::orders::OrderRequest, String, String) {
     use raffle_core::store::orders::{NewOrder, OrderRequest};
     use sha2::Digest as _;
-    let id = raffle_core::ids::new_order_id();
+    let id = raffle_core::ids::SaleId::new_order();
     let token = web::app::auth::random_token::<16>().unwrap();
     let vn = raffle_core::validation::ValidationNumber::generate().unwrap();
     let request = OrderRequest {
         order: NewOrder {
             id: id.clone(),
-            raffle: raffle.to_string(),
-            package: "p1".into(),
+            raffle: raffle.parse().unwrap(),
+            package: "p1".parse().unwrap(),
             quantity: 1,
             amount: raffle_core::Money::new(
                 500,
@@ -287,7 +287,7 @@ fn new_order(
         draft: serde_json::json!({ "order_id": id, "validation_number": vn.to_text(), "order_token": token }),
         paid,
     };
-    (request, id, format!("Bearer {token}"))
+    (request, id.to_string(), format!("Bearer {token}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

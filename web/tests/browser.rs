@@ -33,7 +33,7 @@ async fn public_pages_in_chromium_are_accessible_fit_a_phone_and_update_live() {
     command
         .arg(dir.join("public.mjs"))
         .arg(format!("http://{addr}"))
-        .arg(&raffle);
+        .arg(raffle.as_str());
     if let Some(shots) = std::env::var_os("SCREENSHOTS") {
         command.arg(shots);
     }

@@ -156,7 +156,7 @@ async fn sigkill_under_load_loses_and_duplicates_nothing() {
         let entry =
             raffle_core::entry::Entry::parse(&read_entry(&storage, i, size).unwrap()).unwrap();
         if let raffle_core::entry::Body::Sale(s) = entry.body {
-            *in_log.entry(s.sale).or_default() += 1;
+            *in_log.entry(String::from(s.sale)).or_default() += 1;
             for n in s.numbers.iter() {
                 assert!(numbers.insert(n), "draw number {n} issued twice");
             }

@@ -56,7 +56,7 @@ fn published_sale_ids(app: &App) -> Vec<String> {
         .filter_map(|i| {
             let bytes = transparency::store::read_entry(&storage, i, size).unwrap();
             match raffle_core::entry::Entry::parse(&bytes).unwrap().body {
-                raffle_core::entry::Body::Sale(s) => Some(s.sale),
+                raffle_core::entry::Body::Sale(s) => Some(s.sale.into()),
                 _ => None,
             }
         })
@@ -540,10 +540,10 @@ async fn a_repeated_validation_number_refuses_only_its_sale_and_the_online_path_
         .await
         .unwrap();
     let vn = raffle_core::validation::ValidationNumber::generate().unwrap();
-    let sale = |order: String| Change::IssueSale {
+    let sale = |order: raffle_core::ids::SaleId| Change::IssueSale {
         order,
         raffle: raffle.clone(),
-        package: "p1".into(),
+        package: "p1".parse().unwrap(),
         quantity: 1,
         stamped: raffle_core::Timestamp::now(),
         validation: vn.commitment(&raffle),
@@ -554,10 +554,10 @@ async fn a_repeated_validation_number_refuses_only_its_sale_and_the_online_path_
     let (a, b) = tokio::join!(
         app.state
             .sequencer
-            .submit(sale(raffle_core::ids::new_order_id())),
+            .submit(sale(raffle_core::ids::SaleId::new_order())),
         app.state
             .sequencer
-            .submit(sale(raffle_core::ids::new_order_id())),
+            .submit(sale(raffle_core::ids::SaleId::new_order())),
     );
     assert_eq!(
         [a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count(),
@@ -567,7 +567,7 @@ async fn a_repeated_validation_number_refuses_only_its_sale_and_the_online_path_
     let again = app
         .state
         .sequencer
-        .submit(sale(raffle_core::ids::new_order_id()))
+        .submit(sale(raffle_core::ids::SaleId::new_order()))
         .await;
     assert!(
         matches!(again, Err(raffle_core::Error::ValidationNumberTaken)),
@@ -575,11 +575,11 @@ async fn a_repeated_validation_number_refuses_only_its_sale_and_the_online_path_
     );
     // The online path: a paid order holding the taken number is issued
     // with a new one, recorded in its draft.
-    let order = raffle_core::ids::new_order_id();
+    let order = raffle_core::ids::SaleId::new_order();
     let paid = web::app::payments::PaidOrder {
         order_id: order.clone(),
         raffle_id: raffle.clone(),
-        package_id: "p1".into(),
+        package_id: "p1".parse().unwrap(),
         quantity: 1,
         stamped: raffle_core::Timestamp::now(),
         vn,

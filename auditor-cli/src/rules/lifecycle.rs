@@ -53,11 +53,15 @@ impl Audit {
         e: &RaffleCreated,
     ) -> Result<(), Box<Violation>> {
         let v = |section: &'static str, message: String| at.v(section, message);
-        if self.raffles.contains_key(&e.raffle) || self.settled.contains_key(&e.raffle) {
+        if self.raffles.contains_key(e.raffle.as_str())
+            || self.settled.contains_key(e.raffle.as_str())
+        {
             return Err(v("lifecycle", "the raffle is created a second time".into()));
         }
-        self.raffles
-            .insert(e.raffle.clone(), Raffle::new(&e.raffle, e.config.clone()));
+        self.raffles.insert(
+            e.raffle.to_string(),
+            Raffle::new(&e.raffle, e.config.clone()),
+        );
         Ok(())
     }
 

@@ -201,7 +201,7 @@ pub struct Audit {
 fn sale_id_at(lookup: &dyn Lookup, leaf: u64) -> Option<String> {
     let bytes = lookup.entry(leaf).ok()?;
     match Entry::parse(&bytes).ok()?.body {
-        Body::Sale(s) => Some(s.sale),
+        Body::Sale(s) => Some(s.sale.to_string()),
         _ => None,
     }
 }
@@ -303,7 +303,7 @@ impl Raffle {
             .draws
             .iter()
             .map(|d| DrawSummary {
-                id: d.id.clone(),
+                id: d.id.to_string(),
                 name: d.name.clone(),
                 ..DrawSummary::default()
             })

@@ -18,7 +18,7 @@ impl Ledger {
             .ok_or_else(|| refused(no_draw(&e.draw)))?;
         let winner = state.winner.as_ref().ok_or_else(|| {
             refused(Refusal::NoWinnerYet {
-                draw: e.draw.clone(),
+                draw: e.draw.to_string(),
             })
         })?;
         if winner.sale != e.sale || winner.number != e.number.0 {
@@ -26,7 +26,7 @@ impl Ledger {
         }
         if state.claimed {
             return Err(refused(Refusal::PrizeAlreadyPaid {
-                draw: e.draw.clone(),
+                draw: e.draw.to_string(),
             }));
         }
         // GLI-31 2.7.1, 5.2.4: a validation number published by an
@@ -41,7 +41,7 @@ impl Ledger {
             // is replayed as it was (the auditor reports it).
             None if entry.version >= 2 && r.revealed.contains_key(&e.sale) => {
                 return Err(refused(Refusal::ValidationNumberPublished {
-                    sale: e.sale.clone(),
+                    sale: e.sale.to_string(),
                 }));
             }
             _ => {}
@@ -60,7 +60,7 @@ impl Ledger {
         let performed_at = state.performed.as_ref().map(|p| p.at).unwrap_or(time);
         if time >= claim_deadline(performed_at, claims.window_days) {
             return Err(refused(Refusal::ClaimWindowClosed {
-                draw: e.draw.clone(),
+                draw: e.draw.to_string(),
             }));
         }
         if let Some(threshold) = claims.paperwork_over

@@ -25,13 +25,13 @@ impl Ledger {
         let cutoff = r.draw_config(&e.draw)?.cutoff;
         if time < cutoff || (r.status == Status::Draft) {
             return Err(refused(Refusal::CutoffNotPassed {
-                draw: e.draw.clone(),
+                draw: e.draw.to_string(),
             }));
         }
         let state = r.draws.get(&e.draw).cloned().unwrap_or_default();
         if state.reconciled {
             return Err(refused(Refusal::DrawAlreadyReconciled {
-                draw: e.draw.clone(),
+                draw: e.draw.to_string(),
             }));
         }
         let f = r.reconciliation_figures(&e.draw)?;
@@ -49,12 +49,12 @@ impl Ledger {
         // GLI-31 2.6.1, 2.6.3: only after the reconciliation acknowledgement.
         if !state.reconciled {
             return Err(refused(Refusal::DrawNotReconciled {
-                draw: e.draw.clone(),
+                draw: e.draw.to_string(),
             }));
         }
         if state.frozen.is_some() {
             return Err(refused(Refusal::DrawAlreadyFrozen {
-                draw: e.draw.clone(),
+                draw: e.draw.to_string(),
             }));
         }
         let (n, hash) = r.eligible_digest(&e.draw)?;
@@ -63,7 +63,7 @@ impl Ledger {
         }
         if n == 0 {
             return Err(refused(Refusal::NoEligibleNumbers {
-                draw: e.draw.clone(),
+                draw: e.draw.to_string(),
             }));
         }
         let prize = r.draw_prize(&e.draw)?;
@@ -104,7 +104,7 @@ impl Ledger {
         match &e.redraw {
             None if state.performed.is_some() => {
                 return Err(refused(Refusal::DrawAlreadyPerformed {
-                    draw: e.draw.clone(),
+                    draw: e.draw.to_string(),
                 }));
             }
             None => {
@@ -116,8 +116,6 @@ impl Ledger {
                 // GLI-31 2.6.4: a drawn number is never discarded but
                 // for these reasons, with two people (5.2.4).
                 r.check_redraw(&e.draw, redraw.reason, time)?;
-                check_staff_id(&redraw.requested_by)?;
-                check_staff_id(&redraw.approved_by)?;
                 if redraw.requested_by == redraw.approved_by {
                     return Err(refused(Refusal::RedrawNeedsSecondPerson {}));
                 }
@@ -156,7 +154,7 @@ impl Ledger {
 
 impl RaffleState {
     /// Numbers and sales that already won an earlier draw.
-    pub(super) fn earlier_winners(&self, draw: &str) -> (Vec<u64>, Vec<String>) {
+    pub(super) fn earlier_winners(&self, draw: &str) -> (Vec<u64>, Vec<SaleId>) {
         let mut numbers = Vec::new();
         let mut sales = Vec::new();
         for d in &self.config.draws {
@@ -173,7 +171,7 @@ impl RaffleState {
 
     /// What a draw leaves out besides voids and late sales: the earlier
     /// winners' sales or numbers, as the win rule says (GLI-31 4.4.1).
-    pub(super) fn exclusions(&self, draw: &str) -> Result<(Timestamp, Vec<String>, Vec<u64>)> {
+    pub(super) fn exclusions(&self, draw: &str) -> Result<(Timestamp, Vec<SaleId>, Vec<u64>)> {
         let cutoff = self.draw_config(draw)?.cutoff;
         if let Some(f) = self.draws.get(draw).and_then(|d| d.frozen.as_ref()) {
             return Ok((cutoff, f.excluded_sales.clone(), f.excluded_numbers.clone()));
@@ -198,7 +196,7 @@ impl RaffleState {
     pub(super) fn eligible_sales<'a>(
         &'a self,
         cutoff: Timestamp,
-        excluded_sales: &'a [String],
+        excluded_sales: &'a [SaleId],
     ) -> impl Iterator<Item = &'a SaleRecord> + 'a {
         self.sales.iter().filter(move |s| {
             s.sequenced < cutoff
@@ -211,7 +209,7 @@ impl RaffleState {
     pub(super) fn eligible_iter<'a>(
         &'a self,
         cutoff: Timestamp,
-        excluded_sales: &'a [String],
+        excluded_sales: &'a [SaleId],
         excluded_numbers: &'a [u64],
     ) -> impl Iterator<Item = u64> + 'a {
         self.eligible_sales(cutoff, excluded_sales)
@@ -234,7 +232,7 @@ impl RaffleState {
 
     /// The index-th eligible number of a draw and its sale, walking sales
     /// rather than numbers (a draw over ten million numbers stays fast).
-    pub fn nth_eligible(&self, draw: &str, mut index: u64) -> Result<(u64, String)> {
+    pub fn nth_eligible(&self, draw: &str, mut index: u64) -> Result<(u64, SaleId)> {
         let (cutoff, excluded_sales, excluded_numbers) = self.exclusions(draw)?;
         for s in self.eligible_sales(cutoff, &excluded_sales) {
             let holes = excluded_numbers
@@ -354,7 +352,7 @@ impl RaffleState {
         let drawn = self.next_winner(draw, seed, contribution)?;
         Ok(DrawPerformed {
             raffle: self.id.clone(),
-            draw: draw.to_string(),
+            draw: self.draw_config(draw)?.id.clone(),
             frozen: U64(frozen.index),
             seed: HexBytes(seed.to_vec()),
             contribution: HexBytes(contribution.to_vec()),
@@ -436,13 +434,10 @@ impl RaffleState {
 
     /// The live jackpot estimate of the main (last) draw (GLI-31 2.5.1).
     pub fn jackpot(&self) -> Money {
-        let main = self
-            .config
+        self.config
             .draws
             .last()
-            .map(|d| d.id.clone())
-            .unwrap_or_default();
-        self.draw_prize(&main)
+            .and_then(|main| self.draw_prize(&main.id).ok())
             .unwrap_or(Money::zero(self.net.currency))
     }
 }

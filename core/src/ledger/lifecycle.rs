@@ -21,7 +21,7 @@ impl Ledger {
     pub(super) fn raffle_created(&mut self, e: &RaffleCreated) -> Result<()> {
         if self.raffles.contains_key(&e.raffle) {
             return Err(refused(Refusal::RaffleExists {
-                raffle: e.raffle.clone(),
+                raffle: e.raffle.to_string(),
             }));
         }
         crate::entry::validate_config(&e.config)?;
@@ -55,7 +55,7 @@ impl Ledger {
         if r.status != Status::Draft {
             // GLI-31 2.2.3: frozen once the raffle has opened.
             return Err(refused(Refusal::ConfigurationFrozen {
-                raffle: e.raffle.clone(),
+                raffle: e.raffle.to_string(),
                 status: r.status.as_str().to_string(),
             }));
         }
@@ -82,7 +82,7 @@ impl Ledger {
         let r = self.raffle_mut(&e.raffle)?;
         if r.status != Status::Draft {
             return Err(refused(Refusal::RaffleNotDraft {
-                raffle: e.raffle.clone(),
+                raffle: e.raffle.to_string(),
                 status: r.status.as_str().to_string(),
             }));
         }
@@ -98,7 +98,7 @@ impl Ledger {
         let r = self.raffle_mut(&e.raffle)?;
         if r.status != Status::Open {
             return Err(refused(Refusal::RaffleNotOpen {
-                raffle: e.raffle.clone(),
+                raffle: e.raffle.to_string(),
                 status: r.status.as_str().to_string(),
             }));
         }

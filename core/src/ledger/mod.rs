@@ -20,7 +20,7 @@ use crate::entry::{
     Body, CloseReason, Digest32, DrawConfig, DrawPerformed, EarlyBirdDeduction, Entry, HexBytes,
     Prize, RaffleConfig, Redraw, RedrawReason, U64, UnclaimedRule, WinRule,
 };
-use crate::ids::check_staff_id;
+use crate::ids::{DrawId, RaffleId, RsuId, SaleId};
 use crate::mutants::{self, Mutant};
 use crate::prize::fifty_fifty_prize;
 use crate::{Error, Money, Refusal, Result, Timestamp};
@@ -60,7 +60,7 @@ pub fn claim_deadline(from: Timestamp, window_days: u32) -> Timestamp {
 /// One sale as the rules need it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SaleRecord {
-    pub id: String,
+    pub id: SaleId,
     pub first: u64,
     pub count: u64,
     pub price: Money,
@@ -69,7 +69,7 @@ pub struct SaleRecord {
     pub voided: bool,
     pub refunded: bool,
     /// The RSU that sold it; `None` online.
-    pub rsu: Option<String>,
+    pub rsu: Option<RsuId>,
 }
 
 /// A draw's progress.
@@ -110,7 +110,7 @@ pub struct Drawn {
     /// Its position in the frozen eligible list.
     pub position: u64,
     pub number: u64,
-    pub sale: String,
+    pub sale: SaleId,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -123,14 +123,14 @@ pub struct Frozen {
     /// The exclusions as they stood at the freeze (earlier draws' winners,
     /// as the win rule says): a later redraw of an earlier draw does not
     /// change an eligible set already fixed.
-    excluded_sales: Vec<String>,
+    excluded_sales: Vec<SaleId>,
     excluded_numbers: Vec<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Winner {
     pub number: u64,
-    pub sale: String,
+    pub sale: SaleId,
 }
 
 /// What a reconciliation acknowledges for one draw.
@@ -146,7 +146,7 @@ pub struct ReconciliationFigures {
 /// Everything the rules know about one raffle.
 #[derive(Clone, Debug)]
 pub struct RaffleState {
-    pub id: String,
+    pub id: RaffleId,
     pub config: RaffleConfig,
     pub status: Status,
     pub closed_at: Option<Timestamp>,
@@ -157,11 +157,11 @@ pub struct RaffleState {
     /// A B-tree, not a hash map: a hash map doubles and rehashes every key
     /// at once while the sequencer holds the ledger (164 ms at a million
     /// sales), a B-tree grows a node at a time.
-    sale_by_id: BTreeMap<String, usize>,
-    pub draws: HashMap<String, DrawState>,
+    sale_by_id: BTreeMap<SaleId, usize>,
+    pub draws: HashMap<DrawId, DrawState>,
     /// Sales whose validation number a `claim.paid` has published, with
     /// that number: it authorises no further claim (GLI-31 2.7.1).
-    pub revealed: HashMap<String, String>,
+    pub revealed: HashMap<SaleId, String>,
     /// Sum of the prices of non-voided sales.
     pub net: Money,
     pub gross: Money,
@@ -183,7 +183,7 @@ impl RaffleState {
             .find(|d| d.id == draw)
             .ok_or_else(|| {
                 refused(Refusal::RaffleHasNoDraw {
-                    raffle: self.id.clone(),
+                    raffle: self.id.to_string(),
                     draw: draw.to_string(),
                 })
             })
@@ -221,7 +221,7 @@ fn not_frozen(draw: &str) -> Refusal {
 /// The whole ledger: every raffle, and the log's clock.
 #[derive(Clone, Debug, Default)]
 pub struct Ledger {
-    raffles: HashMap<String, RaffleState>,
+    raffles: HashMap<RaffleId, RaffleState>,
     /// Number of entries applied (the next leaf index).
     size: u64,
     last_time: Option<Timestamp>,

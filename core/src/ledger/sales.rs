@@ -13,7 +13,7 @@ impl Ledger {
         let r = self.raffle_mut(&e.raffle)?;
         if r.status != Status::Open {
             return Err(refused(Refusal::RaffleNotOnSale {
-                raffle: e.raffle.clone(),
+                raffle: e.raffle.to_string(),
                 status: r.status.as_str().to_string(),
             }));
         }
@@ -25,7 +25,7 @@ impl Ledger {
         }
         if r.sale_by_id.contains_key(&e.sale) {
             return Err(refused(Refusal::SaleExists {
-                sale: e.sale.clone(),
+                sale: e.sale.to_string(),
             }));
         }
         let package = r
@@ -35,7 +35,7 @@ impl Ledger {
             .find(|p| p.id == e.package)
             .ok_or_else(|| {
                 refused(Refusal::NoPackage {
-                    package: e.package.clone(),
+                    package: e.package.to_string(),
                 })
             })?;
         let count = u64::from(package.tickets) * u64::from(e.quantity);
@@ -87,19 +87,19 @@ impl Ledger {
         let r = self.raffle_mut(&e.raffle)?;
         let i = *r.sale_by_id.get(&e.sale).ok_or_else(|| {
             refused(Refusal::NoSale {
-                sale: e.sale.clone(),
+                sale: e.sale.to_string(),
             })
         })?;
         if r.sales[i].voided {
             return Err(refused(Refusal::SaleAlreadyVoided {
-                sale: e.sale.clone(),
+                sale: e.sale.to_string(),
             }));
         }
         let sequenced = r.sales[i].sequenced;
         for d in &r.config.draws {
             if sequenced < d.cutoff && r.draws.get(&d.id).is_some_and(|s| s.reconciled) {
                 return Err(refused(Refusal::VoidAfterReconciliation {
-                    draw: d.id.clone(),
+                    draw: d.id.to_string(),
                 }));
             }
         }

@@ -13,6 +13,7 @@ pub mod sequencer;
 pub mod witnessing;
 
 use crate::entry::{Body, Entry};
+use crate::ids::{DrawId, RaffleId};
 use crate::{Error, Result};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool, Postgres, Row, Transaction};
@@ -130,7 +131,7 @@ impl Store {
     }
 
     /// Secret draw seeds of frozen draws.
-    pub async fn draw_seeds(&self) -> Result<Vec<(String, String, [u8; 32])>> {
+    pub async fn draw_seeds(&self) -> Result<Vec<(RaffleId, DrawId, [u8; 32])>> {
         let rows = sqlx::query("SELECT raffle_id::text, draw_id, seed FROM draw_seeds")
             .fetch_all(&self.pool)
             .await?;
@@ -140,7 +141,12 @@ impl Store {
                 let seed: [u8; 32] = seed
                     .try_into()
                     .map_err(|_| Error::Storage("a draw seed is not 32 bytes".into()))?;
-                Ok((r.get(0), r.get(1), seed))
+                let malformed = |e: sqlx::Error| Error::Storage(format!("a draw seed's row: {e}"));
+                Ok((
+                    r.try_get(0).map_err(malformed)?,
+                    r.try_get(1).map_err(malformed)?,
+                    seed,
+                ))
             })
             .collect()
     }

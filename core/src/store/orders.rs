@@ -12,15 +12,16 @@
 //! One row per order keeps a purchase to one insert before sequencing.
 
 use super::{Store, uuid};
+use crate::ids::{PackageId, RaffleId, SaleId};
 use crate::{Error, Money, Result, Timestamp};
 use sqlx::Row;
 
 /// A new order.
 #[derive(Clone, Debug)]
 pub struct NewOrder {
-    pub id: String,
-    pub raffle: String,
-    pub package: String,
+    pub id: SaleId,
+    pub raffle: RaffleId,
+    pub package: PackageId,
     pub quantity: u32,
     pub amount: Money,
     pub provider: String,
@@ -223,8 +224,8 @@ impl Store {
     /// Which of `proposed` (raffle, commitment) pairs are sold already.
     pub async fn sold_validations(
         &self,
-        proposed: &[(String, [u8; 32])],
-    ) -> Result<std::collections::HashSet<(String, [u8; 32])>> {
+        proposed: &[(RaffleId, [u8; 32])],
+    ) -> Result<std::collections::HashSet<(RaffleId, [u8; 32])>> {
         if proposed.is_empty() {
             return Ok(Default::default());
         }
@@ -246,7 +247,7 @@ impl Store {
             .iter()
             .filter_map(|r| {
                 let c: Vec<u8> = r.get(1);
-                Some((r.get::<String, _>(0), <[u8; 32]>::try_from(c).ok()?))
+                Some((r.get::<RaffleId, _>(0), <[u8; 32]>::try_from(c).ok()?))
             })
             .collect())
     }
@@ -256,7 +257,7 @@ impl Store {
         &self,
         raffle: &str,
         commitment: &[u8; 32],
-    ) -> Result<Option<String>> {
+    ) -> Result<Option<SaleId>> {
         let row =
             sqlx::query("SELECT id::text FROM sales WHERE raffle_id = $1 AND validation = $2")
                 .bind(uuid(raffle)?)
@@ -270,9 +271,9 @@ impl Store {
 /// An order as stored.
 #[derive(Clone, Debug)]
 pub struct OrderRecord {
-    pub id: String,
-    pub raffle: String,
-    pub package: String,
+    pub id: SaleId,
+    pub raffle: RaffleId,
+    pub package: PackageId,
     pub quantity: u32,
     pub stamped: Timestamp,
     pub provider: String,
@@ -330,12 +331,13 @@ macro_rules! order_columns {
 use order_columns;
 
 fn order_from_row(row: sqlx::postgres::PgRow) -> Result<OrderRecord> {
+    let malformed = |e: sqlx::Error| Error::Storage(format!("an order's row: {e}"));
     let status: Option<i32> = row.get(8);
     let response: Option<serde_json::Value> = row.get(9);
     Ok(OrderRecord {
-        id: row.get(0),
-        raffle: row.get(1),
-        package: row.get(2),
+        id: row.try_get(0).map_err(malformed)?,
+        raffle: row.try_get(1).map_err(malformed)?,
+        package: row.try_get(2).map_err(malformed)?,
         quantity: row.get::<i32, _>(3) as u32,
         stamped: Timestamp::from_datetime(row.get(4)),
         provider: row.get(5),
@@ -430,7 +432,7 @@ async fn write_batch(store: &Store, batch: Vec<(OrderRequest, OrderReply)>) {
     let created = insert_batch(store, &batch).await;
     for (req, reply) in batch {
         let result = match &created {
-            Ok(ids) if ids.contains(&req.order.id) => Ok(Begun::Created),
+            Ok(ids) if ids.contains(req.order.id.as_str()) => Ok(Begun::Created),
             // The key exists already: replay, in progress, or refused.
             Ok(_) => store.begin_order(&req).await,
             Err(e) => Err(Error::Storage(e.to_string())),

@@ -9,6 +9,7 @@
 //! confirm their authenticator.
 
 use super::{Store, uuid};
+use crate::ids::StaffId;
 use crate::{Error, Refusal, Result, Role};
 use sqlx::Row;
 
@@ -24,7 +25,7 @@ pub const ENROL_HOURS: i32 = 72;
 #[derive(Clone)]
 pub struct User {
     pub id: String,
-    pub staff_id: String,
+    pub staff_id: StaffId,
     pub username: String,
     pub password_hash: String,
     pub totp_secret: String,
@@ -59,7 +60,7 @@ impl std::fmt::Debug for User {
 #[derive(Clone, Debug)]
 pub struct UserSummary {
     pub id: String,
-    pub staff_id: String,
+    pub staff_id: StaffId,
     pub username: String,
     pub roles: Vec<Role>,
     pub enrolled: bool,
@@ -488,7 +489,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn staff_id_of(&self, user_id: &str) -> Result<String> {
+    pub async fn staff_id_of(&self, user_id: &str) -> Result<StaffId> {
         Ok(
             sqlx::query_scalar("SELECT staff_id FROM users WHERE id = $1")
                 .bind(uuid(user_id)?)

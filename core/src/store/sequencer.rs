@@ -36,6 +36,7 @@ use super::{Store, project, project_batch};
 use crate::clock::Clock;
 use crate::draw::{new_seed, seed_commitment};
 use crate::entry::*;
+use crate::ids::{DrawId, PackageId, RaffleId, RsuId, SaleId, StaffId};
 use crate::ledger::{Ledger, Status};
 use crate::{Error, Money, Refusal, Result, Timestamp};
 use publications::faults::{Call, Fault, Plan};
@@ -70,69 +71,69 @@ pub enum Change {
         sha256: [u8; 32],
     },
     CreateRaffle {
-        raffle: String,
+        raffle: RaffleId,
         config: RaffleConfig,
-        by: String,
+        by: StaffId,
     },
     UpdateRaffle {
-        raffle: String,
+        raffle: RaffleId,
         config: RaffleConfig,
-        by: String,
+        by: StaffId,
     },
     OpenRaffle {
-        raffle: String,
-        by: String,
+        raffle: RaffleId,
+        by: StaffId,
     },
     CloseRaffle {
-        raffle: String,
-        by: String,
+        raffle: RaffleId,
+        by: StaffId,
     },
     /// Written by the sequencer itself in the first batch at or after the end time.
     CloseAtEndTime {
-        raffle: String,
+        raffle: RaffleId,
     },
     /// Issue the tickets of a paid order (the sale takes the order's id).
     IssueSale {
-        order: String,
-        raffle: String,
-        package: String,
+        order: SaleId,
+        raffle: RaffleId,
+        package: PackageId,
         quantity: u32,
         stamped: Timestamp,
         validation: [u8; 32],
         channel: Channel,
-        rsu: Option<String>,
+        rsu: Option<RsuId>,
     },
     VoidSale {
-        raffle: String,
-        sale: String,
+        raffle: RaffleId,
+        sale: SaleId,
         reason: VoidReason,
         refund: bool,
-        requested_by: String,
-        approved_by: String,
+        requested_by: StaffId,
+        approved_by: StaffId,
     },
     Reconcile {
-        raffle: String,
-        draw: String,
-        requested_by: String,
-        approved_by: String,
+        raffle: RaffleId,
+        draw: DrawId,
+        requested_by: StaffId,
+        approved_by: StaffId,
     },
     FreezeDraw {
-        raffle: String,
-        draw: String,
+        raffle: RaffleId,
+        draw: DrawId,
     },
     PerformDraw {
-        raffle: String,
-        draw: String,
+        raffle: RaffleId,
+        draw: DrawId,
         contribution: Vec<u8>,
     },
     /// Perform a draw again, continuing its random stream, for a reason of
     /// the fixed list (GLI-31 2.6.4), requested and approved by two people.
     Redraw {
-        raffle: String,
-        draw: String,
+        raffle: RaffleId,
+        draw: DrawId,
         reason: RedrawReason,
-        requested_by: String,
-        approved_by: String,
+        requested_by: StaffId,
+        approved_by: StaffId,
     },
     /// Anchor the significant events kept in the database.
     DigestEvents {
@@ -141,16 +142,16 @@ pub enum Change {
     /// Pay a draw's prize to the bearer of its winning ticket (the caller
     /// has checked the validation number against the sale's commitment).
     PayClaim {
-        raffle: String,
-        draw: String,
-        sale: String,
+        raffle: RaffleId,
+        draw: DrawId,
+        sale: SaleId,
         validation_number: String,
         /// The winner's paperwork is completed (needed over the raffle's threshold).
         paperwork: bool,
-        by: String,
+        by: StaffId,
         /// The approver of a supervised claim (required once the sale's
         /// validation number has been published).
-        supervised_by: Option<String>,
+        supervised_by: Option<StaffId>,
     },
 }
 
@@ -208,7 +209,7 @@ pub struct Sequencer {
 struct State {
     appender: Appender<Tiles>,
     published: Option<Vec<u8>>,
-    seeds: HashMap<(String, String), [u8; 32]>,
+    seeds: HashMap<(RaffleId, DrawId), [u8; 32]>,
 }
 
 impl Sequencer {
@@ -352,7 +353,7 @@ impl Task {
         // The commitments already sold are looked up once per batch; a
         // repeat (of a sold one, or of one earlier in this batch) refuses
         // only its own change.
-        let proposed: Vec<(String, [u8; 32])> = batch
+        let proposed: Vec<(RaffleId, [u8; 32])> = batch
             .iter()
             .filter_map(|(c, _)| match c {
                 Change::IssueSale {
@@ -372,7 +373,7 @@ impl Task {
         };
         let state = self.state.as_mut().expect("recovered");
         let mut accepted: Vec<(u64, Entry, Vec<u8>, Option<Reply>)> = Vec::new();
-        let mut new_seeds: Vec<(String, String, [u8; 32])> = Vec::new();
+        let mut new_seeds: Vec<(RaffleId, DrawId, [u8; 32])> = Vec::new();
         // Refusals are answered once the batch is durable: a refusal may
         // rest on a change accepted earlier in the same batch (a retried
         // sale "already exists"), which its caller then reads back.
@@ -382,7 +383,7 @@ impl Task {
             let now = self.config.clock.now();
             let time = ledger.last_time().map_or(now, |last| last.max(now));
             // Raffles whose end time has come close first (GLI-31 2.6.2).
-            let due: Vec<String> = ledger
+            let due: Vec<RaffleId> = ledger
                 .raffles()
                 .filter(|r| r.status == Status::Open && r.config.sales_end <= time)
                 .map(|r| r.id.clone())
@@ -485,7 +486,7 @@ impl Task {
     async fn persist(
         &mut self,
         accepted: &[(u64, Entry, Vec<u8>, Option<Reply>)],
-        seeds: &[(String, String, [u8; 32])],
+        seeds: &[(RaffleId, DrawId, [u8; 32])],
     ) -> Result<(Note, u64)> {
         let started = std::time::Instant::now();
         // The database rows and the tiles are written at the same time, the
@@ -623,9 +624,9 @@ impl Task {
 /// Builds the entry body of a change from the current state.
 fn build(
     ledger: &Ledger,
-    seeds: &HashMap<(String, String), [u8; 32]>,
+    seeds: &HashMap<(RaffleId, DrawId), [u8; 32]>,
     change: &Change,
-    new_seeds: &mut Vec<(String, String, [u8; 32])>,
+    new_seeds: &mut Vec<(RaffleId, DrawId, [u8; 32])>,
 ) -> Result<Body> {
     let raffle_state = |id: &str| {
         ledger.raffle(id).ok_or_else(|| {
@@ -685,7 +686,7 @@ fn build(
                 .find(|p| p.id == package)
                 .ok_or_else(|| {
                     Error::Refused(Refusal::NoPackage {
-                        package: package.clone(),
+                        package: package.to_string(),
                     })
                 })?;
             let count = u64::from(p.tickets) * u64::from(quantity);
@@ -774,7 +775,7 @@ fn build(
             let r = raffle_state(&raffle)?;
             if r.draws.get(&draw).and_then(|d| d.frozen.as_ref()).is_none() {
                 return Err(Error::Refused(Refusal::DrawNotFrozen {
-                    draw: draw.clone(),
+                    draw: draw.to_string(),
                 }));
             }
             let seed = seeds
@@ -795,7 +796,9 @@ fn build(
                 .get(&draw)
                 .and_then(|d| d.performed.as_ref())
                 .ok_or_else(|| {
-                    Error::Refused(Refusal::RedrawBeforePerformed { draw: draw.clone() })
+                    Error::Refused(Refusal::RedrawBeforePerformed {
+                        draw: draw.to_string(),
+                    })
                 })?;
             let redraw = Redraw {
                 reason,
@@ -820,19 +823,21 @@ fn build(
             supervised_by,
         } => {
             let r = raffle_state(&raffle)?;
-            let state = r
-                .draws
-                .get(&draw)
-                .ok_or_else(|| Error::Refused(Refusal::NoDraw { draw: draw.clone() }))?;
-            let winner = state
-                .winner
-                .as_ref()
-                .ok_or_else(|| Error::Refused(Refusal::NoWinnerYet { draw: draw.clone() }))?;
-            let prize = state
-                .frozen
-                .as_ref()
-                .map(|f| f.prize)
-                .ok_or_else(|| Error::Refused(Refusal::DrawNotFrozen { draw: draw.clone() }))?;
+            let state = r.draws.get(&draw).ok_or_else(|| {
+                Error::Refused(Refusal::NoDraw {
+                    draw: draw.to_string(),
+                })
+            })?;
+            let winner = state.winner.as_ref().ok_or_else(|| {
+                Error::Refused(Refusal::NoWinnerYet {
+                    draw: draw.to_string(),
+                })
+            })?;
+            let prize = state.frozen.as_ref().map(|f| f.prize).ok_or_else(|| {
+                Error::Refused(Refusal::DrawNotFrozen {
+                    draw: draw.to_string(),
+                })
+            })?;
             Body::ClaimPaid(ClaimPaid {
                 raffle,
                 draw,

@@ -182,7 +182,7 @@ async fn run(args: Args) -> Result<(), String> {
         if let Ok(e) = raffle_core::entry::Entry::parse(&bytes)
             && let raffle_core::entry::Body::Sale(s) = e.body
         {
-            *in_log.entry(s.sale).or_default() += 1;
+            *in_log.entry(s.sale.to_string()).or_default() += 1;
         }
     }
     let missing = acked.iter().filter(|s| !in_log.contains_key(*s)).count();

@@ -16,7 +16,7 @@ use axum::http::Method;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use raffle_core::entry::Prize;
-use raffle_core::ids::{PackageId, RaffleId};
+use raffle_core::ids::{PackageId, RaffleId, SaleId};
 use raffle_core::ledger::{RaffleState, Status};
 use raffle_core::store::orders::{Begun, NewOrder, OrderRequest};
 use raffle_core::validation::ValidationNumber;
@@ -225,7 +225,7 @@ pub(crate) async fn purchase(
             p.price.currency,
         )
     };
-    let order_id = raffle_core::ids::new_order_id();
+    let order_id = SaleId::new_order();
     let vn = ValidationNumber::generate()?;
     // Every order keeps its response draft (with the validation number), so
     // that an answer lost in a crash can be replayed.
@@ -237,8 +237,8 @@ pub(crate) async fn purchase(
         json!({ "order_id": order_id, "validation_number": vn.to_text(), "order_token": token });
     let order = NewOrder {
         id: order_id.clone(),
-        raffle: raffle_id.to_string(),
-        package: req.package_id.to_string(),
+        raffle: raffle_id.clone(),
+        package: req.package_id.clone(),
         quantity,
         amount,
         provider: provider.id().to_string(),
@@ -305,8 +305,8 @@ pub(crate) async fn purchase(
     }
     let paid = PaidOrder {
         order_id: order_id.clone(),
-        raffle_id: raffle_id.to_string(),
-        package_id: req.package_id.to_string(),
+        raffle_id: raffle_id.clone(),
+        package_id: req.package_id.clone(),
         quantity,
         stamped,
         vn,

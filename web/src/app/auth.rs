@@ -95,7 +95,7 @@ fn new_account(username: &str, roles: &[Role]) -> Result<(User, String), AppErro
     let secret = new_totp_secret()?;
     let user = User {
         id: raffle_core::ids::new_uuid(),
-        staff_id: raffle_core::ids::new_staff_id()?,
+        staff_id: raffle_core::ids::StaffId::new_random()?,
         username: username.to_string(),
         password_hash: String::new(),
         totp_secret: secret,

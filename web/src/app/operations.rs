@@ -11,6 +11,7 @@ use crate::app::auth::Staff;
 use crate::error::AppError;
 use axum::http::StatusCode;
 use raffle_core::entry::{Body, RaffleConfig, RedrawReason, VoidReason};
+use raffle_core::ids::{DrawId, RaffleId, SaleId};
 use raffle_core::store::sequencer::{Change, Sequenced};
 use raffle_core::validation::ValidationNumber;
 use raffle_core::{Money, Refusal};
@@ -21,8 +22,8 @@ async fn draw_event(
     state: &AppState,
     staff: &Staff,
     kind: &str,
-    raffle: &str,
-    draw: &str,
+    raffle: &RaffleId,
+    draw: &DrawId,
     s: &Sequenced,
 ) -> Result<(), AppError> {
     state
@@ -42,8 +43,8 @@ pub async fn create_raffle(
     state: &AppState,
     staff: &Staff,
     config: RaffleConfig,
-) -> Result<(String, Sequenced), AppError> {
-    let raffle = raffle_core::ids::new_uuid();
+) -> Result<(RaffleId, Sequenced), AppError> {
+    let raffle = RaffleId::new_random();
     let s = state
         .sequencer
         .submit(Change::CreateRaffle {
@@ -60,13 +61,13 @@ pub async fn create_raffle(
 pub async fn update_raffle(
     state: &AppState,
     staff: &Staff,
-    id: &str,
+    id: &RaffleId,
     config: RaffleConfig,
 ) -> Result<Sequenced, AppError> {
     match state
         .sequencer
         .submit(Change::UpdateRaffle {
-            raffle: id.to_string(),
+            raffle: id.clone(),
             config,
             by: staff.user.staff_id.clone(),
         })
@@ -90,11 +91,15 @@ pub async fn update_raffle(
     }
 }
 
-pub async fn open_raffle(state: &AppState, staff: &Staff, id: &str) -> Result<Sequenced, AppError> {
+pub async fn open_raffle(
+    state: &AppState,
+    staff: &Staff,
+    id: &RaffleId,
+) -> Result<Sequenced, AppError> {
     Ok(state
         .sequencer
         .submit(Change::OpenRaffle {
-            raffle: id.to_string(),
+            raffle: id.clone(),
             by: staff.user.staff_id.clone(),
         })
         .await?)
@@ -104,12 +109,12 @@ pub async fn open_raffle(state: &AppState, staff: &Staff, id: &str) -> Result<Se
 pub async fn close_raffle(
     state: &AppState,
     staff: &Staff,
-    id: &str,
+    id: &RaffleId,
 ) -> Result<Sequenced, AppError> {
     Ok(state
         .sequencer
         .submit(Change::CloseRaffle {
-            raffle: id.to_string(),
+            raffle: id.clone(),
             by: staff.user.staff_id.clone(),
         })
         .await?)
@@ -129,8 +134,8 @@ pub struct ChannelFigures {
 /// (GLI-31 2.6.1, 2.6.3), to be shown before anyone acknowledges it.
 #[derive(Clone, Debug)]
 pub struct Reconciliation {
-    pub raffle: String,
-    pub draw: String,
+    pub raffle: RaffleId,
+    pub draw: DrawId,
     pub cutoff: raffle_core::Timestamp,
     pub figures: raffle_core::ledger::ReconciliationFigures,
     pub net: Money,
@@ -167,7 +172,11 @@ impl Reconciliation {
     }
 }
 
-pub fn reconciliation(state: &AppState, id: &str, draw: &str) -> Result<Reconciliation, AppError> {
+pub fn reconciliation(
+    state: &AppState,
+    id: &RaffleId,
+    draw: &DrawId,
+) -> Result<Reconciliation, AppError> {
     let ledger = state.sequencer.ledger();
     let r = ledger
         .raffle(id)
@@ -188,8 +197,8 @@ pub fn reconciliation(state: &AppState, id: &str, draw: &str) -> Result<Reconcil
         c.2 += u64::from(s.voided);
     }
     Ok(Reconciliation {
-        raffle: id.to_string(),
-        draw: draw.to_string(),
+        raffle: id.clone(),
+        draw: draw.clone(),
         cutoff,
         figures: f,
         net: f.gross.checked_sub(&f.voided)?,
@@ -211,8 +220,8 @@ pub fn reconciliation(state: &AppState, id: &str, draw: &str) -> Result<Reconcil
 pub async fn request_reconciliation(
     state: &AppState,
     staff: &Staff,
-    id: &str,
-    draw: &str,
+    id: &RaffleId,
+    draw: &DrawId,
 ) -> Result<String, AppError> {
     {
         let ledger = state.sequencer.ledger();
@@ -241,8 +250,8 @@ pub async fn request_reconciliation(
 pub async fn request_void(
     state: &AppState,
     staff: &Staff,
-    raffle: &str,
-    sale: &str,
+    raffle: &RaffleId,
+    sale: &SaleId,
     reason: VoidReason,
     refund: bool,
 ) -> Result<String, AppError> {
@@ -389,11 +398,23 @@ pub async fn decide_approval(
     }
     let requested_by = state.store.staff_id_of(&requester).await?;
     let approved_by = staff.user.staff_id.clone();
-    let text = |k: &str| payload[k].as_str().unwrap_or_default().to_string();
+    // The payload was written by request_approval; its ids are parsed again
+    // here, as everything read back from the database is.
+    let field = |k: &str| -> Result<String, AppError> {
+        payload[k].as_str().map(str::to_string).ok_or_else(|| {
+            AppError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("approval {id} has no {k} in its payload"),
+            )
+        })
+    };
+    let raffle = || -> Result<RaffleId, AppError> { Ok(RaffleId::parse(&field("raffle")?)?) };
+    let draw = || -> Result<DrawId, AppError> { Ok(DrawId::parse(&field("draw")?)?) };
+    let sale = || -> Result<SaleId, AppError> { Ok(SaleId::parse(&field("sale")?)?) };
     let change = match kind.as_str() {
         "void" => Change::VoidSale {
-            raffle: text("raffle"),
-            sale: text("sale"),
+            raffle: raffle()?,
+            sale: sale()?,
             reason: serde_json::from_value(payload["reason"].clone())
                 .map_err(|e| AppError::bad_request(e.to_string()))?,
             refund: payload["refund"].as_bool().unwrap_or(false),
@@ -401,30 +422,31 @@ pub async fn decide_approval(
             approved_by,
         },
         "reconciliation" => Change::Reconcile {
-            raffle: text("raffle"),
-            draw: text("draw"),
+            raffle: raffle()?,
+            draw: draw()?,
             requested_by,
             approved_by,
         },
         "redraw" => Change::Redraw {
-            raffle: text("raffle"),
-            draw: text("draw"),
+            raffle: raffle()?,
+            draw: draw()?,
             reason: serde_json::from_value(payload["reason"].clone())
                 .map_err(|e| AppError::bad_request(e.to_string()))?,
             requested_by,
             approved_by,
         },
         "supervised_claim" => {
+            let sale = sale()?;
             let published = state
                 .sequencer
                 .ledger()
-                .raffle(&text("raffle"))
-                .and_then(|r| r.revealed.get(&text("sale")).cloned())
+                .raffle(&raffle()?)
+                .and_then(|r| r.revealed.get(sale.as_str()).cloned())
                 .unwrap_or_default();
             Change::PayClaim {
-                raffle: text("raffle"),
-                draw: text("draw"),
-                sale: text("sale"),
+                raffle: raffle()?,
+                draw: draw()?,
+                sale,
                 validation_number: published,
                 paperwork: payload["paperwork"].as_bool().unwrap_or(false),
                 by: requested_by,
@@ -460,14 +482,14 @@ pub async fn decide_approval(
 pub async fn freeze_draw(
     state: &AppState,
     staff: &Staff,
-    id: &str,
-    draw: &str,
+    id: &RaffleId,
+    draw: &DrawId,
 ) -> Result<Sequenced, AppError> {
     let s = state
         .sequencer
         .submit(Change::FreezeDraw {
-            raffle: id.to_string(),
-            draw: draw.to_string(),
+            raffle: id.clone(),
+            draw: draw.clone(),
         })
         .await?;
     draw_event(state, staff, "frozen", id, draw, &s).await?;
@@ -480,8 +502,8 @@ pub async fn freeze_draw(
 pub async fn contribute(
     state: &AppState,
     staff: &Staff,
-    id: &str,
-    draw: &str,
+    id: &RaffleId,
+    draw: &DrawId,
     witness: &str,
     signature_base64: &str,
 ) -> Result<String, AppError> {
@@ -537,8 +559,8 @@ pub async fn contribute(
 pub async fn perform_draw(
     state: &AppState,
     staff: &Staff,
-    id: &str,
-    draw: &str,
+    id: &RaffleId,
+    draw: &DrawId,
 ) -> Result<Sequenced, AppError> {
     let stored = match state.store.contribution(id, draw).await? {
         Some(c) => Some(c),
@@ -554,8 +576,8 @@ pub async fn perform_draw(
     let s = state
         .sequencer
         .submit(Change::PerformDraw {
-            raffle: id.to_string(),
-            draw: draw.to_string(),
+            raffle: id.clone(),
+            draw: draw.clone(),
             contribution,
         })
         .await?;
@@ -571,8 +593,8 @@ pub async fn perform_draw(
 pub async fn request_redraw(
     state: &AppState,
     staff: &Staff,
-    id: &str,
-    draw: &str,
+    id: &RaffleId,
+    draw: &DrawId,
     reason: RedrawReason,
 ) -> Result<String, AppError> {
     {
@@ -597,8 +619,8 @@ pub async fn request_redraw(
 
 /// A paid claim: the entry and the prize.
 pub struct PaidClaim {
-    pub raffle: String,
-    pub draw: String,
+    pub raffle: RaffleId,
+    pub draw: DrawId,
     pub prize: Money,
     pub sequenced: Sequenced,
 }
@@ -616,7 +638,7 @@ pub async fn pay_claim(
     let (raffle, sale, draw, published) = unclaimed_win(state, validation_number).await?;
     if published {
         return Err(AppError::refused(Refusal::ValidationNumberPublished {
-            sale,
+            sale: sale.to_string(),
         }));
     }
     let s = state
@@ -647,7 +669,7 @@ pub async fn pay_claim(
 async fn unclaimed_win(
     state: &AppState,
     validation_number: &str,
-) -> Result<(String, String, String, bool), AppError> {
+) -> Result<(RaffleId, SaleId, DrawId, bool), AppError> {
     let vn = ValidationNumber::parse(validation_number.trim())?;
     let Some((raffle, sale)) = crate::app::receipt::find_by_validation(state, &vn).await? else {
         return Err(AppError::not_found("no ticket has this validation number"));

@@ -23,6 +23,7 @@ use crate::app::receipt::{proof_for_sale, receipt};
 use crate::error::AppError;
 use axum::http::StatusCode;
 use raffle_core::entry::Channel;
+use raffle_core::ids::{PackageId, RaffleId, SaleId};
 use raffle_core::store::orders::OrderRecord;
 use raffle_core::store::sequencer::Change;
 use raffle_core::validation::ValidationNumber;
@@ -186,7 +187,7 @@ struct TestPayment {
 pub const TEST_CONFIRM_DELAY: std::time::Duration = std::time::Duration::from_millis(300);
 
 impl TestProvider {
-    fn confirm_after_delay(order: String, confirmer: Confirmer) {
+    fn confirm_after_delay(order: SaleId, confirmer: Confirmer) {
         tokio::spawn(async move {
             tokio::time::sleep(TEST_CONFIRM_DELAY).await;
             if let Err(e) = confirmer.confirm(&order).await {
@@ -235,9 +236,9 @@ impl PaymentProvider for TestProvider {
 /// A paid order, ready to be issued.
 #[derive(Clone)]
 pub struct PaidOrder {
-    pub order_id: String,
-    pub raffle_id: String,
-    pub package_id: String,
+    pub order_id: SaleId,
+    pub raffle_id: RaffleId,
+    pub package_id: PackageId,
     pub quantity: u32,
     pub stamped: Timestamp,
     pub vn: ValidationNumber,
@@ -291,7 +292,7 @@ async fn finish_order(state: &AppState, o: &OrderRecord) -> Result<(StatusCode, 
         // confirmed later than that cannot be issued a ticket.
         ("paid", None) => refund(state, &o.id, Refusal::PaymentConfirmedTooLate {}).await,
         (status, _) => Err(AppError::refused(Refusal::OrderNotIssuable {
-            order: o.id.clone(),
+            order: o.id.to_string(),
             status: status.to_string(),
         })),
     }

@@ -5,6 +5,7 @@
 use crate::AppState;
 use crate::error::AppError;
 use raffle_core::entry::{Body, Entry};
+use raffle_core::ids::{DrawId, RaffleId, SaleId};
 use raffle_core::validation::ValidationNumber;
 use serde_json::{Value, json};
 use sqlx::Row;
@@ -43,7 +44,7 @@ pub fn receipt(
         "package_id": sale.package,
         "quantity": sale.quantity,
         "price": sale.price,
-        "sales_unit": match &sale.rsu { Some(rsu) => rsu.clone(), None => "online".to_string() },
+        "sales_unit": match &sale.rsu { Some(rsu) => rsu.to_string(), None => "online".to_string() },
         "issued_at": entry.time,
         "validation_number": vn.to_text(),
         "draws": c.draws.iter().map(|d| json!({ "id": d.id, "name": d.name, "draw_at": d.draw_at })).collect::<Vec<_>>(),
@@ -108,8 +109,8 @@ pub async fn proof_for_sale(state: &AppState, sale: &str) -> Result<(Entry, Proo
 pub async fn find_by_validation(
     state: &AppState,
     vn: &ValidationNumber,
-) -> Result<Option<(String, String)>, AppError> {
-    let raffles: Vec<String> = state
+) -> Result<Option<(RaffleId, SaleId)>, AppError> {
+    let raffles: Vec<RaffleId> = state
         .sequencer
         .ledger()
         .raffles()
@@ -132,13 +133,13 @@ pub async fn find_by_validation(
 /// draws it won, and its inclusion proof under the latest checkpoint.
 pub struct TicketStatus {
     pub status: &'static str,
-    pub raffle: String,
+    pub raffle: RaffleId,
     pub raffle_name: String,
-    pub sale: String,
+    pub sale: SaleId,
     pub first: u64,
     pub count: u64,
     /// (draw id, winning number, claimed).
-    pub wins: Vec<(String, u64, bool)>,
+    pub wins: Vec<(DrawId, u64, bool)>,
     pub proof: ProofFile,
 }
 
@@ -164,7 +165,7 @@ pub async fn ticket_status(
     let record = r
         .sale(&sale)
         .ok_or_else(|| AppError::not_found("no such sale"))?;
-    let mut wins: Vec<(String, u64, bool)> = r
+    let mut wins: Vec<(DrawId, u64, bool)> = r
         .draws
         .iter()
         .filter_map(|(id, d)| {

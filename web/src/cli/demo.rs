@@ -3,15 +3,16 @@
 
 use crate::AppState;
 use raffle_core::entry::*;
+use raffle_core::ids::{RaffleId, StaffId};
 use raffle_core::store::sequencer::Change;
 use raffle_core::{Currency, Money, Role, Timestamp};
 
 /// Creates and opens the demo raffle unless a raffle exists; returns its id.
-pub async fn ensure_demo_raffle(state: &AppState) -> Result<String, String> {
+pub async fn ensure_demo_raffle(state: &AppState) -> Result<RaffleId, String> {
     if let Some(r) = state.sequencer.ledger().raffles().next() {
         return Ok(r.id.clone());
     }
-    let staff = raffle_core::ids::new_staff_id().map_err(|e| e.to_string())?;
+    let staff = StaffId::new_random().map_err(|e| e.to_string())?;
     let now = Timestamp::now().as_micros();
     let day = 86_400_000_000i64;
     let at = |offset: i64| Timestamp::from_micros(now - now % 1_000_000 + offset);
@@ -32,7 +33,7 @@ pub async fn ensure_demo_raffle(state: &AppState) -> Result<String, String> {
     config.draws[1].cutoff = at(30 * day);
     config.draws[1].draw_at = at(30 * day + 3_600_000_000);
     config.early_bird = EarlyBirdDeduction::FromProceeds;
-    let raffle = raffle_core::ids::new_uuid();
+    let raffle = RaffleId::new_random();
     let submit = |c| state.sequencer.submit(c);
     submit(Change::CreateRaffle {
         raffle: raffle.clone(),

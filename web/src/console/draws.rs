@@ -31,8 +31,8 @@ pub async fn reconciliation(
 fn reconciliation_page(
     state: &AppState,
     c: &Console,
-    id: &str,
-    draw: &str,
+    id: &RaffleId,
+    draw: &DrawId,
     status: StatusCode,
     problem: Option<Markup>,
     d: &Done,

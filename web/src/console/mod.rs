@@ -1007,7 +1007,7 @@ impl Console {
             staff: Staff {
                 user: raffle_core::store::people::User {
                     id: raffle_core::ids::new_uuid(),
-                    staff_id: "staff".into(),
+                    staff_id: "s_0000000000000001".parse().unwrap(),
                     username: "mia".into(),
                     password_hash: String::new(),
                     totp_secret: String::new(),

@@ -154,7 +154,9 @@ fn config_from(f: &Fields) -> Result<RaffleConfig, Invalid> {
             continue;
         }
         packages.push(Package {
-            id: required(&p("id"), "console.f.package.id")?,
+            id: required(&p("id"), "console.f.package.id")?
+                .parse()
+                .map_err(|_| invalid("console.f.package.id", "console.form.slug"))?,
             tickets: number(&p("tickets"), "console.f.package.tickets")?
                 .try_into()
                 .map_err(|_| invalid("console.f.package.tickets", "console.form.number"))?,
@@ -193,7 +195,9 @@ fn config_from(f: &Fields) -> Result<RaffleConfig, Invalid> {
             }
         };
         draws.push(DrawConfig {
-            id: required(&d("id"), "console.f.draw.id")?,
+            id: required(&d("id"), "console.f.draw.id")?
+                .parse()
+                .map_err(|_| invalid("console.f.draw.id", "console.form.slug"))?,
             name: required(&d("name"), "console.f.draw.name")?,
             cutoff: time(&d("cutoff"), "console.f.draw.cutoff")?,
             draw_at: time(&d("at"), "console.f.draw.at")?,

@@ -14,6 +14,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, html};
 use raffle_core::entry::VoidReason;
+use raffle_core::ids::{DrawId, RaffleId, SaleId};
 use raffle_core::validation::ValidationNumber;
 
 const REASONS: &[(&str, VoidReason, &str)] = &[
@@ -89,7 +90,7 @@ pub struct VoidForm {
 
 /// The raffle and sale a ticket names: its validation number (the bearer
 /// presents the ticket) or its sale id (from the receipt).
-async fn find_sale(state: &AppState, ticket: &str) -> Result<(String, String), AppError> {
+async fn find_sale(state: &AppState, ticket: &str) -> Result<(RaffleId, SaleId), AppError> {
     if let Ok(vn) = ValidationNumber::parse(ticket) {
         return crate::app::receipt::find_by_validation(state, &vn)
             .await?
@@ -98,8 +99,7 @@ async fn find_sale(state: &AppState, ticket: &str) -> Result<(String, String), A
     let ledger = state.sequencer.ledger();
     ledger
         .raffles()
-        .find(|r| r.sale(ticket).is_some())
-        .map(|r| (r.id.clone(), ticket.to_string()))
+        .find_map(|r| r.sale(ticket).map(|s| (r.id.clone(), s.id.clone())))
         .ok_or_else(|| AppError::not_found("no sale has this id or validation number"))
 }
 
@@ -154,7 +154,11 @@ fn describe(
     // lock itself, and a second read lock on this thread can deadlock
     // behind a waiting writer (the sequencer).
     let figures = (kind == "reconciliation")
-        .then(|| operations::reconciliation(state, &text("raffle"), &text("draw")).ok())
+        .then(|| {
+            let raffle = RaffleId::parse(&text("raffle")).ok()?;
+            let draw = DrawId::parse(&text("draw")).ok()?;
+            operations::reconciliation(state, &raffle, &draw).ok()
+        })
         .flatten();
     let ledger = state.sequencer.ledger();
     let r = ledger.raffle(&text("raffle"));
