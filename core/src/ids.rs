@@ -258,6 +258,22 @@ id_type!(
     RsuId, "rsu id", check_slug, "^[a-z0-9][a-z0-9-]{0,31}$"
 );
 
+id_type!(
+    /// A request waiting for a second person (never in the log): a lower-case hyphenated UUID.
+    ApprovalId, "approval id", check_uuid, "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+);
+id_type!(
+    /// A staff user's console or API session (never its token): a lower-case hyphenated UUID.
+    SessionId, "session id", check_uuid, "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+);
+
+impl ApprovalId {
+    /// A fresh approval id (a random UUID).
+    pub fn new_random() -> ApprovalId {
+        ApprovalId(new_uuid())
+    }
+}
+
 impl RaffleId {
     /// A fresh raffle id (a random UUID).
     pub fn new_random() -> RaffleId {

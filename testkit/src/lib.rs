@@ -8,6 +8,8 @@
 //! - [`sequencer`]: a sequencer of its own on a fresh database, with a
 //!   clock the test moves and a fault plan its durable steps obey;
 //! - [`raffles`]: raffle configurations in a window the test chooses;
+//! - [`programs`]: the workspace's programs, built and current, for the
+//!   end-to-end tests that run them as processes;
 //! - [`measure`]: CPU time from `/proc`, a `raffled serve` process and an
 //!   HTTP client for it, and the verification of the log it published.
 //!
@@ -17,5 +19,6 @@
 pub mod app;
 pub mod db;
 pub mod measure;
+pub mod programs;
 pub mod raffles;
 pub mod sequencer;

@@ -13,7 +13,7 @@ use web::app::auth::totp_now;
 /// A user made directly in the store (enrolled), signed in.
 async fn user(app: &App, name: &str, roles: &[&str]) -> (String, String, String) {
     let s = common::signed_in(app, name, roles).await;
-    (s.token, s.password, s.user.id)
+    (s.token, s.password, s.user.id.to_string())
 }
 
 async fn events_text(app: &App) -> String {

@@ -9,7 +9,7 @@
 //! confirm their authenticator.
 
 use super::{Store, uuid};
-use crate::ids::StaffId;
+use crate::ids::{StaffId, UserId};
 use crate::{Error, Refusal, Result, Role};
 use sqlx::Row;
 
@@ -24,7 +24,7 @@ pub const ENROL_HOURS: i32 = 72;
 /// A console user. `Debug` leaves out the password hash and the TOTP secret.
 #[derive(Clone)]
 pub struct User {
-    pub id: String,
+    pub id: UserId,
     pub staff_id: StaffId,
     pub username: String,
     pub password_hash: String,
@@ -59,7 +59,7 @@ impl std::fmt::Debug for User {
 /// A user as the administrator's user list shows them.
 #[derive(Clone, Debug)]
 pub struct UserSummary {
-    pub id: String,
+    pub id: UserId,
     pub staff_id: StaffId,
     pub username: String,
     pub roles: Vec<Role>,

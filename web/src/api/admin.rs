@@ -15,14 +15,14 @@ use crate::routes::roles::*;
 use crate::routes::{Access, Entry, Route, entry, find};
 use axum::Extension;
 use axum::Json;
-use axum::extract::{FromRequestParts, MatchedPath, Path, Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::MethodRouter;
 use raffle_core::Role;
 use raffle_core::entry::{RaffleConfig, RedrawReason, VoidReason};
-use raffle_core::ids::{DrawId, RaffleId, SaleId, UserId};
+use raffle_core::ids::{ApprovalId, DrawId, RaffleId, SaleId, SessionId, UserId};
 use raffle_core::store::sequencer::Sequenced;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -134,7 +134,7 @@ fn sequenced(s: &Sequenced) -> Value {
     json!({ "log_index": s.index.to_string(), "entry": serde_json::from_slice::<Value>(&s.bytes).unwrap_or_default() })
 }
 
-fn pending(approval_id: String) -> (StatusCode, Json<Value>) {
+fn pending(approval_id: ApprovalId) -> (StatusCode, Json<Value>) {
     (
         StatusCode::ACCEPTED,
         Json(json!({ "approval_id": approval_id, "status": "pending" })),
@@ -301,7 +301,7 @@ async fn own_sessions(
 async fn revoke_session(
     State(state): State<AppState>,
     Extension(staff): Extension<Staff>,
-    Path(id): Path<String>,
+    Ids(id): Ids<SessionId>,
 ) -> Result<StatusCode, AppError> {
     crate::app::people::revoke_session(&state, &staff, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -502,7 +502,7 @@ pub(crate) struct Decision {
 async fn decide_approval(
     State(state): State<AppState>,
     Extension(staff): Extension<Staff>,
-    Path(id): Path<String>,
+    Ids(id): Ids<ApprovalId>,
     Body(req): Body<Decision>,
 ) -> Result<Json<Value>, AppError> {
     let approve = match req.decision.as_str() {

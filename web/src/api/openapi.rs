@@ -44,7 +44,7 @@ fn describe_input(op: &mut Value, input: Input) {
 /// Each path parameter of `path` with the type [`super::Ids`] parses it
 /// as (the segment before it names what it is).
 fn path_params(generator: &mut schemars::SchemaGenerator, path: &str) -> Vec<Value> {
-    use raffle_core::ids::{DrawId, RaffleId, SaleId, UserId};
+    use raffle_core::ids::{ApprovalId, DrawId, RaffleId, SaleId, SessionId, UserId};
     let segments: Vec<&str> = path.split('/').collect();
     let mut params = Vec::new();
     for (i, seg) in segments.iter().enumerate() {
@@ -56,6 +56,8 @@ fn path_params(generator: &mut schemars::SchemaGenerator, path: &str) -> Vec<Val
             ("draw_id", _) => generator.subschema_for::<DrawId>().to_value(),
             ("id", "raffles") => generator.subschema_for::<RaffleId>().to_value(),
             ("id", "users") => generator.subschema_for::<UserId>().to_value(),
+            ("id", "sessions") => generator.subschema_for::<SessionId>().to_value(),
+            ("id", "approvals") => generator.subschema_for::<ApprovalId>().to_value(),
             ("id", "sales" | "orders") => generator.subschema_for::<SaleId>().to_value(),
             _ => json!({ "type": "string" }),
         };

@@ -94,7 +94,7 @@ fn new_account(username: &str, roles: &[Role]) -> Result<(User, String), AppErro
     let password = base64_url(&random_bytes::<18>()?);
     let secret = new_totp_secret()?;
     let user = User {
-        id: raffle_core::ids::new_uuid(),
+        id: raffle_core::ids::UserId::new_random(),
         staff_id: raffle_core::ids::StaffId::new_random()?,
         username: username.to_string(),
         password_hash: String::new(),

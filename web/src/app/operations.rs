@@ -11,7 +11,7 @@ use crate::app::auth::Staff;
 use crate::error::AppError;
 use axum::http::StatusCode;
 use raffle_core::entry::{Body, RaffleConfig, RedrawReason, VoidReason};
-use raffle_core::ids::{DrawId, RaffleId, SaleId};
+use raffle_core::ids::{ApprovalId, DrawId, RaffleId, SaleId};
 use raffle_core::store::sequencer::{Change, Sequenced};
 use raffle_core::validation::ValidationNumber;
 use raffle_core::{Money, Refusal};
@@ -222,7 +222,7 @@ pub async fn request_reconciliation(
     staff: &Staff,
     id: &RaffleId,
     draw: &DrawId,
-) -> Result<String, AppError> {
+) -> Result<ApprovalId, AppError> {
     {
         let ledger = state.sequencer.ledger();
         let r = ledger
@@ -254,7 +254,7 @@ pub async fn request_void(
     sale: &SaleId,
     reason: VoidReason,
     refund: bool,
-) -> Result<String, AppError> {
+) -> Result<ApprovalId, AppError> {
     {
         let ledger = state.sequencer.ledger();
         let r = ledger
@@ -283,8 +283,8 @@ pub(crate) async fn request_approval(
     staff: &Staff,
     kind: &str,
     payload: Value,
-) -> Result<String, AppError> {
-    let id = raffle_core::ids::new_uuid();
+) -> Result<ApprovalId, AppError> {
+    let id = ApprovalId::new_random();
     state
         .store
         .create_approval(&id, kind, &payload, &staff.user.id)
@@ -328,10 +328,9 @@ pub enum Decided {
 pub async fn decide_approval(
     state: &AppState,
     staff: &Staff,
-    id: &str,
+    id: &ApprovalId,
     approve: bool,
 ) -> Result<Decided, AppError> {
-    raffle_core::ids::check_uuid("approval id", id)?;
     let status = if approve { "approved" } else { "rejected" };
     let (kind, requester, current, payload) = state
         .store
@@ -596,7 +595,7 @@ pub async fn request_redraw(
     id: &RaffleId,
     draw: &DrawId,
     reason: RedrawReason,
-) -> Result<String, AppError> {
+) -> Result<ApprovalId, AppError> {
     {
         let ledger = state.sequencer.ledger();
         let r = ledger
@@ -717,7 +716,7 @@ pub async fn request_supervised_claim(
     validation_number: &str,
     identity: Identity,
     paperwork_completed: bool,
-) -> Result<String, AppError> {
+) -> Result<ApprovalId, AppError> {
     for (what, text) in [("name", &identity.name), ("document", &identity.document)] {
         let t = text.trim();
         if t.is_empty() || t.chars().count() > 200 || t.chars().any(char::is_control) {

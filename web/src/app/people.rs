@@ -27,6 +27,7 @@ use crate::app::auth::{
 use crate::app::operations::{Decided, request_approval};
 use crate::error::AppError;
 use axum::http::StatusCode;
+use raffle_core::ids::{ApprovalId, SessionId, UserId};
 use raffle_core::store::people::{ENROL_HOURS, User};
 use raffle_core::{Refusal, Role};
 use serde_json::{Value, json};
@@ -35,7 +36,7 @@ use serde_json::{Value, json};
 /// told), or waiting for a second administrator.
 pub enum Outcome {
     Done(Value),
-    Pending(String),
+    Pending(ApprovalId),
 }
 
 const CREATE: &str = "user_create";
@@ -62,8 +63,7 @@ async fn event(state: &AppState, kind: &str, detail: Value, by: &str) -> Result<
     Ok(())
 }
 
-async fn target(state: &AppState, user_id: &str) -> Result<User, AppError> {
-    raffle_core::ids::check_uuid("user id", user_id)?;
+async fn target(state: &AppState, user_id: &UserId) -> Result<User, AppError> {
     state
         .store
         .user_by_id(user_id)
@@ -134,7 +134,7 @@ async fn create_now(
 pub async fn set_roles(
     state: &AppState,
     staff: &Staff,
-    user_id: &str,
+    user_id: &UserId,
     roles: &[Role],
 ) -> Result<Outcome, AppError> {
     check_roles(roles)?;
@@ -153,7 +153,7 @@ pub async fn set_roles(
 async fn set_roles_now(
     state: &AppState,
     by: &str,
-    user_id: &str,
+    user_id: &UserId,
     roles: &[Role],
 ) -> Result<Value, AppError> {
     let old = state
@@ -176,7 +176,7 @@ async fn set_roles_now(
 pub async fn reset_credentials(
     state: &AppState,
     staff: &Staff,
-    user_id: &str,
+    user_id: &UserId,
 ) -> Result<Outcome, AppError> {
     let user = target(state, user_id).await?;
     if needs_second_administrator(state).await? {
@@ -190,7 +190,7 @@ pub async fn reset_credentials(
     ))
 }
 
-async fn reset_now(state: &AppState, by: &str, user_id: &str) -> Result<Value, AppError> {
+async fn reset_now(state: &AppState, by: &str, user_id: &UserId) -> Result<Value, AppError> {
     let user = target(state, user_id).await?;
     let (_, code) = crate::app::auth::new_enrolment(&user.username, &user.roles)?;
     let code_hash = hash_password_blocking(state, &code).await?;
@@ -210,7 +210,11 @@ async fn reset_now(state: &AppState, by: &str, user_id: &str) -> Result<Value, A
 /// administrator while there are two. Disabling the other administrator
 /// would otherwise bring the count to one and lift the second-administrator
 /// rule for everything that follows.
-pub async fn disable(state: &AppState, staff: &Staff, user_id: &str) -> Result<Outcome, AppError> {
+pub async fn disable(
+    state: &AppState,
+    staff: &Staff,
+    user_id: &UserId,
+) -> Result<Outcome, AppError> {
     let user = target(state, user_id).await?;
     let administrator = user.roles.contains(&Role::Administrator);
     if administrator && needs_second_administrator(state).await? {
@@ -224,7 +228,7 @@ pub async fn disable(state: &AppState, staff: &Staff, user_id: &str) -> Result<O
     ))
 }
 
-async fn disable_now(state: &AppState, by: &str, user_id: &str) -> Result<Value, AppError> {
+async fn disable_now(state: &AppState, by: &str, user_id: &UserId) -> Result<Value, AppError> {
     if !state.store.set_disabled(user_id, true).await? {
         return Err(AppError::not_found("no such user"));
     }
@@ -234,7 +238,11 @@ async fn disable_now(state: &AppState, by: &str, user_id: &str) -> Result<Value,
 
 /// Enables a disabled user again (it restores access: a second
 /// administrator approves once there are two).
-pub async fn enable(state: &AppState, staff: &Staff, user_id: &str) -> Result<Outcome, AppError> {
+pub async fn enable(
+    state: &AppState,
+    staff: &Staff,
+    user_id: &UserId,
+) -> Result<Outcome, AppError> {
     let user = target(state, user_id).await?;
     if needs_second_administrator(state).await? {
         let payload = json!({ "user": user_id, "username": user.username });
@@ -247,7 +255,7 @@ pub async fn enable(state: &AppState, staff: &Staff, user_id: &str) -> Result<Ou
     ))
 }
 
-async fn enable_now(state: &AppState, by: &str, user_id: &str) -> Result<Value, AppError> {
+async fn enable_now(state: &AppState, by: &str, user_id: &UserId) -> Result<Value, AppError> {
     state.store.set_disabled(user_id, false).await?;
     event(state, "user_enabled", json!({ "user": user_id }), by).await?;
     Ok(json!({ "user_id": user_id, "disabled": false }))
@@ -264,6 +272,8 @@ pub(crate) async fn apply(
 ) -> Result<Decided, AppError> {
     let by = &staff.user.staff_id;
     let text = |k: &str| payload[k].as_str().unwrap_or_default().to_string();
+    // The user a request names, parsed again as everything read back is.
+    let user = || -> Result<UserId, AppError> { Ok(UserId::parse(&text("user"))?) };
     // A request's roles that do not read fail it, as any refusal does.
     let roles = || -> Result<Vec<Role>, AppError> {
         serde_json::from_value(payload["roles"].clone()).map_err(|e| {
@@ -279,12 +289,24 @@ pub(crate) async fn apply(
             Err(e) => Err(e),
         },
         ROLES => match roles() {
-            Ok(roles) => set_roles_now(state, by, &text("user"), &roles).await,
+            Ok(roles) => match user() {
+                Ok(user) => set_roles_now(state, by, &user, &roles).await,
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         },
-        RESET => reset_now(state, by, &text("user")).await,
-        DISABLE => disable_now(state, by, &text("user")).await,
-        _ => enable_now(state, by, &text("user")).await,
+        RESET => match user() {
+            Ok(user) => reset_now(state, by, &user).await,
+            Err(e) => Err(e),
+        },
+        DISABLE => match user() {
+            Ok(user) => disable_now(state, by, &user).await,
+            Err(e) => Err(e),
+        },
+        _ => match user() {
+            Ok(user) => enable_now(state, by, &user).await,
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(v) => {
@@ -302,8 +324,12 @@ pub(crate) async fn apply(
 }
 
 /// The sessions of a user: their own, or anyone's for administrators.
-pub async fn sessions(state: &AppState, staff: &Staff, user_id: &str) -> Result<Value, AppError> {
-    if user_id != staff.user.id {
+pub async fn sessions(
+    state: &AppState,
+    staff: &Staff,
+    user_id: &UserId,
+) -> Result<Value, AppError> {
+    if *user_id != staff.user.id {
         staff.require(&[Role::Administrator])?;
     }
     let current = state.store.session_id(&staff.token_sha256).await?;
@@ -323,9 +349,8 @@ pub async fn sessions(state: &AppState, staff: &Staff, user_id: &str) -> Result<
 pub async fn revoke_session(
     state: &AppState,
     staff: &Staff,
-    session_id: &str,
+    session_id: &SessionId,
 ) -> Result<(), AppError> {
-    raffle_core::ids::check_uuid("session id", session_id)?;
     let owner = state.store.session_owner(session_id).await?;
     let may = match &owner {
         Some(o) => *o == staff.user.id || staff.user.roles.contains(&Role::Administrator),
@@ -348,7 +373,7 @@ pub async fn revoke_session(
 pub async fn revoke_sessions_of(
     state: &AppState,
     staff: &Staff,
-    user_id: &str,
+    user_id: &UserId,
 ) -> Result<Value, AppError> {
     target(state, user_id).await?;
     let n = state.store.revoke_sessions_of(user_id).await?;

@@ -2,14 +2,15 @@
 //! current one proves it is them; every other session ends), and see and
 //! end one's sessions (GLI-31 5.2.2).
 
-use super::{Console, Done, done};
+use super::{Console, Done, PageIds, done};
 use crate::AppState;
 use crate::app::people;
 use axum::Extension;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, html};
+use raffle_core::ids::SessionId;
 
 async fn page(
     state: &AppState,
@@ -109,7 +110,7 @@ pub async fn change_password(
 pub async fn end_session(
     State(state): State<AppState>,
     Extension(c): Extension<Console>,
-    Path(id): Path<String>,
+    PageIds(id): PageIds<SessionId>,
 ) -> Response {
     match people::revoke_session(&state, &c.staff, &id).await {
         Ok(()) => done(c.lang, "/console/account", "session_ended"),

@@ -1006,7 +1006,7 @@ impl Console {
         Console {
             staff: Staff {
                 user: raffle_core::store::people::User {
-                    id: raffle_core::ids::new_uuid(),
+                    id: raffle_core::ids::UserId::new_random(),
                     staff_id: "s_0000000000000001".parse().unwrap(),
                     username: "mia".into(),
                     password_hash: String::new(),

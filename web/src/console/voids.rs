@@ -3,18 +3,18 @@
 //! list; a different user of a role the raffle names as approvers approves
 //! or rejects it, as they do reconciliation acknowledgements and redraws.
 
-use super::{Console, Done, done};
+use super::{Console, Done, PageIds, done};
 use crate::AppState;
 use crate::app::operations::{self, Decided};
 use crate::error::AppError;
 use crate::i18n::Lang;
 use axum::Extension;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, html};
 use raffle_core::entry::VoidReason;
-use raffle_core::ids::{DrawId, RaffleId, SaleId};
+use raffle_core::ids::{ApprovalId, DrawId, RaffleId, SaleId};
 use raffle_core::validation::ValidationNumber;
 
 const REASONS: &[(&str, VoidReason, &str)] = &[
@@ -292,7 +292,7 @@ pub struct DecisionForm {
 pub async fn decide(
     State(state): State<AppState>,
     Extension(c): Extension<Console>,
-    Path(id): Path<String>,
+    PageIds(id): PageIds<ApprovalId>,
     Form(f): Form<DecisionForm>,
 ) -> Response {
     let none = Done { done: None };

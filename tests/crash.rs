@@ -40,7 +40,7 @@ struct Server {
 
 impl Server {
     async fn spawn(&self) -> tokio::process::Child {
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_raffled"))
+        let child = tokio::process::Command::new(testkit::programs::program("raffled"))
             .arg("demo")
             .env("DATABASE_URL", &self.url)
             .env("RAFFLE_LISTEN", &self.addr)

@@ -39,7 +39,7 @@ fn start_witness(
     log_vkey: &str,
     listen: &str,
 ) -> WitnessProcess {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_raffle-audit"))
+    let mut child = Command::new(testkit::programs::program("raffle-audit"))
         .args([
             "witness",
             "--key",

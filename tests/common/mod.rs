@@ -282,7 +282,7 @@ pub fn copy_dir(from: &Path, to: &Path) {
 /// Runs `raffle-audit` with `args` (and `stdin`); returns the output.
 pub fn audit(args: &[&str], stdin: &str) -> Output {
     use std::io::Write as _;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_raffle-audit"))
+    let mut child = Command::new(testkit::programs::program("raffle-audit"))
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -12,7 +12,7 @@ use transparency::store::TileHashSource;
 use transparency::{Checkpoint, Note};
 
 async fn spawn(addr: &str, url: &str, data: &std::path::Path) -> tokio::process::Child {
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_raffled"))
+    let child = tokio::process::Command::new(testkit::programs::program("raffled"))
         .arg("demo")
         .env("DATABASE_URL", url)
         .env("RAFFLE_LISTEN", addr)

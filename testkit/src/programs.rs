@@ -1,0 +1,59 @@
+//! The workspace's programs (`raffled`, `raffle-audit`), for the end-to-end
+//! tests in the top-level `tests/` that run them as processes together.
+//!
+//! Cargo hands a test the path of its own package's binaries only
+//! (`CARGO_BIN_EXE_*`), so [`program`] finds the others beside the test
+//! executable (`<target>/<profile>/deps/…` → `<target>/<profile>/…`).
+//! Before the first use in a test process it asks cargo to bring the
+//! workspace's test build up to date (`cargo build --workspace --tests`):
+//! the same features as the test run itself (dev-dependencies included),
+//! so it is a no-op after `cargo nextest run` and never leaves a stale
+//! binary to test, nor rebuilds one with other features.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+/// The path of workspace program `name`, built and current.
+pub fn program(name: &str) -> PathBuf {
+    let dir = profile_dir();
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| build(&dir));
+    let path = dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing after the build: is {name} a program of this workspace?",
+        path.display()
+    );
+    path
+}
+
+/// `<target>/<profile>`: the directory above the test executable's `deps/`.
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test executable's path");
+    let deps = exe.parent().expect("the deps directory");
+    deps.parent().expect("the profile directory").to_path_buf()
+}
+
+fn build(profile_dir: &std::path::Path) {
+    let target = profile_dir.parent().expect("the target directory");
+    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") | None => "dev",
+        Some(other) => other,
+    };
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .args([
+            "build",
+            "--quiet",
+            "--workspace",
+            "--tests",
+            "--profile",
+            profile,
+        ])
+        .arg("--target-dir")
+        .arg(target)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("running cargo build");
+    assert!(status.success(), "cargo build --workspace --tests failed");
+}
