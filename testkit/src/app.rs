@@ -91,6 +91,18 @@ pub async fn app_with(change: impl FnOnce(&mut web::config::Config)) -> Result<A
     })
 }
 
+/// The application with its publication store and commit obeying `plan`.
+pub async fn app_with_faults(plan: std::sync::Arc<publications::faults::Plan>) -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, db) = fresh_database();
+    let config = web::config::Config::for_tests(url, dir.path().to_path_buf(), &["test"]);
+    App {
+        state: web::start_with(config, Some(plan)).await.unwrap(),
+        db,
+        _dir: dir,
+    }
+}
+
 pub async fn app() -> App {
     app_with_witnesses(vec![]).await
 }

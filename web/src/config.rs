@@ -19,6 +19,12 @@ pub struct Config {
     /// Address to listen on.
     #[arg(long, env = "RAFFLE_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Address for the metrics (Prometheus text format, `GET /metrics`); off unless set.
+    #[arg(long, env = "RAFFLE_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Log lines as `json` or `human` (default: json under serve, human under demo).
+    #[arg(long, env = "RAFFLE_LOG_FORMAT", value_enum)]
+    pub log_format: Option<crate::ops::logging::LogFormat>,
     /// Holds the signing key (`log.key`, mode 0600) and the publication directory (`publications/`).
     #[arg(long, env = "RAFFLE_DATA_DIR", default_value = "./var")]
     pub data_dir: PathBuf,
@@ -143,6 +149,8 @@ impl Config {
         Config {
             database_url,
             listen: "127.0.0.1:8080".parse().expect("an address"),
+            metrics_listen: None,
+            log_format: None,
             data_dir,
             log_origin: None,
             witness_keys: Vec::new(),

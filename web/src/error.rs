@@ -46,6 +46,10 @@ impl AppError {
     /// their own language).
     pub fn body(&self) -> serde_json::Value {
         let mut body = serde_json::json!({ "error": self.message, "code": self.code() });
+        // The request's id, for the buyer to quote (crate::ops::request_id).
+        if let Some(id) = crate::ops::request_id::current() {
+            body["request_id"] = serde_json::Value::String(id);
+        }
         if let Some(r) = &self.refusal {
             body["params"] = refusal_params(r);
         }
@@ -95,7 +99,7 @@ impl From<Error> for AppError {
         match e {
             Error::Refused(r) => AppError::refused(r),
             Error::Storage(detail) => {
-                eprintln!("raffled: storage error: {detail}");
+                tracing::error!(error = %detail, "storage error");
                 AppError::new(
                     status,
                     "the system cannot take this change now; nothing was charged twice: retry with the same Idempotency-Key",

@@ -17,6 +17,7 @@ pub mod console;
 pub mod edge;
 pub mod error;
 pub mod i18n;
+pub mod ops;
 pub mod routes;
 pub mod site;
 
@@ -43,11 +44,24 @@ pub struct AppState {
     pub argon2: Arc<tokio::sync::Semaphore>,
     /// The server's own secret, from the data directory (never logged).
     pub secret: Arc<[u8; 32]>,
+    /// The series `raffled` exposes on its metrics address.
+    pub metrics: Arc<ops::metrics::Metrics>,
+    /// When this process started.
+    pub started: raffle_core::Timestamp,
 }
 
 /// Opens the database, the key and the publications, recovers the log and
 /// starts the sequencer; logs `software.started` (GLI-31 5.8.1).
 pub async fn start(config: Config) -> Result<AppState, String> {
+    start_with(config, None).await
+}
+
+/// [`start`], with the publication store's calls and the sequencer's
+/// commit obeying a fault plan (tests).
+pub async fn start_with(
+    config: Config,
+    faults: Option<Arc<publications::faults::Plan>>,
+) -> Result<AppState, String> {
     let payments =
         payments::Providers::from_config(&config.payment_providers, config.allow_test_payments)?;
     let origin = config.origin();
@@ -57,9 +71,13 @@ pub async fn start(config: Config) -> Result<AppState, String> {
     let store = Store::connect(&config.database_url)
         .await
         .map_err(|e| e.to_string())?;
-    let publications: Arc<dyn publications::PublicationStore> = Arc::new(
+    let dir: Arc<dyn publications::PublicationStore> = Arc::new(
         publications::DirStore::open(config.publications_dir(), true).map_err(|e| e.to_string())?,
     );
+    let publications: Arc<dyn publications::PublicationStore> = match &faults {
+        Some(plan) => Arc::new(publications::faults::Faulty::new(dir, plan.clone())),
+        None => dir,
+    };
     let witnesses = witness::from_config(&config)?;
     let sequencer = Sequencer::start(
         store.clone(),
@@ -69,7 +87,7 @@ pub async fn start(config: Config) -> Result<AppState, String> {
             publications,
             witnesses: witness::cosigners(&witnesses),
             clock: Arc::new(raffle_core::clock::SystemClock),
-            faults: None,
+            faults,
         },
     )
     .await
@@ -99,6 +117,8 @@ pub async fn start(config: Config) -> Result<AppState, String> {
         edge: Arc::new(edge::Edge::new(&config)),
         argon2: Arc::new(tokio::sync::Semaphore::new(ARGON2_AT_ONCE)),
         secret: Arc::new(secret),
+        metrics: Arc::new(ops::metrics::Metrics::new()),
+        started: raffle_core::Timestamp::now(),
     };
     state
         .store
@@ -133,19 +153,19 @@ pub async fn start(config: Config) -> Result<AppState, String> {
         .await
         .map_err(|e| format!("resuming unfinished orders: {}", e.message))?;
     if resumed > 0 {
-        println!("raffled: resumed {resumed} unfinished orders");
+        tracing::info!(resumed, "resumed unfinished orders");
     }
     let background = state.clone();
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(EVENTS_DIGEST_INTERVAL).await;
             if let Err(e) = digest_events(&background).await {
-                eprintln!("raffled: events.digest: {e}");
+                tracing::error!(error = %e, "anchoring significant events (events.digest)");
             }
             background.edge.forget_idle();
             // Stored responses hold validation numbers: kept 24 hours at most.
             if let Err(e) = background.store.purge_idempotency().await {
-                eprintln!("raffled: purging idempotent responses: {e}");
+                tracing::error!(error = %e, "purging idempotent responses");
             }
         }
     });
@@ -163,6 +183,7 @@ pub fn router(state: AppState) -> axum::Router {
         .merge(api::router(&state))
         .merge(site::router(state.clone()))
         .merge(console::router(state.clone()))
+        .merge(ops::table().router(|_| panic!("the operations routes are public")))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             site::scope,
@@ -179,6 +200,11 @@ pub fn router(state: AppState) -> axum::Router {
             state.clone(),
             edge::edge,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            ops::metrics::layer,
+        ))
+        .layer(axum::middleware::from_fn(ops::request_id::layer))
         .nest_service(
             "/log",
             tower::ServiceBuilder::new()

@@ -111,8 +111,26 @@ async fn main() {
 }
 
 async fn run(config: Config, demo: bool) -> Result<(), String> {
+    use web::ops::logging::{LogFormat, init};
+    init(config.log_format.unwrap_or(if demo {
+        LogFormat::Human
+    } else {
+        LogFormat::Json
+    }));
     let listen = config.listen;
     let state = web::start(config).await?;
+    if let Some(addr) = state.config.metrics_listen {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("listening for metrics on {addr}: {e}"))?;
+        println!("metrics:    http://{addr}/metrics");
+        let app = web::ops::metrics::router(state.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "the metrics listener stopped");
+            }
+        });
+    }
     println!(
         "raffled {} listening on {}://{listen}",
         env!("CARGO_PKG_VERSION"),

@@ -158,6 +158,46 @@ impl Table {
     }
 }
 
+/// The route template (`/api/v1/raffles/{id}`) a request's path matches
+/// in any surface's table, for metrics labels: `/log/*` for the published
+/// log, `unmatched` for anything else (so a visitor's paths make no series).
+pub fn template(method: &Method, path: &str) -> String {
+    use std::sync::OnceLock;
+    static ALL: OnceLock<Vec<Route>> = OnceLock::new();
+    let all = ALL.get_or_init(|| {
+        let mut all = crate::api::routes().to_vec();
+        all.extend(crate::console::routes().iter().cloned());
+        all.extend(crate::site::table().routes());
+        all.extend(crate::ops::table().routes());
+        all
+    });
+    let method = if method == Method::HEAD {
+        &Method::GET
+    } else {
+        method
+    };
+    let segments: Vec<&str> = path.split('/').collect();
+    let matches = |template: &str| {
+        let t: Vec<&str> = template.split('/').collect();
+        t.len() == segments.len()
+            && t.iter()
+                .zip(&segments)
+                .all(|(t, s)| t == s || (t.starts_with('{') && t.ends_with('}')))
+    };
+    // A literal segment beats a parameter: `/api/v1/claims/supervised`
+    // before `/api/v1/claims/{id}`.
+    let mut found: Vec<&Route> = all
+        .iter()
+        .filter(|r| r.method == method && matches(r.path))
+        .collect();
+    found.sort_by_key(|r| r.path.matches('{').count());
+    match found.first() {
+        Some(r) => r.path.to_string(),
+        None if path.starts_with("/log/") => "/log/*".to_string(),
+        None => "unmatched".to_string(),
+    }
+}
+
 /// The route of `routes` that `method` and the matched path pattern name
 /// (HEAD is answered by the GET route, and so checked as it).
 pub fn find<'a>(routes: &'a [Route], method: &Method, matched: &str) -> Option<&'a Route> {

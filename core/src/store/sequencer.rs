@@ -31,6 +31,7 @@
 //!
 //! One sequencer per database: it holds a PostgreSQL advisory lock.
 
+use super::health::{BatchStats, Health, HealthSnapshot};
 use super::witnessing::{Cosigner, Witnessing};
 use super::{Store, project, project_batch};
 use crate::clock::Clock;
@@ -203,6 +204,7 @@ pub struct Sequencer {
     tx: mpsc::Sender<(Change, Reply)>,
     ledger: Arc<RwLock<Ledger>>,
     latest: Arc<RwLock<Option<Note>>>,
+    health: Arc<Health>,
 }
 
 /// The sequencer's durable-state view, rebuilt by [`recover`].
@@ -244,7 +246,8 @@ impl Sequencer {
         let latest = Arc::new(RwLock::new(None));
         let config = Arc::new(config);
         let state = recover(&store, &config, &ledger, &latest).await?;
-        let (tx, rx) = mpsc::channel(65_536);
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let health = Arc::new(Health::default());
         let task = Task {
             store,
             config,
@@ -252,10 +255,16 @@ impl Sequencer {
             latest: latest.clone(),
             state: Some(state),
             witnessing: Witnessing::default(),
+            health: health.clone(),
             _lock: lock_conn,
         };
         tokio::spawn(task.run(rx));
-        Ok(Sequencer { tx, ledger, latest })
+        Ok(Sequencer {
+            tx,
+            ledger,
+            latest,
+            health,
+        })
     }
 
     /// Submits a change and waits until it is sequenced (or refused).
@@ -278,7 +287,23 @@ impl Sequencer {
     pub fn latest_checkpoint(&self) -> Option<Note> {
         self.latest.read().expect("checkpoint lock").clone()
     }
+
+    /// Its batches and failures so far, and the changes waiting.
+    pub fn health(&self) -> HealthSnapshot {
+        let mut h = self.health.snapshot();
+        h.queue_depth = self.tx.max_capacity() - self.tx.capacity();
+        h
+    }
+
+    /// Whether the sequencer's task is still running (it holds the
+    /// single-writer lock while it does).
+    pub fn running(&self) -> bool {
+        !self.tx.is_closed()
+    }
 }
+
+/// Changes that may wait for the sequencer; a submission beyond waits for room.
+pub const QUEUE: usize = 65_536;
 
 struct Task {
     store: Store,
@@ -288,6 +313,7 @@ struct Task {
     /// `None` while recovering from a failed batch.
     state: Option<State>,
     witnessing: Witnessing,
+    health: Arc<Health>,
     _lock: sqlx::PgConnection,
 }
 
@@ -327,6 +353,8 @@ impl Task {
                 match recover(&self.store, &self.config, &self.ledger, &self.latest).await {
                     Ok(state) => self.state = Some(state),
                     Err(e) => {
+                        tracing::error!(error = %e, "recovering the sequencer failed");
+                        self.health.failed(Timestamp::now(), &e.to_string());
                         for (_, reply) in batch {
                             let _ = reply.send(Err(Error::Unavailable(format!("recovering: {e}"))));
                         }
@@ -336,7 +364,8 @@ impl Task {
                 }
             }
             if let Err(e) = self.sequence(batch).await {
-                eprintln!("raffled: sequencing failed, recovering: {e}");
+                tracing::error!(error = %e, "sequencing failed, recovering");
+                self.health.failed(Timestamp::now(), &e.to_string());
                 // The in-memory ledger may hold the failed batch: rebuild it
                 // from durable state now, not at the next batch.
                 self.state = recover(&self.store, &self.config, &self.ledger, &self.latest)
@@ -365,6 +394,8 @@ impl Task {
         let mut taken = match self.store.sold_validations(&proposed).await {
             Ok(taken) => taken,
             Err(e) => {
+                tracing::error!(error = %e, "reading sold validation numbers failed");
+                self.health.failed(Timestamp::now(), &e.to_string());
                 for (_, reply) in batch {
                     let _ = reply.send(Err(Error::Unavailable(format!("not sequenced: {e}"))));
                 }
@@ -565,7 +596,10 @@ impl Task {
                 size,
                 critical,
             )
-            .await?;
+            .await;
+        self.health
+            .witnesses(self.witnessing.cosigned, self.witnessing.failed);
+        let note = note?;
         sqlx::query("INSERT INTO checkpoints (size, root, note) VALUES ($1, $2, $3)")
             .bind(size as i64)
             .bind(&root.0[..])
@@ -607,14 +641,38 @@ impl Task {
             }
         }
         let committed = started.elapsed();
+        self.health.batch(BatchStats {
+            entries: accepted.len(),
+            database: projected,
+            published,
+            committed,
+            log_size: size,
+            at: Timestamp::now(),
+        });
         // A slow batch holds every buyer in it: say where the time went.
+        let (entries, database_ms, published_ms, committed_ms) = (
+            accepted.len(),
+            projected.as_millis() as u64,
+            published.as_millis() as u64,
+            committed.as_millis() as u64,
+        );
         if committed > SLOW_BATCH {
-            eprintln!(
-                "raffled: slow batch of {} entries: database {} ms, tiles and checkpoint published at {} ms, committed at {} ms",
-                accepted.len(),
-                projected.as_millis(),
-                published.as_millis(),
-                committed.as_millis()
+            tracing::warn!(
+                entries,
+                database_ms,
+                published_ms,
+                committed_ms,
+                log_size = size,
+                "slow batch"
+            );
+        } else {
+            tracing::debug!(
+                entries,
+                database_ms,
+                published_ms,
+                committed_ms,
+                log_size = size,
+                "batch"
             );
         }
         Ok((note, size))
@@ -929,8 +987,10 @@ async fn recover(
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        eprintln!(
-            "raffled: rolled the database forward from the published log: entries {db_size}..{published_size}"
+        tracing::warn!(
+            from = db_size,
+            to = published_size,
+            "rolled the database forward from the published log"
         );
     }
     let appender = Appender::open(storage, published_size)

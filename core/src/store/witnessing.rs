@@ -52,6 +52,9 @@ pub struct Witnessing {
     critical_wait: Duration,
     ordinary_wait: Duration,
     backoff: Duration,
+    /// Offers a witness cosigned, and offers that failed, since start.
+    pub cosigned: u64,
+    pub failed: u64,
 }
 
 impl Default for Witnessing {
@@ -69,6 +72,8 @@ impl Witnessing {
             critical_wait: critical,
             ordinary_wait: ordinary,
             backoff,
+            cosigned: 0,
+            failed: 0,
         }
     }
 
@@ -108,16 +113,22 @@ impl Witnessing {
                         .map_err(|e| Error::Storage(format!("witness {name}: {e}")))?;
                     self.sizes.insert(name.clone(), size);
                     self.skipped_until.remove(&name);
+                    self.cosigned += 1;
                 }
                 Err(why) if critical => {
+                    self.failed += 1;
                     return Err(Error::Unavailable(format!(
                         "witness {name} did not cosign the checkpoint of size {size}, which closes a raffle or freezes or performs a draw: {why}"
                     )));
                 }
                 Err(why) => {
-                    eprintln!(
-                        "raffled: witness {name} did not cosign the checkpoint of size {size} ({why}); ordinary checkpoints are published without its cosignature for {} s",
-                        self.backoff.as_secs()
+                    self.failed += 1;
+                    tracing::warn!(
+                        witness = %name,
+                        size,
+                        why = %why,
+                        backoff_s = self.backoff.as_secs(),
+                        "the witness did not cosign; ordinary checkpoints are published without its cosignature for a while"
                     );
                     self.skipped_until
                         .insert(name, Instant::now() + self.backoff);

@@ -191,7 +191,7 @@ impl TestProvider {
         tokio::spawn(async move {
             tokio::time::sleep(TEST_CONFIRM_DELAY).await;
             if let Err(e) = confirmer.confirm(&order).await {
-                eprintln!("raffled: confirming order {order}: {}", e.message);
+                tracing::error!(order = %order, error = %e.message, "confirming a test payment failed");
             }
         });
     }
@@ -321,10 +321,13 @@ pub async fn issue_paid_order(
             rsu: None,
         };
         return match state.sequencer.submit(change).await {
-            Ok(sequenced) => Ok((
-                StatusCode::CREATED,
-                receipt(state, &sequenced.entry, &vn, &sequenced.proof_file())?,
-            )),
+            Ok(sequenced) => {
+                state.metrics.purchase(None);
+                Ok((
+                    StatusCode::CREATED,
+                    receipt(state, &sequenced.entry, &vn, &sequenced.proof_file())?,
+                ))
+            }
             Err(raffle_core::Error::ValidationNumberTaken) => {
                 vn = ValidationNumber::generate()?;
                 state
@@ -340,7 +343,10 @@ pub async fn issue_paid_order(
                 let (entry, proof) = proof_for_sale(state, &o.order_id).await?;
                 Ok((StatusCode::CREATED, receipt(state, &entry, &vn, &proof)?))
             }
-            Err(raffle_core::Error::Refused(reason)) => refund(state, &o.order_id, reason).await,
+            Err(raffle_core::Error::Refused(reason)) => {
+                state.metrics.purchase(Some(reason.code()));
+                refund(state, &o.order_id, reason).await
+            }
             Err(e) => Err(e.into()),
         };
     }
@@ -389,9 +395,10 @@ pub async fn resume_unfinished_orders(state: &AppState) -> Result<usize, AppErro
                         .await
                         .map(|_| ()),
                     Err(_) => {
-                        eprintln!(
-                            "raffled: order {} waits for provider {:?}, which is not configured",
-                            o.id, o.provider
+                        tracing::warn!(
+                            order = %o.id,
+                            provider = %o.provider,
+                            "an order waits for a payment provider that is not configured"
                         );
                         Ok(())
                     }

@@ -65,7 +65,7 @@ pub async fn serve(state: AppState, listener: TcpListener) -> Result<(), String>
             Ok(accepted) => accepted,
             Err(e) => {
                 // Out of file descriptors and the like: wait, then go on.
-                eprintln!("raffled: accepting a connection: {e}");
+                tracing::error!(error = %e, "accepting a connection");
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 continue;
             }
