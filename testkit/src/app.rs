@@ -91,6 +91,32 @@ pub async fn app_with(change: impl FnOnce(&mut web::config::Config)) -> Result<A
     })
 }
 
+/// A JSON answer (a value, or a body's text) without its `request_id`,
+/// which differs for every request: tests that two answers cannot be told
+/// apart compare the rest.
+pub fn but_request_id(answer: impl Into<AnswerBody>) -> serde_json::Value {
+    let mut v = answer.into().0;
+    if let Some(o) = v.as_object_mut() {
+        o.remove("request_id");
+    }
+    v
+}
+
+/// What [`but_request_id`] takes.
+pub struct AnswerBody(serde_json::Value);
+
+impl From<&serde_json::Value> for AnswerBody {
+    fn from(v: &serde_json::Value) -> AnswerBody {
+        AnswerBody(v.clone())
+    }
+}
+
+impl From<&String> for AnswerBody {
+    fn from(s: &String) -> AnswerBody {
+        AnswerBody(serde_json::from_str(s).unwrap_or_else(|_| serde_json::Value::String(s.clone())))
+    }
+}
+
 /// The application with its publication store and commit obeying `plan`.
 pub async fn app_with_faults(plan: std::sync::Arc<publications::faults::Plan>) -> App {
     let dir = tempfile::tempdir().unwrap();

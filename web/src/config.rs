@@ -19,6 +19,10 @@ pub struct Config {
     /// Address to listen on.
     #[arg(long, env = "RAFFLE_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// A link (database, publication store, witness) silent for longer than
+    /// this is a communication-loss event (GLI-31 5.6.1).
+    #[arg(long, env = "RAFFLE_COMM_LOSS_SECS", default_value_t = 30)]
+    pub comm_loss_secs: u64,
     /// Address for the metrics (Prometheus text format, `GET /metrics`); off unless set.
     #[arg(long, env = "RAFFLE_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
@@ -143,6 +147,11 @@ impl Limits {
 }
 
 impl Config {
+    /// How long a link may be silent before it is reported lost.
+    pub fn comm_loss(&self) -> Duration {
+        Duration::from_secs(self.comm_loss_secs)
+    }
+
     /// Settings for tests and tools: everything at its default but the
     /// database, the data directory and the payment providers.
     pub fn for_tests(database_url: String, data_dir: PathBuf, providers: &[&str]) -> Config {
@@ -151,6 +160,7 @@ impl Config {
             listen: "127.0.0.1:8080".parse().expect("an address"),
             metrics_listen: None,
             log_format: None,
+            comm_loss_secs: 30,
             data_dir,
             log_origin: None,
             witness_keys: Vec::new(),

@@ -48,6 +48,14 @@ pub struct AppState {
     pub metrics: Arc<ops::metrics::Metrics>,
     /// When this process started.
     pub started: raffle_core::Timestamp,
+    /// The publication store the sequencer writes (probed by the monitor).
+    pub publications: Arc<dyn publications::PublicationStore>,
+    /// The watched links' states, kept by [`ops::monitor`].
+    pub links: Arc<ops::monitor::Links>,
+    /// The SHA-256 of the running executable (GLI-31 5.8.1).
+    pub release_sha256: [u8; 32],
+    /// Where the request path reports panics and full queues.
+    pub incidents: tokio::sync::mpsc::UnboundedSender<ops::monitor::Incident>,
 }
 
 /// Opens the database, the key and the publications, recovers the log and
@@ -84,7 +92,7 @@ pub async fn start_with(
         SequencerConfig {
             origin,
             signer,
-            publications,
+            publications: publications.clone(),
             witnesses: witness::cosigners(&witnesses),
             clock: Arc::new(raffle_core::clock::SystemClock),
             faults,
@@ -106,6 +114,7 @@ pub async fn start_with(
         .await
         .map_err(|e| format!("logging software.started: {e}"))?;
     let orders = raffle_core::store::orders::OrderBatcher::start(store.clone());
+    let (incidents, incidents_rx) = ops::monitor::incidents();
     let state = AppState {
         store,
         sequencer,
@@ -119,6 +128,10 @@ pub async fn start_with(
         secret: Arc::new(secret),
         metrics: Arc::new(ops::metrics::Metrics::new()),
         started: raffle_core::Timestamp::now(),
+        publications,
+        links: Arc::default(),
+        release_sha256: sha256,
+        incidents,
     };
     state
         .store
@@ -155,6 +168,7 @@ pub async fn start_with(
     if resumed > 0 {
         tracing::info!(resumed, "resumed unfinished orders");
     }
+    tokio::spawn(ops::monitor::run(state.clone(), incidents_rx));
     let background = state.clone();
     tokio::spawn(async move {
         loop {
@@ -204,6 +218,10 @@ pub fn router(state: AppState) -> axum::Router {
             state.clone(),
             ops::metrics::layer,
         ))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom({
+            let incidents = state.incidents.clone();
+            move |panic: Box<dyn std::any::Any + Send>| ops::monitor::panicked(&incidents, panic)
+        }))
         .layer(axum::middleware::from_fn(ops::request_id::layer))
         .nest_service(
             "/log",

@@ -1,6 +1,6 @@
-// Live updates for the public pages (everything else works without
-// JavaScript): the jackpot estimate every 2 seconds while sales are open,
-// and the countdown to the close every second.
+// Live updates (everything else works without JavaScript): the jackpot
+// estimate every 2 seconds while sales are open, the countdown to the close
+// every second, and the console's status panel every 5 seconds.
 (function () {
   "use strict";
   var jackpot = document.querySelector("[data-jackpot-url]");
@@ -16,6 +16,20 @@
         .catch(function () { setTimeout(refresh, 2000); });
     };
     setTimeout(refresh, 2000);
+  }
+  var panel = document.querySelector("[data-refresh-url]");
+  if (panel) {
+    var reload = function () {
+      fetch(panel.getAttribute("data-refresh-url"), { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) {
+          // Server-rendered markup (escaped by the server); scripts in it never run.
+          if (html !== null) { panel.innerHTML = html; }
+          setTimeout(reload, 5000);
+        })
+        .catch(function () { setTimeout(reload, 5000); });
+    };
+    setTimeout(reload, 5000);
   }
   var countdown = document.querySelector("[data-closes-at]");
   if (countdown) {

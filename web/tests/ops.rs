@@ -178,3 +178,153 @@ async fn the_metrics_expose_each_named_series_as_openmetrics_text() {
     assert!(!text.contains(raffle.as_str()), "no raffle id in a label");
     drop_database(&app.db).await;
 }
+
+/// A fake witness: answers 404 to everything while it runs.
+async fn serve_witness(listener: tokio::net::TcpListener) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, axum::Router::new()).await;
+    })
+}
+
+async fn communication_events(app: &common::App, kind: &str) -> Vec<Value> {
+    app.state
+        .store
+        .events(None, None, Some("communication"), Some(kind), None, 100)
+        .await
+        .unwrap()
+}
+
+/// Waits up to 10 s for `kind` events to number `n`.
+async fn until_events(app: &common::App, kind: &str, n: usize) -> Vec<Value> {
+    for _ in 0..100 {
+        let events = communication_events(app, kind).await;
+        if events.len() >= n {
+            return events;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no {n} communication {kind} events");
+}
+
+// GLI-31 5.6.1: lost communications, and their recovery, are significant events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_witness_that_stops_answering_raises_one_loss_and_one_recovery_event() {
+    use transparency::NoteSigner;
+    use transparency::key::ALG_COSIGNATURE_V1;
+    let key = NoteSigner::generate("regulator.example/witness", ALG_COSIGNATURE_V1).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let witness = serve_witness(listener).await;
+    let app = common::app_with(|c| {
+        c.witness_keys = vec![key.verifier().vkey()];
+        c.witness_urls = vec![format!("{}=http://{addr}/", key.verifier().name())];
+        c.comm_loss_secs = 0;
+    })
+    .await
+    .unwrap();
+    let link = "witness:regulator.example/witness";
+    for _ in 0..50 {
+        if app.state.links.snapshot().get(link).is_some_and(|s| s.up) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(app.state.links.snapshot()[link].up);
+    witness.abort();
+    let _ = witness.await;
+    let lost = until_events(&app, "lost", 1).await;
+    assert_eq!(lost[0]["detail"]["link"], "witness", "{lost:?}");
+    assert_eq!(lost[0]["detail"]["name"], "regulator.example/witness");
+    assert!(
+        !lost[0].to_string().contains(&addr.to_string()),
+        "no address in the event"
+    );
+    assert!(!app.state.links.snapshot()[link].up);
+    // Still down a while later: still one event, not one per probe.
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert_eq!(communication_events(&app, "lost").await.len(), 1);
+    assert!(communication_events(&app, "restored").await.is_empty());
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let _witness = serve_witness(listener).await;
+    let restored = until_events(&app, "restored", 1).await;
+    assert_eq!(restored[0]["detail"]["link"], "witness", "{restored:?}");
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert_eq!(communication_events(&app, "lost").await.len(), 1);
+    assert_eq!(communication_events(&app, "restored").await.len(), 1);
+    assert!(app.state.links.snapshot()[link].up);
+    drop_database(&app.db).await;
+}
+
+// GLI-31 5.6.1: a program error is a significant event; the answer says
+// nothing of the panic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_is_answered_500_and_recorded_as_a_program_error() {
+    let app = common::app().await;
+    let answer = web::ops::monitor::panicked(
+        &app.state.incidents,
+        Box::new("index out of bounds in a handler"),
+    );
+    assert_eq!(answer.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body = axum::body::to_bytes(answer.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&body).contains("index out of bounds"));
+    let mut events = Vec::new();
+    for _ in 0..50 {
+        events = app
+            .state
+            .store
+            .events(None, None, Some("program"), Some("error"), None, 10)
+            .await
+            .unwrap();
+        if !events.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(
+        events[0]["detail"]["panic"],
+        "index out of bounds in a handler"
+    );
+    drop_database(&app.db).await;
+}
+
+/// The status screen, for administrators and auditors only, in both
+/// languages, and its live panel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_screen_shows_the_sequencer_log_witnesses_and_release() {
+    let app = common::app().await;
+    let admin = common::signed_in(&app, "root", &["administrator"]).await;
+    let finance = common::signed_in(&app, "fay", &["finance"]).await;
+    let page = |token: String, path: &'static str| {
+        let app = &app;
+        async move {
+            let cookie = format!("raffle_session={token}");
+            request(app, "GET", path, &[("cookie", &cookie)], String::new()).await
+        }
+    };
+    let (status, body) = page(admin.token.clone(), "/console/status").await;
+    let html = String::from_utf8(body).unwrap();
+    assert_eq!(status, StatusCode::OK, "{html}");
+    for want in [
+        "Sequencer",
+        "Published log",
+        "Witnesses",
+        "Running release",
+        "software verification is not built yet",
+        "data-refresh-url",
+    ] {
+        assert!(html.contains(want), "no {want:?} in the status page");
+    }
+    let (status, body) = page(admin.token.clone(), "/console/status/panel?lang=fr-CA").await;
+    let html = String::from_utf8(body).unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Séquenceur") && !html.contains("<html"),
+        "{html}"
+    );
+    let (status, _) = page(finance.token.clone(), "/console/status").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    drop_database(&app.db).await;
+}

@@ -206,6 +206,13 @@ const EXPECTED: &[(&str, &str, &str, &str)] = &[
         "administrator",
     ),
     ("console", "GET", "/console/events", "administrator+auditor"),
+    ("console", "GET", "/console/status", "administrator+auditor"),
+    (
+        "console",
+        "GET",
+        "/console/status/panel",
+        "administrator+auditor",
+    ),
     ("console", "GET", "/console/settings", "administrator"),
     ("console", "POST", "/console/settings", "administrator"),
 ];

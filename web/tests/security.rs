@@ -190,7 +190,10 @@ async fn sale_ids_harvested_from_the_log_open_no_validation_number() {
         "",
     )
     .await;
-    assert_eq!((s1, &b1), (s2, &b2));
+    assert_eq!(
+        (s1, common::but_request_id(&b1)),
+        (s2, common::but_request_id(&b2))
+    );
     assert_eq!(s1, StatusCode::NOT_FOUND);
     drop_database(&app.db).await;
 }
@@ -398,10 +401,13 @@ async fn a_locked_account_looks_unknown_locks_only_the_address_and_recovers() {
     let (locked_status, locked) = sign_in(&app, attacker, "ann", &password, &now).await;
     let (unknown_status, unknown) = sign_in(&app, attacker, "nobody-here", &password, &now).await;
     let (bad_status, bad) = sign_in(&app, attacker, "bad\u{0}name", "x", "1").await;
-    assert_eq!((locked_status, &locked), (unknown_status, &unknown));
     assert_eq!(
-        (bad_status, &bad),
-        (unknown_status, &unknown),
+        (locked_status, common::but_request_id(&locked)),
+        (unknown_status, common::but_request_id(&unknown))
+    );
+    assert_eq!(
+        (bad_status, common::but_request_id(&bad)),
+        (unknown_status, common::but_request_id(&unknown)),
         "a NUL byte is a 4xx like any other"
     );
     assert_eq!(locked_status, StatusCode::UNAUTHORIZED);

@@ -45,6 +45,8 @@ pub struct HealthSnapshot {
     pub queue_depth: usize,
     /// Checkpoints witnesses cosigned, and offers that failed, since start.
     pub witness: (u64, u64),
+    /// The log size each witness last cosigned, by key name.
+    pub witness_sizes: std::collections::BTreeMap<String, u64>,
 }
 
 /// Shared between the sequencer's task and its handles.
@@ -71,8 +73,15 @@ impl Health {
     }
 
     /// The witnesses' answers so far.
-    pub fn witnesses(&self, cosigned: u64, failed: u64) {
-        self.0.lock().expect("health lock").witness = (cosigned, failed);
+    pub fn witnesses(
+        &self,
+        cosigned: u64,
+        failed: u64,
+        sizes: &std::collections::HashMap<String, u64>,
+    ) {
+        let mut h = self.0.lock().expect("health lock");
+        h.witness = (cosigned, failed);
+        h.witness_sizes = sizes.iter().map(|(k, v)| (k.clone(), *v)).collect();
     }
 
     pub fn snapshot(&self) -> HealthSnapshot {

@@ -597,8 +597,11 @@ impl Task {
                 critical,
             )
             .await;
-        self.health
-            .witnesses(self.witnessing.cosigned, self.witnessing.failed);
+        self.health.witnesses(
+            self.witnessing.cosigned,
+            self.witnessing.failed,
+            self.witnessing.sizes(),
+        );
         let note = note?;
         sqlx::query("INSERT INTO checkpoints (size, root, note) VALUES ($1, $2, $3)")
             .bind(size as i64)

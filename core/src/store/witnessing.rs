@@ -64,6 +64,11 @@ impl Default for Witnessing {
 }
 
 impl Witnessing {
+    /// The size each witness last cosigned.
+    pub fn sizes(&self) -> &HashMap<String, u64> {
+        &self.sizes
+    }
+
     /// Other waits than the defaults (tests).
     pub fn with_waits(critical: Duration, ordinary: Duration, backoff: Duration) -> Witnessing {
         Witnessing {

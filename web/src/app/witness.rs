@@ -36,6 +36,29 @@ pub struct HttpWitness {
 }
 
 impl HttpWitness {
+    /// The witness's key name.
+    pub fn name(&self) -> &str {
+        self.verifier.name()
+    }
+
+    /// Whether the witness answers HTTP at its URL at all (any status),
+    /// within `wait`: the communication-loss monitor's probe.
+    pub async fn reachable(self: &Arc<Self>, wait: Duration) -> bool {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let answer = me
+                .agent
+                .get(&me.url)
+                .config()
+                .timeout_global(Some(wait))
+                .build()
+                .call();
+            matches!(answer, Ok(_) | Err(ureq::Error::StatusCode(_)))
+        })
+        .await
+        .unwrap_or(false)
+    }
+
     fn post(&self, path: &'static str, body: Vec<u8>) -> Answer {
         let url = format!("{}{path}", self.url);
         let mut resp = self

@@ -19,6 +19,7 @@ mod draws;
 mod events;
 mod raffles;
 mod settings;
+mod status;
 mod users;
 mod voids;
 
@@ -277,6 +278,20 @@ pub fn table() -> Table {
         ),
         entry(
             M::GET,
+            "/console/status",
+            staff(EVENTS),
+            "The system status: sequencer, log, witnesses, publication store, release, open events.",
+            status::page,
+        ),
+        entry(
+            M::GET,
+            "/console/status/panel",
+            staff(EVENTS),
+            "The system status panel alone, for its live reload.",
+            status::panel_only,
+        ),
+        entry(
+            M::GET,
             "/console/settings",
             staff(ADMINISTRATOR),
             "The jurisdiction's settings.",
@@ -337,6 +352,7 @@ impl Console {
             ("/console/approvals", "console.nav.approvals"),
             ("/console/users", "console.nav.users"),
             ("/console/events", "console.nav.events"),
+            ("/console/status", "console.nav.status"),
             ("/console/settings", "console.nav.settings"),
             ("/console/account", "console.nav.account"),
         ]

@@ -66,6 +66,22 @@ pub struct Metrics {
     publication_lag: FloatGauge,
     witness_requests: Family<ResultLabels, Counter>,
     pool: Family<PoolLabels, Gauge>,
+    communication: Family<LinkLabels, Counter>,
+    program_errors: Counter,
+    queue_full: Family<QueueLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LinkLabels {
+    /// `database`, `publication_store` or `witness`.
+    pub link: String,
+    /// `lost` or `restored`.
+    pub event: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct QueueLabels {
+    pub queue: &'static str,
 }
 
 impl Default for Metrics {
@@ -161,8 +177,40 @@ impl Metrics {
             "Database pool connections, by state",
             pool.clone(),
         );
+        let communication = Family::<LinkLabels, Counter>::default();
+        registry.register(
+            "communication_events",
+            "Links lost and restored (GLI-31 5.6.1)",
+            communication.clone(),
+        );
+        for link in ["database", "publication_store", "witness"] {
+            for event in ["lost", "restored"] {
+                let _ = communication.get_or_create(&LinkLabels {
+                    link: link.into(),
+                    event,
+                });
+            }
+        }
+        let program_errors = Counter::default();
+        registry.register(
+            "program_errors",
+            "Request handlers that panicked",
+            program_errors.clone(),
+        );
+        let queue_full = Family::<QueueLabels, Counter>::default();
+        registry.register(
+            "queue_full",
+            "Requests turned away, or the sequencer's queue nine-tenths full",
+            queue_full.clone(),
+        );
+        for queue in ["requests", "sequencer"] {
+            let _ = queue_full.get_or_create(&QueueLabels { queue });
+        }
         Metrics {
             registry,
+            communication,
+            program_errors,
+            queue_full,
             requests,
             request_seconds,
             purchases,
@@ -177,6 +225,23 @@ impl Metrics {
             witness_requests,
             pool,
         }
+    }
+
+    pub fn communication(&self, link: &str, event: &'static str) {
+        self.communication
+            .get_or_create(&LinkLabels {
+                link: link.into(),
+                event,
+            })
+            .inc();
+    }
+
+    pub fn program_error(&self) {
+        self.program_errors.inc();
+    }
+
+    pub fn queue_full(&self, queue: &'static str) {
+        self.queue_full.get_or_create(&QueueLabels { queue }).inc();
     }
 
     /// A purchase's outcome: issued, or refunded with a refusal.

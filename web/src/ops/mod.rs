@@ -1,7 +1,8 @@
 //! Operating `raffled`: structured logs ([`logging`]), a request id on
 //! every request and error page ([`request_id`]), the liveness and
-//! readiness checks ([`health`]) and metrics in the Prometheus text format
-//! on their own listen address ([`metrics`]).
+//! readiness checks ([`health`]), metrics in the Prometheus text format
+//! on their own listen address ([`metrics`]), and the significant events
+//! for lost communications, program errors and full queues ([`monitor`]).
 //!
 //! Nothing here is a secret or reveals one: the request id is random and
 //! means nothing outside this server's logs; the readiness answer says what
@@ -10,6 +11,7 @@
 pub mod health;
 pub mod logging;
 pub mod metrics;
+pub mod monitor;
 pub mod request_id;
 
 use crate::routes::{Access, Table, entry};

@@ -326,12 +326,25 @@ pub fn layout(
                 @if site().test_payments {
                     p.demo role="note" { strong { (lang.t("site.demo")) } }
                 }
-                main #content { (content) }
+                main #content {
+                    (content)
+                    // A failed request's id, for the buyer to quote (crate::ops::request_id).
+                    @if status.is_client_error() || status.is_server_error() {
+                        @if let Some(id) = crate::ops::request_id::current() {
+                            p.reference { (lang.f("site.reference", &[("id", &id)])) }
+                        }
+                    }
+                }
                 footer.site { p { (lang.t("site.footer")) } }
             }
         }
     };
-    let mut resp = (status, markup).into_response();
+    secured(lang, (status, markup).into_response())
+}
+
+/// The security headers of every page (and of the console's live
+/// fragments), and the page's language.
+pub fn secured(lang: Lang, mut resp: Response) -> Response {
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
