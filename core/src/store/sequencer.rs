@@ -471,7 +471,17 @@ impl Task {
             }
             return Ok(());
         }
-        let persisted = self.persist(&accepted, &new_seeds).await;
+        // One span per durable batch: its events (the batch's timings, a
+        // slow batch, a failure) carry its size.
+        let span = tracing::debug_span!(
+            "batch",
+            entries = accepted.len(),
+            log_size = state.appender.size()
+        );
+        let persisted = {
+            use tracing::Instrument as _;
+            self.persist(&accepted, &new_seeds).instrument(span).await
+        };
         let failed = persisted.as_ref().err().map(|e| e.to_string());
         for (reply, e) in refusals {
             let _ = reply.send(Err(match &failed {
