@@ -161,40 +161,46 @@ impl Table {
 /// The route template (`/api/v1/raffles/{id}`) a request's path matches
 /// in any surface's table, for metrics labels: `/log/*` for the published
 /// log, `unmatched` for anything else (so a visitor's paths make no series).
-pub fn template(method: &Method, path: &str) -> String {
+/// It runs on every request: the templates are split once, and matching
+/// allocates nothing.
+pub fn template(method: &Method, path: &str) -> &'static str {
     use std::sync::OnceLock;
-    static ALL: OnceLock<Vec<Route>> = OnceLock::new();
+    type Split = (Method, &'static str, Vec<&'static str>, usize);
+    static ALL: OnceLock<Vec<Split>> = OnceLock::new();
     let all = ALL.get_or_init(|| {
         let mut all = crate::api::routes().to_vec();
         all.extend(crate::console::routes().iter().cloned());
         all.extend(crate::site::table().routes());
         all.extend(crate::ops::table().routes());
-        all
+        let mut split: Vec<Split> = all
+            .into_iter()
+            .map(|r| {
+                let params = r.path.matches('{').count();
+                (r.method, r.path, r.path.split('/').collect(), params)
+            })
+            .collect();
+        // A literal segment beats a parameter: `/api/v1/claims/supervised`
+        // before `/api/v1/claims/{id}`.
+        split.sort_by_key(|s| s.3);
+        split
     });
     let method = if method == Method::HEAD {
         &Method::GET
     } else {
         method
     };
-    let segments: Vec<&str> = path.split('/').collect();
-    let matches = |template: &str| {
-        let t: Vec<&str> = template.split('/').collect();
-        t.len() == segments.len()
-            && t.iter()
-                .zip(&segments)
-                .all(|(t, s)| t == s || (t.starts_with('{') && t.ends_with('}')))
+    let matches = |template: &[&str]| {
+        let mut segments = path.split('/');
+        template.iter().all(|t| {
+            segments
+                .next()
+                .is_some_and(|s| *t == s || (t.starts_with('{') && t.ends_with('}')))
+        }) && segments.next().is_none()
     };
-    // A literal segment beats a parameter: `/api/v1/claims/supervised`
-    // before `/api/v1/claims/{id}`.
-    let mut found: Vec<&Route> = all
-        .iter()
-        .filter(|r| r.method == method && matches(r.path))
-        .collect();
-    found.sort_by_key(|r| r.path.matches('{').count());
-    match found.first() {
-        Some(r) => r.path.to_string(),
-        None if path.starts_with("/log/") => "/log/*".to_string(),
-        None => "unmatched".to_string(),
+    match all.iter().find(|(m, _, t, _)| m == method && matches(t)) {
+        Some((_, path, _, _)) => path,
+        None if path.starts_with("/log/") => "/log/*",
+        None => "unmatched",
     }
 }
 

@@ -144,6 +144,27 @@ async fn the_metrics_expose_each_named_series_as_openmetrics_text() {
         }
         samples.insert(series.to_string(), value);
     }
+    // And as the Prometheus project's own parser reads it.
+    let families = openmetrics_families(&text);
+    for family in [
+        "raffle_http_requests",
+        "raffle_http_request_duration_seconds",
+        "raffle_purchases",
+        "raffle_sequencer_batches",
+        "raffle_sequencer_queue_depth",
+        "raffle_publication_lag_seconds",
+        "raffle_witness_requests",
+        "raffle_verifications",
+        "raffle_database_connections",
+        "raffle_communication_events",
+        "raffle_program_errors",
+        "raffle_queue_full",
+    ] {
+        assert!(
+            families.contains(&family.to_string()),
+            "{family} not parsed: {families:?}"
+        );
+    }
     let has = |prefix: &str| samples.keys().any(|k| k.starts_with(prefix));
     for series in [
         "raffle_http_requests_total{",
@@ -177,6 +198,35 @@ async fn the_metrics_expose_each_named_series_as_openmetrics_text() {
     );
     assert!(!text.contains(raffle.as_str()), "no raffle id in a label");
     drop_database(&app.db).await;
+}
+
+/// The metric families Python's `prometheus_client` OpenMetrics parser
+/// reads from `text` (it refuses text that is not OpenMetrics).
+fn openmetrics_families(text: &str) -> Vec<String> {
+    use std::io::Write as _;
+    let script = "import sys, json\n\
+        from prometheus_client.openmetrics.parser import text_string_to_metric_families\n\
+        print(json.dumps([f.name for f in text_string_to_metric_families(sys.stdin.read())]))";
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 (scripts/test installs prometheus_client)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the OpenMetrics parser refused the text: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 /// A fake witness: answers 404 to everything while it runs.

@@ -19,14 +19,15 @@ use std::sync::atomic::AtomicU64;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
-    pub method: String,
-    pub route: String,
+    pub method: &'static str,
+    /// A route template of the tables ([`crate::routes::template`]).
+    pub route: &'static str,
     pub status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
-    pub route: String,
+    pub route: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -340,13 +341,21 @@ pub async fn layer(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let method = req.method().clone();
-    let route = crate::routes::template(&method, req.uri().path());
+    let method = match *req.method() {
+        axum::http::Method::GET => "GET",
+        axum::http::Method::HEAD => "HEAD",
+        axum::http::Method::POST => "POST",
+        axum::http::Method::PUT => "PUT",
+        axum::http::Method::PATCH => "PATCH",
+        axum::http::Method::DELETE => "DELETE",
+        _ => "OTHER",
+    };
+    let route = crate::routes::template(req.method(), req.uri().path());
     let started = std::time::Instant::now();
     let response = next.run(req).await;
     let labels = RequestLabels {
-        method: method.to_string(),
-        route: route.clone(),
+        method,
+        route,
         status: response.status().as_u16(),
     };
     state.metrics.requests.get_or_create(&labels).inc();

@@ -97,6 +97,13 @@ pub async fn run(state: AppState, mut incidents: mpsc::UnboundedReceiver<Inciden
     let mut since: BTreeMap<String, Instant> = BTreeMap::new();
     let mut last_full: BTreeMap<&'static str, Instant> = BTreeMap::new();
     loop {
+        for (link, up) in probe(&state).await {
+            observe(&state, &link, up, bound, &mut since).await;
+        }
+        let depth = state.sequencer.health().queue_depth;
+        if depth * 10 >= raffle_core::store::sequencer::QUEUE * 9 {
+            queue_full(&state, "sequencer", &mut last_full).await;
+        }
         let sleep = tokio::time::sleep(every);
         tokio::pin!(sleep);
         loop {
@@ -106,13 +113,6 @@ pub async fn run(state: AppState, mut incidents: mpsc::UnboundedReceiver<Inciden
                     record_incident(&state, incident, &mut last_full).await;
                 }
             }
-        }
-        for (link, up) in probe(&state).await {
-            observe(&state, &link, up, bound, &mut since).await;
-        }
-        let depth = state.sequencer.health().queue_depth;
-        if depth * 10 >= raffle_core::store::sequencer::QUEUE * 9 {
-            queue_full(&state, "sequencer", &mut last_full).await;
         }
     }
 }
