@@ -378,3 +378,44 @@ async fn the_status_screen_shows_the_sequencer_log_witnesses_and_release() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     drop_database(&app.db).await;
 }
+
+/// A publication store that hangs rather than fails: not ready while a
+/// batch's writes take longer than the bound, ready once they finish.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_is_not_ready_while_a_write_hangs_past_the_bound() {
+    let plan = Plan::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (url, db) = testkit::db::fresh_database();
+    let mut config = web::config::Config::for_tests(url, dir.path().to_path_buf(), &["test"]);
+    config.comm_loss_secs = 1;
+    let state = web::start_with(config, Some(plan.clone())).await.unwrap();
+    let app = common::App::from_state(state, db);
+    let raffle = web::cli::demo::ensure_demo_raffle(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(ready(&app).await.0, StatusCode::OK);
+    plan.arm(
+        Call::WriteTiles,
+        Fault::Slow(std::time::Duration::from_secs(3)),
+        1,
+    );
+    let state = app.state.clone();
+    let buying = tokio::spawn(async move {
+        let app = common::App::from_state(state, String::new());
+        purchase(&app, raffle.as_str(), "a-hanging-write-purchase-01").await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
+    let (status, v) = ready(&app).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+    assert!(
+        v["not_ready"][0]
+            .as_str()
+            .unwrap()
+            .contains("have not finished"),
+        "{v}"
+    );
+    assert_eq!(buying.await.unwrap(), StatusCode::CREATED);
+    assert_eq!(ready(&app).await.0, StatusCode::OK);
+    drop(dir);
+    drop_database(&app.db).await;
+}

@@ -47,6 +47,8 @@ pub struct HealthSnapshot {
     pub witness: (u64, u64),
     /// The log size each witness last cosigned, by key name.
     pub witness_sizes: std::collections::BTreeMap<String, u64>,
+    /// When the batch being made durable now started, if one is.
+    pub in_flight_since: Option<Timestamp>,
 }
 
 /// Shared between the sequencer's task and its handles.
@@ -54,6 +56,16 @@ pub struct HealthSnapshot {
 pub struct Health(Mutex<HealthSnapshot>);
 
 impl Health {
+    /// A batch starts its durable writes.
+    pub fn writing(&self, at: Timestamp) {
+        self.0.lock().expect("health lock").in_flight_since = Some(at);
+    }
+
+    /// The batch's durable writes ended, made durable or not.
+    pub fn written(&self) {
+        self.0.lock().expect("health lock").in_flight_since = None;
+    }
+
     /// A batch was made durable: published and committed.
     pub fn batch(&self, stats: BatchStats) {
         let mut h = self.0.lock().expect("health lock");

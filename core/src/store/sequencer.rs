@@ -480,7 +480,10 @@ impl Task {
         );
         let persisted = {
             use tracing::Instrument as _;
-            self.persist(&accepted, &new_seeds).instrument(span).await
+            self.health.writing(Timestamp::now());
+            let persisted = self.persist(&accepted, &new_seeds).instrument(span).await;
+            self.health.written();
+            persisted
         };
         let failed = persisted.as_ref().err().map(|e| e.to_string());
         for (reply, e) in refusals {

@@ -3,9 +3,10 @@
 //! Alive: the process answers. Ready: this instance may take sales, which
 //! holds only while its sequencer runs (and so holds the database's
 //! single-writer lock), the database answered the monitor's latest probe
-//! ([`crate::ops::monitor`], every few seconds, within 2 s), and no durable
+//! ([`crate::ops::monitor`], every few seconds, within 2 s), no durable
 //! write (the database commit or the publication store) has been failing
-//! since the last batch that succeeded. The answer says which check fails
+//! since the last batch that succeeded, and none has hung for longer than
+//! `RAFFLE_COMM_LOSS_SECS`. The answer says which check fails
 //! and since when, never the error's text (it is in the logs and on the
 //! console's status screen).
 //!
@@ -18,6 +19,18 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
+
+/// When the batch being written started, if its writes have taken longer
+/// than `bound` (a publication store or database that hangs rather than
+/// fails).
+pub fn stalled(
+    health: &raffle_core::store::health::HealthSnapshot,
+    bound: std::time::Duration,
+) -> Option<raffle_core::Timestamp> {
+    let since = health.in_flight_since?;
+    let waited = raffle_core::Timestamp::now().as_micros() - since.as_micros();
+    (waited >= bound.as_micros() as i64).then_some(since)
+}
 
 pub async fn healthz() -> (StatusCode, Json<Value>) {
     (StatusCode::OK, Json(json!({ "alive": true })))
@@ -38,6 +51,11 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     if let Some(since) = health.failing_since {
         not_ready.push(format!(
             "durable writes (database commit or publication store) failing since {since}"
+        ));
+    }
+    if let Some(since) = stalled(&health, state.config.comm_loss()) {
+        not_ready.push(format!(
+            "a batch's durable writes (database commit or publication store) have not finished since {since}"
         ));
     }
     let ready = not_ready.is_empty();

@@ -132,8 +132,11 @@ async fn probe(state: &AppState) -> Vec<(String, bool)> {
     let readable = tokio::task::spawn_blocking(move || publications.checkpoint().is_ok())
         .await
         .unwrap_or(false);
-    // Durable writes failing while the database answers: the store.
-    let writing = state.sequencer.health().failing_since.is_none() || !database;
+    // Durable writes failing, or hung, while the database answers: the store.
+    let health = state.sequencer.health();
+    let writing = (health.failing_since.is_none()
+        && super::health::stalled(&health, state.config.comm_loss()).is_none())
+        || !database;
     let mut links = vec![
         ("database".to_string(), database),
         ("publication_store".to_string(), readable && writing),
