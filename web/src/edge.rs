@@ -151,9 +151,10 @@ pub async fn edge(State(state): State<AppState>, mut req: Request, next: Next) -
         return too_many(StatusCode::TOO_MANY_REQUESTS, wait.as_secs() + 1, api);
     }
     let Ok(_permit) = state.edge.in_flight.clone().try_acquire_owned() else {
+        state.metrics.queue_full("requests");
         let _ = state
             .incidents
-            .send(crate::ops::monitor::Incident::RequestsFull);
+            .try_send(crate::ops::monitor::Incident::RequestsFull);
         return too_many(StatusCode::SERVICE_UNAVAILABLE, 1, api);
     };
     let mut resp = next.run(req).await;

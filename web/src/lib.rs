@@ -55,7 +55,7 @@ pub struct AppState {
     /// The SHA-256 of the running executable (GLI-31 5.8.1).
     pub release_sha256: [u8; 32],
     /// Where the request path reports panics and full queues.
-    pub incidents: tokio::sync::mpsc::UnboundedSender<ops::monitor::Incident>,
+    pub incidents: tokio::sync::mpsc::Sender<ops::monitor::Incident>,
 }
 
 /// Opens the database, the key and the publications, recovers the log and
@@ -219,8 +219,10 @@ pub fn router(state: AppState) -> axum::Router {
             ops::metrics::layer,
         ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom({
-            let incidents = state.incidents.clone();
-            move |panic: Box<dyn std::any::Any + Send>| ops::monitor::panicked(&incidents, panic)
+            let (metrics, incidents) = (state.metrics.clone(), state.incidents.clone());
+            move |panic: Box<dyn std::any::Any + Send>| {
+                ops::monitor::panicked(&metrics, &incidents, panic)
+            }
         }))
         .layer(axum::middleware::from_fn(ops::request_id::layer))
         .nest_service(

@@ -311,6 +311,7 @@ async fn a_witness_that_stops_answering_raises_one_loss_and_one_recovery_event()
 async fn a_panic_is_answered_500_and_recorded_as_a_program_error() {
     let app = common::app().await;
     let answer = web::ops::monitor::panicked(
+        &app.state.metrics,
         &app.state.incidents,
         Box::new("index out of bounds in a handler"),
     );
@@ -337,6 +338,19 @@ async fn a_panic_is_answered_500_and_recorded_as_a_program_error() {
         events[0]["detail"]["panic"],
         "index out of bounds in a handler"
     );
+    // A second panic within the minute is counted, not recorded again.
+    let _ =
+        web::ops::monitor::panicked(&app.state.metrics, &app.state.incidents, Box::new("again"));
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let events = app
+        .state
+        .store
+        .events(None, None, Some("program"), Some("error"), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    let text = app.state.metrics.render(&app.state);
+    assert!(text.contains("raffle_program_errors_total 2"), "{text}");
     drop_database(&app.db).await;
 }
 
@@ -376,6 +390,28 @@ async fn the_status_screen_shows_the_sequencer_log_witnesses_and_release() {
     );
     let (status, _) = page(finance.token.clone(), "/console/status").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    // The panel's automatic reloads do not keep an unattended session alive.
+    let last_seen = || async {
+        sqlx::query_scalar::<_, f64>(
+            "SELECT extract(epoch FROM now() - last_seen)::float8 FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.username = 'root'",
+        )
+        .fetch_one(&app.state.store.pool)
+        .await
+        .unwrap()
+    };
+    sqlx::query("UPDATE sessions SET last_seen = now() - interval '20 minutes' FROM users u WHERE u.id = sessions.user_id AND u.username = 'root'")
+        .execute(&app.state.store.pool)
+        .await
+        .unwrap();
+    let (status, _) = page(admin.token.clone(), "/console/status/panel").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        last_seen().await > 19.0 * 60.0,
+        "the panel counted as activity"
+    );
+    let (status, _) = page(admin.token.clone(), "/console/status").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(last_seen().await < 60.0, "the page itself is activity");
     drop_database(&app.db).await;
 }
 

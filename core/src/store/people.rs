@@ -400,6 +400,19 @@ impl Store {
         token_sha256: &[u8; 32],
         lifetime_hours: u32,
     ) -> Result<Option<User>> {
+        self.session_user_seen(token_sha256, lifetime_hours, true)
+            .await
+    }
+
+    /// [`Store::session_user`], counting the request as activity only with
+    /// `seen`: a page's own automatic reloads (the status panel) must not
+    /// keep an unattended session from its idle end.
+    pub async fn session_user_seen(
+        &self,
+        token_sha256: &[u8; 32],
+        lifetime_hours: u32,
+        seen: bool,
+    ) -> Result<Option<User>> {
         sqlx::query(
             "DELETE FROM sessions WHERE token_sha256 = $1 \
              AND (last_seen < now() - make_interval(mins => $2) OR created_at < now() - make_interval(hours => $3))",
@@ -410,11 +423,13 @@ impl Store {
         .execute(&self.pool)
         .await?;
         let row = sqlx::query(concat!(
-            "WITH s AS (UPDATE sessions SET last_seen = now() WHERE token_sha256 = $1 RETURNING user_id) SELECT ",
+            "WITH s AS (UPDATE sessions SET last_seen = CASE WHEN $2 THEN now() ELSE last_seen END \
+             WHERE token_sha256 = $1 RETURNING user_id) SELECT ",
             user_columns!(),
             " FROM users WHERE id = (SELECT user_id FROM s) AND NOT disabled"
         ))
         .bind(&token_sha256[..])
+        .bind(seen)
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.as_ref().map(user_from))

@@ -285,7 +285,7 @@ pub fn table() -> Table {
         ),
         entry(
             M::GET,
-            "/console/status/panel",
+            status::PANEL,
             staff(EVENTS),
             "The system status panel alone, for its live reload.",
             status::panel_only,
@@ -513,7 +513,9 @@ async fn authorize(
 ) -> Response {
     let (mut parts, body) = req.into_parts();
     let lang = lang(&q, &parts.headers);
-    let staff = match signed_in(&state, lang, &parts.headers).await {
+    // The status panel's automatic reload is no sign of someone at the desk.
+    let seen = matched.as_str() != status::PANEL;
+    let staff = match signed_in_seen(&state, lang, &parts.headers, seen).await {
         Ok(s) => s,
         Err(resp) => return resp,
     };
@@ -595,6 +597,16 @@ fn session_token(headers: &HeaderMap) -> Option<String> {
 /// The user of the session cookie, or what to answer instead: the sign-in
 /// page (without a cookie, by a redirect; with one that has ended, saying so).
 async fn signed_in(state: &AppState, lang: Lang, headers: &HeaderMap) -> Result<Staff, Response> {
+    signed_in_seen(state, lang, headers, true).await
+}
+
+/// [`signed_in`], counting the request as the user's activity only with `seen`.
+async fn signed_in_seen(
+    state: &AppState,
+    lang: Lang,
+    headers: &HeaderMap,
+    seen: bool,
+) -> Result<Staff, Response> {
     let Some(token) = session_token(headers) else {
         return Err(no_store(
             Redirect::to(&href(lang, "/console/sign-in")).into_response(),
@@ -604,7 +616,7 @@ async fn signed_in(state: &AppState, lang: Lang, headers: &HeaderMap) -> Result<
     let token_sha256: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
     match state
         .store
-        .session_user(&token_sha256, state.config.limits.session_hours)
+        .session_user_seen(&token_sha256, state.config.limits.session_hours, seen)
         .await
     {
         Ok(Some(user)) => Ok(Staff { user, token_sha256 }),

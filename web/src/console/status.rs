@@ -15,6 +15,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 
+/// The panel's own route, which the page reloads every 5 seconds: it does
+/// not count as the user's activity, so an unattended screen's session
+/// still ends when idle.
+pub const PANEL: &str = "/console/status/panel";
+
 /// `GET /console/status`.
 pub async fn page(State(state): State<AppState>, Extension(c): Extension<Console>) -> Response {
     let lang = c.lang;
@@ -25,7 +30,7 @@ pub async fn page(State(state): State<AppState>, Extension(c): Extension<Console
         "/console/status",
         html! {
             h1 { (lang.t("console.status.title")) }
-            div data-refresh-url=(c.href("/console/status/panel")) aria-live="polite" { (panel) }
+            div data-refresh-url=(c.href(PANEL)) aria-live="polite" { (panel) }
         },
     )
 }

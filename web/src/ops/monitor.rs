@@ -10,7 +10,8 @@
 //! how long it was down. A panic in a request handler (caught at the edge
 //! and answered 500) is a `program/error` event, and a full queue (the
 //! edge turning requests away, or the sequencer's queue nine-tenths full)
-//! a `program/queue_full` event, at most one a minute for each queue.
+//! a `program/queue_full` event, at most one a minute for each queue (and
+//! for panics).
 //! Each is counted in the metrics.
 //!
 //! SMTP is not watched: `raffled` sends no e-mail yet.
@@ -55,18 +56,20 @@ impl Links {
     }
 }
 
+/// Incidents that may wait for the monitor; beyond, new ones are dropped
+/// (they are counted in the metrics where they happen).
+pub const INCIDENTS: usize = 1024;
+
 /// The sender the edge reports incidents to, and its receiver.
-pub fn incidents() -> (
-    mpsc::UnboundedSender<Incident>,
-    mpsc::UnboundedReceiver<Incident>,
-) {
-    mpsc::unbounded_channel()
+pub fn incidents() -> (mpsc::Sender<Incident>, mpsc::Receiver<Incident>) {
+    mpsc::channel(INCIDENTS)
 }
 
 /// A handler's panic, caught at the edge: reported, and answered 500 with
 /// nothing of the panic in the answer.
 pub fn panicked(
-    incidents: &mpsc::UnboundedSender<Incident>,
+    metrics: &super::metrics::Metrics,
+    incidents: &mpsc::Sender<Incident>,
     panic: Box<dyn std::any::Any + Send>,
 ) -> axum::response::Response {
     use axum::response::IntoResponse as _;
@@ -77,7 +80,8 @@ pub fn panicked(
         .unwrap_or_else(|| "a panic".into());
     let message: String = message.chars().take(200).collect();
     tracing::error!(panic = %message, "a request handler panicked");
-    let _ = incidents.send(Incident::Panic(message));
+    metrics.program_error();
+    let _ = incidents.try_send(Incident::Panic(message));
     crate::error::AppError::new(
         axum::http::StatusCode::INTERNAL_SERVER_ERROR,
         "an internal error: it has been recorded",
@@ -91,7 +95,7 @@ fn interval(bound: Duration) -> Duration {
 }
 
 /// Runs the monitor until the process ends.
-pub async fn run(state: AppState, mut incidents: mpsc::UnboundedReceiver<Incident>) {
+pub async fn run(state: AppState, mut incidents: mpsc::Receiver<Incident>) {
     let bound = state.config.comm_loss();
     let every = interval(bound);
     let mut since: BTreeMap<String, Instant> = BTreeMap::new();
@@ -102,6 +106,7 @@ pub async fn run(state: AppState, mut incidents: mpsc::UnboundedReceiver<Inciden
         }
         let depth = state.sequencer.health().queue_depth;
         if depth * 10 >= raffle_core::store::sequencer::QUEUE * 9 {
+            state.metrics.queue_full("sequencer");
             queue_full(&state, "sequencer", &mut last_full).await;
         }
         let sleep = tokio::time::sleep(every);
@@ -221,7 +226,15 @@ async fn record_incident(
 ) {
     match incident {
         Incident::Panic(message) => {
-            state.metrics.program_error();
+            // At most one event a minute: a panic a visitor could repeat
+            // must not flood the events.
+            if last_full
+                .get("panic")
+                .is_some_and(|t| t.elapsed() < Duration::from_secs(60))
+            {
+                return;
+            }
+            last_full.insert("panic", Instant::now());
             let _ = state
                 .store
                 .record_event("program", "error", &json!({ "panic": message }), None)
@@ -231,13 +244,13 @@ async fn record_incident(
     }
 }
 
-/// A full queue, recorded at most once a minute for each.
+/// A full queue (counted in the metrics where it is seen), recorded at
+/// most once a minute for each.
 async fn queue_full(
     state: &AppState,
     queue: &'static str,
     last: &mut BTreeMap<&'static str, Instant>,
 ) {
-    state.metrics.queue_full(queue);
     if last
         .get(queue)
         .is_some_and(|t| t.elapsed() < Duration::from_secs(60))

@@ -24,12 +24,13 @@ pub fn current() -> Option<String> {
 /// Middleware: gives the request its id and span, logs its outcome.
 pub async fn layer(req: Request, next: Next) -> Response {
     let id = uuid::Uuid::new_v4().simple().to_string();
-    // The path only: query strings are not logged.
+    // The route template, never the path as sent: a visitor's paths can
+    // neither carry data into the logs nor make their lines long.
     let span = tracing::info_span!(
         "request",
         request_id = %id,
         method = %req.method(),
-        path = %req.uri().path(),
+        route = crate::routes::template(req.method(), req.uri().path()),
     );
     let started = std::time::Instant::now();
     let mut response = CURRENT
@@ -37,8 +38,10 @@ pub async fn layer(req: Request, next: Next) -> Response {
         .await;
     let status = response.status().as_u16();
     let ms = started.elapsed().as_secs_f64() * 1000.0;
+    // A 503 is the edge or readiness saying "not now", which a flood can
+    // cause at will: counted in the metrics, logged only at debug.
     span.in_scope(|| {
-        if status >= 500 {
+        if status >= 500 && status != 503 {
             tracing::error!(status, ms, "answered");
         } else {
             tracing::debug!(status, ms, "answered");
