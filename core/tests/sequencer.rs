@@ -126,7 +126,7 @@ async fn racing_for_the_last_tickets_sells_exactly_the_maximum() {
 async fn the_raffle_closes_itself_at_its_end_time_and_later_sales_are_refused() {
     let h = Harness::new();
     let (_store, seq) = h.start().await.unwrap();
-    let raffle = open_raffle(&seq, config(micros(-60), micros(2), None)).await;
+    let raffle = open_raffle(&seq, config(h.in_secs(-60), h.in_secs(2), None)).await;
     // A purchase stamped before the end time but sequenced after the close is refused (GLI-31 2.6.2).
     let (late, _) = buy(&raffle, "p1");
     seq.submit(buy(&raffle, "p1").0).await.unwrap();
@@ -148,7 +148,7 @@ async fn the_raffle_closes_itself_at_its_end_time_and_later_sales_are_refused() 
 async fn a_draw_runs_end_to_end_through_the_sequencer() {
     let h = Harness::new();
     let (_store, seq) = h.start().await.unwrap();
-    let raffle = open_raffle(&seq, config(micros(-60), micros(2), None)).await;
+    let raffle = open_raffle(&seq, config(h.in_secs(-60), h.in_secs(2), None)).await;
     for _ in 0..30 {
         seq.submit(buy(&raffle, "p10").0).await.unwrap();
     }

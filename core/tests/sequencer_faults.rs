@@ -292,12 +292,12 @@ async fn a_freeze_published_without_its_commit_can_still_be_drawn() {
 /// A raffle on sale for a minute with five sales, reconciled after its
 /// end (the clock moved): ready to freeze.
 async fn ready_to_freeze(h: &Harness, seq: &Sequencer) -> raffle_core::ids::RaffleId {
-    use testkit::raffles::{in_secs, one_draw};
+    use testkit::raffles::one_draw;
     let raffle = raffle_core::ids::RaffleId::new_random();
     for c in [
         Change::CreateRaffle {
             raffle: raffle.clone(),
-            config: one_draw(in_secs(-60), in_secs(60)),
+            config: one_draw(h.in_secs(-60), h.in_secs(60)),
             by: STAFF.parse().unwrap(),
         },
         Change::OpenRaffle {

@@ -32,6 +32,18 @@ impl Default for Harness {
 }
 
 impl Harness {
+    /// `secs` from now on the sequencer's clock, after first bringing that
+    /// clock up to the machine's present (it never moves back). A time made
+    /// this way is passed by moving the clock past it, however long the
+    /// sequencer took to start on a busy machine; a time made from the
+    /// machine's clock alone may already lie behind the test's clock.
+    pub fn in_secs(&self, secs: i64) -> Timestamp {
+        use raffle_core::clock::Clock as _;
+        let now = self.clock.now().max(Timestamp::now());
+        self.clock.set(now);
+        Timestamp::from_micros(now.as_micros() + secs * 1_000_000)
+    }
+
     pub fn new() -> Harness {
         let (url, _) = crate::db::fresh_database();
         Harness {
