@@ -64,7 +64,7 @@ async fn panel(state: &AppState, lang: Lang) -> Markup {
     let links = state.links.snapshot();
     let now = raffle_core::Timestamp::now();
     let secs = |t: raffle_core::Timestamp| (now.as_micros() - t.as_micros()).max(0) / 1_000_000;
-    let published_at = h.last_batch.map_or(state.started, |b| b.at);
+    let published_at = crate::ops::health::last_published(state, &h);
     let checkpoint_size = state.sequencer.ledger().size();
     let witnesses: Vec<_> = state
         .witnesses

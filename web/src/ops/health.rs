@@ -20,6 +20,15 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
+/// When the latest checkpoint was published: the last durable batch's
+/// time, or the process's start (recovery publishes nothing new).
+pub fn last_published(
+    state: &AppState,
+    health: &raffle_core::store::health::HealthSnapshot,
+) -> raffle_core::Timestamp {
+    health.last_batch.map_or(state.started, |b| b.at)
+}
+
 /// When the batch being written started, if its writes have taken longer
 /// than `bound` (a publication store or database that hangs rather than
 /// fails).

@@ -274,7 +274,7 @@ impl Metrics {
         self.last_batch_entries
             .set(h.last_batch.map_or(0, |b| b.entries as i64));
         self.queue_depth.set(h.queue_depth as i64);
-        let published = h.last_batch.map_or(state.started, |b| b.at);
+        let published = super::health::last_published(state, &h);
         let lag = (raffle_core::Timestamp::now().as_micros() - published.as_micros()) as f64 / 1e6;
         self.publication_lag.set(lag.max(0.0));
         let (ok, failed) = h.witness;
@@ -350,7 +350,10 @@ pub async fn layer(
         axum::http::Method::DELETE => "DELETE",
         _ => "OTHER",
     };
-    let route = crate::routes::template(req.method(), req.uri().path());
+    let route = match req.extensions().get::<super::request_id::Route>() {
+        Some(r) => r.0,
+        None => crate::routes::template(req.method(), req.uri().path()),
+    };
     let started = std::time::Instant::now();
     let response = next.run(req).await;
     let labels = RequestLabels {

@@ -21,16 +21,23 @@ pub fn current() -> Option<String> {
     CURRENT.try_with(Clone::clone).ok()
 }
 
+/// The route template a request matched ([`crate::routes::template`]),
+/// found once here and read by the metrics layer inside this one.
+#[derive(Clone, Copy, Debug)]
+pub struct Route(pub &'static str);
+
 /// Middleware: gives the request its id and span, logs its outcome.
-pub async fn layer(req: Request, next: Next) -> Response {
+pub async fn layer(mut req: Request, next: Next) -> Response {
     let id = uuid::Uuid::new_v4().simple().to_string();
     // The route template, never the path as sent: a visitor's paths can
     // neither carry data into the logs nor make their lines long.
+    let route = crate::routes::template(req.method(), req.uri().path());
+    req.extensions_mut().insert(Route(route));
     let span = tracing::info_span!(
         "request",
         request_id = %id,
         method = %req.method(),
-        route = crate::routes::template(req.method(), req.uri().path()),
+        route,
     );
     let started = std::time::Instant::now();
     let mut response = CURRENT
