@@ -108,6 +108,7 @@ fn main() {
         w.push(Body::RaffleOpened(RaffleOpened {
             raffle: raffle.clone(),
             by: staff.clone(),
+            payment_account: None,
         }));
         let mut numbers = 1u64;
         let mut tickets: Vec<(String, ValidationNumber)> = Vec::with_capacity(args.sales as usize);

@@ -204,6 +204,7 @@ fn valid(contribution: impl Fn(u64, [u8; 32]) -> Vec<u8> + Copy) -> Builder {
         Body::RaffleOpened(RaffleOpened {
             raffle: raffle.clone(),
             by: staff.clone(),
+            payment_account: None,
         }),
     );
     for at in 1..=4 {
@@ -533,6 +534,7 @@ fn one_sale_wins_twice() -> Builder {
         Body::RaffleOpened(RaffleOpened {
             raffle: raffle.clone(),
             by: staff,
+            payment_account: None,
         }),
     );
     b.sale(1);
@@ -629,7 +631,80 @@ fn a_published_validation_number_claims_no_second_win_in_a_log_of_both_versions(
         .collect();
     assert_eq!(versions.iter().filter(|&&v| v == 1).count(), good.len() - 1);
     assert_eq!(versions.last(), Some(&2));
-    b.ledger.apply(good.last().unwrap()).unwrap();
+    // The server's ledger replays the same log.
+    let mut replay = Ledger::new();
+    for e in &good {
+        replay.apply(e).unwrap();
+    }
+}
+
+#[test]
+fn a_log_mixing_schema_versions_1_2_and_3_is_read() {
+    // An earlier build wrote the raffle's first entries (version 1), a
+    // later one its middle (version 2), this one the rest (version 3).
+    let mut b = one_sale_wins_twice();
+    let n = b.entries.len();
+    for (i, e) in b.entries.iter_mut().enumerate() {
+        e.version = if i < n / 3 {
+            1
+        } else if i < 2 * n / 3 {
+            2
+        } else {
+            3
+        };
+    }
+    let versions: Vec<u64> = b
+        .entries
+        .iter()
+        .map(|e| Entry::parse(&e.to_bytes().unwrap()).unwrap().version)
+        .collect();
+    assert!(versions.contains(&1) && versions.contains(&2) && versions.contains(&3));
+    // A second raffle opened by this build names its payment account.
+    let mut entries = b.entries.clone();
+    let Some(Body::RaffleCreated(created)) = entries
+        .iter()
+        .map(|e| &e.body)
+        .find(|b| matches!(b, Body::RaffleCreated(_)))
+        .cloned()
+    else {
+        panic!()
+    };
+    let second = raffle_core::ids::RaffleId::new_random();
+    let mut again = created.clone();
+    again.raffle = second.clone();
+    let last = entries.last().unwrap().time;
+    // Its sales and draws a day after the first raffle's.
+    let later = |t: raffle_core::Timestamp| {
+        raffle_core::Timestamp::from_micros(t.as_micros() + 86_400_000_000)
+    };
+    let c = &mut again.config;
+    c.sales_start = later(c.sales_start);
+    c.sales_end = later(c.sales_end);
+    for d in &mut c.draws {
+        d.cutoff = later(d.cutoff);
+        d.draw_at = later(d.draw_at);
+    }
+    entries.push(Entry::new(last, Body::RaffleCreated(again)));
+    entries.push(Entry::new(
+        last,
+        Body::RaffleOpened(RaffleOpened {
+            raffle: second,
+            by: b.staff.clone(),
+            payment_account: Some(Digest32([9; 32])),
+        }),
+    ));
+    let a = audit(&entries);
+    assert!(a.violations.is_empty(), "{:#?}", a.violations);
+    assert_eq!(a.entries, entries.len() as u64);
+    // payment_account does not exist before version 3.
+    let mut old = entries.last().unwrap().clone();
+    old.version = 2;
+    assert!(
+        old.to_bytes()
+            .unwrap_err()
+            .to_string()
+            .contains("version 3")
+    );
 }
 
 #[test]

@@ -42,6 +42,7 @@ fn main() {
         Body::RaffleOpened(RaffleOpened {
             raffle: raffle.clone(),
             by: staff.clone(),
+            payment_account: None,
         }),
     );
     let sales = 1_000_000u64;

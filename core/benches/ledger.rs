@@ -48,6 +48,7 @@ fn main() {
             Body::RaffleOpened(RaffleOpened {
                 raffle: raffle.clone(),
                 by: staff,
+                payment_account: None,
             }),
         ))
         .expect("opened");

@@ -1,11 +1,12 @@
-//! The log entry schema, version 2: the one definition of every entry the
+//! The log entry schema, version 3: the one definition of every entry the
 //! raffle log holds. The server writes these, the auditor reads them.
 //!
 //! Versions (architecture page, "schema-versioning rule"): the server writes
 //! [`SCHEMA_VERSION`]; every entry keeps the version it was written with
 //! ([`Entry::version`]), and [`Entry::parse`] reads every version from
 //! [`OLDEST_VERSION`] up, re-encoding at the entry's own version for the
-//! canonical-form check. Version 2 added `supervised_by` to `claim.paid`.
+//! canonical-form check. Version 2 added `supervised_by` to `claim.paid`;
+//! version 3 added `payment_account` to `raffle.opened`.
 //! Documented with an example of every type in `docs/entry-schema.md`
 //! (a test keeps that file and this one in step).
 //!
@@ -30,13 +31,13 @@ use crate::{Error, Money, Result, Timestamp};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The schema version this build writes (and the newest it reads).
-pub const SCHEMA_VERSION: u64 = 2;
+pub const SCHEMA_VERSION: u64 = 3;
 /// The oldest schema version this build reads.
 pub const OLDEST_VERSION: u64 = 1;
 /// Largest entry (an entry bundle's uint16 length prefix).
 pub const MAX_ENTRY_SIZE: usize = transparency::tile::MAX_ENTRY_SIZE;
 
-/// Every entry type (the same in versions 1 and 2), in the order of the docs.
+/// Every entry type (the same in versions 1 to 3), in the order of the docs.
 pub const TYPES: &[&str] = &[
     "software.started",
     "raffle.created",
@@ -358,6 +359,19 @@ pub struct RaffleUpdated {
 pub struct RaffleOpened {
     pub raffle: RaffleId,
     pub by: StaffId,
+    /// Version 3. The SHA-256 of the payment account (Stripe's `acct_...`
+    /// id) card sales of this raffle are paid into, fixed when it opens:
+    /// a payment into any other account is refused. `null` when the raffle
+    /// takes no card payments; absent in earlier versions. Anyone told the
+    /// account id can check it; the id itself is not in the log.
+    pub payment_account: Option<Digest32>,
+}
+
+/// `raffle.opened` as versions 1 and 2 wrote it: without `payment_account`.
+#[derive(Serialize)]
+struct RaffleOpenedV2<'a> {
+    raffle: &'a str,
+    by: &'a str,
 }
 
 /// A sale: draw numbers issued to a bearer (GLI-31 2.3.1, 3.2.1).
@@ -492,12 +506,14 @@ struct ClaimPaidV1<'a> {
     by: &'a str,
 }
 
-/// The bodies whose version 1 encoding differs from the current one.
+/// The bodies whose encoding in an earlier version differs from the current one.
 #[derive(Serialize)]
 #[serde(tag = "type")]
-enum BodyV1<'a> {
+enum BodyOld<'a> {
     #[serde(rename = "claim.paid")]
     ClaimPaid(ClaimPaidV1<'a>),
+    #[serde(rename = "raffle.opened")]
+    RaffleOpened(RaffleOpenedV2<'a>),
 }
 
 /// Anchors the significant events kept in the database (GLI-31 5.6.1): the
@@ -639,7 +655,7 @@ impl Entry {
         let encoded = match (self.version, &self.body) {
             (1, Body::ClaimPaid(c)) => serde_json::to_vec(&Encoded {
                 v: 1,
-                body: &BodyV1::ClaimPaid(ClaimPaidV1 {
+                body: &BodyOld::ClaimPaid(ClaimPaidV1 {
                     raffle: &c.raffle,
                     draw: &c.draw,
                     sale: &c.sale,
@@ -648,6 +664,14 @@ impl Entry {
                     prize: c.prize,
                     paperwork: c.paperwork,
                     by: &c.by,
+                }),
+                time: self.time,
+            }),
+            (v, Body::RaffleOpened(o)) if v < 3 => serde_json::to_vec(&Encoded {
+                v,
+                body: &BodyOld::RaffleOpened(RaffleOpenedV2 {
+                    raffle: &o.raffle,
+                    by: &o.by,
                 }),
                 time: self.time,
             }),
@@ -777,8 +801,15 @@ impl Entry {
                     ));
                 }
             }
-            Body::RaffleOpened(_)
-            | Body::SaleVoided(_)
+            Body::RaffleOpened(e) => {
+                if e.payment_account.is_some() && self.version < 3 {
+                    return Err(Error::invalid(
+                        "raffle.opened",
+                        "payment_account exists from schema version 3",
+                    ));
+                }
+            }
+            Body::SaleVoided(_)
             | Body::RaffleClosed(_)
             | Body::ReconciliationAcknowledged(_)
             | Body::DrawFrozen(_) => {}
@@ -982,6 +1013,7 @@ pub fn examples() -> Vec<Entry> {
         Body::RaffleOpened(RaffleOpened {
             raffle: raffle.clone(),
             by: staff.clone(),
+            payment_account: Some(Digest32([0x33; 32])),
         }),
         Body::Sale(Sale {
             raffle: raffle.clone(),
@@ -1095,7 +1127,7 @@ mod tests {
         for e in ex {
             let bytes = e.to_bytes().unwrap();
             assert!(
-                bytes.starts_with(b"{\"v\":2,\"type\":\""),
+                bytes.starts_with(b"{\"v\":3,\"type\":\""),
                 "{}",
                 String::from_utf8_lossy(&bytes)
             );
@@ -1116,13 +1148,13 @@ mod tests {
                 good.replacen("\"quantity\":1", "\"quantity\":1,\"quantity\":1", 1),
                 "duplicate field",
             ),
-            (good.replacen("{\"v\":2,", "{\"v\":2, ", 1), "canonical"),
+            (good.replacen("{\"v\":3,", "{\"v\":3, ", 1), "canonical"),
             (
-                good.replacen("{\"v\":2,", "{\"v\":3,", 1),
+                good.replacen("{\"v\":3,", "{\"v\":4,", 1),
                 "upgrade raffle-audit",
             ),
             (
-                good.replacen("{\"v\":2,", "{\"v\":0,", 1),
+                good.replacen("{\"v\":3,", "{\"v\":0,", 1),
                 "upgrade raffle-audit",
             ),
             (
@@ -1163,13 +1195,84 @@ mod tests {
     }
 
     #[test]
+    fn earlier_raffle_opened_entries_are_read_and_keep_their_version() {
+        let opened = examples()
+            .into_iter()
+            .find(|e| e.kind() == "raffle.opened")
+            .unwrap();
+        let v3 = String::from_utf8(opened.to_bytes().unwrap()).unwrap();
+        assert!(
+            v3.contains(&format!(
+                ",\"payment_account\":\"{}\",\"time\"",
+                "33".repeat(32)
+            )),
+            "{v3}"
+        );
+        let Body::RaffleOpened(mut body) = opened.body.clone() else {
+            panic!()
+        };
+        // Versions 1 and 2 have no payment_account: read as none.
+        for v in [1, 2] {
+            let old = v3
+                .replacen("{\"v\":3,", &format!("{{\"v\":{v},"), 1)
+                .replacen(
+                    &format!(",\"payment_account\":\"{}\"", "33".repeat(32)),
+                    "",
+                    1,
+                );
+            let read = Entry::parse(old.as_bytes()).unwrap();
+            assert_eq!(read.version, v);
+            body.payment_account = None;
+            assert_eq!(read.body, Body::RaffleOpened(body.clone()));
+            assert_eq!(
+                read.to_bytes().unwrap(),
+                old.as_bytes(),
+                "re-encoded as version {v}"
+            );
+            // The field, even null, does not exist before version 3.
+            let with_null = old.replacen(",\"time\"", ",\"payment_account\":null,\"time\"", 1);
+            assert!(
+                Entry::parse(with_null.as_bytes())
+                    .unwrap_err()
+                    .to_string()
+                    .contains("canonical")
+            );
+        }
+        // Version 3 always writes it, null when the raffle takes no cards.
+        let none = Entry::new(opened.time, Body::RaffleOpened(body.clone()));
+        let bytes = String::from_utf8(none.to_bytes().unwrap()).unwrap();
+        assert!(
+            bytes.contains(",\"payment_account\":null,\"time\""),
+            "{bytes}"
+        );
+        let missing = bytes.replacen(",\"payment_account\":null", "", 1);
+        assert!(
+            Entry::parse(missing.as_bytes())
+                .unwrap_err()
+                .to_string()
+                .contains("canonical")
+        );
+        body.payment_account = Some(Digest32([1; 32]));
+        let old = Entry::at_version(2, opened.time, Body::RaffleOpened(body));
+        assert!(
+            old.to_bytes()
+                .unwrap_err()
+                .to_string()
+                .contains("version 3")
+        );
+    }
+
+    #[test]
     fn version_1_claims_are_read_and_keep_their_version() {
         let claim = examples()
             .into_iter()
             .find(|e| e.kind() == "claim.paid")
             .unwrap();
-        let v2 = String::from_utf8(claim.to_bytes().unwrap()).unwrap();
-        assert!(v2.contains(",\"supervised_by\":null,\"time\""), "{v2}");
+        let v3 = String::from_utf8(claim.to_bytes().unwrap()).unwrap();
+        assert!(v3.contains(",\"supervised_by\":null,\"time\""), "{v3}");
+        // Version 2 wrote claims as version 3 does.
+        let v2 = v3.replacen("{\"v\":3,", "{\"v\":2,", 1);
+        assert_eq!(Entry::parse(v2.as_bytes()).unwrap().version, 2);
         let v1 =
             v2.replacen("{\"v\":2,", "{\"v\":1,", 1)
                 .replacen(",\"supervised_by\":null", "", 1);

@@ -57,6 +57,7 @@ impl World {
         self.apply(Body::RaffleOpened(RaffleOpened {
             raffle: self.raffle.clone(),
             by: STAFF.parse().unwrap(),
+            payment_account: None,
         }))
     }
 

@@ -33,6 +33,7 @@ async fn open_raffle(seq: &Sequencer, config: RaffleConfig) -> raffle_core::ids:
     seq.submit(Change::OpenRaffle {
         raffle: raffle.clone(),
         by: STAFF.parse().unwrap(),
+        payment_account: None,
     })
     .await
     .unwrap();

@@ -162,6 +162,7 @@ async fn run_case(call: Call, fault: Fault) {
         Change::OpenRaffle {
             raffle: raffle.clone(),
             by: STAFF.parse().unwrap(),
+            payment_account: None,
         },
     ] {
         seq.submit(c).await.unwrap();
@@ -303,6 +304,7 @@ async fn ready_to_freeze(h: &Harness, seq: &Sequencer) -> raffle_core::ids::Raff
         Change::OpenRaffle {
             raffle: raffle.clone(),
             by: STAFF.parse().unwrap(),
+            payment_account: None,
         },
     ] {
         seq.submit(c).await.unwrap();

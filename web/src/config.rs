@@ -87,6 +87,65 @@ pub struct Config {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     #[command(flatten)]
     pub limits: Limits,
+    #[command(flatten)]
+    pub stripe: StripeSettings,
+}
+
+/// A secret setting: its value never appears in a log line or a debug dump.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Secret, Self::Err> {
+        Ok(Secret(s.trim().to_string()))
+    }
+}
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The Stripe account card payments go to (`RAFFLE_PAYMENT_PROVIDERS=stripe`).
+/// One account per deployment (no Connect). The secret key and the webhook
+/// signing secrets are secrets: never logged, never on a page.
+#[derive(Args, Clone, Debug, Default)]
+pub struct StripeSettings {
+    /// The account's secret key: `sk_live_...` (or a restricted `rk_live_...`);
+    /// a test key (`sk_test_...`) only with `--allow-test-payments`.
+    #[arg(
+        long = "stripe-secret-key",
+        env = "RAFFLE_STRIPE_SECRET_KEY",
+        hide_env_values = true
+    )]
+    pub secret_key: Option<Secret>,
+    /// The account id (`acct_...`): at start, Stripe must say the key is this account's.
+    #[arg(long = "stripe-account", env = "RAFFLE_STRIPE_ACCOUNT")]
+    pub account: Option<String>,
+    /// The webhook endpoint's signing secrets (`whsec_...`), comma-separated:
+    /// several are valid at once while one is rolled.
+    #[arg(
+        long = "stripe-webhook-secret",
+        env = "RAFFLE_STRIPE_WEBHOOK_SECRETS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub webhook_secrets: Vec<Secret>,
+    /// Stripe's API (a fake's, in tests and the demo).
+    #[arg(
+        long = "stripe-api-base",
+        env = "RAFFLE_STRIPE_API_BASE",
+        default_value = "https://api.stripe.com"
+    )]
+    pub api_base: String,
 }
 
 /// The HTTP edge's limits. The per-address rates are per minute, with a
@@ -172,6 +231,7 @@ impl Config {
             tls_key: None,
             trusted_proxies: Vec::new(),
             limits: Limits::default(),
+            stripe: StripeSettings::default(),
         }
     }
 

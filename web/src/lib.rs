@@ -70,8 +70,8 @@ pub async fn start_with(
     config: Config,
     faults: Option<Arc<publications::faults::Plan>>,
 ) -> Result<AppState, String> {
-    let payments =
-        payments::Providers::from_config(&config.payment_providers, config.allow_test_payments)?;
+    let payments = payments::Providers::from_config(&config)?;
+    payments.check_accounts().await?;
     let origin = config.origin();
     let signer = keys::load_or_create(&config.key_path(), &origin)?;
     let vkey = signer.verifier().vkey();
@@ -167,6 +167,9 @@ pub async fn start_with(
         .map_err(|e| format!("resuming unfinished orders: {}", e.message))?;
     if resumed > 0 {
         tracing::info!(resumed, "resumed unfinished orders");
+    }
+    if let Some(stripe) = state.payments.stripe() {
+        tokio::spawn(app::stripe::webhook::run(state.clone(), stripe.clone()));
     }
     tokio::spawn(ops::monitor::run(state.clone(), incidents_rx));
     let background = state.clone();

@@ -16,6 +16,7 @@ const EXPECTED: &[(&str, &str, &str, &str)] = &[
     ("api", "POST", "/api/v1/raffles/{id}/purchases", "public"),
     ("api", "GET", "/api/v1/orders/{id}", "public"),
     ("api", "POST", "/api/v1/tickets/lookup", "public"),
+    ("api", "POST", "/api/v1/payments/stripe/webhook", "public"),
     ("api", "POST", "/api/v1/sessions", "public"),
     ("api", "POST", "/api/v1/enrolment/password", "public"),
     ("api", "POST", "/api/v1/enrolment/totp", "public"),

@@ -584,6 +584,7 @@ async fn a_repeated_validation_number_refuses_only_its_sale_and_the_online_path_
     let order = raffle_core::ids::SaleId::new_order();
     let paid = web::app::payments::PaidOrder {
         order_id: order.clone(),
+        provider: "test".into(),
         raffle_id: raffle.clone(),
         package_id: "p1".parse().unwrap(),
         quantity: 1,

@@ -45,6 +45,7 @@ impl Ledger {
                 revealed: HashMap::new(),
                 net: Money::zero(currency),
                 gross: Money::zero(currency),
+                payment_account: None,
             },
         );
         Ok(())
@@ -90,6 +91,7 @@ impl Ledger {
             return Err(refused(Refusal::SalesWindowEnded {}));
         }
         r.status = Status::Open;
+        r.payment_account = e.payment_account.map(|d| d.0);
         Ok(())
     }
 

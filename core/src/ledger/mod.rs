@@ -165,6 +165,9 @@ pub struct RaffleState {
     /// Sum of the prices of non-voided sales.
     pub net: Money,
     pub gross: Money,
+    /// The SHA-256 of the payment account card sales are paid into, from
+    /// `raffle.opened` (schema version 3).
+    pub payment_account: Option<[u8; 32]>,
 }
 
 impl RaffleState {

@@ -9,6 +9,7 @@
 
 pub mod health;
 pub mod orders;
+pub mod payments;
 pub mod people;
 pub mod sequencer;
 pub mod witnessing;

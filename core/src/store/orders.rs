@@ -8,12 +8,15 @@
 //! body, and the response draft (which holds the validation number,
 //! generated before sequencing so that a retry after a crash still gets it).
 //! A retry with the same key and body replays the response, one with another
-//! body is refused. Drafts, responses and keys are purged after 24 hours.
+//! body is refused. Keys and responses are purged after 24 hours; a draft is
+//! kept as long as its order waits for its payment (a card payment's webhook
+//! may come days late), and purged 24 hours after the order ends.
 //! One row per order keeps a purchase to one insert before sequencing.
 
 use super::{Store, uuid};
 use crate::ids::{PackageId, RaffleId, SaleId};
 use crate::{Error, Money, Result, Timestamp};
+
 use sqlx::Row;
 
 /// A new order.
@@ -279,7 +282,8 @@ pub struct OrderRecord {
     pub provider: String,
     /// `pending`, `paid`, `issued` or `refunded`.
     pub status: String,
-    /// The response draft, while it is kept (24 hours).
+    /// The response draft (with the validation number and the order
+    /// token): kept until the order is issued or ends, and 24 hours more.
     pub draft: Option<serde_json::Value>,
     /// The final response of a refused request.
     pub response: Option<(u16, serde_json::Value)>,
@@ -288,6 +292,51 @@ pub struct OrderRecord {
     /// The SHA-256 of the buyer's order token (none for orders made
     /// before tokens existed: nobody opens those).
     pub token_sha256: Option<Vec<u8>>,
+    /// What the buyer pays.
+    pub amount: Money,
+    /// The provider's references (Stripe: Checkout Session, PaymentIntent).
+    pub payment_session: Option<String>,
+    pub payment_intent: Option<String>,
+    /// Where the money stands at the provider (see [`Funds`]).
+    pub funds: Option<Funds>,
+    /// The buyer's e-mail address, if given (for the receipt; never logged).
+    pub buyer_email: Option<String>,
+}
+
+/// Where an order's money stands at its provider.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Funds {
+    /// Held on the buyer's card, not yet taken.
+    Authorised,
+    Captured,
+    /// The hold was released: no money moved.
+    Cancelled,
+    /// The capture failed after the ticket was issued.
+    CaptureFailed,
+    Refunded,
+}
+
+impl Funds {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Funds::Authorised => "authorised",
+            Funds::Captured => "captured",
+            Funds::Cancelled => "cancelled",
+            Funds::CaptureFailed => "capture_failed",
+            Funds::Refunded => "refunded",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Funds> {
+        Some(match s {
+            "authorised" => Funds::Authorised,
+            "captured" => Funds::Captured,
+            "cancelled" => Funds::Cancelled,
+            "capture_failed" => Funds::CaptureFailed,
+            "refunded" => Funds::Refunded,
+            _ => return None,
+        })
+    }
 }
 
 impl OrderRecord {
@@ -324,8 +373,9 @@ macro_rules! order_columns {
     () => {
         "o.id::text, o.raffle_id::text, o.package_id, o.quantity, o.stamped, o.provider, \
          CASE WHEN EXISTS (SELECT 1 FROM sales s WHERE s.id = o.id) THEN 'issued' ELSE o.status END, \
-         CASE WHEN o.created_at > now() - interval '24 hours' THEN o.draft END, \
-         o.response_status, o.response, o.refusal, o.token_sha256"
+         o.draft, \
+         o.response_status, o.response, o.refusal, o.token_sha256, \
+         o.amount_minor, o.currency, o.payment_session, o.payment_intent, o.funds, o.buyer->>'email'"
     };
 }
 use order_columns;
@@ -346,6 +396,20 @@ fn order_from_row(row: sqlx::postgres::PgRow) -> Result<OrderRecord> {
         response: status.map(|s| (s as u16, response.unwrap_or_default())),
         refusal: row.get(10),
         token_sha256: row.get(11),
+        amount: Money::new(
+            u64::try_from(row.get::<i64, _>(12))
+                .map_err(|_| Error::Storage("an order's amount is negative".into()))?,
+            crate::money::Currency::parse(row.get::<&str, _>(13))?,
+        ),
+        payment_session: row.get(14),
+        payment_intent: row.get(15),
+        funds: row
+            .get::<Option<&str>, _>(16)
+            .map(|f| {
+                Funds::parse(f).ok_or_else(|| Error::Storage(format!("an order's funds {f:?}")))
+            })
+            .transpose()?,
+        buyer_email: row.get(17),
     })
 }
 
@@ -417,7 +481,10 @@ impl OrderBatcher {
 /// `key`, if given).
 async fn forget_expired(pool: &sqlx::PgPool, key: Option<&str>) -> Result<u64> {
     let done = sqlx::query(
-        "UPDATE orders SET idempotency_key = NULL, request_sha256 = NULL, draft = NULL, response = NULL \
+        "UPDATE orders o SET idempotency_key = NULL, request_sha256 = NULL, \
+           draft = CASE WHEN o.status IN ('pending', 'paid') AND NOT EXISTS (SELECT 1 FROM sales s WHERE s.id = o.id) \
+                        THEN o.draft END, \
+           response = NULL \
          WHERE created_at <= now() - interval '24 hours' \
            AND (idempotency_key IS NOT NULL OR draft IS NOT NULL OR response IS NOT NULL) \
            AND ($1::text IS NULL OR idempotency_key = $1)",

@@ -84,6 +84,8 @@ pub enum Change {
     OpenRaffle {
         raffle: RaffleId,
         by: StaffId,
+        /// The SHA-256 of the payment account card sales are paid into.
+        payment_account: Option<[u8; 32]>,
     },
     CloseRaffle {
         raffle: RaffleId,
@@ -731,7 +733,15 @@ fn build(
                 by,
             }))
         }
-        Change::OpenRaffle { raffle, by } => Body::RaffleOpened(RaffleOpened { raffle, by }),
+        Change::OpenRaffle {
+            raffle,
+            by,
+            payment_account,
+        } => Body::RaffleOpened(RaffleOpened {
+            raffle,
+            by,
+            payment_account: payment_account.map(crate::entry::Digest32),
+        }),
         Change::CloseRaffle { raffle, by } => Body::RaffleClosed(RaffleClosed {
             raffle,
             reason: CloseReason::Operator,

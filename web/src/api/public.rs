@@ -67,6 +67,13 @@ pub(crate) fn entries() -> Vec<Entry> {
             lookup_ticket,
         )
         .body::<Lookup>(),
+        entry(
+            M::POST,
+            "/api/v1/payments/stripe/webhook",
+            public,
+            "Stripe's webhook: events signed with the endpoint's secret (Stripe-Signature), stored once each, then processed.",
+            crate::app::stripe::webhook::receive,
+        ),
     ]
 }
 
@@ -305,6 +312,7 @@ pub(crate) async fn purchase(
     }
     let paid = PaidOrder {
         order_id: order_id.clone(),
+        provider: provider.id().to_string(),
         raffle_id: raffle_id.clone(),
         package_id: req.package_id.clone(),
         quantity,

@@ -9,4 +9,5 @@ pub mod operations;
 pub mod payments;
 pub mod people;
 pub mod receipt;
+pub mod stripe;
 pub mod witness;

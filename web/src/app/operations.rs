@@ -101,6 +101,8 @@ pub async fn open_raffle(
         .submit(Change::OpenRaffle {
             raffle: id.clone(),
             by: staff.user.staff_id.clone(),
+            // Card sales go to this deployment's account, and only there.
+            payment_account: state.payments.payment_account(),
         })
         .await?)
 }

@@ -20,6 +20,8 @@
 
 use crate::AppState;
 use crate::app::receipt::{proof_for_sale, receipt};
+use crate::app::stripe::StripeProvider;
+use crate::config::Config;
 use crate::error::AppError;
 use axum::http::StatusCode;
 use raffle_core::entry::Channel;
@@ -75,28 +77,65 @@ pub trait PaymentProvider: Send + Sync {
     /// After a restart: picks up a pending order of this provider (asks the
     /// provider where the payment stands, or waits for its webhook).
     fn resume<'a>(&'a self, order: &'a OrderRecord, confirmer: Confirmer) -> ProviderFuture<'a>;
+
+    /// Whether the provider holds and moves real money (then issuing
+    /// captures it, and a refusal releases it).
+    fn moves_money(&self) -> bool {
+        false
+    }
+
+    /// Takes the money held for an issued order (idempotent: a second
+    /// call, or one for an order captured already, changes nothing).
+    fn capture<'a>(&'a self, _state: &'a AppState, _order: &'a OrderRecord) -> ProviderFuture<'a> {
+        Box::pin(async { Ok(Pending::default()) })
+    }
+
+    /// Releases the money held for an order the rules refused, or stops
+    /// an unpaid one from being paid (idempotent, as above).
+    fn cancel<'a>(&'a self, _state: &'a AppState, _order: &'a OrderRecord) -> ProviderFuture<'a> {
+        Box::pin(async { Ok(Pending::default()) })
+    }
 }
 
 /// The providers a purchase may name.
 #[derive(Clone)]
 pub struct Providers {
     by_id: Arc<BTreeMap<&'static str, Arc<dyn PaymentProvider>>>,
+    stripe: Option<Arc<StripeProvider>>,
 }
 
 impl Providers {
     pub fn new(providers: Vec<Arc<dyn PaymentProvider>>) -> Providers {
         Providers {
             by_id: Arc::new(providers.into_iter().map(|p| (p.id(), p)).collect()),
+            stripe: None,
         }
     }
 
     /// The providers the configuration names (`RAFFLE_PAYMENT_PROVIDERS`).
-    /// `test` moves no money: it is refused unless `allow_test` (`raffled
-    /// demo`, or `serve --allow-test-payments`).
-    pub fn from_config(names: &[String], allow_test: bool) -> Result<Providers, String> {
+    /// `test` moves no money: it is refused unless `allow_test_payments`
+    /// (`raffled demo`, or `serve --allow-test-payments`); so is `stripe`
+    /// with a test key.
+    pub fn from_config(config: &Config) -> Result<Providers, String> {
+        let allow_test = config.allow_test_payments;
         let mut providers: Vec<Arc<dyn PaymentProvider>> = Vec::new();
-        for name in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+        let mut stripe = None;
+        for name in config
+            .payment_providers
+            .iter()
+            .map(|n| n.trim())
+            .filter(|n| !n.is_empty())
+        {
             match name {
+                "stripe" => {
+                    let s = Arc::new(StripeProvider::from_settings(
+                        &config.stripe,
+                        allow_test,
+                        config.public_url(),
+                    )?);
+                    stripe = Some(s.clone());
+                    providers.push(s);
+                }
                 "test" if !allow_test => {
                     return Err(
                         "the test payment provider moves no money: it runs only in `raffled demo`, \
@@ -107,18 +146,46 @@ impl Providers {
                 "test" => providers.push(Arc::new(TestProvider)),
                 other => {
                     return Err(format!(
-                        "RAFFLE_PAYMENT_PROVIDERS: unknown payment provider {other:?} (this build has: test)"
+                        "RAFFLE_PAYMENT_PROVIDERS: unknown payment provider {other:?} (this build has: stripe, test)"
                     ));
                 }
             }
         }
-        Ok(Providers::new(providers))
+        Ok(Providers {
+            stripe,
+            ..Providers::new(providers)
+        })
     }
 
-    /// Whether the `test` provider (no money moves) is enabled: every page
-    /// and receipt then says so.
+    /// At start: each provider's account is the configured one.
+    pub async fn check_accounts(&self) -> Result<(), String> {
+        if let Some(s) = &self.stripe {
+            s.check_account().await?;
+        }
+        Ok(())
+    }
+
+    /// The card provider, if configured.
+    pub fn stripe(&self) -> Option<&Arc<StripeProvider>> {
+        self.stripe.as_ref()
+    }
+
+    /// The SHA-256 of the payment account card sales go to, for `raffle.opened`.
+    pub fn payment_account(&self) -> Option<[u8; 32]> {
+        self.stripe
+            .as_ref()
+            .map(|s| crate::app::stripe::account_digest(&s.account))
+    }
+
+    /// Whether payments move no real money (the `test` provider, or Stripe
+    /// with a test key): every page and receipt then says so.
     pub fn test_enabled(&self) -> bool {
-        self.by_id.contains_key("test")
+        self.by_id.contains_key("test") || self.stripe.as_ref().is_some_and(|s| !s.livemode)
+    }
+
+    /// Whether buyers can pay by card.
+    pub fn cards(&self) -> bool {
+        self.stripe.is_some()
     }
 
     /// The configured providers' names.
@@ -161,6 +228,10 @@ pub struct Confirmer(AppState);
 impl Confirmer {
     pub fn new(state: AppState) -> Confirmer {
         Confirmer(state)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.0
     }
 
     /// Confirms the payment of `order` and issues it (see [`confirm_payment`]).
@@ -237,6 +308,8 @@ impl PaymentProvider for TestProvider {
 #[derive(Clone)]
 pub struct PaidOrder {
     pub order_id: SaleId,
+    /// The provider that took the payment (money it holds is captured once issued).
+    pub provider: String,
     pub raffle_id: RaffleId,
     pub package_id: PackageId,
     pub quantity: u32,
@@ -280,6 +353,7 @@ async fn finish_order(state: &AppState, o: &OrderRecord) -> Result<(StatusCode, 
         ("paid", Some(vn)) => {
             let paid = PaidOrder {
                 order_id: o.id.clone(),
+                provider: o.provider.clone(),
                 raffle_id: o.raffle.clone(),
                 package_id: o.package.clone(),
                 quantity: o.quantity,
@@ -323,6 +397,7 @@ pub async fn issue_paid_order(
         return match state.sequencer.submit(change).await {
             Ok(sequenced) => {
                 state.metrics.purchase(None);
+                capture(state, &o.provider, &o.order_id).await?;
                 Ok((
                     StatusCode::CREATED,
                     receipt(state, &sequenced.entry, &vn, &sequenced.proof_file())?,
@@ -340,12 +415,15 @@ pub async fn issue_paid_order(
                 if sale == o.order_id =>
             {
                 // Sequenced by an earlier attempt whose answer was lost.
+                capture(state, &o.provider, &o.order_id).await?;
                 let (entry, proof) = proof_for_sale(state, &o.order_id).await?;
                 Ok((StatusCode::CREATED, receipt(state, &entry, &vn, &proof)?))
             }
             Err(raffle_core::Error::Refused(reason)) => {
                 state.metrics.purchase(Some(reason.code()));
-                refund(state, &o.order_id, reason).await
+                let answer = refund(state, &o.order_id, reason).await?;
+                release(state, &o.provider, &o.order_id).await?;
+                Ok(answer)
             }
             Err(e) => Err(e.into()),
         };
@@ -354,6 +432,35 @@ pub async fn issue_paid_order(
         "three validation numbers in a row were taken: retry with the same Idempotency-Key".into(),
     )
     .into())
+}
+
+/// Takes the money an issued order's provider holds (cards: the capture).
+async fn capture(state: &AppState, provider: &str, order: &str) -> Result<(), AppError> {
+    let Ok(p) = state.payments.get(provider) else {
+        return Ok(());
+    };
+    if !p.moves_money() {
+        return Ok(());
+    }
+    if let Some(record) = state.store.order_record(order).await? {
+        p.capture(state, &record).await?;
+    }
+    Ok(())
+}
+
+/// Releases the money a refused order's provider holds (cards: the
+/// authorisation is cancelled, so a refused order never moves money).
+async fn release(state: &AppState, provider: &str, order: &str) -> Result<(), AppError> {
+    let Ok(p) = state.payments.get(provider) else {
+        return Ok(());
+    };
+    if !p.moves_money() {
+        return Ok(());
+    }
+    if let Some(record) = state.store.order_record(order).await? {
+        p.cancel(state, &record).await?;
+    }
+    Ok(())
 }
 
 async fn refund(
@@ -409,5 +516,15 @@ pub async fn resume_unfinished_orders(state: &AppState) -> Result<usize, AppErro
     while let Some(done) = tasks.join_next().await {
         done.map_err(|e| AppError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
     }
-    Ok(count)
+    // Money still held for orders that ended: issued ones are captured,
+    // refused ones released (a capture or a release lost in a crash).
+    let held = state.store.orders_holding_funds().await?;
+    for o in &held {
+        if o.status == "issued" {
+            capture(state, &o.provider, &o.id).await?;
+        } else {
+            release(state, &o.provider, &o.id).await?;
+        }
+    }
+    Ok(count + held.len())
 }

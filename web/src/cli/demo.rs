@@ -45,6 +45,7 @@ pub async fn ensure_demo_raffle(state: &AppState) -> Result<RaffleId, String> {
     submit(Change::OpenRaffle {
         raffle: raffle.clone(),
         by: staff,
+        payment_account: state.payments.payment_account(),
     })
     .await
     .map_err(|e| e.to_string())?;

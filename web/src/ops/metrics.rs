@@ -70,6 +70,12 @@ pub struct Metrics {
     communication: Family<LinkLabels, Counter>,
     program_errors: Counter,
     queue_full: Family<QueueLabels, Counter>,
+    webhooks: Family<WebhookLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WebhookLabels {
+    pub outcome: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -207,7 +213,17 @@ impl Metrics {
         for queue in ["requests", "sequencer"] {
             let _ = queue_full.get_or_create(&QueueLabels { queue });
         }
+        let webhooks = Family::<WebhookLabels, Counter>::default();
+        registry.register(
+            "payment_webhooks",
+            "Payment webhook deliveries: stored (a new event), duplicate, refused (bad signature)",
+            webhooks.clone(),
+        );
+        for outcome in ["stored", "duplicate", "refused"] {
+            let _ = webhooks.get_or_create(&WebhookLabels { outcome });
+        }
         Metrics {
+            webhooks,
             registry,
             communication,
             program_errors,
@@ -239,6 +255,13 @@ impl Metrics {
 
     pub fn program_error(&self) {
         self.program_errors.inc();
+    }
+
+    /// A webhook delivery: `stored`, `duplicate` or `refused`.
+    pub fn webhook(&self, outcome: &'static str) {
+        self.webhooks
+            .get_or_create(&WebhookLabels { outcome })
+            .inc();
     }
 
     pub fn queue_full(&self, queue: &'static str) {

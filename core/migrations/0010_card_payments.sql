@@ -1,0 +1,37 @@
+-- Card payments (issue 14): the provider's references on each order, where
+-- its money stands, and the provider's webhook events, stored once each.
+
+-- `cancelled`: the payment never completed (the session expired, the
+-- authorisation was cancelled before the order was paid); no money moved.
+ALTER TABLE orders DROP CONSTRAINT orders_status_check;
+ALTER TABLE orders ADD CONSTRAINT orders_status_check
+    CHECK (status IN ('pending', 'paid', 'refunded', 'cancelled'));
+
+-- The provider's ids (Stripe: the Checkout Session and the PaymentIntent).
+-- They live here only, never in the log.
+ALTER TABLE orders ADD COLUMN payment_session TEXT;
+ALTER TABLE orders ADD COLUMN payment_intent TEXT;
+CREATE UNIQUE INDEX orders_payment_session ON orders (payment_session) WHERE payment_session IS NOT NULL;
+CREATE UNIQUE INDEX orders_payment_intent ON orders (payment_intent) WHERE payment_intent IS NOT NULL;
+
+-- Where the order's money stands at the provider: authorised (held on the
+-- buyer's card), captured, cancelled (the hold released), capture_failed,
+-- refunded. NULL for providers that move no money or confirm at once.
+ALTER TABLE orders ADD COLUMN funds TEXT
+    CHECK (funds IN ('authorised', 'captured', 'cancelled', 'capture_failed', 'refunded'));
+ALTER TABLE orders ADD COLUMN funds_error TEXT;
+
+-- Webhook events, raw (with customer_details stripped), one row per event
+-- id whatever the number of deliveries; the route answers 200 only once
+-- the row is committed, and processing runs from this table.
+CREATE TABLE payment_events (
+    id            TEXT PRIMARY KEY,
+    provider      TEXT NOT NULL,
+    type          TEXT NOT NULL,
+    payload       JSONB NOT NULL,
+    received_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+    deliveries    INTEGER NOT NULL DEFAULT 1,
+    processed_at  TIMESTAMPTZ,
+    outcome       TEXT
+);
+CREATE INDEX payment_events_unprocessed ON payment_events (received_at) WHERE processed_at IS NULL;

@@ -1,0 +1,193 @@
+//! Card payments in the store: each order's references at its provider
+//! (never in the log), where its money stands, and the provider's webhook
+//! events, each stored once before it is acknowledged and processed from
+//! the table.
+//!
+//! Every state change here is conditional on the state it leaves (an
+//! `UPDATE ... WHERE` on the old state), so that events delivered twice,
+//! late or out of order move an order at most once, and a caller learns
+//! whether its call moved it.
+
+use super::orders::{Funds, OrderRecord};
+use super::{Store, uuid};
+use crate::Result;
+use sqlx::Row;
+
+/// A stored webhook event, not yet processed.
+#[derive(Clone, Debug)]
+pub struct PaymentEvent {
+    pub id: String,
+    pub provider: String,
+    pub kind: String,
+    pub payload: serde_json::Value,
+}
+
+impl Store {
+    /// Records the provider's session for an order (once: a second call
+    /// with another session changes nothing and answers false).
+    pub async fn set_payment_session(&self, order: &str, session: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE orders SET payment_session = $2, updated_at = now() \
+             WHERE id = $1 AND (payment_session IS NULL OR payment_session = $2)",
+        )
+        .bind(uuid(order)?)
+        .bind(session)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records the provider's PaymentIntent for an order (once, as above).
+    pub async fn set_payment_intent(&self, order: &str, intent: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE orders SET payment_intent = $2, updated_at = now() \
+             WHERE id = $1 AND (payment_intent IS NULL OR payment_intent = $2)",
+        )
+        .bind(uuid(order)?)
+        .bind(intent)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The order whose provider reference (session or PaymentIntent) is `reference`.
+    pub async fn order_by_payment(&self, reference: &str) -> Result<Option<OrderRecord>> {
+        let id: Option<String> = sqlx::query_scalar(
+            "SELECT id::text FROM orders WHERE payment_session = $1 OR payment_intent = $1",
+        )
+        .bind(reference)
+        .fetch_optional(&self.pool)
+        .await?;
+        match id {
+            Some(id) => self.order_record(&id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Moves an order's funds from one of `from` (`None`: not yet set) to
+    /// `to`, with the provider's error if any; answers whether it moved.
+    pub async fn move_funds(
+        &self,
+        order: &str,
+        from: &[Option<Funds>],
+        to: Funds,
+        error: Option<&str>,
+    ) -> Result<bool> {
+        let from_null = from.contains(&None);
+        let from: Vec<&str> = from.iter().flatten().map(|f| f.as_str()).collect();
+        let done = sqlx::query(
+            "UPDATE orders SET funds = $2, funds_error = $3, updated_at = now() \
+             WHERE id = $1 AND ((funds IS NULL AND $4) OR funds = ANY($5))",
+        )
+        .bind(uuid(order)?)
+        .bind(to.as_str())
+        .bind(error)
+        .bind(from_null)
+        .bind(&from)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Ends a pending order whose payment never completed (the session
+    /// expired, the buyer gave up): no money moved, no ticket. Only a
+    /// pending order moves; answers whether this call moved it.
+    pub async fn cancel_order(&self, order: &str, reason: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE orders SET status = 'cancelled', refusal = $2, updated_at = now() \
+             WHERE id = $1 AND status = 'pending'",
+        )
+        .bind(uuid(order)?)
+        .bind(reason)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Orders that ended (issued, refused or cancelled) while their money
+    /// is still authorised (a capture or a release lost in a crash): what a
+    /// restart must capture or release.
+    pub async fn orders_holding_funds(&self) -> Result<Vec<OrderRecord>> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT o.id::text FROM orders o WHERE o.funds = 'authorised' \
+               AND (o.status IN ('refunded', 'cancelled') OR EXISTS (SELECT 1 FROM sales s WHERE s.id = o.id)) \
+             ORDER BY o.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut orders = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(o) = self.order_record(&id).await? {
+                orders.push(o);
+            }
+        }
+        Ok(orders)
+    }
+
+    /// Stores a webhook event once per id; a repeated delivery only
+    /// counts. Answers whether the event is new. Returns only once the row
+    /// is committed.
+    pub async fn store_payment_event(
+        &self,
+        id: &str,
+        provider: &str,
+        kind: &str,
+        payload: &serde_json::Value,
+    ) -> Result<bool> {
+        let new: bool = sqlx::query_scalar(
+            "INSERT INTO payment_events (id, provider, type, payload) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (id) DO UPDATE SET deliveries = payment_events.deliveries + 1 \
+             RETURNING deliveries = 1",
+        )
+        .bind(id)
+        .bind(provider)
+        .bind(kind)
+        .bind(payload)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(new)
+    }
+
+    /// Up to `limit` events not yet processed, oldest first.
+    pub async fn unprocessed_payment_events(&self, limit: i64) -> Result<Vec<PaymentEvent>> {
+        let rows = sqlx::query(
+            "SELECT id, provider, type, payload FROM payment_events \
+             WHERE processed_at IS NULL ORDER BY received_at, id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| PaymentEvent {
+                id: r.get(0),
+                provider: r.get(1),
+                kind: r.get(2),
+                payload: r.get(3),
+            })
+            .collect())
+    }
+
+    /// Marks an event processed, with what came of it.
+    pub async fn finish_payment_event(&self, id: &str, outcome: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE payment_events SET processed_at = now(), outcome = $2 WHERE id = $1 AND processed_at IS NULL",
+        )
+        .bind(id)
+        .bind(outcome)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// What came of a stored event (`None`: not processed yet or unknown).
+    pub async fn payment_event_outcome(&self, id: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT outcome FROM payment_events WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?
+                .flatten(),
+        )
+    }
+}
