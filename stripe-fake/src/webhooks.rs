@@ -188,27 +188,37 @@ impl Deliveries {
     }
 }
 
+type Client = hyper_util::client::legacy::Client<
+    hyper_util::client::legacy::connect::HttpConnector,
+    http_body_util::Full<axum::body::Bytes>,
+>;
+
 async fn post(endpoint: &str, body: &str, signature: &str) -> Result<u16, String> {
-    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    static CLIENT: std::sync::OnceLock<Client> = std::sync::OnceLock::new();
     let client = CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .expect("an HTTP client")
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http()
     });
-    let resp = client
-        .post(endpoint)
+    let req = axum::http::Request::post(endpoint)
         .header("content-type", "application/json; charset=utf-8")
         .header("stripe-signature", signature)
         .header(
             "user-agent",
             "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
         )
-        .body(body.to_string())
-        .send()
-        .await
+        .body(http_body_util::Full::new(axum::body::Bytes::from(
+            body.to_string(),
+        )))
         .map_err(|e| e.to_string())?;
-    Ok(resp.status().as_u16())
+    let resp = tokio::time::timeout(Duration::from_secs(10), client.request(req))
+        .await
+        .map_err(|_| "timed out".to_string())?
+        .map_err(|e| e.to_string())?;
+    let status = resp.status().as_u16();
+    // Read the answer to the end, so that the connection can be reused.
+    use http_body_util::BodyExt as _;
+    let _ = resp.into_body().collect().await;
+    Ok(status)
 }
 
 /// How many deliveries are in flight at once.

@@ -53,6 +53,15 @@ pub struct App {
 }
 
 impl App {
+    /// An application started on `dir`, which it keeps until dropped.
+    pub fn with_dir(state: web::AppState, db: String, dir: tempfile::TempDir) -> App {
+        App {
+            state,
+            db,
+            _dir: dir,
+        }
+    }
+
     /// An application started elsewhere (with its own data directory).
     pub fn from_state(state: web::AppState, db: String) -> App {
         App {

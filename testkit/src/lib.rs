@@ -22,3 +22,4 @@ pub mod measure;
 pub mod programs;
 pub mod raffles;
 pub mod sequencer;
+pub mod stripe;

@@ -288,7 +288,8 @@ pub(crate) async fn purchase(
                 .await?
                 .ok_or_else(|| AppError::not_found("no such order"))?;
             if record.status == "pending" {
-                return Ok(pending_response(&order, token, &Pending::default()));
+                let pending = provider.pending(&state, &record).await?;
+                return Ok(pending_response(&order, token, &pending));
             }
             let (status, body) = confirm_payment(&state, &order).await?;
             return Ok((

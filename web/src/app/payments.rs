@@ -78,6 +78,13 @@ pub trait PaymentProvider: Send + Sync {
     /// provider where the payment stands, or waits for its webhook).
     fn resume<'a>(&'a self, order: &'a OrderRecord, confirmer: Confirmer) -> ProviderFuture<'a>;
 
+    /// Where the buyer of a pending order pays, asked again (a purchase
+    /// retried with the same key while its order waits): the same page as
+    /// the first answer gave.
+    fn pending<'a>(&'a self, _state: &'a AppState, _order: &'a OrderRecord) -> ProviderFuture<'a> {
+        Box::pin(async { Ok(Pending::default()) })
+    }
+
     /// Whether the provider holds and moves real money (then issuing
     /// captures it, and a refusal releases it).
     fn moves_money(&self) -> bool {

@@ -217,6 +217,14 @@ impl PaymentProvider for StripeProvider {
         })
     }
 
+    fn pending<'a>(&'a self, state: &'a AppState, order: &'a OrderRecord) -> ProviderFuture<'a> {
+        Box::pin(async move {
+            // The same idempotency key finds the same session.
+            let url = self.create_session(state, order).await?;
+            Ok(Pending { payment_url: url })
+        })
+    }
+
     fn capture<'a>(&'a self, state: &'a AppState, order: &'a OrderRecord) -> ProviderFuture<'a> {
         Box::pin(async move {
             let Some(intent) = &order.payment_intent else {

@@ -1,0 +1,485 @@
+//! Card payments through the fake Stripe (crate `stripe-fake`), with
+//! `raffled` listening on a real port for the fake's webhook deliveries:
+//! authorised, issued and captured exactly once; refused orders release
+//! their authorisation; events are stored once each, and a forged,
+//! stale or mismatched one changes nothing; a restart loses nothing.
+
+use axum::http::StatusCode;
+use raffle_core::store::orders::Funds;
+use serde_json::{Value, json};
+use std::time::Duration;
+use stripe_fake::{CARD_DECLINED, CARD_OK, Chaos, FakeStripe, Options, sign};
+use testkit::app::{call, drop_database, rows};
+use testkit::stripe::{CardApp, WEBHOOK, card_app, card_app_with, session_of};
+
+const CARD_PURCHASE: &str = r#"{"package_id":"p3","buyer":{"age_confirmed":true,"region":"CA-ON","email":"buyer@example.org"},"payment":{"provider":"stripe"}}"#;
+
+async fn buy(c: &CardApp, key: &str) -> (StatusCode, Value) {
+    let (status, bytes) = testkit::app::request(
+        &c.app,
+        "POST",
+        &format!("/api/v1/raffles/{}/purchases", c.raffle),
+        &[("idempotency-key", key)],
+        CARD_PURCHASE.to_string(),
+    )
+    .await;
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+/// The order's status as its buyer sees it, once it is `want` (or after 10 s).
+async fn order_until(c: &CardApp, pending: &Value, want: &str) -> Value {
+    let url = pending["order_url"].as_str().unwrap().to_string();
+    let token = pending["order_token"].as_str().unwrap().to_string();
+    let mut order = Value::Null;
+    for _ in 0..200 {
+        order = call(&c.app, "GET", &url, Some(&token), Value::Null).await.1;
+        if order["status"] == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    order
+}
+
+async fn record(c: &CardApp, order: &str) -> raffle_core::store::orders::OrderRecord {
+    c.app
+        .state
+        .store
+        .order_record(order)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// Waits until every stored event is processed.
+async fn processed(c: &CardApp) {
+    for _ in 0..200 {
+        let left: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM payment_events WHERE processed_at IS NULL")
+                .fetch_one(&c.app.state.store.pool)
+                .await
+                .unwrap();
+        if left == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("events left unprocessed");
+}
+
+async fn events_of(c: &CardApp, kind: &str) -> Vec<Value> {
+    sqlx::query_scalar(
+        "SELECT detail FROM events WHERE component = 'payment' AND kind = $1 ORDER BY id",
+    )
+    .bind(kind)
+    .fetch_all(&c.app.state.store.pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_payment_is_authorised_issued_and_captured_exactly_once() {
+    let c = card_app().await;
+    // Every event delivered one to three times, in any order.
+    c.stripe.set_chaos(Chaos {
+        max_copies: 3,
+        shuffle: true,
+        max_delay: Duration::from_millis(200),
+        ..Chaos::default()
+    });
+    let (status, pending) = buy(&c, "card-1-0000000000000000").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{pending}");
+    let order_id = pending["order_id"].as_str().unwrap().to_string();
+    let payment_url = pending["payment_url"].as_str().unwrap().to_string();
+    assert!(payment_url.starts_with(&c.stripe.url), "{payment_url}");
+    // The buyer retries (a timeout, a double click): the same order and page.
+    let (status, again) = buy(&c, "card-1-0000000000000000").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{again}");
+    assert_eq!(again["order_id"], pending["order_id"]);
+    assert_eq!(again["payment_url"], pending["payment_url"]);
+    assert_eq!(c.stripe.sessions().len(), 1, "one session for one order");
+    // What raffled asked of Stripe: the order's session, by its key.
+    let session = c.stripe.object(&session_of(&payment_url)).unwrap();
+    assert_eq!(session["client_reference_id"], order_id.as_str());
+    assert_eq!(session["metadata"]["order_id"], order_id.as_str());
+    assert_eq!(session["currency"], "cad");
+    assert_eq!(session["adaptive_pricing"]["enabled"], false);
+    assert_eq!(session["payment_method_types"], json!(["card"]));
+    assert_eq!(session["amount_total"], 1000);
+    let lifetime = session["expires_at"].as_i64().unwrap() - session["created"].as_i64().unwrap();
+    assert!((30 * 60..=32 * 60).contains(&lifetime), "{lifetime}");
+    // A declined card changes nothing; the buyer tries another.
+    assert!(
+        c.stripe
+            .pay(&session_of(&payment_url), CARD_DECLINED)
+            .is_err()
+    );
+    let back = c.stripe.pay(&session_of(&payment_url), CARD_OK).unwrap();
+    assert_eq!(back, format!("http://{}/orders/{order_id}?lang=en", c.addr));
+    let order = order_until(&c, &pending, "issued").await;
+    assert_eq!(order["status"], "issued", "{order}");
+    assert!(order["receipt"]["validation_number"].is_string());
+    assert!(c.stripe.settle(Duration::from_secs(10)).await);
+    processed(&c).await;
+    let r = record(&c, &order_id).await;
+    assert_eq!(r.funds, Some(Funds::Captured));
+    let intents = c.stripe.payment_intents();
+    assert_eq!(intents.len(), 1);
+    assert_eq!(intents[0]["status"], "succeeded");
+    assert_eq!(intents[0]["amount_received"], 1000);
+    // Each step once, with the order's key.
+    let requests = c.stripe.requests();
+    let posts: Vec<_> = requests.iter().filter(|(m, _, _)| m == "POST").collect();
+    let keys: Vec<Option<String>> = posts.iter().map(|(_, _, k)| k.clone()).collect();
+    assert!(keys.iter().all(|k| k.is_some()), "{posts:?}");
+    let capture = format!("order:{order_id}:capture");
+    assert_eq!(
+        keys.iter()
+            .filter(|k| k.as_deref() == Some(capture.as_str()))
+            .count(),
+        1,
+        "{posts:?}"
+    );
+    // Each event stored once, however often delivered.
+    let stored = rows(&c.app, "payment_events").await;
+    assert_eq!(stored as usize, c.stripe.events().len());
+    let deliveries: i64 = sqlx::query_scalar("SELECT sum(deliveries)::bigint FROM payment_events")
+        .fetch_one(&c.app.state.store.pool)
+        .await
+        .unwrap();
+    assert!(deliveries >= stored);
+    // No personal details kept from the events.
+    let personal: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM payment_events WHERE payload::text LIKE '%Test Buyer%' OR payload::text LIKE '%buyer@example.org%'",
+    )
+    .fetch_one(&c.app.state.store.pool)
+    .await
+    .unwrap();
+    assert_eq!(personal, 0);
+    assert_eq!(rows(&c.app, "sales").await, 1);
+    drop_database(&c.app.db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_the_rules_refuse_releases_its_authorisation() {
+    let c = card_app().await;
+    let (_, pending) = buy(&c, "card-2-0000000000000000").await;
+    let order_id = pending["order_id"].as_str().unwrap().to_string();
+    // Sales close while the buyer is on Stripe's page.
+    c.app
+        .state
+        .sequencer
+        .submit(raffle_core::store::sequencer::Change::CloseRaffle {
+            raffle: c.raffle.parse().unwrap(),
+            by: raffle_core::ids::StaffId::new_random().unwrap(),
+        })
+        .await
+        .unwrap();
+    c.stripe
+        .pay(
+            &session_of(pending["payment_url"].as_str().unwrap()),
+            CARD_OK,
+        )
+        .unwrap();
+    let order = order_until(&c, &pending, "refunded").await;
+    assert_eq!(order["status"], "refunded", "{order}");
+    assert!(c.stripe.settle(Duration::from_secs(10)).await);
+    processed(&c).await;
+    let r = record(&c, &order_id).await;
+    assert_eq!(r.funds, Some(Funds::Cancelled));
+    let intents = c.stripe.payment_intents();
+    assert_eq!(intents[0]["status"], "canceled", "no money moved");
+    assert_eq!(intents[0]["amount_received"], 0);
+    assert_eq!(rows(&c.app, "sales").await, 0);
+    drop_database(&c.app.db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_is_stored_only_when_its_signature_is_stripes() {
+    let c = card_app().await;
+    let secret = c.stripe.options.webhook_secret.clone();
+    let body = json!({
+        "id": "evt_forged_or_not_000000000", "object": "event", "type": "charge.refunded",
+        "livemode": false, "created": 1, "data": { "object": { "object": "charge", "id": "ch_1" } },
+    })
+    .to_string();
+    let now = raffle_core::Timestamp::now().as_secs();
+    let post = |sig: Option<String>| {
+        let body = body.clone();
+        let c = &c;
+        async move {
+            let mut headers: Vec<(&str, String)> = vec![];
+            if let Some(s) = sig {
+                headers.push(("stripe-signature", s));
+            }
+            let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let (status, bytes) = testkit::app::request(&c.app, "POST", WEBHOOK, &h, body).await;
+            (status, String::from_utf8_lossy(&bytes).to_string())
+        }
+    };
+    for (sig, want) in [
+        (None, "no Stripe-Signature header"),
+        (
+            Some(sign("whsec_wrong", now, &body)),
+            "no v1 signature matches",
+        ),
+        (
+            Some(sign(&secret, now - 301, &body)),
+            "outside the 300 s tolerance",
+        ),
+        (
+            Some(sign(&secret, now + 301, &body)),
+            "outside the 300 s tolerance",
+        ),
+        (Some(format!("t={now}")), "no v1 signature"),
+        (Some("garbage".into()), "malformed"),
+    ] {
+        let (status, text) = post(sig).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+        assert!(text.contains(want), "{want}: {text}");
+    }
+    assert_eq!(rows(&c.app, "payment_events").await, 0, "nothing stored");
+    // Genuine: stored once, however often delivered.
+    for _ in 0..3 {
+        let (status, text) = post(Some(sign(&secret, now, &body))).await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+    }
+    let deliveries: i32 = sqlx::query_scalar("SELECT deliveries FROM payment_events")
+        .fetch_one(&c.app.state.store.pool)
+        .await
+        .unwrap();
+    assert_eq!(deliveries, 3);
+    // A rolled secret: the old and the new are both accepted meanwhile.
+    let rolled = card_app_with(FakeStripe::start(Options::test()).await, |config| {
+        config
+            .stripe
+            .webhook_secrets
+            .insert(0, web::config::Secret("whsec_new_one".into()))
+    })
+    .await;
+    let old = rolled.stripe.options.webhook_secret.clone();
+    for s in ["whsec_new_one".to_string(), old] {
+        let (status, _) = testkit::app::request(
+            &rolled.app,
+            "POST",
+            WEBHOOK,
+            &[("stripe-signature", &sign(&s, now, &body))],
+            body.clone(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    // Not JSON, or not an event: 400, nothing stored.
+    let junk = "not json";
+    let (status, _) = testkit::app::request(
+        &rolled.app,
+        "POST",
+        WEBHOOK,
+        &[("stripe-signature", &sign("whsec_new_one", now, junk))],
+        junk.into(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(rows(&rolled.app, "payment_events").await, 1);
+    drop_database(&rolled.app.db).await;
+    drop_database(&c.app.db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_that_does_not_match_its_order_changes_nothing() {
+    let c = card_app().await;
+    let (_, pending) = buy(&c, "card-4-0000000000000000").await;
+    let order_id = pending["order_id"].as_str().unwrap().to_string();
+    let session = session_of(pending["payment_url"].as_str().unwrap());
+    let secret = c.stripe.options.webhook_secret.clone();
+    let now = raffle_core::Timestamp::now().as_secs();
+    let genuine = c.stripe.object(&session).unwrap();
+    let forged = |n: u32, change: &dyn Fn(&mut Value)| {
+        let mut event = json!({
+            "id": format!("evt_mismatch_{n:016}"), "object": "event", "type": "checkout.session.completed",
+            "livemode": false, "created": now, "data": { "object": genuine.clone() },
+        });
+        change(&mut event);
+        event.to_string()
+    };
+    let cases: Vec<(Value, &str)> = vec![
+        (
+            json!(forged(1, &|e| e["data"]["object"]["amount_total"] = json!(1))),
+            "amount or currency",
+        ),
+        (
+            json!(forged(2, &|e| e["data"]["object"]["currency"] = json!("usd"))),
+            "amount or currency",
+        ),
+        (
+            json!(forged(3, &|e| e["livemode"] = json!(true))),
+            "livemode",
+        ),
+        (
+            json!(forged(4, &|e| e["account"] = json!("acct_someone_else"))),
+            "another account",
+        ),
+        (
+            json!(forged(5, &|e| e["data"]["object"]["id"] = json!("cs_test_other"))),
+            "not the order's",
+        ),
+    ];
+    for (body, _) in &cases {
+        let body = body.as_str().unwrap();
+        let (status, _) = testkit::app::request(
+            &c.app,
+            "POST",
+            WEBHOOK,
+            &[("stripe-signature", &sign(&secret, now, body))],
+            body.to_string(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "stored, then refused");
+    }
+    processed(&c).await;
+    let refused = events_of(&c, "mismatch").await;
+    for (i, (_, want)) in cases.iter().enumerate() {
+        let id = format!("evt_mismatch_{:016}", i + 1);
+        let outcome = c
+            .app
+            .state
+            .store
+            .payment_event_outcome(&id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            outcome.starts_with("refused") && outcome.contains(want),
+            "{id}: {outcome}"
+        );
+        assert!(
+            refused.iter().any(|e| e["event"] == id.as_str()),
+            "{id} recorded"
+        );
+    }
+    let r = record(&c, &order_id).await;
+    assert_eq!(
+        (r.status.as_str(), r.funds),
+        ("pending", None),
+        "nothing changed"
+    );
+    // The genuine payment still goes through.
+    c.stripe.pay(&session, CARD_OK).unwrap();
+    let order = order_until(&c, &pending, "issued").await;
+    assert_eq!(order["status"], "issued", "{order}");
+    drop_database(&c.app.db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_session_cancels_its_order_and_an_unknown_charge_is_recorded() {
+    let c = card_app().await;
+    let (_, pending) = buy(&c, "card-5-0000000000000000").await;
+    let order_id = pending["order_id"].as_str().unwrap().to_string();
+    // Stripe's clock passes the session's end.
+    c.stripe
+        .expire_due(raffle_core::Timestamp::now().as_secs() + 3600);
+    let order = order_until(&c, &pending, "cancelled").await;
+    assert_eq!(order["status"], "cancelled", "{order}");
+    // Too late: the page refuses the card.
+    assert!(
+        c.stripe
+            .pay(
+                &session_of(pending["payment_url"].as_str().unwrap()),
+                CARD_OK
+            )
+            .is_err()
+    );
+    // A charge no order made (a payment link in the dashboard).
+    let pi = c.stripe.unknown_charge(2500, "cad");
+    assert!(c.stripe.settle(Duration::from_secs(10)).await);
+    processed(&c).await;
+    let unknown = events_of(&c, "unknown_charge").await;
+    assert_eq!(unknown.len(), 1, "{unknown:?}");
+    assert_eq!(unknown[0]["payment_intent"], pi.as_str());
+    assert_eq!(record(&c, &order_id).await.status, "cancelled");
+    drop_database(&c.app.db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_finds_payments_whose_webhooks_were_lost() {
+    let c = card_app().await;
+    let (_, pending) = buy(&c, "card-6-0000000000000000").await;
+    let order_id = pending["order_id"].as_str().unwrap().to_string();
+    // raffled is down while the buyer pays: the deliveries never arrive.
+    c.stripe.pause_deliveries();
+    c.stripe
+        .pay(
+            &session_of(pending["payment_url"].as_str().unwrap()),
+            CARD_OK,
+        )
+        .unwrap();
+    assert_eq!(record(&c, &order_id).await.status, "pending");
+    // What a start does first: every pending order is synced with Stripe.
+    let resumed = web::app::payments::resume_unfinished_orders(&c.app.state)
+        .await
+        .unwrap();
+    assert_eq!(resumed, 1);
+    let r = record(&c, &order_id).await;
+    assert_eq!(r.status, "issued");
+    assert_eq!(r.funds, Some(Funds::Captured));
+    assert_eq!(c.stripe.payment_intents()[0]["status"], "succeeded");
+    // The lost deliveries arrive at last: nothing more happens.
+    c.stripe.resume_deliveries();
+    assert!(c.stripe.settle(Duration::from_secs(10)).await);
+    processed(&c).await;
+    assert_eq!(rows(&c.app, "sales").await, 1);
+    let captures = c
+        .stripe
+        .requests()
+        .iter()
+        .filter(|(m, p, _)| m == "POST" && p.ends_with("/capture"))
+        .count();
+    assert_eq!(captures, 1);
+    // An order left paid by a crash is issued and captured at start.
+    let (_, second) = buy(&c, "card-7-0000000000000000").await;
+    let second_id = second["order_id"].as_str().unwrap().to_string();
+    c.stripe.pause_deliveries();
+    c.stripe
+        .pay(
+            &session_of(second["payment_url"].as_str().unwrap()),
+            CARD_OK,
+        )
+        .unwrap();
+    // Authorised and marked paid, as if the process died before issuing.
+    let intent = c
+        .stripe
+        .payment_intents()
+        .into_iter()
+        .find(|p| p["metadata"]["order_id"] == second_id.as_str())
+        .unwrap();
+    c.app
+        .state
+        .store
+        .set_payment_intent(&second_id, intent["id"].as_str().unwrap())
+        .await
+        .unwrap();
+    c.app
+        .state
+        .store
+        .move_funds(&second_id, &[None], Funds::Authorised, None)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE orders SET status = 'paid' WHERE id = $1::uuid")
+        .bind(&second_id)
+        .execute(&c.app.state.store.pool)
+        .await
+        .unwrap();
+    let resumed = web::app::payments::resume_unfinished_orders(&c.app.state)
+        .await
+        .unwrap();
+    assert!(resumed >= 1);
+    let r = record(&c, &second_id).await;
+    assert_eq!(
+        (r.status.as_str(), r.funds),
+        ("issued", Some(Funds::Captured))
+    );
+    drop_database(&c.app.db).await;
+}
