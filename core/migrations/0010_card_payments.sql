@@ -20,6 +20,9 @@ CREATE UNIQUE INDEX orders_payment_intent ON orders (payment_intent) WHERE payme
 ALTER TABLE orders ADD COLUMN funds TEXT
     CHECK (funds IN ('authorised', 'captured', 'cancelled', 'capture_failed', 'refunded'));
 ALTER TABLE orders ADD COLUMN funds_error TEXT;
+-- When a void with refund was approved: until the provider has refunded
+-- (funds = refunded), the refund is retried and shown as outstanding.
+ALTER TABLE orders ADD COLUMN refund_requested_at TIMESTAMPTZ;
 
 -- Webhook events, raw (with customer_details stripped), one row per event
 -- id whatever the number of deliveries; the route answers 200 only once

@@ -110,6 +110,8 @@ pub(crate) struct Ledger {
     pub(crate) failing_captures: std::collections::HashSet<String>,
     /// What callers asked, in order (method and path), for tests.
     pub(crate) requests: Vec<(String, String, Option<String>)>,
+    /// Requests whose path ends so, answered 500 this many more times.
+    outages: Vec<(String, u32)>,
 }
 
 /// A Stripe error answer.
@@ -270,6 +272,13 @@ impl FakeStripe {
         l.failing_captures.insert(payment_intent.to_string());
     }
 
+    /// The next `times` requests whose path ends with `path` fail with a
+    /// 500 before doing anything (Stripe having a bad minute).
+    pub fn fail_next(&self, path: &str, times: u32) {
+        let mut l = self.inner.state.lock().unwrap();
+        l.outages.push((path.to_string(), times));
+    }
+
     /// A charge of the account that no order of raffled made (a payment
     /// link made in the dashboard, say): authorised and captured.
     pub fn unknown_charge(&self, amount: i64, currency: &str) -> String {
@@ -374,6 +383,20 @@ fn api(
         let mut l = inner.state.lock().unwrap();
         l.requests
             .push((method.into(), path.into(), idempotency.clone()));
+        if let Some(o) = l
+            .outages
+            .iter_mut()
+            .find(|(suffix, left)| *left > 0 && path.ends_with(suffix.as_str()))
+        {
+            o.1 -= 1;
+            return ApiError {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                kind: "api_error",
+                code: None,
+                message: "An unknown error occurred".into(),
+            }
+            .into_response();
+        }
         if let Some(k) = &idempotency
             && let Some((_, seen, status, answer)) = l.idempotency.get(k)
         {

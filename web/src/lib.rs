@@ -184,6 +184,10 @@ pub async fn start_with(
             if let Err(e) = background.store.purge_idempotency().await {
                 tracing::error!(error = %e, "purging idempotent responses");
             }
+            // Refunds of voided card sales that failed are tried again.
+            if let Err(e) = payments::retry_refunds(&background).await {
+                tracing::error!(error = %e.message, "retrying refunds");
+            }
         }
     });
     Ok(state)

@@ -110,13 +110,20 @@ async fn main() {
     }
 }
 
-async fn run(config: Config, demo: bool) -> Result<(), String> {
+async fn run(mut config: Config, demo: bool) -> Result<(), String> {
     use web::ops::logging::{LogFormat, init};
     init(config.log_format.unwrap_or(if demo {
         LogFormat::Human
     } else {
         LogFormat::Json
     }));
+    // The demo takes cards through the fake Stripe (no money moves),
+    // unless Stripe settings were given.
+    let _fake_stripe = if demo && config.stripe.secret_key.is_none() {
+        Some(web::cli::demo::fake_stripe(&mut config).await)
+    } else {
+        None
+    };
     let listen = config.listen;
     let state = web::start(config).await?;
     if let Some(addr) = state.config.metrics_listen {
@@ -143,6 +150,12 @@ async fn run(config: Config, demo: bool) -> Result<(), String> {
     println!("public URL: {}", state.config.public_url());
     println!("log origin: {}", state.config.origin());
     println!("log vkey:   {}", state.vkey);
+    if let Some(fake) = &_fake_stripe {
+        println!(
+            "cards:      the fake Stripe at {} (card 4242 4242 4242 4242 pays, 4000 0000 0000 0002 is declined)",
+            fake.url
+        );
+    }
     if state.payments.test_enabled() {
         println!("payments:   test (no money moves; every page and receipt says so)");
     } else if state.payments.names().is_empty() {

@@ -483,3 +483,96 @@ async fn a_restart_finds_payments_whose_webhooks_were_lost() {
     );
     drop_database(&c.app.db).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_voided_card_sale_is_refunded_once_and_a_failed_refund_is_retried() {
+    let c = card_app().await;
+    let finance = testkit::app::signed_in(&c.app, "finance1", &["finance"]).await;
+    let admin = testkit::app::signed_in(&c.app, "admin1", &["administrator"]).await;
+    let mut sales = Vec::new();
+    for key in ["card-8-0000000000000000", "card-9-0000000000000000"] {
+        let (_, pending) = buy(&c, key).await;
+        c.stripe
+            .pay(
+                &session_of(pending["payment_url"].as_str().unwrap()),
+                CARD_OK,
+            )
+            .unwrap();
+        assert_eq!(
+            order_until(&c, &pending, "issued").await["status"],
+            "issued"
+        );
+        sales.push(pending["order_id"].as_str().unwrap().to_string());
+    }
+    let void = |sale: String| {
+        let c = &c;
+        let (f, a) = (finance.token.clone(), admin.token.clone());
+        async move {
+            let (status, v) = call(
+                &c.app,
+                "POST",
+                &format!("/api/v1/sales/{sale}/void"),
+                Some(&f),
+                json!({ "raffle_id": c.raffle, "reason": "buyer_request", "refund": true }),
+            )
+            .await;
+            assert_eq!(status, StatusCode::ACCEPTED, "{v}");
+            let (status, v) = testkit::app::approve(&c.app, &v, &a).await;
+            assert_eq!(status, StatusCode::OK, "{v}");
+        }
+    };
+    // Refunded through Stripe with the order's key.
+    void(sales[0].clone()).await;
+    let r = record(&c, &sales[0]).await;
+    assert_eq!(r.funds, Some(Funds::Refunded));
+    let charge = c
+        .stripe
+        .object(r.payment_intent.as_deref().unwrap())
+        .unwrap()["latest_charge"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(c.stripe.object(&charge).unwrap()["refunded"], true);
+    let key = format!("order:{}:refund", sales[0]);
+    assert!(
+        c.stripe.requests().iter().any(|(m, p, k)| m == "POST"
+            && p == "/v1/refunds"
+            && k.as_deref() == Some(key.as_str()))
+    );
+    // Stripe failing: the void stands, the refund stays outstanding and visible...
+    c.stripe.fail_next("/v1/refunds", 3);
+    void(sales[1].clone()).await;
+    let r = record(&c, &sales[1]).await;
+    assert_eq!(r.funds, Some(Funds::Captured));
+    assert!(r.funds_error.is_some());
+    assert_eq!(events_of(&c, "refund_failed").await.len(), 1);
+    let outstanding = c.app.state.store.refunds_outstanding().await.unwrap();
+    assert_eq!(outstanding.len(), 1);
+    // ...and is made when retried, once.
+    assert_eq!(
+        web::app::payments::retry_refunds(&c.app.state)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        web::app::payments::retry_refunds(&c.app.state)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(record(&c, &sales[1]).await.funds, Some(Funds::Refunded));
+    let refunds: Vec<_> = c
+        .stripe
+        .requests()
+        .into_iter()
+        .filter(|(m, p, _)| m == "POST" && p == "/v1/refunds")
+        .collect();
+    // One for the first sale, three failed and one made for the second.
+    assert_eq!(refunds.len(), 5, "{refunds:?}");
+    assert!(c.stripe.settle(Duration::from_secs(10)).await);
+    processed(&c).await;
+    // Our own refunds are not reversals.
+    assert!(events_of(&c, "refunded_outside").await.is_empty());
+    drop_database(&c.app.db).await;
+}

@@ -301,6 +301,8 @@ pub struct OrderRecord {
     pub funds: Option<Funds>,
     /// The buyer's e-mail address, if given (for the receipt; never logged).
     pub buyer_email: Option<String>,
+    /// Why the provider's last money movement for it failed, if it did.
+    pub funds_error: Option<String>,
 }
 
 /// Where an order's money stands at its provider.
@@ -375,7 +377,7 @@ macro_rules! order_columns {
          CASE WHEN EXISTS (SELECT 1 FROM sales s WHERE s.id = o.id) THEN 'issued' ELSE o.status END, \
          o.draft, \
          o.response_status, o.response, o.refusal, o.token_sha256, \
-         o.amount_minor, o.currency, o.payment_session, o.payment_intent, o.funds, o.buyer->>'email'"
+         o.amount_minor, o.currency, o.payment_session, o.payment_intent, o.funds, o.buyer->>'email', o.funds_error"
     };
 }
 use order_columns;
@@ -410,6 +412,7 @@ fn order_from_row(row: sqlx::postgres::PgRow) -> Result<OrderRecord> {
             })
             .transpose()?,
         buyer_email: row.get(17),
+        funds_error: row.get(18),
     })
 }
 

@@ -124,6 +124,46 @@ impl Store {
         Ok(orders)
     }
 
+    /// Records that a void with refund was approved for an order: its
+    /// money is owed back until the provider has refunded it.
+    pub async fn request_refund(&self, order: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE orders SET refund_requested_at = coalesce(refund_requested_at, now()), updated_at = now() WHERE id = $1",
+        )
+        .bind(uuid(order)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Refunds approved but not yet made (captured money owed back),
+    /// oldest first: retried until they succeed, and shown as outstanding.
+    pub async fn refunds_outstanding(&self) -> Result<Vec<OrderRecord>> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id::text FROM orders WHERE refund_requested_at IS NOT NULL AND funds = 'captured' \
+             ORDER BY refund_requested_at",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut orders = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(o) = self.order_record(&id).await? {
+                orders.push(o);
+            }
+        }
+        Ok(orders)
+    }
+
+    /// Records why a money movement failed, leaving the funds as they are.
+    pub async fn funds_failed(&self, order: &str, error: &str) -> Result<()> {
+        sqlx::query("UPDATE orders SET funds_error = $2, updated_at = now() WHERE id = $1")
+            .bind(uuid(order)?)
+            .bind(error)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Stores a webhook event once per id; a repeated delivery only
     /// counts. Answers whether the event is new. Returns only once the row
     /// is committed.

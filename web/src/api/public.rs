@@ -171,6 +171,13 @@ pub(crate) async fn purchase(
         None => None,
         Some(v) => Some(format!("purchase:{raffle_id}:{}", idempotency_key(v)?)),
     };
+    if let Some(email) = &req.buyer.email
+        && !plausible_email(email)
+    {
+        return Err(AppError::bad_request(
+            "buyer.email is not an e-mail address (at most 254 characters, one @, a domain)",
+        ));
+    }
     let quantity = req.quantity.unwrap_or(1);
     if quantity == 0 || quantity > MAX_QUANTITY {
         return Err(AppError::bad_request(format!(
@@ -327,6 +334,25 @@ pub(crate) async fn purchase(
         Json(with_token(body, Some(&token))),
     )
         .into_response())
+}
+
+/// Whether `e` can be an e-mail address the receipt is sent to: one `@`
+/// between a local part and a dotted domain, no spaces, controls or the
+/// characters that would let it name a second recipient or a header.
+fn plausible_email(e: &str) -> bool {
+    let Some((local, domain)) = e.split_once('@') else {
+        return false;
+    };
+    e.len() <= 254
+        && !local.is_empty()
+        && local.len() <= 64
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains('@')
+        && !e
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>,;:\\\"()[]".contains(c))
 }
 
 /// An `Idempotency-Key` that carries at least 128 bits: 22 to 128

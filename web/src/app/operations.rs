@@ -461,12 +461,22 @@ pub async fn decide_approval(
             ));
         }
     };
+    let refund_sale = (kind == "void" && payload["refund"].as_bool() == Some(true))
+        .then(|| payload["sale"].as_str().map(str::to_string))
+        .flatten();
     match state.sequencer.submit(change).await {
         Ok(s) => {
             state
                 .store
                 .finish_approval(id, "approved", &format!("log index {}", s.index))
                 .await?;
+            // The void is in the log; the money goes back through the
+            // provider (retried until it succeeds if it fails now).
+            if let Some(sale) = refund_sale
+                && let Err(e) = crate::app::payments::refund_voided(state, &sale).await
+            {
+                tracing::error!(sale = %sale, error = %e.message, "refunding a voided sale; it will be retried");
+            }
             Ok(Decided::Approved(Box::new(s)))
         }
         Err(e) => {

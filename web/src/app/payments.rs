@@ -102,6 +102,12 @@ pub trait PaymentProvider: Send + Sync {
     fn cancel<'a>(&'a self, _state: &'a AppState, _order: &'a OrderRecord) -> ProviderFuture<'a> {
         Box::pin(async { Ok(Pending::default()) })
     }
+
+    /// Returns the captured money of a voided order to the buyer
+    /// (idempotent; a failure is recorded on the order and retried).
+    fn refund<'a>(&'a self, _state: &'a AppState, _order: &'a OrderRecord) -> ProviderFuture<'a> {
+        Box::pin(async { Ok(Pending::default()) })
+    }
 }
 
 /// The providers a purchase may name.
@@ -470,6 +476,37 @@ async fn release(state: &AppState, provider: &str, order: &str) -> Result<(), Ap
     Ok(())
 }
 
+/// After a void with refund was approved: the buyer's money back through
+/// the order's provider. The log says only that the void refunded (method
+/// and amount, never a provider's id); a refund the provider has not made
+/// yet stays outstanding and is retried ([`retry_refunds`]).
+pub async fn refund_voided(state: &AppState, sale: &str) -> Result<(), AppError> {
+    let Some(order) = state.store.order_record(sale).await? else {
+        // An RSU sale (cash): no order, nothing to refund here.
+        return Ok(());
+    };
+    let Ok(p) = state.payments.get(&order.provider) else {
+        return Ok(());
+    };
+    if !p.moves_money() {
+        return Ok(());
+    }
+    state.store.request_refund(&order.id).await?;
+    p.refund(state, &order).await?;
+    Ok(())
+}
+
+/// Retries every refund approved but not made yet (run at start and every
+/// few minutes); returns how many are still outstanding afterwards.
+pub async fn retry_refunds(state: &AppState) -> Result<usize, AppError> {
+    for order in state.store.refunds_outstanding().await? {
+        if let Ok(p) = state.payments.get(&order.provider) {
+            p.refund(state, &order).await?;
+        }
+    }
+    Ok(state.store.refunds_outstanding().await?.len())
+}
+
 async fn refund(
     state: &AppState,
     order: &str,
@@ -533,5 +570,6 @@ pub async fn resume_unfinished_orders(state: &AppState) -> Result<usize, AppErro
             release(state, &o.provider, &o.id).await?;
         }
     }
+    retry_refunds(state).await?;
     Ok(count + held.len())
 }

@@ -65,3 +65,30 @@ pub async fn ensure_administrator(
     store.create_user(&user).await.map_err(|e| e.to_string())?;
     Ok(Some((user.username, password, user.totp_secret)))
 }
+
+/// The demo's card payments: the fake Stripe (crate `stripe-fake`) on a
+/// local port, with a fixed account id (so that the demo raffle, opened
+/// for it, takes cards again after a restart), its webhooks sent to this
+/// `raffled`. No money moves; every page says so.
+pub async fn fake_stripe(config: &mut crate::config::Config) -> stripe_fake::FakeStripe {
+    use crate::config::Secret;
+    let options = stripe_fake::Options {
+        account: "acct_1DemoRaffleFake0".into(),
+        ..stripe_fake::Options::test()
+    };
+    let fake = stripe_fake::FakeStripe::start(options).await;
+    fake.set_endpoint(format!(
+        "{}/api/v1/payments/stripe/webhook",
+        config.public_url()
+    ));
+    config.stripe = crate::config::StripeSettings {
+        secret_key: Some(Secret(fake.options.secret_key.clone())),
+        account: Some(fake.options.account.clone()),
+        webhook_secrets: vec![Secret(fake.options.webhook_secret.clone())],
+        api_base: fake.url.clone(),
+    };
+    if !config.payment_providers.iter().any(|p| p == "stripe") {
+        config.payment_providers.push("stripe".into());
+    }
+    fake
+}

@@ -29,7 +29,8 @@ pub fn form(
     token: &str,
     providers: &crate::app::payments::Providers,
 ) -> Markup {
-    if !providers.test_enabled() {
+    let test = providers.names().contains(&"test");
+    if !test && !providers.cards() {
         return html! { p.note { (lang.t("buy.closed")) } };
     }
     let c = &r.config;
@@ -73,9 +74,19 @@ pub fn form(
                 label for="payment" { (lang.t("buy.payment")) }
                 br;
                 select #payment name="payment" {
-                    option value="now" { (lang.t("buy.payment.test")) }
-                    option value="later" { (lang.t("buy.payment.test.later")) }
+                    @if providers.cards() { option value="card" { (lang.t("buy.payment.card")) } }
+                    @if test {
+                        option value="now" { (lang.t("buy.payment.test")) }
+                        option value="later" { (lang.t("buy.payment.test.later")) }
+                    }
                 }
+            }
+            p {
+                label for="email" { (lang.t("buy.email")) }
+                br;
+                input #email name="email" type="email" maxlength="254" autocomplete="email" aria-describedby="email-note";
+                br;
+                small #email-note { (lang.t("buy.email.note")) }
             }
             p { button type="submit" { (lang.t("buy.submit")) } }
         }
@@ -91,6 +102,7 @@ pub struct BuyForm {
     age_confirmed: Option<String>,
     region: Option<String>,
     payment: Option<String>,
+    email: Option<String>,
 }
 
 /// A page saying what went wrong, with a way back to the raffle.
@@ -134,13 +146,18 @@ pub async fn buy(
     // The form offers the test provider only where it is configured; the
     // purchase path refuses it elsewhere.
     let payment = match f.payment.as_deref() {
+        Some("card") => json!({ "provider": "stripe" }),
         Some("later") => json!({ "provider": "test", "confirm": "later" }),
         _ => json!({ "provider": "test" }),
     };
+    let email = f
+        .email
+        .map(|e| e.trim().to_string())
+        .filter(|e| !e.is_empty());
     let body = json!({
         "package_id": f.package_id.unwrap_or_default(),
         "quantity": quantity,
-        "buyer": { "age_confirmed": f.age_confirmed.as_deref() == Some("yes"), "region": f.region.unwrap_or_default() },
+        "buyer": { "age_confirmed": f.age_confirmed.as_deref() == Some("yes"), "region": f.region.unwrap_or_default(), "email": email },
         "payment": payment,
     });
     let mut api_headers = HeaderMap::new();
@@ -177,15 +194,21 @@ pub async fn buy(
         StatusCode::CREATED | StatusCode::OK => receipt_page(&state, lang, &v).await,
         StatusCode::ACCEPTED => {
             // The order's token goes into a cookie set with the redirect,
-            // never into the URL, which carries only the order id.
+            // never into a URL, which carries only the order id. A card
+            // payment goes to the provider's page first (its URL is the
+            // one raffled got from the provider, not the buyer's), which
+            // sends the buyer back to the order page.
             let order = v["order_id"].as_str().unwrap_or_default();
             let token = v["order_token"].as_str().unwrap_or_default();
-            let mut resp = axum::response::Redirect::to(&href(lang, &format!("/orders/{order}")))
-                .into_response();
+            let next = match v["payment_url"].as_str() {
+                Some(url) => url.to_string(),
+                None => href(lang, &format!("/orders/{order}")),
+            };
+            let mut resp = axum::response::Redirect::to(&next).into_response();
             *resp.status_mut() = StatusCode::SEE_OTHER;
             no_store(
                 resp,
-                Some(super::set_cookie(
+                Some(super::set_cookie_lax(
                     &order_cookie(order),
                     token,
                     "/orders",
@@ -291,8 +314,9 @@ fn order_cookie(order: &str) -> String {
 }
 
 /// How long the browser keeps an order's cookie: as long as the receipt
-/// with its validation number is kept.
-const ORDER_COOKIE_SECONDS: u64 = 24 * 3600;
+/// with its validation number is kept after a card payment's session
+/// (30 minutes) ends.
+const ORDER_COOKIE_SECONDS: u64 = 25 * 3600;
 
 /// `GET /orders/{id}`: pending (refreshing itself), refunded, or the
 /// receipt, for the browser holding the order's cookie (the order id alone
@@ -328,6 +352,14 @@ pub async fn order(
     match v["status"].as_str() {
         Some("issued") if v["receipt"].is_object() => {
             receipt_page(&state, lang, &v["receipt"]).await
+        }
+        Some("cancelled") => {
+            let reason = v["refusal"].as_str().unwrap_or("").to_string();
+            let content = html! { h1 { (lang.t("order.title")) } p.error role="alert" { (lang.f("order.cancelled", &[("reason", &reason)])) } };
+            no_store(
+                layout(lang, StatusCode::OK, lang.t("order.title"), &path, content),
+                None,
+            )
         }
         Some("refunded") => {
             let stored = v["refusal"].as_str().unwrap_or("").to_string();

@@ -269,9 +269,27 @@ pub fn cookie_name(name: &str) -> String {
 /// `Secure` with `Path=/` (as `__Host-` requires); on plain HTTP, `path`.
 /// `max_age` in seconds (0 deletes it); `None` for a session cookie.
 pub fn set_cookie(name: &str, value: &str, path: &str, max_age: Option<u64>) -> HeaderValue {
+    cookie(name, value, path, max_age, "Strict")
+}
+
+/// [`set_cookie`] with `SameSite=Lax`: for the order cookie only, which
+/// the browser must send when the payment provider's page (another site)
+/// sends the buyer back to the order page. It opens one read-only page,
+/// so a cross-site request with it can do nothing.
+pub fn set_cookie_lax(name: &str, value: &str, path: &str, max_age: Option<u64>) -> HeaderValue {
+    cookie(name, value, path, max_age, "Lax")
+}
+
+fn cookie(
+    name: &str,
+    value: &str,
+    path: &str,
+    max_age: Option<u64>,
+    same_site: &str,
+) -> HeaderValue {
     let secure = site().secure;
     let mut c = format!(
-        "{}={value}; Path={}; HttpOnly; SameSite=Strict",
+        "{}={value}; Path={}; HttpOnly; SameSite={same_site}",
         cookie_name(name),
         if secure { "/" } else { path }
     );

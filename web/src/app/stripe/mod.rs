@@ -278,6 +278,13 @@ impl PaymentProvider for StripeProvider {
         })
     }
 
+    fn refund<'a>(&'a self, state: &'a AppState, order: &'a OrderRecord) -> ProviderFuture<'a> {
+        Box::pin(async move {
+            self.refund_order(state, order).await?;
+            Ok(Pending::default())
+        })
+    }
+
     fn cancel<'a>(&'a self, state: &'a AppState, order: &'a OrderRecord) -> ProviderFuture<'a> {
         Box::pin(async move {
             match (&order.payment_intent, order.funds) {
@@ -319,6 +326,37 @@ impl PaymentProvider for StripeProvider {
 }
 
 impl StripeProvider {
+    async fn refund_order(&self, state: &AppState, order: &OrderRecord) -> Result<(), AppError> {
+        let Some(intent) = &order.payment_intent else {
+            return Ok(());
+        };
+        if order.funds != Some(Funds::Captured) {
+            // Never captured (nothing to give back) or refunded already.
+            return Ok(());
+        }
+        match self.api.refund(&order.id, intent).await {
+            Ok(_) => {}
+            // Refunded already (by an earlier attempt whose answer was lost).
+            Err(ApiFailure::Refused { code, .. }) if code == "charge_already_refunded" => {}
+            Err(e) => {
+                let message = e.to_string();
+                state.store.funds_failed(&order.id, &message).await?;
+                significant(
+                    state,
+                    "refund_failed",
+                    json!({ "order": order.id, "error": message }),
+                )
+                .await?;
+                return Ok(());
+            }
+        }
+        state
+            .store
+            .move_funds(&order.id, &[Some(Funds::Captured)], Funds::Refunded, None)
+            .await?;
+        Ok(())
+    }
+
     /// Creates (or, with the same key, finds) the order's session and
     /// records it; answers its URL.
     async fn create_session(
