@@ -305,7 +305,8 @@ async fn every_tampering_is_detected_and_the_untouched_log_passes() {
             "an entry of an unknown version",
             Box::new(move |l| {
                 let text = String::from_utf8(l[voided].clone()).unwrap();
-                l[voided] = text.replacen("{\"v\":2,", "{\"v\":9,", 1).into_bytes();
+                let current = format!("{{\"v\":{},", raffle_core::entry::SCHEMA_VERSION);
+                l[voided] = text.replacen(&current, "{\"v\":9,", 1).into_bytes();
             }),
             "upgrade raffle-audit",
         ),

@@ -1101,7 +1101,7 @@ async fn a_published_validation_number_claims_no_second_win_without_supervision(
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v["entry"]["type"], "claim.paid");
     assert_eq!(v["entry"]["draw"], "main");
-    assert_eq!(v["entry"]["v"], 2);
+    assert_eq!(v["entry"]["v"], raffle_core::entry::SCHEMA_VERSION);
     let fay: String = sqlx::query_scalar("SELECT staff_id FROM users WHERE username = 'fay'")
         .fetch_one(&app.state.store.pool)
         .await

@@ -219,8 +219,14 @@ impl PaymentProvider for StripeProvider {
 
     fn pending<'a>(&'a self, state: &'a AppState, order: &'a OrderRecord) -> ProviderFuture<'a> {
         Box::pin(async move {
-            // The same idempotency key finds the same session.
-            let url = self.create_session(state, order).await?;
+            let url = match &order.payment_session {
+                Some(id) => {
+                    let session = self.api.session(id).await.map_err(unavailable)?;
+                    session.url.clone()
+                }
+                // Not recorded yet: the same idempotency key finds the same session.
+                None => self.create_session(state, order).await?,
+            };
             Ok(Pending { payment_url: url })
         })
     }
@@ -371,7 +377,24 @@ impl StripeProvider {
                 .ok_or_else(|| AppError::not_found("no such raffle"))?;
             format!("{} ({})", raffle.config.name, order.package)
         };
-        let now = raffle_core::Timestamp::now().as_secs();
+        // The session ends a fixed time after the order was made, so that
+        // every creation of it (a retried purchase, a resume) sends the
+        // same parameters under the same idempotency key, as Stripe requires.
+        let expires_at = order.stamped.as_secs() + SESSION_SECS;
+        if expires_at < raffle_core::Timestamp::now().as_secs() + 30 * 60
+            && order.payment_session.is_none()
+        {
+            // Too late to open it (Stripe wants 30 minutes): the buyer never
+            // had its page, so the order ends unpaid.
+            state
+                .store
+                .cancel_order(&order.id, "the payment session could not be opened in time")
+                .await?;
+            return Err(AppError::new(
+                StatusCode::CONFLICT,
+                "the order's payment session could not be opened in time: buy again",
+            ));
+        }
         let lang = order
             .draft
             .as_ref()
@@ -392,7 +415,7 @@ impl StripeProvider {
                 currency: order.amount.currency.as_str(),
                 success_url: format!("{}/orders/{}?lang={lang}", self.public_url, order.id),
                 cancel_url: format!("{}/raffles/{}?lang={lang}", self.public_url, order.raffle),
-                expires_at: now + SESSION_SECS,
+                expires_at,
                 email: email.as_deref(),
                 locale: &lang,
             })
