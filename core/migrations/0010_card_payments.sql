@@ -38,3 +38,25 @@ CREATE TABLE payment_events (
     outcome       TEXT
 );
 CREATE INDEX payment_events_unprocessed ON payment_events (received_at) WHERE processed_at IS NULL;
+
+-- A card dispute on the order: open, then won or lost by the operator.
+ALTER TABLE orders ADD COLUMN dispute TEXT CHECK (dispute IN ('open', 'won', 'lost'));
+
+-- A card payment reversed after its ticket was issued (a failed capture, a
+-- refund made outside raffled, a dispute): the sale waits for finance to
+-- void it (reason payment_reversed) or keep it, two people deciding, and
+-- its draws cannot be reconciled meanwhile. One open reversal per order.
+CREATE TABLE payment_reversals (
+    id          UUID PRIMARY KEY,
+    order_id    UUID NOT NULL REFERENCES orders (id),
+    raffle_id   UUID NOT NULL,
+    cause       TEXT NOT NULL CHECK (cause IN ('capture_failed', 'refunded_outside', 'dispute')),
+    detail      JSONB NOT NULL,
+    status      TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'voided', 'kept')),
+    -- The request (an approval) finance made for it, if any.
+    approval    UUID,
+    opened_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+    closed_at   TIMESTAMPTZ
+);
+CREATE UNIQUE INDEX payment_reversals_open ON payment_reversals (order_id) WHERE status = 'open';
+CREATE INDEX payment_reversals_raffle ON payment_reversals (raffle_id, status);

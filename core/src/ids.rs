@@ -263,6 +263,10 @@ id_type!(
     ApprovalId, "approval id", check_uuid, "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 );
 id_type!(
+    /// A reversed card payment waiting for finance (never in the log): a lower-case hyphenated UUID.
+    ReversalId, "reversal id", check_uuid, "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+);
+id_type!(
     /// A staff user's console or API session (never its token): a lower-case hyphenated UUID.
     SessionId, "session id", check_uuid, "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 );

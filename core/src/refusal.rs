@@ -334,6 +334,17 @@ refusals! {
     ValidationNumberMismatch {}
         => "validation_number_mismatch", Some("2.7.1"),
         "the validation number is not the one an earlier claim published";
+    /// The sale's card payment is disputed (or the dispute was lost).
+    SaleDisputed { sale: String }
+        => "sale_disputed", Some("2.7.1"),
+        "sale {sale}'s card payment is disputed: its prize is paid only once the dispute closes in the operator's favour";
+    /// Card payments of the draw's sales were reversed and wait for finance.
+    PaymentReversalsOpen { count: u64 }
+        => "payment_reversals_open", Some("2.6.3"),
+        "{count} reversed card payments of this draw's sales wait for finance to void or keep them";
+    /// The reversal was decided already.
+    ReversalDecided { status: String }
+        => "reversal_decided", None, "this reversal is already {status}";
     /// The ticket has no win left to pay.
     NoUnclaimedPrize {}
         => "no_unclaimed_prize", Some("2.7.1"), "this ticket has no unclaimed prize";

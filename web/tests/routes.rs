@@ -85,6 +85,13 @@ const EXPECTED: &[(&str, &str, &str, &str)] = &[
     ("api", "POST", "/api/v1/sales/{id}/void", "finance"),
     (
         "api",
+        "GET",
+        "/api/v1/payments/reversals",
+        "administrator+auditor+finance",
+    ),
+    ("api", "POST", "/api/v1/payments/reversals/{id}", "finance"),
+    (
+        "api",
         "POST",
         "/api/v1/approvals/{id}",
         "administrator+finance",
@@ -177,6 +184,7 @@ const EXPECTED: &[(&str, &str, &str, &str)] = &[
     ),
     ("console", "GET", "/console/voids", "finance"),
     ("console", "POST", "/console/voids", "finance"),
+    ("console", "POST", "/console/reversals/{id}", "finance"),
     (
         "console",
         "GET",

@@ -576,3 +576,179 @@ async fn a_voided_card_sale_is_refunded_once_and_a_failed_refund_is_retried() {
     assert!(events_of(&c, "refunded_outside").await.is_empty());
     drop_database(&c.app.db).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reversed_payment_waits_for_two_people_and_blocks_its_draws_reconciliation() {
+    let c = card_app().await;
+    let finance = testkit::app::signed_in(&c.app, "finance1", &["finance"]).await;
+    let admin = testkit::app::signed_in(&c.app, "admin1", &["administrator"]).await;
+    let mut orders = Vec::new();
+    for key in ["card-a-0000000000000000", "card-b-0000000000000000"] {
+        let (_, pending) = buy(&c, key).await;
+        c.stripe
+            .pay(
+                &session_of(pending["payment_url"].as_str().unwrap()),
+                CARD_OK,
+            )
+            .unwrap();
+        assert_eq!(
+            order_until(&c, &pending, "issued").await["status"],
+            "issued"
+        );
+        orders.push(record(&c, pending["order_id"].as_str().unwrap()).await);
+    }
+    // One refunded in Stripe's dashboard, one disputed by the buyer's bank.
+    c.stripe
+        .dashboard_refund(orders[0].payment_intent.as_deref().unwrap())
+        .unwrap();
+    let dispute = c
+        .stripe
+        .open_dispute(orders[1].payment_intent.as_deref().unwrap())
+        .unwrap();
+    assert!(c.stripe.settle(Duration::from_secs(10)).await);
+    processed(&c).await;
+    let (status, list) = call(
+        &c.app,
+        "GET",
+        "/api/v1/payments/reversals",
+        Some(&finance.token),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let reversals = list["reversals"].as_array().unwrap().clone();
+    assert_eq!(reversals.len(), 2, "{list}");
+    let of = |order: &str| {
+        reversals
+            .iter()
+            .find(|r| r["order"] == order)
+            .unwrap_or_else(|| panic!("no reversal for {order}: {reversals:?}"))
+            .clone()
+    };
+    let refunded = of(&orders[0].id);
+    let disputed = of(&orders[1].id);
+    assert_eq!(
+        (refunded["cause"].as_str(), refunded["status"].as_str()),
+        (Some("refunded_outside"), Some("open"))
+    );
+    assert_eq!(disputed["cause"], "dispute");
+    assert_eq!(
+        c.app
+            .state
+            .store
+            .dispute_of(&orders[1].id)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("open")
+    );
+    // The draws of those sales cannot be reconciled meanwhile.
+    let reconcile = || {
+        let c = &c;
+        let token = finance.token.clone();
+        async move {
+            call(
+                &c.app,
+                "POST",
+                &format!("/api/v1/raffles/{}/reconciliation", c.raffle),
+                Some(&token),
+                json!({ "draw": "early-bird" }),
+            )
+            .await
+        }
+    };
+    let (status, v) = reconcile().await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (StatusCode::CONFLICT, Some("payment_reversals_open")),
+        "{v}"
+    );
+    assert_eq!(v["params"]["count"], "2", "{v}");
+    // Finance asks to void the refunded sale; the asker cannot approve it.
+    let id = refunded["id"].as_str().unwrap();
+    let path = format!("/api/v1/payments/reversals/{id}");
+    let (status, request) = call(
+        &c.app,
+        "POST",
+        &path,
+        Some(&finance.token),
+        json!({ "decision": "void" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{request}");
+    let (status, _) = call(
+        &c.app,
+        "POST",
+        &path,
+        Some(&finance.token),
+        json!({ "decision": "keep" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "one request at a time");
+    let (status, _) = testkit::app::approve(&c.app, &request, &finance.token).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "the requester approved it");
+    let (status, v) = testkit::app::approve(&c.app, &request, &admin.token).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["entry"]["type"], "sale.voided");
+    assert_eq!(v["entry"]["reason"], "payment_reversed");
+    assert_eq!(
+        v["entry"]["refund"], false,
+        "the money is back with the buyer already"
+    );
+    // Still one to go.
+    let (_, v) = reconcile().await;
+    assert_eq!(v["params"]["count"], "1", "{v}");
+    // The dispute is won: finance keeps the sale, with a second person.
+    c.stripe.close_dispute(&dispute, true).unwrap();
+    assert!(c.stripe.settle(Duration::from_secs(10)).await);
+    processed(&c).await;
+    assert_eq!(
+        c.app
+            .state
+            .store
+            .dispute_of(&orders[1].id)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("won")
+    );
+    let path = format!(
+        "/api/v1/payments/reversals/{}",
+        disputed["id"].as_str().unwrap()
+    );
+    let (status, request) = call(
+        &c.app,
+        "POST",
+        &path,
+        Some(&finance.token),
+        json!({ "decision": "keep" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{request}");
+    let (status, v) = testkit::app::approve(&c.app, &request, &admin.token).await;
+    assert_eq!(
+        (status, v["kept"].as_bool()),
+        (StatusCode::OK, Some(true)),
+        "{v}"
+    );
+    let (status, v) = call(
+        &c.app,
+        "POST",
+        &path,
+        Some(&finance.token),
+        json!({ "decision": "void" }),
+    )
+    .await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (StatusCode::CONFLICT, Some("reversal_decided")),
+        "{v}"
+    );
+    // Nothing waits: the reconciliation may be asked for.
+    let (status, v) = reconcile().await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{v}");
+    // Each step a significant event.
+    assert_eq!(events_of(&c, "reversal_opened").await.len(), 2);
+    assert_eq!(events_of(&c, "reversal_kept").await.len(), 1);
+    drop_database(&c.app.db).await;
+}

@@ -231,3 +231,128 @@ impl Store {
         )
     }
 }
+
+/// A card payment reversed after its ticket was issued, waiting for
+/// finance (or decided).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Reversal {
+    pub id: String,
+    pub order: String,
+    pub raffle: String,
+    /// `capture_failed`, `refunded_outside` or `dispute`.
+    pub cause: String,
+    pub detail: serde_json::Value,
+    /// `open`, `voided` or `kept`.
+    pub status: String,
+    /// The request finance made for it, if any.
+    pub approval: Option<String>,
+    pub opened_at: crate::Timestamp,
+}
+
+fn reversal_from_row(r: sqlx::postgres::PgRow) -> Reversal {
+    Reversal {
+        id: r.get(0),
+        order: r.get(1),
+        raffle: r.get(2),
+        cause: r.get(3),
+        detail: r.get(4),
+        status: r.get(5),
+        approval: r.get(6),
+        opened_at: crate::Timestamp::from_datetime(r.get(7)),
+    }
+}
+
+const REVERSAL_COLUMNS: &str =
+    "id::text, order_id::text, raffle_id::text, cause, detail, status, approval::text, opened_at";
+
+impl Store {
+    /// Opens a reversal for an issued order (one open per order: a second
+    /// cause while one is open changes nothing). Answers whether it opened one.
+    pub async fn open_reversal(
+        &self,
+        order: &str,
+        raffle: &str,
+        cause: &str,
+        detail: &serde_json::Value,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO payment_reversals (id, order_id, raffle_id, cause, detail) VALUES (gen_random_uuid(), $1, $2, $3, $4) \
+             ON CONFLICT (order_id) WHERE status = 'open' DO NOTHING",
+        )
+        .bind(uuid(order)?)
+        .bind(uuid(raffle)?)
+        .bind(cause)
+        .bind(detail)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The reversals of a raffle (every raffle: `None`), open ones first, newest first.
+    pub async fn reversals(&self, raffle: Option<&str>) -> Result<Vec<Reversal>> {
+        let raffle = raffle.map(uuid).transpose()?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {REVERSAL_COLUMNS} FROM payment_reversals \
+             WHERE ($1::uuid IS NULL OR raffle_id = $1) ORDER BY status = 'open' DESC, opened_at DESC LIMIT 1000"
+        )))
+        .bind(raffle)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(reversal_from_row).collect())
+    }
+
+    pub async fn reversal(&self, id: &str) -> Result<Option<Reversal>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {REVERSAL_COLUMNS} FROM payment_reversals WHERE id = $1"
+        )))
+        .bind(uuid(id)?)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(reversal_from_row))
+    }
+
+    /// Records the request finance made for an open reversal.
+    pub async fn link_reversal(&self, id: &str, approval: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE payment_reversals SET approval = $2 WHERE id = $1 AND status = 'open'",
+        )
+        .bind(uuid(id)?)
+        .bind(uuid(approval)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Closes an open reversal as `voided` or `kept`.
+    pub async fn close_reversal(&self, id: &str, status: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE payment_reversals SET status = $2, closed_at = now() WHERE id = $1 AND status = 'open'",
+        )
+        .bind(uuid(id)?)
+        .bind(status)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records where an order's dispute stands (`open`, `won`, `lost`).
+    pub async fn set_dispute(&self, order: &str, state: &str) -> Result<()> {
+        sqlx::query("UPDATE orders SET dispute = $2, updated_at = now() WHERE id = $1")
+            .bind(uuid(order)?)
+            .bind(state)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Where an order's dispute stands, if it has one.
+    pub async fn dispute_of(&self, order: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT dispute FROM orders WHERE id = $1")
+                .bind(uuid(order)?)
+                .fetch_optional(&self.pool)
+                .await?
+                .flatten(),
+        )
+    }
+}

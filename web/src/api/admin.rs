@@ -85,6 +85,12 @@ pub(crate) fn entries() -> Vec<Entry> {
         entry(M::POST, "/api/v1/sales/{id}/void", staff(FINANCE),
             "Requests a void, with or without refund (a second person approves).", request_void)
             .body::<VoidRequest>(),
+        entry(M::GET, "/api/v1/payments/reversals", staff(FIGURES),
+            "Reversed card payments (failed captures, refunds made at Stripe, disputes): open ones wait for finance.",
+            list_reversals),
+        entry(M::POST, "/api/v1/payments/reversals/{id}", staff(FINANCE),
+            "Requests that a reversed payment's sale be voided or kept (a second person approves).",
+            decide_reversal).body::<ReversalDecision>(),
         entry(M::POST, "/api/v1/approvals/{id}", staff(APPROVERS), "Approves or refuses a request.",
             decide_approval).body::<Decision>(),
         entry(M::POST, "/api/v1/claims", staff(MANAGER), "Pays a prize claimed with its validation number.",
@@ -493,6 +499,38 @@ async fn request_void(
     ))
 }
 
+async fn list_reversals(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
+    let reversals = state.store.reversals(None).await?;
+    Ok(Json(json!({ "reversals": reversals })))
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReversalDecision {
+    /// `void` (reason payment_reversed, no refund) or `keep`.
+    decision: String,
+}
+
+async fn decide_reversal(
+    State(state): State<AppState>,
+    Extension(staff): Extension<Staff>,
+    Ids(id): Ids<raffle_core::ids::ReversalId>,
+    Body(req): Body<ReversalDecision>,
+) -> Result<(StatusCode, Json<Value>), AppError> {
+    let void = match req.decision.as_str() {
+        "void" => true,
+        "keep" => false,
+        _ => {
+            return Err(AppError::bad_request(
+                "decision must be \"void\" or \"keep\"",
+            ));
+        }
+    };
+    Ok(pending(
+        operations::request_reversal_decision(&state, &staff, &id, void).await?,
+    ))
+}
+
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Decision {
@@ -516,6 +554,11 @@ async fn decide_approval(
     };
     match operations::decide_approval(&state, &staff, &id, approve).await? {
         Decided::Rejected => Ok(Json(json!({ "approval_id": id, "status": "rejected" }))),
+        Decided::Recorded(mut v) => {
+            v["approval_id"] = json!(id);
+            v["status"] = json!("approved");
+            Ok(Json(v))
+        }
         Decided::People(mut v) => {
             v["approval_id"] = json!(id);
             v["status"] = json!("approved");

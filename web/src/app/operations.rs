@@ -237,6 +237,7 @@ pub async fn request_reconciliation(
             }));
         }
     }
+    reversals_settled(state, id, draw).await?;
     request_approval(
         state,
         staff,
@@ -244,6 +245,125 @@ pub async fn request_reconciliation(
         json!({ "raffle": id, "draw": draw }),
     )
     .await
+}
+
+/// Refuses while reversed card payments of sales eligible for the draw
+/// wait for finance: their tickets cannot be counted, or left out, before
+/// two people decided (GLI-31 2.6.3).
+async fn reversals_settled(
+    state: &AppState,
+    raffle: &RaffleId,
+    draw: &DrawId,
+) -> Result<(), AppError> {
+    let open: Vec<String> = state
+        .store
+        .reversals(Some(raffle))
+        .await?
+        .into_iter()
+        .filter(|r| r.status == "open")
+        .map(|r| r.order)
+        .collect();
+    if open.is_empty() {
+        return Ok(());
+    }
+    let count = {
+        let ledger = state.sequencer.ledger();
+        let r = ledger
+            .raffle(raffle)
+            .ok_or_else(|| AppError::not_found("no such raffle"))?;
+        let cutoff = r.draw_config(draw)?.cutoff;
+        open.iter()
+            .filter(|sale| {
+                r.sale(sale)
+                    .is_some_and(|s| !s.voided && s.sequenced < cutoff)
+            })
+            .count()
+    };
+    if count > 0 {
+        return Err(AppError::refused(Refusal::PaymentReversalsOpen {
+            count: count as u64,
+        }));
+    }
+    Ok(())
+}
+
+/// Finance takes up a reversed card payment: asks for its sale to be
+/// voided (reason `payment_reversed`, no refund: the money is gone) or
+/// kept. A second person approves or rejects the request, as every void
+/// (GLI-31 5.2.4); until one is approved the reversal stays open. Returns
+/// the approval id.
+pub async fn request_reversal_decision(
+    state: &AppState,
+    staff: &Staff,
+    reversal: &str,
+    void: bool,
+) -> Result<ApprovalId, AppError> {
+    let r = state
+        .store
+        .reversal(reversal)
+        .await?
+        .ok_or_else(|| AppError::not_found("no such reversal"))?;
+    if r.status != "open" {
+        return Err(AppError::refused(Refusal::ReversalDecided {
+            status: r.status,
+        }));
+    }
+    if let Some(approval) = &r.approval
+        && let Some((_, _, status, _)) = state.store.approval(approval).await?
+        && status == "pending"
+    {
+        return Err(AppError::refused(Refusal::ReversalDecided {
+            status: "waiting for a second person".into(),
+        }));
+    }
+    let raffle = RaffleId::parse(&r.raffle)?;
+    let sale = SaleId::parse(&r.order)?;
+    let id = if void {
+        {
+            let ledger = state.sequencer.ledger();
+            let voided = ledger
+                .raffle(&raffle)
+                .and_then(|x| x.sale(&sale))
+                .ok_or_else(|| AppError::not_found("no such sale"))?
+                .voided;
+            if voided {
+                return Err(AppError::refused(Refusal::SaleAlreadyVoided {
+                    sale: sale.to_string(),
+                }));
+            }
+        }
+        request_approval(
+            state,
+            staff,
+            "void",
+            json!({ "raffle": raffle, "sale": sale, "reason": VoidReason::PaymentReversed, "refund": false, "reversal": r.id }),
+        )
+        .await?
+    } else {
+        request_approval(
+            state,
+            staff,
+            "keep_sale",
+            json!({ "raffle": raffle, "sale": sale, "reversal": r.id, "cause": r.cause }),
+        )
+        .await?
+    };
+    state.store.link_reversal(&r.id, &id).await?;
+    Ok(id)
+}
+
+/// A claim of a sale whose card payment is disputed, or whose dispute was
+/// lost, is refused (the money may go back to the buyer's bank).
+async fn not_disputed(state: &AppState, sale: &SaleId) -> Result<(), AppError> {
+    match state.store.dispute_of(sale).await {
+        Ok(Some(d)) if d == "open" || d == "lost" => {
+            Err(AppError::refused(Refusal::SaleDisputed {
+                sale: sale.to_string(),
+            }))
+        }
+        // No order (an RSU sale) or no dispute.
+        _ => Ok(()),
+    }
 }
 
 /// Asks for a sale to be voided (and refunded, with `refund`) for a reason
@@ -318,6 +438,9 @@ fn without_identity(payload: &Value) -> Value {
 /// How a decision ended.
 pub enum Decided {
     Rejected,
+    /// Approved, and recorded without a log entry (a reversed card payment
+    /// whose sale finance keeps): what the approver is told.
+    Recorded(Value),
     /// Approved, and the change sequenced.
     Approved(Box<Sequenced>),
     /// Approved, and the change to a user made: what the approver is told
@@ -397,6 +520,29 @@ pub async fn decide_approval(
     if people {
         return crate::app::people::apply(state, staff, id, &kind, &payload).await;
     }
+    if kind == "keep_sale" {
+        // Finance keeps a sale whose card payment was reversed (a dispute
+        // won, a refund made by mistake and charged again): nothing changes
+        // in the log, the reversal is closed.
+        let reversal = payload["reversal"].as_str().unwrap_or_default();
+        state.store.close_reversal(reversal, "kept").await?;
+        state
+            .store
+            .finish_approval(id, "approved", "sale kept")
+            .await?;
+        state
+            .store
+            .record_event(
+                "payment",
+                "reversal_kept",
+                &json!({ "reversal": reversal, "sale": payload["sale"] }),
+                Some(&staff.user.staff_id),
+            )
+            .await?;
+        return Ok(Decided::Recorded(
+            json!({ "reversal": reversal, "sale": payload["sale"], "kept": true }),
+        ));
+    }
     let requested_by = state.store.staff_id_of(&requester).await?;
     let approved_by = staff.user.staff_id.clone();
     // The payload was written by request_approval; its ids are parsed again
@@ -464,12 +610,20 @@ pub async fn decide_approval(
     let refund_sale = (kind == "void" && payload["refund"].as_bool() == Some(true))
         .then(|| payload["sale"].as_str().map(str::to_string))
         .flatten();
+    if kind == "reconciliation" {
+        reversals_settled(state, &raffle()?, &draw()?).await?;
+    }
     match state.sequencer.submit(change).await {
         Ok(s) => {
             state
                 .store
                 .finish_approval(id, "approved", &format!("log index {}", s.index))
                 .await?;
+            if kind == "void"
+                && let Some(reversal) = payload["reversal"].as_str()
+            {
+                state.store.close_reversal(reversal, "voided").await?;
+            }
             // The void is in the log; the money goes back through the
             // provider (retried until it succeeds if it fails now).
             if let Some(sale) = refund_sale
@@ -647,6 +801,7 @@ pub async fn pay_claim(
 ) -> Result<PaidClaim, AppError> {
     let vn = ValidationNumber::parse(validation_number.trim())?;
     let (raffle, sale, draw, published) = unclaimed_win(state, validation_number).await?;
+    not_disputed(state, &sale).await?;
     if published {
         return Err(AppError::refused(Refusal::ValidationNumberPublished {
             sale: sale.to_string(),
@@ -741,6 +896,7 @@ pub async fn request_supervised_claim(
         }
     }
     let (raffle, sale, draw, published) = unclaimed_win(state, validation_number).await?;
+    not_disputed(state, &sale).await?;
     if !published {
         return Err(AppError::refused(Refusal::ValidationNumberStillSecret {}));
     }

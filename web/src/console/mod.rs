@@ -207,6 +207,13 @@ pub fn table() -> Table {
             voids::request,
         ),
         entry(
+            M::POST,
+            "/console/reversals/{id}",
+            staff(FINANCE),
+            "Requests that a reversed card payment's sale be voided or kept.",
+            voids::reversal,
+        ),
+        entry(
             M::GET,
             "/console/approvals",
             staff(APPROVERS),

@@ -44,12 +44,59 @@ fn reason_key(reason: &serde_json::Value) -> &'static str {
         .map_or("console.void.operator_error", |r| r.2)
 }
 
+/// The reversed card payments waiting for finance (GLI-31 2.6.3): each
+/// is voided or kept by a request a second person approves.
+fn reversals(c: &Console, open: &[raffle_core::store::payments::Reversal]) -> Markup {
+    let lang = c.lang;
+    html! {
+        h2 { (lang.t("console.reversals.title")) }
+        @if open.is_empty() { p { (lang.t("console.reversals.none")) } }
+        @else {
+            p.note { (lang.t("console.reversals.note")) }
+            ul.cards {
+                @for r in open {
+                    li.card {
+                        p {
+                            (lang.f("console.approvals.sale", &[("sale", &r.order)])) br;
+                            (lang.t(match r.cause.as_str() {
+                                "capture_failed" => "console.reversals.capture_failed",
+                                "refunded_outside" => "console.reversals.refunded_outside",
+                                _ => "console.reversals.dispute",
+                            }))
+                            " · " (lang.time(r.opened_at, "UTC"))
+                        }
+                        @if r.approval.is_some() { p.note { (lang.t("console.reversals.requested")) } }
+                        form.inline method="post" action=(c.href(&format!("/console/reversals/{}", r.id))) {
+                            (c.csrf_field())
+                            button type="submit" name="decision" value="void" { (lang.t("console.reversals.void")) }
+                            " "
+                            button.secondary type="submit" name="decision" value="keep" { (lang.t("console.reversals.keep")) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn page(c: &Console, status: StatusCode, problem: Option<Markup>, d: &Done) -> Response {
+    page_with(c, status, problem, d, None)
+}
+
+fn page_with(
+    c: &Console,
+    status: StatusCode,
+    problem: Option<Markup>,
+    d: &Done,
+    open: Option<&[raffle_core::store::payments::Reversal]>,
+) -> Response {
     let lang = c.lang;
     let content = html! {
         h1 { (lang.t("console.voids.title")) }
         (d.notice(lang))
         @if let Some(p) = problem { (p) }
+        @if let Some(open) = open { (reversals(c, open)) }
+        h2 { (lang.t("console.voids.request")) }
         form method="post" action=(c.href("/console/voids")) {
             (c.csrf_field())
             p {
@@ -77,8 +124,40 @@ fn page(c: &Console, status: StatusCode, problem: Option<Markup>, d: &Done) -> R
 }
 
 /// `GET /console/voids`.
-pub async fn show(Extension(c): Extension<Console>, d: Query<Done>) -> Response {
-    page(&c, StatusCode::OK, None, &d)
+pub async fn show(
+    State(state): State<AppState>,
+    Extension(c): Extension<Console>,
+    d: Query<Done>,
+) -> Response {
+    match state.store.reversals(None).await {
+        Ok(all) => {
+            let open: Vec<_> = all.into_iter().filter(|r| r.status == "open").collect();
+            page_with(&c, StatusCode::OK, None, &d, Some(&open))
+        }
+        Err(e) => c.refused_page(e.into(), "/console/voids"),
+    }
+}
+
+/// `POST /console/reversals/{id}`: asks for the sale to be voided or kept.
+pub async fn reversal(
+    State(state): State<AppState>,
+    Extension(c): Extension<Console>,
+    PageIds(id): PageIds<raffle_core::ids::ReversalId>,
+    Form(f): Form<DecisionForm>,
+) -> Response {
+    let none = Done { done: None };
+    let void = match f.decision.as_deref() {
+        Some("void") => true,
+        Some("keep") => false,
+        _ => {
+            let e = AppError::bad_request("decision must be void or keep");
+            return page(&c, e.status, Some(c.refusal(&e)), &none);
+        }
+    };
+    match operations::request_reversal_decision(&state, &c.staff, &id, void).await {
+        Ok(_) => done(c.lang, "/console/voids", "requested"),
+        Err(e) => page(&c, e.status, Some(c.refusal(&e)), &none),
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -183,6 +262,10 @@ fn describe(
                 @if payload["refund"].as_bool() == Some(true) { " · " (lang.t("console.voids.refund")) }
             }
         }
+        "keep_sale" => html! {
+            (lang.t("console.approvals.keep")) " · " (raffle) br;
+            (lang.f("console.approvals.sale", &[("sale", &text("sale"))]))
+        },
         "reconciliation" => {
             html! {
                 (lang.t("console.approvals.reconciliation")) " · " (raffle) " · " (draw)
@@ -307,6 +390,7 @@ pub async fn decide(
     match operations::decide_approval(&state, &c.staff, &id, approve).await {
         Ok(Decided::Approved(_)) => done(c.lang, "/console/approvals", "approved"),
         Ok(Decided::Rejected) => done(c.lang, "/console/approvals", "rejected"),
+        Ok(Decided::Recorded(_)) => done(c.lang, "/console/approvals", "approved"),
         // A new or reset user's one-time code: shown to this approver, once.
         Ok(Decided::People(v)) => {
             let notice = super::users::enrolment_notice(&c, &v);

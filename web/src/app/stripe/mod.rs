@@ -273,6 +273,8 @@ impl PaymentProvider for StripeProvider {
                         json!({ "order": order.id, "error": message }),
                     )
                     .await?;
+                    open_reversal(state, order, "capture_failed", json!({ "error": message }))
+                        .await?;
                 }
                 Err(e) => {
                     // Stripe unreachable: the order stays authorised, and
@@ -439,6 +441,33 @@ impl StripeProvider {
         }
         Ok(session.url.clone())
     }
+}
+
+/// Opens the reversal of an issued order: its sale waits for finance (two
+/// people) to void or keep it, and its draws cannot be reconciled
+/// meanwhile. Also a significant event.
+pub(crate) async fn open_reversal(
+    state: &AppState,
+    order: &OrderRecord,
+    cause: &str,
+    detail: Value,
+) -> Result<(), AppError> {
+    if order.status != "issued" {
+        return Ok(());
+    }
+    if state
+        .store
+        .open_reversal(&order.id, &order.raffle, cause, &detail)
+        .await?
+    {
+        significant(
+            state,
+            "reversal_opened",
+            json!({ "order": order.id, "cause": cause, "detail": detail }),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Records a payment significant event (GLI-31 5.6.1): component `payment`.

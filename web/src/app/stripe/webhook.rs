@@ -22,7 +22,7 @@
 //! impossible transition are significant events (GLI-31 5.6.1) and
 //! change no order.
 
-use super::{StripeProvider, Synced, significant, sync_order};
+use super::{StripeProvider, Synced, open_reversal, significant, sync_order};
 use crate::AppState;
 use crate::error::AppError;
 use axum::body::Bytes;
@@ -260,7 +260,9 @@ pub async fn process(
                         json!({ "event": e.id, "order": order.id, "error": "the authorisation was cancelled before capture" }),
                     )
                     .await?;
-                    Ok("capture failed".into())
+                    open_reversal(state, &order, "capture_failed", json!({ "event": e.id }))
+                        .await?;
+                    Ok("reversal: capture failed".into())
                 }
                 "payment_intent.succeeded"
                     if matches!(order.status.as_str(), "pending" | "cancelled" | "refunded") =>
@@ -302,6 +304,13 @@ pub async fn process(
                 json!({ "event": e.id, "order": order.id, "amount_refunded": object["amount_refunded"] }),
             )
             .await?;
+            open_reversal(
+                state,
+                &order,
+                "refunded_outside",
+                json!({ "event": e.id, "amount_refunded": object["amount_refunded"] }),
+            )
+            .await?;
             Ok("reversal: refunded outside raffled".into())
         }
         "charge.dispute.created" | "charge.dispute.closed" => {
@@ -309,6 +318,21 @@ pub async fn process(
                 return Ok("ignored: no such order".into());
             };
             let status = object["status"].as_str().unwrap_or("").to_string();
+            if e.kind == "charge.dispute.created" {
+                state.store.set_dispute(&order.id, "open").await?;
+                open_reversal(
+                    state,
+                    &order,
+                    "dispute",
+                    json!({ "event": e.id, "reason": object["reason"], "amount": object["amount"] }),
+                )
+                .await?;
+            } else {
+                // Stripe's closed states: won, lost, and warning_closed
+                // (an inquiry that never became a dispute: nothing lost).
+                let ended = if status == "lost" { "lost" } else { "won" };
+                state.store.set_dispute(&order.id, ended).await?;
+            }
             significant(
                 state,
                 if e.kind == "charge.dispute.created" {
