@@ -39,6 +39,10 @@ CREATE TABLE payment_events (
 );
 CREATE INDEX payment_events_unprocessed ON payment_events (received_at) WHERE processed_at IS NULL;
 
+-- The receipt mailed to the buyer's address (if given), or why not.
+ALTER TABLE orders ADD COLUMN receipt_mailed_at TIMESTAMPTZ;
+ALTER TABLE orders ADD COLUMN receipt_mail_error TEXT;
+
 -- A card dispute on the order: open, then won or lost by the operator.
 ALTER TABLE orders ADD COLUMN dispute TEXT CHECK (dispute IN ('open', 'won', 'lost'));
 

@@ -18,6 +18,7 @@
 
 pub mod app;
 pub mod db;
+pub mod mail;
 pub mod measure;
 pub mod programs;
 pub mod raffles;

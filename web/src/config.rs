@@ -89,6 +89,21 @@ pub struct Config {
     pub limits: Limits,
     #[command(flatten)]
     pub stripe: StripeSettings,
+    /// The mail server receipts are sent through: `smtps://host:465`,
+    /// `smtp://host:587` (STARTTLS) or `smtp+plain://127.0.0.1:1025` (a
+    /// local relay only). No receipts are mailed without it.
+    #[arg(long, env = "RAFFLE_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    #[arg(long, env = "RAFFLE_SMTP_USERNAME")]
+    pub smtp_username: Option<String>,
+    #[arg(long, env = "RAFFLE_SMTP_PASSWORD", hide_env_values = true)]
+    pub smtp_password: Option<Secret>,
+    /// The receipts' sender, e.g. `Hospital 50/50 <receipts@example.org>`.
+    #[arg(long, env = "RAFFLE_SMTP_FROM")]
+    pub smtp_from: Option<String>,
+    /// Days after a raffle closes that its buyers' e-mail addresses are kept.
+    #[arg(long, env = "RAFFLE_PERSONAL_DATA_DAYS", default_value_t = 90)]
+    pub personal_data_days: u32,
 }
 
 /// A secret setting: its value never appears in a log line or a debug dump.
@@ -232,6 +247,11 @@ impl Config {
             trusted_proxies: Vec::new(),
             limits: Limits::default(),
             stripe: StripeSettings::default(),
+            smtp_url: None,
+            smtp_username: None,
+            smtp_password: None,
+            smtp_from: None,
+            personal_data_days: 90,
         }
     }
 

@@ -56,6 +56,8 @@ pub struct AppState {
     pub release_sha256: [u8; 32],
     /// Where the request path reports panics and full queues.
     pub incidents: tokio::sync::mpsc::Sender<ops::monitor::Incident>,
+    /// The mail server receipts go through, if configured.
+    pub mailer: Option<Arc<app::mail::Mailer>>,
 }
 
 /// Opens the database, the key and the publications, recovers the log and
@@ -71,6 +73,7 @@ pub async fn start_with(
     faults: Option<Arc<publications::faults::Plan>>,
 ) -> Result<AppState, String> {
     let payments = payments::Providers::from_config(&config)?;
+    let mailer = app::mail::Mailer::from_config(&config)?.map(Arc::new);
     payments.check_accounts().await?;
     let origin = config.origin();
     let signer = keys::load_or_create(&config.key_path(), &origin)?;
@@ -132,6 +135,7 @@ pub async fn start_with(
         links: Arc::default(),
         release_sha256: sha256,
         incidents,
+        mailer,
     };
     state
         .store
@@ -183,6 +187,11 @@ pub async fn start_with(
             // Stored responses hold validation numbers: kept 24 hours at most.
             if let Err(e) = background.store.purge_idempotency().await {
                 tracing::error!(error = %e, "purging idempotent responses");
+            }
+            // Buyers' e-mail addresses go once their raffle has been closed
+            // for the retention period.
+            if let Err(e) = purge_personal_data(&background).await {
+                tracing::error!(error = %e, "purging buyers' e-mail addresses");
             }
             // Refunds of voided card sales that failed are tried again.
             if let Err(e) = payments::retry_refunds(&background).await {
@@ -264,4 +273,23 @@ pub async fn digest_events(
             .await
             .map(Some),
     }
+}
+
+/// Forgets the e-mail addresses of buyers of raffles closed longer ago
+/// than `RAFFLE_PERSONAL_DATA_DAYS`; returns how many orders it cleared.
+pub async fn purge_personal_data(state: &AppState) -> Result<u64, String> {
+    let keep = i64::from(state.config.personal_data_days) * 86_400_000_000;
+    let now = raffle_core::Timestamp::now().as_micros();
+    let raffles: Vec<String> = state
+        .sequencer
+        .ledger()
+        .raffles()
+        .filter(|r| r.closed_at.is_some_and(|t| t.as_micros() + keep <= now))
+        .map(|r| r.id.to_string())
+        .collect();
+    state
+        .store
+        .purge_buyer_emails(&raffles)
+        .await
+        .map_err(|e| e.to_string())
 }

@@ -356,3 +356,48 @@ impl Store {
         )
     }
 }
+
+impl Store {
+    /// Whether an order's receipt was mailed already.
+    pub async fn receipt_mailed(&self, order: &str) -> Result<bool> {
+        Ok(
+            sqlx::query_scalar("SELECT receipt_mailed_at IS NOT NULL FROM orders WHERE id = $1")
+                .bind(uuid(order)?)
+                .fetch_optional(&self.pool)
+                .await?
+                .unwrap_or(true),
+        )
+    }
+
+    /// Records a receipt's mailing: sent (`error` none) or why it failed.
+    pub async fn record_receipt_mail(&self, order: &str, error: Option<&str>) -> Result<()> {
+        sqlx::query(
+            "UPDATE orders SET receipt_mailed_at = CASE WHEN $2::text IS NULL THEN now() END, \
+             receipt_mail_error = $2, updated_at = now() WHERE id = $1",
+        )
+        .bind(uuid(order)?)
+        .bind(error)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Forgets the buyers' e-mail addresses of these raffles' orders.
+    pub async fn purge_buyer_emails(&self, raffles: &[String]) -> Result<u64> {
+        if raffles.is_empty() {
+            return Ok(0);
+        }
+        let ids = raffles
+            .iter()
+            .map(|r| uuid(r))
+            .collect::<Result<Vec<_>>>()?;
+        let done = sqlx::query(
+            "UPDATE orders SET buyer = buyer - 'email', updated_at = now() \
+             WHERE raffle_id = ANY($1) AND buyer ? 'email'",
+        )
+        .bind(&ids)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+}

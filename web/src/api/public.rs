@@ -172,7 +172,7 @@ pub(crate) async fn purchase(
         Some(v) => Some(format!("purchase:{raffle_id}:{}", idempotency_key(v)?)),
     };
     if let Some(email) = &req.buyer.email
-        && !plausible_email(email)
+        && !(plausible_email(email) && crate::app::mail::valid_address(email))
     {
         return Err(AppError::bad_request(
             "buyer.email is not an e-mail address (at most 254 characters, one @, a domain)",

@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod keys;
+pub mod mail;
 pub mod operations;
 pub mod payments;
 pub mod people;

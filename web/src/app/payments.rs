@@ -411,10 +411,9 @@ pub async fn issue_paid_order(
             Ok(sequenced) => {
                 state.metrics.purchase(None);
                 capture(state, &o.provider, &o.order_id).await?;
-                Ok((
-                    StatusCode::CREATED,
-                    receipt(state, &sequenced.entry, &vn, &sequenced.proof_file())?,
-                ))
+                let receipt = receipt(state, &sequenced.entry, &vn, &sequenced.proof_file())?;
+                crate::app::mail::send_receipt_later(state, &o.order_id, &receipt);
+                Ok((StatusCode::CREATED, receipt))
             }
             Err(raffle_core::Error::ValidationNumberTaken) => {
                 vn = ValidationNumber::generate()?;
