@@ -342,6 +342,14 @@ refusals! {
     PaymentReversalsOpen { count: u64 }
         => "payment_reversals_open", Some("2.6.3"),
         "{count} reversed card payments of this draw's sales wait for finance to void or keep them";
+    /// Card payments of the draw's sales are not captured yet.
+    CardPaymentsUnsettled { count: u64 }
+        => "card_payments_unsettled", Some("2.6.3"),
+        "{count} card payments of this draw's sales are not settled yet (authorised but not captured, or reversed and waiting for finance)";
+    /// The sale's card payment is not settled: its prize waits.
+    SalePaymentUnsettled { sale: String }
+        => "sale_payment_unsettled", Some("2.7.1"),
+        "sale {sale}'s card payment is not settled (not captured, reversed or disputed): its prize is paid once it is";
     /// The reversal was decided already.
     ReversalDecided { status: String }
         => "reversal_decided", None, "this reversal is already {status}";

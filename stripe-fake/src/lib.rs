@@ -279,6 +279,11 @@ impl FakeStripe {
         l.outages.push((path.to_string(), times));
     }
 
+    /// Ends every outage [`FakeStripe::fail_next`] started.
+    pub fn heal(&self) {
+        self.inner.state.lock().unwrap().outages.clear();
+    }
+
     /// A charge of the account that no order of raffled made (a payment
     /// link made in the dashboard, say): authorised and captured.
     pub fn unknown_charge(&self, amount: i64, currency: &str) -> String {

@@ -193,7 +193,11 @@ pub async fn start_with(
             if let Err(e) = purge_personal_data(&background).await {
                 tracing::error!(error = %e, "purging buyers' e-mail addresses");
             }
-            // Refunds of voided card sales that failed are tried again.
+            // Captures and releases that failed, and refunds of voided
+            // card sales that failed, are tried again.
+            if let Err(e) = payments::settle_held_funds(&background).await {
+                tracing::error!(error = %e.message, "settling held card payments");
+            }
             if let Err(e) = payments::retry_refunds(&background).await {
                 tracing::error!(error = %e.message, "retrying refunds");
             }

@@ -752,3 +752,70 @@ async fn a_reversed_payment_waits_for_two_people_and_blocks_its_draws_reconcilia
     assert_eq!(events_of(&c, "reversal_kept").await.len(), 1);
     drop_database(&c.app.db).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capture_stripe_could_not_take_blocks_reconciliation_until_it_is_made() {
+    let c = card_app().await;
+    let finance = testkit::app::signed_in(&c.app, "finance1", &["finance"]).await;
+    let (_, pending) = buy(&c, "card-c-0000000000000000").await;
+    let order_id = pending["order_id"].as_str().unwrap().to_string();
+    // Stripe has a bad minute when raffled captures (every retry, and
+    // every try prompted by a later event, fails).
+    c.stripe.fail_next("/capture", 1000);
+    c.stripe
+        .pay(
+            &session_of(pending["payment_url"].as_str().unwrap()),
+            CARD_OK,
+        )
+        .unwrap();
+    assert_eq!(
+        order_until(&c, &pending, "issued").await["status"],
+        "issued"
+    );
+    assert!(c.stripe.settle(Duration::from_secs(10)).await);
+    processed(&c).await;
+    assert_eq!(record(&c, &order_id).await.funds, Some(Funds::Authorised));
+    // The ticket's money is not taken: its draws cannot be reconciled.
+    let reconcile = || {
+        let c = &c;
+        let token = finance.token.clone();
+        async move {
+            call(
+                &c.app,
+                "POST",
+                &format!("/api/v1/raffles/{}/reconciliation", c.raffle),
+                Some(&token),
+                json!({ "draw": "early-bird" }),
+            )
+            .await
+        }
+    };
+    let (status, v) = reconcile().await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (StatusCode::CONFLICT, Some("card_payments_unsettled")),
+        "{v}"
+    );
+    assert!(!c.app.state.store.payment_stands(&order_id).await.unwrap());
+    // Stripe is back: the minute's settling captures it, once.
+    c.stripe.heal();
+    assert_eq!(
+        web::app::payments::settle_held_funds(&c.app.state)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(record(&c, &order_id).await.funds, Some(Funds::Captured));
+    assert_eq!(
+        web::app::payments::settle_held_funds(&c.app.state)
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(c.app.state.store.payment_stands(&order_id).await.unwrap());
+    let (status, v) = reconcile().await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{v}");
+    let succeeded = c.stripe.payment_intents()[0]["status"].clone();
+    assert_eq!(succeeded, "succeeded");
+    drop_database(&c.app.db).await;
+}

@@ -148,7 +148,7 @@ impl Store {
     ) -> Result<()> {
         sqlx::query(
             "UPDATE orders SET status = 'refunded', refusal = $2, response_status = $3, response = $4, draft = draft - 'validation_number', \
-             updated_at = now() WHERE id = $1",
+             updated_at = now() WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM sales s WHERE s.id = $1)",
         )
         .bind(uuid(order)?)
         .bind(reason)
@@ -303,6 +303,8 @@ pub struct OrderRecord {
     pub buyer_email: Option<String>,
     /// Why the provider's last money movement for it failed, if it did.
     pub funds_error: Option<String>,
+    /// Whether a void with refund was approved (raffled owes or made the refund).
+    pub refund_requested: bool,
 }
 
 /// Where an order's money stands at its provider.
@@ -377,7 +379,7 @@ macro_rules! order_columns {
          CASE WHEN EXISTS (SELECT 1 FROM sales s WHERE s.id = o.id) THEN 'issued' ELSE o.status END, \
          o.draft, \
          o.response_status, o.response, o.refusal, o.token_sha256, \
-         o.amount_minor, o.currency, o.payment_session, o.payment_intent, o.funds, o.buyer->>'email', o.funds_error"
+         o.amount_minor, o.currency, o.payment_session, o.payment_intent, o.funds, o.buyer->>'email', o.funds_error, o.refund_requested_at IS NOT NULL"
     };
 }
 use order_columns;
@@ -413,6 +415,7 @@ fn order_from_row(row: sqlx::postgres::PgRow) -> Result<OrderRecord> {
             .transpose()?,
         buyer_email: row.get(17),
         funds_error: row.get(18),
+        refund_requested: row.get(19),
     })
 }
 

@@ -401,3 +401,47 @@ impl Store {
         Ok(done.rows_affected())
     }
 }
+
+impl Store {
+    /// Card orders of a raffle whose ticket was issued but whose payment
+    /// is not settled: money still only authorised, a capture that
+    /// failed, or an open reversal. Their sale ids.
+    pub async fn unsettled_card_sales(&self, raffle: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT o.id::text FROM orders o JOIN sales s ON s.id = o.id \
+             WHERE o.raffle_id = $1 AND (o.funds IN ('authorised', 'capture_failed') \
+                OR EXISTS (SELECT 1 FROM payment_reversals r WHERE r.order_id = o.id AND r.status = 'open'))",
+        )
+        .bind(uuid(raffle)?)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Whether a sale's card payment stands: not disputed (or the dispute
+    /// won), captured (or kept by finance), no reversal open. A sale
+    /// without an order (an RSU sale) or not paid by card stands.
+    pub async fn payment_stands(&self, sale: &str) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT o.funds, o.dispute, \
+                    EXISTS (SELECT 1 FROM payment_reversals r WHERE r.order_id = o.id AND r.status = 'open'), \
+                    EXISTS (SELECT 1 FROM payment_reversals r WHERE r.order_id = o.id AND r.status = 'kept') \
+             FROM orders o WHERE o.id = $1",
+        )
+        .bind(uuid(sale)?)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(r) = row else { return Ok(true) };
+        let funds: Option<String> = r.get(0);
+        let dispute: Option<String> = r.get(1);
+        let open: bool = r.get(2);
+        let kept: bool = r.get(3);
+        if open || matches!(dispute.as_deref(), Some("open") | Some("lost")) {
+            return Ok(false);
+        }
+        Ok(match funds.as_deref() {
+            None | Some("captured") => true,
+            // Finance decided to keep the sale whatever its money did.
+            _ => kept,
+        })
+    }
+}

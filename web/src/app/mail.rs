@@ -38,7 +38,8 @@ impl Mailer {
         let Some(url) = config.smtp_url.as_deref().filter(|u| !u.is_empty()) else {
             return Ok(None);
         };
-        let bad = |why: &str| format!("RAFFLE_SMTP_URL {url:?}: {why}");
+        // The URL is not repeated: it might hold a password after all.
+        let bad = |why: &str| format!("RAFFLE_SMTP_URL: {why}");
         let (scheme, rest) = url
             .split_once("://")
             .ok_or_else(|| bad("not scheme://host:port"))?;
@@ -223,14 +224,21 @@ pub fn send_receipt_later(state: &AppState, order: &str, receipt: &Value) {
         if state.store.receipt_mailed(&order).await.unwrap_or(true) {
             return;
         }
+        // What is kept and logged of a failure names no address (a mail
+        // server's refusal usually quotes the recipient).
         let outcome = match message(&mailer.from, &to, &receipt) {
-            Ok(m) => mailer
-                .transport
-                .send(m)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e),
+            Ok(m) => mailer.transport.send(m).await.map(|_| ()).map_err(|e| {
+                let code = e
+                    .status()
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "no answer".into());
+                if e.is_permanent() {
+                    format!("the mail server refused the receipt ({code})")
+                } else {
+                    format!("the mail server could not take the receipt now ({code})")
+                }
+            }),
+            Err(_) => Err("the receipt could not be composed for this address".to_string()),
         };
         let error = outcome.err();
         if let Some(e) = &error {

@@ -263,25 +263,36 @@ async fn reversals_settled(
         .filter(|r| r.status == "open")
         .map(|r| r.order)
         .collect();
-    if open.is_empty() {
+    let unsettled = state.store.unsettled_card_sales(raffle).await?;
+    if open.is_empty() && unsettled.is_empty() {
         return Ok(());
     }
-    let count = {
+    let (reversed, uncaptured) = {
         let ledger = state.sequencer.ledger();
         let r = ledger
             .raffle(raffle)
             .ok_or_else(|| AppError::not_found("no such raffle"))?;
         let cutoff = r.draw_config(draw)?.cutoff;
-        open.iter()
-            .filter(|sale| {
-                r.sale(sale)
-                    .is_some_and(|s| !s.voided && s.sequenced < cutoff)
-            })
-            .count()
+        let eligible = |sale: &String| {
+            r.sale(sale)
+                .is_some_and(|s| !s.voided && s.sequenced < cutoff)
+        };
+        (
+            open.iter().filter(|s| eligible(s)).count(),
+            unsettled
+                .iter()
+                .filter(|s| eligible(s) && !open.contains(s))
+                .count(),
+        )
     };
-    if count > 0 {
+    if reversed > 0 {
         return Err(AppError::refused(Refusal::PaymentReversalsOpen {
-            count: count as u64,
+            count: reversed as u64,
+        }));
+    }
+    if uncaptured > 0 {
+        return Err(AppError::refused(Refusal::CardPaymentsUnsettled {
+            count: uncaptured as u64,
         }));
     }
     Ok(())
@@ -355,15 +366,21 @@ pub async fn request_reversal_decision(
 /// A claim of a sale whose card payment is disputed, or whose dispute was
 /// lost, is refused (the money may go back to the buyer's bank).
 async fn not_disputed(state: &AppState, sale: &SaleId) -> Result<(), AppError> {
-    match state.store.dispute_of(sale).await {
-        Ok(Some(d)) if d == "open" || d == "lost" => {
-            Err(AppError::refused(Refusal::SaleDisputed {
-                sale: sale.to_string(),
-            }))
-        }
-        // No order (an RSU sale) or no dispute.
-        _ => Ok(()),
+    if let Some(d) = state.store.dispute_of(sale).await?
+        && (d == "open" || d == "lost")
+    {
+        return Err(AppError::refused(Refusal::SaleDisputed {
+            sale: sale.to_string(),
+        }));
     }
+    // Nor is a prize paid on a ticket whose money was never taken, was
+    // given back outside raffled, or waits for finance's decision.
+    if !state.store.payment_stands(sale).await? {
+        return Err(AppError::refused(Refusal::SalePaymentUnsettled {
+            sale: sale.to_string(),
+        }));
+    }
+    Ok(())
 }
 
 /// Asks for a sale to be voided (and refunded, with `refund`) for a reason

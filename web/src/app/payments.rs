@@ -431,6 +431,19 @@ pub async fn issue_paid_order(
                 let (entry, proof) = proof_for_sale(state, &o.order_id).await?;
                 Ok((StatusCode::CREATED, receipt(state, &entry, &vn, &proof)?))
             }
+            Err(raffle_core::Error::Refused(_))
+                if state
+                    .sequencer
+                    .ledger()
+                    .raffle(&o.raffle_id)
+                    .is_some_and(|r| r.sale(&o.order_id).is_some()) =>
+            {
+                // Issued by a concurrent attempt, then refused for this one
+                // (the raffle closed meanwhile): the sale stands.
+                capture(state, &o.provider, &o.order_id).await?;
+                let (entry, proof) = proof_for_sale(state, &o.order_id).await?;
+                Ok((StatusCode::CREATED, receipt(state, &entry, &vn, &proof)?))
+            }
             Err(raffle_core::Error::Refused(reason)) => {
                 state.metrics.purchase(Some(reason.code()));
                 let answer = refund(state, &o.order_id, reason).await?;
@@ -462,6 +475,7 @@ async fn capture(state: &AppState, provider: &str, order: &str) -> Result<(), Ap
 
 /// Releases the money a refused order's provider holds (cards: the
 /// authorisation is cancelled, so a refused order never moves money).
+/// Never for an order that was issued (a concurrent attempt's refusal).
 async fn release(state: &AppState, provider: &str, order: &str) -> Result<(), AppError> {
     let Ok(p) = state.payments.get(provider) else {
         return Ok(());
@@ -469,7 +483,9 @@ async fn release(state: &AppState, provider: &str, order: &str) -> Result<(), Ap
     if !p.moves_money() {
         return Ok(());
     }
-    if let Some(record) = state.store.order_record(order).await? {
+    if let Some(record) = state.store.order_record(order).await?
+        && record.status != "issued"
+    {
         p.cancel(state, &record).await?;
     }
     Ok(())
@@ -499,8 +515,10 @@ pub async fn refund_voided(state: &AppState, sale: &str) -> Result<(), AppError>
 /// few minutes); returns how many are still outstanding afterwards.
 pub async fn retry_refunds(state: &AppState) -> Result<usize, AppError> {
     for order in state.store.refunds_outstanding().await? {
-        if let Ok(p) = state.payments.get(&order.provider) {
-            p.refund(state, &order).await?;
+        if let Ok(p) = state.payments.get(&order.provider)
+            && let Err(e) = p.refund(state, &order).await
+        {
+            tracing::warn!(order = %order.id, error = %e.message, "a refund failed again; it will be retried");
         }
     }
     Ok(state.store.refunds_outstanding().await?.len())
@@ -532,18 +550,29 @@ async fn refund(
 pub async fn resume_unfinished_orders(state: &AppState) -> Result<usize, AppError> {
     let orders = state.store.unfinished_orders().await?;
     let count = orders.len();
-    // Concurrently, so that the sequencer batches them as it batches buyers.
+    // Concurrently, so that the sequencer batches them as it batches
+    // buyers; a few at a time, so that thousands of pending card orders do
+    // not flood the provider.
+    let at_once = Arc::new(tokio::sync::Semaphore::new(16));
     let mut tasks = tokio::task::JoinSet::new();
     for o in orders {
         let state = state.clone();
+        let at_once = at_once.clone();
         tasks.spawn(async move {
+            let _permit = at_once.acquire_owned().await;
             match o.status.as_str() {
+                // Finished here, in this database: a failure stops the start.
                 "paid" => finish_order(&state, &o).await.map(|_| ()),
+                // A provider unreachable (or refusing) must not keep raffled
+                // down: the order stays pending and its events, or the next
+                // start, finish it.
                 _ => match state.payments.get(&o.provider) {
-                    Ok(provider) => provider
-                        .resume(&o, Confirmer::new(state.clone()))
-                        .await
-                        .map(|_| ()),
+                    Ok(provider) => {
+                        if let Err(e) = provider.resume(&o, Confirmer::new(state.clone())).await {
+                            tracing::warn!(order = %o.id, error = %e.message, "resuming a pending order failed; it stays pending");
+                        }
+                        Ok(())
+                    }
                     Err(_) => {
                         tracing::warn!(
                             order = %o.id,
@@ -559,16 +588,25 @@ pub async fn resume_unfinished_orders(state: &AppState) -> Result<usize, AppErro
     while let Some(done) = tasks.join_next().await {
         done.map_err(|e| AppError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
     }
-    // Money still held for orders that ended: issued ones are captured,
-    // refused ones released (a capture or a release lost in a crash).
+    let held = settle_held_funds(state).await?;
+    retry_refunds(state).await?;
+    Ok(count + held)
+}
+
+/// Money still held for orders that ended: issued ones are captured,
+/// refused ones released (a capture or a release that failed, or was lost
+/// in a crash). Run at start and every minute; returns how many it tried.
+pub async fn settle_held_funds(state: &AppState) -> Result<usize, AppError> {
     let held = state.store.orders_holding_funds().await?;
     for o in &held {
-        if o.status == "issued" {
-            capture(state, &o.provider, &o.id).await?;
+        let result = if o.status == "issued" {
+            capture(state, &o.provider, &o.id).await
         } else {
-            release(state, &o.provider, &o.id).await?;
+            release(state, &o.provider, &o.id).await
+        };
+        if let Err(e) = result {
+            tracing::warn!(order = %o.id, error = %e.message, "settling an order's held money failed; it will be retried");
         }
     }
-    retry_refunds(state).await?;
-    Ok(count + held.len())
+    Ok(held.len())
 }

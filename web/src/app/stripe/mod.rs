@@ -257,8 +257,13 @@ impl PaymentProvider for StripeProvider {
                 Err(e @ ApiFailure::Refused { .. }) => {
                     // The authorisation is gone (expired, cancelled): the
                     // ticket was issued without its money.
+                    // The reversal first: if anything after it fails, the
+                    // retry finds the order still authorised and gets here
+                    // again (opening a reversal twice changes nothing).
                     let message = e.to_string();
-                    state
+                    open_reversal(state, order, "capture_failed", json!({ "error": message }))
+                        .await?;
+                    if state
                         .store
                         .move_funds(
                             &order.id,
@@ -266,19 +271,21 @@ impl PaymentProvider for StripeProvider {
                             Funds::CaptureFailed,
                             Some(&message),
                         )
+                        .await?
+                    {
+                        significant(
+                            state,
+                            "capture_failed",
+                            json!({ "order": order.id, "error": message }),
+                        )
                         .await?;
-                    significant(
-                        state,
-                        "capture_failed",
-                        json!({ "order": order.id, "error": message }),
-                    )
-                    .await?;
-                    open_reversal(state, order, "capture_failed", json!({ "error": message }))
-                        .await?;
+                    }
                 }
                 Err(e) => {
-                    // Stripe unreachable: the order stays authorised, and
-                    // the next start (or the next event) captures it.
+                    // Stripe unreachable: the order stays authorised; the
+                    // minute's settling (or the next event, or the next
+                    // start) captures it, and until then its draws cannot be
+                    // reconciled nor its prize paid.
                     tracing::warn!(order = %order.id, error = %e, "capturing a card payment failed; it will be retried");
                 }
             }
@@ -349,12 +356,15 @@ impl StripeProvider {
             Err(e) => {
                 let message = e.to_string();
                 state.store.funds_failed(&order.id, &message).await?;
-                significant(
-                    state,
-                    "refund_failed",
-                    json!({ "order": order.id, "error": message }),
-                )
-                .await?;
+                // Once per refund, not once per retry.
+                if order.funds_error.is_none() {
+                    significant(
+                        state,
+                        "refund_failed",
+                        json!({ "order": order.id, "error": message }),
+                    )
+                    .await?;
+                }
                 return Ok(());
             }
         }
@@ -392,10 +402,7 @@ impl StripeProvider {
                 .store
                 .cancel_order(&order.id, "the payment session could not be opened in time")
                 .await?;
-            return Err(AppError::new(
-                StatusCode::CONFLICT,
-                "the order's payment session could not be opened in time: buy again",
-            ));
+            return Ok(None);
         }
         let lang = order
             .draft
@@ -587,6 +594,11 @@ pub async fn sync_order(
             if intent.amount_capturable as u64 != order.amount.minor {
                 return mismatch("amount_capturable is not the order's amount".into()).await;
             }
+            if order.status == "issued" {
+                // Issued, the capture not made yet (it failed, or was lost).
+                PaymentProvider::capture(stripe, state, &order).await?;
+                return Ok(Synced::Unchanged);
+            }
             if order.status == "cancelled" {
                 // Authorised after raffled gave the order up: release it.
                 significant(
@@ -646,6 +658,12 @@ pub async fn sync_order(
     }
 }
 
+/// Stripe could not be asked, or refused: logged in full, the caller told
+/// only to retry (Stripe's words are not for anonymous clients).
 fn unavailable(e: ApiFailure) -> AppError {
-    AppError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+    tracing::warn!(error = %e, "a Stripe call failed");
+    AppError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "card payments are unavailable right now: try again in a minute",
+    )
 }

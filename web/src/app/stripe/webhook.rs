@@ -34,24 +34,58 @@ use raffle_core::store::payments::PaymentEvent;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-/// Fields of an event's object that hold the buyer's personal details:
-/// never stored.
-const PERSONAL: &[&str] = &[
-    "customer_details",
-    "billing_details",
-    "shipping",
-    "shipping_details",
-    "collected_information",
-    "receipt_email",
-    "customer_email",
+/// The fields of an event's object that are kept: what processing reads,
+/// and nothing of the buyer's (names, addresses, e-mails, card details,
+/// dispute evidence all hide in the rest, at any depth). The rest of the
+/// event is Stripe's envelope.
+const KEPT: &[&str] = &[
+    "id",
+    "object",
+    "amount",
+    "amount_capturable",
+    "amount_received",
+    "amount_total",
+    "amount_refunded",
+    "currency",
+    "status",
+    "payment_status",
+    "payment_intent",
+    "charge",
+    "latest_charge",
+    "client_reference_id",
+    "livemode",
+    "reason",
+    "cancellation_reason",
+    "captured",
+    "refunded",
+    "disputed",
 ];
 
-fn strip(object: &mut Value) {
-    if let Some(m) = object.as_object_mut() {
-        for f in PERSONAL {
-            m.remove(*f);
+/// The kept part of an event's object (`metadata` only its `order_id`
+/// and `raffle_id`).
+fn kept(object: &Value) -> Value {
+    let mut out = serde_json::Map::new();
+    if let Some(m) = object.as_object() {
+        for f in KEPT {
+            if let Some(v) = m.get(*f)
+                && !v.is_object()
+                && !v.is_array()
+            {
+                out.insert((*f).to_string(), v.clone());
+            }
         }
+        let meta: serde_json::Map<String, Value> = ["order_id", "raffle_id"]
+            .iter()
+            .filter_map(|k| {
+                m.get("metadata")?
+                    .get(*k)?
+                    .as_str()
+                    .map(|v| ((*k).to_string(), json!(v)))
+            })
+            .collect();
+        out.insert("metadata".into(), Value::Object(meta));
     }
+    Value::Object(out)
 }
 
 /// `POST /api/v1/payments/stripe/webhook`.
@@ -79,7 +113,7 @@ async fn store(
         state.metrics.webhook("refused");
         return Err(AppError::bad_request(format!("webhook refused: {e}")));
     }
-    let mut event: Value = serde_json::from_slice(body)
+    let event: Value = serde_json::from_slice(body)
         .map_err(|e| AppError::bad_request(format!("the event is not JSON: {e}")))?;
     let id = event["id"].as_str().unwrap_or_default().to_string();
     let kind = event["type"].as_str().unwrap_or_default().to_string();
@@ -91,8 +125,15 @@ async fn store(
     if !event["data"]["object"].is_object() {
         return Err(AppError::bad_request("the event has no data.object"));
     }
-    strip(&mut event["data"]["object"]);
-    strip(&mut event["data"]["previous_attributes"]);
+    let event = json!({
+        "id": id,
+        "type": kind,
+        "livemode": event["livemode"],
+        "account": event["account"],
+        "created": event["created"],
+        "api_version": event["api_version"],
+        "data": { "object": kept(&event["data"]["object"]) },
+    });
     let new = state
         .store
         .store_payment_event(&id, "stripe", &kind, &event)
@@ -118,8 +159,10 @@ pub async fn run(state: AppState, stripe: Arc<StripeProvider>) {
         match state.store.unprocessed_payment_events(BATCH).await {
             Ok(events) if !events.is_empty() => {
                 let full = events.len() as i64 == BATCH;
-                process_batch(&state, &stripe, events).await;
-                if full {
+                let done = process_batch(&state, &stripe, events).await;
+                // More waiting, and this batch made progress: go on at once.
+                // (Events that keep failing wait for the next round.)
+                if full && done > 0 {
                     continue;
                 }
             }
@@ -146,7 +189,12 @@ fn subject(event: &Value) -> String {
         .to_string()
 }
 
-async fn process_batch(state: &AppState, stripe: &Arc<StripeProvider>, events: Vec<PaymentEvent>) {
+/// Processes a batch; returns how many events it finished.
+async fn process_batch(
+    state: &AppState,
+    stripe: &Arc<StripeProvider>,
+    events: Vec<PaymentEvent>,
+) -> usize {
     // Events of one order in arrival order; orders concurrently.
     let mut by_subject: std::collections::BTreeMap<String, Vec<PaymentEvent>> = Default::default();
     for e in events {
@@ -157,23 +205,31 @@ async fn process_batch(state: &AppState, stripe: &Arc<StripeProvider>, events: V
         let state = state.clone();
         let stripe = stripe.clone();
         tasks.spawn(async move {
+            let mut done = 0;
             for e in events {
                 match process(&state, &stripe, &e).await {
                     Ok(outcome) => {
                         if let Err(err) = state.store.finish_payment_event(&e.id, &outcome).await {
                             tracing::error!(event = %e.id, error = %err, "recording an event's outcome");
                         }
+                        done += 1;
                     }
-                    // Stripe or the database unreachable: left for the next round.
+                    // Stripe or the database unreachable: this order's
+                    // later events wait too, for the next round.
                     Err(err) => {
                         tracing::warn!(event = %e.id, error = %err.message, "processing a payment event failed; it will be retried");
-                        return;
+                        break;
                     }
                 }
             }
+            done
         });
     }
-    while tasks.join_next().await.is_some() {}
+    let mut done = 0;
+    while let Some(n) = tasks.join_next().await {
+        done += n.unwrap_or(0);
+    }
+    done
 }
 
 /// Handles one stored event; answers its outcome (kept with the event).
@@ -245,7 +301,10 @@ pub async fn process(
                     if order.status == "issued" && order.funds == Some(Funds::Authorised) =>
                 {
                     // The authorisation lapsed before raffled captured it.
-                    state
+                    // The reversal first (see charge.refunded).
+                    open_reversal(state, &order, "capture_failed", json!({ "event": e.id }))
+                        .await?;
+                    if state
                         .store
                         .move_funds(
                             &order.id,
@@ -253,15 +312,15 @@ pub async fn process(
                             Funds::CaptureFailed,
                             Some("the authorisation was cancelled at Stripe"),
                         )
+                        .await?
+                    {
+                        significant(
+                            state,
+                            "capture_failed",
+                            json!({ "event": e.id, "order": order.id, "error": "the authorisation was cancelled before capture" }),
+                        )
                         .await?;
-                    significant(
-                        state,
-                        "capture_failed",
-                        json!({ "event": e.id, "order": order.id, "error": "the authorisation was cancelled before capture" }),
-                    )
-                    .await?;
-                    open_reversal(state, &order, "capture_failed", json!({ "event": e.id }))
-                        .await?;
+                    }
                     Ok("reversal: capture failed".into())
                 }
                 "payment_intent.succeeded"
@@ -284,26 +343,18 @@ pub async fn process(
             let Some(order) = order else {
                 return Ok("ignored: no such order".into());
             };
-            if order.funds == Some(Funds::Refunded) {
+            if order.payment_intent.is_none()
+                || object["payment_intent"].as_str() != order.payment_intent.as_deref()
+            {
+                return refuse("the charge's PaymentIntent is not the order's").await;
+            }
+            // A refund raffled asked for (a void with refund) is not a reversal.
+            if order.refund_requested {
                 return Ok("ok: our refund".into());
             }
             // Refunded outside raffled (Stripe's dashboard): the ticket
-            // must not silently stay in the draw.
-            state
-                .store
-                .move_funds(
-                    &order.id,
-                    &[Some(Funds::Captured), Some(Funds::Authorised), None],
-                    Funds::Refunded,
-                    Some("refunded outside raffled"),
-                )
-                .await?;
-            significant(
-                state,
-                "refunded_outside",
-                json!({ "event": e.id, "order": order.id, "amount_refunded": object["amount_refunded"] }),
-            )
-            .await?;
+            // must not silently stay in the draw. The reversal first, so
+            // that a failure after it leaves nothing to lose on the retry.
             open_reversal(
                 state,
                 &order,
@@ -311,12 +362,45 @@ pub async fn process(
                 json!({ "event": e.id, "amount_refunded": object["amount_refunded"] }),
             )
             .await?;
+            // A partial refund leaves the rest captured (a later void with
+            // refund returns it); a full one leaves nothing.
+            if object["amount_refunded"].as_u64().unwrap_or(0) < order.amount.minor {
+                significant(
+                    state,
+                    "refunded_outside",
+                    json!({ "event": e.id, "order": order.id, "amount_refunded": object["amount_refunded"], "partial": true }),
+                )
+                .await?;
+                return Ok("reversal: partly refunded outside raffled".into());
+            }
+            if state
+                .store
+                .move_funds(
+                    &order.id,
+                    &[Some(Funds::Captured), Some(Funds::Authorised), None],
+                    Funds::Refunded,
+                    Some("refunded outside raffled"),
+                )
+                .await?
+            {
+                significant(
+                    state,
+                    "refunded_outside",
+                    json!({ "event": e.id, "order": order.id, "amount_refunded": object["amount_refunded"] }),
+                )
+                .await?;
+            }
             Ok("reversal: refunded outside raffled".into())
         }
         "charge.dispute.created" | "charge.dispute.closed" => {
             let Some(order) = order else {
                 return Ok("ignored: no such order".into());
             };
+            if order.payment_intent.is_none()
+                || object["payment_intent"].as_str() != order.payment_intent.as_deref()
+            {
+                return refuse("the dispute's PaymentIntent is not the order's").await;
+            }
             let status = object["status"].as_str().unwrap_or("").to_string();
             if e.kind == "charge.dispute.created" {
                 state.store.set_dispute(&order.id, "open").await?;
