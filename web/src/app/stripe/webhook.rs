@@ -4,10 +4,11 @@
 //! and it has no per-address rate limit: Stripe delivers from a few
 //! addresses, and the signature is checked before anything is stored.
 //!
-//! The route verifies the signature ([`super::signature`]), strips the
-//! buyer's personal details Stripe includes (`customer_details`,
-//! `billing_details`, shipping), stores the raw event once per event id,
-//! and answers 200 only once that row is committed; a repeated delivery is
+//! The route verifies the signature ([`super::signature`]), keeps the
+//! event's envelope and the fields of its object processing reads
+//! ([`KEPT`]: the buyer's details, which Stripe spreads through its
+//! objects at every depth, are never stored), stores that once per event
+//! id, and answers 200 only once that row is committed; a repeated delivery is
 //! counted and answered 200 too. Anything else is a 4xx that Stripe will
 //! retry (a bad signature: 400) or a 503 (the database is down: Stripe
 //! retries for days).
