@@ -53,7 +53,7 @@ fn page(inner: &Inner, id: &str, error: Option<&str>) -> Response {
         )
     };
     Html(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Fake Stripe Checkout</title></head><body>{body}</body></html>"
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Fake Stripe Checkout</title><link rel=\"icon\" href=\"data:,\"></head><body>{body}</body></html>"
     ))
     .into_response()
 }

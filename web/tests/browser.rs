@@ -295,3 +295,83 @@ async fn a_manager_and_finance_run_a_raffle_through_the_console_in_chromium() {
     }
     drop_database(&app.db).await;
 }
+
+/// A buyer pays by card through the fake Stripe's hosted page, comes back
+/// to the order page, sees the receipt, and finds the same receipt in the
+/// SMTP sink's mailbox.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_buyer_pays_by_card_on_stripes_page_and_gets_the_receipt_on_the_page_and_by_mail() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        dir.join("node_modules/playwright-core").is_dir()
+            && Path::new("/usr/bin/chromium").exists(),
+        "the browser tests need Chromium and web/tests/browser/node_modules: run scripts/test, which installs them"
+    );
+    let sink = testkit::mail::sink().await;
+    let smtp = sink.addr.clone();
+    let c = testkit::stripe::card_app_with(
+        stripe_fake::FakeStripe::start(stripe_fake::Options::test()).await,
+        |config| {
+            config.smtp_url = Some(format!("smtp+plain://{smtp}"));
+            config.smtp_from = Some("Demo Hospital 50/50 <receipts@example.org>".into());
+        },
+    )
+    .await;
+    let email = format!(
+        "browser-{}@example.org",
+        raffle_core::ids::SaleId::new_order()
+    );
+    let base = format!("http://{}", c.addr);
+    let r = node("card.mjs", &[&base, &c.raffle, &email]).await;
+    assert!(
+        r["stripePage"].as_str().unwrap().starts_with(&c.stripe.url),
+        "the form goes to Stripe's page: {r}"
+    );
+    assert_eq!(r["amount"], "CAD 10.00", "{r}");
+    assert_eq!(r["declined"], "Your card was declined.", "{r}");
+    let returned = r["returned"].as_str().unwrap();
+    assert!(
+        returned.starts_with(&format!("{base}/orders/")) && !returned.contains("token"),
+        "back on the order page, the token never in the URL: {returned}"
+    );
+    let vn = r["validation"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no receipt: {r}"));
+    assert_eq!(r["title"], "Your receipt", "{r}");
+    assert_eq!(r["consoleErrors"], serde_json::json!([]), "{r}");
+    // The same receipt by mail.
+    let mail = sink
+        .messages_to(&email, std::time::Duration::from_secs(10))
+        .await;
+    assert_eq!(mail.len(), 1, "one receipt by mail");
+    let body = {
+        use std::io::Write as _;
+        let mut child = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import sys, email, email.policy\n\
+                 m = email.message_from_string(sys.stdin.read(), policy=email.policy.default)\n\
+                 print(m.get_body(('plain',)).get_content())",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(mail[0].as_bytes())
+            .unwrap();
+        String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap()
+    };
+    assert!(
+        body.contains(vn),
+        "the mailed receipt holds the validation number {vn}: {body}"
+    );
+    // One order, issued and captured.
+    let intents = c.stripe.payment_intents();
+    assert_eq!(intents.len(), 1);
+    assert_eq!(intents[0]["status"], "succeeded");
+    drop_database(&c.app.db).await;
+}

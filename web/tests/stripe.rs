@@ -819,3 +819,38 @@ async fn a_capture_stripe_could_not_take_blocks_reconciliation_until_it_is_made(
     assert_eq!(succeeded, "succeeded");
     drop_database(&c.app.db).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_site_lets_its_forms_lead_to_the_payment_page_and_nowhere_else() {
+    let c = card_app().await;
+    let resp = reqwest_free_get(&c.addr, &format!("/raffles/{}", c.raffle)).await;
+    let csp = resp
+        .lines()
+        .find(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("content-security-policy:")
+        })
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        csp.trim_end()
+            .ends_with(&format!("form-action 'self' {}", c.stripe.url)),
+        "{csp}"
+    );
+    assert_eq!(csp.matches("form-action").count(), 1, "{csp}");
+    drop_database(&c.app.db).await;
+}
+
+/// A raw GET over HTTP/1.1: the head and body as text.
+async fn reqwest_free_get(addr: &str, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.unwrap();
+    String::from_utf8_lossy(&out).to_string()
+}

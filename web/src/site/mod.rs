@@ -229,6 +229,11 @@ pub fn href(lang: Lang, path: &str) -> String {
 pub struct Site {
     /// The `test` payment provider is on (no money moves): every page says so.
     pub test_payments: bool,
+    /// The origin of the card provider's hosted payment page, which the
+    /// buy form's answer redirects to: the one origin besides this site's
+    /// that the CSP's `form-action` allows (browsers apply it to a form's
+    /// redirects).
+    pub checkout_origin: Option<&'static str>,
     /// Buyers reach the site over HTTPS: cookies are `__Host-` and `Secure`.
     pub secure: bool,
 }
@@ -246,6 +251,7 @@ pub async fn scope(
     let site = Site {
         test_payments: state.payments.test_enabled(),
         secure: state.config.secure(),
+        checkout_origin: state.payments.stripe().map(|s| s.checkout_origin),
     };
     SITE.scope(site, next.run(req)).await
 }
@@ -316,6 +322,8 @@ pub fn layout(
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
+                // No icon: without this line browsers ask for /favicon.ico (a 404).
+                link rel="icon" href="data:,";
                 title { (title) " · " (lang.t("site.name")) }
                 link rel="stylesheet" href="/static/site.css";
                 script src="/static/live.js" defer {}
@@ -364,10 +372,12 @@ pub fn layout(
 /// fragments), and the page's language.
 pub fn secured(lang: Lang, mut resp: Response) -> Response {
     let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+    let csp = match site().checkout_origin {
+        Some(origin) => HeaderValue::from_str(&format!("{CSP} {origin}"))
+            .unwrap_or(HeaderValue::from_static(CSP)),
+        None => HeaderValue::from_static(CSP),
+    };
+    h.insert(header::CONTENT_SECURITY_POLICY, csp);
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,

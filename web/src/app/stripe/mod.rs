@@ -61,6 +61,9 @@ pub struct StripeProvider {
     public_url: String,
     /// Wakes the webhook event processor.
     pub(crate) wake: Arc<tokio::sync::Notify>,
+    /// The origin of the hosted payment pages (Stripe's Checkout, or the
+    /// fake's address), for the site's CSP.
+    pub checkout_origin: &'static str,
 }
 
 /// The SHA-256 of a payment account id, as `raffle.opened` carries it.
@@ -111,7 +114,22 @@ impl StripeProvider {
         if secrets.is_empty() || secrets.iter().any(|w| !w.starts_with("whsec_")) {
             return Err("RAFFLE_STRIPE_WEBHOOK_SECRETS: one or more webhook signing secrets (whsec_...) are required".into());
         }
+        // Stripe's hosted pages are on checkout.stripe.com; a fake serves
+        // its pages from its own address.
+        let base = s.api_base.trim_end_matches('/');
+        let checkout_origin: &'static str = if base == "https://api.stripe.com" {
+            "https://checkout.stripe.com"
+        } else {
+            Box::leak(base.to_string().into_boxed_str())
+        };
+        if checkout_origin
+            .chars()
+            .any(|c| c.is_whitespace() || c == ';' || c == ',' || c == '\'')
+        {
+            return Err("RAFFLE_STRIPE_API_BASE is not a URL".into());
+        }
         Ok(StripeProvider {
+            checkout_origin,
             api: Api::new(&key, &s.api_base)?,
             account,
             livemode,
