@@ -44,6 +44,20 @@ async fn order_until(c: &CardApp, pending: &Value, want: &str) -> Value {
     order
 }
 
+/// A card order bought, paid with the good card and issued: the purchase's
+/// answer (order id, token, payment page).
+async fn bought_and_issued(c: &CardApp, key: &str) -> Value {
+    let (_, pending) = buy(c, key).await;
+    c.stripe
+        .pay(
+            &session_of(pending["payment_url"].as_str().unwrap()),
+            CARD_OK,
+        )
+        .unwrap();
+    assert_eq!(order_until(c, &pending, "issued").await["status"], "issued");
+    pending
+}
+
 async fn record(c: &CardApp, order: &str) -> raffle_core::store::orders::OrderRecord {
     c.app
         .state
@@ -491,17 +505,7 @@ async fn a_voided_card_sale_is_refunded_once_and_a_failed_refund_is_retried() {
     let admin = testkit::app::signed_in(&c.app, "admin1", &["administrator"]).await;
     let mut sales = Vec::new();
     for key in ["card-8-0000000000000000", "card-9-0000000000000000"] {
-        let (_, pending) = buy(&c, key).await;
-        c.stripe
-            .pay(
-                &session_of(pending["payment_url"].as_str().unwrap()),
-                CARD_OK,
-            )
-            .unwrap();
-        assert_eq!(
-            order_until(&c, &pending, "issued").await["status"],
-            "issued"
-        );
+        let pending = bought_and_issued(&c, key).await;
         sales.push(pending["order_id"].as_str().unwrap().to_string());
     }
     let void = |sale: String| {
@@ -584,17 +588,7 @@ async fn a_reversed_payment_waits_for_two_people_and_blocks_its_draws_reconcilia
     let admin = testkit::app::signed_in(&c.app, "admin1", &["administrator"]).await;
     let mut orders = Vec::new();
     for key in ["card-a-0000000000000000", "card-b-0000000000000000"] {
-        let (_, pending) = buy(&c, key).await;
-        c.stripe
-            .pay(
-                &session_of(pending["payment_url"].as_str().unwrap()),
-                CARD_OK,
-            )
-            .unwrap();
-        assert_eq!(
-            order_until(&c, &pending, "issued").await["status"],
-            "issued"
-        );
+        let pending = bought_and_issued(&c, key).await;
         orders.push(record(&c, pending["order_id"].as_str().unwrap()).await);
     }
     // One refunded in Stripe's dashboard, one disputed by the buyer's bank.

@@ -26,27 +26,32 @@ impl Store {
     /// Records the provider's session for an order (once: a second call
     /// with another session changes nothing and answers false).
     pub async fn set_payment_session(&self, order: &str, session: &str) -> Result<bool> {
-        let done = sqlx::query(
+        self.set_reference(
             "UPDATE orders SET payment_session = $2, updated_at = now() \
              WHERE id = $1 AND (payment_session IS NULL OR payment_session = $2)",
+            order,
+            session,
         )
-        .bind(uuid(order)?)
-        .bind(session)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        .await
     }
 
     /// Records the provider's PaymentIntent for an order (once, as above).
     pub async fn set_payment_intent(&self, order: &str, intent: &str) -> Result<bool> {
-        let done = sqlx::query(
+        self.set_reference(
             "UPDATE orders SET payment_intent = $2, updated_at = now() \
              WHERE id = $1 AND (payment_intent IS NULL OR payment_intent = $2)",
+            order,
+            intent,
         )
-        .bind(uuid(order)?)
-        .bind(intent)
-        .execute(&self.pool)
-        .await?;
+        .await
+    }
+
+    async fn set_reference(&self, sql: &'static str, order: &str, value: &str) -> Result<bool> {
+        let done = sqlx::query(sql)
+            .bind(uuid(order)?)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
