@@ -346,6 +346,22 @@ refusals! {
     CardPaymentsUnsettled { count: u64 }
         => "card_payments_unsettled", Some("2.6.3"),
         "{count} card payments of this draw's sales are not settled yet (authorised but not captured, or reversed and waiting for finance)";
+    /// The deployment takes no card payments (no `stripe` provider).
+    CardPaymentsOff {}
+        => "card_payments_off", None, "this deployment takes no card payments";
+    /// A fetch of Stripe's books is running already.
+    CardFetchRunning {}
+        => "card_fetch_running", None,
+        "Stripe's books are being fetched already: wait for that fetch to finish";
+    /// Card payments of the draw's sales differ from Stripe's books, and
+    /// the acknowledgement gives no written reason.
+    CardDifferencesUnexplained { count: u64 }
+        => "card_differences_unexplained", Some("2.6.3"),
+        "{count} card payments bearing on this draw differ from Stripe's books: acknowledging needs a written reason";
+    /// Stripe's books were not fetched since the draw's cutoff.
+    CardBooksStale { cutoff: String }
+        => "card_books_stale", Some("2.6.3"),
+        "Stripe's books were not fetched since this draw's cutoff ({cutoff}): fetch them and check the differences first";
     /// The sale's card payment is not settled: its prize waits.
     SalePaymentUnsettled { sale: String }
         => "sale_payment_unsettled", Some("2.7.1"),

@@ -37,7 +37,7 @@ pub use webhooks::{Chaos, sign};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -266,7 +266,8 @@ impl FakeStripe {
         objects::close_dispute(&self.inner, dispute, won).map_err(|e| e.message)
     }
 
-    /// The next capture of this PaymentIntent fails (its authorisation expired).
+    /// The next capture of this PaymentIntent, or of the one this Checkout
+    /// Session makes when paid, fails (its authorisation expired).
     pub fn fail_next_capture(&self, payment_intent: &str) {
         let mut l = self.inner.state.lock().unwrap();
         l.failing_captures.insert(payment_intent.to_string());
@@ -293,6 +294,12 @@ impl FakeStripe {
     /// Pays out everything available: one payout of the net so far.
     pub fn payout(&self) -> Option<String> {
         objects::payout(&self.inner)
+    }
+
+    /// Deliveries signed stale or with a wrong secret ([`Chaos`]) that the
+    /// endpoint refused (a 4xx), and that it accepted (a 2xx).
+    pub fn tampered(&self) -> (usize, usize) {
+        self.inner.deliveries.tampered()
     }
 
     /// Sends a raw delivery to the endpoint (a forged or replayed event).
@@ -559,11 +566,52 @@ async fn create_refund(
     })
 }
 
+/// A page of a list, newest first as Stripe lists: `limit` (1 to 100,
+/// default 10), `starting_after` (the last id of the previous page) and
+/// `has_more`.
+fn page(url: &str, newest_first: Vec<Value>, q: &Params) -> Result<Value, ApiError> {
+    let limit = match q.get("limit") {
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|l| (1..=100).contains(l))
+            .ok_or_else(|| ApiError::invalid("Invalid integer: limit (1 to 100)"))?,
+        None => 10,
+    };
+    let start = match q.get("starting_after") {
+        Some(after) => {
+            newest_first
+                .iter()
+                .position(|v| v["id"].as_str() == Some(after.as_str()))
+                .ok_or_else(|| ApiError::missing("object", after))?
+                + 1
+        }
+        None => 0,
+    };
+    let rest = newest_first.len().saturating_sub(start);
+    let data: Vec<Value> = newest_first.into_iter().skip(start).take(limit).collect();
+    let mut list = objects::list(url, data);
+    list["has_more"] = json!(rest > limit);
+    Ok(list)
+}
+
+/// Whether `v` was created within the query's `created[gte]` and `created[lt]`.
+fn created_within(v: &Value, q: &Params) -> bool {
+    let created = v["created"].as_i64().unwrap_or(0);
+    let bound = |k: &str| q.get(k).and_then(|t| t.parse::<i64>().ok());
+    bound("created[gte]").is_none_or(|t| created >= t)
+        && bound("created[lt]").is_none_or(|t| created < t)
+}
+
+/// `GET /v1/balance_transactions`: newest first, paginated, filtered by
+/// `payout` and `created`; `expand[]=data.source` replaces each source id
+/// with its object (charge, refund, dispute or payout), as Stripe does.
 async fn list_balance(
     State(inner): State<Arc<Inner>>,
     headers: HeaderMap,
-    Query(q): Query<BTreeMap<String, String>>,
+    RawQuery(raw): RawQuery,
 ) -> Response {
+    let q = params(raw.unwrap_or_default().as_bytes());
     api(
         &inner,
         "GET",
@@ -572,24 +620,62 @@ async fn list_balance(
         b"",
         |i, _| {
             let l = i.state.lock().unwrap();
+            let expand = q
+                .get("expand[]")
+                .or_else(|| q.get("expand[0]"))
+                .map(String::as_str)
+                == Some("data.source");
             let data: Vec<Value> = l
                 .balance
                 .iter()
+                .rev()
                 .filter(|b| match q.get("payout") {
                     Some(p) => b["payout"].as_str() == Some(p.as_str()),
                     None => true,
                 })
-                .cloned()
+                .filter(|b| created_within(b, &q))
+                .map(|b| {
+                    let mut b = b.clone();
+                    // Stripe's balance transactions do not name their payout:
+                    // it is found by listing with `payout=`.
+                    b.as_object_mut().map(|m| m.remove("payout"));
+                    if expand && let Some(source) = b["source"].as_str() {
+                        let object = match source.split('_').next() {
+                            Some("ch") => l.charges.get(source),
+                            Some("re") => l.refunds.get(source),
+                            Some("du") => l.disputes.get(source),
+                            Some("po") => l.payouts.iter().find(|p| p["id"] == source),
+                            _ => None,
+                        };
+                        if let Some(o) = object {
+                            b["source"] = objects::public(o);
+                        }
+                    }
+                    b
+                })
                 .collect();
-            Ok(objects::list("/v1/balance_transactions", data))
+            page("/v1/balance_transactions", data, &q)
         },
     )
 }
 
-async fn list_payouts(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Response {
+/// `GET /v1/payouts`: newest first, paginated, filtered by `created`.
+async fn list_payouts(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let q = params(raw.unwrap_or_default().as_bytes());
     api(&inner, "GET", "/v1/payouts", &headers, b"", |i, _| {
         let l = i.state.lock().unwrap();
-        Ok(objects::list("/v1/payouts", l.payouts.clone()))
+        let data = l
+            .payouts
+            .iter()
+            .rev()
+            .filter(|p| created_within(p, &q))
+            .cloned()
+            .collect();
+        page("/v1/payouts", data, &q)
     })
 }
 

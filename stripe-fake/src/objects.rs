@@ -347,7 +347,16 @@ pub(crate) fn capture(inner: &Inner, pi_id: &str, p: &Params) -> Result<Value, A
             ));
         }
         let charge = intent["latest_charge"].as_str().unwrap_or("").to_string();
-        if l.failing_captures.remove(pi_id) {
+        // Named by the PaymentIntent, or by the session that made it.
+        let session = l
+            .sessions
+            .values()
+            .find(|s| s["payment_intent"].as_str() == Some(pi_id))
+            .and_then(|s| s["id"].as_str())
+            .map(str::to_string);
+        let failing = l.failing_captures.remove(pi_id)
+            | session.is_some_and(|s| l.failing_captures.remove(&s));
+        if failing {
             // The authorisation expired: Stripe cancels the PaymentIntent.
             let i = l.intents.get_mut(pi_id).unwrap();
             i["status"] = json!("canceled");
@@ -645,6 +654,14 @@ pub(crate) fn payout(inner: &Inner) -> Option<String> {
     if currency.is_null() {
         return None;
     }
+    // The payout itself is a balance transaction too (the net leaving the
+    // balance for the bank), in the payout it makes.
+    l.balance.push(json!({
+        "id": format!("txn_{}", random_id(24)), "object": "balance_transaction", "amount": -net,
+        "available_on": now(), "balance_type": "payments", "created": now(), "currency": currency,
+        "fee": 0, "fee_details": [], "net": -net, "reporting_category": "payout", "source": po_id,
+        "status": "available", "type": "payout", "payout": po_id,
+    }));
     l.payouts.push(json!({
         "id": po_id, "object": "payout", "amount": net, "arrival_date": now() + 86400, "automatic": true,
         "created": now(), "currency": currency, "livemode": livemode(inner), "metadata": {}, "method": "standard",

@@ -15,8 +15,9 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// How many times one delivery is tried before the fake gives up.
-pub const MAX_ATTEMPTS: u32 = 12;
+/// How many times one delivery is tried before the fake gives up (about
+/// a minute of backoff; Stripe goes on for three days).
+pub const MAX_ATTEMPTS: u32 = 24;
 
 /// How deliveries misbehave.
 #[derive(Clone, Debug, Default)]
@@ -63,6 +64,10 @@ struct Queue {
     pending: VecDeque<Delivery>,
     in_flight: usize,
     given_up: usize,
+    /// Tampered deliveries (stale or wrongly signed) the endpoint refused
+    /// (a 4xx), and those it accepted (a 2xx: it should never).
+    tampered_refused: usize,
+    tampered_accepted: usize,
 }
 
 pub(crate) struct Deliveries {
@@ -157,6 +162,12 @@ impl Deliveries {
         }
         drop(q);
         self.wake.notify_one();
+    }
+
+    /// Tampered deliveries refused and accepted by the endpoint.
+    pub(crate) fn tampered(&self) -> (usize, usize) {
+        let q = self.queue.lock().unwrap();
+        (q.tampered_refused, q.tampered_accepted)
     }
 
     /// Sends one raw delivery, now, once; answers the endpoint's status.
@@ -274,9 +285,17 @@ pub(crate) fn spawn_sender(inner: Arc<Inner>) {
                     Some(Tamper::Stale) => sign(&secret, t - 600, &body),
                     Some(Tamper::WrongSecret) => sign("whsec_not_the_endpoints", t, &body),
                 };
-                let ok = matches!(post(&endpoint, &body, &signature).await, Ok(s) if (200..300).contains(&s));
+                let status = post(&endpoint, &body, &signature).await;
+                let ok = matches!(status, Ok(s) if (200..300).contains(&s));
                 let mut q = worker.deliveries.queue.lock().unwrap();
                 q.in_flight -= 1;
+                if d.tamper.is_some() {
+                    match status {
+                        Ok(s) if (200..300).contains(&s) => q.tampered_accepted += 1,
+                        Ok(s) if (400..500).contains(&s) => q.tampered_refused += 1,
+                        _ => {}
+                    }
+                }
                 if !ok {
                     if d.attempt + 1 >= MAX_ATTEMPTS {
                         q.given_up += 1;

@@ -5,11 +5,11 @@
 //! (`CARGO_BIN_EXE_*`), so [`program`] finds the others beside the test
 //! executable (`<target>/<profile>/deps/…` → `<target>/<profile>/…`).
 //! Before the first use in a test process it asks cargo to bring the
-//! workspace's test build up to date (`cargo build --workspace --tests
-//! --profile test`): the same profile and features as the test run itself
-//! (dev-dependencies included), so it is a no-op (0.2 s) after `cargo
-//! nextest run` and never leaves a stale binary to test, nor rebuilds one
-//! with other features.
+//! workspace's test build up to date (`cargo test --no-run --workspace
+//! --all-targets`): the very build `cargo nextest run --workspace
+//! --all-targets` makes, so it is a no-op (about a second) after it, and
+//! never leaves a stale binary to test, nor rebuilds one with other
+//! features.
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -44,12 +44,18 @@ fn build(profile_dir: &std::path::Path) {
         Some(other) => other,
     };
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    // Exactly the build `cargo nextest run --workspace --all-targets`
+    // makes (`cargo test --no-run`): the same units, so a no-op after it.
+    // `cargo build --tests` differs (a second copy of every test binary,
+    // gigabytes and minutes), and so does `cargo build --all-targets`
+    // (benches in the bench profile).
     let status = std::process::Command::new(cargo)
         .args([
-            "build",
+            "test",
+            "--no-run",
             "--quiet",
             "--workspace",
-            "--tests",
+            "--all-targets",
             "--profile",
             profile,
         ])
@@ -58,5 +64,8 @@ fn build(profile_dir: &std::path::Path) {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .status()
         .expect("running cargo build");
-    assert!(status.success(), "cargo build --workspace --tests failed");
+    assert!(
+        status.success(),
+        "cargo test --no-run --workspace --all-targets failed"
+    );
 }

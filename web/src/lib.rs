@@ -116,6 +116,12 @@ pub async fn start_with(
         })
         .await
         .map_err(|e| format!("logging software.started: {e}"))?;
+    // A fetch of the card provider's books a stopped process left running
+    // ended with it (the sequencer's lock makes this process the only one).
+    store
+        .interrupt_provider_fetches()
+        .await
+        .map_err(|e| e.to_string())?;
     let orders = raffle_core::store::orders::OrderBatcher::start(store.clone());
     let (incidents, incidents_rx) = ops::monitor::incidents();
     let state = AppState {

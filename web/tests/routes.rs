@@ -89,6 +89,13 @@ const EXPECTED: &[(&str, &str, &str, &str)] = &[
         "/api/v1/payments/reversals",
         "administrator+auditor+finance",
     ),
+    (
+        "api",
+        "GET",
+        "/api/v1/raffles/{id}/payments/reconciliation",
+        "administrator+auditor+finance",
+    ),
+    ("api", "POST", "/api/v1/payments/stripe/fetch", "finance"),
     ("api", "POST", "/api/v1/payments/reversals/{id}", "finance"),
     (
         "api",
@@ -142,6 +149,12 @@ const EXPECTED: &[(&str, &str, &str, &str)] = &[
         "console",
         "POST",
         "/console/raffles/{id}/draws/{draw_id}/reconciliation",
+        "finance",
+    ),
+    (
+        "console",
+        "POST",
+        "/console/raffles/{id}/draws/{draw_id}/reconciliation/fetch",
         "finance",
     ),
     (

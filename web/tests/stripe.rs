@@ -738,9 +738,14 @@ async fn a_reversed_payment_waits_for_two_people_and_blocks_its_draws_reconcilia
         (StatusCode::CONFLICT, Some("reversal_decided")),
         "{v}"
     );
-    // Nothing waits: the reconciliation may be asked for.
+    // Nothing about the payments waits any more: only the draw's cutoff,
+    // a week away (Stripe's books can only be complete after it).
     let (status, v) = reconcile().await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{v}");
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (StatusCode::CONFLICT, Some("cutoff_not_passed")),
+        "{v}"
+    );
     // Each step a significant event.
     assert_eq!(events_of(&c, "reversal_opened").await.len(), 2);
     assert_eq!(events_of(&c, "reversal_kept").await.len(), 1);
@@ -808,7 +813,11 @@ async fn a_capture_stripe_could_not_take_blocks_reconciliation_until_it_is_made(
     );
     assert!(c.app.state.store.payment_stands(&order_id).await.unwrap());
     let (status, v) = reconcile().await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{v}");
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (StatusCode::CONFLICT, Some("cutoff_not_passed")),
+        "only the cutoff waits now: {v}"
+    );
     let succeeded = c.stripe.payment_intents()[0]["status"].clone();
     assert_eq!(succeeded, "succeeded");
     drop_database(&c.app.db).await;
@@ -847,4 +856,391 @@ async fn reqwest_free_get(addr: &str, path: &str) -> String {
     let mut out = Vec::new();
     s.read_to_end(&mut out).await.unwrap();
     String::from_utf8_lossy(&out).to_string()
+}
+
+/// A raffle on sale until `secs` seconds from now, one draw (`main`) cut
+/// off at its end, opened (for the fake's account); its id.
+async fn short_raffle(c: &CardApp, manager: &str, secs: i64) -> (String, i64) {
+    use testkit::raffles::{in_secs, one_draw};
+    let end = in_secs(secs);
+    let (status, v) = call(
+        &c.app,
+        "POST",
+        "/api/v1/raffles",
+        Some(manager),
+        json!({ "config": one_draw(in_secs(-60), end) }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let raffle = v["id"].as_str().unwrap().to_string();
+    let (status, v) = call(
+        &c.app,
+        "POST",
+        &format!("/api/v1/raffles/{raffle}/open"),
+        Some(manager),
+        Value::Null,
+    )
+    .await;
+    assert!(status.is_success(), "{v}");
+    (raffle, end.as_micros())
+}
+
+/// A card order bought from `raffle` and paid with the good card; its
+/// purchase answer, once issued.
+async fn paid_in(c: &CardApp, raffle: &str, key: &str, failing_capture: bool) -> Value {
+    let (status, bytes) = testkit::app::request(
+        &c.app,
+        "POST",
+        &format!("/api/v1/raffles/{raffle}/purchases"),
+        &[("idempotency-key", key)],
+        CARD_PURCHASE.to_string(),
+    )
+    .await;
+    let pending: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(status, StatusCode::ACCEPTED, "{pending}");
+    let session = session_of(pending["payment_url"].as_str().unwrap());
+    if failing_capture {
+        c.stripe.fail_next_capture(&session);
+    }
+    c.stripe.pay(&session, CARD_OK).unwrap();
+    assert_eq!(order_until(c, &pending, "issued").await["status"], "issued");
+    pending
+}
+
+/// Requests (as `by`) and approves (as `approver`) something needing two people.
+async fn two_people(c: &CardApp, path: &str, by: &str, approver: &str, body: Value) -> Value {
+    let (status, request) = call(&c.app, "POST", path, Some(by), body).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{path}: {request}");
+    let (status, v) = testkit::app::approve(&c.app, &request, approver).await;
+    assert_eq!(status, StatusCode::OK, "{path}: {v}");
+    v
+}
+
+/// Fetches Stripe's books as `finance` and waits for the fetch to end;
+/// the raffle's card reconciliation then.
+async fn fetched(c: &CardApp, raffle: &str, finance: &str) -> Value {
+    let (status, v) = call(
+        &c.app,
+        "POST",
+        "/api/v1/payments/stripe/fetch",
+        Some(finance),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{v}");
+    let id = v["fetch"].clone();
+    for _ in 0..400 {
+        let (status, rec) = call(
+            &c.app,
+            "GET",
+            &format!("/api/v1/raffles/{raffle}/payments/reconciliation"),
+            Some(finance),
+            Value::Null,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{rec}");
+        if rec["latest_fetch"]["id"] == id && !rec["latest_fetch"]["finished_at"].is_null() {
+            assert!(rec["latest_fetch"]["error"].is_null(), "{rec}");
+            assert_eq!(rec["fetched"]["id"], id, "{rec}");
+            return rec;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the fetch did not end");
+}
+
+fn minor(v: &Value) -> i64 {
+    v["minor"].as_str().unwrap().parse().unwrap()
+}
+
+/// (kind, order) of each listed difference, sorted.
+fn differences(rec: &Value) -> Vec<(String, String)> {
+    let mut d: Vec<(String, String)> = rec["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["kind"].as_str().unwrap().to_string(),
+                d["order"].as_str().unwrap_or("-").to_string(),
+            )
+        })
+        .collect();
+    d.sort();
+    d
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconciliation_with_stripe_lists_exactly_the_differences_by_order() {
+    // GLI-31 2.6.3: finance compares every card sale, void and refund with
+    // Stripe's books before acknowledging a draw's reconciliation.
+    let c = card_app().await;
+    let manager = testkit::app::signed_in(&c.app, "manager1", &["raffle_manager"]).await;
+    let finance = testkit::app::signed_in(&c.app, "finance1", &["finance"]).await;
+    // The example raffle's approvers are finance: a second one approves.
+    let finance2 = testkit::app::signed_in(&c.app, "finance2", &["finance"]).await;
+    let auditor = testkit::app::signed_in(&c.app, "auditor1", &["auditor"]).await;
+    let (raffle, end) = short_raffle(&c, &manager.token, 20).await;
+    // Five card sales: one that stands, one voided with a refund, one
+    // refunded in Stripe's dashboard, one whose capture fails (its
+    // authorisation expired), one disputed and lost.
+    let mut orders = Vec::new();
+    for i in 0..5 {
+        let key = format!("recon-{i}-00000000000000000000");
+        orders.push(paid_in(&c, &raffle, &key, i == 3).await);
+    }
+    assert!(c.stripe.settle(Duration::from_secs(10)).await);
+    processed(&c).await;
+    let id = |i: usize| orders[i]["order_id"].as_str().unwrap().to_string();
+    let mut intents = Vec::new();
+    for i in 0..5 {
+        intents.push(record(&c, &id(i)).await.payment_intent.unwrap());
+    }
+    assert_eq!(record(&c, &id(3)).await.funds, Some(Funds::CaptureFailed));
+    two_people(
+        &c,
+        &format!("/api/v1/sales/{}/void", id(1)),
+        &finance.token,
+        &finance2.token,
+        json!({ "raffle_id": raffle, "reason": "buyer_request", "refund": true }),
+    )
+    .await;
+    c.stripe.dashboard_refund(&intents[2]).unwrap();
+    let dispute = c.stripe.open_dispute(&intents[4]).unwrap();
+    c.stripe.close_dispute(&dispute, false).unwrap();
+    // A charge made outside raffled (a payment link in the dashboard).
+    let unknown = c.stripe.unknown_charge(777, "cad");
+    assert!(c.stripe.settle(Duration::from_secs(10)).await);
+    processed(&c).await;
+    // Everything so far is paid out to the bank.
+    let payout = c.stripe.payout().unwrap();
+
+    // Before the draw's cutoff: the differences, exactly those injected.
+    let rec = fetched(&c, &raffle, &finance.token).await;
+    assert_eq!(
+        differences(&rec),
+        [
+            ("disputed".to_string(), id(4)),
+            ("no_order".to_string(), "-".to_string()),
+            ("not_captured".to_string(), id(3)),
+            ("refunded_outside".to_string(), id(2)),
+        ],
+        "{rec}"
+    );
+    let no_order = rec["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["kind"] == "no_order")
+        .unwrap();
+    assert_eq!(no_order["payment_intent"], unknown.as_str());
+    assert_eq!(minor(&no_order["stripe"]), 777);
+    // The totals, ours and Stripe's (fees: 2.9% + 30 a charge, 15.00 a dispute).
+    let total = &rec["total"];
+    assert_eq!(total["sales"], "5");
+    assert_eq!(minor(&total["sold"]), 5000);
+    assert_eq!(total["refunds"], "1");
+    assert_eq!(minor(&total["refunded"]), 1000);
+    let stripe = &total["stripe"];
+    assert_eq!(minor(&stripe["charged"]), 4 * 1000 + 777);
+    assert_eq!(minor(&stripe["refunded"]), 2000);
+    assert_eq!(minor(&stripe["disputed"]), 1000);
+    let fees = 4 * 59 + 53 + 1500;
+    assert_eq!(minor(&stripe["fees"]), fees);
+    let net = 4777 - fees - 2000 - 1000;
+    assert_eq!(minor(&stripe["net"]), net);
+    // Per day: the days add up to the total.
+    let days = rec["days"].as_array().unwrap();
+    assert!(!days.is_empty());
+    let sum: i64 = days.iter().map(|d| minor(&d["stripe"]["net"])).sum();
+    assert_eq!(sum, net);
+    // The payout carried all of it.
+    assert_eq!(rec["payouts"].as_array().unwrap().len(), 1, "{rec}");
+    assert_eq!(rec["payouts"][0]["id"], payout.as_str());
+    assert_eq!(minor(&rec["payouts"][0]["raffle_share"]), net);
+    assert_eq!(minor(&rec["not_paid_out"]), 0);
+    // Auditors read it; raffle managers do not.
+    let path = format!("/api/v1/raffles/{raffle}/payments/reconciliation");
+    let (status, _) = call(&c.app, "GET", &path, Some(&auditor.token), Value::Null).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = call(&c.app, "GET", &path, Some(&manager.token), Value::Null).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = call(&c.app, "GET", &path, None, Value::Null).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // The console's reconciliation page shows the same to finance.
+    let cookie = format!("raffle_session={}", finance.token);
+    let (status, html) = testkit::app::request(
+        &c.app,
+        "GET",
+        &format!("/console/raffles/{raffle}/draws/main/reconciliation?lang=en"),
+        &[("cookie", &cookie)],
+        String::new(),
+    )
+    .await;
+    let html = String::from_utf8(html).unwrap();
+    assert_eq!(status, StatusCode::OK, "{html}");
+    for shown in [
+        "id=\"card-days\"",
+        "id=\"card-payouts\"",
+        "Money for no order of ours",
+        "Sold but not captured",
+        "Refunded outside raffled",
+        &id(3),
+        &unknown,
+        &payout,
+        "name=\"reason\"",
+        "/reconciliation/fetch",
+    ] {
+        assert!(html.contains(shown), "{shown} is not on the page");
+    }
+
+    // After the cutoff. Finance decides the reversals: the dashboard refund
+    // and the failed capture are voided, the lost dispute kept.
+    let now = raffle_core::Timestamp::now().as_micros();
+    tokio::time::sleep(Duration::from_micros((end - now).max(0) as u64 + 300_000)).await;
+    let (_, list) = call(
+        &c.app,
+        "GET",
+        "/api/v1/payments/reversals",
+        Some(&finance.token),
+        Value::Null,
+    )
+    .await;
+    for r in list["reversals"].as_array().unwrap() {
+        let decision = if r["order"] == id(4).as_str() {
+            "keep"
+        } else {
+            "void"
+        };
+        two_people(
+            &c,
+            &format!("/api/v1/payments/reversals/{}", r["id"].as_str().unwrap()),
+            &finance.token,
+            &finance2.token,
+            json!({ "decision": decision }),
+        )
+        .await;
+    }
+    let reconcile = |reason: Option<&str>| {
+        let mut body = json!({ "draw": "main" });
+        if let Some(r) = reason {
+            body["reason"] = json!(r);
+        }
+        let (c, token, raffle) = (&c, finance.token.clone(), raffle.clone());
+        async move {
+            call(
+                &c.app,
+                "POST",
+                &format!("/api/v1/raffles/{raffle}/reconciliation"),
+                Some(&token),
+                body,
+            )
+            .await
+        }
+    };
+    // Stripe's books were last fetched before the cutoff: not enough.
+    let (status, v) = reconcile(None).await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (StatusCode::CONFLICT, Some("card_books_stale")),
+        "{v}"
+    );
+    let rec = fetched(&c, &raffle, &finance.token).await;
+    // The voided reversals match now; the kept sale's difference is
+    // explained by finance's decision; the unknown charge is not.
+    assert_eq!(
+        differences(&rec),
+        [
+            ("disputed".to_string(), id(4)),
+            ("no_order".to_string(), "-".to_string()),
+        ],
+        "{rec}"
+    );
+    let explained: Vec<bool> = rec["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["explained"].as_bool().unwrap())
+        .collect();
+    assert_eq!(explained.iter().filter(|e| **e).count(), 1, "{rec}");
+    let (status, v) = reconcile(None).await;
+    assert_eq!(
+        (status, v["code"].as_str(), v["params"]["count"].as_str()),
+        (
+            StatusCode::CONFLICT,
+            Some("card_differences_unexplained"),
+            Some("1")
+        ),
+        "{v}"
+    );
+    let (status, v) = reconcile(Some("   ")).await;
+    assert_eq!(status, StatusCode::CONFLICT, "a blank reason is none: {v}");
+    let (status, v) = reconcile(Some(&"x".repeat(2001))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    let reason = "7.77 CAD is the gala's payment link, taken outside the raffle";
+    let (status, request) = reconcile(Some(reason)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{request}");
+    let approval = request["approval_id"].as_str().unwrap();
+    let payload: Value = sqlx::query_scalar("SELECT payload FROM approvals WHERE id = $1::uuid")
+        .bind(approval)
+        .fetch_one(&c.app.state.store.pool)
+        .await
+        .unwrap();
+    assert_eq!(payload["reason"], reason);
+    assert_eq!(
+        payload["card_differences"],
+        json!([format!("no_order:{unknown}")]),
+        "what the reason explains, listed for the approver"
+    );
+    // Before it is approved, a sale is voided with a refund that Stripe
+    // fails to make: a new difference nobody explained. The approval is
+    // refused (and ends: it must be asked for again).
+    c.stripe.fail_next("/refunds", 1000);
+    two_people(
+        &c,
+        &format!("/api/v1/sales/{}/void", id(0)),
+        &finance.token,
+        &finance2.token,
+        json!({ "raffle_id": raffle, "reason": "buyer_request", "refund": true }),
+    )
+    .await;
+    let rec = fetched(&c, &raffle, &finance.token).await;
+    assert!(
+        differences(&rec).contains(&("refund_missing".to_string(), id(0))),
+        "{rec}"
+    );
+    let (status, v) = testkit::app::approve(&c.app, &request, &finance2.token).await;
+    assert_eq!(
+        (status, v["code"].as_str(), v["params"]["count"].as_str()),
+        (
+            StatusCode::CONFLICT,
+            Some("card_differences_unexplained"),
+            Some("1")
+        ),
+        "{v}"
+    );
+    let (status, _) = testkit::app::approve(&c.app, &request, &finance2.token).await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "the refused approval has ended"
+    );
+    // Stripe recovers, the refund is made, and the acknowledgement goes through.
+    c.stripe.heal();
+    assert_eq!(
+        web::app::payments::retry_refunds(&c.app.state)
+            .await
+            .unwrap(),
+        0,
+        "none outstanding"
+    );
+    fetched(&c, &raffle, &finance.token).await;
+    let (status, request) = reconcile(Some(reason)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{request}");
+    let (status, v) = testkit::app::approve(&c.app, &request, &finance2.token).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["entry"]["type"], "reconciliation.acknowledged");
+    // The reason stays in the database: the log holds the figures only.
+    assert!(v["entry"].get("reason").is_none(), "{v}");
+    drop_database(&c.app.db).await;
 }

@@ -12,6 +12,7 @@ pub mod orders;
 pub mod payments;
 pub mod people;
 pub mod sequencer;
+pub mod statements;
 pub mod witnessing;
 
 use crate::entry::{Body, Entry};

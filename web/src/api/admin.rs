@@ -88,6 +88,12 @@ pub(crate) fn entries() -> Vec<Entry> {
         entry(M::GET, "/api/v1/payments/reversals", staff(FIGURES),
             "Reversed card payments (failed captures, refunds made at Stripe, disputes): open ones wait for finance.",
             list_reversals),
+        entry(M::GET, "/api/v1/raffles/{id}/payments/reconciliation", staff(FIGURES),
+            "A raffle's card sales, voids and refunds against Stripe's books (per day, in total, payouts, differences by order).",
+            card_reconciliation),
+        entry(M::POST, "/api/v1/payments/stripe/fetch", staff(FINANCE),
+            "Fetches Stripe's books (balance transactions and payouts) for reconciliation, in the background.",
+            fetch_stripe_books),
         entry(M::POST, "/api/v1/payments/reversals/{id}", staff(FINANCE),
             "Requests that a reversed payment's sale be voided or kept (a second person approves).",
             decide_reversal).body::<ReversalDecision>(),
@@ -450,15 +456,26 @@ async fn reconciliation_figures(
     Ids(id): Ids<RaffleId>,
     Params(q): Params<DrawQuery>,
 ) -> Result<Json<Value>, AppError> {
-    Ok(Json(
-        operations::reconciliation(&state, &id, &q.draw)?.to_json(),
-    ))
+    let rec = operations::reconciliation(&state, &id, &q.draw)?;
+    let (cutoff, mut figures) = (rec.cutoff, rec.to_json());
+    if let Some(card) = crate::app::stripe::reconcile::for_raffle(&state, &id).await? {
+        figures["card"] = json!({
+            "fetched": card.fetched.as_ref().map(|f| f.started),
+            "unexplained_differences": card.unexplained(cutoff).len(),
+        });
+    }
+    Ok(Json(figures))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ReconciliationRequest {
     draw: DrawId,
+    /// Why the acknowledgement stands although card payments bearing on
+    /// the draw differ from Stripe's books (required then; at most 2,000
+    /// characters). Shown to the approver; never in the log.
+    #[serde(default)]
+    reason: Option<String>,
 }
 
 async fn request_reconciliation(
@@ -468,7 +485,8 @@ async fn request_reconciliation(
     Body(req): Body<ReconciliationRequest>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
     Ok(pending(
-        operations::request_reconciliation(&state, &staff, &id, &req.draw).await?,
+        operations::request_reconciliation(&state, &staff, &id, &req.draw, req.reason.as_deref())
+            .await?,
     ))
 }
 
@@ -496,6 +514,33 @@ async fn request_void(
             req.refund,
         )
         .await?,
+    ))
+}
+
+/// A raffle's card money, ours against Stripe's books as last fetched.
+async fn card_reconciliation(
+    State(state): State<AppState>,
+    Ids(id): Ids<RaffleId>,
+) -> Result<Json<Value>, AppError> {
+    if state.payments.stripe().is_none() {
+        return Err(AppError::refused(raffle_core::Refusal::CardPaymentsOff {}));
+    }
+    Ok(Json(
+        crate::app::stripe::reconcile::CardReconciliation::of(&state, &id)
+            .await?
+            .to_json(),
+    ))
+}
+
+/// Starts a fetch of Stripe's books: 202 with the fetch's id; its end
+/// shows in the reconciliation (`latest_fetch`).
+async fn fetch_stripe_books(
+    State(state): State<AppState>,
+) -> Result<(StatusCode, Json<Value>), AppError> {
+    let id = crate::app::stripe::reconcile::start_fetch(&state).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "fetch": id.to_string(), "status": "running" })),
     ))
 }
 

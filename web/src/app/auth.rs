@@ -489,9 +489,9 @@ impl FromRequestParts<AppState> for Enrolling {
 /// The key TOTP secrets are sealed with: derived from the server's secret
 /// (in the data directory, never in the database), so a copy of the
 /// database alone holds no usable second factor.
-fn totp_key(state: &AppState) -> chacha20poly1305::Key {
+fn totp_key(server_secret: &[u8; 32]) -> chacha20poly1305::Key {
     use hmac::{KeyInit as _, Mac as _};
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&state.secret[..])
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&server_secret[..])
         .expect("HMAC takes any key length");
     mac.update(b"raffle-totp-seal/v1");
     let bytes: [u8; 32] = mac.finalize().into_bytes().into();
@@ -503,8 +503,15 @@ const SEALED: &str = "sealed1:";
 /// A TOTP secret (base32) as stored: `sealed1:` and the base64 of a random
 /// 96-bit nonce followed by its ChaCha20-Poly1305 ciphertext.
 pub fn seal_totp(state: &AppState, secret_base32: &str) -> Result<String, AppError> {
+    seal_totp_with(&state.secret, secret_base32)
+}
+
+/// [`seal_totp`] with the server's secret as read from the data directory
+/// ([`crate::app::keys::load_or_create_secret`]): for tools that make
+/// users before `raffled` runs.
+pub fn seal_totp_with(server_secret: &[u8; 32], secret_base32: &str) -> Result<String, AppError> {
     use chacha20poly1305::aead::{Aead as _, KeyInit as _};
-    let cipher = chacha20poly1305::ChaCha20Poly1305::new(&totp_key(state));
+    let cipher = chacha20poly1305::ChaCha20Poly1305::new(&totp_key(server_secret));
     let nonce = random_bytes::<12>()?;
     let mut out = nonce.to_vec();
     out.extend(
@@ -543,7 +550,7 @@ pub fn open_totp(state: &AppState, stored: &str) -> Result<String, AppError> {
         return Err(broken());
     }
     let (nonce, ciphertext) = bytes.split_at(12);
-    let cipher = chacha20poly1305::ChaCha20Poly1305::new(&totp_key(state));
+    let cipher = chacha20poly1305::ChaCha20Poly1305::new(&totp_key(&state.secret));
     let plain = cipher
         .decrypt(nonce.into(), ciphertext)
         .map_err(|_| broken())?;

@@ -219,32 +219,142 @@ pub fn reconciliation(
 
 /// Asks for the reconciliation acknowledgement of a draw; a second person
 /// approves it. Returns the approval id.
+///
+/// Where the deployment takes cards, Stripe's books must have been fetched
+/// since the draw's cutoff, and a difference between them and our card
+/// sales that bears on the draw needs `reason`, written by the requester
+/// and shown to the approver (GLI-31 2.6.3).
 pub async fn request_reconciliation(
     state: &AppState,
     staff: &Staff,
     id: &RaffleId,
     draw: &DrawId,
+    reason: Option<&str>,
 ) -> Result<ApprovalId, AppError> {
-    {
+    let cutoff = {
         let ledger = state.sequencer.ledger();
         let r = ledger
             .raffle(id)
             .ok_or_else(|| AppError::not_found("no such raffle"))?;
-        r.draw_config(draw)?;
+        let cutoff = r.draw_config(draw)?.cutoff;
         if r.draws.get(draw).is_some_and(|d| d.reconciled) {
             return Err(AppError::refused(Refusal::DrawAlreadyReconciled {
                 draw: draw.to_string(),
             }));
         }
+        cutoff
+    };
+    // Control and direction-changing characters could make the reason read
+    // otherwise to the approver than it was written: they go.
+    let reason: Option<String> = reason
+        .map(|r| {
+            r.chars()
+                .filter(|c| {
+                    *c == '\n'
+                        || !(c.is_control()
+                            || ('\u{202a}'..='\u{202e}').contains(c)
+                            || ('\u{2066}'..='\u{2069}').contains(c))
+                })
+                .collect::<String>()
+                .trim()
+                .to_string()
+        })
+        .filter(|r| !r.is_empty());
+    let reason = reason.as_deref();
+    if reason.is_some_and(|r| r.chars().count() > MAX_REASON_CHARS) {
+        return Err(AppError::bad_request(format!(
+            "the reason is longer than {MAX_REASON_CHARS} characters"
+        )));
     }
     reversals_settled(state, id, draw).await?;
-    request_approval(
-        state,
-        staff,
-        "reconciliation",
-        json!({ "raffle": id, "draw": draw }),
-    )
-    .await
+    let differences = card_books_settled(state, id, draw, cutoff, reason.map(|_| None)).await?;
+    let mut payload = json!({ "raffle": id, "draw": draw });
+    if let Some(r) = reason {
+        payload["reason"] = json!(r);
+        payload["card_differences"] = json!(differences);
+    }
+    request_approval(state, staff, "reconciliation", payload).await
+}
+
+/// At approval, what [`request_reconciliation`] checked still holds: no
+/// reversal waits, and the card differences are those the requester
+/// explained, no more.
+async fn reconciliation_still_settled(
+    state: &AppState,
+    raffle: &RaffleId,
+    draw: &DrawId,
+    payload: &Value,
+) -> Result<(), AppError> {
+    reversals_settled(state, raffle, draw).await?;
+    let cutoff = {
+        let ledger = state.sequencer.ledger();
+        let r = ledger
+            .raffle(raffle)
+            .ok_or_else(|| AppError::not_found("no such raffle"))?;
+        r.draw_config(draw)?.cutoff
+    };
+    let explained = payload["reason"].as_str().map(|_| {
+        Some(
+            payload["card_differences"]
+                .as_array()
+                .map(|keys| {
+                    keys.iter()
+                        .filter_map(|k| k.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        )
+    });
+    card_books_settled(state, raffle, draw, cutoff, explained).await?;
+    Ok(())
+}
+
+/// The longest written reason a reconciliation acknowledgement takes.
+pub const MAX_REASON_CHARS: usize = 2000;
+
+/// Where the deployment takes cards: refuses unless the draw is cut off,
+/// Stripe's books were fetched since, and every difference bearing on the
+/// draw is explained (by a decision on its reversal, or by a written
+/// reason). `explained`: `None` without a reason; `Some(None)` with a
+/// reason for whatever differs now (a request); `Some(Some(keys))` with a
+/// reason written for those differences (an approval: one not among them
+/// is refused, so the approver never acknowledges a difference nobody
+/// explained). The unexplained differences' keys ([`Difference::key`]).
+///
+/// [`Difference::key`]: crate::app::stripe::reconcile::Difference::key
+async fn card_books_settled(
+    state: &AppState,
+    id: &RaffleId,
+    draw: &DrawId,
+    cutoff: raffle_core::Timestamp,
+    explained: Option<Option<Vec<String>>>,
+) -> Result<Vec<String>, AppError> {
+    let Some(card) = crate::app::stripe::reconcile::for_raffle(state, id).await? else {
+        return Ok(Vec::new());
+    };
+    // Stripe's books can only be complete for the draw once its sales are.
+    if raffle_core::Timestamp::now() < cutoff {
+        return Err(AppError::refused(Refusal::CutoffNotPassed {
+            draw: draw.to_string(),
+        }));
+    }
+    if card.fetched.as_ref().is_none_or(|f| f.started < cutoff) {
+        return Err(AppError::refused(Refusal::CardBooksStale {
+            cutoff: cutoff.to_string(),
+        }));
+    }
+    let differences: Vec<String> = card.unexplained(cutoff).iter().map(|d| d.key()).collect();
+    let unexplained = match &explained {
+        None => differences.len(),
+        Some(None) => 0,
+        Some(Some(keys)) => differences.iter().filter(|d| !keys.contains(d)).count(),
+    };
+    if unexplained > 0 {
+        return Err(AppError::refused(Refusal::CardDifferencesUnexplained {
+            count: unexplained as u64,
+        }));
+    }
+    Ok(differences)
 }
 
 /// Refuses while reversed card payments of sales eligible for the draw
@@ -627,8 +737,16 @@ pub async fn decide_approval(
     let refund_sale = (kind == "void" && payload["refund"].as_bool() == Some(true))
         .then(|| payload["sale"].as_str().map(str::to_string))
         .flatten();
-    if kind == "reconciliation" {
-        reversals_settled(state, &raffle()?, &draw()?).await?;
+    if kind == "reconciliation"
+        && let Err(e) = reconciliation_still_settled(state, &raffle()?, &draw()?, &payload).await
+    {
+        // Claimed above: it ends here, refused, and the requester asks
+        // again once the figures are settled.
+        state
+            .store
+            .finish_approval(id, "failed", &e.message)
+            .await?;
+        return Err(e);
     }
     match state.sequencer.submit(change).await {
         Ok(s) => {

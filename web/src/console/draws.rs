@@ -25,10 +25,10 @@ pub async fn reconciliation(
     PageIds((id, draw)): PageIds<(RaffleId, DrawId)>,
     d: Query<Done>,
 ) -> Response {
-    reconciliation_page(&state, &c, &id, &draw, StatusCode::OK, None, &d)
+    reconciliation_page(&state, &c, &id, &draw, StatusCode::OK, None, &d).await
 }
 
-fn reconciliation_page(
+async fn reconciliation_page(
     state: &AppState,
     c: &Console,
     id: &RaffleId,
@@ -51,6 +51,10 @@ fn reconciliation_page(
             .map(|d| d.name.clone())
             .unwrap_or_default();
         (r.config.name.clone(), dn, r.config.time_zone.clone())
+    };
+    let card = match crate::app::stripe::reconcile::for_raffle(state, id).await {
+        Ok(card) => card,
+        Err(e) => return c.refused_page(e, &path),
     };
     let f = &rec.figures;
     let content = html! {
@@ -88,6 +92,9 @@ fn reconciliation_page(
                 }
             }
         }
+        @if let Some(card) = &card {
+            (super::card::section(c, card, rec.cutoff, &zone, &format!("{path}/fetch")))
+        }
         @if rec.reconciled {
             p.done role="status" { (lang.t("console.reconciliation.done")) }
         } @else if c.may(FINANCE) {
@@ -97,6 +104,14 @@ fn reconciliation_page(
                     label {
                         input type="checkbox" name="confirm" value="yes" required;
                         " " (lang.t("console.reconciliation.confirm"))
+                    }
+                }
+                @if card.is_some() {
+                    p {
+                        label for="reason" { (lang.t("console.reconciliation.reason")) }
+                        br;
+                        textarea #reason name="reason" rows="3" cols="60"
+                            maxlength=(operations::MAX_REASON_CHARS) {}
                     }
                 }
                 p.note { (lang.t("console.reconciliation.second")) }
@@ -115,6 +130,7 @@ fn reconciliation_page(
 #[derive(serde::Deserialize)]
 pub struct ConfirmForm {
     confirm: Option<String>,
+    reason: Option<String>,
 }
 
 /// `POST .../draws/{draw_id}/reconciliation`: asks for the acknowledgement.
@@ -137,11 +153,16 @@ pub async fn acknowledge(
             StatusCode::UNPROCESSABLE_ENTITY,
             Some(problem),
             &none,
-        );
+        )
+        .await;
     }
-    match operations::request_reconciliation(&state, &c.staff, &id, &draw).await {
+    match operations::request_reconciliation(&state, &c.staff, &id, &draw, f.reason.as_deref())
+        .await
+    {
         Ok(_) => done(c.lang, &path, "requested"),
-        Err(e) => reconciliation_page(&state, &c, &id, &draw, e.status, Some(c.refusal(&e)), &none),
+        Err(e) => {
+            reconciliation_page(&state, &c, &id, &draw, e.status, Some(c.refusal(&e)), &none).await
+        }
     }
 }
 

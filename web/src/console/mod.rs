@@ -14,6 +14,7 @@
 //! - Every console page is `no-store`, under the site's strict CSP.
 
 mod account;
+mod card;
 mod claims;
 mod draws;
 mod events;
@@ -135,6 +136,13 @@ pub fn table() -> Table {
             staff(FINANCE),
             "Requests the reconciliation acknowledgement.",
             draws::acknowledge,
+        ),
+        entry(
+            M::POST,
+            "/console/raffles/{id}/draws/{draw_id}/reconciliation/fetch",
+            staff(FINANCE),
+            "Fetches Stripe's books again for the card reconciliation.",
+            card::fetch,
         ),
         entry(
             M::GET,
@@ -488,6 +496,7 @@ impl Done {
             Some("enrolled") => "console.done.enrolled",
             Some("password") => "console.done.password",
             Some("session_ended") => "console.done.session_ended",
+            Some("fetching") => "console.done.fetching",
             _ => return html! {},
         };
         html! { p.done role="status" { (lang.t(key)) } }

@@ -274,6 +274,12 @@ fn describe(
                     " · " (lang.t("console.reconciliation.voids")) " " (lang.count(f.figures.voids))
                     " · " (lang.t("console.raffle.net")) " " (lang.money(f.net))
                 }
+                @if let Some(reason) = payload["reason"].as_str() {
+                    @let keys: Vec<&str> = payload["card_differences"].as_array().map(|k| k.iter().filter_map(|x| x.as_str()).collect()).unwrap_or_default();
+                    br; strong { (lang.f("console.approvals.card_differences", &[("count", &lang.count(keys.len() as u64))])) }
+                    @for k in &keys { br; code { (k) } }
+                    br; (lang.f("console.approvals.reason", &[("reason", reason)]))
+                }
             }
         }
         "redraw" => html! {

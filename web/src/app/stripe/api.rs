@@ -281,3 +281,222 @@ impl Api {
         .await
     }
 }
+
+/// One balance transaction, as reconciliation reads it: only the fields it
+/// needs (miniserde ignores the rest), so that a field Stripe adds or
+/// changes elsewhere in the object cannot break the fetch.
+#[derive(Clone, Debug, miniserde::Deserialize)]
+pub struct BalanceTransaction {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub reporting_category: String,
+    pub amount: i64,
+    pub fee: i64,
+    pub net: i64,
+    pub currency: String,
+    pub created: i64,
+    /// Expanded (`expand[]=data.source`): the charge, refund, dispute or
+    /// payout that moved the money.
+    pub source: Option<Source>,
+}
+
+/// The object behind a balance transaction: every kind reconciliation
+/// matches (charge, refund, dispute) names its PaymentIntent.
+#[derive(Clone, Debug, miniserde::Deserialize)]
+pub struct Source {
+    pub id: String,
+    pub object: String,
+    pub payment_intent: Option<String>,
+}
+
+/// One payout to the bank account.
+#[derive(Clone, Debug, miniserde::Deserialize)]
+pub struct Payout {
+    pub id: String,
+    pub amount: i64,
+    pub currency: String,
+    pub created: i64,
+    pub arrival_date: i64,
+    pub status: String,
+    /// Made on Stripe's schedule: only these list their transactions.
+    pub automatic: bool,
+}
+
+#[derive(miniserde::Deserialize)]
+struct TransactionPage {
+    data: Vec<BalanceTransaction>,
+    has_more: bool,
+}
+
+#[derive(miniserde::Deserialize)]
+struct PayoutPage {
+    data: Vec<Payout>,
+    has_more: bool,
+}
+
+#[derive(miniserde::Deserialize)]
+struct IdOnly {
+    id: String,
+}
+
+#[derive(miniserde::Deserialize)]
+struct IdPage {
+    data: Vec<IdOnly>,
+    has_more: bool,
+}
+
+/// The query of a list call (form-encoded as Stripe's clients send it:
+/// `created[gte]=`, `expand[0]=`).
+#[derive(serde::Serialize, Default)]
+struct ListQuery<'a> {
+    limit: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    starting_after: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    created: Option<Since>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payout: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    expand: Vec<&'static str>,
+}
+
+#[derive(serde::Serialize)]
+struct Since {
+    gte: i64,
+}
+
+/// A list's page size: Stripe's largest.
+const PAGE: u32 = 100;
+
+/// The most pages one list call reads (ten million items): a list that
+/// goes on longer, or whose cursor does not move, is refused rather than
+/// read for ever.
+const MAX_PAGES: usize = 100_000;
+
+/// Whether to read another page after one of `len` items, the cursor
+/// having moved from `before` to `after`; an error when the list runs
+/// away.
+fn more(
+    has_more: bool,
+    len: usize,
+    pages: usize,
+    before: Option<&str>,
+    after: Option<&str>,
+) -> Result<bool, ApiFailure> {
+    if !has_more || len == 0 {
+        return Ok(false);
+    }
+    if before == after {
+        return Err(ApiFailure::Unavailable(
+            "a Stripe list did not move past its cursor".into(),
+        ));
+    }
+    if pages >= MAX_PAGES {
+        return Err(ApiFailure::Unavailable(format!(
+            "a Stripe list ran past {MAX_PAGES} pages"
+        )));
+    }
+    Ok(true)
+}
+
+impl Api {
+    /// One page of a list call.
+    async fn page<T: miniserde::Deserialize>(
+        &self,
+        what: &str,
+        path: &str,
+        query: &ListQuery<'_>,
+    ) -> Result<T, ApiFailure> {
+        use stripe_client_core::{RequestBuilder, StripeMethod};
+        Self::retrying(what, || async {
+            RequestBuilder::new(StripeMethod::Get, path)
+                .query(query)
+                .customize::<T>()
+                .send(&self.client)
+                .await
+        })
+        .await
+    }
+
+    /// Every balance transaction created at or after `since` (Unix
+    /// seconds), newest first, with its source expanded; page by page
+    /// (`starting_after`), so that transactions made meanwhile (listed
+    /// before the cursor) neither repeat nor push any out.
+    pub async fn balance_transactions(
+        &self,
+        since: i64,
+    ) -> Result<Vec<BalanceTransaction>, ApiFailure> {
+        let mut all: Vec<BalanceTransaction> = Vec::new();
+        for pages in 1.. {
+            let before = all.last().map(|t| t.id.clone());
+            let query = ListQuery {
+                limit: PAGE,
+                starting_after: before.as_deref(),
+                created: Some(Since { gte: since }),
+                expand: vec!["data.source"],
+                ..ListQuery::default()
+            };
+            let page: TransactionPage = self
+                .page("list balance transactions", "/balance_transactions", &query)
+                .await?;
+            let (has_more, len) = (page.has_more, page.data.len());
+            all.extend(page.data);
+            let after = all.last().map(|t| t.id.as_str());
+            if !more(has_more, len, pages, before.as_deref(), after)? {
+                break;
+            }
+        }
+        Ok(all)
+    }
+
+    /// Every payout created at or after `since` (Unix seconds).
+    pub async fn payouts(&self, since: i64) -> Result<Vec<Payout>, ApiFailure> {
+        let mut all: Vec<Payout> = Vec::new();
+        for pages in 1.. {
+            let before = all.last().map(|p| p.id.clone());
+            let query = ListQuery {
+                limit: PAGE,
+                starting_after: before.as_deref(),
+                created: Some(Since { gte: since }),
+                ..ListQuery::default()
+            };
+            let page: PayoutPage = self.page("list payouts", "/payouts", &query).await?;
+            let (has_more, len) = (page.has_more, page.data.len());
+            all.extend(page.data);
+            let after = all.last().map(|p| p.id.as_str());
+            if !more(has_more, len, pages, before.as_deref(), after)? {
+                break;
+            }
+        }
+        Ok(all)
+    }
+
+    /// The ids of the balance transactions a payout paid out.
+    pub async fn payout_transactions(&self, payout: &str) -> Result<Vec<String>, ApiFailure> {
+        let mut all: Vec<String> = Vec::new();
+        for pages in 1.. {
+            let before = all.last().cloned();
+            let query = ListQuery {
+                limit: PAGE,
+                starting_after: before.as_deref(),
+                payout: Some(payout),
+                ..ListQuery::default()
+            };
+            let page: IdPage = self
+                .page(
+                    "list a payout's transactions",
+                    "/balance_transactions",
+                    &query,
+                )
+                .await?;
+            let (has_more, len) = (page.has_more, page.data.len());
+            all.extend(page.data.into_iter().map(|t| t.id));
+            let after = all.last().map(String::as_str);
+            if !more(has_more, len, pages, before.as_deref(), after)? {
+                break;
+            }
+        }
+        Ok(all)
+    }
+}

@@ -33,6 +33,7 @@
 //!   still authorised is released ([`crate::app::payments::resume_unfinished_orders`]).
 
 pub mod api;
+pub mod reconcile;
 pub mod signature;
 pub mod webhook;
 
@@ -64,6 +65,8 @@ pub struct StripeProvider {
     /// The origin of the hosted payment pages (Stripe's Checkout, or the
     /// fake's address), for the site's CSP.
     pub checkout_origin: &'static str,
+    /// Held while Stripe's books are fetched ([`reconcile`]): one fetch at a time.
+    pub(crate) fetching: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// The SHA-256 of a payment account id, as `raffle.opened` carries it.
@@ -136,6 +139,7 @@ impl StripeProvider {
             secrets,
             public_url,
             wake: Arc::new(tokio::sync::Notify::new()),
+            fetching: Arc::default(),
         })
     }
 
