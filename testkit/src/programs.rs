@@ -37,28 +37,50 @@ fn profile_dir() -> PathBuf {
 
 fn build(profile_dir: &std::path::Path) {
     let target = profile_dir.parent().expect("the target directory");
-    // `cargo test` and `cargo nextest` build into `debug/` with the `test`
-    // profile (dev settings): asking for `dev` would rebuild everything.
-    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-        Some("debug") | None => "test",
-        Some(other) => other,
-    };
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     // Exactly the build `cargo nextest run --workspace --all-targets`
-    // makes (`cargo test --no-run`): the same units, so a no-op after it.
-    // `cargo build --tests` differs (a second copy of every test binary,
-    // gigabytes and minutes), and so does `cargo build --all-targets`
-    // (benches in the bench profile).
-    let status = std::process::Command::new(cargo)
-        .args([
-            "test",
-            "--no-run",
-            "--quiet",
-            "--workspace",
-            "--all-targets",
-            "--profile",
-            profile,
-        ])
+    // makes (`cargo test --no-run`, into `debug/`): the same units, so a
+    // no-op after it. Anything else builds a second copy of every test
+    // binary (gigabytes, minutes, and a `raffled` replaced while another
+    // test runs it): `cargo build --tests`, `cargo build --all-targets`
+    // (benches in the bench profile), and even `cargo test --profile
+    // test`, whose dependencies differ (measured: 5 to 6 minutes).
+    //
+    // It runs without what the test harness put into this process's
+    // environment (cargo's `CARGO_PKG_*` and `CARGO_MANIFEST_*` for the
+    // test, nextest's `NEXTEST_*` and `LD_LIBRARY_PATH`): with them, the
+    // same command rebuilt every unit (measured: 4 min 40 s), as without
+    // them it is a no-op (0.6 s).
+    let mut command = std::process::Command::new(cargo);
+    for (name, _) in std::env::vars_os() {
+        let Some(n) = name.to_str() else { continue };
+        if n == "LD_LIBRARY_PATH"
+            || n == "OUT_DIR"
+            || n.starts_with("NEXTEST")
+            || n.starts_with("CARGO_PKG_")
+            || n.starts_with("CARGO_MANIFEST_")
+            || n.starts_with("CARGO_BIN_")
+            || n == "CARGO_CRATE_NAME"
+            || n == "CARGO_PRIMARY_PACKAGE"
+            || n == "CARGO_TARGET_TMPDIR"
+        {
+            command.env_remove(&name);
+        }
+    }
+    command.args([
+        "test",
+        "--no-run",
+        "--quiet",
+        "--workspace",
+        "--all-targets",
+    ]);
+    match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") | None => {}
+        Some(other) => {
+            command.args(["--profile", other]);
+        }
+    }
+    let status = command
         .arg("--target-dir")
         .arg(target)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
