@@ -129,6 +129,7 @@ fn main() {
                 rsu: None,
                 stamped: Timestamp::from_micros(w.time),
                 validation: Digest32(vn.commitment(&raffle)),
+                device: None,
             }));
             numbers += 3;
             if n % 1000 == 999 {

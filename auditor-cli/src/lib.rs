@@ -19,6 +19,7 @@ pub mod draw;
 mod error;
 pub mod keys;
 pub mod report;
+pub mod rsu;
 pub mod rules;
 pub mod sales;
 pub mod source;

@@ -54,6 +54,27 @@ fn raffle_lines(r: &RaffleSummary) -> Vec<String> {
             money(r.net_minor, c)
         ),
     ];
+    for (unit, u) in &r.rsu_sales {
+        lines.push(format!(
+            "  sales unit {unit}: sales {}, draw numbers {} of {} allocated{}; gross {}",
+            u.sales,
+            u.numbers,
+            u.allocated,
+            if u.released { ", the rest released" } else { "" },
+            money(u.gross_minor, c)
+        ));
+    }
+    if !r.rsu_refused.is_empty() {
+        lines.push(format!(
+            "  device records refused: {} ({})",
+            r.rsu_refused.values().sum::<u64>(),
+            r.rsu_refused
+                .iter()
+                .map(|(reason, n)| format!("{reason} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     for d in &r.draws {
         let mut s = format!("  draw {} {:?}: ", d.id, d.name);
         match (d.eligible, &d.prize) {

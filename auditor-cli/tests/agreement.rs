@@ -277,6 +277,7 @@ fn build(plan: &Plan) -> Log {
                         rsu: None,
                         stamped: t(at),
                         validation: Digest32(vn.commitment(&raffle)),
+                        device: None,
                     }),
                 );
                 if sold {
@@ -368,8 +369,8 @@ fn disagreement(log: &Log) -> Option<String> {
         .find(|s| s.id == log.raffle)
         .expect("the auditor's summary");
     let r = log.state();
-    let sales = r.sales.iter().count() as u64;
-    let voids = r.sales.iter().filter(|s| s.voided).count() as u64;
+    let sales = r.sales().count() as u64;
+    let voids = r.sales().filter(|s| s.voided).count() as u64;
     if (
         summary.sales,
         summary.voids,

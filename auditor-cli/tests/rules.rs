@@ -83,6 +83,7 @@ impl Builder {
             rsu: None,
             stamped: t(at),
             validation: Digest32(vn.commitment(&self.raffle)),
+            device: None,
         });
         self.push(t(at), body);
         self.next += 3;

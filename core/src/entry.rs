@@ -1,4 +1,4 @@
-//! The log entry schema, version 3: the one definition of every entry the
+//! The log entry schema, version 4: the one definition of every entry the
 //! raffle log holds. The server writes these, the auditor reads them.
 //!
 //! Versions (architecture page, "schema-versioning rule"): the server writes
@@ -6,7 +6,9 @@
 //! ([`Entry::version`]), and [`Entry::parse`] reads every version from
 //! [`OLDEST_VERSION`] up, re-encoding at the entry's own version for the
 //! canonical-form check. Version 2 added `supervised_by` to `claim.paid`;
-//! version 3 added `payment_account` to `raffle.opened`.
+//! version 3 added `payment_account` to `raffle.opened`; version 4 added
+//! the sales units (RSUs): the `rsu.*` types and `device` on `sale`
+//! (the protocol they record is [`crate::rsu`]).
 //! Documented with an example of every type in `docs/entry-schema.md`
 //! (a test keeps that file and this one in step).
 //!
@@ -31,13 +33,14 @@ use crate::{Error, Money, Result, Timestamp};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The schema version this build writes (and the newest it reads).
-pub const SCHEMA_VERSION: u64 = 3;
+pub const SCHEMA_VERSION: u64 = 4;
 /// The oldest schema version this build reads.
 pub const OLDEST_VERSION: u64 = 1;
 /// Largest entry (an entry bundle's uint16 length prefix).
 pub const MAX_ENTRY_SIZE: usize = transparency::tile::MAX_ENTRY_SIZE;
 
-/// Every entry type (the same in versions 1 to 3), in the order of the docs.
+/// Every entry type, in the order of the docs (the `rsu.*` types exist
+/// from version 4: [`RSU_TYPES`]).
 pub const TYPES: &[&str] = &[
     "software.started",
     "raffle.created",
@@ -51,6 +54,28 @@ pub const TYPES: &[&str] = &[
     "draw.performed",
     "claim.paid",
     "events.digest",
+    "rsu.enrolled",
+    "rsu.enabled",
+    "rsu.disabled",
+    "rsu.allocated",
+    "rsu.seen",
+    "rsu.sealed",
+    "rsu.released",
+    "rsu.unreconcilable",
+    "rsu.rejected",
+];
+
+/// The types version 4 added.
+pub const RSU_TYPES: &[&str] = &[
+    "rsu.enrolled",
+    "rsu.enabled",
+    "rsu.disabled",
+    "rsu.allocated",
+    "rsu.seen",
+    "rsu.sealed",
+    "rsu.released",
+    "rsu.unreconcilable",
+    "rsu.rejected",
 ];
 
 /// 32 bytes, as 64 lower-case hex digits (hashes, commitments).
@@ -392,6 +417,268 @@ pub struct Sale {
     pub stamped: Timestamp,
     /// SHA-256("raffle-vn/v1" || 0 || raffle || 0 || validation number).
     pub validation: Digest32,
+    /// Version 4. For an RSU sale, what the device signed besides the
+    /// fields above (`stamped` is the device's sale time); `null` online.
+    /// Absent in earlier versions.
+    pub device: Option<DeviceRecord>,
+}
+
+/// `sale` as versions 1 to 3 wrote it: without `device`.
+#[derive(Serialize)]
+struct SaleV3<'a> {
+    raffle: &'a str,
+    sale: &'a str,
+    package: &'a str,
+    quantity: u32,
+    numbers: &'a NumberRange,
+    price: Money,
+    channel: Channel,
+    rsu: Option<&'a str>,
+    stamped: Timestamp,
+    validation: Digest32,
+}
+
+/// How an RSU sale was paid (version 4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentMethod {
+    Cash,
+    Card,
+}
+
+impl PaymentMethod {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PaymentMethod::Cash => "cash",
+            PaymentMethod::Card => "card",
+        }
+    }
+}
+
+/// What an RSU sale carries besides the sale's own fields (version 4):
+/// its place in the device's chain, the device's signature over the
+/// record ([`crate::rsu::sale_message`]) and when the server received it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceRecord {
+    /// The device's sequence number of the record (1, 2, ...).
+    pub seq: U64,
+    /// The hash of the device's previous record (zeros before its first).
+    pub prev: Digest32,
+    pub payment: PaymentMethod,
+    /// The Ed25519 signature of the device's key over the record.
+    pub signature: HexBytes,
+    /// When the server received it (the device's time is `stamped`).
+    pub received: Timestamp,
+}
+
+/// A sale record as a device signs it (version 4): the wire format of the
+/// sync protocol, and what `rsu.rejected` logs. [`crate::rsu`] defines the
+/// signed message and the record's hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RsuRecord {
+    pub raffle: RaffleId,
+    pub rsu: RsuId,
+    pub seq: U64,
+    pub prev: Digest32,
+    pub package: PackageId,
+    pub quantity: u32,
+    pub numbers: NumberRange,
+    pub price: Money,
+    pub payment: PaymentMethod,
+    pub validation: Digest32,
+    pub device_time: Timestamp,
+    pub signature: HexBytes,
+}
+
+/// A device enrolled and enabled (GLI-31 6.1.3), requested and approved by
+/// two people: its public key from here on signs its records.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RsuEnrolled {
+    pub rsu: RsuId,
+    /// The device's Ed25519 public key.
+    pub key: Digest32,
+    pub requested_by: StaffId,
+    pub approved_by: StaffId,
+}
+
+/// A disabled device enabled again, by two people (GLI-31 6.1.3).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RsuEnabled {
+    pub rsu: RsuId,
+    pub requested_by: StaffId,
+    pub approved_by: StaffId,
+}
+
+/// Why a device was disabled (GLI-31 5.4.2).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisableReason {
+    /// Disabled remotely by an administrator.
+    Remote,
+    /// It missed its revalidations.
+    RevalidationFailed,
+}
+
+/// A device disabled: its sales made from here on are refused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RsuDisabled {
+    pub rsu: RsuId,
+    pub reason: DisableReason,
+    /// The administrator, or `null` when raffled disabled it.
+    pub by: Option<StaffId>,
+}
+
+/// Draw numbers allocated to a device: the next numbers of the raffle,
+/// sold only by that device.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RsuAllocated {
+    pub raffle: RaffleId,
+    pub rsu: RsuId,
+    pub numbers: NumberRange,
+    pub by: StaffId,
+}
+
+/// A device's chain head as it presented it at a contact: its history up
+/// to there is fixed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RsuSeen {
+    pub rsu: RsuId,
+    pub seq: U64,
+    pub hash: Digest32,
+}
+
+/// A device's seal of its chain for a draw's cutoff, signed by the device
+/// ([`crate::rsu::seal_message`]): `seq` is its last record sold before
+/// the cutoff (0 if none), `hash` that record's hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RsuSealed {
+    pub raffle: RaffleId,
+    pub draw: DrawId,
+    pub rsu: RsuId,
+    pub seq: U64,
+    pub hash: Digest32,
+    pub device_time: Timestamp,
+    pub signature: HexBytes,
+}
+
+/// A device's unsold numbers of a raffle returned, once it sealed for the
+/// last draw and uploaded up to the seal: it sells no more for the raffle.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RsuReleased {
+    pub raffle: RaffleId,
+    pub rsu: RsuId,
+    /// Allocated numbers it did not sell.
+    pub count: U64,
+}
+
+/// Why a device cannot be reconciled for a draw.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnreconcilableReason {
+    Lost,
+    Stolen,
+    Damaged,
+    Corrupted,
+}
+
+/// Finance's declaration, by two people, that a device cannot upload its
+/// sales for a draw: the draw no longer waits for it, and its records
+/// after `uploaded` that would count for the draw never will.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RsuUnreconcilable {
+    pub raffle: RaffleId,
+    pub draw: DrawId,
+    pub rsu: RsuId,
+    /// The device's chain head when declared.
+    pub uploaded: U64,
+    pub reason: UnreconcilableReason,
+    pub requested_by: StaffId,
+    pub approved_by: StaffId,
+}
+
+/// Why a device's record was refused at sync.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectReason {
+    /// The signature is not the device's over the record.
+    BadSignature,
+    /// Its sequence skips ahead of the device's head (a gap or reordering).
+    BrokenChain,
+    /// Another record holds its sequence, or its history differs from a
+    /// head the device presented (`rsu.seen`, `rsu.sealed`).
+    Fork,
+    /// The device has no allocation in the raffle.
+    NotAllocated,
+    /// Its numbers are not the device's next allocated ones.
+    OutsideAllocation,
+    /// Its price or count is not the package's.
+    PackageMismatch,
+    /// Its device time runs backwards or ahead of the server's receipt.
+    Clock,
+    /// Its device time is outside the sales window.
+    OutsideSalesWindow,
+    /// The device released its numbers of the raffle.
+    Released,
+    /// The device was disabled before its device time.
+    Disabled,
+    /// It contradicts the device's seal for a draw.
+    AfterSeal,
+    /// It would count for a draw already reconciled, or declared
+    /// unreconcilable for the device.
+    DrawClosed,
+    /// Its validation-number commitment is another sale's.
+    ValidationTaken,
+}
+
+impl RejectReason {
+    /// Whether the record is part of the device's chain (its signature and
+    /// place are right, only a sale rule refuses it).
+    pub fn chained(&self) -> bool {
+        !matches!(
+            self,
+            RejectReason::BadSignature | RejectReason::BrokenChain | RejectReason::Fork
+        )
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RejectReason::BadSignature => "bad_signature",
+            RejectReason::BrokenChain => "broken_chain",
+            RejectReason::Fork => "fork",
+            RejectReason::NotAllocated => "not_allocated",
+            RejectReason::OutsideAllocation => "outside_allocation",
+            RejectReason::PackageMismatch => "package_mismatch",
+            RejectReason::Clock => "clock",
+            RejectReason::OutsideSalesWindow => "outside_sales_window",
+            RejectReason::Released => "released",
+            RejectReason::Disabled => "disabled",
+            RejectReason::AfterSeal => "after_seal",
+            RejectReason::DrawClosed => "draw_closed",
+            RejectReason::ValidationTaken => "validation_taken",
+        }
+    }
+}
+
+/// A device record refused at sync, with the reason: logged, never a
+/// silent gap, and listed for refund.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RsuRejected {
+    pub record: RsuRecord,
+    pub received: Timestamp,
+    pub reason: RejectReason,
 }
 
 /// A void, with requester and a different approver (GLI-31 2.3.3, 5.2.4).
@@ -514,6 +801,8 @@ enum BodyOld<'a> {
     ClaimPaid(ClaimPaidV1<'a>),
     #[serde(rename = "raffle.opened")]
     RaffleOpened(RaffleOpenedV2<'a>),
+    #[serde(rename = "sale")]
+    Sale(SaleV3<'a>),
 }
 
 /// Anchors the significant events kept in the database (GLI-31 5.6.1): the
@@ -558,6 +847,24 @@ pub enum Body {
     ClaimPaid(ClaimPaid),
     #[serde(rename = "events.digest")]
     EventsDigest(EventsDigest),
+    #[serde(rename = "rsu.enrolled")]
+    RsuEnrolled(RsuEnrolled),
+    #[serde(rename = "rsu.enabled")]
+    RsuEnabled(RsuEnabled),
+    #[serde(rename = "rsu.disabled")]
+    RsuDisabled(RsuDisabled),
+    #[serde(rename = "rsu.allocated")]
+    RsuAllocated(RsuAllocated),
+    #[serde(rename = "rsu.seen")]
+    RsuSeen(RsuSeen),
+    #[serde(rename = "rsu.sealed")]
+    RsuSealed(RsuSealed),
+    #[serde(rename = "rsu.released")]
+    RsuReleased(RsuReleased),
+    #[serde(rename = "rsu.unreconcilable")]
+    RsuUnreconcilable(RsuUnreconcilable),
+    #[serde(rename = "rsu.rejected")]
+    RsuRejected(Box<RsuRejected>),
 }
 
 /// One log entry: its time and what it says.
@@ -628,13 +935,32 @@ impl Entry {
             Body::DrawPerformed(_) => "draw.performed",
             Body::ClaimPaid(_) => "claim.paid",
             Body::EventsDigest(_) => "events.digest",
+            Body::RsuEnrolled(_) => "rsu.enrolled",
+            Body::RsuEnabled(_) => "rsu.enabled",
+            Body::RsuDisabled(_) => "rsu.disabled",
+            Body::RsuAllocated(_) => "rsu.allocated",
+            Body::RsuSeen(_) => "rsu.seen",
+            Body::RsuSealed(_) => "rsu.sealed",
+            Body::RsuReleased(_) => "rsu.released",
+            Body::RsuUnreconcilable(_) => "rsu.unreconcilable",
+            Body::RsuRejected(_) => "rsu.rejected",
         }
     }
 
     /// The raffle an entry is about, if any.
     pub fn raffle(&self) -> Option<&str> {
         match &self.body {
-            Body::SoftwareStarted(_) | Body::EventsDigest(_) => None,
+            Body::SoftwareStarted(_)
+            | Body::EventsDigest(_)
+            | Body::RsuEnrolled(_)
+            | Body::RsuEnabled(_)
+            | Body::RsuDisabled(_)
+            | Body::RsuSeen(_) => None,
+            Body::RsuAllocated(e) => Some(&e.raffle),
+            Body::RsuSealed(e) => Some(&e.raffle),
+            Body::RsuReleased(e) => Some(&e.raffle),
+            Body::RsuUnreconcilable(e) => Some(&e.raffle),
+            Body::RsuRejected(e) => Some(&e.record.raffle),
             Body::RaffleCreated(e) => Some(&e.raffle),
             Body::RaffleUpdated(e) => Some(&e.raffle),
             Body::RaffleOpened(e) => Some(&e.raffle),
@@ -675,6 +1001,22 @@ impl Entry {
                 }),
                 time: self.time,
             }),
+            (v, Body::Sale(e)) if v < 4 => serde_json::to_vec(&Encoded {
+                v,
+                body: &BodyOld::Sale(SaleV3 {
+                    raffle: &e.raffle,
+                    sale: &e.sale,
+                    package: &e.package,
+                    quantity: e.quantity,
+                    numbers: &e.numbers,
+                    price: e.price,
+                    channel: e.channel,
+                    rsu: e.rsu.as_deref(),
+                    stamped: e.stamped,
+                    validation: e.validation,
+                }),
+                time: self.time,
+            }),
             (v, body) => serde_json::to_vec(&Encoded {
                 v,
                 body,
@@ -710,8 +1052,9 @@ impl Entry {
             .as_u64()
             .filter(|v| (OLDEST_VERSION..=SCHEMA_VERSION).contains(v))
             .ok_or_else(|| Error::UnknownEntry(format!("version {} of type {kind:?}", header.v)))?;
-        if !TYPES.contains(&kind.as_str()) {
-            return Err(Error::UnknownEntry(format!("type {kind:?}")));
+        if !TYPES.contains(&kind.as_str()) || (version < 4 && RSU_TYPES.contains(&kind.as_str()))
+        {
+            return Err(Error::UnknownEntry(format!("type {kind:?} in version {version}")));
         }
         let decoded: Decoded = serde_json::from_slice(bytes)
             .map_err(|e| Error::invalid("entry", format!("{kind}: {e}")))?;
@@ -772,6 +1115,18 @@ impl Entry {
                         ));
                     }
                 }
+                if self.version >= 4 && (e.channel == Channel::Rsu) != e.device.is_some() {
+                    return Err(Error::invalid(
+                        "sale",
+                        "an RSU sale carries its device record, an online sale none",
+                    ));
+                }
+                if self.version < 4 && e.device.is_some() {
+                    return Err(Error::invalid("sale", "device exists from schema version 4"));
+                }
+                if let Some(d) = &e.device {
+                    check_record_shape("sale", d.seq.0, &d.signature)?;
+                }
             }
             Body::DrawPerformed(e) => {
                 if e.seed.0.len() != 32 {
@@ -809,13 +1164,49 @@ impl Entry {
                     ));
                 }
             }
+            Body::RsuAllocated(e) => {
+                if e.numbers.count.0 == 0 || e.numbers.first.0.checked_add(e.numbers.count.0).is_none()
+                {
+                    return Err(Error::invalid("rsu.allocated", "no draw numbers, or too many"));
+                }
+            }
+            Body::RsuSealed(e) => {
+                if e.signature.0.len() != 64 {
+                    return Err(Error::invalid("rsu.sealed", "the signature must be 64 bytes"));
+                }
+            }
+            Body::RsuRejected(e) => {
+                let r = &e.record;
+                if r.numbers.count.0 == 0 || r.numbers.first.0.checked_add(r.numbers.count.0).is_none()
+                {
+                    return Err(Error::invalid("rsu.rejected", "no draw numbers, or too many"));
+                }
+                check_record_shape("rsu.rejected", r.seq.0, &r.signature)?;
+            }
             Body::SaleVoided(_)
             | Body::RaffleClosed(_)
             | Body::ReconciliationAcknowledged(_)
-            | Body::DrawFrozen(_) => {}
+            | Body::DrawFrozen(_)
+            | Body::RsuEnrolled(_)
+            | Body::RsuEnabled(_)
+            | Body::RsuDisabled(_)
+            | Body::RsuSeen(_)
+            | Body::RsuReleased(_)
+            | Body::RsuUnreconcilable(_) => {}
         }
         Ok(())
     }
+}
+
+/// A device record's sequence starts at 1 and its signature is 64 bytes.
+fn check_record_shape(kind: &'static str, seq: u64, signature: &HexBytes) -> Result<()> {
+    if seq == 0 {
+        return Err(Error::invalid(kind, "device sequences start at 1"));
+    }
+    if signature.0.len() != 64 {
+        return Err(Error::invalid(kind, "the signature must be 64 bytes"));
+    }
+    Ok(())
 }
 
 /// Checks a raffle configuration's internal consistency.
@@ -987,6 +1378,7 @@ pub fn examples() -> Vec<Entry> {
         .expect("example id");
     let staff: StaffId = "s_3f9a1c0d5e7b2a46".parse().expect("example id");
     let approver: StaffId = "s_8c2e4a6f1b3d5970".parse().expect("example id");
+    let rsu: RsuId = "gate-3".parse().expect("example id");
     let cad = |minor| Money::new(minor, Currency::CAD);
     let t = |s: &str| Timestamp::parse(s).expect("example time");
     let config = example_config();
@@ -1029,6 +1421,7 @@ pub fn examples() -> Vec<Entry> {
             rsu: None,
             stamped: t("2026-12-01T14:05:12.345678Z"),
             validation: hash(0x22),
+            device: None,
         }),
         Body::SaleVoided(SaleVoided {
             raffle: raffle.clone(),
@@ -1075,9 +1468,9 @@ pub fn examples() -> Vec<Entry> {
             redraw: None,
         }),
         Body::ClaimPaid(ClaimPaid {
-            raffle,
+            raffle: raffle.clone(),
             draw: "main".parse().expect("example id"),
-            sale,
+            sale: sale.clone(),
             number: U64(9),
             validation_number: crate::validation::ValidationNumber::from_u128(
                 0x0123_4567_89ab_cdef_0123_4567_89ab_cdef,
@@ -1085,7 +1478,7 @@ pub fn examples() -> Vec<Entry> {
             .to_text(),
             prize: cad(1000),
             paperwork: false,
-            by: approver,
+            by: approver.clone(),
             supervised_by: None,
         }),
         Body::EventsDigest(EventsDigest {
@@ -1094,6 +1487,80 @@ pub fn examples() -> Vec<Entry> {
             count: U64(40),
             sha256: hash(0x66),
         }),
+        Body::RsuEnrolled(RsuEnrolled {
+            rsu: rsu.clone(),
+            key: hash(0x77),
+            requested_by: staff.clone(),
+            approved_by: approver.clone(),
+        }),
+        Body::RsuEnabled(RsuEnabled {
+            rsu: rsu.clone(),
+            requested_by: staff.clone(),
+            approved_by: approver.clone(),
+        }),
+        Body::RsuDisabled(RsuDisabled {
+            rsu: rsu.clone(),
+            reason: DisableReason::Remote,
+            by: Some(staff.clone()),
+        }),
+        Body::RsuAllocated(RsuAllocated {
+            raffle: raffle.clone(),
+            rsu: rsu.clone(),
+            numbers: NumberRange {
+                first: U64(1001),
+                count: U64(500),
+            },
+            by: staff.clone(),
+        }),
+        Body::RsuSeen(RsuSeen {
+            rsu: rsu.clone(),
+            seq: U64(12),
+            hash: hash(0x88),
+        }),
+        Body::RsuSealed(RsuSealed {
+            raffle: raffle.clone(),
+            draw: "early-bird".parse().expect("example id"),
+            rsu: rsu.clone(),
+            seq: U64(12),
+            hash: hash(0x88),
+            device_time: t("2026-12-10T23:00:04.000000Z"),
+            signature: HexBytes(vec![0x99; 64]),
+        }),
+        Body::RsuReleased(RsuReleased {
+            raffle: raffle.clone(),
+            rsu: rsu.clone(),
+            count: U64(120),
+        }),
+        Body::RsuUnreconcilable(RsuUnreconcilable {
+            raffle: raffle.clone(),
+            draw: "main".parse().expect("example id"),
+            rsu: rsu.clone(),
+            uploaded: U64(40),
+            reason: UnreconcilableReason::Lost,
+            requested_by: staff.clone(),
+            approved_by: approver.clone(),
+        }),
+        Body::RsuRejected(Box::new(RsuRejected {
+            record: RsuRecord {
+                raffle: raffle.clone(),
+                rsu: rsu.clone(),
+                seq: U64(13),
+                prev: hash(0x88),
+                package: "p1".parse().expect("example id"),
+                quantity: 1,
+                numbers: NumberRange {
+                    first: U64(1041),
+                    count: U64(1),
+                },
+                price: cad(500),
+                payment: PaymentMethod::Cash,
+                validation: hash(0xaa),
+                device_time: t("2026-12-20T23:05:00.000000Z"),
+                signature: HexBytes(vec![0xbb; 64]),
+            },
+            received: t("2026-12-20T23:20:00.000000Z"),
+            reason: RejectReason::OutsideSalesWindow,
+        })),
     ];
     let times = [
         "2026-11-28T09:00:00.000000Z",
@@ -1108,6 +1575,15 @@ pub fn examples() -> Vec<Entry> {
         "2026-12-21T16:00:01.250000Z",
         "2026-12-22T11:20:00.000000Z",
         "2026-12-22T12:00:00.000000Z",
+        "2026-12-22T12:00:01.000000Z",
+        "2026-12-22T12:00:02.000000Z",
+        "2026-12-22T12:00:03.000000Z",
+        "2026-12-22T12:00:04.000000Z",
+        "2026-12-22T12:00:05.000000Z",
+        "2026-12-22T12:00:06.000000Z",
+        "2026-12-22T12:00:07.000000Z",
+        "2026-12-22T12:00:08.000000Z",
+        "2026-12-22T12:00:09.000000Z",
     ];
     bodies
         .into_iter()
@@ -1127,7 +1603,7 @@ mod tests {
         for e in ex {
             let bytes = e.to_bytes().unwrap();
             assert!(
-                bytes.starts_with(b"{\"v\":3,\"type\":\""),
+                bytes.starts_with(b"{\"v\":4,\"type\":\""),
                 "{}",
                 String::from_utf8_lossy(&bytes)
             );

@@ -22,6 +22,7 @@ pub mod mutants;
 pub mod prize;
 pub mod refusal;
 pub mod role;
+pub mod rsu;
 #[cfg(feature = "store")]
 pub mod store;
 pub mod timestamp;

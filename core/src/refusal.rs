@@ -383,6 +383,83 @@ refusals! {
         => "paperwork_required", Some("2.7.1"),
         "prizes over {threshold} are paid only once the winner's paperwork is completed";
 
+    // ---- Sales units (RSUs) ----
+
+    /// No enrolled sales unit has that id.
+    RsuUnknown { rsu: String }
+        => "rsu_unknown", Some("6.1.3"), "no enrolled sales unit {rsu:?}";
+    /// A sales unit of that id is enrolled already.
+    RsuExists { rsu: String }
+        => "rsu_exists", Some("5.4.1"), "sales unit {rsu:?} is enrolled already";
+    /// Another sales unit has that key.
+    RsuKeyInUse {}
+        => "rsu_key_in_use", Some("6.1.2"), "another sales unit is enrolled with that key";
+    /// Enrolling, enabling or declaring a unit unreconcilable needs two people.
+    RsuNeedsSecondPerson {}
+        => "rsu_needs_second_person", Some("5.2.4"),
+        "this change to a sales unit needs a requester and a different approver";
+    /// The unit is in that status already.
+    RsuStatusUnchanged { rsu: String, status: String }
+        => "rsu_status_unchanged", Some("5.4.2"), "sales unit {rsu:?} is {status} already";
+    /// The unit is disabled.
+    RsuDisabled { rsu: String }
+        => "rsu_disabled", Some("5.4.2"), "sales unit {rsu:?} is disabled";
+    /// The unit released its numbers of the raffle.
+    RsuReleased { rsu: String }
+        => "rsu_released", Some("2.6.2"),
+        "sales unit {rsu:?} has released its numbers of this raffle and sells no more for it";
+    /// The unit has no numbers of the raffle.
+    RsuNotAllocated { rsu: String }
+        => "rsu_not_allocated", Some("3.2.1"), "sales unit {rsu:?} has no numbers of this raffle";
+    /// A head the unit presents contradicts its history.
+    RsuHeadForked { rsu: String, seq: u64 }
+        => "rsu_head_forked", Some("6.1.2"),
+        "sales unit {rsu:?} presents a chain head at sequence {seq} that contradicts its history: a device fault";
+    /// The unit's signature does not verify.
+    RsuBadSignature { rsu: String }
+        => "rsu_bad_signature", Some("6.1.2"), "the signature is not sales unit {rsu:?}'s";
+    /// The unit sealed for the draw already.
+    RsuAlreadySealed { rsu: String, draw: String }
+        => "rsu_already_sealed", Some("2.6.2"), "sales unit {rsu:?} has sealed for draw {draw} already";
+    /// A seal's device time is before the draw's cutoff.
+    RsuSealBeforeCutoff { rsu: String, draw: String }
+        => "rsu_seal_before_cutoff", Some("2.6.2"),
+        "sales unit {rsu:?} cannot seal for draw {draw} before its cutoff";
+    /// A seal contradicts the unit's sales in the log.
+    RsuSealContradicted { rsu: String, draw: String }
+        => "rsu_seal_contradicted", Some("2.6.2"),
+        "sales unit {rsu:?}'s seal for draw {draw} contradicts the device times of its sales";
+    /// A draw waits for a unit.
+    RsuNotUploaded { rsu: String, draw: String }
+        => "rsu_not_uploaded", Some("2.6.1"),
+        "draw {draw} waits for sales unit {rsu:?}: it has not sealed for the cutoff and uploaded up to its seal, nor been declared unreconcilable";
+    /// The release's count is not the unit's unsold numbers.
+    RsuReleaseCountMismatch { count: u64 }
+        => "rsu_release_count_mismatch", None, "the unit's unsold numbers are {count}";
+    /// The unit is reconciled for the draw already.
+    RsuAlreadyReconcilable { rsu: String, draw: String }
+        => "rsu_already_reconcilable", Some("2.6.1"),
+        "sales unit {rsu:?} has sealed and uploaded for draw {draw}, or was declared unreconcilable already";
+    /// The declaration names another head than the unit's.
+    RsuHeadMismatch { rsu: String, seq: u64 }
+        => "rsu_head_mismatch", None, "sales unit {rsu:?}'s uploaded head is sequence {seq}";
+    /// An RSU sale's id is not derived from its device and sequence.
+    RsuSaleIdMismatch {}
+        => "rsu_sale_id_mismatch", None, "an RSU sale's id is derived from its device and sequence";
+    /// A record's receipt time is after its entry's time.
+    RsuReceivedLater {}
+        => "rsu_received_later", None, "a record cannot be received after it is sequenced";
+    /// A record logged as a sale must be refused.
+    RsuRecordRefused { reason: String }
+        => "rsu_record_refused", Some("6.1.4"), "the device record is refused: {reason}";
+    /// A rejection the rules do not support.
+    RsuRejectionUnfounded { reason: String }
+        => "rsu_rejection_unfounded", Some("6.1.4"),
+        "the device record is not refused for {reason}";
+    /// That refused record was logged already.
+    RsuRecordAlreadyRefused { seq: u64 }
+        => "rsu_record_already_refused", None, "the refused record at sequence {seq} is logged already";
+
     // ---- Approvals and people ----
 
     /// The requester of a change cannot approve it.

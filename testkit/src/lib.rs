@@ -22,5 +22,6 @@ pub mod mail;
 pub mod measure;
 pub mod programs;
 pub mod raffles;
+pub mod rsu;
 pub mod sequencer;
 pub mod stripe;

@@ -58,6 +58,9 @@ pub struct AppState {
     pub incidents: tokio::sync::mpsc::Sender<ops::monitor::Incident>,
     /// The mail server receipts go through, if configured.
     pub mailer: Option<Arc<app::mail::Mailer>>,
+    /// The log's key, which also signs the answers to sales units (they
+    /// pin it at enrolment; the messages are domain-separated).
+    pub rsu_signer: Arc<transparency::key::NoteSigner>,
 }
 
 /// Opens the database, the key and the publications, recovers the log and
@@ -78,6 +81,10 @@ pub async fn start_with(
     let origin = config.origin();
     let signer = keys::load_or_create(&config.key_path(), &origin)?;
     let vkey = signer.verifier().vkey();
+    let rsu_signer = Arc::new(
+        transparency::key::NoteSigner::from_private_key(&signer.private_key_text())
+            .map_err(|e| e.to_string())?,
+    );
     let secret = keys::load_or_create_secret(&config.secret_path())?;
     let store = Store::connect(&config.database_url)
         .await
@@ -142,6 +149,7 @@ pub async fn start_with(
         release_sha256: sha256,
         incidents,
         mailer,
+        rsu_signer,
     };
     state
         .store

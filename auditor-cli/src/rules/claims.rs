@@ -82,7 +82,7 @@ impl Audit {
             ));
         }
         // The validation number presented must be the winning sale's.
-        let leaf = r.sales.get(sale as usize).leaf;
+        let leaf = r.sale(sale).leaf;
         let sale_entry = lookup
             .entry(leaf)
             .map_err(|err| v("GLI-31 2.7.1", format!("reading sale leaf {leaf}: {err}")))?;

@@ -6,7 +6,12 @@
 //! (4.4.1, 2.2.1); the draw replayed from the revealed seed against its
 //! commitment and the witness's contribution (4.4.2), every raw value
 //! (4.2.1, 4.3.1), the winner the index-th eligible number not drawn
-//! before (2.6.4), never a voided one (2.6.3).
+//! before (2.6.4), never a voided one (2.6.3). A sale counts for a draw
+//! when sequenced before its cutoff; an RSU sale (schema version 4) when
+//! its device time is before the cutoff and it was sequenced before the
+//! draw's freeze. A draw is reconciled only once every sales unit
+//! allocated to the raffle has sealed for it and uploaded up to the seal,
+//! or was declared unreconcilable for it (2.6.1).
 
 use super::*;
 use raffle_core::entry::{DrawFrozen, ReconciliationAcknowledged};
@@ -21,6 +26,9 @@ impl Audit {
         let time = at.time;
         let v = |section: &'static str, message: String| at.v(section, message);
         two_people(&e.requested_by, &e.approved_by, "reconciliation", &v)?;
+        self.raffle(index, &e.raffle)?.draw_index(&e.draw, &v)?;
+        // GLI-31 2.6.1, 2.6.2: no sales unit's sales still to come.
+        self.rsu_gate(&e.raffle, &e.draw, &v)?;
         let r = self.raffle(index, &e.raffle)?;
         let d = r.draw_index(&e.draw, &v)?;
         if r.status == Status::Draft || time < r.draws[d].config.cutoff {
@@ -338,9 +346,7 @@ impl Audit {
             ));
         }
         // GLI-31 2.6.3: a voided number never wins.
-        if let Some(s) = r
-            .sale_of_number(e.winner.0)
-            .map(|i| *r.sales.get(i as usize))
+        if let Some(s) = r.sale_of_number(e.winner.0).map(|i| *r.sale(i))
             && s.voided
         {
             return Err(v(
@@ -365,7 +371,7 @@ impl Audit {
         }
         lines.push(format!(
             "index {} of the {left} eligible numbers not drawn before → winning number {number} (sale {}, sold at leaf {})",
-            sel.index, e.sale, r.sales.get(sale as usize).leaf
+            sel.index, e.sale, r.sale(sale).leaf
         ));
         let draw = &mut r.draws[d];
         draw.performed
@@ -431,28 +437,35 @@ impl Raffle {
         (sales, numbers)
     }
 
-    /// Sales eligible for draw `d` (sequenced before its cutoff, not voided,
-    /// not excluded), with their positions.
+    /// The leaf of draw `d`'s freeze, once frozen: RSU sales sequenced
+    /// after it never count for the draw.
+    fn frozen_at(&self, d: usize) -> Option<u64> {
+        self.draws[d].frozen.as_ref().map(|f| f.index)
+    }
+
+    /// Sales eligible for draw `d` (counting for its cutoff, not voided,
+    /// not excluded), with their positions, in number order.
     pub(super) fn eligible_sales<'a>(
         &'a self,
-        cutoff: Timestamp,
+        d: usize,
         excluded_sales: &'a [u32],
     ) -> impl Iterator<Item = (u32, &'a SaleRec)> + 'a {
+        let cutoff = self.draws[d].config.cutoff.as_micros();
+        let frozen = self.frozen_at(d);
         self.sales
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (i as u32, s))
-            .filter(move |(i, s)| {
-                s.sequenced < cutoff.as_micros()
-                    && (!s.voided || mutants::active(Mutant::AuditEligibleKeepsVoids))
-                    && excluded_sales.binary_search(i).is_err()
+            .in_number_order()
+            .filter(move |s: &Sold<'_>| {
+                s.counts_for(cutoff, frozen)
+                    && (!s.sale.voided || mutants::active(Mutant::AuditEligibleKeepsVoids))
+                    && excluded_sales.binary_search(&s.pos).is_err()
             })
+            .map(|s| (s.pos, s.sale))
     }
 
     pub(super) fn eligible_digest(&self, d: usize) -> (u64, [u8; 32]) {
         let (sales, numbers) = self.exclusions(d);
         let mut h = EligibleHasher::default();
-        for (_, s) in self.eligible_sales(self.draws[d].config.cutoff, &sales) {
+        for (_, s) in self.eligible_sales(d, &sales) {
             h.push_run(s.first, self.count(s), &numbers);
         }
         h.finish()
@@ -473,7 +486,7 @@ impl Raffle {
         }
         numbers.sort_unstable();
         numbers.dedup();
-        for (i, s) in self.eligible_sales(self.draws[d].config.cutoff, &sales) {
+        for (i, s) in self.eligible_sales(d, &sales) {
             let count = self.count(s);
             let lo = numbers.partition_point(|&n| n < s.first);
             let hi = numbers.partition_point(|&n| n < s.first + count);
@@ -505,7 +518,7 @@ impl Raffle {
             Prize::Fixed { amount } => *amount,
             Prize::Share { share_bps, cap } => {
                 let net: u128 = self
-                    .eligible_sales(self.draws[d].config.cutoff, &[])
+                    .eligible_sales(d, &[])
                     .map(|(_, s)| u128::from(self.price(s)))
                     .sum();
                 let mut prize = net * u128::from(*share_bps) / 10_000;
@@ -524,12 +537,17 @@ impl Raffle {
         }
     }
 
-    /// Sales, gross, voids, voided and refunded among the sales sequenced
-    /// before draw `d`'s cutoff.
+    /// Sales, gross, voids, voided and refunded among the sales counting
+    /// for draw `d` (sequenced, or for an RSU sale made, before its cutoff).
     pub(super) fn figures(&self, d: usize) -> (u64, u64, u64, u64, u64) {
         let cutoff = self.draws[d].config.cutoff.as_micros();
         let mut f = (0u64, 0u64, 0u64, 0u64, 0u64);
-        for s in self.sales.iter().filter(|s| s.sequenced < cutoff) {
+        for s in self
+            .sales
+            .in_number_order()
+            .filter(|s| s.counts_for(cutoff, None))
+            .map(|s| s.sale)
+        {
             let price = self.price(s);
             f.0 += 1;
             f.1 = f.1.saturating_add(price);

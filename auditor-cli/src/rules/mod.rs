@@ -4,23 +4,29 @@
 //! itself.
 //!
 //! The checks are split by concept, each file stating the rules it
-//! replays: [`lifecycle`], [`sales`], [`draws`], [`claims`].
+//! replays: [`lifecycle`], [`sales`], [`draws`], [`claims`], and [`rsu`]
+//! for the sales units of schema version 4 (their formats are
+//! [`crate::rsu`], the auditor's own too).
 //!
 //! Every finding is a [`Violation`] naming the leaf index, the raffle and
 //! the GLI-31 section. An entry that breaks a rule is reported and not
 //! applied (as the server would have refused it), so one fault gives one
 //! finding rather than a cascade; the replay goes on to the end.
 //!
-//! Memory: per raffle still open, 44 bytes per sale ([`crate::sales`]:
+//! Memory: per raffle still open, 56 bytes per sale ([`crate::sales`]:
 //! draw numbers are ranges, so a sale of 100 numbers costs the same as a
-//! sale of one). A raffle whose every prize is paid or
-//! forfeited, and every sale is past a reconciled draw, can take no further
-//! entry: it is *settled*, its per-sale state is dropped and only its
-//! summary is kept. Memory therefore follows the raffles still open, never
-//! the length of the log.
+//! sale of one; 12 of the 56 index its validation commitment), about 30
+//! more per RSU sale. A raffle whose every prize is paid or forfeited,
+//! every sale is past a reconciled draw, and every sales unit allocated
+//! to it has released its numbers, can take no further sale: it is
+//! *settled*, its per-sale state is dropped and only its summary is kept.
+//! Memory therefore follows the raffles still open, never the length of
+//! the log; but for the sales units, whose chains span raffles: 32 bytes
+//! per device record (its hash, against which any later head is checked)
+//! and 16 per RSU sale (against which a later seal is checked).
 
 use crate::draw::{EligibleHasher, accepted, commitment, contribution_message, select};
-use crate::sales::{SaleIndex, SaleList, SaleRec};
+use crate::sales::{SaleIndex, SaleRec, Sales, Sold};
 use raffle_core::entry::{
     Body, CloseReason, DrawConfig, EarlyBirdDeduction, Entry, Prize, RaffleConfig, RedrawReason,
     UnclaimedRule, WinRule,
@@ -35,7 +41,10 @@ use transparency::NoteVerifier;
 mod claims;
 mod draws;
 mod lifecycle;
+mod rsu;
 mod sales;
+
+pub use rsu::RsuSummary;
 
 /// Findings kept in full; beyond this only the count grows.
 pub const MAX_REPORTED: usize = 1000;
@@ -159,16 +168,36 @@ pub struct RaffleSummary {
     pub refunded_minor: u64,
     pub net_minor: u64,
     pub draws: Vec<DrawSummary>,
+    /// Sales per sales unit (schema version 4), by unit id; absent from
+    /// the JSON report where the raffle has none.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub rsu_sales: BTreeMap<String, RsuSummary>,
+    /// Device records refused (`rsu.rejected`), counted by reason.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub rsu_refused: BTreeMap<String, u64>,
 }
 
 struct Raffle {
     config: RaffleConfig,
     status: Status,
-    sales: SaleList,
+    sales: Sales,
     index: SaleIndex,
-    /// One past the highest draw number issued.
+    /// Validation commitments (hex) → position of the sale holding each
+    /// (GLI-31 2.3.2: never repeated in a raffle).
+    commitments: SaleIndex,
+    /// One past the highest draw number issued (sold online or allocated
+    /// to a sales unit).
     next_free: u64,
+    /// Draw numbers issued: sold online or allocated (the ticket limit).
+    issued: u64,
+    /// Ranges allocated to sales units (first, count), ascending.
+    allocations: Vec<(u64, u64)>,
+    /// Sales units holding an allocation they have not released: the
+    /// raffle is not settled while one does.
+    rsu_holding: u32,
     last_sequenced: i64,
+    /// The latest device time of an RSU sale (microseconds).
+    rsu_latest: i64,
     draws: Vec<DrawAudit>,
     /// Sales whose validation number a `claim.paid` has published.
     revealed: std::collections::HashSet<u32>,
@@ -181,6 +210,11 @@ pub struct Audit {
     witnesses: Vec<NoteVerifier>,
     raffles: HashMap<String, Raffle>,
     settled: BTreeMap<String, RaffleSummary>,
+    /// Sales units by id: global, as a device's chain spans raffles.
+    devices: HashMap<String, rsu::Device>,
+    /// The draws of settled raffles that had sales units (a unit may
+    /// still seal, or be declared unreconcilable, for one of them).
+    rsu_settled: HashMap<String, Vec<DrawConfig>>,
     last_time: Option<Timestamp>,
     /// The newest schema version seen: an entry of an older one after it
     /// was written by a rolled-back or altered writer.
@@ -202,6 +236,15 @@ fn sale_id_at(lookup: &dyn Lookup, leaf: u64) -> Option<String> {
     let bytes = lookup.entry(leaf).ok()?;
     match Entry::parse(&bytes).ok()?.body {
         Body::Sale(s) => Some(s.sale.to_string()),
+        _ => None,
+    }
+}
+
+/// The validation commitment (hex) of the sale entry at `leaf`, read back.
+fn commitment_at(lookup: &dyn Lookup, leaf: u64) -> Option<String> {
+    let bytes = lookup.entry(leaf).ok()?;
+    match Entry::parse(&bytes).ok()?.body {
+        Body::Sale(s) => Some(hex::encode(s.validation.0)),
         _ => None,
     }
 }
@@ -268,15 +311,22 @@ impl Raffle {
             refunded_minor: 0,
             net_minor: 0,
             draws: Vec::new(),
+            rsu_sales: BTreeMap::new(),
+            rsu_refused: BTreeMap::new(),
         };
         let mut r = Raffle {
             next_free: config.first_number.0,
             draws: Vec::new(),
             config,
             status: Status::Draft,
-            sales: SaleList::default(),
+            sales: Sales::default(),
             index: SaleIndex::default(),
+            commitments: SaleIndex::default(),
+            issued: 0,
+            allocations: Vec::new(),
+            rsu_holding: 0,
             last_sequenced: i64::MIN,
+            rsu_latest: i64::MIN,
             revealed: Default::default(),
             summary,
         };
@@ -337,15 +387,18 @@ impl Raffle {
 
     /// The sale holding `number`.
     fn sale_of_number(&self, number: u64) -> Option<u32> {
-        let i = self
-            .sales
-            .partition_point(|s| s.first + self.count(s) <= number);
-        (i < self.sales.len() && self.sales.get(i).first <= number).then_some(i as u32)
+        self.sales.holding(number, |s| self.count(s))
+    }
+
+    /// The sale at `pos`.
+    fn sale(&self, pos: u32) -> &SaleRec {
+        self.sales.get(pos)
     }
 
     /// Whether nothing can follow: closed, every prize paid or forfeited
     /// (its claim window over where unclaimed prizes are forfeited), every
-    /// sale covered by a reconciled draw.
+    /// sale covered by a reconciled draw, every sales unit's numbers
+    /// released (a device's sale may arrive after the close).
     fn is_settled(&self, now: Timestamp) -> bool {
         if self.status != Status::Closed || self.draws.is_empty() {
             return false;
@@ -356,7 +409,7 @@ impl Raffle {
             .map(|d| d.config.cutoff.as_micros())
             .max()
             .unwrap_or(i64::MIN);
-        if self.last_sequenced >= last_cutoff {
+        if self.last_sequenced.max(self.rsu_latest) >= last_cutoff || self.rsu_holding > 0 {
             return false;
         }
         self.draws.iter().all(|d| {
@@ -385,6 +438,8 @@ impl Audit {
             witnesses,
             raffles: HashMap::new(),
             settled: BTreeMap::new(),
+            devices: HashMap::new(),
+            rsu_settled: HashMap::new(),
             last_time: None,
             last_version: 0,
             last_event: 0,
@@ -503,6 +558,9 @@ impl Audit {
 
     fn settle(&mut self, id: &str) {
         if let Some(r) = self.raffles.remove(id) {
+            if !r.allocations.is_empty() {
+                self.rsu_settled.insert(id.to_string(), r.config.draws.clone());
+            }
             let mut s = r.summary;
             s.status = Status::Settled;
             self.settled.insert(id.to_string(), s);
@@ -557,6 +615,15 @@ impl Audit {
             Body::DrawFrozen(e) => self.draw_frozen(&at, e)?,
             Body::DrawPerformed(e) => self.perform(at.index, at.time, e)?,
             Body::ClaimPaid(e) => self.claim_paid(&at, e)?,
+            Body::RsuEnrolled(e) => self.rsu_enrolled(&at, e)?,
+            Body::RsuEnabled(e) => self.rsu_enabled(&at, e)?,
+            Body::RsuDisabled(e) => self.rsu_disabled(&at, e)?,
+            Body::RsuAllocated(e) => self.rsu_allocated(&at, e)?,
+            Body::RsuSeen(e) => self.rsu_seen(&at, e)?,
+            Body::RsuSealed(e) => self.rsu_sealed(&at, e)?,
+            Body::RsuReleased(e) => self.rsu_released(&at, e)?,
+            Body::RsuUnreconcilable(e) => self.rsu_unreconcilable(&at, e)?,
+            Body::RsuRejected(e) => self.rsu_rejected(&at, e)?,
         }
         Ok(())
     }

@@ -1,15 +1,20 @@
 //! Sales and voids as the auditor replays them: a sale only while open and
 //! inside the window (GLI-31 2.2.2, 2.6.2), of a configured package at its
-//! price, the next numbers in order (3.2.1), within the ticket limit, its
-//! validation number's commitment never repeated in the raffle (2.3.2); a
-//! void by two people (5.2.4), never twice, never after its draw's
-//! reconciliation (2.6.3).
+//! price, the next numbers in order (3.2.1; numbers allocated to a sales
+//! unit are issued too), within the ticket limit, its validation number's
+//! commitment never repeated in the raffle (2.3.2); a void by two people
+//! (5.2.4), never twice, never after its draw's reconciliation (2.6.3).
+//! A sale carrying a device record (schema version 4) is an RSU sale,
+//! judged by [`super::rsu`].
 
 use super::*;
 use raffle_core::entry::{Sale, SaleVoided};
 
 impl Audit {
     pub(super) fn sale(&mut self, at: &At<'_>, e: &Sale) -> Result<(), Box<Violation>> {
+        if e.device.is_some() {
+            return self.rsu_sale(at, e);
+        }
         let index = at.index;
         let time = at.time;
         let lookup = at.lookup;
@@ -56,7 +61,7 @@ impl Audit {
                 ),
             ));
         }
-        let sold_at = |p: u32| sale_id_at(lookup, r.sales.get(p as usize).leaf);
+        let sold_at = |p: u32| sale_id_at(lookup, r.sale(p).leaf);
         if let Some(p) = r.sale_pos(&e.sale)
             && sold_at(p).is_none_or(|earlier| earlier == e.sale)
         {
@@ -65,7 +70,7 @@ impl Audit {
                 format!(
                     "sale {} is sold twice (first at leaf {})",
                     e.sale,
-                    r.sales.get(p as usize).leaf
+                    r.sale(p).leaf
                 ),
             ));
         }
@@ -97,9 +102,10 @@ impl Audit {
         if first < r.next_free {
             // GLI-31 3.2.1, 2.3.3: a number is issued once, never resold.
             let end = first + count;
-            let from = r.sales.partition_point(|s| s.first + r.count(s) <= first);
-            let clashes: Vec<SaleRec> = (from..r.sales.len())
-                .map(|i| *r.sales.get(i))
+            let online = r.sales.online();
+            let from = online.partition_point(|s| s.first + r.count(s) <= first);
+            let clashes: Vec<SaleRec> = (from..online.len())
+                .map(|i| *online.get(i))
                 .take_while(|s| s.first < end)
                 .collect();
             if let Some(s) = clashes.iter().find(|s| s.voided) {
@@ -112,13 +118,22 @@ impl Audit {
                     ),
                 ));
             }
-            let message = match clashes.first() {
-                Some(s) => format!(
+            let allocated = r
+                .allocations
+                .iter()
+                .find(|&&(f, c)| f < end && first < f + c);
+            let message = match (clashes.first(), allocated) {
+                (Some(s), _) => format!(
                     "draw numbers {first}..{} were already issued (sale at leaf {})",
                     end - 1,
                     s.leaf
                 ),
-                None => format!(
+                (None, Some((f, c))) => format!(
+                    "draw numbers {first}..{} are allocated to a sales unit ({f}..{})",
+                    end - 1,
+                    f + c - 1
+                ),
+                (None, None) => format!(
                     "draw number {first} is below the raffle's first number {} or skips back",
                     r.config.first_number.0
                 ),
@@ -126,26 +141,18 @@ impl Audit {
             return Err(v("GLI-31 3.2.1", message));
         }
         if let Some(max) = r.config.max_tickets
-            && r.summary.numbers.saturating_add(count) > max.0
+            && r.issued.saturating_add(count) > max.0
         {
             return Err(v(
                 "GLI-31 2.2.3",
                 format!("more than the raffle's {} tickets are sold", max.0),
             ));
         }
-        let position = r.sales.len() as u32;
-        let Raffle {
-            sales, index: ids, ..
-        } = r;
-        if ids
-            .insert(&e.sale, position, |p| {
-                sale_id_at(lookup, sales.get(p as usize).leaf)
-            })
-            .is_err()
-        {
-            return Err(v("GLI-31 3.2.1", format!("sale {} is sold twice", e.sale)));
-        }
-        r.sales.push(SaleRec {
+        let commitment = hex::encode(e.validation.0);
+        r.check_new_commitment(&commitment, lookup, &v)?;
+        let position = r.sales.next_online();
+        r.index_sale(&e.sale, &commitment, position, lookup, &v)?;
+        r.sales.push_online(SaleRec {
             first,
             sequenced: time.as_micros(),
             leaf: index,
@@ -155,6 +162,7 @@ impl Audit {
             refunded: false,
         });
         r.next_free = first + count;
+        r.issued = r.issued.saturating_add(count);
         r.last_sequenced = time.as_micros();
         r.summary.sales += 1;
         r.summary.numbers = r.summary.numbers.saturating_add(count);
@@ -178,7 +186,8 @@ impl Audit {
                 format!("void of sale {}, which this raffle never sold", e.sale),
             ));
         };
-        let s = *r.sales.get(i as usize);
+        let sold = r.sales.sold(i);
+        let s = *sold.sale;
         if s.voided {
             return Err(v(
                 "GLI-31 2.3.3",
@@ -188,7 +197,7 @@ impl Audit {
         if let Some(d) = r
             .draws
             .iter()
-            .find(|d| d.reconciled && s.sequenced < d.config.cutoff.as_micros())
+            .find(|d| d.reconciled && sold.counts_for(d.config.cutoff.as_micros(), None))
         {
             return Err(v(
                 "GLI-31 2.6.3",
@@ -199,7 +208,7 @@ impl Audit {
             ));
         }
         let price = r.price(&s);
-        let s = r.sales.get_mut(i as usize);
+        let s = r.sales.get_mut(i);
         s.voided = true;
         s.refunded = e.refund;
         r.summary.voids += 1;
@@ -208,6 +217,64 @@ impl Audit {
             r.summary.refunded_minor = r.summary.refunded_minor.saturating_add(price);
         }
         r.summary.net_minor = r.summary.net_minor.saturating_sub(price);
+        Ok(())
+    }
+}
+
+impl Raffle {
+    /// GLI-31 2.3.2: a validation number's commitment (`hex`) is new in
+    /// the raffle. A fingerprint met is read back from the log to tell
+    /// two commitments apart.
+    pub(super) fn commitment_taken(&self, hex: &str, lookup: &dyn Lookup) -> Option<u32> {
+        let p = self.commitments.get(hex)?;
+        commitment_at(lookup, self.sale(p).leaf)
+            .is_none_or(|earlier| earlier == hex)
+            .then_some(p)
+    }
+
+    pub(super) fn check_new_commitment(
+        &self,
+        hex: &str,
+        lookup: &dyn Lookup,
+        v: &Cite,
+    ) -> Result<(), Box<Violation>> {
+        match self.commitment_taken(hex, lookup) {
+            None => Ok(()),
+            Some(p) => Err(v(
+                "GLI-31 2.3.2",
+                format!(
+                    "the validation number's commitment {hex} is the sale's at leaf {} already",
+                    self.sale(p).leaf
+                ),
+            )),
+        }
+    }
+
+    /// Indexes a new sale at `position` by its id and its commitment.
+    pub(super) fn index_sale(
+        &mut self,
+        id: &str,
+        commitment: &str,
+        position: u32,
+        lookup: &dyn Lookup,
+        v: &Cite,
+    ) -> Result<(), Box<Violation>> {
+        let Raffle {
+            sales,
+            index,
+            commitments,
+            ..
+        } = self;
+        if index
+            .insert(id, position, |p| sale_id_at(lookup, sales.get(p).leaf))
+            .is_err()
+        {
+            return Err(v("GLI-31 3.2.1", format!("sale {id} is sold twice")));
+        }
+        // Checked new before: a meeting fingerprint is another commitment.
+        let _ = commitments.insert(commitment, position, |p| {
+            commitment_at(lookup, sales.get(p).leaf)
+        });
         Ok(())
     }
 }

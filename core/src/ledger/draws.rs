@@ -21,6 +21,9 @@ impl Ledger {
         if e.requested_by == e.approved_by {
             return Err(refused(Refusal::ReconciliationNeedsSecondPerson {}));
         }
+        // GLI-31 2.6.1, 2.6.2: every sales unit sealed and uploaded for the
+        // cutoff, or declared unreconcilable.
+        self.rsu_gate(&e.raffle, &e.draw)?;
         let r = self.raffle_mut(&e.raffle)?;
         let cutoff = r.draw_config(&e.draw)?.cutoff;
         if time < cutoff || (r.status == Status::Draft) {
@@ -152,6 +155,14 @@ impl Ledger {
     }
 }
 
+/// Which sales count for a draw: by its cutoff and, once it is frozen,
+/// the freeze's leaf index (an RSU sale sequenced later never counts).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Window {
+    cutoff: Timestamp,
+    frozen: Option<u64>,
+}
+
 impl RaffleState {
     /// Numbers and sales that already won an earlier draw.
     pub(super) fn earlier_winners(&self, draw: &str) -> (Vec<u64>, Vec<SaleId>) {
@@ -171,10 +182,14 @@ impl RaffleState {
 
     /// What a draw leaves out besides voids and late sales: the earlier
     /// winners' sales or numbers, as the win rule says (GLI-31 4.4.1).
-    pub(super) fn exclusions(&self, draw: &str) -> Result<(Timestamp, Vec<SaleId>, Vec<u64>)> {
+    pub(super) fn exclusions(&self, draw: &str) -> Result<(Window, Vec<SaleId>, Vec<u64>)> {
         let cutoff = self.draw_config(draw)?.cutoff;
         if let Some(f) = self.draws.get(draw).and_then(|d| d.frozen.as_ref()) {
-            return Ok((cutoff, f.excluded_sales.clone(), f.excluded_numbers.clone()));
+            let window = Window {
+                cutoff,
+                frozen: Some(f.index),
+            };
+            return Ok((window, f.excluded_sales.clone(), f.excluded_numbers.clone()));
         }
         let (numbers, sales) = self.earlier_winners(draw);
         let excluded_sales = if self.config.wins == WinRule::SaleOnce {
@@ -188,18 +203,22 @@ impl RaffleState {
             Vec::new()
         };
         excluded_numbers.sort_unstable();
-        Ok((cutoff, excluded_sales, excluded_numbers))
+        let window = Window {
+            cutoff,
+            frozen: None,
+        };
+        Ok((window, excluded_sales, excluded_numbers))
     }
 
     /// The eligible sales of a draw: sequenced before its cutoff, not voided,
     /// not excluded (GLI-31 4.4.1, 2.6.3).
     pub(super) fn eligible_sales<'a>(
         &'a self,
-        cutoff: Timestamp,
+        window: Window,
         excluded_sales: &'a [SaleId],
     ) -> impl Iterator<Item = &'a SaleRecord> + 'a {
-        self.sales.iter().filter(move |s| {
-            s.sequenced < cutoff
+        self.sales().filter(move |s| {
+            s.counts_for(window.cutoff, window.frozen)
                 && (!s.voided || mutants::active(Mutant::LedgerEligibleKeepsVoids))
                 && !excluded_sales.contains(&s.id)
         })
@@ -208,7 +227,7 @@ impl RaffleState {
     /// Eligible numbers of a draw, ascending, as an iterator.
     pub(super) fn eligible_iter<'a>(
         &'a self,
-        cutoff: Timestamp,
+        cutoff: Window,
         excluded_sales: &'a [SaleId],
         excluded_numbers: &'a [u64],
     ) -> impl Iterator<Item = u64> + 'a {
@@ -377,7 +396,7 @@ impl RaffleState {
             voided: zero,
             refunded: zero,
         };
-        for s in self.sales.iter().filter(|s| s.sequenced < cutoff) {
+        for s in self.sales().filter(|s| s.counts_for(cutoff, None)) {
             f.sales += 1;
             f.gross = f.gross.checked_add(&s.price)?;
             if s.voided {
@@ -405,13 +424,21 @@ impl RaffleState {
                 // non-voided sale is eligible and the running net is the
                 // eligible net. The live jackpot then costs nothing per
                 // request, however many sales there are.
-                let all_before_cutoff =
-                    self.sales.is_empty() || self.sales[self.sales.len() - 1].sequenced < d.cutoff;
+                let all_before_cutoff = self
+                    .online
+                    .iter()
+                    .next_back()
+                    .is_none_or(|s| s.sequenced < d.cutoff)
+                    && self.rsu_latest.is_none_or(|t| t < d.cutoff);
                 let net = if all_before_cutoff {
                     self.net
                 } else {
+                    let window = Window {
+                        cutoff: d.cutoff,
+                        frozen: None,
+                    };
                     let mut net = Money::zero(self.net.currency);
-                    for s in self.eligible_sales(d.cutoff, &[]) {
+                    for s in self.eligible_sales(window, &[]) {
                         net = net.checked_add(&s.price)?;
                     }
                     net

@@ -8,7 +8,7 @@
 //! for every published entry. (The auditor has its own, separate checks.)
 //!
 //! The rules are split by concept, each file stating the rules it enforces:
-//! [`lifecycle`], [`sales`], [`draws`], [`claims`].
+//! [`lifecycle`], [`sales`], [`draws`], [`claims`], [`rsu`].
 //!
 //! State is kept per raffle: its configuration and status, its sales in
 //! number order (draw numbers are issued consecutively, so a sale is a
@@ -29,7 +29,10 @@ use std::collections::{BTreeMap, HashMap};
 mod claims;
 mod draws;
 mod lifecycle;
+mod rsu;
 mod sales;
+
+pub use rsu::{Device, DeviceRaffle, Rejection};
 
 /// Where a raffle is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,6 +73,32 @@ pub struct SaleRecord {
     pub refunded: bool,
     /// The RSU that sold it; `None` online.
     pub rsu: Option<RsuId>,
+    /// An RSU sale's device time: it counts for a draw whose cutoff is
+    /// later, if it was sequenced before that draw's freeze.
+    pub device_time: Option<Timestamp>,
+    /// Its leaf index.
+    pub index: u64,
+}
+
+impl SaleRecord {
+    /// Whether the sale counts for a draw with this cutoff, frozen at leaf
+    /// `frozen` (if it is): an online sale when it was sequenced before the
+    /// cutoff, an RSU sale when its device time is before the cutoff and
+    /// it was sequenced before the freeze (architecture page, "Sales units").
+    pub fn counts_for(&self, cutoff: Timestamp, frozen: Option<u64>) -> bool {
+        match self.device_time {
+            None => self.sequenced < cutoff,
+            Some(t) => t < cutoff && frozen.is_none_or(|f| self.index < f),
+        }
+    }
+}
+
+/// Where a sale is kept: online sales in the order they were issued
+/// (their numbers ascend), RSU sales by first number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SalePos {
+    Online(usize),
+    Rsu(u64),
 }
 
 /// A draw's progress.
@@ -152,12 +181,17 @@ pub struct RaffleState {
     pub closed_at: Option<Timestamp>,
     /// The next draw number to issue.
     pub next_number: u64,
-    /// Sales in number order (in chunks: appending never moves them).
-    pub sales: ChunkedVec<SaleRecord>,
+    /// Online sales in number order (in chunks: appending never moves
+    /// them). Numbers allocated to RSUs are gaps in it.
+    online: ChunkedVec<SaleRecord>,
+    /// RSU sales by first number (they arrive out of number order).
+    rsu_sales: BTreeMap<u64, SaleRecord>,
+    /// The latest device time of an RSU sale (the live prize's shortcut).
+    rsu_latest: Option<Timestamp>,
     /// A B-tree, not a hash map: a hash map doubles and rehashes every key
     /// at once while the sequencer holds the ledger (164 ms at a million
     /// sales), a B-tree grows a node at a time.
-    sale_by_id: BTreeMap<SaleId, usize>,
+    sale_by_id: BTreeMap<SaleId, SalePos>,
     pub draws: HashMap<DrawId, DrawState>,
     /// Sales whose validation number a `claim.paid` has published, with
     /// that number: it authorises no further claim (GLI-31 2.7.1).
@@ -176,7 +210,33 @@ impl RaffleState {
     }
 
     pub fn sale(&self, id: &str) -> Option<&SaleRecord> {
-        self.sale_by_id.get(id).map(|&i| &self.sales[i])
+        match *self.sale_by_id.get(id)? {
+            SalePos::Online(i) => self.online.get(i),
+            SalePos::Rsu(first) => self.rsu_sales.get(&first),
+        }
+    }
+
+    fn sale_mut(&mut self, id: &str) -> Option<&mut SaleRecord> {
+        match *self.sale_by_id.get(id)? {
+            SalePos::Online(i) => self.online.get_mut(i),
+            SalePos::Rsu(first) => self.rsu_sales.get_mut(&first),
+        }
+    }
+
+    /// Every sale, in number order (online and RSU sales merged).
+    pub fn sales(&self) -> impl Iterator<Item = &SaleRecord> + '_ {
+        let mut online = self.online.iter().peekable();
+        let mut rsu = self.rsu_sales.values().peekable();
+        std::iter::from_fn(move || match (online.peek(), rsu.peek()) {
+            (Some(a), Some(b)) if b.first < a.first => rsu.next(),
+            (Some(_), _) => online.next(),
+            (None, _) => rsu.next(),
+        })
+    }
+
+    /// How many sales there are.
+    pub fn sale_count(&self) -> usize {
+        self.online.len() + self.rsu_sales.len()
     }
 
     pub fn draw_config(&self, draw: &str) -> Result<&DrawConfig> {
@@ -194,8 +254,15 @@ impl RaffleState {
 
     /// The sale holding a draw number.
     pub fn sale_of_number(&self, number: u64) -> Option<&SaleRecord> {
-        let i = self.sales.partition_point(|s| s.first + s.count <= number);
-        self.sales.get(i).filter(|s| s.first <= number)
+        let i = self.online.partition_point(|s| s.first + s.count <= number);
+        if let Some(s) = self.online.get(i).filter(|s| s.first <= number) {
+            return Some(s);
+        }
+        self.rsu_sales
+            .range(..=number)
+            .next_back()
+            .map(|(_, s)| s)
+            .filter(|s| number < s.first + s.count)
     }
 }
 
@@ -232,11 +299,28 @@ pub struct Ledger {
     last_event: u64,
     /// The schema version of the latest entry: versions never go down.
     last_version: u64,
+    /// Sales units, by id (their chains span raffles).
+    devices: HashMap<RsuId, Device>,
+    /// The log's origin: device signatures name it.
+    origin: String,
 }
 
 impl Ledger {
     pub fn new() -> Ledger {
         Ledger::default()
+    }
+
+    /// The ledger of the log named `origin` (needed to check device
+    /// signatures: with none, every device record is refused).
+    pub fn for_log(origin: &str) -> Ledger {
+        Ledger {
+            origin: origin.to_string(),
+            ..Ledger::default()
+        }
+    }
+
+    pub fn origin(&self) -> &str {
+        &self.origin
     }
 
     /// Entries applied so far.
@@ -303,6 +387,15 @@ impl Ledger {
             Body::DrawFrozen(e) => self.draw_frozen(e)?,
             Body::DrawPerformed(e) => self.draw_performed(entry, e)?,
             Body::ClaimPaid(e) => self.claim_paid(entry, e)?,
+            Body::RsuEnrolled(e) => self.rsu_enrolled(e)?,
+            Body::RsuEnabled(e) => self.rsu_enabled(e)?,
+            Body::RsuDisabled(e) => self.rsu_disabled(entry, e)?,
+            Body::RsuAllocated(e) => self.rsu_allocated(e)?,
+            Body::RsuSeen(e) => self.rsu_seen(e)?,
+            Body::RsuSealed(e) => self.rsu_sealed(e)?,
+            Body::RsuReleased(e) => self.rsu_released(e)?,
+            Body::RsuUnreconcilable(e) => self.rsu_unreconcilable(e)?,
+            Body::RsuRejected(e) => self.rsu_rejected(entry, e)?,
         }
         self.size += 1;
         self.last_time = Some(time);

@@ -9,7 +9,11 @@ use crate::entry::{Sale, SaleVoided};
 
 impl Ledger {
     pub(super) fn sale(&mut self, entry: &Entry, e: &Sale) -> Result<()> {
+        if e.device.is_some() {
+            return self.rsu_sale(entry, e);
+        }
         let time = entry.time;
+        let index = self.size;
         let r = self.raffle_mut(&e.raffle)?;
         if r.status != Status::Open {
             return Err(refused(Refusal::RaffleNotOnSale {
@@ -66,8 +70,9 @@ impl Ledger {
         r.next_number += count;
         r.gross = gross;
         r.net = net;
-        r.sale_by_id.insert(e.sale.clone(), r.sales.len());
-        r.sales.push(SaleRecord {
+        r.sale_by_id
+            .insert(e.sale.clone(), SalePos::Online(r.online.len()));
+        r.online.push(SaleRecord {
             id: e.sale.clone(),
             first: e.numbers.first.0,
             count,
@@ -76,6 +81,8 @@ impl Ledger {
             voided: false,
             refunded: false,
             rsu: e.rsu.clone(),
+            device_time: None,
+            index,
         });
         Ok(())
     }
@@ -85,27 +92,29 @@ impl Ledger {
             return Err(refused(Refusal::VoidNeedsSecondPerson {}));
         }
         let r = self.raffle_mut(&e.raffle)?;
-        let i = *r.sale_by_id.get(&e.sale).ok_or_else(|| {
+        let sale = r.sale(&e.sale).ok_or_else(|| {
             refused(Refusal::NoSale {
                 sale: e.sale.to_string(),
             })
         })?;
-        if r.sales[i].voided {
+        if sale.voided {
             return Err(refused(Refusal::SaleAlreadyVoided {
                 sale: e.sale.to_string(),
             }));
         }
-        let sequenced = r.sales[i].sequenced;
         for d in &r.config.draws {
-            if sequenced < d.cutoff && r.draws.get(&d.id).is_some_and(|s| s.reconciled) {
+            if sale.counts_for(d.cutoff, None) && r.draws.get(&d.id).is_some_and(|s| s.reconciled)
+            {
                 return Err(refused(Refusal::VoidAfterReconciliation {
                     draw: d.id.to_string(),
                 }));
             }
         }
-        r.net = r.net.checked_sub(&r.sales[i].price)?;
-        r.sales[i].voided = true;
-        r.sales[i].refunded = e.refund;
+        let price = sale.price;
+        r.net = r.net.checked_sub(&price)?;
+        let sale = r.sale_mut(&e.sale).expect("found above");
+        sale.voided = true;
+        sale.refunded = e.refund;
         Ok(())
     }
 }

@@ -7,6 +7,7 @@
 //! sequencer's transaction; nothing else writes `log_entries`, `raffles` or
 //! `sales`. No route runs SQL supplied by an operator (GLI-31 5.2.5).
 
+pub mod devices;
 pub mod health;
 pub mod orders;
 pub mod payments;
@@ -297,7 +298,16 @@ async fn project_other(tx: &mut Transaction<'_, Postgres>, idx: u64, entry: &Ent
         | Body::DrawFrozen(_)
         | Body::DrawPerformed(_)
         | Body::ClaimPaid(_)
-        | Body::EventsDigest(_) => {}
+        | Body::EventsDigest(_)
+        | Body::RsuEnrolled(_)
+        | Body::RsuEnabled(_)
+        | Body::RsuDisabled(_)
+        | Body::RsuAllocated(_)
+        | Body::RsuSeen(_)
+        | Body::RsuSealed(_)
+        | Body::RsuReleased(_)
+        | Body::RsuUnreconcilable(_)
+        | Body::RsuRejected(_) => {}
     }
     Ok(())
 }

@@ -142,6 +142,53 @@ pub enum Change {
     DigestEvents {
         digest: EventsDigest,
     },
+    /// Enrol and enable a sales unit (GLI-31 6.1.3), by two people.
+    EnrolRsu {
+        rsu: RsuId,
+        key: [u8; 32],
+        requested_by: StaffId,
+        approved_by: StaffId,
+    },
+    /// Enable a disabled sales unit again, by two people.
+    EnableRsu {
+        rsu: RsuId,
+        requested_by: StaffId,
+        approved_by: StaffId,
+    },
+    /// Disable a sales unit (GLI-31 5.4.2); `by` none when raffled does.
+    DisableRsu {
+        rsu: RsuId,
+        reason: DisableReason,
+        by: Option<StaffId>,
+    },
+    /// Allocate the raffle's next `count` numbers to a sales unit.
+    AllocateRsu {
+        raffle: RaffleId,
+        rsu: RsuId,
+        count: u64,
+        by: StaffId,
+    },
+    /// Log a sales unit's chain head as it presented it at a contact.
+    RsuSeen { rsu: RsuId, seq: u64, hash: [u8; 32] },
+    /// A sales unit's signed seal for a draw's cutoff.
+    SealRsu { seal: RsuSealed },
+    /// Return a sales unit's unsold numbers once it sealed for the last draw.
+    ReleaseRsu { raffle: RaffleId, rsu: RsuId },
+    /// Declare a sales unit unreconcilable for a draw, by two people.
+    RsuUnreconcilable {
+        raffle: RaffleId,
+        draw: DrawId,
+        rsu: RsuId,
+        reason: UnreconcilableReason,
+        requested_by: StaffId,
+        approved_by: StaffId,
+    },
+    /// A sales unit's sale record, received at `received`: logged as a
+    /// sale, or as `rsu.rejected` with the reason the rules give.
+    RsuRecord {
+        record: Box<RsuRecord>,
+        received: Timestamp,
+    },
     /// Pay a draw's prize to the bearer of its winning ticket (the caller
     /// has checked the validation number against the sale's commitment).
     PayClaim {
@@ -244,7 +291,7 @@ impl Sequencer {
             .publications
             .write_vkey(&config.signer.verifier().vkey())
             .map_err(|e| Error::Storage(e.to_string()))?;
-        let ledger = Arc::new(RwLock::new(Ledger::new()));
+        let ledger = Arc::new(RwLock::new(Ledger::for_log(&config.origin)));
         let latest = Arc::new(RwLock::new(None));
         let config = Arc::new(config);
         let state = recover(&store, &config, &ledger, &latest).await?;
@@ -278,6 +325,28 @@ impl Sequencer {
             .map_err(|_| Error::Unavailable("the sequencer has stopped".into()))?;
         wait.await
             .map_err(|_| Error::Unavailable("the sequencer dropped the change".into()))?
+    }
+
+    /// Submits changes in this order (one device's records must reach the
+    /// log in chain order) and waits for every one.
+    pub async fn submit_all(&self, changes: Vec<Change>) -> Vec<Result<Sequenced>> {
+        let mut waits = Vec::with_capacity(changes.len());
+        for change in changes {
+            let (reply, wait) = oneshot::channel();
+            if self.tx.send((change, reply)).await.is_err() {
+                break;
+            }
+            waits.push(wait);
+        }
+        let mut results = Vec::with_capacity(waits.len());
+        for wait in waits {
+            results.push(
+                wait.await
+                    .map_err(|_| Error::Unavailable("the sequencer dropped the change".into()))
+                    .and_then(|r| r),
+            );
+        }
+        results
     }
 
     /// The ledger as of the last sequenced batch.
@@ -390,6 +459,9 @@ impl Task {
                 Change::IssueSale {
                     raffle, validation, ..
                 } => Some((raffle.clone(), *validation)),
+                Change::RsuRecord { record, .. } => {
+                    Some((record.raffle.clone(), record.validation.0))
+                }
                 _ => None,
             })
             .collect();
@@ -448,8 +520,13 @@ impl Task {
                 // A refused change drops only its own new seed (an accepted
                 // freeze of the same draw earlier in the batch keeps its).
                 let seeds_before = new_seeds.len();
-                let result =
-                    build(&ledger, &state.seeds, &change, &mut new_seeds).and_then(|body| {
+                let built = match &change {
+                    Change::RsuRecord { record, received } => {
+                        rsu_record(&ledger, record, *received, &mut taken)
+                    }
+                    _ => build(&ledger, &state.seeds, &change, &mut new_seeds),
+                };
+                let result = built.and_then(|body| {
                         let entry = Entry::new(time, body);
                         let bytes = entry.to_bytes()?;
                         let index = ledger.size();
@@ -697,6 +774,54 @@ impl Task {
     }
 }
 
+/// A device's record as the rules judge it ([`Ledger::rsu_verdict`]): a
+/// sale, or a rejection with its reason. A record refused outside the
+/// chain is logged once; a record already in the chain is refused
+/// (the caller skips those it knows).
+fn rsu_record(
+    ledger: &Ledger,
+    record: &RsuRecord,
+    received: Timestamp,
+    taken: &mut std::collections::HashSet<(RaffleId, [u8; 32])>,
+) -> Result<Body> {
+    let mut verdict = ledger.rsu_verdict(record, received)?;
+    if verdict.is_some_and(|r| !r.chained()) && ledger.rsu_already_refused(record) {
+        return Err(Error::Refused(Refusal::RsuRecordAlreadyRefused {
+            seq: record.seq.0,
+        }));
+    }
+    // GLI-31 2.3.2: a validation number never repeats within a raffle.
+    if verdict.is_none() && !taken.insert((record.raffle.clone(), record.validation.0)) {
+        verdict = Some(RejectReason::ValidationTaken);
+    }
+    Ok(match verdict {
+        Some(reason) => Body::RsuRejected(Box::new(RsuRejected {
+            record: record.clone(),
+            received,
+            reason,
+        })),
+        None => Body::Sale(Sale {
+            raffle: record.raffle.clone(),
+            sale: crate::rsu::sale_id(&record.rsu, record.seq.0),
+            package: record.package.clone(),
+            quantity: record.quantity,
+            numbers: record.numbers.clone(),
+            price: record.price,
+            channel: Channel::Rsu,
+            rsu: Some(record.rsu.clone()),
+            stamped: record.device_time,
+            validation: record.validation,
+            device: Some(DeviceRecord {
+                seq: record.seq,
+                prev: record.prev,
+                payment: record.payment,
+                signature: record.signature.clone(),
+                received,
+            }),
+        }),
+    })
+}
+
 /// Builds the entry body of a change from the current state.
 fn build(
     ledger: &Ledger,
@@ -793,6 +918,7 @@ fn build(
                 rsu,
                 stamped,
                 validation: Digest32(validation),
+                device: None,
             })
         }
         Change::VoidSale {
@@ -897,6 +1023,89 @@ fn build(
             )?)
         }
         Change::DigestEvents { digest } => Body::EventsDigest(digest),
+        Change::EnrolRsu {
+            rsu,
+            key,
+            requested_by,
+            approved_by,
+        } => Body::RsuEnrolled(RsuEnrolled {
+            rsu,
+            key: Digest32(key),
+            requested_by,
+            approved_by,
+        }),
+        Change::EnableRsu {
+            rsu,
+            requested_by,
+            approved_by,
+        } => Body::RsuEnabled(RsuEnabled {
+            rsu,
+            requested_by,
+            approved_by,
+        }),
+        Change::DisableRsu { rsu, reason, by } => Body::RsuDisabled(RsuDisabled { rsu, reason, by }),
+        Change::AllocateRsu {
+            raffle,
+            rsu,
+            count,
+            by,
+        } => Body::RsuAllocated(RsuAllocated {
+            numbers: NumberRange {
+                first: U64(raffle_state(&raffle)?.next_number),
+                count: U64(count),
+            },
+            raffle,
+            rsu,
+            by,
+        }),
+        Change::RsuSeen { rsu, seq, hash } => Body::RsuSeen(RsuSeen {
+            rsu,
+            seq: U64(seq),
+            hash: Digest32(hash),
+        }),
+        Change::SealRsu { seal } => Body::RsuSealed(seal),
+        Change::ReleaseRsu { raffle, rsu } => {
+            let unsold = ledger
+                .device(&rsu)
+                .and_then(|d| d.raffles.get(&raffle))
+                .map(|dr| dr.allocated - dr.sold_numbers)
+                .ok_or_else(|| {
+                    Error::Refused(Refusal::RsuNotAllocated {
+                        rsu: rsu.to_string(),
+                    })
+                })?;
+            Body::RsuReleased(RsuReleased {
+                raffle,
+                rsu,
+                count: U64(unsold),
+            })
+        }
+        Change::RsuUnreconcilable {
+            raffle,
+            draw,
+            rsu,
+            reason,
+            requested_by,
+            approved_by,
+        } => {
+            let head = ledger
+                .device(&rsu)
+                .map(|d| d.head.seq)
+                .ok_or_else(|| Error::Refused(Refusal::RsuUnknown { rsu: rsu.to_string() }))?;
+            Body::RsuUnreconcilable(RsuUnreconcilable {
+                raffle,
+                draw,
+                rsu,
+                uploaded: U64(head),
+                reason,
+                requested_by,
+                approved_by,
+            })
+        }
+        // Judged with the sold validation numbers at hand: `rsu_record`.
+        Change::RsuRecord { record, received } => {
+            return rsu_record(ledger, &record, received, &mut Default::default());
+        }
         Change::PayClaim {
             raffle,
             draw,
@@ -946,7 +1155,7 @@ async fn recover(
     ledger: &RwLock<Ledger>,
     latest: &RwLock<Option<Note>>,
 ) -> Result<State> {
-    let mut fresh = Ledger::new();
+    let mut fresh = Ledger::for_log(&config.origin);
     store
         .replay_entries(|idx, entry| {
             fresh.apply(entry).map_err(|e| {

@@ -142,11 +142,11 @@ pub(crate) fn checked(
     move |handler| handler.route_layer(middleware::from_fn_with_state(state.clone(), authorize))
 }
 
-fn sequenced(s: &Sequenced) -> Value {
+pub(crate) fn sequenced(s: &Sequenced) -> Value {
     json!({ "log_index": s.index.to_string(), "entry": serde_json::from_slice::<Value>(&s.bytes).unwrap_or_default() })
 }
 
-fn pending(approval_id: ApprovalId) -> (StatusCode, Json<Value>) {
+pub(crate) fn pending(approval_id: ApprovalId) -> (StatusCode, Json<Value>) {
     (
         StatusCode::ACCEPTED,
         Json(json!({ "approval_id": approval_id, "status": "pending" })),

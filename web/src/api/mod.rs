@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod openapi;
 pub mod public;
+pub mod rsu;
 
 use crate::AppState;
 use crate::error::AppError;
@@ -78,6 +79,7 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequestParts<S> for Par
 pub fn table() -> Table {
     let mut entries = public::entries();
     entries.extend(admin::entries());
+    entries.extend(rsu::entries());
     entries.push(entry(
         Method::GET,
         "/api/v1/openapi.json",

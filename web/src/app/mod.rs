@@ -10,5 +10,6 @@ pub mod operations;
 pub mod payments;
 pub mod people;
 pub mod receipt;
+pub mod rsu;
 pub mod stripe;
 pub mod witness;

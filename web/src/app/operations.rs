@@ -186,7 +186,7 @@ pub fn reconciliation(
     let f = r.reconciliation_figures(draw)?;
     let cutoff = r.draw_config(draw)?.cutoff;
     let mut by_channel: std::collections::BTreeMap<String, (u64, u64, u64)> = Default::default();
-    for s in r.sales.iter().filter(|s| s.sequenced < cutoff) {
+    for s in r.sales().filter(|s| s.counts_for(cutoff, None)) {
         let c = by_channel
             .entry(
                 s.rsu
@@ -592,7 +592,7 @@ pub async fn decide_approval(
     // Changes to people are approved by another administrator; the rest by
     // the raffle's approvers, a jurisdiction setting.
     let people = crate::app::people::is_people_kind(&kind);
-    if people {
+    if people || crate::app::rsu::is_device_kind(&kind) {
         staff.require(&[raffle_core::Role::Administrator])?;
     } else {
         let allowed: Vec<raffle_core::Role> = {
@@ -685,7 +685,14 @@ pub async fn decide_approval(
     let raffle = || -> Result<RaffleId, AppError> { Ok(RaffleId::parse(&field("raffle")?)?) };
     let draw = || -> Result<DrawId, AppError> { Ok(DrawId::parse(&field("draw")?)?) };
     let sale = || -> Result<SaleId, AppError> { Ok(SaleId::parse(&field("sale")?)?) };
+    let device_change = crate::app::rsu::approved_change(
+        &kind,
+        &payload,
+        requested_by.clone(),
+        approved_by.clone(),
+    )?;
     let change = match kind.as_str() {
+        _ if device_change.is_some() => device_change.expect("matched"),
         "void" => Change::VoidSale {
             raffle: raffle()?,
             sale: sale()?,

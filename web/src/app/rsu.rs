@@ -1,0 +1,688 @@
+//! Sales units (RSUs), server side: the master list (GLI-31 5.4.1),
+//! enrolment by two administrators (6.1.3), remote disabling (5.4.2),
+//! allocations of draw numbers (3.2.1), declarations of units that cannot
+//! be reconciled (2.6.1, by two people), and the sync protocol (6.1.2,
+//! 6.1.4; [`raffle_core::rsu`]).
+//!
+//! Sync guarantees:
+//! - a request is the unit's: signed by its enrolled key over the body and
+//!   a fresh nonce (used once), not a bearer token an eavesdropper could
+//!   replay; an unsigned or replayed request changes nothing;
+//! - idempotent and resumable: a record already in the log (same sequence,
+//!   same hash) is skipped, so an upload cut at any point and sent again
+//!   lands every record exactly once; records are submitted in the unit's
+//!   order and the sequencer keeps it;
+//! - every record it sends is logged, as a sale or as `rsu.rejected` with
+//!   the reason the ledger gives; after the first record that cannot chain
+//!   (forged, forked, out of order) the rest of the request is not taken,
+//!   and the answer says where it stopped;
+//! - the answer is signed with the log's key (the unit pinned it at
+//!   enrolment) over the body and the request's nonce.
+//!
+//! Assumptions: a unit's records fit in pages of [`MAX_RECORDS`] (the
+//! request body limit); the unit keeps its journal until the answer
+//! acknowledges its head.
+
+use crate::AppState;
+use crate::app::auth::Staff;
+use crate::app::operations::request_approval;
+use crate::error::AppError;
+use axum::http::StatusCode;
+use raffle_core::Refusal;
+use raffle_core::entry::{
+    Body, Digest32, DisableReason, HexBytes, RsuRecord, RsuSealed, U64, UnreconcilableReason,
+};
+use raffle_core::ids::{ApprovalId, DrawId, RaffleId, RsuId, StaffId};
+use raffle_core::rsu::{self, Head};
+use raffle_core::store::sequencer::{Change, Sequenced};
+use raffle_core::{Error, Timestamp};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// Most records in one sync request (about 600 bytes each, within the
+/// request body limit).
+pub const MAX_RECORDS: usize = 200;
+/// Most seals in one sync request.
+pub const MAX_SEALS: usize = 16;
+/// Most numbers one allocation hands out.
+pub const MAX_ALLOCATION: u64 = 1_000_000;
+
+/// The approval kinds of this module that administrators decide (a unit's
+/// enrolment and re-enabling concern no raffle).
+pub fn is_device_kind(kind: &str) -> bool {
+    matches!(kind, "rsu_enrol" | "rsu_enable")
+}
+
+/// A unit's chain head on the wire.
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WireHead {
+    #[schemars(with = "String")]
+    pub seq: U64,
+    #[schemars(with = "String")]
+    pub hash: Digest32,
+}
+
+/// A seal on the wire (its unit is the request's).
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WireSeal {
+    #[schemars(with = "String")]
+    pub raffle: RaffleId,
+    #[schemars(with = "String")]
+    pub draw: DrawId,
+    #[schemars(with = "String")]
+    pub seq: U64,
+    #[schemars(with = "String")]
+    pub hash: Digest32,
+    #[schemars(with = "String")]
+    pub device_time: Timestamp,
+    #[schemars(with = "String")]
+    pub signature: HexBytes,
+}
+
+/// A sync request's body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncRequest {
+    /// The unit's chain head now (its journal may hold more than it sends).
+    pub head: WireHead,
+    /// The unit's software and version, for the master list.
+    pub software: Option<String>,
+    /// Its records, in chain order, at most [`MAX_RECORDS`].
+    #[serde(default)]
+    pub records: Vec<RsuRecord>,
+    /// Its seals, at most [`MAX_SEALS`].
+    #[serde(default)]
+    pub seals: Vec<WireSeal>,
+}
+
+/// What the server answers a unit, and the signature over it.
+pub struct SyncAnswer {
+    pub body: Vec<u8>,
+    pub signature: [u8; 64],
+}
+
+fn bad(what: impl Into<String>) -> AppError {
+    AppError::bad_request(what)
+}
+
+/// A nonce: 16 random bytes as 32 lower-case hex digits.
+fn check_nonce(nonce: &str) -> Result<(), AppError> {
+    if nonce.len() == 32
+        && nonce
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
+        Ok(())
+    } else {
+        Err(bad("Rsu-Nonce must be 32 lower-case hex digits"))
+    }
+}
+
+/// One sync: checks the request's signature and nonce, logs the unit's
+/// head (`rsu.seen`) when it moved, sequences its new records in order and
+/// its seals, releases its unsold numbers of a raffle once it sealed for
+/// the last draw, and answers with the unit's state, signed.
+pub async fn sync(
+    state: &AppState,
+    rsu: &RsuId,
+    nonce: &str,
+    signature: &[u8],
+    body: &[u8],
+) -> Result<SyncAnswer, AppError> {
+    check_nonce(nonce)?;
+    let origin = state.sequencer.ledger().origin().to_string();
+    let key = state
+        .sequencer
+        .ledger()
+        .device(rsu)
+        .map(|d| d.key)
+        .ok_or_else(|| AppError::not_found("no enrolled sales unit of that id"))?;
+    // GLI-31 6.1.2: the unit authenticates every request with its key.
+    if !rsu::verify(
+        &key,
+        &rsu::request_message(&origin, rsu, nonce, body),
+        signature,
+    ) {
+        state
+            .store
+            .record_event("rsu", "authentication_failed", &json!({ "rsu": rsu }), None)
+            .await?;
+        return Err(AppError::new(
+            StatusCode::UNAUTHORIZED,
+            "the request's signature is not this unit's",
+        ));
+    }
+    let req: SyncRequest = serde_json::from_slice(body)
+        .map_err(|e| bad(format!("the sync request does not read: {e}")))?;
+    if req.records.len() > MAX_RECORDS || req.seals.len() > MAX_SEALS {
+        return Err(bad(format!(
+            "at most {MAX_RECORDS} records and {MAX_SEALS} seals per request: send the rest in the next"
+        )));
+    }
+    if req.records.iter().any(|r| &r.rsu != rsu) {
+        return Err(bad("every record must be the requesting unit's"));
+    }
+    if req.software.as_ref().is_some_and(|s| s.len() > 100) {
+        return Err(bad("software: at most 100 characters"));
+    }
+    if !state.store.use_device_nonce(rsu, nonce).await? {
+        return Err(AppError::new(
+            StatusCode::CONFLICT,
+            "this nonce was used before: sign the request again with a fresh one",
+        ));
+    }
+    let received = Timestamp::now();
+    let head = Head {
+        seq: req.head.seq.0,
+        hash: req.head.hash.0,
+    };
+    let planned = plan(state, &origin, &key, rsu, head, &req, received);
+    let Some((changes, skipped)) = planned else {
+        state
+            .store
+            .record_event(
+                "rsu",
+                "head_forked",
+                &json!({ "rsu": rsu, "seq": head.seq.to_string() }),
+                None,
+            )
+            .await?;
+        return Err(AppError::refused(Refusal::RsuHeadForked {
+            rsu: rsu.to_string(),
+            seq: head.seq,
+        }));
+    };
+    let kinds: Vec<&'static str> = changes
+        .iter()
+        .map(|c| match c {
+            Change::RsuSeen { .. } => "seen",
+            Change::RsuRecord { .. } => "record",
+            _ => "seal",
+        })
+        .collect();
+    let seals: Vec<&WireSeal> = req.seals.iter().collect();
+    let results = state.sequencer.submit_all(changes).await;
+    let mut sequenced = 0u64;
+    let mut rejected = Vec::new();
+    let mut sealed = Vec::new();
+    let mut seal_at = 0;
+    let mut unavailable = None;
+    for (kind, result) in kinds.iter().zip(&results) {
+        match (*kind, result) {
+            ("record", Ok(s)) => match &s.entry.body {
+                Body::RsuRejected(r) => {
+                    rejected.push(json!({ "seq": r.record.seq, "reason": r.reason }));
+                    state
+                        .store
+                        .record_event(
+                            "rsu",
+                            "record_refused",
+                            &json!({ "rsu": rsu, "seq": r.record.seq, "reason": r.reason, "index": s.index }),
+                            None,
+                        )
+                        .await?;
+                }
+                _ => sequenced += 1,
+            },
+            ("seal", r) => {
+                let seal = seals[seal_at];
+                seal_at += 1;
+                let outcome = match r {
+                    Ok(s) => json!({ "log_index": s.index.to_string() }),
+                    Err(e) => json!({ "refused": e.to_string() }),
+                };
+                sealed.push(json!({ "raffle": seal.raffle, "draw": seal.draw, "result": outcome }));
+            }
+            (_, Err(Error::Unavailable(why) | Error::Storage(why))) => {
+                unavailable.get_or_insert(why.clone());
+            }
+            _ => {}
+        }
+    }
+    if let Some(why) = unavailable {
+        tracing::warn!(rsu = %rsu, error = %why, "a sync was cut short");
+    }
+    release_unsold(state, rsu).await;
+    state
+        .store
+        .device_contact(rsu, req.software.as_deref())
+        .await?;
+    let answer = answer_body(state, rsu, nonce, skipped, sequenced, rejected, sealed);
+    let body = serde_json::to_vec(&answer).map_err(|e| bad(e.to_string()))?;
+    let signed = rsu::answer_message(&origin, rsu, nonce, &body);
+    let signature = state.rsu_signer.sign_raw(&signed);
+    Ok(SyncAnswer { body, signature })
+}
+
+/// The changes a sync request makes, in order, and how many of its
+/// records the log holds already; `None` when the head the unit presents
+/// contradicts its history (a device fault).
+fn plan(
+    state: &AppState,
+    origin: &str,
+    key: &[u8; 32],
+    rsu: &RsuId,
+    head: Head,
+    req: &SyncRequest,
+    received: Timestamp,
+) -> Option<(Vec<Change>, u64)> {
+    let ledger = state.sequencer.ledger();
+    let device = ledger.device(rsu)?;
+    if !device.accepts_head(head) {
+        return None;
+    }
+    let mut changes = Vec::new();
+    if head != device.seen {
+        changes.push(Change::RsuSeen {
+            rsu: rsu.clone(),
+            seq: head.seq,
+            hash: head.hash,
+        });
+    }
+    // The records to submit: those not in the log yet, up to and
+    // including the first that cannot chain (it is logged as refused;
+    // what follows it could not chain either).
+    let mut skipped = 0u64;
+    let mut at = device.head;
+    for r in &req.records {
+        let hash = rsu::record_hash(origin, r);
+        if r.seq.0 <= device.head.seq && device.hash_at(r.seq.0) == Some(hash) {
+            skipped += 1;
+            continue;
+        }
+        let chains = r.seq.0 == at.seq + 1
+            && r.prev.0 == at.hash
+            && rsu::verify(key, &rsu::sale_message(origin, r), &r.signature.0);
+        if chains || !ledger.rsu_already_refused(r) {
+            changes.push(Change::RsuRecord {
+                record: Box::new(r.clone()),
+                received,
+            });
+        }
+        if !chains {
+            break;
+        }
+        at = Head { seq: r.seq.0, hash };
+    }
+    for s in &req.seals {
+        changes.push(Change::SealRsu {
+            seal: RsuSealed {
+                raffle: s.raffle.clone(),
+                draw: s.draw.clone(),
+                rsu: rsu.clone(),
+                seq: s.seq,
+                hash: s.hash,
+                device_time: s.device_time,
+                signature: s.signature.clone(),
+            },
+        });
+    }
+    Some((changes, skipped))
+}
+
+/// Releases a unit's unsold numbers of every raffle it sealed the last
+/// draw of and uploaded up to the seal (GLI-31 2.6.2).
+async fn release_unsold(state: &AppState, rsu: &RsuId) {
+    let due: Vec<RaffleId> = {
+        let ledger = state.sequencer.ledger();
+        let Some(d) = ledger.device(rsu) else { return };
+        d.raffles
+            .iter()
+            .filter(|(raffle, dr)| {
+                !dr.released
+                    && ledger
+                        .raffle(raffle)
+                        .and_then(|r| r.config.draws.last())
+                        .and_then(|last| dr.seals.get(&last.id))
+                        .is_some_and(|seal| d.head.seq >= seal.seq)
+            })
+            .map(|(raffle, _)| raffle.clone())
+            .collect()
+    };
+    for raffle in due {
+        if let Err(e) = state
+            .sequencer
+            .submit(Change::ReleaseRsu {
+                raffle,
+                rsu: rsu.clone(),
+            })
+            .await
+        {
+            tracing::warn!(rsu = %rsu, error = %e, "releasing a unit's unsold numbers");
+        }
+    }
+}
+
+/// The unit's state as the answer tells it: its status, head, and per
+/// raffle its ranges, next number, seals and whether it released them.
+fn answer_body(
+    state: &AppState,
+    rsu: &RsuId,
+    nonce: &str,
+    skipped: u64,
+    sequenced: u64,
+    rejected: Vec<Value>,
+    sealed: Vec<Value>,
+) -> Value {
+    let ledger = state.sequencer.ledger();
+    let d = ledger.device(rsu).expect("enrolled");
+    let mut raffles: Vec<Value> = d
+        .raffles
+        .iter()
+        .map(|(raffle, dr)| {
+            let mut seals: Vec<&str> = dr.seals.keys().map(|k| k.as_str()).collect();
+            seals.sort_unstable();
+            json!({
+                "raffle": raffle,
+                "ranges": dr.ranges.iter().map(|(f, c)| json!({ "first": f.to_string(), "count": c.to_string() })).collect::<Vec<_>>(),
+                "next_number": dr.cursor.to_string(),
+                "sealed": seals,
+                "released": dr.released,
+            })
+        })
+        .collect();
+    raffles.sort_by(|a, b| a["raffle"].as_str().cmp(&b["raffle"].as_str()));
+    json!({
+        "rsu": rsu,
+        "nonce": nonce,
+        "time": Timestamp::now(),
+        "status": if d.enabled { "enabled" } else { "disabled" },
+        "head": { "seq": d.head.seq.to_string(), "hash": hex::encode(d.head.hash) },
+        "skipped": skipped,
+        "sequenced": sequenced,
+        "rejected": rejected,
+        "seals": sealed,
+        "raffles": raffles,
+    })
+}
+
+/// A unit to register: its id, model, operator and public key (read from
+/// the unit's screen at enrolment).
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewDevice {
+    #[schemars(with = "String")]
+    pub id: RsuId,
+    pub model: String,
+    pub operator: String,
+    /// Its Ed25519 public key, 64 hex digits.
+    #[schemars(with = "String")]
+    pub key: Digest32,
+}
+
+fn check_label(what: &str, s: &str) -> Result<(), AppError> {
+    if s.trim().is_empty() || s.chars().count() > 100 || s.chars().any(char::is_control) {
+        return Err(bad(format!(
+            "{what}: 1 to 100 characters, no control characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Adds a unit to the master list, unenrolled and disabled (GLI-31 6.1.3).
+pub async fn register(state: &AppState, staff: &Staff, d: &NewDevice) -> Result<Value, AppError> {
+    check_label("model", &d.model)?;
+    check_label("operator", &d.operator)?;
+    rsu::check_key(&d.key.0)?;
+    if !state
+        .store
+        .register_device(&d.id, &d.model, &d.operator, &d.key.0, &staff.user.id)
+        .await?
+    {
+        return Err(AppError::new(
+            StatusCode::CONFLICT,
+            "a unit with that id or key is registered already",
+        ));
+    }
+    state
+        .store
+        .record_event(
+            "rsu",
+            "registered",
+            &json!({ "rsu": d.id, "model": d.model, "operator": d.operator }),
+            Some(&staff.user.staff_id),
+        )
+        .await?;
+    Ok(json!({ "id": d.id, "status": "unenrolled" }))
+}
+
+/// Asks a second administrator to enrol and enable a registered unit.
+pub async fn request_enrolment(
+    state: &AppState,
+    staff: &Staff,
+    rsu: &RsuId,
+) -> Result<ApprovalId, AppError> {
+    let row = state
+        .store
+        .device(rsu)
+        .await?
+        .ok_or_else(|| AppError::not_found("no registered unit of that id"))?;
+    if state.sequencer.ledger().device(rsu).is_some() {
+        return Err(AppError::refused(Refusal::RsuExists {
+            rsu: rsu.to_string(),
+        }));
+    }
+    request_approval(
+        state,
+        staff,
+        "rsu_enrol",
+        json!({ "rsu": rsu, "key": hex::encode(row.public_key) }),
+    )
+    .await
+}
+
+/// Asks a second administrator to enable a disabled unit again.
+pub async fn request_enable(
+    state: &AppState,
+    staff: &Staff,
+    rsu: &RsuId,
+) -> Result<ApprovalId, AppError> {
+    let enabled = state
+        .sequencer
+        .ledger()
+        .device(rsu)
+        .map(|d| d.enabled)
+        .ok_or_else(|| AppError::not_found("no enrolled unit of that id"))?;
+    if enabled {
+        return Err(AppError::refused(Refusal::RsuStatusUnchanged {
+            rsu: rsu.to_string(),
+            status: "enabled".into(),
+        }));
+    }
+    request_approval(state, staff, "rsu_enable", json!({ "rsu": rsu })).await
+}
+
+/// Disables a unit at once (one person: disabling is always safe).
+pub async fn disable(state: &AppState, staff: &Staff, rsu: &RsuId) -> Result<Sequenced, AppError> {
+    Ok(state
+        .sequencer
+        .submit(Change::DisableRsu {
+            rsu: rsu.clone(),
+            reason: DisableReason::Remote,
+            by: Some(staff.user.staff_id.clone()),
+        })
+        .await?)
+}
+
+/// Allocates the raffle's next `count` numbers to a unit.
+pub async fn allocate(
+    state: &AppState,
+    staff: &Staff,
+    raffle: &RaffleId,
+    rsu: &RsuId,
+    count: u64,
+) -> Result<Sequenced, AppError> {
+    if count == 0 || count > MAX_ALLOCATION {
+        return Err(bad(format!("count: 1 to {MAX_ALLOCATION}")));
+    }
+    Ok(state
+        .sequencer
+        .submit(Change::AllocateRsu {
+            raffle: raffle.clone(),
+            rsu: rsu.clone(),
+            count,
+            by: staff.user.staff_id.clone(),
+        })
+        .await?)
+}
+
+/// Asks a second person (one of the raffle's approvers) to declare a unit
+/// unreconcilable for a draw.
+pub async fn request_unreconcilable(
+    state: &AppState,
+    staff: &Staff,
+    raffle: &RaffleId,
+    draw: &DrawId,
+    rsu: &RsuId,
+    reason: UnreconcilableReason,
+) -> Result<ApprovalId, AppError> {
+    {
+        let ledger = state.sequencer.ledger();
+        let r = ledger
+            .raffle(raffle)
+            .ok_or_else(|| AppError::not_found("no such raffle"))?;
+        r.draw_config(draw)?;
+        if !ledger.rsu_waiting(raffle, draw).contains(rsu) {
+            return Err(AppError::refused(Refusal::RsuAlreadyReconcilable {
+                rsu: rsu.to_string(),
+                draw: draw.to_string(),
+            }));
+        }
+    }
+    request_approval(
+        state,
+        staff,
+        "rsu_unreconcilable",
+        json!({ "raffle": raffle, "draw": draw, "rsu": rsu, "reason": reason }),
+    )
+    .await
+}
+
+/// The change an approved request of this module makes.
+pub fn approved_change(
+    kind: &str,
+    payload: &Value,
+    requested_by: StaffId,
+    approved_by: StaffId,
+) -> Result<Option<Change>, AppError> {
+    let field = |k: &str| -> Result<&str, AppError> {
+        payload[k]
+            .as_str()
+            .ok_or_else(|| bad(format!("the request has no {k}")))
+    };
+    Ok(Some(match kind {
+        "rsu_enrol" => {
+            let key: [u8; 32] = hex::decode(field("key")?)
+                .ok()
+                .and_then(|k| k.try_into().ok())
+                .ok_or_else(|| bad("the request's key is not 32 bytes of hex"))?;
+            Change::EnrolRsu {
+                rsu: RsuId::parse(field("rsu")?)?,
+                key,
+                requested_by,
+                approved_by,
+            }
+        }
+        "rsu_enable" => Change::EnableRsu {
+            rsu: RsuId::parse(field("rsu")?)?,
+            requested_by,
+            approved_by,
+        },
+        "rsu_unreconcilable" => Change::RsuUnreconcilable {
+            raffle: RaffleId::parse(field("raffle")?)?,
+            draw: DrawId::parse(field("draw")?)?,
+            rsu: RsuId::parse(field("rsu")?)?,
+            reason: serde_json::from_value(payload["reason"].clone())
+                .map_err(|e| bad(e.to_string()))?,
+            requested_by,
+            approved_by,
+        },
+        _ => return Ok(None),
+    }))
+}
+
+/// The master list (GLI-31 5.4.1): every registered unit, its status in
+/// the log, its head, software and last contact.
+pub async fn master_list(state: &AppState) -> Result<Value, AppError> {
+    let rows = state.store.devices().await?;
+    let ledger = state.sequencer.ledger();
+    let devices: Vec<Value> = rows
+        .iter()
+        .map(|row| {
+            let d = ledger.device(&row.id);
+            let status = match d {
+                None => "unenrolled",
+                Some(d) if d.enabled => "enabled",
+                Some(_) => "disabled",
+            };
+            let tickets: u64 = d.map_or(0, |d| d.raffles.values().map(|r| r.sold_numbers).sum());
+            json!({
+                "id": row.id,
+                "model": row.model,
+                "operator": row.operator,
+                "key": hex::encode(row.public_key),
+                "status": status,
+                "software_version": row.software_version,
+                "last_contact": row.last_contact.map(Timestamp::from_datetime),
+                "head": d.map(|d| d.head.seq.to_string()),
+                "tickets_issued": tickets.to_string(),
+                "rejected": d.map_or(0, |d| d.rejected.len()),
+            })
+        })
+        .collect();
+    Ok(json!({ "devices": devices }))
+}
+
+/// A raffle's units: per unit its numbers, sales and money, its state for
+/// each draw (sealed and uploaded, declared unreconcilable, or waiting),
+/// and its refused records, listed for refund.
+pub fn raffle_units(state: &AppState, raffle: &RaffleId) -> Result<Value, AppError> {
+    let ledger = state.sequencer.ledger();
+    let r = ledger
+        .raffle(raffle)
+        .ok_or_else(|| AppError::not_found("no such raffle"))?;
+    let mut units: Vec<Value> = ledger
+        .devices()
+        .filter_map(|(id, d)| d.raffles.get(raffle).map(|dr| (id, d, dr)))
+        .map(|(id, d, dr)| {
+            let draws: Vec<Value> = r
+                .config
+                .draws
+                .iter()
+                .map(|draw| {
+                    let status = if dr.unreconcilable.contains_key(&draw.id) {
+                        "unreconcilable"
+                    } else if dr.settled_for(&draw.id, d.head) {
+                        "uploaded"
+                    } else if dr.seals.contains_key(&draw.id) {
+                        "sealed"
+                    } else {
+                        "waiting"
+                    };
+                    json!({ "draw": draw.id, "status": status })
+                })
+                .collect();
+            let refunds: Vec<Value> = d
+                .rejected
+                .iter()
+                .filter(|x| &x.raffle == raffle)
+                .filter(|x| x.reason.chained() || x.owes_refund(d))
+                .map(|x| json!({ "seq": x.seq.to_string(), "reason": x.reason, "price": x.price, "index": x.index.to_string() }))
+                .collect();
+            json!({
+                "rsu": id,
+                "allocated": dr.allocated.to_string(),
+                "sold_numbers": dr.sold_numbers.to_string(),
+                "sales": dr.sales.len().to_string(),
+                "gross": raffle_core::Money::new(dr.gross, r.gross.currency),
+                "released": dr.released,
+                "draws": draws,
+                "refused": refunds,
+            })
+        })
+        .collect();
+    units.sort_by(|a, b| a["rsu"].as_str().cmp(&b["rsu"].as_str()));
+    Ok(json!({ "raffle": raffle, "units": units }))
+}

@@ -1,0 +1,709 @@
+//! Sales units end to end, with scripted units (`testkit::rsu`) signing as
+//! the protocol says: offline sales synced in cut and retried pages land
+//! exactly once and in each unit's order; sales made before a cutoff and
+//! synced after it count for that draw; refused records are logged and
+//! listed; the draw waits for every unit; sync requests must be the
+//! unit's, fresh and well formed; the published log passes raffle-audit.
+
+use axum::http::StatusCode;
+use raffle_core::entry::{HexBytes, U64};
+use raffle_core::{Currency, Money, Timestamp};
+use serde_json::{Value, json};
+use std::time::Duration;
+use testkit::app::{App, SignedIn, app, approve, call, drop_database, signed_in};
+use testkit::raffles::{in_secs, two_draws};
+use testkit::rsu::ScriptedDevice;
+
+struct Staff {
+    admin: SignedIn,
+    admin2: SignedIn,
+    manager: SignedIn,
+    finance: SignedIn,
+    finance2: SignedIn,
+}
+
+async fn staff(app: &App) -> Staff {
+    Staff {
+        admin: signed_in(app, "ada", &["administrator"]).await,
+        admin2: signed_in(app, "abe", &["administrator"]).await,
+        manager: signed_in(app, "mia", &["raffle_manager"]).await,
+        finance: signed_in(app, "fay", &["finance"]).await,
+        finance2: signed_in(app, "fin", &["finance"]).await,
+    }
+}
+
+fn cad(minor: u64) -> Money {
+    Money::new(minor, Currency::CAD)
+}
+
+fn at(micros: i64) -> Timestamp {
+    Timestamp::from_micros(micros)
+}
+
+/// Creates and opens a raffle with an early bird and a main draw.
+async fn open_raffle(
+    app: &App,
+    s: &Staff,
+    start: Timestamp,
+    early: Timestamp,
+    end: Timestamp,
+) -> String {
+    let config = two_draws(start, early, end);
+    let (status, v) = call(
+        app,
+        "POST",
+        "/api/v1/raffles",
+        Some(&s.manager.token),
+        json!({ "config": config }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let raffle = v["id"].as_str().unwrap().to_string();
+    let (status, v) = call(
+        app,
+        "POST",
+        &format!("/api/v1/raffles/{raffle}/open"),
+        Some(&s.manager.token),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    raffle
+}
+
+/// Registers and enrols a unit (two administrators).
+async fn enrol(app: &App, s: &Staff, id: &str) -> ScriptedDevice {
+    let device = ScriptedDevice::new(id, app);
+    let (status, v) = call(
+        app,
+        "POST",
+        "/api/v1/rsu/devices",
+        Some(&s.admin.token),
+        json!({ "id": id, "model": "PAX A920", "operator": "Gate crew", "key": hex::encode(device.key.public()) }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let (status, pending) = call(
+        app,
+        "POST",
+        &format!("/api/v1/rsu/devices/{id}/enrol"),
+        Some(&s.admin.token),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{pending}");
+    // Not by the requester (GLI-31 5.2.4).
+    let (status, _) = approve(app, &pending, &s.admin.token).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, v) = approve(app, &pending, &s.admin2.token).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["entry"]["type"], "rsu.enrolled");
+    device
+}
+
+async fn allocate(app: &App, s: &Staff, raffle: &str, device: &mut ScriptedDevice, count: u64) {
+    let (status, v) = call(
+        app,
+        "POST",
+        &format!("/api/v1/raffles/{raffle}/rsu/allocations"),
+        Some(&s.manager.token),
+        json!({ "rsu": device.id, "count": count }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let first: u64 = v["entry"]["numbers"]["first"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    device.allocated(raffle, first, count);
+}
+
+async fn buy_online(app: &App, raffle: &str, key: &str) -> Value {
+    let (status, bytes) = testkit::app::request(
+        app,
+        "POST",
+        &format!("/api/v1/raffles/{raffle}/purchases"),
+        &[("idempotency-key", key)],
+        testkit::app::PURCHASE.to_string(),
+    )
+    .await;
+    let v: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    v
+}
+
+/// Reconciliation (two finance users), freeze and draw; the frozen entry.
+async fn draw(app: &App, s: &Staff, raffle: &str, draw: &str) -> Result<Value, Value> {
+    let (status, pending) = call(
+        app,
+        "POST",
+        &format!("/api/v1/raffles/{raffle}/reconciliation"),
+        Some(&s.finance.token),
+        json!({ "draw": draw }),
+    )
+    .await;
+    if status != StatusCode::ACCEPTED {
+        return Err(pending);
+    }
+    let (status, v) = approve(app, &pending, &s.finance2.token).await;
+    if status != StatusCode::OK {
+        return Err(v);
+    }
+    let (status, frozen) = call(
+        app,
+        "POST",
+        &format!("/api/v1/raffles/{raffle}/draws/{draw}/freeze"),
+        Some(&s.manager.token),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{frozen}");
+    let (status, v) = call(
+        app,
+        "POST",
+        &format!("/api/v1/raffles/{raffle}/draws/{draw}/perform"),
+        Some(&s.manager.token),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    Ok(frozen["entry"].clone())
+}
+
+async fn sleep_until(t: Timestamp) {
+    let wait = t.as_micros() - Timestamp::now().as_micros();
+    if wait > 0 {
+        tokio::time::sleep(Duration::from_micros(wait as u64 + 200_000)).await;
+    }
+}
+
+/// Every log entry of a type, in log order, parsed.
+async fn entries(app: &App, kind: &str) -> Vec<(i64, Value)> {
+    let rows: Vec<(i64, Vec<u8>)> =
+        sqlx::query_as("SELECT idx, body FROM log_entries WHERE kind = $1 ORDER BY idx")
+            .bind(kind)
+            .fetch_all(&app.state.store.pool)
+            .await
+            .unwrap();
+    rows.into_iter()
+        .map(|(i, b)| (i, serde_json::from_slice(&b).unwrap()))
+        .collect()
+}
+
+fn audit(app: &App) -> String {
+    let publications = app.state.config.publications_dir();
+    let vkey = std::fs::read_to_string(publications.join("vkey")).unwrap();
+    let out = std::process::Command::new(testkit::programs::program("raffle-audit"))
+        .args(["log", publications.to_str().unwrap(), "--vkey", vkey.trim()])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "raffle-audit log: {text}");
+    text
+}
+
+/// A small xorshift for cut points and page sizes (the test's own choices,
+/// not a draw: no CSPRNG needed, and a failure can be replayed).
+struct Dice(u64);
+
+impl Dice {
+    fn next(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_units_sell_ten_thousand_offline_and_every_sale_counts_once() {
+    let app = app().await;
+    let s = staff(&app).await;
+    let start = in_secs(-3600);
+    let early = in_secs(40);
+    let end = in_secs(75);
+    let raffle = open_raffle(&app, &s, start, early, end).await;
+    buy_online(&app, &raffle, "online-1").await;
+    let mut units = vec![
+        enrol(&app, &s, "gate-1").await,
+        enrol(&app, &s, "gate-2").await,
+        enrol(&app, &s, "gate-3").await,
+    ];
+    for u in units.iter_mut() {
+        allocate(&app, &s, &raffle, u, 4000).await;
+    }
+    // Online sales continue after the allocated numbers.
+    buy_online(&app, &raffle, "online-2").await;
+
+    // Before the early bird's cutoff, while the server is unreachable: 4,500
+    // sales spread over the last hour.
+    let p1 = cad(500);
+    let now = Timestamp::now().as_micros();
+    let before = [2000u64, 1500, 1000];
+    for (u, n) in units.iter_mut().zip(before) {
+        for i in 0..n {
+            let t = start.as_micros() + (now - start.as_micros()) * i as i64 / n as i64;
+            u.sell(&raffle, "p1", 1, p1, at(t));
+        }
+    }
+    // One unit gets part of its sales through before the cutoff.
+    let mut dice = Dice(0x5eed_1234_abcd_0042);
+    units[0].sync_all(&app, 150, || None).await;
+    assert_eq!(units[0].acknowledged, 2000);
+
+    sleep_until(early).await;
+    // After it, 5,500 more, then each unit seals for the early bird at its
+    // own clock and syncs everything, cut at random points and retried.
+    let now = Timestamp::now().as_micros();
+    let after = [1500u64, 2000, 2000];
+    for (u, n) in units.iter_mut().zip(after) {
+        for i in 0..n {
+            let t = early.as_micros() + (now - early.as_micros()) * i as i64 / n as i64;
+            u.sell(&raffle, "p1", 1, p1, at(t));
+        }
+        u.seal(&raffle, "early-bird", early, Timestamp::now());
+    }
+    let mut cuts = 0u32;
+    for u in units.iter_mut() {
+        let page = 50 + dice.next(151) as usize;
+        let mut seed = dice.next(u64::MAX);
+        let answer = u
+            .sync_all(&app, page, || {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                // One attempt in three is cut after 1 to 40 ms.
+                (seed % 3 == 0).then(|| {
+                    cuts += 1;
+                    Duration::from_millis(1 + (seed >> 8) % 40)
+                })
+            })
+            .await;
+        assert_eq!(answer["rejected"], json!([]), "{answer}");
+        assert_eq!(u.acknowledged, u.head.seq);
+    }
+    assert!(cuts > 3, "the uploads were hardly cut ({cuts})");
+
+    // The early bird counts the 4,500 sales made before its cutoff, though
+    // most were synced after it, and the online sales before it.
+    let frozen = draw(&app, &s, &raffle, "early-bird")
+        .await
+        .expect("the early bird is allowed");
+    assert_eq!(frozen["n"], "4506", "{frozen}");
+
+    // Selling ends; each unit seals for the main draw and shows it uploaded.
+    sleep_until(end).await;
+    for u in units.iter_mut() {
+        u.seal(&raffle, "main", end, Timestamp::now());
+        let answer = u.sync_all(&app, 200, || None).await;
+        let r = &answer["raffles"][0];
+        assert_eq!(r["released"], true, "{answer}");
+    }
+    let frozen = draw(&app, &s, &raffle, "main")
+        .await
+        .expect("the main draw is allowed");
+    assert_eq!(frozen["n"], "10006", "{frozen}");
+
+    // Every sale is in the log exactly once, in each unit's order.
+    let sales = entries(&app, "sale").await;
+    let rsu_sales: Vec<&(i64, Value)> = sales
+        .iter()
+        .filter(|(_, e)| e["channel"] == "rsu")
+        .collect();
+    assert_eq!(rsu_sales.len(), 10_000);
+    for u in &units {
+        let seqs: Vec<u64> = rsu_sales
+            .iter()
+            .filter(|(_, e)| e["rsu"] == u.id.as_str())
+            .map(|(_, e)| e["device"]["seq"].as_str().unwrap().parse().unwrap())
+            .collect();
+        let want: Vec<u64> = (1..=u.head.seq).collect();
+        assert_eq!(
+            seqs, want,
+            "unit {}'s sales are not its chain in order",
+            u.id
+        );
+    }
+    assert!(entries(&app, "rsu.rejected").await.is_empty());
+    let released = entries(&app, "rsu.released").await;
+    assert_eq!(released.len(), 3);
+    for (_, e) in &released {
+        assert_eq!(e["count"], "500", "4,000 allocated, 3,500 sold: {e}");
+    }
+    // The master list shows each unit's tickets and contact.
+    let (status, list) = call(
+        &app,
+        "GET",
+        "/api/v1/rsu/devices",
+        Some(&s.finance.token),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["devices"][0]["tickets_issued"], "3500", "{list}");
+    assert_eq!(list["devices"][0]["software_version"], "scripted-rsu 1");
+    assert!(list["devices"][0]["last_contact"].is_string());
+
+    let report = audit(&app);
+    eprintln!(
+        "three units: 10,000 offline sales, {cuts} cut uploads; raffle-audit: {}",
+        report.lines().next().unwrap_or_default()
+    );
+    drop_database(&app.db).await;
+}
+
+/// Syncs one record (or a page) and returns the reasons logged.
+async fn send(app: &App, u: &ScriptedDevice, records: &[raffle_core::entry::RsuRecord]) -> Value {
+    let (status, answer) = u.send(app, records, &[], None).await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    answer
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_records_are_logged_with_their_reason_and_listed_for_refund() {
+    let app = app().await;
+    let s = staff(&app).await;
+    let end = in_secs(30);
+    let raffle = open_raffle(&app, &s, in_secs(-600), in_secs(15), end).await;
+    let mut u = enrol(&app, &s, "kiosk-7").await;
+    allocate(&app, &s, &raffle, &mut u, 100).await;
+    let p1 = cad(500);
+    let t0 = Timestamp::now().as_micros() - 300_000_000;
+    let good = u.sell(&raffle, "p1", 1, p1, at(t0));
+    assert_eq!(send(&app, &u, &[good]).await["sequenced"], 1);
+
+    // A forged signature: refused, logged once, the chain does not move.
+    let (mut forged, vn) = u.draft(&raffle, "p1", 1, p1, at(t0 + 1));
+    forged.signature = HexBytes(vec![7; 64]);
+    let answer = send(&app, &u, std::slice::from_ref(&forged)).await;
+    assert_eq!(answer["rejected"][0]["reason"], "bad_signature", "{answer}");
+    assert_eq!(answer["head"]["seq"], "1");
+    let again = send(&app, &u, std::slice::from_ref(&forged)).await;
+    assert_eq!(again["rejected"], json!([]), "logged twice: {again}");
+
+    // A record outside the allocation: chained, refused, listed for refund.
+    let (mut outside, _) = u.draft(&raffle, "p1", 1, p1, at(t0 + 2));
+    outside.numbers.first = U64(1);
+    let outside = u.append(outside, vn.clone());
+    assert_eq!(
+        send(&app, &u, &[outside]).await["rejected"][0]["reason"],
+        "outside_allocation"
+    );
+
+    // A record after the end time.
+    let late = u.sell(
+        &raffle,
+        "p1",
+        1,
+        p1,
+        Timestamp::from_micros(end.as_micros() + 1_000_000),
+    );
+    assert_eq!(
+        send(&app, &u, &[late]).await["rejected"][0]["reason"],
+        "outside_sales_window"
+    );
+
+    // A clock that ran backwards (before the last accepted sale).
+    let back = u.sell(&raffle, "p1", 1, p1, at(t0 - 60_000_000));
+    assert_eq!(
+        send(&app, &u, &[back]).await["rejected"][0]["reason"],
+        "clock"
+    );
+
+    // A reordered chain: the record after next arrives first.
+    let r6 = u.sell(&raffle, "p1", 1, p1, at(t0 + 10));
+    let r7 = u.sell(&raffle, "p1", 1, p1, at(t0 + 11));
+    let answer = send(&app, &u, &[r7.clone(), r6.clone()]).await;
+    assert_eq!(answer["rejected"][0]["reason"], "broken_chain", "{answer}");
+    assert_eq!(
+        answer["sequenced"], 0,
+        "nothing after the break is taken: {answer}"
+    );
+    let answer = send(&app, &u, &[r6, r7]).await;
+    assert_eq!(answer["sequenced"], 2, "{answer}");
+
+    // A fork: another record with a sequence already used.
+    let head = u.head;
+    let (mut fork, _) = u.draft(&raffle, "p1", 1, p1, at(t0 + 12));
+    fork.seq = U64(head.seq);
+    fork.prev = u.journal[u.journal.len() - 2].record.prev;
+    u.key.sign_record(u.origin(), &mut fork);
+    assert_eq!(
+        send(&app, &u, &[fork]).await["rejected"][0]["reason"],
+        "fork"
+    );
+
+    // A fork against a head the unit presented: it showed head 8 at a
+    // contact, then uploads a different record 8.
+    let (r8, r9) = (
+        u.sell(&raffle, "p1", 1, p1, at(t0 + 13)),
+        u.sell(&raffle, "p1", 1, p1, at(t0 + 14)),
+    );
+    let answer = send(&app, &u, std::slice::from_ref(&r8)).await;
+    assert_eq!(answer["sequenced"], 1, "{answer}");
+    assert_eq!(
+        entries(&app, "rsu.seen").await.last().unwrap().1["seq"],
+        "8"
+    );
+    let mut other9 = r9.clone();
+    other9.price = cad(1000);
+    other9.package = "p3".parse().unwrap();
+    other9.numbers.count = U64(3);
+    u.key.sign_record(u.origin(), &mut other9);
+    let (headers, body) = u.request(
+        raffle_core::rsu::Head {
+            seq: 8,
+            hash: raffle_core::rsu::record_hash(u.origin(), &r9),
+        },
+        &[other9],
+        &[],
+    );
+    let (status, _, bytes) =
+        testkit::rsu::raw_request(&app, &format!("/api/v1/rsu/{}/sync", u.id), &headers, body)
+            .await;
+    let answer: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["rejected"][0]["reason"], "fork", "{answer}");
+
+    // Every refusal is in the log, and the chained ones (a buyer paid) are
+    // listed for refund; the reordered record, accepted later, is not.
+    let rejected: Vec<String> = entries(&app, "rsu.rejected")
+        .await
+        .iter()
+        .map(|(_, e)| e["reason"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        rejected,
+        [
+            "bad_signature",
+            "outside_allocation",
+            "outside_sales_window",
+            "clock",
+            "broken_chain",
+            "fork",
+            "fork"
+        ]
+    );
+    let (status, units) = call(
+        &app,
+        "GET",
+        &format!("/api/v1/raffles/{raffle}/rsu"),
+        Some(&s.finance.token),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let refunds: Vec<&str> = units["units"][0]["refused"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        refunds,
+        [
+            "bad_signature",
+            "outside_allocation",
+            "outside_sales_window",
+            "clock",
+            "fork",
+            "fork"
+        ],
+        "{units}"
+    );
+    audit(&app);
+    drop_database(&app.db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draw_waits_for_every_unit_until_sealed_and_uploaded_or_declared_by_two() {
+    let app = app().await;
+    let s = staff(&app).await;
+    let early = in_secs(4);
+    let raffle = open_raffle(&app, &s, in_secs(-600), early, in_secs(120)).await;
+    let mut a = enrol(&app, &s, "unit-a").await;
+    let mut b = enrol(&app, &s, "unit-b").await;
+    allocate(&app, &s, &raffle, &mut a, 50).await;
+    allocate(&app, &s, &raffle, &mut b, 50).await;
+    let t = Timestamp::now().as_micros() - 60_000_000;
+    a.sell(&raffle, "p1", 1, cad(500), at(t));
+    b.sell(&raffle, "p1", 1, cad(500), at(t));
+    sleep_until(early).await;
+
+    // Neither unit has sealed: the early bird waits.
+    let refused = draw(&app, &s, &raffle, "early-bird").await.unwrap_err();
+    assert_eq!(refused["code"], "rsu_not_uploaded", "{refused}");
+    // A seals but has not uploaded its sale yet: still waiting for it.
+    a.seal(&raffle, "early-bird", early, Timestamp::now());
+    let seal = a.seals.clone();
+    let (status, answer) = a.send(&app, &[], &seal, None).await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(
+        answer["seals"][0]["result"]["log_index"].is_string(),
+        "{answer}"
+    );
+    let refused = draw(&app, &s, &raffle, "early-bird").await.unwrap_err();
+    assert_eq!(refused["code"], "rsu_not_uploaded");
+    assert!(
+        refused["error"].as_str().unwrap().contains("unit-a"),
+        "{refused}"
+    );
+    a.seals.clear();
+    a.sync_all(&app, 100, || None).await;
+    let refused = draw(&app, &s, &raffle, "early-bird").await.unwrap_err();
+    assert!(
+        refused["error"].as_str().unwrap().contains("unit-b"),
+        "{refused}"
+    );
+
+    // B is lost: finance declares it, a second person approves.
+    let path = format!("/api/v1/raffles/{raffle}/draws/early-bird/rsu/unit-b/unreconcilable");
+    let (status, v) = call(
+        &app,
+        "POST",
+        &path,
+        Some(&s.manager.token),
+        json!({ "reason": "lost" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a manager declared it: {v}");
+    let (status, pending) = call(
+        &app,
+        "POST",
+        &path,
+        Some(&s.finance.token),
+        json!({ "reason": "lost" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{pending}");
+    let (status, _) = approve(&app, &pending, &s.finance.token).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "approved by its requester");
+    let (status, v) = approve(&app, &pending, &s.finance2.token).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["entry"]["type"], "rsu.unreconcilable");
+    assert_eq!(v["entry"]["uploaded"], "0");
+    let frozen = draw(&app, &s, &raffle, "early-bird")
+        .await
+        .expect("allowed now");
+    assert_eq!(frozen["n"], "1", "A's sale only: {frozen}");
+    // B's sale, made before the cutoff, arrives after the declaration: it
+    // is refused, not counted, and listed for refund.
+    b.seal(&raffle, "early-bird", early, Timestamp::now());
+    b.seals.clear();
+    let answer = b.sync_all(&app, 100, || None).await;
+    assert_eq!(answer["rejected"][0]["reason"], "draw_closed", "{answer}");
+    audit(&app);
+    drop_database(&app.db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_requests_must_be_the_units_fresh_and_well_formed() {
+    let app = app().await;
+    let s = staff(&app).await;
+    let raffle = open_raffle(&app, &s, in_secs(-600), in_secs(60), in_secs(120)).await;
+    let mut u = enrol(&app, &s, "unit-x").await;
+    allocate(&app, &s, &raffle, &mut u, 10).await;
+    let r = u.sell(&raffle, "p1", 1, cad(500), Timestamp::now());
+    let path = format!("/api/v1/rsu/{}/sync", u.id);
+    let (headers, body) = u.request(u.head, std::slice::from_ref(&r), &[]);
+
+    // Signed by another key, or over another body: 401, nothing logged.
+    let other = ScriptedDevice::new("unit-x", &app);
+    let (h2, _) = other.request(u.head, std::slice::from_ref(&r), &[]);
+    let (status, _, _) = testkit::rsu::raw_request(&app, &path, &h2, body.clone()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let mut tampered = body.clone();
+    let n = tampered.len();
+    tampered[n - 3] = b' ';
+    let (status, _, _) = testkit::rsu::raw_request(&app, &path, &headers, tampered).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        entries(&app, "sale")
+            .await
+            .iter()
+            .all(|(_, e)| e["channel"] == "online")
+    );
+    // Missing or malformed headers, an unknown unit: 4xx with a reason.
+    let (status, _, b) = testkit::rsu::raw_request(&app, &path, &[], body.clone()).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        String::from_utf8_lossy(&b)
+    );
+    let bad_nonce = vec![("rsu-nonce", "XYZ".to_string()), headers[1].clone()];
+    let (status, _, _) = testkit::rsu::raw_request(&app, &path, &bad_nonce, body.clone()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _, _) = testkit::rsu::raw_request(
+        &app,
+        "/api/v1/rsu/no-such-unit/sync",
+        &headers,
+        body.clone(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) =
+        testkit::rsu::raw_request(&app, "/api/v1/rsu/Bad_Id/sync", &headers, body.clone()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // The genuine request is taken once; replayed with its nonce, refused.
+    let (status, _, b) = testkit::rsu::raw_request(&app, &path, &headers, body.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    let (status, _, _) = testkit::rsu::raw_request(&app, &path, &headers, body).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    // Sent again with a fresh nonce: skipped, not sold twice.
+    let answer = send(&app, &u, std::slice::from_ref(&r)).await;
+    assert_eq!(
+        (answer["skipped"].as_u64(), answer["sequenced"].as_u64()),
+        (Some(1), Some(0)),
+        "{answer}"
+    );
+
+    // A signed body that does not read, or is too long: 400.
+    let garbage = b"{\"head\":1}".to_vec();
+    let sig = u.key.sign(&raffle_core::rsu::request_message(
+        u.origin(),
+        "unit-x",
+        &"a".repeat(32),
+        &garbage,
+    ));
+    let h = vec![
+        ("rsu-nonce", "a".repeat(32)),
+        (
+            "rsu-signature",
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, sig),
+        ),
+    ];
+    let (status, _, b) = testkit::rsu::raw_request(&app, &path, &h, garbage).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        String::from_utf8_lossy(&b)
+    );
+    let many: Vec<_> = (0..201).map(|_| r.clone()).collect();
+    let (status, answer) = u.send(&app, &many, &[], None).await.unwrap();
+    assert!(status.is_client_error(), "{status} {answer}");
+    // A head that contradicts the unit's history: 409, a device fault.
+    let (h, b) = u.request(
+        raffle_core::rsu::Head {
+            seq: 1,
+            hash: [9; 32],
+        },
+        &[],
+        &[],
+    );
+    let (status, _, bytes) = testkit::rsu::raw_request(&app, &path, &h, b).await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "{}",
+        String::from_utf8_lossy(&bytes)
+    );
+    drop_database(&app.db).await;
+}
