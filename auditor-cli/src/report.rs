@@ -60,7 +60,11 @@ fn raffle_lines(r: &RaffleSummary) -> Vec<String> {
             u.sales,
             u.numbers,
             u.allocated,
-            if u.released { ", the rest released" } else { "" },
+            if u.released {
+                ", the rest released"
+            } else {
+                ""
+            },
             money(u.gross_minor, c)
         ));
     }

@@ -110,7 +110,7 @@ pub fn record_of_sale(s: &Sale) -> Option<RsuRecord> {
         prev: d.prev,
         package: s.package.clone(),
         quantity: s.quantity,
-        numbers: s.numbers.clone(),
+        numbers: s.numbers,
         price: s.price,
         payment: d.payment,
         validation: s.validation,
@@ -189,7 +189,8 @@ mod tests {
                 PaymentMethod::Card
             };
             r.validation = Digest32([i as u8 * 31; 32]);
-            r.device_time = Timestamp::from_micros(r.device_time.as_micros() + 1_234_567 * i as i64);
+            r.device_time =
+                Timestamp::from_micros(r.device_time.as_micros() + 1_234_567 * i as i64);
             prev = key.sign_record("example.org/log", &mut r);
             out.push(r);
         }
@@ -220,7 +221,10 @@ mod tests {
                     device_time: r.device_time,
                     signature: HexBytes(vec![]),
                 };
-                assert_eq!(seal_message(origin, &seal), server::seal_message(origin, &seal));
+                assert_eq!(
+                    seal_message(origin, &seal),
+                    server::seal_message(origin, &seal)
+                );
                 let key = server::DeviceKey::from_seed(&[4; 32]);
                 key.sign_seal(origin, &mut seal);
                 let vk = usable_key(&key.public()).unwrap();
@@ -238,7 +242,11 @@ mod tests {
         for (i, r) in rs.iter().enumerate() {
             let msg = sale_message("example.org/log", r);
             assert!(verify(&vk, &msg, &r.signature.0));
-            assert!(!verify(&vk, &sale_message("other.example/log", r), &r.signature.0));
+            assert!(!verify(
+                &vk,
+                &sale_message("other.example/log", r),
+                &r.signature.0
+            ));
             assert!(!verify(&vk, &msg, &r.signature.0[..63]));
             let other = &rs[(i + 1) % rs.len()];
             assert!(!verify(&vk, &msg, &other.signature.0));

@@ -167,8 +167,7 @@ impl Sales {
     /// Adds an RSU sale (its numbers are sold by no other sale).
     pub fn push_rsu(&mut self, s: RsuSaleRec) -> u32 {
         let pos = self.next_rsu();
-        self.rsu_by_first
-            .insert(s.sale.first, pos & !RSU_POSITION);
+        self.rsu_by_first.insert(s.sale.first, pos & !RSU_POSITION);
         self.rsu.push(s);
         pos
     }

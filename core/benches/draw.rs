@@ -65,6 +65,7 @@ fn main() {
                 rsu: None,
                 stamped: now,
                 validation: Digest32([0; 32]),
+                device: None,
             }),
         );
     }
@@ -75,7 +76,7 @@ fn main() {
     );
     now = Timestamp::parse("2026-12-21T00:00:00.000000Z").unwrap();
     let r = ledger.raffle(&raffle).unwrap();
-    let (gross, n_sales) = (r.gross, r.sales.len() as u64);
+    let (gross, n_sales) = (r.gross, r.sale_count() as u64);
     apply(
         &mut ledger,
         now,

@@ -71,6 +71,7 @@ fn main() {
                 rsu: None,
                 stamped: t,
                 validation: Digest32([7; 32]),
+                device: None,
             }),
         );
         let started = Instant::now();

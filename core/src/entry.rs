@@ -1052,9 +1052,10 @@ impl Entry {
             .as_u64()
             .filter(|v| (OLDEST_VERSION..=SCHEMA_VERSION).contains(v))
             .ok_or_else(|| Error::UnknownEntry(format!("version {} of type {kind:?}", header.v)))?;
-        if !TYPES.contains(&kind.as_str()) || (version < 4 && RSU_TYPES.contains(&kind.as_str()))
-        {
-            return Err(Error::UnknownEntry(format!("type {kind:?} in version {version}")));
+        if !TYPES.contains(&kind.as_str()) || (version < 4 && RSU_TYPES.contains(&kind.as_str())) {
+            return Err(Error::UnknownEntry(format!(
+                "type {kind:?} in version {version}"
+            )));
         }
         let decoded: Decoded = serde_json::from_slice(bytes)
             .map_err(|e| Error::invalid("entry", format!("{kind}: {e}")))?;
@@ -1122,7 +1123,10 @@ impl Entry {
                     ));
                 }
                 if self.version < 4 && e.device.is_some() {
-                    return Err(Error::invalid("sale", "device exists from schema version 4"));
+                    return Err(Error::invalid(
+                        "sale",
+                        "device exists from schema version 4",
+                    ));
                 }
                 if let Some(d) = &e.device {
                     check_record_shape("sale", d.seq.0, &d.signature)?;
@@ -1165,21 +1169,32 @@ impl Entry {
                 }
             }
             Body::RsuAllocated(e) => {
-                if e.numbers.count.0 == 0 || e.numbers.first.0.checked_add(e.numbers.count.0).is_none()
+                if e.numbers.count.0 == 0
+                    || e.numbers.first.0.checked_add(e.numbers.count.0).is_none()
                 {
-                    return Err(Error::invalid("rsu.allocated", "no draw numbers, or too many"));
+                    return Err(Error::invalid(
+                        "rsu.allocated",
+                        "no draw numbers, or too many",
+                    ));
                 }
             }
             Body::RsuSealed(e) => {
                 if e.signature.0.len() != 64 {
-                    return Err(Error::invalid("rsu.sealed", "the signature must be 64 bytes"));
+                    return Err(Error::invalid(
+                        "rsu.sealed",
+                        "the signature must be 64 bytes",
+                    ));
                 }
             }
             Body::RsuRejected(e) => {
                 let r = &e.record;
-                if r.numbers.count.0 == 0 || r.numbers.first.0.checked_add(r.numbers.count.0).is_none()
+                if r.numbers.count.0 == 0
+                    || r.numbers.first.0.checked_add(r.numbers.count.0).is_none()
                 {
-                    return Err(Error::invalid("rsu.rejected", "no draw numbers, or too many"));
+                    return Err(Error::invalid(
+                        "rsu.rejected",
+                        "no draw numbers, or too many",
+                    ));
                 }
                 check_record_shape("rsu.rejected", r.seq.0, &r.signature)?;
             }
@@ -1624,13 +1639,13 @@ mod tests {
                 good.replacen("\"quantity\":1", "\"quantity\":1,\"quantity\":1", 1),
                 "duplicate field",
             ),
-            (good.replacen("{\"v\":3,", "{\"v\":3, ", 1), "canonical"),
+            (good.replacen("{\"v\":4,", "{\"v\":4, ", 1), "canonical"),
             (
-                good.replacen("{\"v\":3,", "{\"v\":4,", 1),
+                good.replacen("{\"v\":4,", "{\"v\":5,", 1),
                 "upgrade raffle-audit",
             ),
             (
-                good.replacen("{\"v\":3,", "{\"v\":0,", 1),
+                good.replacen("{\"v\":4,", "{\"v\":0,", 1),
                 "upgrade raffle-audit",
             ),
             (
@@ -1690,7 +1705,7 @@ mod tests {
         // Versions 1 and 2 have no payment_account: read as none.
         for v in [1, 2] {
             let old = v3
-                .replacen("{\"v\":3,", &format!("{{\"v\":{v},"), 1)
+                .replacen("{\"v\":4,", &format!("{{\"v\":{v},"), 1)
                 .replacen(
                     &format!(",\"payment_account\":\"{}\"", "33".repeat(32)),
                     "",
@@ -1747,7 +1762,7 @@ mod tests {
         let v3 = String::from_utf8(claim.to_bytes().unwrap()).unwrap();
         assert!(v3.contains(",\"supervised_by\":null,\"time\""), "{v3}");
         // Version 2 wrote claims as version 3 does.
-        let v2 = v3.replacen("{\"v\":3,", "{\"v\":2,", 1);
+        let v2 = v3.replacen("{\"v\":4,", "{\"v\":2,", 1);
         assert_eq!(Entry::parse(v2.as_bytes()).unwrap().version, 2);
         let v1 =
             v2.replacen("{\"v\":2,", "{\"v\":1,", 1)

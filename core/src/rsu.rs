@@ -144,7 +144,7 @@ pub fn record_of_sale(s: &crate::entry::Sale) -> Option<RsuRecord> {
         prev: d.prev,
         package: s.package.clone(),
         quantity: s.quantity,
-        numbers: s.numbers.clone(),
+        numbers: s.numbers,
         price: s.price,
         payment: d.payment,
         validation: s.validation,
@@ -261,7 +261,11 @@ mod tests {
             &r.signature.0
         ));
         assert_ne!(record_hash("example.org/log", &dearer), hash);
-        assert!(!verify(&DeviceKey::from_seed(&[2; 32]).public(), &msg, &r.signature.0));
+        assert!(!verify(
+            &DeviceKey::from_seed(&[2; 32]).public(),
+            &msg,
+            &r.signature.0
+        ));
         assert!(!verify(&key.public(), &msg, &r.signature.0[..63]));
     }
 

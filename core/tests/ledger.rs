@@ -90,6 +90,7 @@ impl World {
             rsu: None,
             stamped: self.now,
             validation: Digest32(vn.commitment(&self.raffle)),
+            device: None,
         }))?;
         Ok(sale)
     }
@@ -324,6 +325,7 @@ fn sales_follow_the_window_the_packages_and_the_ticket_maximum() {
         rsu: None,
         stamped: w.now,
         validation: Digest32([1; 32]),
+        device: None,
     };
     assert_eq!(
         refusal(w.apply(Body::Sale(bad.clone()))),

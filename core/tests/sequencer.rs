@@ -242,7 +242,7 @@ async fn a_database_restored_from_an_older_backup_is_rolled_forward_from_the_pub
             .await
             .unwrap();
     }
-    let before = seq.ledger().raffle(&raffle).unwrap().sales.len();
+    let before = seq.ledger().raffle(&raffle).unwrap().sale_count();
     drop(seq);
     // The old sequencer's task still holds the advisory lock until its
     // connection closes; a restart is a new process in production.
@@ -257,7 +257,7 @@ async fn a_database_restored_from_an_older_backup_is_rolled_forward_from_the_pub
             Err(e) => panic!("{e}"),
         }
     };
-    assert_eq!(seq.ledger().raffle(&raffle).unwrap().sales.len(), before);
+    assert_eq!(seq.ledger().raffle(&raffle).unwrap().sale_count(), before);
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM sales")
         .fetch_one(&store.pool)
         .await

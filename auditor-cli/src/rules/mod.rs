@@ -559,7 +559,8 @@ impl Audit {
     fn settle(&mut self, id: &str) {
         if let Some(r) = self.raffles.remove(id) {
             if !r.allocations.is_empty() {
-                self.rsu_settled.insert(id.to_string(), r.config.draws.clone());
+                self.rsu_settled
+                    .insert(id.to_string(), r.config.draws.clone());
             }
             let mut s = r.summary;
             s.status = Status::Settled;

@@ -289,7 +289,9 @@ fn verdict(
     if t > latest {
         return Err((
             R::Clock,
-            format!("device time {t} is more than 300 s after the record was received at {received}"),
+            format!(
+                "device time {t} is more than 300 s after the record was received at {received}"
+            ),
         ));
     }
     if t < c.sales_start || t >= c.sales_end {
@@ -324,8 +326,7 @@ fn verdict(
         }
     }
     for (i, draw) in c.draws.iter().enumerate() {
-        let closed =
-            raffle.draws[i].reconciled || dr.unreconcilable.contains_key(draw.id.as_str());
+        let closed = raffle.draws[i].reconciled || dr.unreconcilable.contains_key(draw.id.as_str());
         if t < draw.cutoff && closed {
             return Err((
                 R::DrawClosed,
@@ -340,10 +341,7 @@ fn verdict(
 }
 
 fn no_device(rsu: &str, v: &Cite) -> Box<Violation> {
-    v(
-        "GLI-31 6.1.3",
-        format!("no sales unit {rsu:?} is enrolled"),
-    )
+    v("GLI-31 6.1.3", format!("no sales unit {rsu:?} is enrolled"))
 }
 
 fn not_allocated(rsu: &str, v: &Cite) -> Box<Violation> {
@@ -390,7 +388,12 @@ impl Audit {
     }
 
     /// GLI-31 2.6.1: a draw waits for every unit allocated to the raffle.
-    pub(super) fn rsu_gate(&self, raffle: &str, draw: &str, v: &Cite) -> Result<(), Box<Violation>> {
+    pub(super) fn rsu_gate(
+        &self,
+        raffle: &str,
+        draw: &str,
+        v: &Cite,
+    ) -> Result<(), Box<Violation>> {
         let mut waiting: Vec<&str> = self
             .devices
             .iter()
@@ -652,11 +655,7 @@ impl Audit {
         Ok(())
     }
 
-    pub(super) fn rsu_sealed(
-        &mut self,
-        at: &At<'_>,
-        e: &RsuSealed,
-    ) -> Result<(), Box<Violation>> {
+    pub(super) fn rsu_sealed(&mut self, at: &At<'_>, e: &RsuSealed) -> Result<(), Box<Violation>> {
         let v = |section: &'static str, message: String| at.v(section, message);
         let cutoff = self.rsu_cutoff(at.index, &e.raffle, &e.draw, &v)?;
         let d = self
@@ -765,7 +764,8 @@ impl Audit {
             ));
         }
         let last = last.unwrap_or_default();
-        if !dr.seals.get(&last).is_some_and(|s| d.head.seq >= s.seq) {
+        let uploaded = dr.seals.get(&last).is_some_and(|s| d.head.seq >= s.seq);
+        if !uploaded {
             return Err(v(
                 "GLI-31 2.6.2",
                 format!(
@@ -946,7 +946,10 @@ impl Audit {
         let d = self.devices.get_mut(rsu.as_str()).expect("checked");
         d.advance(hash);
         d.last_time = Some(e.stamped);
-        let dr = d.raffles.get_mut(e.raffle.as_str()).expect("the verdict found it");
+        let dr = d
+            .raffles
+            .get_mut(e.raffle.as_str())
+            .expect("the verdict found it");
         dr.cursor = first + count;
         dr.sold += count;
         dr.sales.push((seq, e.stamped));
@@ -1000,9 +1003,7 @@ impl Audit {
         if !chained && d.unchained.contains(&hash) {
             return Err(v(
                 "GLI-31 6.1.4",
-                format!(
-                    "sales unit {rsu:?}'s refused record {seq} is logged a second time"
-                ),
+                format!("sales unit {rsu:?}'s refused record {seq} is logged a second time"),
             ));
         }
         let d = self.devices.get_mut(rsu).expect("checked");

@@ -398,7 +398,10 @@ impl Ledger {
             .get(&e.raffle)
             .ok_or_else(|| refused(no_raffle(&e.raffle)))?;
         let last = r.config.draws.last().map(|d| d.id.clone());
-        let d = self.devices.get_mut(&e.rsu).ok_or_else(|| no_device(&e.rsu))?;
+        let d = self
+            .devices
+            .get_mut(&e.rsu)
+            .ok_or_else(|| no_device(&e.rsu))?;
         let head = d.head;
         let dr = d.raffles.get_mut(&e.raffle).ok_or_else(|| {
             refused(Refusal::RsuNotAllocated {
@@ -412,7 +415,7 @@ impl Ledger {
         }
         // GLI-31 2.6.2: only once it showed every sale uploaded.
         let last = last.expect("a raffle has a draw");
-        if !dr.seals.get(&last).is_some_and(|s| head.seq >= s.seq) {
+        if dr.seals.get(&last).is_none_or(|s| head.seq < s.seq) {
             return Err(refused(Refusal::RsuNotUploaded {
                 rsu: e.rsu.to_string(),
                 draw: last.to_string(),
@@ -436,7 +439,10 @@ impl Ledger {
             .get(&e.raffle)
             .ok_or_else(|| refused(no_raffle(&e.raffle)))?;
         r.draw_config(&e.draw)?;
-        let d = self.devices.get_mut(&e.rsu).ok_or_else(|| no_device(&e.rsu))?;
+        let d = self
+            .devices
+            .get_mut(&e.rsu)
+            .ok_or_else(|| no_device(&e.rsu))?;
         let head = d.head;
         let dr = d.raffles.get_mut(&e.raffle).ok_or_else(|| {
             refused(Refusal::RsuNotAllocated {
@@ -498,9 +504,10 @@ impl Ledger {
         }
         // GLI-31 3.2.1: its next allocated numbers, within one range.
         let (first, count) = (r.numbers.first.0, r.numbers.count.0);
-        let inside = dr.ranges.iter().any(|&(f, c)| {
-            first >= f && first.checked_add(count).is_some_and(|end| end <= f + c)
-        });
+        let inside = dr
+            .ranges
+            .iter()
+            .any(|&(f, c)| first >= f && first.checked_add(count).is_some_and(|end| end <= f + c));
         if first < dr.cursor || !inside {
             return Ok(Some(RejectReason::OutsideAllocation));
         }
@@ -516,16 +523,18 @@ impl Ledger {
         if d.disabled_at.is_some_and(|t| r.device_time >= t) {
             return Ok(Some(RejectReason::Disabled));
         }
+        // Every seal first, then the closed draws (the documented order).
         for draw in &raffle.config.draws {
-            let before = r.device_time < draw.cutoff;
             if let Some(seal) = dr.seals.get(&draw.id)
-                && (seq <= seal.seq) != before
+                && (seq <= seal.seq) != (r.device_time < draw.cutoff)
             {
                 return Ok(Some(RejectReason::AfterSeal));
             }
+        }
+        for draw in &raffle.config.draws {
             let closed = raffle.draws.get(&draw.id).is_some_and(|s| s.reconciled)
                 || dr.unreconcilable.contains_key(&draw.id);
-            if before && closed {
+            if r.device_time < draw.cutoff && closed {
                 return Ok(Some(RejectReason::DrawClosed));
             }
         }
@@ -537,9 +546,8 @@ impl Ledger {
     pub(super) fn rsu_sale(&mut self, entry: &Entry, e: &Sale) -> Result<()> {
         let index = self.size;
         let device = e.device.as_ref().expect("an RSU sale");
-        let record = rsu::record_of_sale(e).ok_or_else(|| {
-            Error::invalid("sale", "an RSU sale names its RSU and device record")
-        })?;
+        let record = rsu::record_of_sale(e)
+            .ok_or_else(|| Error::invalid("sale", "an RSU sale names its RSU and device record"))?;
         if e.channel != Channel::Rsu || e.sale != rsu::sale_id(&record.rsu, device.seq.0) {
             return Err(refused(Refusal::RsuSaleIdMismatch {}));
         }
@@ -552,7 +560,10 @@ impl Ledger {
             }));
         }
         let hash = rsu::record_hash(&self.origin, &record);
-        let r = self.raffles.get_mut(&e.raffle).expect("checked by the verdict");
+        let r = self
+            .raffles
+            .get_mut(&e.raffle)
+            .expect("checked by the verdict");
         if r.sale_by_id.contains_key(&e.sale) {
             return Err(refused(Refusal::SaleExists {
                 sale: e.sale.to_string(),

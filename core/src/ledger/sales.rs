@@ -103,8 +103,7 @@ impl Ledger {
             }));
         }
         for d in &r.config.draws {
-            if sale.counts_for(d.cutoff, None) && r.draws.get(&d.id).is_some_and(|s| s.reconciled)
-            {
+            if sale.counts_for(d.cutoff, None) && r.draws.get(&d.id).is_some_and(|s| s.reconciled) {
                 return Err(refused(Refusal::VoidAfterReconciliation {
                     draw: d.id.to_string(),
                 }));

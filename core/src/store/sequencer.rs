@@ -169,11 +169,20 @@ pub enum Change {
         by: StaffId,
     },
     /// Log a sales unit's chain head as it presented it at a contact.
-    RsuSeen { rsu: RsuId, seq: u64, hash: [u8; 32] },
+    RsuSeen {
+        rsu: RsuId,
+        seq: u64,
+        hash: [u8; 32],
+    },
     /// A sales unit's signed seal for a draw's cutoff.
-    SealRsu { seal: RsuSealed },
+    SealRsu {
+        seal: RsuSealed,
+    },
     /// Return a sales unit's unsold numbers once it sealed for the last draw.
-    ReleaseRsu { raffle: RaffleId, rsu: RsuId },
+    ReleaseRsu {
+        raffle: RaffleId,
+        rsu: RsuId,
+    },
     /// Declare a sales unit unreconcilable for a draw, by two people.
     RsuUnreconcilable {
         raffle: RaffleId,
@@ -527,12 +536,12 @@ impl Task {
                     _ => build(&ledger, &state.seeds, &change, &mut new_seeds),
                 };
                 let result = built.and_then(|body| {
-                        let entry = Entry::new(time, body);
-                        let bytes = entry.to_bytes()?;
-                        let index = ledger.size();
-                        ledger.apply(&entry)?;
-                        Ok((index, entry, bytes))
-                    });
+                    let entry = Entry::new(time, body);
+                    let bytes = entry.to_bytes()?;
+                    let index = ledger.size();
+                    ledger.apply(&entry)?;
+                    Ok((index, entry, bytes))
+                });
                 match result {
                     Ok((index, entry, bytes)) => accepted.push((index, entry, bytes, reply)),
                     Err(e) => {
@@ -805,7 +814,7 @@ fn rsu_record(
             sale: crate::rsu::sale_id(&record.rsu, record.seq.0),
             package: record.package.clone(),
             quantity: record.quantity,
-            numbers: record.numbers.clone(),
+            numbers: record.numbers,
             price: record.price,
             channel: Channel::Rsu,
             rsu: Some(record.rsu.clone()),
@@ -1043,7 +1052,9 @@ fn build(
             requested_by,
             approved_by,
         }),
-        Change::DisableRsu { rsu, reason, by } => Body::RsuDisabled(RsuDisabled { rsu, reason, by }),
+        Change::DisableRsu { rsu, reason, by } => {
+            Body::RsuDisabled(RsuDisabled { rsu, reason, by })
+        }
         Change::AllocateRsu {
             raffle,
             rsu,
@@ -1088,10 +1099,11 @@ fn build(
             requested_by,
             approved_by,
         } => {
-            let head = ledger
-                .device(&rsu)
-                .map(|d| d.head.seq)
-                .ok_or_else(|| Error::Refused(Refusal::RsuUnknown { rsu: rsu.to_string() }))?;
+            let head = ledger.device(&rsu).map(|d| d.head.seq).ok_or_else(|| {
+                Error::Refused(Refusal::RsuUnknown {
+                    rsu: rsu.to_string(),
+                })
+            })?;
             Body::RsuUnreconcilable(RsuUnreconcilable {
                 raffle,
                 draw,
