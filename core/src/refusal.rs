@@ -456,6 +456,9 @@ refusals! {
     RsuRejectionUnfounded { reason: String }
         => "rsu_rejection_unfounded", Some("6.1.4"),
         "the device record is not refused for {reason}";
+    /// The record is in the unit's chain already.
+    RsuRecordInChain { seq: u64 }
+        => "rsu_record_in_chain", None, "the record at sequence {seq} is in the unit's chain already";
     /// That refused record was logged already.
     RsuRecordAlreadyRefused { seq: u64 }
         => "rsu_record_already_refused", None, "the refused record at sequence {seq} is logged already";

@@ -190,6 +190,10 @@ pub struct Limits {
     /// Ticket checks a minute from one address.
     #[arg(long, env = "RAFFLE_RATE_TICKET_CHECKS", default_value_t = 30)]
     pub ticket_checks_per_minute: u32,
+    /// Sales-unit sync requests a minute from one address (a venue's units
+    /// may share one).
+    #[arg(long, env = "RAFFLE_RATE_RSU_SYNCS", default_value_t = 1200)]
+    pub rsu_syncs_per_minute: u32,
     /// Hours a staff session lasts at most, however active.
     #[arg(long, env = "RAFFLE_SESSION_HOURS", default_value_t = 12)]
     pub session_hours: u32,
@@ -205,6 +209,7 @@ impl Default for Limits {
             sign_in_per_minute: 20,
             purchases_per_minute: 60,
             ticket_checks_per_minute: 30,
+            rsu_syncs_per_minute: 1200,
             session_hours: 12,
         }
     }

@@ -40,6 +40,7 @@ pub enum Bucket {
     SignIn,
     Purchase,
     TicketCheck,
+    RsuSync,
 }
 
 /// The edge's shared state: one rate limiter per [`Bucket`] and the
@@ -48,6 +49,7 @@ pub struct Edge {
     sign_in: DefaultKeyedRateLimiter<IpAddr>,
     purchase: DefaultKeyedRateLimiter<IpAddr>,
     ticket_check: DefaultKeyedRateLimiter<IpAddr>,
+    rsu_sync: DefaultKeyedRateLimiter<IpAddr>,
     in_flight: Arc<tokio::sync::Semaphore>,
 }
 
@@ -62,6 +64,7 @@ impl Edge {
             sign_in: RateLimiter::keyed(per_minute(l.sign_in_per_minute)),
             purchase: RateLimiter::keyed(per_minute(l.purchases_per_minute)),
             ticket_check: RateLimiter::keyed(per_minute(l.ticket_checks_per_minute)),
+            rsu_sync: RateLimiter::keyed(per_minute(l.rsu_syncs_per_minute)),
             in_flight: Arc::new(tokio::sync::Semaphore::new(l.max_requests.max(1))),
         }
     }
@@ -72,6 +75,7 @@ impl Edge {
             Bucket::SignIn => &self.sign_in,
             Bucket::Purchase => &self.purchase,
             Bucket::TicketCheck => &self.ticket_check,
+            Bucket::RsuSync => &self.rsu_sync,
         };
         use governor::clock::{Clock as _, DefaultClock};
         limiter
@@ -84,6 +88,7 @@ impl Edge {
         self.sign_in.retain_recent();
         self.purchase.retain_recent();
         self.ticket_check.retain_recent();
+        self.rsu_sync.retain_recent();
     }
 }
 
@@ -101,6 +106,7 @@ pub fn bucket(method: &Method, path: &str) -> Option<Bucket> {
                 ["", "api", "v1", "raffles", _, "purchases"] | ["", "raffles", _, "buy"] => {
                     Some(Bucket::Purchase)
                 }
+                ["", "api", "v1", "rsu", _, "sync"] => Some(Bucket::RsuSync),
                 _ => None,
             }
         }

@@ -61,6 +61,8 @@ pub struct AppState {
     /// The log's key, which also signs the answers to sales units (they
     /// pin it at enrolment; the messages are domain-separated).
     pub rsu_signer: Arc<transparency::key::NoteSigner>,
+    /// Sales units' syncs in progress (one per unit at a time).
+    pub rsu_syncs: Arc<app::rsu::Syncs>,
 }
 
 /// Opens the database, the key and the publications, recovers the log and
@@ -150,6 +152,7 @@ pub async fn start_with(
         incidents,
         mailer,
         rsu_signer,
+        rsu_syncs: Arc::default(),
     };
     state
         .store

@@ -44,6 +44,11 @@ pub struct Device {
     pub enabled: bool,
     /// The time of the `rsu.disabled` in force, if disabled.
     pub disabled_at: Option<Timestamp>,
+    /// While disabled, the last sequence it may still upload: the larger of
+    /// its head in the log and the latest head it presented when it was
+    /// disabled. Its device clock is its own, so a stolen unit cannot date
+    /// new sales before the disabling: anything beyond is refused.
+    pub disabled_after: Option<u64>,
     /// The last record of its chain in the log (accepted or rejected).
     pub head: Head,
     /// hashes[i] is the hash of record i + 1.
@@ -86,6 +91,9 @@ impl Rejection {
 pub struct DeviceRaffle {
     /// Allocated ranges (first, count), ascending.
     pub ranges: Vec<(u64, u64)>,
+    /// When each range was allocated (its entry's time): no number is
+    /// sold before the unit had it.
+    pub allocated_at: Vec<Timestamp>,
     /// Numbers below this are sold or skipped.
     pub cursor: u64,
     pub allocated: u64,
@@ -213,6 +221,7 @@ impl Ledger {
                 key: e.key.0,
                 enabled: true,
                 disabled_at: None,
+                disabled_after: None,
                 head: Head::EMPTY,
                 hashes: Vec::new(),
                 promised: BTreeMap::new(),
@@ -237,8 +246,10 @@ impl Ledger {
                 status: "enabled".into(),
             }));
         }
+        // Two people accept the unit's journal as it is from here.
         d.enabled = true;
         d.disabled_at = None;
+        d.disabled_after = None;
         Ok(())
     }
 
@@ -252,10 +263,11 @@ impl Ledger {
         }
         d.enabled = false;
         d.disabled_at = Some(entry.time);
+        d.disabled_after = Some(d.head.seq.max(d.seen.seq));
         Ok(())
     }
 
-    pub(super) fn rsu_allocated(&mut self, e: &RsuAllocated) -> Result<()> {
+    pub(super) fn rsu_allocated(&mut self, entry: &Entry, e: &RsuAllocated) -> Result<()> {
         let d = self.devices.get(&e.rsu).ok_or_else(|| no_device(&e.rsu))?;
         if !d.enabled {
             return Err(refused(Refusal::RsuDisabled {
@@ -304,6 +316,7 @@ impl Ledger {
             dr.cursor = e.numbers.first.0;
         }
         dr.ranges.push((e.numbers.first.0, count));
+        dr.allocated_at.push(entry.time);
         dr.allocated += count;
         Ok(())
     }
@@ -327,7 +340,7 @@ impl Ledger {
         Ok(())
     }
 
-    pub(super) fn rsu_sealed(&mut self, e: &RsuSealed) -> Result<()> {
+    pub(super) fn rsu_sealed(&mut self, entry: &Entry, e: &RsuSealed) -> Result<()> {
         let origin = self.origin.clone();
         let r = self
             .raffles
@@ -351,8 +364,10 @@ impl Ledger {
                 draw: e.draw.to_string(),
             }));
         }
-        // The device seals once its own clock has passed the cutoff.
-        if e.device_time < cutoff {
+        // The device seals once its own clock has passed the cutoff, and
+        // the log's clock has too (within the allowed skew): a unit cannot
+        // seal early and so turn its own later sales into refusals.
+        if e.device_time < cutoff || rsu::latest_device_time(entry.time) < cutoff {
             return Err(refused(Refusal::RsuSealBeforeCutoff {
                 rsu: e.rsu.to_string(),
                 draw: e.draw.to_string(),
@@ -466,8 +481,8 @@ impl Ledger {
     }
 
     /// How a device record received at `received` is logged: `None` as a
-    /// sale, `Some(reason)` as `rsu.rejected`. An error when it cannot be
-    /// logged at all (an unknown device).
+    /// sale, `Some(reason)` as `rsu.rejected`. An error when it is not
+    /// logged at all (an unknown device, a record in the chain already).
     pub fn rsu_verdict(&self, r: &RsuRecord, received: Timestamp) -> Result<Option<RejectReason>> {
         let d = self.devices.get(&r.rsu).ok_or_else(|| no_device(&r.rsu))?;
         // GLI-31 6.1.2: the device's own signature, over this log's message.
@@ -475,6 +490,11 @@ impl Ledger {
             return Ok(Some(RejectReason::BadSignature));
         }
         let seq = r.seq.0;
+        // Sent again (a retried or concurrent sync): it is in the chain
+        // already, and is logged neither as a sale nor as a fork.
+        if d.hash_at(seq) == Some(rsu::record_hash(&self.origin, r)) {
+            return Err(refused(Refusal::RsuRecordInChain { seq }));
+        }
         if seq <= d.head.seq || (seq == d.head.seq + 1 && r.prev.0 != d.head.hash) {
             return Ok(Some(RejectReason::Fork));
         }
@@ -516,11 +536,17 @@ impl Ledger {
         {
             return Ok(Some(RejectReason::Clock));
         }
-        // GLI-31 2.2.2: made inside the sales window.
-        if r.device_time < raffle.config.sales_start || r.device_time >= raffle.config.sales_end {
+        // GLI-31 2.2.2, 2.6.2: made inside the sales window, and before an
+        // operator's early close.
+        if r.device_time < raffle.config.sales_start
+            || r.device_time >= raffle.config.sales_end
+            || raffle.closed_at.is_some_and(|c| r.device_time >= c)
+        {
             return Ok(Some(RejectReason::OutsideSalesWindow));
         }
-        if d.disabled_at.is_some_and(|t| r.device_time >= t) {
+        if d.disabled_at.is_some_and(|t| r.device_time >= t)
+            || d.disabled_after.is_some_and(|last| seq > last)
+        {
             return Ok(Some(RejectReason::Disabled));
         }
         // Every seal first, then the closed draws (the documented order).

@@ -97,6 +97,48 @@ pub struct SyncRequest {
     pub seals: Vec<WireSeal>,
 }
 
+/// Per unit: one sync at a time, and when an authentication failure was
+/// last recorded.
+#[derive(Default)]
+pub struct Syncs {
+    units: std::sync::Mutex<std::collections::HashMap<RsuId, UnitSync>>,
+}
+
+struct UnitSync {
+    serial: std::sync::Arc<tokio::sync::Mutex<()>>,
+    failure_reported: Option<std::time::Instant>,
+}
+
+impl Syncs {
+    fn unit<T>(&self, rsu: &RsuId, f: impl FnOnce(&mut UnitSync) -> T) -> T {
+        let mut units = self.units.lock().expect("sync lock");
+        let u = units.entry(rsu.clone()).or_insert_with(|| UnitSync {
+            serial: Default::default(),
+            failure_reported: None,
+        });
+        f(u)
+    }
+
+    /// The unit's sync lock (only enrolled units get one).
+    pub fn lock(&self, rsu: &RsuId) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+        self.unit(rsu, |u| u.serial.clone())
+    }
+
+    /// Whether to record this authentication failure (one a minute).
+    pub fn should_report_failure(&self, rsu: &RsuId) -> bool {
+        self.unit(rsu, |u| {
+            let now = std::time::Instant::now();
+            let due = u
+                .failure_reported
+                .is_none_or(|t| now.duration_since(t) >= std::time::Duration::from_secs(60));
+            if due {
+                u.failure_reported = Some(now);
+            }
+            due
+        })
+    }
+}
+
 /// What the server answers a unit, and the signature over it.
 pub struct SyncAnswer {
     pub body: Vec<u8>,
@@ -173,6 +215,10 @@ pub async fn sync(
             "this nonce was used before: sign the request again with a fresh one",
         ));
     }
+    // One sync of a unit at a time: a retry racing the request it retries
+    // must see what that one sequenced.
+    let unit = state.rsu_syncs.lock(rsu);
+    let _serial = unit.lock().await;
     let received = Timestamp::now();
     let head = Head {
         seq: req.head.seq.0,
