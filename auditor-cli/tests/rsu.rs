@@ -1190,3 +1190,59 @@ fn a_published_log_with_a_forged_rsu_sale_fails_its_audit() {
     assert!(v.message.contains("bad_signature"), "{v}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_record_dated_before_its_numbers_beyond_a_disabling_or_logged_twice_is_reported() {
+    let s = scenario(false);
+    let raffle = &s.raffle;
+    let vn = ValidationNumber::generate().unwrap();
+    // Dated before its numbers were allocated (at t(1)): a unit cannot sell
+    // what it did not hold (GLI-31 3.2.1).
+    let early = s.unit.record(raffle, 1, [0; 32], "p1", 4, ms(500), &vn);
+    one(
+        &s,
+        s.leaf("r1"),
+        t(3),
+        sale_of(&early, t(3)),
+        "GLI-31 3.2.1",
+        "refuse it as outside_allocation",
+    );
+    // Disabled at its head 2: record 3, though dated before the disabling,
+    // is beyond the head it had shown (a stolen unit picks its own clock).
+    let disabled = Entry::new(
+        ms(4500),
+        Body::RsuDisabled(RsuDisabled {
+            rsu: s.unit.id.clone(),
+            reason: DisableReason::Remote,
+            by: Some(s.staff.clone()),
+        }),
+    );
+    let r3 = Entry::new(ms(4600), sale_of(&s.records[2], ms(4600)));
+    let v = forged(
+        &s,
+        s.leaf("r2") + 1,
+        vec![disabled, r3],
+        "GLI-31 5.4.2",
+        "refuse it as disabled",
+        true,
+    );
+    assert!(v.message.contains("beyond sequence 2"), "{v}");
+    // A record in the chain already, logged again as a sale or as a fork.
+    let after = s.leaf("r2") + 1;
+    one(
+        &s,
+        after,
+        ms(4600),
+        sale_of(&s.records[1], ms(4600)),
+        "GLI-31 6.1.4",
+        "in the unit's chain already",
+    );
+    one(
+        &s,
+        after,
+        ms(4600),
+        refusal(&s.records[1], ms(4600), RejectReason::Fork),
+        "GLI-31 6.1.4",
+        "in the unit's chain already",
+    );
+}

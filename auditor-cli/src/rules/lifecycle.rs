@@ -144,6 +144,7 @@ impl Audit {
             ));
         }
         r.status = Status::Closed;
+        r.closed_at = Some(time);
         Ok(())
     }
 }

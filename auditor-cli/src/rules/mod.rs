@@ -180,6 +180,8 @@ pub struct RaffleSummary {
 struct Raffle {
     config: RaffleConfig,
     status: Status,
+    /// When sales were closed (`raffle.closed`): no unit sale made later.
+    closed_at: Option<Timestamp>,
     sales: Sales,
     index: SaleIndex,
     /// Validation commitments (hex) → position of the sale holding each
@@ -319,6 +321,7 @@ impl Raffle {
             draws: Vec::new(),
             config,
             status: Status::Draft,
+            closed_at: None,
             sales: Sales::default(),
             index: SaleIndex::default(),
             commitments: SaleIndex::default(),

@@ -57,6 +57,9 @@ pub(super) struct Device {
     enabled: bool,
     /// The time of the `rsu.disabled` in force.
     disabled_at: Option<Timestamp>,
+    /// While disabled, the last sequence it may still upload: the larger
+    /// of its head and the head it had presented when disabled.
+    disabled_after: Option<u64>,
     /// Its last record in the log, accepted or refused in the chain.
     head: Head,
     /// hashes[i]: the hash of record i + 1.
@@ -77,6 +80,8 @@ pub(super) struct Device {
 struct DeviceRaffle {
     /// Allocated ranges (first, count), ascending.
     ranges: Vec<(u64, u64)>,
+    /// When each range was allocated: none is sold before.
+    allocated_at: Vec<Timestamp>,
     /// Its next unsold number: numbers below are sold or skipped.
     cursor: u64,
     allocated: u64,
@@ -264,14 +269,18 @@ fn verdict(
     let inside = first.checked_add(count).is_some_and(|end| {
         dr.ranges
             .iter()
-            .any(|&(f, n)| first >= f && end <= f.saturating_add(n))
+            .zip(&dr.allocated_at)
+            .any(|(&(f, n), &when)| {
+                first >= f && end <= f.saturating_add(n) && r.device_time >= when
+            })
     });
     if first < dr.cursor || !inside {
         return Err((
             R::OutsideAllocation,
             format!(
-                "numbers {first}..{} are not inside one allocated range at or after the unit's next unsold number {}",
+                "numbers {first}..{} are not inside one range allocated before device time {} at or after the unit's next unsold number {}",
                 first.saturating_add(count).saturating_sub(1),
+                r.device_time,
                 dr.cursor
             ),
         ));
@@ -294,11 +303,11 @@ fn verdict(
             ),
         ));
     }
-    if t < c.sales_start || t >= c.sales_end {
+    if t < c.sales_start || t >= c.sales_end || raffle.closed_at.is_some_and(|closed| t >= closed) {
         return Err((
             R::OutsideSalesWindow,
             format!(
-                "device time {t} is outside the sales window {} to {}",
+                "device time {t} is outside the sales window {} to {} (or after sales were closed)",
                 c.sales_start, c.sales_end
             ),
         ));
@@ -309,6 +318,14 @@ fn verdict(
         return Err((
             R::Disabled,
             format!("device time {t} is at or after the unit was disabled, at {off}"),
+        ));
+    }
+    if let Some(last) = d.disabled_after
+        && seq > last
+    {
+        return Err((
+            R::Disabled,
+            format!("record {seq} is beyond sequence {last}, the unit's head when it was disabled"),
         ));
     }
     for draw in &c.draws {
@@ -336,6 +353,21 @@ fn verdict(
                 ),
             ));
         }
+    }
+    Ok(())
+}
+
+/// A record already in the unit's chain is never logged again, as a sale
+/// or as a refusal.
+fn in_chain(origin: &str, d: &Device, r: &RsuRecord, v: &Cite) -> Result<(), Box<Violation>> {
+    if d.hash_at(r.seq.0) == Some(format_::record_hash(origin, r)) {
+        return Err(v(
+            "GLI-31 6.1.4",
+            format!(
+                "sales unit {:?}'s record {} is logged again: it is in the unit's chain already",
+                r.rsu, r.seq.0
+            ),
+        ));
     }
     Ok(())
 }
@@ -465,6 +497,7 @@ impl Audit {
                 key_bytes: e.key.0,
                 enabled: true,
                 disabled_at: None,
+                disabled_after: None,
                 head: Head {
                     seq: 0,
                     hash: GENESIS,
@@ -504,6 +537,7 @@ impl Audit {
         }
         d.enabled = true;
         d.disabled_at = None;
+        d.disabled_after = None;
         Ok(())
     }
 
@@ -525,6 +559,7 @@ impl Audit {
         }
         d.enabled = false;
         d.disabled_at = Some(at.time);
+        d.disabled_after = Some(d.head.seq.max(d.seen));
         Ok(())
     }
 
@@ -614,6 +649,7 @@ impl Audit {
             dr.cursor = first;
         }
         dr.ranges.push((first, count));
+        dr.allocated_at.push(at.time);
         dr.allocated += count;
         Ok(())
     }
@@ -688,12 +724,12 @@ impl Audit {
                 ),
             ));
         }
-        if e.device_time < cutoff {
+        if e.device_time < cutoff || format_::latest_device_time(at.time) < cutoff {
             return Err(v(
                 "GLI-31 2.6.2",
                 format!(
-                    "sales unit {:?} seals for draw {:?} at device time {}, before its cutoff {cutoff}",
-                    e.rsu, e.draw, e.device_time
+                    "sales unit {:?} seals for draw {:?} at device time {} (logged at {}), before its cutoff {cutoff}",
+                    e.rsu, e.draw, e.device_time, at.time
                 ),
             ));
         }
@@ -886,6 +922,7 @@ impl Audit {
             .devices
             .get(rsu.as_str())
             .ok_or_else(|| no_device(&rsu, &v))?;
+        in_chain(&self.origin, d, &record, &v)?;
         let r = self.raffles.get(e.raffle.as_str()).expect("checked");
         if let Err((reason, why)) = verdict(&self.origin, d, &record, device.received, Some(r)) {
             return Err(v(
@@ -976,6 +1013,7 @@ impl Audit {
             ));
         }
         let d = self.devices.get(rsu).ok_or_else(|| no_device(rsu, &v))?;
+        in_chain(&self.origin, d, record, &v)?;
         let r = self.raffles.get(raffle);
         let founded = match verdict(&self.origin, d, record, e.received, r) {
             Err((reason, _)) if reason == e.reason => Ok(()),

@@ -522,12 +522,18 @@ impl Ledger {
         if !fits || r.quantity == 0 {
             return Ok(Some(RejectReason::PackageMismatch));
         }
-        // GLI-31 3.2.1: its next allocated numbers, within one range.
+        // GLI-31 3.2.1: its next allocated numbers, within one range, sold
+        // after the range was allocated.
         let (first, count) = (r.numbers.first.0, r.numbers.count.0);
         let inside = dr
             .ranges
             .iter()
-            .any(|&(f, c)| first >= f && first.checked_add(count).is_some_and(|end| end <= f + c));
+            .zip(&dr.allocated_at)
+            .any(|(&(f, c), &at)| {
+                first >= f
+                    && first.checked_add(count).is_some_and(|end| end <= f + c)
+                    && r.device_time >= at
+            });
         if first < dr.cursor || !inside {
             return Ok(Some(RejectReason::OutsideAllocation));
         }
