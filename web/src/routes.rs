@@ -32,6 +32,13 @@ pub mod roles {
     pub const FIGURES: &[Role] = &[Role::Finance, Role::Administrator, Role::Auditor];
     /// Who may search significant events.
     pub const EVENTS: &[Role] = &[Role::Administrator, Role::Auditor];
+    /// Who may read the sales units and their figures.
+    pub const UNIT_READERS: &[Role] = &[
+        Role::Administrator,
+        Role::RaffleManager,
+        Role::Finance,
+        Role::Auditor,
+    ];
 }
 
 /// Who may call a route.

@@ -150,6 +150,12 @@ const EXPECTED: &[(&str, &str, &str, &str)] = &[
         "/api/v1/raffles/{id}/draws/{draw_id}/rsu/{rsu}/unreconcilable",
         "finance",
     ),
+    (
+        "console",
+        "GET",
+        "/console/rsu",
+        "administrator+auditor+finance+raffle_manager",
+    ),
     ("console", "GET", "/console/sign-in", "public"),
     ("console", "POST", "/console/sign-in", "public"),
     ("console", "POST", "/console/sign-out", "public"),

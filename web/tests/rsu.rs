@@ -371,6 +371,17 @@ async fn three_units_sell_ten_thousand_offline_and_every_sale_counts_once() {
     drop_database(&app.db).await;
 }
 
+/// A console page as `who` sees it (the API token is also the console's
+/// session cookie).
+async fn console(app: &App, who: &SignedIn, path: &str) -> String {
+    let cookie = format!("raffle_session={}", who.token);
+    let (status, bytes) =
+        testkit::app::request(app, "GET", path, &[("cookie", &cookie)], String::new()).await;
+    let page = String::from_utf8(bytes).unwrap();
+    assert_eq!(status, StatusCode::OK, "{page}");
+    page
+}
+
 /// Syncs one record (or a page) and returns the reasons logged.
 async fn send(app: &App, u: &ScriptedDevice, records: &[raffle_core::entry::RsuRecord]) -> Value {
     let (status, answer) = u.send(app, records, &[], None).await.unwrap();
@@ -568,6 +579,27 @@ async fn a_draw_waits_for_every_unit_until_sealed_and_uploaded_or_declared_by_tw
         "{refused}"
     );
     a.seals.clear();
+    // The console's draw screen shows each unit's state for the draw, and
+    // the master list every unit.
+    let page = console(
+        &app,
+        &s.finance,
+        &format!("/console/raffles/{raffle}/draws/early-bird/reconciliation"),
+    )
+    .await;
+    assert!(
+        page.contains("unit-a") && page.contains("sealed, not all uploaded"),
+        "{page}"
+    );
+    assert!(
+        page.contains("unit-b") && page.contains("waiting"),
+        "{page}"
+    );
+    let list = console(&app, &s.manager, "/console/rsu").await;
+    assert!(
+        list.contains("unit-a") && list.contains("PAX A920") && list.contains("Gate crew"),
+        "{list}"
+    );
     a.sync_all(&app, 100, || None).await;
     let refused = draw(&app, &s, &raffle, "early-bird").await.unwrap_err();
     assert!(

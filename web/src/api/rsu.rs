@@ -21,19 +21,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use raffle_core::Role;
 use raffle_core::entry::UnreconcilableReason;
 use raffle_core::ids::{DrawId, RaffleId, RsuId};
 use serde::Deserialize;
 use serde_json::Value;
-
-/// Who may read the units and their figures.
-const READERS: &[Role] = &[
-    Role::Administrator,
-    Role::RaffleManager,
-    Role::Finance,
-    Role::Auditor,
-];
 
 pub(crate) fn entries() -> Vec<Entry> {
     use Method as M;
@@ -42,7 +33,7 @@ pub(crate) fn entries() -> Vec<Entry> {
         entry(M::POST, "/api/v1/rsu/{rsu}/sync", Access::Public,
             "A sales unit's sync: its head, records and seals, signed by the unit (headers Rsu-Nonce, Rsu-Signature); the answer is signed with the log's key (Rsu-Answer-Signature).",
             sync),
-        entry(M::GET, "/api/v1/rsu/devices", staff(READERS),
+        entry(M::GET, "/api/v1/rsu/devices", staff(UNIT_READERS),
             "The sales units' master list (GLI-31 5.4.1).", master_list),
         entry(M::POST, "/api/v1/rsu/devices", staff(ADMINISTRATOR),
             "Registers a sales unit, unenrolled and disabled (GLI-31 6.1.3).", register)
@@ -53,7 +44,7 @@ pub(crate) fn entries() -> Vec<Entry> {
             "Requests a disabled unit's enabling (a second administrator approves).", request_enable),
         entry(M::POST, "/api/v1/rsu/devices/{rsu}/disable", staff(ADMINISTRATOR),
             "Disables a unit at once (GLI-31 5.4.2).", disable),
-        entry(M::GET, "/api/v1/raffles/{id}/rsu", staff(READERS),
+        entry(M::GET, "/api/v1/raffles/{id}/rsu", staff(UNIT_READERS),
             "A raffle's units: numbers, sales, money, state per draw, refused records.", raffle_units),
         entry(M::POST, "/api/v1/raffles/{id}/rsu/allocations", staff(MANAGER),
             "Allocates the raffle's next numbers to a unit.", allocate)

@@ -56,6 +56,7 @@ async fn reconciliation_page(
         Ok(card) => card,
         Err(e) => return c.refused_page(e, &path),
     };
+    let units = crate::app::rsu::raffle_units(state, id).unwrap_or_default();
     let f = &rec.figures;
     let content = html! {
         h1 { (lang.t("console.reconciliation.title")) }
@@ -92,6 +93,7 @@ async fn reconciliation_page(
                 }
             }
         }
+        (super::units::section(c, &units, draw))
         @if let Some(card) = &card {
             (super::card::section(c, card, rec.cutoff, &zone, &format!("{path}/fetch")))
         }

@@ -21,6 +21,7 @@ mod events;
 mod raffles;
 mod settings;
 mod status;
+mod units;
 mod users;
 mod voids;
 
@@ -286,6 +287,13 @@ pub fn table() -> Table {
         ),
         entry(
             M::GET,
+            "/console/rsu",
+            staff(UNIT_READERS),
+            "The sales units' master list.",
+            units::master_list,
+        ),
+        entry(
+            M::GET,
             "/console/events",
             staff(EVENTS),
             "Searches significant events.",
@@ -366,6 +374,7 @@ impl Console {
             ("/console/voids", "console.nav.voids"),
             ("/console/approvals", "console.nav.approvals"),
             ("/console/users", "console.nav.users"),
+            ("/console/rsu", "console.nav.units"),
             ("/console/events", "console.nav.events"),
             ("/console/status", "console.nav.status"),
             ("/console/settings", "console.nav.settings"),
