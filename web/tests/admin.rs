@@ -611,7 +611,8 @@ async fn every_route_in_the_openapi_document_is_served() {
         for method in ops.as_object().unwrap().keys() {
             let concrete = path
                 .replace("{id}", "00000000-0000-4000-8000-000000000000")
-                .replace("{draw_id}", "main");
+                .replace("{draw_id}", "main")
+                .replace("{rsu}", "unit-1");
             let (status, body) =
                 call(&app, &method.to_uppercase(), &concrete, None, json!({})).await;
             // The router's own 404 has no body; a handler's says what was not found.
@@ -905,7 +906,8 @@ async fn the_documented_request_bodies_are_the_ones_the_handlers_read() {
             }
             let concrete = path
                 .replace("{id}", "00000000-0000-4000-8000-000000000000")
-                .replace("{draw_id}", "main");
+                .replace("{draw_id}", "main")
+                .replace("{rsu}", "unit-1");
             let auth = format!("Bearer {token}");
             let (status, bytes) = request(
                 &app,
@@ -949,7 +951,7 @@ async fn the_documented_request_bodies_are_the_ones_the_handlers_read() {
             assert_eq!(named, documented, "{method} {path}");
         }
     }
-    assert_eq!(bodies, 16, "routes with a JSON body");
+    assert_eq!(bodies, 19, "routes with a JSON body");
     // The configuration schema includes the jurisdiction's claim rules.
     let config = &schemas["RaffleConfig"];
     assert!(
