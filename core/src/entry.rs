@@ -65,18 +65,8 @@ pub const TYPES: &[&str] = &[
     "rsu.rejected",
 ];
 
-/// The types version 4 added.
-pub const RSU_TYPES: &[&str] = &[
-    "rsu.enrolled",
-    "rsu.enabled",
-    "rsu.disabled",
-    "rsu.allocated",
-    "rsu.seen",
-    "rsu.sealed",
-    "rsu.released",
-    "rsu.unreconcilable",
-    "rsu.rejected",
-];
+/// The types version 4 added: the last nine of [`TYPES`].
+pub const RSU_TYPES: &[&str] = TYPES.split_at(12).1;
 
 /// 32 bytes, as 64 lower-case hex digits (hashes, commitments).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -1604,6 +1594,17 @@ pub fn examples() -> Vec<Entry> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_version_4_types_are_exactly_the_rsu_ones() {
+        assert_eq!(RSU_TYPES.len(), 9);
+        assert!(RSU_TYPES.iter().all(|t| t.starts_with("rsu.")));
+        assert!(
+            TYPES[..TYPES.len() - 9]
+                .iter()
+                .all(|t| !t.starts_with("rsu."))
+        );
+    }
 
     #[test]
     fn every_example_round_trips_canonically() {

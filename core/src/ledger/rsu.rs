@@ -291,19 +291,7 @@ impl Ledger {
         }
         // GLI-31 3.2.1: the raffle's next numbers, so no number is sold twice.
         let count = e.numbers.count.0;
-        if e.numbers.first.0 != r.next_number {
-            return Err(refused(Refusal::NotNextNumber {
-                next: r.next_number,
-                first: e.numbers.first.0,
-            }));
-        }
-        if let Some(max) = r.config.max_tickets
-            && r.sold_numbers() + count > max.0
-        {
-            return Err(refused(Refusal::NotEnoughTickets {
-                left: max.0 - r.sold_numbers(),
-            }));
-        }
+        r.check_next_numbers(e.numbers.first.0, count)?;
         r.next_number += count;
         let dr = self
             .devices
@@ -492,7 +480,8 @@ impl Ledger {
         let seq = r.seq.0;
         // Sent again (a retried or concurrent sync): it is in the chain
         // already, and is logged neither as a sale nor as a fork.
-        if d.hash_at(seq) == Some(rsu::record_hash(&self.origin, r)) {
+        let hash = rsu::record_hash(&self.origin, r);
+        if d.hash_at(seq) == Some(hash) {
             return Err(refused(Refusal::RsuRecordInChain { seq }));
         }
         if seq <= d.head.seq || (seq == d.head.seq + 1 && r.prev.0 != d.head.hash) {
@@ -501,7 +490,6 @@ impl Ledger {
         if seq > d.head.seq + 1 {
             return Ok(Some(RejectReason::BrokenChain));
         }
-        let hash = rsu::record_hash(&self.origin, r);
         if d.promised.get(&seq).is_some_and(|h| *h != hash) {
             return Ok(Some(RejectReason::Fork));
         }

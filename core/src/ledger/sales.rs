@@ -7,6 +7,27 @@
 use super::*;
 use crate::entry::{Sale, SaleVoided};
 
+impl RaffleState {
+    /// GLI-31 3.2.1: numbers are issued once, consecutively (to a sale or
+    /// a unit's allocation), and within the ticket limit.
+    pub(super) fn check_next_numbers(&self, first: u64, count: u64) -> Result<()> {
+        if first != self.next_number {
+            return Err(refused(Refusal::NotNextNumber {
+                next: self.next_number,
+                first,
+            }));
+        }
+        if let Some(max) = self.config.max_tickets
+            && self.sold_numbers() + count > max.0
+        {
+            return Err(refused(Refusal::NotEnoughTickets {
+                left: max.0 - self.sold_numbers(),
+            }));
+        }
+        Ok(())
+    }
+}
+
 impl Ledger {
     pub(super) fn sale(&mut self, entry: &Entry, e: &Sale) -> Result<()> {
         if e.device.is_some() {
@@ -51,20 +72,7 @@ impl Ledger {
         if e.numbers.count.0 != count || e.price != Money::new(price, package.price.currency) {
             return Err(refused(Refusal::PackageMismatch {}));
         }
-        // GLI-31 3.2.1: numbers are issued once, consecutively.
-        if e.numbers.first.0 != r.next_number {
-            return Err(refused(Refusal::NotNextNumber {
-                next: r.next_number,
-                first: e.numbers.first.0,
-            }));
-        }
-        if let Some(max) = r.config.max_tickets
-            && r.sold_numbers() + count > max.0
-        {
-            return Err(refused(Refusal::NotEnoughTickets {
-                left: max.0 - r.sold_numbers(),
-            }));
-        }
+        r.check_next_numbers(e.numbers.first.0, count)?;
         let gross = r.gross.checked_add(&e.price)?;
         let net = r.net.checked_add(&e.price)?;
         r.next_number += count;
