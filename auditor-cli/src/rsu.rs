@@ -6,8 +6,8 @@
 //! - a device signs its sale record as the UTF-8 lines
 //!   `raffle-rsu-sale/v1`, the log origin, raffle, RSU, sequence, previous
 //!   hash, package, quantity, first number, count, `<price minor>
-//!   <currency>`, payment, validation commitment and device time, each
-//!   ending in `\n`;
+//!   <currency>`, payment, validation commitment, device time and
+//!   operator, each ending in `\n`;
 //! - a record's hash, which the next record names as `prev`, is
 //!   SHA-256(message || signature); zeros before record 1;
 //! - a seal is `raffle-rsu-seal/v1`, origin, raffle, draw, RSU, sequence,
@@ -56,6 +56,7 @@ pub fn sale_message(origin: &str, r: &RsuRecord) -> Vec<u8> {
         r.payment.as_str(),
         &hex::encode(r.validation.0),
         &r.device_time.to_string(),
+        r.operator.as_str(),
     ])
 }
 
@@ -115,6 +116,7 @@ pub fn record_of_sale(s: &Sale) -> Option<RsuRecord> {
         payment: d.payment,
         validation: s.validation,
         device_time: s.stamped,
+        operator: d.operator.clone(),
         signature: d.signature.clone(),
     })
 }
@@ -161,6 +163,7 @@ mod tests {
             payment: PaymentMethod::Cash,
             validation: Digest32([7; 32]),
             device_time: Timestamp::parse("2026-12-05T18:00:00.000000Z").unwrap(),
+            operator: "s_5c2e8b1f0a7d3964".parse().unwrap(),
             signature: HexBytes(vec![]),
         };
         let key = server::DeviceKey::from_seed(&[9; 32]);

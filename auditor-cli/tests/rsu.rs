@@ -86,6 +86,7 @@ impl Unit {
             payment: PaymentMethod::Cash,
             validation: Digest32(vn.commitment(raffle)),
             device_time: time,
+            operator: "s_5c2e8b1f0a7d3964".parse().unwrap(),
             signature: HexBytes(vec![]),
         };
         self.key.sign_record(ORIGIN, &mut r);
@@ -124,6 +125,7 @@ fn sale_of(r: &RsuRecord, received: Timestamp) -> Body {
             seq: r.seq,
             prev: r.prev,
             payment: r.payment,
+            operator: r.operator.clone(),
             signature: r.signature.clone(),
             received,
         }),
@@ -960,6 +962,24 @@ fn a_refusal_must_be_the_rules_own() {
     assert!(a.violations.is_empty(), "{:#?}", a.violations);
     assert_eq!(a.summaries()[0].rsu_refused["validation_taken"], 1);
     replay(&l);
+    // `operator` rests on the operator lists, which the log does not hold
+    // (they carry PIN hashes): the server's word, accepted on a record
+    // otherwise a sale and counted; on any other record the rules' reason
+    // must be given.
+    let mut l = s.entries[..at].to_vec();
+    l.push(Entry::new(t(4), refusal(&r2, t(4), RejectReason::Operator)));
+    let a = audit(&l);
+    assert!(a.violations.is_empty(), "{:#?}", a.violations);
+    assert_eq!(a.summaries()[0].rsu_refused["operator"], 1);
+    replay(&l);
+    one(
+        &s,
+        at,
+        t(4),
+        refusal(&late, t(4), RejectReason::Operator),
+        "GLI-31 6.1.4",
+        "refused as operator, but the rules give outside_sales_window",
+    );
     // Logged as a sale, that record repeats a validation number (2.3.2).
     forged(
         &s,

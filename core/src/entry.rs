@@ -456,6 +456,9 @@ pub struct DeviceRecord {
     /// The hash of the device's previous record (zeros before its first).
     pub prev: Digest32,
     pub payment: PaymentMethod,
+    /// The operator signed in on the device when it sold (GLI-31 3.2.2):
+    /// a staff id, as the server's operator list named them.
+    pub operator: StaffId,
     /// The Ed25519 signature of the device's key over the record.
     pub signature: HexBytes,
     /// When the server received it (the device's time is `stamped`).
@@ -479,6 +482,8 @@ pub struct RsuRecord {
     pub payment: PaymentMethod,
     pub validation: Digest32,
     pub device_time: Timestamp,
+    /// The operator signed in on the device (GLI-31 3.2.2).
+    pub operator: StaffId,
     pub signature: HexBytes,
 }
 
@@ -630,6 +635,9 @@ pub enum RejectReason {
     DrawClosed,
     /// Its validation-number commitment is another sale's.
     ValidationTaken,
+    /// Its operator is not on an operator list the server gave the device
+    /// and valid at its device time (GLI-31 3.2.2, 6.1.2).
+    Operator,
 }
 
 impl RejectReason {
@@ -657,6 +665,7 @@ impl RejectReason {
             RejectReason::AfterSeal => "after_seal",
             RejectReason::DrawClosed => "draw_closed",
             RejectReason::ValidationTaken => "validation_taken",
+            RejectReason::Operator => "operator",
         }
     }
 }
@@ -1555,6 +1564,7 @@ pub fn examples() -> Vec<Entry> {
                 payment: PaymentMethod::Cash,
                 validation: hash(0xaa),
                 device_time: t("2026-12-20T23:05:00.000000Z"),
+                operator: "s_5c2e8b1f0a7d3964".parse().expect("example id"),
                 signature: HexBytes(vec![0xbb; 64]),
             },
             received: t("2026-12-20T23:20:00.000000Z"),

@@ -20,7 +20,7 @@ pub enum Role {
     Finance,
     /// Reads figures and significant events.
     Auditor,
-    /// Sells on a sales unit (no route yet).
+    /// Sells on a sales unit, signing in there with a PIN they set here.
     RsuOperator,
 }
 

@@ -34,7 +34,7 @@ pub const GENESIS: [u8; 32] = [0; 32];
 /// The message a device signs for a sale record.
 pub fn sale_message(origin: &str, r: &RsuRecord) -> Vec<u8> {
     format!(
-        "raffle-rsu-sale/v1\n{origin}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{} {}\n{}\n{}\n{}\n",
+        "raffle-rsu-sale/v1\n{origin}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{} {}\n{}\n{}\n{}\n{}\n",
         r.raffle,
         r.rsu,
         r.seq.0,
@@ -48,6 +48,7 @@ pub fn sale_message(origin: &str, r: &RsuRecord) -> Vec<u8> {
         r.payment.as_str(),
         hex::encode(r.validation.0),
         r.device_time,
+        r.operator,
     )
     .into_bytes()
 }
@@ -149,6 +150,7 @@ pub fn record_of_sale(s: &crate::entry::Sale) -> Option<RsuRecord> {
         payment: d.payment,
         validation: s.validation,
         device_time: s.stamped,
+        operator: d.operator.clone(),
         signature: d.signature.clone(),
     })
 }
@@ -235,6 +237,7 @@ mod tests {
             payment: PaymentMethod::Cash,
             validation: Digest32([7; 32]),
             device_time: Timestamp::parse("2026-12-05T18:00:00.000000Z").unwrap(),
+            operator: "s_5c2e8b1f0a7d3964".parse().unwrap(),
             signature: HexBytes(vec![]),
         }
     }
@@ -276,7 +279,8 @@ mod tests {
             String::from_utf8(sale_message("example.org/log", &r)).unwrap(),
             "raffle-rsu-sale/v1\nexample.org/log\n0b6f0b5e-6d2a-4b8e-9a53-4c1f3e2d7a10\ngate-3\n1\n\
              0000000000000000000000000000000000000000000000000000000000000000\np1\n1\n1001\n1\n500 CAD\ncash\n\
-             0707070707070707070707070707070707070707070707070707070707070707\n2026-12-05T18:00:00.000000Z\n"
+             0707070707070707070707070707070707070707070707070707070707070707\n2026-12-05T18:00:00.000000Z\n\
+             s_5c2e8b1f0a7d3964\n"
         );
     }
 

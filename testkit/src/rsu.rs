@@ -11,7 +11,7 @@ use base64::Engine as _;
 use raffle_core::entry::{
     Digest32, HexBytes, NumberRange, PaymentMethod, RsuRecord, RsuSealed, U64,
 };
-use raffle_core::ids::{DrawId, PackageId, RaffleId, RsuId};
+use raffle_core::ids::{DrawId, PackageId, RaffleId, RsuId, StaffId};
 use raffle_core::rsu::{self, DeviceKey, Head};
 use raffle_core::validation::ValidationNumber;
 use raffle_core::{Money, Timestamp};
@@ -51,6 +51,22 @@ pub async fn raw_request(
     (status, sig, bytes)
 }
 
+/// A sales-unit operator (role `rsu_operator`) who set `pin` as their
+/// device PIN through the API.
+pub async fn operator_with_pin(app: &App, name: &str, pin: &str) -> crate::app::SignedIn {
+    let op = crate::app::signed_in(app, name, &["rsu_operator"]).await;
+    let (status, v) = crate::app::call(
+        app,
+        "POST",
+        "/api/v1/account/device-pin",
+        Some(&op.token),
+        json!({ "current_password": op.password, "pin": pin }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{v}");
+    op
+}
+
 /// A sale the unit made: its record and the validation number it printed.
 #[derive(Clone, Debug)]
 pub struct Sold {
@@ -68,6 +84,10 @@ struct Stock {
 pub struct ScriptedDevice {
     pub id: RsuId,
     pub key: DeviceKey,
+    /// The operator its records name (signed in on it).
+    pub operator: StaffId,
+    /// The operator list of the last answer: staff id and PIN hash.
+    pub operators: Vec<(String, String)>,
     origin: String,
     /// The log's key, pinned at enrolment: every answer must verify with it.
     log_key: transparency::NoteVerifier,
@@ -83,10 +103,13 @@ pub struct ScriptedDevice {
 }
 
 impl ScriptedDevice {
-    pub fn new(id: &str, app: &App) -> ScriptedDevice {
+    /// A unit whose records name `operator`.
+    pub fn new(id: &str, app: &App, operator: &StaffId) -> ScriptedDevice {
         ScriptedDevice {
             id: id.parse().unwrap(),
             key: DeviceKey::generate().unwrap(),
+            operator: operator.clone(),
+            operators: Vec::new(),
             origin: app.state.sequencer.ledger().origin().to_string(),
             log_key: transparency::NoteVerifier::from_vkey(&app.state.vkey).unwrap(),
             journal: Vec::new(),
@@ -156,6 +179,7 @@ impl ScriptedDevice {
             price,
             payment: PaymentMethod::Cash,
             device_time: at,
+            operator: self.operator.clone(),
             signature: HexBytes(vec![]),
         };
         (record, vn.to_text())
@@ -255,7 +279,7 @@ impl ScriptedDevice {
     /// Sends one page; the answer is checked against the log's key. `None`
     /// when `cut` dropped the request first.
     pub async fn send(
-        &self,
+        &mut self,
         app: &App,
         records: &[RsuRecord],
         seals: &[RsuSealed],
@@ -280,6 +304,17 @@ impl ScriptedDevice {
                 "the answer's signature is not the log's"
             );
             assert_eq!(answer["nonce"], nonce.as_str());
+            self.operators = answer["operators"]["list"]
+                .as_array()
+                .expect("an operator list")
+                .iter()
+                .map(|o| {
+                    (
+                        o["staff_id"].as_str().unwrap().to_string(),
+                        o["pin_hash"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect();
         }
         Some((status, answer))
     }

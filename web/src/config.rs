@@ -89,6 +89,8 @@ pub struct Config {
     pub limits: Limits,
     #[command(flatten)]
     pub stripe: StripeSettings,
+    #[command(flatten)]
+    pub units: UnitSettings,
     /// The mail server receipts are sent through: `smtps://host:465`,
     /// `smtp://host:587` (STARTTLS) or `smtp+plain://127.0.0.1:1025` (a
     /// local relay only). No receipts are mailed without it.
@@ -215,6 +217,45 @@ impl Default for Limits {
     }
 }
 
+/// Sales units' revalidation (GLI-31 5.4.2, 6.1.4).
+#[derive(Args, Clone, Debug)]
+pub struct UnitSettings {
+    /// Hours a unit's operator list stays valid: a unit must sync (and so
+    /// revalidate) within this or it stops selling; its records sold after
+    /// its last list expired are refused.
+    #[arg(
+        long = "rsu-revalidation-hours",
+        env = "RAFFLE_RSU_REVALIDATION_HOURS",
+        default_value_t = 12
+    )]
+    pub revalidation_hours: u32,
+    /// Signed syncs in a row that fail a check (a forked head, forged or
+    /// broken records, a clock run backwards) before raffled disables the
+    /// unit. Unsigned requests never count: anyone can send those.
+    #[arg(
+        long = "rsu-revalidation-failures",
+        env = "RAFFLE_RSU_REVALIDATION_FAILURES",
+        default_value_t = 3
+    )]
+    pub revalidation_failures: u32,
+}
+
+impl Default for UnitSettings {
+    fn default() -> UnitSettings {
+        UnitSettings {
+            revalidation_hours: 12,
+            revalidation_failures: 3,
+        }
+    }
+}
+
+impl UnitSettings {
+    /// How long an operator list stays valid (at least an hour).
+    pub fn revalidation(&self) -> time::Duration {
+        time::Duration::hours(i64::from(self.revalidation_hours.max(1)))
+    }
+}
+
 impl Limits {
     pub fn header_timeout(&self) -> Duration {
         Duration::from_secs(self.header_timeout_secs.max(1))
@@ -252,6 +293,7 @@ impl Config {
             trusted_proxies: Vec::new(),
             limits: Limits::default(),
             stripe: StripeSettings::default(),
+            units: UnitSettings::default(),
             smtp_url: None,
             smtp_username: None,
             smtp_password: None,

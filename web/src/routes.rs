@@ -33,6 +33,8 @@ pub mod roles {
     /// Who may search significant events.
     pub const EVENTS: &[Role] = &[Role::Administrator, Role::Auditor];
     /// Who may read the sales units and their figures.
+    /// Sales-unit operators (their device PIN).
+    pub const RSU_OPERATOR: &[Role] = &[Role::RsuOperator];
     pub const UNIT_READERS: &[Role] = &[
         Role::Administrator,
         Role::RaffleManager,

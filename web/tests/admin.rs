@@ -882,7 +882,13 @@ async fn the_documented_request_bodies_are_the_ones_the_handlers_read() {
     let (token, _, _) = user(
         &app,
         "all",
-        &["administrator", "raffle_manager", "finance", "auditor"],
+        &[
+            "administrator",
+            "raffle_manager",
+            "finance",
+            "auditor",
+            "rsu_operator",
+        ],
     )
     .await;
     let (_, doc) = call(&app, "GET", "/api/v1/openapi.json", None, Value::Null).await;
@@ -951,7 +957,7 @@ async fn the_documented_request_bodies_are_the_ones_the_handlers_read() {
             assert_eq!(named, documented, "{method} {path}");
         }
     }
-    assert_eq!(bodies, 19, "routes with a JSON body");
+    assert_eq!(bodies, 20, "routes with a JSON body");
     // The configuration schema includes the jurisdiction's claim rules.
     let config = &schemas["RaffleConfig"];
     assert!(

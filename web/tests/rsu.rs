@@ -20,6 +20,8 @@ struct Staff {
     manager: SignedIn,
     finance: SignedIn,
     finance2: SignedIn,
+    /// A seller with a device PIN, signed in on every unit.
+    seller: SignedIn,
 }
 
 async fn staff(app: &App) -> Staff {
@@ -29,6 +31,7 @@ async fn staff(app: &App) -> Staff {
         manager: signed_in(app, "mia", &["raffle_manager"]).await,
         finance: signed_in(app, "fay", &["finance"]).await,
         finance2: signed_in(app, "fin", &["finance"]).await,
+        seller: testkit::rsu::operator_with_pin(app, "ola", "480516").await,
     }
 }
 
@@ -73,7 +76,7 @@ async fn open_raffle(
 
 /// Registers and enrols a unit (two administrators).
 async fn enrol(app: &App, s: &Staff, id: &str) -> ScriptedDevice {
-    let device = ScriptedDevice::new(id, app);
+    let mut device = ScriptedDevice::new(id, app, &s.seller.user.staff_id);
     let (status, v) = call(
         app,
         "POST",
@@ -98,6 +101,16 @@ async fn enrol(app: &App, s: &Staff, id: &str) -> ScriptedDevice {
     let (status, v) = approve(app, &pending, &s.admin2.token).await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v["entry"]["type"], "rsu.enrolled");
+    // Its first contact gives it the operator list it sells under.
+    let (status, answer) = device.send(app, &[], &[], None).await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(
+        device
+            .operators
+            .iter()
+            .any(|(id, _)| id == s.seller.user.staff_id.as_str()),
+        "{answer}"
+    );
     device
 }
 
@@ -383,7 +396,11 @@ async fn console(app: &App, who: &SignedIn, path: &str) -> String {
 }
 
 /// Syncs one record (or a page) and returns the reasons logged.
-async fn send(app: &App, u: &ScriptedDevice, records: &[raffle_core::entry::RsuRecord]) -> Value {
+async fn send(
+    app: &App,
+    u: &mut ScriptedDevice,
+    records: &[raffle_core::entry::RsuRecord],
+) -> Value {
     let (status, answer) = u.send(app, records, &[], None).await.unwrap();
     assert_eq!(status, StatusCode::OK, "{answer}");
     answer
@@ -400,15 +417,15 @@ async fn refused_records_are_logged_with_their_reason_and_listed_for_refund() {
     let p1 = cad(500);
     let t0 = Timestamp::now().as_micros();
     let good = u.sell(&raffle, "p1", 1, p1, at(t0));
-    assert_eq!(send(&app, &u, &[good]).await["sequenced"], 1);
+    assert_eq!(send(&app, &mut u, &[good]).await["sequenced"], 1);
 
     // A forged signature: refused, logged once, the chain does not move.
     let (mut forged, vn) = u.draft(&raffle, "p1", 1, p1, at(t0 + 1));
     forged.signature = HexBytes(vec![7; 64]);
-    let answer = send(&app, &u, std::slice::from_ref(&forged)).await;
+    let answer = send(&app, &mut u, std::slice::from_ref(&forged)).await;
     assert_eq!(answer["rejected"][0]["reason"], "bad_signature", "{answer}");
     assert_eq!(answer["head"]["seq"], "1");
-    let again = send(&app, &u, std::slice::from_ref(&forged)).await;
+    let again = send(&app, &mut u, std::slice::from_ref(&forged)).await;
     assert_eq!(again["rejected"], json!([]), "logged twice: {again}");
 
     // A record outside the allocation: chained, refused, listed for refund.
@@ -416,7 +433,7 @@ async fn refused_records_are_logged_with_their_reason_and_listed_for_refund() {
     outside.numbers.first = U64(1);
     let outside = u.append(outside, vn.clone());
     assert_eq!(
-        send(&app, &u, &[outside]).await["rejected"][0]["reason"],
+        send(&app, &mut u, &[outside]).await["rejected"][0]["reason"],
         "outside_allocation"
     );
 
@@ -429,27 +446,27 @@ async fn refused_records_are_logged_with_their_reason_and_listed_for_refund() {
         Timestamp::from_micros(end.as_micros() + 1_000_000),
     );
     assert_eq!(
-        send(&app, &u, &[late]).await["rejected"][0]["reason"],
+        send(&app, &mut u, &[late]).await["rejected"][0]["reason"],
         "outside_sales_window"
     );
 
     // A clock that ran backwards (before the last accepted sale).
     let back = u.sell(&raffle, "p1", 1, p1, allocated);
     assert_eq!(
-        send(&app, &u, &[back]).await["rejected"][0]["reason"],
+        send(&app, &mut u, &[back]).await["rejected"][0]["reason"],
         "clock"
     );
 
     // A reordered chain: the record after next arrives first.
     let r6 = u.sell(&raffle, "p1", 1, p1, at(t0 + 10));
     let r7 = u.sell(&raffle, "p1", 1, p1, at(t0 + 11));
-    let answer = send(&app, &u, &[r7.clone(), r6.clone()]).await;
+    let answer = send(&app, &mut u, &[r7.clone(), r6.clone()]).await;
     assert_eq!(answer["rejected"][0]["reason"], "broken_chain", "{answer}");
     assert_eq!(
         answer["sequenced"], 0,
         "nothing after the break is taken: {answer}"
     );
-    let answer = send(&app, &u, &[r6, r7]).await;
+    let answer = send(&app, &mut u, &[r6, r7]).await;
     assert_eq!(answer["sequenced"], 2, "{answer}");
 
     // A fork: another record with a sequence already used.
@@ -459,7 +476,7 @@ async fn refused_records_are_logged_with_their_reason_and_listed_for_refund() {
     fork.prev = u.journal[u.journal.len() - 2].record.prev;
     u.key.sign_record(u.origin(), &mut fork);
     assert_eq!(
-        send(&app, &u, &[fork]).await["rejected"][0]["reason"],
+        send(&app, &mut u, &[fork]).await["rejected"][0]["reason"],
         "fork"
     );
 
@@ -469,7 +486,7 @@ async fn refused_records_are_logged_with_their_reason_and_listed_for_refund() {
         u.sell(&raffle, "p1", 1, p1, at(t0 + 13)),
         u.sell(&raffle, "p1", 1, p1, at(t0 + 14)),
     );
-    let answer = send(&app, &u, std::slice::from_ref(&r8)).await;
+    let answer = send(&app, &mut u, std::slice::from_ref(&r8)).await;
     assert_eq!(answer["sequenced"], 1, "{answer}");
     assert_eq!(
         entries(&app, "rsu.seen").await.last().unwrap().1["seq"],
@@ -659,7 +676,7 @@ async fn sync_requests_must_be_the_units_fresh_and_well_formed() {
     let (headers, body) = u.request(u.head, std::slice::from_ref(&r), &[]);
 
     // Signed by another key, or over another body: 401, nothing logged.
-    let other = ScriptedDevice::new("unit-x", &app);
+    let other = ScriptedDevice::new("unit-x", &app, &s.seller.user.staff_id);
     let (h2, _) = other.request(u.head, std::slice::from_ref(&r), &[]);
     let (status, _, _) = testkit::rsu::raw_request(&app, &path, &h2, body.clone()).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -703,7 +720,7 @@ async fn sync_requests_must_be_the_units_fresh_and_well_formed() {
     let (status, _, _) = testkit::rsu::raw_request(&app, &path, &headers, body).await;
     assert_eq!(status, StatusCode::CONFLICT);
     // Sent again with a fresh nonce: skipped, not sold twice.
-    let answer = send(&app, &u, std::slice::from_ref(&r)).await;
+    let answer = send(&app, &mut u, std::slice::from_ref(&r)).await;
     assert_eq!(
         (answer["skipped"].as_u64(), answer["sequenced"].as_u64()),
         (Some(1), Some(0)),
@@ -751,5 +768,211 @@ async fn sync_requests_must_be_the_units_fresh_and_well_formed() {
         "{}",
         String::from_utf8_lossy(&bytes)
     );
+    drop_database(&app.db).await;
+}
+
+/// Whether `pin` is the PIN of an Argon2id hash from an operator list.
+fn pin_matches(hash: &str, pin: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    argon2::Argon2::default()
+        .verify_password(pin.as_bytes(), &PasswordHash::new(hash).unwrap())
+        .is_ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_sign_in_by_a_signed_list_and_units_that_fail_revalidation_are_disabled() {
+    let app = app().await;
+    let s = staff(&app).await;
+    let raffle = open_raffle(&app, &s, in_secs(-600), in_secs(600), in_secs(1200)).await;
+
+    // GLI-31 3.2.2: only operators set a device PIN, with their password,
+    // and a PIN that is not trivial.
+    let pin = |token: &str, current: &str, pin: &str| {
+        let body = json!({ "current_password": current, "pin": pin });
+        let token = token.to_string();
+        let app = &app;
+        async move {
+            call(
+                app,
+                "POST",
+                "/api/v1/account/device-pin",
+                Some(&token),
+                body,
+            )
+            .await
+            .0
+        }
+    };
+    assert_eq!(
+        pin(&s.manager.token, &s.manager.password, "480516").await,
+        StatusCode::FORBIDDEN
+    );
+    let second = testkit::rsu::operator_with_pin(&app, "oki", "917302").await;
+    assert_eq!(
+        pin(&second.token, "not the password", "480517").await,
+        StatusCode::FORBIDDEN
+    );
+    for weak in [
+        "12345",
+        "123456",
+        "987654",
+        "111111",
+        "12a456",
+        "1234567890123",
+    ] {
+        assert_eq!(
+            pin(&second.token, &second.password, weak).await,
+            StatusCode::BAD_REQUEST,
+            "{weak}"
+        );
+    }
+
+    // The unit's answer carries both operators and their PIN hashes,
+    // signed (the scripted unit checks the signature), valid until it must
+    // revalidate; no other route shows a PIN hash.
+    let mut u = enrol(&app, &s, "unit-o").await;
+    let (_, answer) = u.send(&app, &[], &[], None).await.unwrap();
+    let list = &answer["operators"];
+    let expires = Timestamp::parse(list["expires"].as_str().unwrap()).unwrap();
+    let issued = Timestamp::parse(list["issued"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        expires.as_micros() - issued.as_micros(),
+        12 * 3600 * 1_000_000
+    );
+    assert_eq!(u.operators.len(), 2, "{answer}");
+    let hash_of = |staff: &SignedIn| {
+        u.operators
+            .iter()
+            .find(|(id, _)| id == staff.user.staff_id.as_str())
+            .map(|(_, h)| h.clone())
+            .unwrap()
+    };
+    assert!(pin_matches(&hash_of(&s.seller), "480516"));
+    assert!(pin_matches(&hash_of(&second), "917302"));
+    assert!(!pin_matches(&hash_of(&second), "480516"));
+    let (_, users) = call(
+        &app,
+        "GET",
+        "/api/v1/users",
+        Some(&s.admin.token),
+        Value::Null,
+    )
+    .await;
+    assert!(!users.to_string().contains("argon2"), "{users}");
+
+    // Sold by each operator, and by someone on no list: refused, listed.
+    allocate(&app, &s, &raffle, &mut u, 20).await;
+    let by_seller = u.sell(&raffle, "p1", 1, cad(500), Timestamp::now());
+    u.operator = second.user.staff_id.clone();
+    let by_second = u.sell(&raffle, "p1", 1, cad(500), Timestamp::now());
+    u.operator = s.manager.user.staff_id.clone();
+    let by_manager = u.sell(&raffle, "p1", 1, cad(500), Timestamp::now());
+    let answer = send(&app, &mut u, &[by_seller, by_second.clone(), by_manager]).await;
+    assert_eq!(answer["sequenced"], 2, "{answer}");
+    assert_eq!(answer["rejected"][0]["reason"], "operator", "{answer}");
+    let sales = entries(&app, "sale").await;
+    let operators: Vec<&str> = sales
+        .iter()
+        .map(|(_, e)| e["device"]["operator"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        operators,
+        [
+            s.seller.user.staff_id.as_str(),
+            second.user.staff_id.as_str()
+        ]
+    );
+
+    // The second operator is disabled: the next list leaves them out. What
+    // they sold before the unit learned it counts; what they sell after is
+    // refused.
+    let sold_before = {
+        u.operator = second.user.staff_id.clone();
+        u.sell(&raffle, "p1", 1, cad(500), Timestamp::now())
+    };
+    let (status, pending) = call(
+        &app,
+        "POST",
+        &format!("/api/v1/users/{}/disable", second.user.id),
+        Some(&s.admin.token),
+        Value::Null,
+    )
+    .await;
+    // Disabling someone takes one administrator: it only takes away.
+    assert_eq!(status, StatusCode::OK, "{pending}");
+    let answer = send(&app, &mut u, &[]).await;
+    assert_eq!(u.operators.len(), 1, "{answer}");
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let sold_after = u.sell(&raffle, "p1", 1, cad(500), Timestamp::now());
+    let answer = send(&app, &mut u, &[sold_before, sold_after]).await;
+    assert_eq!(answer["sequenced"], 1, "{answer}");
+    assert_eq!(answer["rejected"][0]["reason"], "operator", "{answer}");
+
+    // GLI-31 5.4.2: unsigned requests never count against a unit (anyone
+    // can send them)...
+    let path = format!("/api/v1/rsu/{}/sync", u.id);
+    let stranger = ScriptedDevice::new("unit-o", &app, &s.seller.user.staff_id);
+    for _ in 0..5 {
+        let (h, b) = stranger.request(u.head, &[], &[]);
+        let (status, _, _) = testkit::rsu::raw_request(&app, &path, &h, b).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (_, list) = call(
+        &app,
+        "GET",
+        "/api/v1/rsu/devices",
+        Some(&s.admin.token),
+        Value::Null,
+    )
+    .await;
+    let unit = &list["devices"][0];
+    assert_eq!(unit["status"], "enabled", "{list}");
+    assert_eq!(unit["failed_revalidations"], 0, "{list}");
+    assert_eq!(unit["revalidation_overdue"], false, "{list}");
+    assert!(unit["revalidated_at"].is_string(), "{list}");
+    // ...but three signed syncs in a row that contradict the unit's own
+    // history disable it, logged without a person, as an event.
+    let forked = raffle_core::rsu::Head {
+        seq: u.head.seq,
+        hash: [9; 32],
+    };
+    for _ in 0..3 {
+        let (h, b) = u.request(forked, &[], &[]);
+        let (status, _, body) = testkit::rsu::raw_request(&app, &path, &h, b).await;
+        assert_eq!(
+            status,
+            StatusCode::CONFLICT,
+            "{}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    let disabled = entries(&app, "rsu.disabled").await;
+    assert_eq!(disabled.len(), 1, "{disabled:?}");
+    assert_eq!(disabled[0].1["reason"], "revalidation_failed");
+    assert_eq!(disabled[0].1["by"], Value::Null);
+    let (_, list) = call(
+        &app,
+        "GET",
+        "/api/v1/rsu/devices",
+        Some(&s.admin.token),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(list["devices"][0]["status"], "disabled", "{list}");
+    assert_eq!(list["devices"][0]["failed_revalidations"], 3, "{list}");
+    let (_, events) = call(
+        &app,
+        "GET",
+        "/api/v1/events?kind=disabled_after_failed_revalidations",
+        Some(&s.admin.token),
+        Value::Null,
+    )
+    .await;
+    assert!(events.to_string().contains("unit-o"), "{events}");
+    // A disabled unit is given no operator to sign in.
+    let answer = send(&app, &mut u, &[]).await;
+    assert_eq!(answer["status"], "disabled");
+    assert!(u.operators.is_empty(), "{answer}");
+    audit(&app);
     drop_database(&app.db).await;
 }

@@ -19,7 +19,10 @@
 //!   validation commitment is new in the raffle (2.3.2). An RSU `sale`
 //!   must be one; an `rsu.rejected` must give exactly the verdict's
 //!   reason (or `validation_taken`, for a record otherwise a sale whose
-//!   commitment was sold in the raffle already). A chained refusal
+//!   commitment was sold in the raffle already; or `operator`, for a
+//!   record otherwise a sale whose operator was on no list the server
+//!   gave the unit: the lists carry PIN hashes and are not logged, so this
+//!   one reason is the server's word, and the summary counts it). A chained refusal
 //!   advances the unit's head; an unchained one is logged once;
 //! - seals: signed by the unit, at or after the cutoff by its clock, once
 //!   per draw, agreeing with its history and with its sales logged (those
@@ -170,6 +173,7 @@ fn section(reason: RejectReason) -> &'static str {
         RejectReason::Disabled => "GLI-31 5.4.2",
         RejectReason::DrawClosed => "GLI-31 2.6.1",
         RejectReason::ValidationTaken => "GLI-31 2.3.2",
+        RejectReason::Operator => "GLI-31 3.2.2",
     }
 }
 
@@ -1018,6 +1022,8 @@ impl Audit {
         let founded = match verdict(&self.origin, d, record, e.received, r) {
             Err((reason, _)) if reason == e.reason => Ok(()),
             Err((reason, why)) => Err(format!("{}: {why}", reason.as_str())),
+            // The server's word (the summary counts these).
+            Ok(()) if e.reason == RejectReason::Operator => Ok(()),
             Ok(()) if e.reason == RejectReason::ValidationTaken => {
                 let hex = hex::encode(record.validation.0);
                 match r.and_then(|r| r.commitment_taken(&hex, at.lookup)) {

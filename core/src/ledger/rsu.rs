@@ -623,8 +623,9 @@ impl Ledger {
     }
 
     /// A refused record: the reason must be the verdict's (a taken
-    /// validation number is judged by the sequencer, which sees every sold
-    /// commitment, so it may stand on a record otherwise valid).
+    /// validation number and an unlisted operator are judged by the
+    /// sequencer, which sees every sold commitment and the operator lists,
+    /// so they may stand on a record otherwise valid).
     pub(super) fn rsu_rejected(&mut self, entry: &Entry, e: &RsuRejected) -> Result<()> {
         let index = self.size;
         if e.received > entry.time {
@@ -632,7 +633,11 @@ impl Ledger {
         }
         let verdict = self.rsu_verdict(&e.record, e.received)?;
         let founded = verdict == Some(e.reason)
-            || (verdict.is_none() && e.reason == RejectReason::ValidationTaken);
+            || (verdict.is_none()
+                && matches!(
+                    e.reason,
+                    RejectReason::ValidationTaken | RejectReason::Operator
+                ));
         if !founded {
             return Err(refused(Refusal::RsuRejectionUnfounded {
                 reason: e.reason.as_str().to_string(),

@@ -17,6 +17,35 @@ pub struct DeviceRow {
     pub public_key: [u8; 32],
     pub software_version: Option<String>,
     pub last_contact: Option<time::OffsetDateTime>,
+    /// The last sync that passed every check (GLI-31 5.4.2).
+    pub revalidated_at: Option<time::OffsetDateTime>,
+    /// Syncs that failed a check since then.
+    pub failed_revalidations: u32,
+}
+
+/// An operator as units learn them: staff id and PIN hash (Argon2id, PHC).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceOperator {
+    pub staff_id: String,
+    pub pin_hash: String,
+}
+
+/// An operator list issued to a unit: valid from `issued` to `expires`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OperatorList {
+    pub issued: time::OffsetDateTime,
+    pub expires: time::OffsetDateTime,
+    pub operators: Vec<String>,
+}
+
+impl OperatorList {
+    /// Whether it names `operator` and was valid at `at`, give or take
+    /// `skew` (a unit's clock may be a little behind the server's).
+    pub fn admits(&self, operator: &str, at: time::OffsetDateTime, skew: time::Duration) -> bool {
+        self.issued - skew <= at
+            && at <= self.expires
+            && self.operators.iter().any(|o| o == operator)
+    }
 }
 
 impl Store {
@@ -46,8 +75,8 @@ impl Store {
 
     pub async fn device(&self, id: &str) -> Result<Option<DeviceRow>> {
         let row = sqlx::query(
-            "SELECT id, model, operator, public_key, software_version, last_contact \
-             FROM rsu_devices WHERE id = $1",
+            "SELECT id, model, operator, public_key, software_version, last_contact, \
+             revalidated_at, failed_revalidations FROM rsu_devices WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -58,8 +87,8 @@ impl Store {
     /// Every registered unit, by id.
     pub async fn devices(&self) -> Result<Vec<DeviceRow>> {
         sqlx::query(
-            "SELECT id, model, operator, public_key, software_version, last_contact \
-             FROM rsu_devices ORDER BY id",
+            "SELECT id, model, operator, public_key, software_version, last_contact, \
+             revalidated_at, failed_revalidations FROM rsu_devices ORDER BY id",
         )
         .fetch_all(&self.pool)
         .await?
@@ -78,6 +107,117 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// The operators units may let sign in: enabled users with the
+    /// rsu_operator role who set a PIN, by staff id.
+    pub async fn device_operators(&self) -> Result<Vec<DeviceOperator>> {
+        Ok(sqlx::query(
+            "SELECT staff_id, device_pin_hash FROM users \
+             WHERE 'rsu_operator' = ANY (roles) AND NOT disabled AND device_pin_hash IS NOT NULL \
+             ORDER BY staff_id",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|r| DeviceOperator {
+            staff_id: r.get(0),
+            pin_hash: r.get(1),
+        })
+        .collect())
+    }
+
+    /// Sets (or, with `None`, clears) a user's device PIN hash.
+    pub async fn set_device_pin(&self, user_id: &str, hash: Option<&str>) -> Result<()> {
+        sqlx::query("UPDATE users SET device_pin_hash = $2 WHERE id = $1")
+            .bind(uuid(user_id)?)
+            .bind(hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records the operator list issued to a unit at `issued`, valid until
+    /// `expires`: the unit's latest list is extended when it names the
+    /// same operators, otherwise a new one starts and the latest ends now.
+    pub async fn issue_operator_list(
+        &self,
+        id: &str,
+        operators: &[String],
+        issued: time::OffsetDateTime,
+        expires: time::OffsetDateTime,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let extended = sqlx::query(
+            "UPDATE rsu_operator_lists SET expires_at = GREATEST(expires_at, $3) \
+             WHERE rsu_id = $1 AND operators = $2 AND issued_at = \
+               (SELECT max(issued_at) FROM rsu_operator_lists WHERE rsu_id = $1)",
+        )
+        .bind(id)
+        .bind(operators)
+        .bind(expires)
+        .execute(&mut *tx)
+        .await?;
+        if extended.rows_affected() == 0 {
+            // The unit replaces its list with this one: the one before
+            // admits nothing sold after now.
+            sqlx::query(
+                "UPDATE rsu_operator_lists SET expires_at = GREATEST(issued_at + interval '1 microsecond', LEAST(expires_at, $2)) \
+                 WHERE rsu_id = $1 AND issued_at = (SELECT max(issued_at) FROM rsu_operator_lists WHERE rsu_id = $1)",
+            )
+            .bind(id)
+            .bind(issued)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO rsu_operator_lists (rsu_id, issued_at, expires_at, operators) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (rsu_id, issued_at) \
+                 DO UPDATE SET expires_at = EXCLUDED.expires_at, operators = EXCLUDED.operators",
+            )
+            .bind(id)
+            .bind(issued)
+            .bind(expires)
+            .bind(operators)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The operator lists issued to a unit, oldest first.
+    pub async fn operator_lists(&self, id: &str) -> Result<Vec<OperatorList>> {
+        Ok(sqlx::query(
+            "SELECT issued_at, expires_at, operators FROM rsu_operator_lists \
+             WHERE rsu_id = $1 ORDER BY issued_at",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|r| OperatorList {
+            issued: r.get(0),
+            expires: r.get(1),
+            operators: r.get(2),
+        })
+        .collect())
+    }
+
+    /// Records a sync's revalidation (GLI-31 5.4.2): passed resets the
+    /// count of failures; failed adds one. Returns the count now.
+    pub async fn device_revalidation(&self, id: &str, passed: bool) -> Result<u32> {
+        let count: i32 = sqlx::query_scalar(
+            "UPDATE rsu_devices SET \
+               revalidated_at = CASE WHEN $2 THEN now() ELSE revalidated_at END, \
+               failed_revalidations = CASE WHEN $2 THEN 0 ELSE failed_revalidations + 1 END \
+             WHERE id = $1 RETURNING failed_revalidations",
+        )
+        .bind(id)
+        .bind(passed)
+        .fetch_optional(&self.pool)
+        .await?
+        .unwrap_or(0);
+        Ok(u32::try_from(count).unwrap_or(0))
     }
 
     /// Records a contact: its time and the software the unit reported.
@@ -105,5 +245,7 @@ fn device_row(r: sqlx::postgres::PgRow) -> Result<DeviceRow> {
             .map_err(|_| crate::Error::Storage("a unit's key is not 32 bytes".into()))?,
         software_version: r.get(4),
         last_contact: r.get(5),
+        revalidated_at: r.get(6),
+        failed_revalidations: u32::try_from(r.get::<i32, _>(7)).unwrap_or(0),
     })
 }

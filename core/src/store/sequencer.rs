@@ -197,6 +197,10 @@ pub enum Change {
     RsuRecord {
         record: Box<RsuRecord>,
         received: Timestamp,
+        /// Whether an operator list the server gave the device names the
+        /// record's operator and was valid at its device time (the server
+        /// alone knows the lists: they carry PIN hashes, never logged).
+        operator_listed: bool,
     },
     /// Pay a draw's prize to the bearer of its winning ticket (the caller
     /// has checked the validation number against the sale's commitment).
@@ -530,9 +534,11 @@ impl Task {
                 // freeze of the same draw earlier in the batch keeps its).
                 let seeds_before = new_seeds.len();
                 let built = match &change {
-                    Change::RsuRecord { record, received } => {
-                        rsu_record(&ledger, record, *received, &mut taken)
-                    }
+                    Change::RsuRecord {
+                        record,
+                        received,
+                        operator_listed,
+                    } => rsu_record(&ledger, record, *received, *operator_listed, &mut taken),
                     _ => build(&ledger, &state.seeds, &change, &mut new_seeds),
                 };
                 let result = built.and_then(|body| {
@@ -786,11 +792,14 @@ impl Task {
 /// A device's record as the rules judge it ([`Ledger::rsu_verdict`]): a
 /// sale, or a rejection with its reason. A record refused outside the
 /// chain is logged once; a record already in the chain is refused
-/// (the caller skips those it knows).
+/// (the caller skips those it knows). Two reasons rest on what the server
+/// alone knows: a validation commitment already sold (judged against
+/// every sold commitment) and an operator not on the device's lists.
 fn rsu_record(
     ledger: &Ledger,
     record: &RsuRecord,
     received: Timestamp,
+    operator_listed: bool,
     taken: &mut std::collections::HashSet<(RaffleId, [u8; 32])>,
 ) -> Result<Body> {
     let mut verdict = ledger.rsu_verdict(record, received)?;
@@ -798,6 +807,10 @@ fn rsu_record(
         return Err(Error::Refused(Refusal::RsuRecordAlreadyRefused {
             seq: record.seq.0,
         }));
+    }
+    // GLI-31 3.2.2: sold by an operator the server let sign in on it.
+    if verdict.is_none() && !operator_listed {
+        verdict = Some(RejectReason::Operator);
     }
     // GLI-31 2.3.2: a validation number never repeats within a raffle.
     if verdict.is_none() && !taken.insert((record.raffle.clone(), record.validation.0)) {
@@ -824,6 +837,7 @@ fn rsu_record(
                 seq: record.seq,
                 prev: record.prev,
                 payment: record.payment,
+                operator: record.operator.clone(),
                 signature: record.signature.clone(),
                 received,
             }),
@@ -1115,8 +1129,18 @@ fn build(
             })
         }
         // Judged with the sold validation numbers at hand: `rsu_record`.
-        Change::RsuRecord { record, received } => {
-            return rsu_record(ledger, &record, received, &mut Default::default());
+        Change::RsuRecord {
+            record,
+            received,
+            operator_listed,
+        } => {
+            return rsu_record(
+                ledger,
+                &record,
+                received,
+                operator_listed,
+                &mut Default::default(),
+            );
         }
         Change::PayClaim {
             raffle,

@@ -53,7 +53,8 @@ async fn main() {
         serde_json::Value::Null,
     )
     .await;
-    let mut unit = ScriptedDevice::new("bench-1", &app);
+    let seller = testkit::rsu::operator_with_pin(&app, "olu", "480516").await;
+    let mut unit = ScriptedDevice::new("bench-1", &app, &seller.user.staff_id);
     call(
         &app,
         "POST",
@@ -85,6 +86,10 @@ async fn main() {
         .parse()
         .expect("a number");
     unit.allocated(&raffle, first, args.records);
+    // The unit's first contact gives it the operator list it sells under.
+    let (status, answer) = unit.send(&app, &[], &[], None).await.expect("not cut");
+    assert_eq!(status, axum::http::StatusCode::OK, "{answer}");
+    assert_eq!(unit.operators.len(), 1, "{answer}");
     let price = raffle_core::Money::new(500, raffle_core::Currency::CAD);
     let at = raffle_core::Timestamp::now();
     for _ in 0..args.records {
@@ -94,11 +99,12 @@ async fn main() {
     let started = Instant::now();
     let mut pages = 0u64;
     let mut slowest = 0u128;
-    for chunk in unit
+    let chunks: Vec<Vec<_>> = unit
         .journal
         .chunks(page)
-        .map(|c| c.iter().map(|s| s.record.clone()).collect::<Vec<_>>())
-    {
+        .map(|c| c.iter().map(|s| s.record.clone()).collect())
+        .collect();
+    for chunk in chunks {
         let t = Instant::now();
         let (status, answer) = unit.send(&app, &chunk, &[], None).await.expect("not cut");
         assert_eq!(status, axum::http::StatusCode::OK, "{answer}");

@@ -48,6 +48,10 @@ pub(crate) fn entries() -> Vec<Entry> {
         entry(M::DELETE, "/api/v1/sessions/{id}", staff(ANY), "Ends one of your own sessions.", revoke_session),
         entry(M::POST, "/api/v1/account/password", staff(ANY), "Changes your password.", change_password)
             .body::<PasswordChange>(),
+        entry(M::POST, "/api/v1/account/device-pin", staff(RSU_OPERATOR),
+            "Sets your PIN for signing in on sales units (operators; units learn its hash at their next sync).",
+            set_device_pin)
+            .body::<DevicePin>(),
         entry(M::GET, "/api/v1/users", staff(ADMINISTRATOR), "Users, their roles and sessions.", list_users),
         entry(M::POST, "/api/v1/users", staff(ADMINISTRATOR),
             "Creates a user (with a second administrator's approval where there are two).", create_user)
@@ -324,6 +328,25 @@ async fn revoke_session(
 pub(crate) struct PasswordChange {
     current_password: String,
     new_password: String,
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DevicePin {
+    current_password: String,
+    /// 6 to 12 digits.
+    pin: String,
+}
+
+async fn set_device_pin(
+    State(state): State<AppState>,
+    Extension(staff): Extension<Staff>,
+    Extension(client): Extension<crate::edge::ClientAddr>,
+    Body(req): Body<DevicePin>,
+) -> Result<StatusCode, AppError> {
+    crate::app::people::set_device_pin(&state, &staff, &req.current_password, &req.pin, client.0)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn change_password(

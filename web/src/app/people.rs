@@ -428,6 +428,72 @@ pub async fn change_password(
     .await
 }
 
+/// Checks a device PIN (GLI-31 3.2.2): 6 to 12 digits, not one digit
+/// repeated, not a run (123456, 987654).
+pub fn check_device_pin(pin: &str) -> Result<(), AppError> {
+    let digits: Vec<i16> = pin
+        .bytes()
+        .map(|b| i16::from(b) - i16::from(b'0'))
+        .collect();
+    if !(6..=12).contains(&digits.len()) || digits.iter().any(|d| !(0..=9).contains(d)) {
+        return Err(AppError::bad_request("pin: 6 to 12 digits"));
+    }
+    let steps: std::collections::HashSet<i16> = digits.windows(2).map(|w| w[1] - w[0]).collect();
+    if steps.len() == 1 && steps.iter().all(|s| s.abs() <= 1) {
+        return Err(AppError::bad_request(
+            "pin: not one digit repeated or a run of digits",
+        ));
+    }
+    Ok(())
+}
+
+/// Sets one's own device PIN (sales-unit operators): the PIN they sign in
+/// with on a unit, which learns its Argon2id hash from the next operator
+/// list (GLI-31 3.2.2, 6.1.2). The current password proves it is them,
+/// under the same lock-out as sign-ins.
+pub async fn set_device_pin(
+    state: &AppState,
+    staff: &Staff,
+    current: &str,
+    pin: &str,
+    client: std::net::IpAddr,
+) -> Result<(), AppError> {
+    let wrong = || AppError::new(StatusCode::FORBIDDEN, "the current password is wrong");
+    if !staff.user.roles.contains(&Role::RsuOperator) {
+        return Err(AppError::new(
+            StatusCode::FORBIDDEN,
+            "only sales-unit operators have a device PIN",
+        ));
+    }
+    if crate::app::auth::locked_out(state, &staff.user, client).await? {
+        return Err(wrong());
+    }
+    if !verify_password(state, Some(staff.user.password_hash.clone()), current).await {
+        let key = crate::app::auth::username_hash(state, &staff.user.username);
+        crate::app::auth::failed_sign_in(
+            state,
+            &key,
+            &client.to_string(),
+            "device_pin_change_failed",
+        )
+        .await?;
+        return Err(wrong());
+    }
+    check_device_pin(pin)?;
+    let hash = hash_password_blocking(state, pin).await?;
+    state
+        .store
+        .set_device_pin(&staff.user.id, Some(&hash))
+        .await?;
+    event(
+        state,
+        "device_pin_set",
+        json!({ "user": staff.user.id }),
+        &staff.user.staff_id,
+    )
+    .await
+}
+
 /// Enrolment, first step: the user's own password replaces the one-time
 /// code; answers the TOTP secret, new and shown to this session alone.
 pub async fn enrolment_password(

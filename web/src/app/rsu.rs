@@ -17,7 +17,18 @@
 //!   (forged, forked, out of order) the rest of the request is not taken,
 //!   and the answer says where it stopped;
 //! - the answer is signed with the log's key (the unit pinned it at
-//!   enrolment) over the body and the request's nonce.
+//!   enrolment) over the body and the request's nonce; it carries the
+//!   operator list (staff ids and PIN hashes of the operators who may
+//!   sign in on the unit, GLI-31 3.2.2), valid until the unit must
+//!   revalidate; a record whose operator was on no list the unit was
+//!   given, valid at its device time, is refused (`operator`);
+//! - revalidation (5.4.2): a signed sync that passes every check
+//!   revalidates the unit; one that fails a check only the unit's key can
+//!   fail (a forked head; forged, forked or out-of-order records; a clock
+//!   run backwards) counts against it, and after
+//!   `RAFFLE_RSU_REVALIDATION_FAILURES` in a row raffled disables it.
+//!   Unsigned requests never count: anyone who read a unit's id in the
+//!   public log could send them.
 //!
 //! Assumptions: a unit's records fit in pages of [`MAX_RECORDS`] (the
 //! request body limit); the unit keeps its journal until the answer
@@ -30,10 +41,12 @@ use crate::error::AppError;
 use axum::http::StatusCode;
 use raffle_core::Refusal;
 use raffle_core::entry::{
-    Body, Digest32, DisableReason, HexBytes, RsuRecord, RsuSealed, U64, UnreconcilableReason,
+    Body, Digest32, DisableReason, HexBytes, RejectReason, RsuRecord, RsuSealed, U64,
+    UnreconcilableReason,
 };
 use raffle_core::ids::{ApprovalId, DrawId, RaffleId, RsuId, StaffId};
 use raffle_core::rsu::{self, Head};
+use raffle_core::store::devices::OperatorList;
 use raffle_core::store::sequencer::{Change, Sequenced};
 use raffle_core::{Error, Timestamp};
 use serde::Deserialize;
@@ -224,7 +237,8 @@ pub async fn sync(
         seq: req.head.seq.0,
         hash: req.head.hash.0,
     };
-    let planned = plan(state, &origin, &key, rsu, head, &req, received);
+    let lists = state.store.operator_lists(rsu).await?;
+    let planned = plan(state, &origin, &key, rsu, head, &req, received, &lists);
     let Some((changes, skipped)) = planned else {
         state
             .store
@@ -235,6 +249,7 @@ pub async fn sync(
                 None,
             )
             .await?;
+        revalidation(state, rsu, false).await?;
         return Err(AppError::refused(Refusal::RsuHeadForked {
             rsu: rsu.to_string(),
             seq: head.seq,
@@ -255,10 +270,13 @@ pub async fn sync(
     let mut sealed = Vec::new();
     let mut seal_at = 0;
     let mut unavailable = None;
+    let mut faulty = false;
     for (kind, result) in kinds.iter().zip(&results) {
         match (*kind, result) {
             ("record", Ok(s)) => match &s.entry.body {
                 Body::RsuRejected(r) => {
+                    // Faults only the unit's key can commit.
+                    faulty |= !r.reason.chained() || r.reason == RejectReason::Clock;
                     rejected.push(json!({ "seq": r.record.seq, "reason": r.reason }));
                     state
                         .store
@@ -295,16 +313,95 @@ pub async fn sync(
         .store
         .device_contact(rsu, req.software.as_deref())
         .await?;
-    let answer = answer_body(state, rsu, nonce, skipped, sequenced, rejected, sealed);
+    revalidation(state, rsu, !faulty).await?;
+    let operators = operator_list(state, rsu).await?;
+    let mut answer = answer_body(state, rsu, nonce, skipped, sequenced, rejected, sealed);
+    answer["operators"] = operators;
     let body = serde_json::to_vec(&answer).map_err(|e| bad(e.to_string()))?;
     let signed = rsu::answer_message(&origin, rsu, nonce, &body);
     let signature = state.rsu_signer.sign_raw(&signed);
     Ok(SyncAnswer { body, signature })
 }
 
+/// Records a sync's revalidation, and disables the unit once too many
+/// signed syncs in a row failed a check (GLI-31 5.4.2).
+async fn revalidation(state: &AppState, rsu: &RsuId, passed: bool) -> Result<(), AppError> {
+    let failures = state.store.device_revalidation(rsu, passed).await?;
+    let limit = state.config.units.revalidation_failures.max(1);
+    if passed || failures < limit {
+        return Ok(());
+    }
+    let enabled = state
+        .sequencer
+        .ledger()
+        .device(rsu)
+        .is_some_and(|d| d.enabled);
+    if !enabled {
+        return Ok(());
+    }
+    let disabled = state
+        .sequencer
+        .submit(Change::DisableRsu {
+            rsu: rsu.clone(),
+            reason: DisableReason::RevalidationFailed,
+            by: None,
+        })
+        .await;
+    match disabled {
+        Ok(s) => {
+            state
+                .store
+                .record_event(
+                    "rsu",
+                    "disabled_after_failed_revalidations",
+                    &json!({ "rsu": rsu, "failures": failures, "index": s.index }),
+                    None,
+                )
+                .await?;
+        }
+        Err(e) => {
+            tracing::warn!(rsu = %rsu, error = %e, "disabling a unit that failed its revalidations")
+        }
+    }
+    Ok(())
+}
+
+/// The operator list the answer carries (GLI-31 3.2.2, 6.1.2): the
+/// operators who may sign in on the unit, with their PIN hashes, valid
+/// until the unit must revalidate; recorded, so that its records can be
+/// checked against it. A disabled unit gets an empty list.
+async fn operator_list(state: &AppState, rsu: &RsuId) -> Result<Value, AppError> {
+    let enabled = state
+        .sequencer
+        .ledger()
+        .device(rsu)
+        .is_some_and(|d| d.enabled);
+    let operators = if enabled {
+        state.store.device_operators().await?
+    } else {
+        Vec::new()
+    };
+    let issued = time::OffsetDateTime::now_utc();
+    let expires = issued + state.config.units.revalidation();
+    let ids: Vec<String> = operators.iter().map(|o| o.staff_id.clone()).collect();
+    state
+        .store
+        .issue_operator_list(rsu, &ids, issued, expires)
+        .await?;
+    Ok(json!({
+        "issued": Timestamp::from_datetime(issued),
+        "expires": Timestamp::from_datetime(expires),
+        "list": operators
+            .iter()
+            .map(|o| json!({ "staff_id": o.staff_id, "pin_hash": o.pin_hash }))
+            .collect::<Vec<_>>(),
+    }))
+}
+
 /// The changes a sync request makes, in order, and how many of its
 /// records the log holds already; `None` when the head the unit presents
 /// contradicts its history (a device fault).
+#[allow(clippy::too_many_arguments)]
 fn plan(
     state: &AppState,
     origin: &str,
@@ -313,6 +410,7 @@ fn plan(
     head: Head,
     req: &SyncRequest,
     received: Timestamp,
+    lists: &[OperatorList],
 ) -> Option<(Vec<Change>, u64)> {
     let ledger = state.sequencer.ledger();
     let device = ledger.device(rsu)?;
@@ -342,9 +440,16 @@ fn plan(
             && r.prev.0 == at.hash
             && rsu::verify(key, &rsu::sale_message(origin, r), &r.signature.0);
         if chains || !ledger.rsu_already_refused(r) {
+            let skew = time::Duration::microseconds(rsu::MAX_CLOCK_SKEW_MICROS);
+            let operator_listed = r.device_time.to_offset_datetime().is_ok_and(|at| {
+                lists
+                    .iter()
+                    .any(|l| l.admits(r.operator.as_str(), at, skew))
+            });
             changes.push(Change::RsuRecord {
                 record: Box::new(r.clone()),
                 received,
+                operator_listed,
             });
         }
         if !chains {
@@ -653,6 +758,8 @@ pub fn approved_change(
 /// the log, its head, software and last contact.
 pub async fn master_list(state: &AppState) -> Result<Value, AppError> {
     let rows = state.store.devices().await?;
+    let every = state.config.units.revalidation();
+    let now = time::OffsetDateTime::now_utc();
     let ledger = state.sequencer.ledger();
     let devices: Vec<Value> = rows
         .iter()
@@ -672,6 +779,11 @@ pub async fn master_list(state: &AppState) -> Result<Value, AppError> {
                 "status": status,
                 "software_version": row.software_version,
                 "last_contact": row.last_contact.map(Timestamp::from_datetime),
+                // GLI-31 5.4.2: revalidated at the configured interval.
+                "revalidated_at": row.revalidated_at.map(Timestamp::from_datetime),
+                "revalidation_overdue": d.is_some_and(|d| d.enabled)
+                    && row.revalidated_at.is_none_or(|t| t + every < now),
+                "failed_revalidations": row.failed_revalidations,
                 "head": d.map(|d| d.head.seq.to_string()),
                 "tickets_issued": tickets.to_string(),
                 "rejected": d.map_or(0, |d| d.rejected.len()),

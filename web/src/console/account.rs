@@ -42,6 +42,20 @@ async fn page(
                 input #password2 name="password2" type="password" autocomplete="new-password" minlength="12" maxlength="128" required; }
             p { button type="submit" { (lang.t("console.account.change")) } }
         }
+        @if c.staff.user.roles.contains(&raffle_core::Role::RsuOperator) {
+            h2 { (lang.t("console.account.pin")) }
+            p.note { (lang.t("console.account.pin_note")) }
+            form method="post" action=(c.href("/console/account/device-pin")) {
+                (c.csrf_field())
+                p { label for="pin_current" { (lang.t("console.account.current")) } br;
+                    input #pin_current name="current" type="password" autocomplete="current-password" required; }
+                p { label for="pin" { (lang.t("console.account.pin_new")) } br;
+                    input #pin name="pin" type="password" inputmode="numeric" pattern="[0-9]{6,12}" autocomplete="off" minlength="6" maxlength="12" required; }
+                p { label for="pin2" { (lang.t("console.account.pin_again")) } br;
+                    input #pin2 name="pin2" type="password" inputmode="numeric" pattern="[0-9]{6,12}" autocomplete="off" minlength="6" maxlength="12" required; }
+                p { button type="submit" { (lang.t("console.account.pin_set")) } }
+            }
+        }
         h2 { (lang.t("console.account.sessions")) }
         ul.cards {
             @for s in &sessions {
@@ -99,6 +113,36 @@ pub async fn change_password(
     let current = f.current.unwrap_or_default();
     match people::change_password(&state, &c.staff, &current, &new, client.0).await {
         Ok(()) => done(lang, "/console/account", "password"),
+        Err(e) => {
+            let refusal = c.refusal(&e);
+            page(&state, &c, e.status, Some(refusal)).await
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct PinForm {
+    current: Option<String>,
+    pin: Option<String>,
+    pin2: Option<String>,
+}
+
+/// `POST /console/account/device-pin` (sales-unit operators).
+pub async fn set_device_pin(
+    State(state): State<AppState>,
+    Extension(c): Extension<Console>,
+    Extension(client): Extension<crate::edge::ClientAddr>,
+    Form(f): Form<PinForm>,
+) -> Response {
+    let lang = c.lang;
+    let pin = f.pin.unwrap_or_default();
+    if pin != f.pin2.unwrap_or_default() {
+        let problem = html! { p.error role="alert" { (lang.t("console.account.pin_mismatch")) } };
+        return page(&state, &c, StatusCode::UNPROCESSABLE_ENTITY, Some(problem)).await;
+    }
+    let current = f.current.unwrap_or_default();
+    match people::set_device_pin(&state, &c.staff, &current, &pin, client.0).await {
+        Ok(()) => done(lang, "/console/account", "device_pin"),
         Err(e) => {
             let refusal = c.refusal(&e);
             page(&state, &c, e.status, Some(refusal)).await

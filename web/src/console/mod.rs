@@ -252,6 +252,13 @@ pub fn table() -> Table {
         ),
         entry(
             M::POST,
+            "/console/account/device-pin",
+            staff(RSU_OPERATOR),
+            "Sets your PIN for signing in on sales units.",
+            account::set_device_pin,
+        ),
+        entry(
+            M::POST,
             "/console/account/sessions/{id}",
             staff(ANY),
             "Ends one of your sessions.",
@@ -504,6 +511,7 @@ impl Done {
             Some("roles") => "console.done.roles",
             Some("enrolled") => "console.done.enrolled",
             Some("password") => "console.done.password",
+            Some("device_pin") => "console.done.device_pin",
             Some("session_ended") => "console.done.session_ended",
             Some("fetching") => "console.done.fetching",
             _ => return html! {},
