@@ -56,7 +56,7 @@ fn raffle_lines(r: &RaffleSummary) -> Vec<String> {
     ];
     for (unit, u) in &r.rsu_sales {
         lines.push(format!(
-            "  sales unit {unit}: sales {}, draw numbers {} of {} allocated{}; gross {}",
+            "  sales unit {unit}: sales {}, draw numbers {} of {} allocated{}; gross {}; reprints {}",
             u.sales,
             u.numbers,
             u.allocated,
@@ -65,7 +65,8 @@ fn raffle_lines(r: &RaffleSummary) -> Vec<String> {
             } else {
                 ""
             },
-            money(u.gross_minor, c)
+            money(u.gross_minor, c),
+            u.reprints
         ));
     }
     if !r.rsu_refused.is_empty() {

@@ -12,6 +12,8 @@
 //!   SHA-256(message || signature); zeros before record 1;
 //! - a seal is `raffle-rsu-seal/v1`, origin, raffle, draw, RSU, sequence,
 //!   hash and device time, in lines;
+//! - a reprint is `raffle-rsu-reprint/v1`, origin, raffle, RSU, the sale's
+//!   sequence, copy, operator, supervisor and device time, in lines;
 //! - an RSU sale's id is the first 16 bytes of
 //!   SHA-256(`raffle-rsu-sale-id/v1\n<rsu>\n<seq>\n`) as a UUID, version
 //!   nibble 8, variant bits `10`;
@@ -79,6 +81,23 @@ pub fn seal_message(origin: &str, s: &RsuSealed) -> Vec<u8> {
         &s.seq.0.to_string(),
         &hex::encode(s.hash.0),
         &s.device_time.to_string(),
+    ])
+}
+
+/// The message a device signs for a reprint: `raffle-rsu-reprint/v1`,
+/// origin, raffle, RSU, the sale's sequence, copy, operator, supervisor
+/// and device time, in lines.
+pub fn reprint_message(origin: &str, r: &raffle_core::entry::RsuReprinted) -> Vec<u8> {
+    lines(&[
+        "raffle-rsu-reprint/v1",
+        origin,
+        r.raffle.as_str(),
+        r.rsu.as_str(),
+        &r.seq.0.to_string(),
+        &r.copy.to_string(),
+        r.operator.as_str(),
+        r.supervisor.as_str(),
+        &r.device_time.to_string(),
     ])
 }
 

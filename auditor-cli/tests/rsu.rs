@@ -523,6 +523,7 @@ fn a_log_with_a_sales_unit_passes_and_is_summarised() {
                     gross_minor: 3500,
                     allocated: 50,
                     released: true,
+                    reprints: 0,
                 }
             )])
         );
@@ -1177,7 +1178,7 @@ fn a_published_log_with_a_forged_rsu_sale_fails_its_audit() {
     let text = raffle_audit::report::text(&outcome);
     assert!(
         text.contains(
-            "  sales unit gate-1: sales 5, draw numbers 9 of 50 allocated, the rest released; gross 35.00 CAD"
+            "  sales unit gate-1: sales 5, draw numbers 9 of 50 allocated, the rest released; gross 35.00 CAD; reprints 0"
         ),
         "{text}"
     );
@@ -1264,5 +1265,72 @@ fn a_record_dated_before_its_numbers_beyond_a_disabling_or_logged_twice_is_repor
         refusal(&s.records[1], ms(4600), RejectReason::Fork),
         "GLI-31 6.1.4",
         "in the unit's chain already",
+    );
+}
+
+#[test]
+fn reprints_are_the_units_own_supervised_and_counted() {
+    let s = scenario(false);
+    // Just after r2 is logged.
+    let at = s.leaf("r2") + 1;
+    let r2 = s.records[1].clone();
+    let op: StaffId = "s_5c2e8b1f0a7d3964".parse().unwrap();
+    let sup: StaffId = "s_71d0c3e9a4b28f56".parse().unwrap();
+    let reprint = |copy: u32, seq: u64, time: Timestamp, key: &DeviceKey| {
+        let mut r = RsuReprinted {
+            raffle: s.raffle.clone(),
+            rsu: s.unit.id.clone(),
+            seq: U64(seq),
+            copy,
+            operator: op.clone(),
+            supervisor: sup.clone(),
+            device_time: time,
+            signature: HexBytes(vec![]),
+            received: t(4),
+        };
+        key.sign_reprint(ORIGIN, &mut r);
+        Body::RsuReprinted(r)
+    };
+    let after = Timestamp::from_micros(r2.device_time.as_micros() + 1);
+    let mut l = s.entries[..at].to_vec();
+    l.push(Entry::new(t(4), reprint(1, 2, after, &s.unit.key)));
+    l.push(Entry::new(t(4), reprint(2, 2, after, &s.unit.key)));
+    let a = audit(&l);
+    assert!(a.violations.is_empty(), "{:#?}", a.violations);
+    assert_eq!(a.summaries()[0].rsu_sales["gate-1"].reprints, 2);
+    replay(&l);
+    // A copy out of turn, another key's, of no sale, dated before the sale.
+    one(
+        &s,
+        at,
+        t(4),
+        reprint(2, 2, after, &s.unit.key),
+        "GLI-31 2.4",
+        "copy 2 follows 0 reprints",
+    );
+    one(
+        &s,
+        at,
+        t(4),
+        reprint(1, 2, after, &DeviceKey::from_seed(&[5; 32])),
+        "GLI-31 2.4",
+        "the signature is not the unit's",
+    );
+    one(
+        &s,
+        at,
+        t(4),
+        reprint(1, 40, after, &s.unit.key),
+        "GLI-31 2.4",
+        "no such sale",
+    );
+    let before = Timestamp::from_micros(r2.device_time.as_micros() - 1);
+    one(
+        &s,
+        at,
+        t(4),
+        reprint(1, 2, before, &s.unit.key),
+        "GLI-31 2.4",
+        "before the sale",
     );
 }

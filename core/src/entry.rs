@@ -63,9 +63,10 @@ pub const TYPES: &[&str] = &[
     "rsu.released",
     "rsu.unreconcilable",
     "rsu.rejected",
+    "rsu.reprinted",
 ];
 
-/// The types version 4 added: the last nine of [`TYPES`].
+/// The types version 4 added: the last ten of [`TYPES`].
 pub const RSU_TYPES: &[&str] = TYPES.split_at(12).1;
 
 /// 32 bytes, as 64 lower-case hex digits (hashes, commitments).
@@ -680,6 +681,27 @@ pub struct RsuRejected {
     pub reason: RejectReason,
 }
 
+/// A ticket a device printed again (GLI-31 2.4): supervised on the device
+/// by a second operator, signed by the device
+/// ([`crate::rsu::reprint_message`]) and marked REPRINT on paper. `copy`
+/// counts the reprints of the sale, from 1.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RsuReprinted {
+    pub raffle: RaffleId,
+    pub rsu: RsuId,
+    /// The sale's sequence on the device (its sale id derives from it).
+    pub seq: U64,
+    pub copy: u32,
+    pub operator: StaffId,
+    /// The second operator who supervised it.
+    pub supervisor: StaffId,
+    pub device_time: Timestamp,
+    pub signature: HexBytes,
+    /// When the server received it.
+    pub received: Timestamp,
+}
+
 /// A void, with requester and a different approver (GLI-31 2.3.3, 5.2.4).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -864,6 +886,8 @@ pub enum Body {
     RsuUnreconcilable(RsuUnreconcilable),
     #[serde(rename = "rsu.rejected")]
     RsuRejected(Box<RsuRejected>),
+    #[serde(rename = "rsu.reprinted")]
+    RsuReprinted(RsuReprinted),
 }
 
 /// One log entry: its time and what it says.
@@ -943,6 +967,7 @@ impl Entry {
             Body::RsuReleased(_) => "rsu.released",
             Body::RsuUnreconcilable(_) => "rsu.unreconcilable",
             Body::RsuRejected(_) => "rsu.rejected",
+            Body::RsuReprinted(_) => "rsu.reprinted",
         }
     }
 
@@ -960,6 +985,7 @@ impl Entry {
             Body::RsuReleased(e) => Some(&e.raffle),
             Body::RsuUnreconcilable(e) => Some(&e.raffle),
             Body::RsuRejected(e) => Some(&e.record.raffle),
+            Body::RsuReprinted(e) => Some(&e.raffle),
             Body::RaffleCreated(e) => Some(&e.raffle),
             Body::RaffleUpdated(e) => Some(&e.raffle),
             Body::RaffleOpened(e) => Some(&e.raffle),
@@ -1190,6 +1216,18 @@ impl Entry {
             // its place in the chain and its signature's size are required.
             Body::RsuRejected(e) => {
                 check_record_shape("rsu.rejected", e.record.seq.0, &e.record.signature)?;
+            }
+            Body::RsuReprinted(e) => {
+                check_record_shape("rsu.reprinted", e.seq.0, &e.signature)?;
+                if e.copy == 0 {
+                    return Err(Error::invalid("rsu.reprinted", "copies count from 1"));
+                }
+                if e.operator == e.supervisor {
+                    return Err(Error::invalid(
+                        "rsu.reprinted",
+                        "the supervisor must be another operator",
+                    ));
+                }
             }
             Body::SaleVoided(_)
             | Body::RaffleClosed(_)
@@ -1570,6 +1608,17 @@ pub fn examples() -> Vec<Entry> {
             received: t("2026-12-20T23:20:00.000000Z"),
             reason: RejectReason::OutsideSalesWindow,
         })),
+        Body::RsuReprinted(RsuReprinted {
+            raffle: raffle.clone(),
+            rsu: rsu.clone(),
+            seq: U64(12),
+            copy: 1,
+            operator: "s_5c2e8b1f0a7d3964".parse().expect("example id"),
+            supervisor: "s_71d0c3e9a4b28f56".parse().expect("example id"),
+            device_time: t("2026-12-10T22:41:07.000000Z"),
+            signature: HexBytes(vec![0xcc; 64]),
+            received: t("2026-12-22T12:00:09.500000Z"),
+        }),
     ];
     let times = [
         "2026-11-28T09:00:00.000000Z",
@@ -1593,6 +1642,7 @@ pub fn examples() -> Vec<Entry> {
         "2026-12-22T12:00:07.000000Z",
         "2026-12-22T12:00:08.000000Z",
         "2026-12-22T12:00:09.000000Z",
+        "2026-12-22T12:00:10.000000Z",
     ];
     bodies
         .into_iter()
@@ -1607,10 +1657,10 @@ mod tests {
 
     #[test]
     fn the_version_4_types_are_exactly_the_rsu_ones() {
-        assert_eq!(RSU_TYPES.len(), 9);
+        assert_eq!(RSU_TYPES.len(), 10);
         assert!(RSU_TYPES.iter().all(|t| t.starts_with("rsu.")));
         assert!(
-            TYPES[..TYPES.len() - 9]
+            TYPES[..TYPES.len() - 10]
                 .iter()
                 .all(|t| !t.starts_with("rsu."))
         );

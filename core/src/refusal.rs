@@ -459,6 +459,9 @@ refusals! {
     /// The record is in the unit's chain already.
     RsuRecordInChain { seq: u64 }
         => "rsu_record_in_chain", None, "the record at sequence {seq} is in the unit's chain already";
+    /// A reprint the rules refuse.
+    RsuReprintRefused { reason: String }
+        => "rsu_reprint_refused", Some("2.4"), "the reprint is refused: {reason}";
     /// That refused record was logged already.
     RsuRecordAlreadyRefused { seq: u64 }
         => "rsu_record_already_refused", None, "the refused record at sequence {seq} is logged already";

@@ -76,6 +76,40 @@ pub fn seal_message(origin: &str, s: &RsuSealed) -> Vec<u8> {
     .into_bytes()
 }
 
+/// The message a device signs for a reprint of its sale `seq` (GLI-31
+/// 2.4): which copy, the operator and the supervising second operator.
+pub fn reprint_message(origin: &str, r: &crate::entry::RsuReprinted) -> Vec<u8> {
+    format!(
+        "raffle-rsu-reprint/v1\n{origin}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n",
+        r.raffle, r.rsu, r.seq.0, r.copy, r.operator, r.supervisor, r.device_time,
+    )
+    .into_bytes()
+}
+
+/// What a device signs to ask for the void of its sale `seq` (GLI-31
+/// 2.3.3): the reason, the operator and the supervising second operator.
+/// Finance approves it on the server; the log holds the `sale.voided`.
+#[allow(clippy::too_many_arguments)]
+pub fn void_message(
+    origin: &str,
+    raffle: &crate::ids::RaffleId,
+    rsu: &RsuId,
+    seq: u64,
+    reason: crate::entry::VoidReason,
+    operator: &crate::ids::StaffId,
+    supervisor: &crate::ids::StaffId,
+    device_time: Timestamp,
+) -> Vec<u8> {
+    let reason = serde_json::to_value(reason)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    format!(
+        "raffle-rsu-void/v1\n{origin}\n{raffle}\n{rsu}\n{seq}\n{reason}\n{operator}\n{supervisor}\n{device_time}\n"
+    )
+    .into_bytes()
+}
+
 /// The message a device signs over a sync request's body: a fresh nonce
 /// makes every request distinct, so a captured request cannot be replayed.
 pub fn request_message(origin: &str, rsu: &str, nonce: &str, body: &[u8]) -> Vec<u8> {
@@ -193,6 +227,11 @@ impl DeviceKey {
     /// Signs a seal in place.
     pub fn sign_seal(&self, origin: &str, s: &mut RsuSealed) {
         s.signature = crate::entry::HexBytes(self.sign(&seal_message(origin, s)).to_vec());
+    }
+
+    /// Signs a reprint in place.
+    pub fn sign_reprint(&self, origin: &str, r: &mut crate::entry::RsuReprinted) {
+        r.signature = crate::entry::HexBytes(self.sign(&reprint_message(origin, r)).to_vec());
     }
 }
 

@@ -88,6 +88,9 @@ pub struct ScriptedDevice {
     pub operator: StaffId,
     /// The operator list of the last answer: staff id and PIN hash.
     pub operators: Vec<(String, String)>,
+    /// Reprints and void requests every request carries until cleared.
+    pub reprints: Vec<Value>,
+    pub voids: Vec<Value>,
     origin: String,
     /// The log's key, pinned at enrolment: every answer must verify with it.
     log_key: transparency::NoteVerifier,
@@ -110,6 +113,8 @@ impl ScriptedDevice {
             key: DeviceKey::generate().unwrap(),
             operator: operator.clone(),
             operators: Vec::new(),
+            reprints: Vec::new(),
+            voids: Vec::new(),
             origin: app.state.sequencer.ledger().origin().to_string(),
             log_key: transparency::NoteVerifier::from_vkey(&app.state.vkey).unwrap(),
             journal: Vec::new(),
@@ -242,6 +247,53 @@ impl ScriptedDevice {
         self.seals.push(seal);
     }
 
+    /// Reprints the ticket of `sale` (copy `copy`), its operator with
+    /// `supervisor`, at `at`: sent with every request until cleared.
+    pub fn reprint(&mut self, sale: &RsuRecord, copy: u32, supervisor: &StaffId, at: Timestamp) {
+        let mut r = raffle_core::entry::RsuReprinted {
+            raffle: sale.raffle.clone(),
+            rsu: self.id.clone(),
+            seq: sale.seq,
+            copy,
+            operator: self.operator.clone(),
+            supervisor: supervisor.clone(),
+            device_time: at,
+            signature: HexBytes(vec![]),
+            received: at,
+        };
+        self.key.sign_reprint(&self.origin, &mut r);
+        self.reprints.push(json!({
+            "raffle": r.raffle, "seq": r.seq, "copy": r.copy, "operator": r.operator,
+            "supervisor": r.supervisor, "device_time": r.device_time, "signature": r.signature,
+        }));
+    }
+
+    /// Asks for the void of `sale`, its operator with `supervisor`, at
+    /// `at`: sent with every request until cleared.
+    pub fn void(
+        &mut self,
+        sale: &RsuRecord,
+        reason: raffle_core::entry::VoidReason,
+        supervisor: &StaffId,
+        at: Timestamp,
+    ) {
+        let message = rsu::void_message(
+            &self.origin,
+            &sale.raffle,
+            &self.id,
+            sale.seq.0,
+            reason,
+            &self.operator,
+            supervisor,
+            at,
+        );
+        let signature = HexBytes(self.key.sign(&message).to_vec());
+        self.voids.push(json!({
+            "raffle": sale.raffle, "seq": sale.seq, "reason": reason, "operator": self.operator,
+            "supervisor": supervisor, "device_time": at, "signature": signature,
+        }));
+    }
+
     /// A signed request: the headers and the body.
     pub fn request(
         &self,
@@ -253,6 +305,8 @@ impl ScriptedDevice {
             "head": { "seq": head.seq.to_string(), "hash": hex::encode(head.hash) },
             "software": "scripted-rsu 1",
             "records": records,
+            "reprints": self.reprints,
+            "voids": self.voids,
             "seals": seals.iter().map(|s| json!({
                 "raffle": s.raffle, "draw": s.draw, "seq": s.seq, "hash": s.hash,
                 "device_time": s.device_time, "signature": s.signature,

@@ -976,3 +976,132 @@ async fn operators_sign_in_by_a_signed_list_and_units_that_fail_revalidation_are
     audit(&app);
     drop_database(&app.db).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reprints_and_voids_need_a_second_operator_and_voids_finance() {
+    let app = app().await;
+    let s = staff(&app).await;
+    let raffle = open_raffle(&app, &s, in_secs(-600), in_secs(600), in_secs(1200)).await;
+    let supervisor = testkit::rsu::operator_with_pin(&app, "sam", "730591").await;
+    let sup = supervisor.user.staff_id.clone();
+    let mut u = enrol(&app, &s, "unit-v").await;
+    allocate(&app, &s, &raffle, &mut u, 20).await;
+    let one = u.sell(&raffle, "p1", 1, cad(500), Timestamp::now());
+    let two = u.sell(&raffle, "p1", 1, cad(500), Timestamp::now());
+    assert_eq!(
+        send(&app, &mut u, &[one.clone(), two.clone()]).await["sequenced"],
+        2
+    );
+
+    // GLI-31 2.4: a reprint, supervised by a second listed operator, is
+    // its own logged record; sent again it is acknowledged, not logged
+    // twice.
+    u.reprint(&one, 1, &sup, Timestamp::now());
+    let answer = send(&app, &mut u, &[]).await;
+    assert!(
+        answer["reprints"][0]["result"]["log_index"].is_string(),
+        "{answer}"
+    );
+    let answer = send(&app, &mut u, &[]).await;
+    assert_eq!(answer["reprints"][0]["result"]["logged"], true, "{answer}");
+    u.reprints.clear();
+    let reprinted = entries(&app, "rsu.reprinted").await;
+    assert_eq!(reprinted.len(), 1);
+    let e = &reprinted[0].1;
+    assert_eq!(
+        (e["seq"].as_str(), e["copy"].as_u64()),
+        (Some("1"), Some(1))
+    );
+    assert_eq!(e["supervisor"], sup.as_str());
+    // Not supervised by the operator themself, nor by someone on no list.
+    let alone = u.operator.clone();
+    u.reprint(&one, 2, &alone, Timestamp::now());
+    u.reprint(&one, 2, &s.manager.user.staff_id, Timestamp::now());
+    let answer = send(&app, &mut u, &[]).await;
+    u.reprints.clear();
+    let refused: Vec<&str> = answer["reprints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["result"]["refused"].as_str().unwrap())
+        .collect();
+    assert!(refused[0].contains("second operator"), "{answer}");
+    assert!(refused[1].contains("no operator list"), "{answer}");
+    assert_eq!(entries(&app, "rsu.reprinted").await.len(), 1);
+
+    // A void asked on the unit by two operators waits for finance; sent
+    // again it names the same request.
+    u.void(
+        &two,
+        raffle_core::entry::VoidReason::Misprint,
+        &sup,
+        Timestamp::now(),
+    );
+    let answer = send(&app, &mut u, &[]).await;
+    let pending = answer["voids"][0]["result"].clone();
+    assert!(pending["approval_id"].is_string(), "{answer}");
+    let answer = send(&app, &mut u, &[]).await;
+    assert_eq!(answer["voids"][0]["result"], pending);
+    assert!(entries(&app, "sale.voided").await.is_empty());
+    // Finance approves: the void names the unit's operator as requester.
+    let (status, v) = approve(&app, &pending, &s.finance.token).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let voided = entries(&app, "sale.voided").await;
+    assert_eq!(voided.len(), 1);
+    let e = &voided[0].1;
+    assert_eq!(e["requested_by"], s.seller.user.staff_id.as_str());
+    assert_eq!(e["approved_by"], s.finance.user.staff_id.as_str());
+    assert_eq!(
+        (e["reason"].as_str(), e["refund"].as_bool()),
+        (Some("misprint"), Some(true))
+    );
+    let answer = send(&app, &mut u, &[]).await;
+    assert_eq!(answer["voids"][0]["result"]["voided"], true, "{answer}");
+    u.voids.clear();
+    // A voided ticket is never reprinted; a void signed by another key is
+    // refused and counts against the unit's revalidation.
+    u.reprint(&two, 1, &sup, Timestamp::now());
+    let answer = send(&app, &mut u, &[]).await;
+    u.reprints.clear();
+    assert!(
+        answer["reprints"][0]["result"]["refused"]
+            .as_str()
+            .unwrap()
+            .contains("voided"),
+        "{answer}"
+    );
+    let mut forger = ScriptedDevice::new("unit-v", &app, &s.seller.user.staff_id);
+    forger.void(
+        &one,
+        raffle_core::entry::VoidReason::Misprint,
+        &sup,
+        Timestamp::now(),
+    );
+    u.voids = forger.voids.clone();
+    let answer = send(&app, &mut u, &[]).await;
+    u.voids.clear();
+    assert_eq!(
+        answer["voids"][0]["result"]["refused"], "the signature is not the unit's",
+        "{answer}"
+    );
+    let (_, list) = call(
+        &app,
+        "GET",
+        "/api/v1/rsu/devices",
+        Some(&s.admin.token),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(list["devices"][0]["failed_revalidations"], 1, "{list}");
+    let (_, units) = call(
+        &app,
+        "GET",
+        &format!("/api/v1/raffles/{raffle}/rsu"),
+        Some(&s.finance.token),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(units["units"][0]["reprints"], "1", "{units}");
+    audit(&app);
+    drop_database(&app.db).await;
+}

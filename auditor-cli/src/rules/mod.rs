@@ -628,6 +628,7 @@ impl Audit {
             Body::RsuReleased(e) => self.rsu_released(&at, e)?,
             Body::RsuUnreconcilable(e) => self.rsu_unreconcilable(&at, e)?,
             Body::RsuRejected(e) => self.rsu_rejected(&at, e)?,
+            Body::RsuReprinted(e) => self.rsu_reprinted(&at, e)?,
         }
         Ok(())
     }

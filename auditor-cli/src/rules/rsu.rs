@@ -42,7 +42,7 @@ use crate::sales::RsuSaleRec;
 use ed25519_dalek::VerifyingKey;
 use raffle_core::entry::{
     RejectReason, RsuAllocated, RsuDisabled, RsuEnabled, RsuEnrolled, RsuRecord, RsuRejected,
-    RsuReleased, RsuSealed, RsuSeen, RsuUnreconcilable, Sale,
+    RsuReleased, RsuReprinted, RsuSealed, RsuSeen, RsuUnreconcilable, Sale,
 };
 use std::collections::HashSet;
 
@@ -76,6 +76,8 @@ pub(super) struct Device {
     raffles: HashMap<String, DeviceRaffle>,
     /// Hashes of refused records outside the chain (each logged once).
     unchained: HashSet<[u8; 32]>,
+    /// Reprints logged per sale, by the sale's sequence.
+    reprints: HashMap<u64, u32>,
 }
 
 /// A unit's part in one raffle.
@@ -118,6 +120,8 @@ pub struct RsuSummary {
     pub allocated: u64,
     /// Whether it has released its unsold numbers.
     pub released: bool,
+    /// Tickets it printed again (GLI-31 2.4).
+    pub reprints: u64,
 }
 
 impl Device {
@@ -512,6 +516,7 @@ impl Audit {
                 last_time: None,
                 raffles: HashMap::new(),
                 unchained: HashSet::new(),
+                reprints: HashMap::new(),
             },
         );
         Ok(())
@@ -994,6 +999,84 @@ impl Audit {
         dr.cursor = first + count;
         dr.sold += count;
         dr.sales.push((seq, e.stamped));
+        Ok(())
+    }
+
+    /// A reprint (GLI-31 2.4): signed by the unit, of one of its sales in
+    /// the log and not voided, the next copy, by two operators, dated at or
+    /// after the sale and not ahead of its receipt, received before it is
+    /// logged.
+    pub(super) fn rsu_reprinted(
+        &mut self,
+        at: &At<'_>,
+        e: &RsuReprinted,
+    ) -> Result<(), Box<Violation>> {
+        let v = |section: &'static str, message: String| at.v(section, message);
+        let (rsu, seq) = (e.rsu.as_str(), e.seq.0);
+        let no = |why: String| {
+            v(
+                "GLI-31 2.4",
+                format!("sales unit {rsu:?}'s reprint of record {seq}: {why}"),
+            )
+        };
+        if e.received > at.time {
+            return Err(no(format!(
+                "received at {}, after it was logged",
+                e.received
+            )));
+        }
+        let d = self.devices.get(rsu).ok_or_else(|| no_device(rsu, &v))?;
+        if !format_::verify(
+            &d.key,
+            &format_::reprint_message(&self.origin, e),
+            &e.signature.0,
+        ) {
+            return Err(no("the signature is not the unit's".into()));
+        }
+        if e.operator == e.supervisor {
+            return Err(no("not supervised by a second operator".into()));
+        }
+        let sold_at = d
+            .raffles
+            .get(e.raffle.as_str())
+            .and_then(|dr| {
+                dr.sales
+                    .binary_search_by_key(&seq, |&(s, _)| s)
+                    .ok()
+                    .map(|i| dr.sales[i].1)
+            })
+            .ok_or_else(|| no("the unit has no such sale in the raffle".into()))?;
+        if e.device_time < sold_at || e.device_time > format_::latest_device_time(e.received) {
+            return Err(no(format!(
+                "its device time {} is before the sale ({sold_at}) or ahead of its receipt",
+                e.device_time
+            )));
+        }
+        let copies = d.reprints.get(&seq).copied().unwrap_or(0);
+        if e.copy != copies + 1 {
+            return Err(no(format!("copy {} follows {copies} reprints", e.copy)));
+        }
+        let sale = format_::sale_id(rsu, seq);
+        let r = self.raffle(at.index, e.raffle.as_str())?;
+        let voided = r
+            .sale_pos(&sale)
+            .is_some_and(|i| r.sales.sold(i).sale.voided);
+        if voided {
+            return Err(v(
+                "GLI-31 2.4",
+                format!("sales unit {rsu:?} reprinted record {seq}, a voided sale"),
+            ));
+        }
+        r.summary
+            .rsu_sales
+            .entry(rsu.to_string())
+            .or_default()
+            .reprints += 1;
+        self.devices
+            .get_mut(rsu)
+            .expect("checked")
+            .reprints
+            .insert(seq, e.copy);
         Ok(())
     }
 

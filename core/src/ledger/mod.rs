@@ -396,6 +396,7 @@ impl Ledger {
             Body::RsuReleased(e) => self.rsu_released(e)?,
             Body::RsuUnreconcilable(e) => self.rsu_unreconcilable(e)?,
             Body::RsuRejected(e) => self.rsu_rejected(entry, e)?,
+            Body::RsuReprinted(e) => self.rsu_reprinted(entry, e)?,
         }
         self.size += 1;
         self.last_time = Some(time);

@@ -32,7 +32,7 @@
 use super::*;
 use crate::entry::{
     Channel, RejectReason, RsuAllocated, RsuDisabled, RsuEnabled, RsuEnrolled, RsuRecord,
-    RsuRejected, RsuReleased, RsuSealed, RsuSeen, RsuUnreconcilable, Sale,
+    RsuRejected, RsuReleased, RsuReprinted, RsuSealed, RsuSeen, RsuUnreconcilable, Sale,
 };
 use crate::rsu::{self, Head};
 use std::collections::{BTreeMap, HashSet};
@@ -64,6 +64,8 @@ pub struct Device {
     pub rejected: Vec<Rejection>,
     /// Hashes of refused records outside the chain (logged once).
     unchained: HashSet<[u8; 32]>,
+    /// Reprints per sale, by the sale's sequence (GLI-31 2.4).
+    pub reprints: HashMap<u64, u32>,
 }
 
 /// A refused record, listed for refund.
@@ -107,6 +109,8 @@ pub struct DeviceRaffle {
     /// Draws it was declared unreconcilable for, with its head then.
     pub unreconcilable: HashMap<DrawId, u64>,
     pub released: bool,
+    /// Tickets it printed again (GLI-31 2.4).
+    pub reprints: u64,
 }
 
 impl DeviceRaffle {
@@ -230,6 +234,7 @@ impl Ledger {
                 raffles: HashMap::new(),
                 rejected: Vec::new(),
                 unchained: HashSet::new(),
+                reprints: HashMap::new(),
             },
         );
         Ok(())
@@ -660,6 +665,61 @@ impl Ledger {
             price: e.record.price,
             index,
         });
+        Ok(())
+    }
+
+    /// A reprint (GLI-31 2.4): signed by the device, of one of its sales
+    /// in the log and not voided, the next copy of it, supervised by a
+    /// second operator, dated after the sale and not ahead of its receipt.
+    pub(super) fn rsu_reprinted(&mut self, entry: &Entry, e: &RsuReprinted) -> Result<()> {
+        let no = |why: &str| {
+            refused(Refusal::RsuReprintRefused {
+                reason: why.to_string(),
+            })
+        };
+        if e.received > entry.time {
+            return Err(refused(Refusal::RsuReceivedLater {}));
+        }
+        let d = self.devices.get(&e.rsu).ok_or_else(|| {
+            refused(Refusal::RsuUnknown {
+                rsu: e.rsu.to_string(),
+            })
+        })?;
+        if !rsu::verify(
+            &d.key,
+            &rsu::reprint_message(&self.origin, e),
+            &e.signature.0,
+        ) {
+            return Err(no("the signature is not the unit's"));
+        }
+        let sale = rsu::sale_id(&e.rsu, e.seq.0);
+        let s = self
+            .raffles
+            .get(&e.raffle)
+            .and_then(|r| r.sale(sale.as_str()))
+            .ok_or_else(|| no("the unit has no such sale in the log"))?;
+        if s.voided {
+            return Err(no("the sale is voided"));
+        }
+        if s.device_time.is_some_and(|t| e.device_time < t)
+            || e.device_time > rsu::latest_device_time(e.received)
+        {
+            return Err(no(
+                "its device time is before the sale or ahead of its receipt",
+            ));
+        }
+        let copies = d.reprints.get(&e.seq.0).copied().unwrap_or(0);
+        if e.copy != copies + 1 {
+            return Err(no(&format!(
+                "the sale has {copies} reprints: this must be copy {}",
+                copies + 1
+            )));
+        }
+        let d = self.devices.get_mut(&e.rsu).expect("checked");
+        d.reprints.insert(e.seq.0, e.copy);
+        if let Some(dr) = d.raffles.get_mut(&e.raffle) {
+            dr.reprints += 1;
+        }
         Ok(())
     }
 

@@ -220,6 +220,27 @@ impl Store {
         Ok(u32::try_from(count).unwrap_or(0))
     }
 
+    /// The user id of an enabled user with `staff_id`.
+    pub async fn user_of_staff(&self, staff_id: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT id::text FROM users WHERE staff_id = $1 AND NOT disabled")
+                .bind(staff_id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// The pending void request of a sale, if any.
+    pub async fn pending_void(&self, sale: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT id::text FROM approvals WHERE kind = 'void' AND status = 'pending' \
+             AND payload->>'sale' = $1 ORDER BY created_at LIMIT 1",
+        )
+        .bind(sale)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     /// Records a contact: its time and the software the unit reported.
     pub async fn device_contact(&self, id: &str, software: Option<&str>) -> Result<()> {
         sqlx::query(

@@ -307,7 +307,8 @@ async fn project_other(tx: &mut Transaction<'_, Postgres>, idx: u64, entry: &Ent
         | Body::RsuSealed(_)
         | Body::RsuReleased(_)
         | Body::RsuUnreconcilable(_)
-        | Body::RsuRejected(_) => {}
+        | Body::RsuRejected(_)
+        | Body::RsuReprinted(_) => {}
     }
     Ok(())
 }

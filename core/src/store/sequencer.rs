@@ -175,6 +175,10 @@ pub enum Change {
         hash: [u8; 32],
     },
     /// A sales unit's signed seal for a draw's cutoff.
+    /// A unit's reprint of one of its sales (GLI-31 2.4).
+    ReprintRsu {
+        reprint: RsuReprinted,
+    },
     SealRsu {
         seal: RsuSealed,
     },
@@ -1089,6 +1093,7 @@ fn build(
             hash: Digest32(hash),
         }),
         Change::SealRsu { seal } => Body::RsuSealed(seal),
+        Change::ReprintRsu { reprint } => Body::RsuReprinted(reprint),
         Change::ReleaseRsu { raffle, rsu } => {
             let unsold = ledger
                 .device(&rsu)

@@ -533,10 +533,22 @@ pub(crate) async fn request_approval(
     kind: &str,
     payload: Value,
 ) -> Result<ApprovalId, AppError> {
+    request_approval_as(state, &staff.user.id, &staff.user.staff_id, kind, payload).await
+}
+
+/// A request made by a user who is not signed in here: a sales unit's
+/// operator, whose request the unit signed (GLI-31 2.3.3).
+pub(crate) async fn request_approval_as(
+    state: &AppState,
+    user_id: &str,
+    staff_id: &str,
+    kind: &str,
+    payload: Value,
+) -> Result<ApprovalId, AppError> {
     let id = ApprovalId::new_random();
     state
         .store
-        .create_approval(&id, kind, &payload, &staff.user.id)
+        .create_approval(&id, kind, &payload, user_id)
         .await?;
     state
         .store
@@ -544,7 +556,7 @@ pub(crate) async fn request_approval(
             "approvals",
             "requested",
             &json!({ "approval": id, "kind": kind, "payload": without_identity(&payload) }),
-            Some(&staff.user.staff_id),
+            Some(staff_id),
         )
         .await?;
     Ok(id)

@@ -36,13 +36,13 @@
 
 use crate::AppState;
 use crate::app::auth::Staff;
-use crate::app::operations::request_approval;
+use crate::app::operations::{request_approval, request_approval_as};
 use crate::error::AppError;
 use axum::http::StatusCode;
 use raffle_core::Refusal;
 use raffle_core::entry::{
-    Body, Digest32, DisableReason, HexBytes, RejectReason, RsuRecord, RsuSealed, U64,
-    UnreconcilableReason,
+    Body, Digest32, DisableReason, HexBytes, RejectReason, RsuRecord, RsuReprinted, RsuSealed, U64,
+    UnreconcilableReason, VoidReason,
 };
 use raffle_core::ids::{ApprovalId, DrawId, RaffleId, RsuId, StaffId};
 use raffle_core::rsu::{self, Head};
@@ -94,6 +94,46 @@ pub struct WireSeal {
     pub signature: HexBytes,
 }
 
+/// A reprint on the wire (GLI-31 2.4; its unit is the request's).
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WireReprint {
+    #[schemars(with = "String")]
+    pub raffle: RaffleId,
+    /// The sale's sequence on the unit.
+    #[schemars(with = "String")]
+    pub seq: U64,
+    pub copy: u32,
+    #[schemars(with = "String")]
+    pub operator: StaffId,
+    #[schemars(with = "String")]
+    pub supervisor: StaffId,
+    #[schemars(with = "String")]
+    pub device_time: Timestamp,
+    #[schemars(with = "String")]
+    pub signature: HexBytes,
+}
+
+/// A void request on the wire (GLI-31 2.3.3; signed over
+/// [`rsu::void_message`]).
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WireVoid {
+    #[schemars(with = "String")]
+    pub raffle: RaffleId,
+    #[schemars(with = "String")]
+    pub seq: U64,
+    pub reason: VoidReason,
+    #[schemars(with = "String")]
+    pub operator: StaffId,
+    #[schemars(with = "String")]
+    pub supervisor: StaffId,
+    #[schemars(with = "String")]
+    pub device_time: Timestamp,
+    #[schemars(with = "String")]
+    pub signature: HexBytes,
+}
+
 /// A sync request's body.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -108,6 +148,12 @@ pub struct SyncRequest {
     /// Its seals, at most [`MAX_SEALS`].
     #[serde(default)]
     pub seals: Vec<WireSeal>,
+    /// Tickets it printed again, at most [`MAX_SEALS`].
+    #[serde(default)]
+    pub reprints: Vec<WireReprint>,
+    /// Sales its operators ask to void, at most [`MAX_SEALS`].
+    #[serde(default)]
+    pub voids: Vec<WireVoid>,
 }
 
 /// Per unit: one sync at a time, and when an authentication failure was
@@ -211,9 +257,13 @@ pub async fn sync(
     }
     let req: SyncRequest = serde_json::from_slice(body)
         .map_err(|e| bad(format!("the sync request does not read: {e}")))?;
-    if req.records.len() > MAX_RECORDS || req.seals.len() > MAX_SEALS {
+    if req.records.len() > MAX_RECORDS
+        || [req.seals.len(), req.reprints.len(), req.voids.len()]
+            .iter()
+            .any(|&n| n > MAX_SEALS)
+    {
         return Err(bad(format!(
-            "at most {MAX_RECORDS} records and {MAX_SEALS} seals per request: send the rest in the next"
+            "at most {MAX_RECORDS} records and {MAX_SEALS} seals, reprints and voids per request: send the rest in the next"
         )));
     }
     if req.records.iter().any(|r| &r.rsu != rsu) {
@@ -308,6 +358,15 @@ pub async fn sync(
     if let Some(why) = unavailable {
         tracing::warn!(rsu = %rsu, error = %why, "a sync was cut short");
     }
+    let lists = state.store.operator_lists(rsu).await?;
+    let mut reprinted = Vec::new();
+    for w in &req.reprints {
+        reprinted.push(reprint(state, &origin, rsu, &lists, w, received, &mut faulty).await?);
+    }
+    let mut voided = Vec::new();
+    for w in &req.voids {
+        voided.push(void(state, &origin, &key, rsu, &lists, w, &mut faulty).await?);
+    }
     release_unsold(state, rsu).await;
     state
         .store
@@ -317,10 +376,170 @@ pub async fn sync(
     let operators = operator_list(state, rsu).await?;
     let mut answer = answer_body(state, rsu, nonce, skipped, sequenced, rejected, sealed);
     answer["operators"] = operators;
+    answer["reprints"] = json!(reprinted);
+    answer["voids"] = json!(voided);
     let body = serde_json::to_vec(&answer).map_err(|e| bad(e.to_string()))?;
     let signed = rsu::answer_message(&origin, rsu, nonce, &body);
     let signature = state.rsu_signer.sign_raw(&signed);
     Ok(SyncAnswer { body, signature })
+}
+
+/// Whether an operator and a different supervisor were both on a list
+/// the unit was given, valid at `at` (GLI-31 2.4: supervised access).
+fn supervised(
+    lists: &[OperatorList],
+    operator: &StaffId,
+    supervisor: &StaffId,
+    at: Timestamp,
+) -> Result<(), &'static str> {
+    if operator == supervisor {
+        return Err("the supervisor must be a second operator");
+    }
+    let skew = time::Duration::microseconds(rsu::MAX_CLOCK_SKEW_MICROS);
+    let Ok(at) = at.to_offset_datetime() else {
+        return Err("its device time does not read");
+    };
+    let listed = |who: &StaffId| lists.iter().any(|l| l.admits(who.as_str(), at, skew));
+    if !listed(operator) || !listed(supervisor) {
+        return Err("the operator or supervisor was on no operator list the unit held then");
+    }
+    Ok(())
+}
+
+/// One reprint: logged (`rsu.reprinted`) when signed by the unit, of one
+/// of its sales, supervised by two listed operators; a copy logged
+/// already is acknowledged again. What the answer says of it.
+async fn reprint(
+    state: &AppState,
+    origin: &str,
+    rsu: &RsuId,
+    lists: &[OperatorList],
+    w: &WireReprint,
+    received: Timestamp,
+    faulty: &mut bool,
+) -> Result<Value, AppError> {
+    let r = RsuReprinted {
+        raffle: w.raffle.clone(),
+        rsu: rsu.clone(),
+        seq: w.seq,
+        copy: w.copy,
+        operator: w.operator.clone(),
+        supervisor: w.supervisor.clone(),
+        device_time: w.device_time,
+        signature: w.signature.clone(),
+        received,
+    };
+    let said = |result: Value| json!({ "seq": w.seq, "copy": w.copy, "result": result });
+    let (logged, key) = {
+        let ledger = state.sequencer.ledger();
+        let d = ledger.device(rsu).expect("enrolled");
+        (
+            d.reprints.get(&w.seq.0).is_some_and(|&c| c >= w.copy),
+            d.key,
+        )
+    };
+    if logged {
+        return Ok(said(json!({ "logged": true })));
+    }
+    if !rsu::verify(&key, &rsu::reprint_message(origin, &r), &r.signature.0) {
+        *faulty = true;
+        return Ok(said(
+            json!({ "refused": "the signature is not the unit's" }),
+        ));
+    }
+    if let Err(why) = supervised(lists, &r.operator, &r.supervisor, r.device_time) {
+        state
+            .store
+            .record_event(
+                "rsu",
+                "reprint_refused",
+                &json!({ "rsu": rsu, "seq": w.seq, "copy": w.copy, "reason": why }),
+                None,
+            )
+            .await?;
+        return Ok(said(json!({ "refused": why })));
+    }
+    Ok(
+        match state
+            .sequencer
+            .submit(Change::ReprintRsu { reprint: r })
+            .await
+        {
+            Ok(s) => said(json!({ "log_index": s.index.to_string() })),
+            Err(e) => said(json!({ "refused": e.to_string() })),
+        },
+    )
+}
+
+/// One void request (GLI-31 2.3.3): signed by the unit, of one of its
+/// sales, by an operator with a second as supervisor; it waits for
+/// finance's approval as any void does, requested by the operator, and the
+/// price is returned at the unit. Sent again, it names the same request.
+#[allow(clippy::too_many_arguments)]
+async fn void(
+    state: &AppState,
+    origin: &str,
+    key: &[u8; 32],
+    rsu: &RsuId,
+    lists: &[OperatorList],
+    w: &WireVoid,
+    faulty: &mut bool,
+) -> Result<Value, AppError> {
+    let said = |result: Value| json!({ "seq": w.seq, "result": result });
+    let message = rsu::void_message(
+        origin,
+        &w.raffle,
+        rsu,
+        w.seq.0,
+        w.reason,
+        &w.operator,
+        &w.supervisor,
+        w.device_time,
+    );
+    if !rsu::verify(key, &message, &w.signature.0) {
+        *faulty = true;
+        return Ok(said(
+            json!({ "refused": "the signature is not the unit's" }),
+        ));
+    }
+    if let Err(why) = supervised(lists, &w.operator, &w.supervisor, w.device_time) {
+        return Ok(said(json!({ "refused": why })));
+    }
+    let sale = rsu::sale_id(rsu, w.seq.0);
+    let voided = {
+        let ledger = state.sequencer.ledger();
+        match ledger.raffle(&w.raffle).and_then(|r| r.sale(sale.as_str())) {
+            Some(s) if s.rsu.as_ref() == Some(rsu) => s.voided,
+            _ => {
+                return Ok(said(
+                    json!({ "refused": "the unit has no such sale in the log" }),
+                ));
+            }
+        }
+    };
+    if voided {
+        return Ok(said(json!({ "voided": true })));
+    }
+    if let Some(id) = state.store.pending_void(sale.as_str()).await? {
+        return Ok(said(json!({ "approval_id": id })));
+    }
+    let Some(user) = state.store.user_of_staff(w.operator.as_str()).await? else {
+        return Ok(said(
+            json!({ "refused": "the operator is not an enabled user" }),
+        ));
+    };
+    let id = request_approval_as(
+        state,
+        &user,
+        w.operator.as_str(),
+        "void",
+        json!({
+            "raffle": w.raffle, "sale": sale, "reason": w.reason, "refund": true,
+            "rsu": rsu, "seq": w.seq, "supervisor": w.supervisor,
+        }),
+    )
+    .await?;
+    Ok(said(json!({ "approval_id": id })))
 }
 
 /// Records a sync's revalidation, and disables the unit once too many
@@ -836,6 +1055,7 @@ pub fn raffle_units(state: &AppState, raffle: &RaffleId) -> Result<Value, AppErr
                 "sales": dr.sales.len().to_string(),
                 "gross": raffle_core::Money::new(dr.gross, r.gross.currency),
                 "released": dr.released,
+                "reprints": dr.reprints.to_string(),
                 "draws": draws,
                 "refused": refunds,
             })
