@@ -1105,3 +1105,156 @@ async fn reprints_and_voids_need_a_second_operator_and_voids_finance() {
     audit(&app);
     drop_database(&app.db).await;
 }
+
+/// A console form post as `who`, with a CSRF token (cookie and field):
+/// the status, the redirect's target and the page.
+async fn console_post(
+    app: &App,
+    who: &SignedIn,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> (StatusCode, String, String) {
+    use tower::ServiceExt;
+    const CSRF: &str = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFG";
+    let body = form_urlencoded::Serializer::new(String::new())
+        .append_pair("csrf", CSRF)
+        .extend_pairs(fields)
+        .finish();
+    let req = axum::http::Request::builder()
+        .method("POST")
+        .uri(path)
+        .header("accept-language", "en")
+        .header("host", "raffles.example")
+        .header(
+            "cookie",
+            format!("raffle_csrf={CSRF}; raffle_session={}", who.token),
+        )
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(axum::body::Body::from(body))
+        .unwrap();
+    let resp = web::router(app.state.clone()).oneshot(req).await.unwrap();
+    let status = resp.status();
+    let location = resp
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let page = axum::body::to_bytes(resp.into_body(), 1 << 22)
+        .await
+        .unwrap();
+    (status, location, String::from_utf8(page.to_vec()).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_registers_enrols_allocates_declares_and_disables_units() {
+    let app = app().await;
+    let s = staff(&app).await;
+    let raffle = open_raffle(&app, &s, in_secs(-600), in_secs(600), in_secs(1200)).await;
+    let key = raffle_core::rsu::DeviceKey::generate().unwrap();
+    let key_hex = hex::encode(key.public());
+
+    // Administrators register; a bad key is refused with what is wrong.
+    let unit = |k: &str| {
+        vec![
+            ("id", "gate-c".to_string()),
+            ("model", "Sunmi V2".to_string()),
+            ("operator", "North stand".to_string()),
+            ("key", k.to_string()),
+        ]
+    };
+    let bad = unit("zz");
+    let bad: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, _, page) = console_post(&app, &s.admin, "/console/rsu", &bad).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
+    assert!(page.contains("the key"), "{page}");
+    let good = unit(&key_hex);
+    let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, location, page) = console_post(&app, &s.manager, "/console/rsu", &good).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{location} {page}");
+    let (status, location, _) = console_post(&app, &s.admin, "/console/rsu", &good).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(location.starts_with("/console/rsu"), "{location}");
+    let page = console(&app, &s.admin, "/console/rsu").await;
+    assert!(
+        page.contains("gate-c") && page.contains("Request enrolment"),
+        "{page}"
+    );
+
+    // Enrolment: requested by one administrator, approved by another.
+    let (status, location, page) =
+        console_post(&app, &s.admin, "/console/rsu/gate-c/enrol", &[]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    assert!(location.contains("done=requested"), "{location}");
+    let queue = console(&app, &s.admin2, "/console/approvals").await;
+    let approval = queue
+        .split_once("action=\"/console/approvals/")
+        .unwrap_or_else(|| panic!("{queue}"))
+        .1
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    let (status, _, page) = console_post(
+        &app,
+        &s.admin2,
+        &format!("/console/approvals/{approval}"),
+        &[("decision", "approve")],
+    )
+    .await;
+    assert!(
+        status.is_success() || status == StatusCode::SEE_OTHER,
+        "{page}"
+    );
+    assert_eq!(entries(&app, "rsu.enrolled").await.len(), 1);
+
+    // A raffle manager allocates from the draw's reconciliation screen.
+    let base = format!("/console/raffles/{raffle}/draws/main");
+    let (status, _, page) = console_post(
+        &app,
+        &s.manager,
+        &format!("{base}/rsu/allocations"),
+        &[("rsu", "gate-c"), ("count", "250")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    let allocated = entries(&app, "rsu.allocated").await;
+    assert_eq!(allocated[0].1["numbers"]["count"], "250");
+    let (status, _, _) = console_post(
+        &app,
+        &s.manager,
+        &format!("{base}/rsu/allocations"),
+        &[("rsu", "gate-c"), ("count", "lots")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Finance asks for the unit's declaration for the draw it waits on.
+    let page = console(&app, &s.finance, &format!("{base}/reconciliation")).await;
+    assert!(page.contains("Declare unreconcilable"), "{page}");
+    let (status, location, page) = console_post(
+        &app,
+        &s.finance,
+        &format!("{base}/rsu/gate-c/unreconcilable"),
+        &[("reason", "stolen")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    assert!(location.contains("done=requested"), "{location}");
+    let (status, _, _) = console_post(
+        &app,
+        &s.finance,
+        &format!("{base}/rsu/gate-c/unreconcilable"),
+        &[("reason", "bored")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Disabling is at once, one administrator.
+    let (status, _, page) = console_post(&app, &s.admin, "/console/rsu/gate-c/disable", &[]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    let disabled = entries(&app, "rsu.disabled").await;
+    assert_eq!(disabled[0].1["reason"], "remote");
+    let page = console(&app, &s.admin, "/console/rsu").await;
+    assert!(page.contains("Request enabling"), "{page}");
+    drop_database(&app.db).await;
+}

@@ -93,7 +93,7 @@ async fn reconciliation_page(
                 }
             }
         }
-        (super::units::section(c, &units, draw))
+        (super::units::section(c, &units, id, draw, rec.reconciled))
         @if let Some(card) = &card {
             (super::card::section(c, card, rec.cutoff, &zone, &format!("{path}/fetch")))
         }

@@ -2,20 +2,29 @@
 //! unit's status in the log, head, tickets, software and last contact; and,
 //! on a draw's reconciliation screen, each unit allocated to the raffle
 //! with its sales and money and whether the draw still waits for it
-//! (GLI-31 2.6.1, 2.6.2), and the refused records to refund. Read-only:
-//! enrolment, allocations and declarations go through the API
-//! (`docs/guide.md`, "Sales units").
+//! (GLI-31 2.6.1, 2.6.2), and the refused records to refund.
+//!
+//! Actions, each through the same functions as the API (`app::rsu`), so
+//! the same roles and two-person rules hold: administrators register a
+//! unit, request its enrolment or re-enabling (a second administrator
+//! approves on the approvals page) and disable it; raffle managers allocate
+//! numbers; finance requests a unit's declaration as unreconcilable for a
+//! draw (a second person approves).
 
-use super::Console;
+use super::{Console, Done, PageIds, done};
 use crate::AppState;
 use crate::app::rsu;
+use crate::error::AppError;
 use crate::i18n::Lang;
+use crate::routes::roles::{ADMINISTRATOR, FINANCE, MANAGER};
 use axum::Extension;
-use axum::extract::State;
+use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, html};
 use raffle_core::Timestamp;
+use raffle_core::entry::{Digest32, UnreconcilableReason};
+use raffle_core::ids::{DrawId, RaffleId, RsuId};
 use serde_json::Value;
 
 fn text(v: &Value) -> &str {
@@ -44,15 +53,27 @@ fn money(lang: Lang, v: &Value) -> String {
 pub async fn master_list(
     State(state): State<AppState>,
     Extension(c): Extension<Console>,
+    d: Query<Done>,
+) -> Response {
+    list_page(&state, &c, StatusCode::OK, Some(d.notice(c.lang))).await
+}
+
+async fn list_page(
+    state: &AppState,
+    c: &Console,
+    status: StatusCode,
+    notice: Option<Markup>,
 ) -> Response {
     let lang = c.lang;
-    let list = match rsu::master_list(&state).await {
+    let list = match rsu::master_list(state).await {
         Ok(l) => l,
         Err(e) => return c.refused_page(e, "/console/rsu"),
     };
     let devices = list["devices"].as_array().cloned().unwrap_or_default();
+    let admin = c.may(ADMINISTRATOR);
     let content = html! {
         h1 { (lang.t("console.units.title")) }
+        @if let Some(n) = notice { (n) }
         @if devices.is_empty() {
             p { (lang.t("console.units.none")) }
         } @else {
@@ -67,6 +88,8 @@ pub async fn master_list(
                         th scope="col" { (lang.t("console.units.refused")) }
                         th scope="col" { (lang.t("console.units.software")) }
                         th scope="col" { (lang.t("console.units.contact")) }
+                        th scope="col" { (lang.t("console.units.revalidated")) }
+                        @if admin { th scope="col" { (lang.t("console.units.action")) } }
                     } }
                     tbody {
                         @for d in &devices {
@@ -84,6 +107,29 @@ pub async fn master_list(
                                         None => (lang.t("console.units.never")),
                                     }
                                 }
+                                td {
+                                    @if d["revalidation_overdue"] == true {
+                                        strong { (lang.t("console.units.overdue")) }
+                                    } @else {
+                                        @match d["revalidated_at"].as_str().and_then(|t| Timestamp::parse(t).ok()) {
+                                            Some(t) => (lang.time(t, "UTC")),
+                                            None => (lang.t("console.units.never")),
+                                        }
+                                    }
+                                }
+                                @if admin {
+                                    td {
+                                        @let (action, label) = match text(&d["status"]) {
+                                            "unenrolled" => ("enrol", "console.units.enrol"),
+                                            "enabled" => ("disable", "console.units.disable"),
+                                            _ => ("enable", "console.units.enable"),
+                                        };
+                                        form.inline method="post" action=(c.href(&format!("/console/rsu/{}/{action}", text(&d["id"])))) {
+                                            (c.csrf_field())
+                                            button.secondary type="submit" { (lang.t(label)) }
+                                        }
+                                    }
+                                }
                             }
                         }
                     }
@@ -91,19 +137,182 @@ pub async fn master_list(
             }
         }
     };
+    let content = html! {
+        (content)
+        @if admin {
+            h2 { (lang.t("console.units.register")) }
+            p.note { (lang.t("console.units.register_note")) }
+            form method="post" action=(c.href("/console/rsu")) {
+                (c.csrf_field())
+                p { label for="unit_id" { (lang.t("console.units.unit")) } br;
+                    input #unit_id name="id" required maxlength="32" pattern="[a-z0-9][a-z0-9-]{0,31}"; }
+                p { label for="model" { (lang.t("console.units.model")) } br;
+                    input #model name="model" required maxlength="100"; }
+                p { label for="unit_operator" { (lang.t("console.units.operator")) } br;
+                    input #unit_operator name="operator" required maxlength="100"; }
+                p { label for="key" { (lang.t("console.units.key")) } br;
+                    input #key name="key" required minlength="64" maxlength="64" pattern="[0-9a-f]{64}" size="66"; }
+                p { button type="submit" { (lang.t("console.units.register_submit")) } }
+            }
+        }
+    };
     c.page(
-        StatusCode::OK,
+        status,
         lang.t("console.units.title"),
         "/console/rsu",
         content,
     )
 }
 
+#[derive(serde::Deserialize)]
+pub struct UnitForm {
+    id: Option<String>,
+    model: Option<String>,
+    operator: Option<String>,
+    key: Option<String>,
+}
+
+fn field<'a>(v: &'a Option<String>, name: &str) -> Result<&'a str, AppError> {
+    v.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| AppError::bad_request(format!("{name} is required")))
+}
+
+/// `POST /console/rsu`: registers a unit (administrators).
+pub async fn register(
+    State(state): State<AppState>,
+    Extension(c): Extension<Console>,
+    Form(f): Form<UnitForm>,
+) -> Response {
+    let parsed = (|| {
+        let id = RsuId::parse(field(&f.id, "the unit")?)?;
+        let key: Digest32 =
+            serde_json::from_value(Value::String(field(&f.key, "the key")?.to_string()))
+                .map_err(|e| AppError::bad_request(format!("the key: {e}")))?;
+        Ok::<_, AppError>(rsu::NewDevice {
+            id,
+            model: field(&f.model, "the model")?.to_string(),
+            operator: field(&f.operator, "the operator")?.to_string(),
+            key,
+        })
+    })();
+    let result = match parsed {
+        Ok(d) => rsu::register(&state, &c.staff, &d).await.map(|_| "saved"),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(what) => done(c.lang, "/console/rsu", what),
+        Err(e) => {
+            let refusal = c.refusal(&e);
+            list_page(&state, &c, e.status, Some(refusal)).await
+        }
+    }
+}
+
+/// `POST /console/rsu/{rsu}/{action}`: requests a unit's enrolment or
+/// re-enabling (a second administrator approves), or disables it at once.
+pub async fn act(
+    State(state): State<AppState>,
+    Extension(c): Extension<Console>,
+    PageIds((unit, action)): PageIds<(RsuId, String)>,
+) -> Response {
+    let result = match action.as_str() {
+        "enrol" => rsu::request_enrolment(&state, &c.staff, &unit)
+            .await
+            .map(|_| "requested"),
+        "enable" => rsu::request_enable(&state, &c.staff, &unit)
+            .await
+            .map(|_| "requested"),
+        "disable" => rsu::disable(&state, &c.staff, &unit).await.map(|_| "saved"),
+        _ => Err(AppError::not_found("no such action")),
+    };
+    match result {
+        Ok(what) => done(c.lang, "/console/rsu", what),
+        Err(e) => {
+            let refusal = c.refusal(&e);
+            list_page(&state, &c, e.status, Some(refusal)).await
+        }
+    }
+}
+
+fn reconciliation_path(raffle: &RaffleId, draw: &DrawId) -> String {
+    format!("/console/raffles/{raffle}/draws/{draw}/reconciliation")
+}
+
+#[derive(serde::Deserialize)]
+pub struct AllocationForm {
+    rsu: Option<String>,
+    count: Option<String>,
+}
+
+/// `POST .../draws/{draw_id}/rsu/allocations`: allocates the raffle's next
+/// numbers to a unit (raffle managers).
+pub async fn allocate(
+    State(state): State<AppState>,
+    Extension(c): Extension<Console>,
+    PageIds((raffle, draw)): PageIds<(RaffleId, DrawId)>,
+    Form(f): Form<AllocationForm>,
+) -> Response {
+    let path = reconciliation_path(&raffle, &draw);
+    let result = async {
+        let unit = RsuId::parse(field(&f.rsu, "the unit")?)?;
+        let count: u64 = field(&f.count, "the count")?
+            .parse()
+            .map_err(|_| AppError::bad_request("the count must be a whole number"))?;
+        rsu::allocate(&state, &c.staff, &raffle, &unit, count).await
+    }
+    .await;
+    match result {
+        Ok(_) => done(c.lang, &path, "saved"),
+        Err(e) => c.refused_page(e, &path),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct DeclarationForm {
+    reason: Option<String>,
+}
+
+/// `POST .../draws/{draw_id}/rsu/{rsu}/unreconcilable`: requests a unit's
+/// declaration as unreconcilable for the draw (finance; a second person
+/// approves).
+pub async fn declare(
+    State(state): State<AppState>,
+    Extension(c): Extension<Console>,
+    PageIds((raffle, draw, unit)): PageIds<(RaffleId, DrawId, RsuId)>,
+    Form(f): Form<DeclarationForm>,
+) -> Response {
+    let path = reconciliation_path(&raffle, &draw);
+    let result = async {
+        let reason: UnreconcilableReason =
+            serde_json::from_value(Value::String(field(&f.reason, "the reason")?.to_string()))
+                .map_err(|_| {
+                    AppError::bad_request("the reason must be lost, stolen, damaged or corrupted")
+                })?;
+        rsu::request_unreconcilable(&state, &c.staff, &raffle, &draw, &unit, reason).await
+    }
+    .await;
+    match result {
+        Ok(_) => done(c.lang, &path, "requested"),
+        Err(e) => c.refused_page(e, &path),
+    }
+}
+
+const REASONS: [(&str, &str); 4] = [
+    ("lost", "console.units.lost"),
+    ("stolen", "console.units.stolen"),
+    ("damaged", "console.units.damaged"),
+    ("corrupted", "console.units.corrupted"),
+];
+
 /// The units of a raffle on a draw's reconciliation screen; nothing when
 /// the raffle has none.
-pub fn section(c: &Console, units: &Value, draw: &str) -> Markup {
+pub fn section(c: &Console, units: &Value, raffle: &str, draw: &str, reconciled: bool) -> Markup {
     let lang = c.lang;
     let units = units["units"].as_array().cloned().unwrap_or_default();
+    let base = format!("/console/raffles/{raffle}/draws/{draw}/rsu");
+    let declare = c.may(FINANCE) && !reconciled;
     html! {
         @if !units.is_empty() {
             h2 #units { (lang.t("console.units.title")) }
@@ -117,6 +326,8 @@ pub fn section(c: &Console, units: &Value, draw: &str) -> Markup {
                         th scope="col" { (lang.t("console.reconciliation.sales")) }
                         th scope="col" { (lang.t("console.raffle.gross")) }
                         th scope="col" { (lang.t("console.units.refused")) }
+                        th scope="col" { (lang.t("console.units.reprints")) }
+                        @if declare { th scope="col" { (lang.t("console.units.action")) } }
                     } }
                     tbody {
                         @for u in &units {
@@ -129,10 +340,40 @@ pub fn section(c: &Console, units: &Value, draw: &str) -> Markup {
                                 td { (lang.count(text(&u["sales"]).parse().unwrap_or(0))) }
                                 td { (money(lang, &u["gross"])) }
                                 td { (lang.count(u["refused"].as_array().map_or(0, |r| r.len() as u64))) }
+                                td { (lang.count(text(&u["reprints"]).parse().unwrap_or(0))) }
+                                @if declare {
+                                    td {
+                                        @if state == "waiting" || state == "sealed" {
+                                            form.inline method="post" action=(c.href(&format!("{base}/{}/unreconcilable", text(&u["rsu"])))) {
+                                                (c.csrf_field())
+                                                label { (lang.t("console.units.reason")) " "
+                                                    select name="reason" required {
+                                                        @for (value, key) in REASONS {
+                                                            option value=(value) { (lang.t(key)) }
+                                                        }
+                                                    }
+                                                }
+                                                " "
+                                                button.secondary type="submit" { (lang.t("console.units.declare")) }
+                                            }
+                                        }
+                                    }
+                                }
                             }
                         }
                     }
                 }
+            }
+        }
+        @if c.may(MANAGER) {
+            h3 { (lang.t("console.units.allocate")) }
+            form method="post" action=(c.href(&format!("{base}/allocations"))) {
+                (c.csrf_field())
+                p { label for="alloc_unit" { (lang.t("console.units.unit")) } br;
+                    input #alloc_unit name="rsu" required maxlength="32" pattern="[a-z0-9][a-z0-9-]{0,31}"; }
+                p { label for="alloc_count" { (lang.t("console.units.count")) } br;
+                    input #alloc_count name="count" type="number" min="1" max=(rsu::MAX_ALLOCATION) required; }
+                p { button type="submit" { (lang.t("console.units.allocate_submit")) } }
             }
         }
     }
