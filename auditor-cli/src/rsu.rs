@@ -25,6 +25,9 @@ use raffle_core::Timestamp;
 use raffle_core::entry::{RsuRecord, RsuSealed, Sale};
 use sha2::{Digest, Sha256};
 
+/// The most reprints of one sale.
+pub const MAX_REPRINTS: u32 = 3;
+
 /// What a device's first record names as its previous one.
 pub const GENESIS: [u8; 32] = [0; 32];
 

@@ -1333,4 +1333,30 @@ fn reprints_are_the_units_own_supervised_and_counted() {
         "GLI-31 2.4",
         "before the sale",
     );
+    // At most three copies of a sale.
+    let mut l = s.entries[..at].to_vec();
+    for copy in 1..=3 {
+        l.push(Entry::new(t(4), reprint(copy, 2, after, &s.unit.key)));
+    }
+    let mut ledger = replay(&l);
+    let fourth = Entry::new(t(4), reprint(4, 2, after, &s.unit.key));
+    assert!(ledger.apply(&fourth).is_err());
+    l.push(fourth);
+    let a = audit(&l);
+    assert_eq!(a.violations.len(), 1, "{:#?}", a.violations);
+    assert!(
+        a.violations[0].message.contains("at most 3 reprints"),
+        "{:#?}",
+        a.violations
+    );
+    // Once a draw the sale is in is frozen, a second paper copy could
+    // claim its prize: no reprint.
+    one(
+        &s,
+        s.leaf("r4"),
+        t(13),
+        reprint(1, 2, after, &s.unit.key),
+        "GLI-31 2.4",
+        "after a draw it is in was frozen",
+    );
 }

@@ -28,6 +28,10 @@ use sha2::{Digest, Sha256};
 /// record (a clock further ahead is a device fault: `clock`).
 pub const MAX_CLOCK_SKEW_MICROS: i64 = 300_000_000;
 
+/// The most reprints of one sale (GLI-31 2.4): a ticket that will not
+/// print after this many tries is voided instead.
+pub const MAX_REPRINTS: u32 = 3;
+
 /// The hash a device's first record names as its previous one.
 pub const GENESIS: [u8; 32] = [0; 32];
 

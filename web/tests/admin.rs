@@ -957,7 +957,7 @@ async fn the_documented_request_bodies_are_the_ones_the_handlers_read() {
             assert_eq!(named, documented, "{method} {path}");
         }
     }
-    assert_eq!(bodies, 20, "routes with a JSON body");
+    assert_eq!(bodies, 21, "routes with a JSON body");
     // The configuration schema includes the jurisdiction's claim rules.
     let config = &schemas["RaffleConfig"];
     assert!(

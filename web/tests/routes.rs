@@ -148,6 +148,12 @@ const EXPECTED: &[(&str, &str, &str, &str)] = &[
     (
         "api",
         "POST",
+        "/api/v1/raffles/{id}/rsu/{rsu}/cash",
+        "finance",
+    ),
+    (
+        "api",
+        "POST",
         "/api/v1/raffles/{id}/draws/{draw_id}/rsu/{rsu}/unreconcilable",
         "finance",
     ),
@@ -158,7 +164,12 @@ const EXPECTED: &[(&str, &str, &str, &str)] = &[
         "administrator+auditor+finance+raffle_manager",
     ),
     ("console", "POST", "/console/rsu", "administrator"),
-    ("console", "POST", "/console/rsu/{rsu}/{action}", "administrator"),
+    (
+        "console",
+        "POST",
+        "/console/rsu/{rsu}/{action}",
+        "administrator",
+    ),
     (
         "console",
         "POST",
@@ -169,6 +180,12 @@ const EXPECTED: &[(&str, &str, &str, &str)] = &[
         "console",
         "POST",
         "/console/raffles/{id}/draws/{draw_id}/rsu/{rsu}/unreconcilable",
+        "finance",
+    ),
+    (
+        "console",
+        "POST",
+        "/console/raffles/{id}/draws/{draw_id}/rsu/cash",
         "finance",
     ),
     ("console", "GET", "/console/sign-in", "public"),

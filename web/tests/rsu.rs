@@ -31,7 +31,7 @@ async fn staff(app: &App) -> Staff {
         manager: signed_in(app, "mia", &["raffle_manager"]).await,
         finance: signed_in(app, "fay", &["finance"]).await,
         finance2: signed_in(app, "fin", &["finance"]).await,
-        seller: testkit::rsu::operator_with_pin(app, "ola", "480516").await,
+        seller: testkit::rsu::operator_with_pin(app, "ola", "48051693").await,
     }
 }
 
@@ -408,7 +408,11 @@ async fn send(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_records_are_logged_with_their_reason_and_listed_for_refund() {
-    let app = app().await;
+    // This unit commits every fault on purpose: it must not be disabled
+    // for failing its revalidations half-way (that has its own test).
+    let app = testkit::app::app_with(|c| c.units.revalidation_failures = 1000)
+        .await
+        .unwrap();
     let s = staff(&app).await;
     let end = in_secs(30);
     let raffle = open_raffle(&app, &s, in_secs(-600), in_secs(15), end).await;
@@ -804,20 +808,20 @@ async fn operators_sign_in_by_a_signed_list_and_units_that_fail_revalidation_are
         }
     };
     assert_eq!(
-        pin(&s.manager.token, &s.manager.password, "480516").await,
+        pin(&s.manager.token, &s.manager.password, "48051693").await,
         StatusCode::FORBIDDEN
     );
-    let second = testkit::rsu::operator_with_pin(&app, "oki", "917302").await;
+    let second = testkit::rsu::operator_with_pin(&app, "oki", "91730258").await;
     assert_eq!(
-        pin(&second.token, "not the password", "480517").await,
+        pin(&second.token, "not the password", "48051794").await,
         StatusCode::FORBIDDEN
     );
     for weak in [
-        "12345",
-        "123456",
-        "987654",
-        "111111",
-        "12a456",
+        "480516",
+        "12345678",
+        "98765432",
+        "11111111",
+        "12a45678",
         "1234567890123",
     ] {
         assert_eq!(
@@ -847,9 +851,9 @@ async fn operators_sign_in_by_a_signed_list_and_units_that_fail_revalidation_are
             .map(|(_, h)| h.clone())
             .unwrap()
     };
-    assert!(pin_matches(&hash_of(&s.seller), "480516"));
-    assert!(pin_matches(&hash_of(&second), "917302"));
-    assert!(!pin_matches(&hash_of(&second), "480516"));
+    assert!(pin_matches(&hash_of(&s.seller), "48051693"));
+    assert!(pin_matches(&hash_of(&second), "91730258"));
+    assert!(!pin_matches(&hash_of(&second), "48051693"));
     let (_, users) = call(
         &app,
         "GET",
@@ -982,7 +986,7 @@ async fn reprints_and_voids_need_a_second_operator_and_voids_finance() {
     let app = app().await;
     let s = staff(&app).await;
     let raffle = open_raffle(&app, &s, in_secs(-600), in_secs(600), in_secs(1200)).await;
-    let supervisor = testkit::rsu::operator_with_pin(&app, "sam", "730591").await;
+    let supervisor = testkit::rsu::operator_with_pin(&app, "sam", "73059124").await;
     let sup = supervisor.user.staff_id.clone();
     let mut u = enrol(&app, &s, "unit-v").await;
     allocate(&app, &s, &raffle, &mut u, 20).await;
@@ -1102,6 +1106,74 @@ async fn reprints_and_voids_need_a_second_operator_and_voids_finance() {
     )
     .await;
     assert_eq!(units["units"][0]["reprints"], "1", "{units}");
+
+    // Cash (GLI-31 2.8.1 d): finance counts the float and the drops; the
+    // drop expected is the float plus the cash sales not voided (one 5.00
+    // sale voided, one standing).
+    let cash = |kind: &str, minor: i64| {
+        let path = format!("/api/v1/raffles/{raffle}/rsu/unit-v/cash");
+        let body = json!({ "kind": kind, "amount_minor": minor });
+        let (app, token) = (&app, s.finance.token.clone());
+        async move { call(app, "POST", &path, Some(&token), body).await.0 }
+    };
+    assert_eq!(cash("float", 10_000).await, StatusCode::NO_CONTENT);
+    assert_eq!(cash("drop", 10_400).await, StatusCode::NO_CONTENT);
+    assert_eq!(cash("drop", -100).await, StatusCode::NO_CONTENT);
+    assert_eq!(cash("drop", 0).await, StatusCode::BAD_REQUEST);
+    assert_eq!(cash("tip", 100).await, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = call(
+        &app,
+        "POST",
+        &format!("/api/v1/raffles/{raffle}/rsu/unit-v/cash"),
+        Some(&s.manager.token),
+        json!({ "kind": "drop", "amount_minor": 100 }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, units) = call(
+        &app,
+        "GET",
+        &format!("/api/v1/raffles/{raffle}/rsu"),
+        Some(&s.finance.token),
+        Value::Null,
+    )
+    .await;
+    let c = &units["units"][0]["cash"];
+    assert_eq!(
+        (
+            c["sales_minor"].as_i64(),
+            c["float_minor"].as_i64(),
+            c["drop_minor"].as_i64(),
+            c["expected_drop_minor"].as_i64(),
+            c["difference_minor"].as_i64()
+        ),
+        (
+            Some(500),
+            Some(10_000),
+            Some(10_300),
+            Some(10_500),
+            Some(-200)
+        ),
+        "{units}"
+    );
+    let (status, _, page) = console_post(
+        &app,
+        &s.finance,
+        &format!("/console/raffles/{raffle}/draws/main/rsu/cash"),
+        &[("rsu", "unit-v"), ("kind", "drop"), ("amount", "2.00")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    let page = console(
+        &app,
+        &s.finance,
+        &format!("/console/raffles/{raffle}/draws/main/reconciliation"),
+    )
+    .await;
+    assert!(
+        page.contains("Record a unit") && page.contains("$105.00"),
+        "{page}"
+    );
     audit(&app);
     drop_database(&app.db).await;
 }
@@ -1256,5 +1328,88 @@ async fn the_console_registers_enrols_allocates_declares_and_disables_units() {
     assert_eq!(disabled[0].1["reason"], "remote");
     let page = console(&app, &s.admin, "/console/rsu").await;
     assert!(page.contains("Request enabling"), "{page}");
+    drop_database(&app.db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_operator_list_is_never_stretched_over_the_time_a_unit_had_none() {
+    let app = app().await;
+    let s = staff(&app).await;
+    // Its first sync gave the unit a list valid for 12 hours.
+    enrol(&app, &s, "unit-l").await;
+    let store = &app.state.store;
+    let ops = vec![s.seller.user.staff_id.to_string()];
+    let now = time::OffsetDateTime::now_utc();
+    let hour = time::Duration::hours(1);
+    let skew = time::Duration::minutes(5);
+    let seller = s.seller.user.staff_id.as_str();
+    let admitted = |lists: &[raffle_core::store::devices::OperatorList], at| {
+        lists.iter().any(|l| l.admits(seller, at, skew))
+    };
+    // A day later, the same operators: the old list had expired, so a new
+    // one starts then; the hours between admit no sale.
+    store
+        .issue_operator_list("unit-l", &ops, now + 24 * hour, now + 36 * hour)
+        .await
+        .unwrap();
+    let lists = store.operator_lists("unit-l").await.unwrap();
+    assert_eq!(lists.len(), 2, "{lists:?}");
+    assert!(admitted(&lists, now + hour));
+    assert!(!admitted(&lists, now + 18 * hour));
+    assert!(admitted(&lists, now + 25 * hour));
+    // Within its validity, the same list is extended, not doubled.
+    store
+        .issue_operator_list("unit-l", &ops, now + 30 * hour, now + 42 * hour)
+        .await
+        .unwrap();
+    let lists = store.operator_lists("unit-l").await.unwrap();
+    assert_eq!(lists.len(), 2, "{lists:?}");
+    assert!(admitted(&lists, now + 41 * hour));
+    // Other operators: a new list, and the one before ends then.
+    store
+        .issue_operator_list("unit-l", &[], now + 31 * hour, now + 43 * hour)
+        .await
+        .unwrap();
+    let lists = store.operator_lists("unit-l").await.unwrap();
+    assert_eq!(lists.len(), 3, "{lists:?}");
+    assert!(admitted(&lists, now + 30 * hour));
+    assert!(!admitted(&lists, now + 32 * hour));
+    drop_database(&app.db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_voids_supervisor_is_no_second_person_to_approve_it() {
+    let app = app().await;
+    let s = staff(&app).await;
+    let raffle = open_raffle(&app, &s, in_secs(-600), in_secs(600), in_secs(1200)).await;
+    // Someone both operator and finance supervises a void on a unit.
+    let both = signed_in(&app, "bea", &["rsu_operator", "finance"]).await;
+    let (status, v) = call(
+        &app,
+        "POST",
+        "/api/v1/account/device-pin",
+        Some(&both.token),
+        json!({ "current_password": both.password, "pin": "60318274" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{v}");
+    let mut u = enrol(&app, &s, "unit-s").await;
+    allocate(&app, &s, &raffle, &mut u, 5).await;
+    let sale = u.sell(&raffle, "p1", 1, cad(500), Timestamp::now());
+    send(&app, &mut u, &[sale.clone()]).await;
+    u.void(
+        &sale,
+        raffle_core::entry::VoidReason::OperatorError,
+        &both.user.staff_id,
+        Timestamp::now(),
+    );
+    let answer = send(&app, &mut u, &[]).await;
+    let pending = answer["voids"][0]["result"].clone();
+    assert!(pending["approval_id"].is_string(), "{answer}");
+    let (status, v) = approve(&app, &pending, &both.token).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
+    assert_eq!(v["code"], "approver_is_requester", "{v}");
+    let (status, v) = approve(&app, &pending, &s.finance.token).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
     drop_database(&app.db).await;
 }

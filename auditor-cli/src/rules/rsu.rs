@@ -1036,6 +1036,15 @@ impl Audit {
         if e.operator == e.supervisor {
             return Err(no("not supervised by a second operator".into()));
         }
+        if d.disabled_at.is_some_and(|t| e.device_time >= t) {
+            return Err(no("the unit was disabled before it".into()));
+        }
+        if e.copy > format_::MAX_REPRINTS {
+            return Err(no(format!(
+                "at most {} reprints of a sale",
+                format_::MAX_REPRINTS
+            )));
+        }
         let sold_at = d
             .raffles
             .get(e.raffle.as_str())
@@ -1065,6 +1074,20 @@ impl Audit {
             return Err(v(
                 "GLI-31 2.4",
                 format!("sales unit {rsu:?} reprinted record {seq}, a voided sale"),
+            ));
+        }
+        // A second paper copy after a draw it is in was frozen could claim
+        // its prize.
+        let sold_micros = sold_at.as_micros();
+        if r.draws
+            .iter()
+            .any(|d| d.frozen.is_some() && sold_micros < d.config.cutoff.as_micros())
+        {
+            return Err(v(
+                "GLI-31 2.4",
+                format!(
+                    "sales unit {rsu:?} reprinted record {seq} after a draw it is in was frozen"
+                ),
             ));
         }
         r.summary

@@ -71,6 +71,8 @@ pub struct SaleRecord {
     pub sequenced: Timestamp,
     pub voided: bool,
     pub refunded: bool,
+    /// Paid in cash at a sales unit (its float and drop, GLI-31 2.8.1 d).
+    pub cash: bool,
     /// The RSU that sold it; `None` online.
     pub rsu: Option<RsuId>,
     /// An RSU sale's device time: it counts for a draw whose cutoff is

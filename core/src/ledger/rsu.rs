@@ -31,8 +31,8 @@
 
 use super::*;
 use crate::entry::{
-    Channel, RejectReason, RsuAllocated, RsuDisabled, RsuEnabled, RsuEnrolled, RsuRecord,
-    RsuRejected, RsuReleased, RsuReprinted, RsuSealed, RsuSeen, RsuUnreconcilable, Sale,
+    Channel, PaymentMethod, RejectReason, RsuAllocated, RsuDisabled, RsuEnabled, RsuEnrolled,
+    RsuRecord, RsuRejected, RsuReleased, RsuReprinted, RsuSealed, RsuSeen, RsuUnreconcilable, Sale,
 };
 use crate::rsu::{self, Head};
 use std::collections::{BTreeMap, HashSet};
@@ -611,6 +611,7 @@ impl Ledger {
                 sequenced: entry.time,
                 voided: false,
                 refunded: false,
+                cash: device.payment == PaymentMethod::Cash,
                 rsu: Some(record.rsu.clone()),
                 device_time: Some(e.stamped),
                 index,
@@ -692,10 +693,12 @@ impl Ledger {
         ) {
             return Err(no("the signature is not the unit's"));
         }
+        if d.disabled_at.is_some_and(|t| e.device_time >= t) {
+            return Err(no("the unit was disabled before it"));
+        }
         let sale = rsu::sale_id(&e.rsu, e.seq.0);
-        let s = self
-            .raffles
-            .get(&e.raffle)
+        let raffle = self.raffles.get(&e.raffle);
+        let s = raffle
             .and_then(|r| r.sale(sale.as_str()))
             .ok_or_else(|| no("the unit has no such sale in the log"))?;
         if s.voided {
@@ -708,7 +711,22 @@ impl Ledger {
                 "its device time is before the sale or ahead of its receipt",
             ));
         }
+        // Once a draw it takes part in is frozen, a second paper copy
+        // could claim its prize: no more reprints.
+        let r = raffle.expect("found above");
+        let in_frozen_draw = r.config.draws.iter().any(|d| {
+            r.draws.get(&d.id).is_some_and(|st| st.frozen.is_some()) && s.counts_for(d.cutoff, None)
+        });
+        if in_frozen_draw {
+            return Err(no("a draw the sale is in is frozen"));
+        }
         let copies = d.reprints.get(&e.seq.0).copied().unwrap_or(0);
+        if e.copy > rsu::MAX_REPRINTS {
+            return Err(no(&format!(
+                "at most {} reprints of a sale",
+                rsu::MAX_REPRINTS
+            )));
+        }
         if e.copy != copies + 1 {
             return Err(no(&format!(
                 "the sale has {copies} reprints: this must be copy {}",

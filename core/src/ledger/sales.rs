@@ -88,6 +88,7 @@ impl Ledger {
             sequenced: time,
             voided: false,
             refunded: false,
+            cash: false,
             rsu: e.rsu.clone(),
             device_time: None,
             index,

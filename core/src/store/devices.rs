@@ -139,7 +139,9 @@ impl Store {
 
     /// Records the operator list issued to a unit at `issued`, valid until
     /// `expires`: the unit's latest list is extended when it names the
-    /// same operators, otherwise a new one starts and the latest ends now.
+    /// same operators and has not expired (an expired list is never
+    /// stretched over the time the unit had none), otherwise a new one
+    /// starts and the latest ends now.
     pub async fn issue_operator_list(
         &self,
         id: &str,
@@ -150,12 +152,13 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let extended = sqlx::query(
             "UPDATE rsu_operator_lists SET expires_at = GREATEST(expires_at, $3) \
-             WHERE rsu_id = $1 AND operators = $2 AND issued_at = \
+             WHERE rsu_id = $1 AND operators = $2 AND expires_at >= $4 AND issued_at = \
                (SELECT max(issued_at) FROM rsu_operator_lists WHERE rsu_id = $1)",
         )
         .bind(id)
         .bind(operators)
         .bind(expires)
+        .bind(issued)
         .execute(&mut *tx)
         .await?;
         if extended.rows_affected() == 0 {
@@ -203,21 +206,71 @@ impl Store {
         .collect())
     }
 
-    /// Records a sync's revalidation (GLI-31 5.4.2): passed resets the
-    /// count of failures; failed adds one. Returns the count now.
-    pub async fn device_revalidation(&self, id: &str, passed: bool) -> Result<u32> {
+    /// Records a sync's revalidation (GLI-31 5.4.2): passed revalidates
+    /// the unit, and resets its count of failures when `reset` (the sync
+    /// also got something logged: an empty sync between failed ones must
+    /// not wipe them); failed adds one. Returns the count now.
+    pub async fn device_revalidation(&self, id: &str, passed: bool, reset: bool) -> Result<u32> {
         let count: i32 = sqlx::query_scalar(
             "UPDATE rsu_devices SET \
                revalidated_at = CASE WHEN $2 THEN now() ELSE revalidated_at END, \
-               failed_revalidations = CASE WHEN $2 THEN 0 ELSE failed_revalidations + 1 END \
+               failed_revalidations = CASE WHEN NOT $2 THEN failed_revalidations + 1 \
+                 WHEN $3 THEN 0 ELSE failed_revalidations END \
              WHERE id = $1 RETURNING failed_revalidations",
         )
         .bind(id)
         .bind(passed)
+        .bind(passed && reset)
         .fetch_optional(&self.pool)
         .await?
         .unwrap_or(0);
         Ok(u32::try_from(count).unwrap_or(0))
+    }
+
+    /// Records cash counted for a unit in a raffle (`float` or `drop`, in
+    /// minor units; a negative amount corrects an earlier count).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn record_unit_cash(
+        &self,
+        raffle: &str,
+        rsu: &str,
+        kind: &str,
+        minor: i64,
+        currency: &str,
+        note: Option<&str>,
+        by: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO rsu_cash (raffle_id, rsu_id, kind, minor, currency, note, recorded_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(raffle)
+        .bind(rsu)
+        .bind(kind)
+        .bind(minor)
+        .bind(currency)
+        .bind(note)
+        .bind(uuid(by)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The cash counted per unit of a raffle: (unit, float, drop), in
+    /// minor units.
+    pub async fn unit_cash(&self, raffle: &str) -> Result<Vec<(String, i64, i64)>> {
+        Ok(sqlx::query(
+            "SELECT rsu_id, \
+               COALESCE(sum(minor) FILTER (WHERE kind = 'float'), 0)::bigint, \
+               COALESCE(sum(minor) FILTER (WHERE kind = 'drop'), 0)::bigint \
+             FROM rsu_cash WHERE raffle_id = $1 GROUP BY rsu_id ORDER BY rsu_id",
+        )
+        .bind(raffle)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
     }
 
     /// The user id of an enabled user with `staff_id`.

@@ -53,7 +53,7 @@ async fn main() {
         serde_json::Value::Null,
     )
     .await;
-    let seller = testkit::rsu::operator_with_pin(&app, "olu", "480516").await;
+    let seller = testkit::rsu::operator_with_pin(&app, "olu", "48051693").await;
     let mut unit = ScriptedDevice::new("bench-1", &app, &seller.user.staff_id);
     call(
         &app,

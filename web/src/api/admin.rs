@@ -334,7 +334,7 @@ pub(crate) struct PasswordChange {
 #[serde(deny_unknown_fields)]
 pub(crate) struct DevicePin {
     current_password: String,
-    /// 6 to 12 digits.
+    /// 8 to 12 digits.
     pin: String,
 }
 

@@ -49,6 +49,10 @@ pub(crate) fn entries() -> Vec<Entry> {
         entry(M::POST, "/api/v1/raffles/{id}/rsu/allocations", staff(MANAGER),
             "Allocates the raffle's next numbers to a unit.", allocate)
             .body::<Allocation>(),
+        entry(M::POST, "/api/v1/raffles/{id}/rsu/{rsu}/cash", staff(FINANCE),
+            "Records a count of a unit's cash: the float handed to its sellers or a drop they handed in (a negative amount corrects).",
+            record_cash)
+            .body::<CashCount>(),
         entry(M::POST, "/api/v1/raffles/{id}/draws/{draw_id}/rsu/{rsu}/unreconcilable", staff(FINANCE),
             "Requests a unit's declaration as unreconcilable for a draw (a second person approves).",
             request_unreconcilable)
@@ -141,7 +145,7 @@ async fn raffle_units(
     State(state): State<AppState>,
     Ids(id): Ids<RaffleId>,
 ) -> Result<Json<Value>, AppError> {
-    Ok(Json(rsu::raffle_units(&state, &id)?))
+    Ok(Json(rsu::raffle_units(&state, &id).await?))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -162,6 +166,35 @@ async fn allocate(
     Ok(Json(sequenced(
         &rsu::allocate(&state, &staff, &id, &a.rsu, a.count).await?,
     )))
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CashCount {
+    kind: rsu::CashKind,
+    /// In minor units; negative to correct an earlier count.
+    amount_minor: i64,
+    /// Up to 100 characters.
+    note: Option<String>,
+}
+
+async fn record_cash(
+    State(state): State<AppState>,
+    Extension(staff): Extension<Staff>,
+    Ids((id, device)): Ids<(RaffleId, RsuId)>,
+    Body(c): Body<CashCount>,
+) -> Result<StatusCode, AppError> {
+    rsu::record_cash(
+        &state,
+        &staff,
+        &id,
+        &device,
+        c.kind,
+        c.amount_minor,
+        c.note.as_deref(),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]

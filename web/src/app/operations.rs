@@ -629,7 +629,11 @@ pub async fn decide_approval(
             ));
         }
     }
-    if requester == staff.user.id {
+    // A unit's void names its supervising operator too: they are no
+    // second person for it either.
+    if requester == staff.user.id
+        || payload["supervisor"].as_str() == Some(staff.user.staff_id.as_str())
+    {
         return Err(
             AppError::refused(Refusal::ApproverIsRequester {}).with_status(StatusCode::FORBIDDEN)
         );

@@ -428,15 +428,16 @@ pub async fn change_password(
     .await
 }
 
-/// Checks a device PIN (GLI-31 3.2.2): 6 to 12 digits, not one digit
-/// repeated, not a run (123456, 987654).
+/// Checks a device PIN (GLI-31 3.2.2): 8 to 12 digits (a unit holds the
+/// PIN hashes of the operators it may sign in, so a stolen unit's hashes
+/// must cost real work to crack), not one digit repeated, not a run.
 pub fn check_device_pin(pin: &str) -> Result<(), AppError> {
     let digits: Vec<i16> = pin
         .bytes()
         .map(|b| i16::from(b) - i16::from(b'0'))
         .collect();
-    if !(6..=12).contains(&digits.len()) || digits.iter().any(|d| !(0..=9).contains(d)) {
-        return Err(AppError::bad_request("pin: 6 to 12 digits"));
+    if !(8..=12).contains(&digits.len()) || digits.iter().any(|d| !(0..=9).contains(d)) {
+        return Err(AppError::bad_request("pin: 8 to 12 digits"));
     }
     let steps: std::collections::HashSet<i16> = digits.windows(2).map(|w| w[1] - w[0]).collect();
     if steps.len() == 1 && steps.iter().all(|s| s.abs() <= 1) {

@@ -246,10 +246,14 @@ pub async fn sync(
         &rsu::request_message(&origin, rsu, nonce, body),
         signature,
     ) {
-        state
-            .store
-            .record_event("rsu", "authentication_failed", &json!({ "rsu": rsu }), None)
-            .await?;
+        // Anyone who read the unit's id in the public log can send these:
+        // one event a minute per unit, however many.
+        if state.rsu_syncs.should_report_failure(rsu) {
+            state
+                .store
+                .record_event("rsu", "authentication_failed", &json!({ "rsu": rsu }), None)
+                .await?;
+        }
         return Err(AppError::new(
             StatusCode::UNAUTHORIZED,
             "the request's signature is not this unit's",
@@ -299,7 +303,7 @@ pub async fn sync(
                 None,
             )
             .await?;
-        revalidation(state, rsu, false).await?;
+        revalidation(state, rsu, false, false).await?;
         return Err(AppError::refused(Refusal::RsuHeadForked {
             rsu: rsu.to_string(),
             seq: head.seq,
@@ -345,7 +349,7 @@ pub async fn sync(
                 seal_at += 1;
                 let outcome = match r {
                     Ok(s) => json!({ "log_index": s.index.to_string() }),
-                    Err(e) => json!({ "refused": e.to_string() }),
+                    Err(e) => unsettled(e),
                 };
                 sealed.push(json!({ "raffle": seal.raffle, "draw": seal.draw, "result": outcome }));
             }
@@ -359,20 +363,39 @@ pub async fn sync(
         tracing::warn!(rsu = %rsu, error = %why, "a sync was cut short");
     }
     let lists = state.store.operator_lists(rsu).await?;
+    let enabled = state
+        .sequencer
+        .ledger()
+        .device(rsu)
+        .is_some_and(|d| d.enabled);
+    let disabled = || json!({ "refused": "the unit is disabled" });
     let mut reprinted = Vec::new();
     for w in &req.reprints {
-        reprinted.push(reprint(state, &origin, rsu, &lists, w, received, &mut faulty).await?);
+        reprinted.push(if enabled {
+            reprint(state, &origin, rsu, &lists, w, received, &mut faulty).await?
+        } else {
+            json!({ "seq": w.seq, "copy": w.copy, "result": disabled() })
+        });
     }
     let mut voided = Vec::new();
     for w in &req.voids {
-        voided.push(void(state, &origin, &key, rsu, &lists, w, &mut faulty).await?);
+        voided.push(if enabled {
+            void(state, &origin, &key, rsu, &lists, w, received, &mut faulty).await?
+        } else {
+            json!({ "seq": w.seq, "result": disabled() })
+        });
     }
+    let progressed = sequenced > 0
+        || sealed.iter().any(|x| x["result"]["log_index"].is_string())
+        || reprinted
+            .iter()
+            .any(|x| x["result"]["log_index"].is_string());
     release_unsold(state, rsu).await;
     state
         .store
         .device_contact(rsu, req.software.as_deref())
         .await?;
-    revalidation(state, rsu, !faulty).await?;
+    revalidation(state, rsu, !faulty, progressed).await?;
     let operators = operator_list(state, rsu).await?;
     let mut answer = answer_body(state, rsu, nonce, skipped, sequenced, rejected, sealed);
     answer["operators"] = operators;
@@ -466,7 +489,7 @@ async fn reprint(
             .await
         {
             Ok(s) => said(json!({ "log_index": s.index.to_string() })),
-            Err(e) => said(json!({ "refused": e.to_string() })),
+            Err(e) => said(unsettled(&e)),
         },
     )
 }
@@ -483,6 +506,7 @@ async fn void(
     rsu: &RsuId,
     lists: &[OperatorList],
     w: &WireVoid,
+    received: Timestamp,
     faulty: &mut bool,
 ) -> Result<Value, AppError> {
     let said = |result: Value| json!({ "seq": w.seq, "result": result });
@@ -502,8 +526,26 @@ async fn void(
             json!({ "refused": "the signature is not the unit's" }),
         ));
     }
+    if w.device_time > rsu::latest_device_time(received) {
+        *faulty = true;
+        return Ok(said(
+            json!({ "refused": "its device time is ahead of the server's" }),
+        ));
+    }
     if let Err(why) = supervised(lists, &w.operator, &w.supervisor, w.device_time) {
         return Ok(said(json!({ "refused": why })));
+    }
+    // Both must still be staff now, not only when the unit's list was
+    // issued: a void waits for finance, and a person gone is no second.
+    if state
+        .store
+        .user_of_staff(w.supervisor.as_str())
+        .await?
+        .is_none()
+    {
+        return Ok(said(
+            json!({ "refused": "the supervisor is not an enabled user" }),
+        ));
     }
     let sale = rsu::sale_id(rsu, w.seq.0);
     let voided = {
@@ -542,10 +584,29 @@ async fn void(
     Ok(said(json!({ "approval_id": id })))
 }
 
+/// What the answer says of a change the sequencer did not take: refused
+/// for good, or to send again (the log or its store is unavailable).
+fn unsettled(e: &Error) -> Value {
+    match e {
+        Error::Unavailable(why) | Error::Storage(why) => json!({ "retry": why }),
+        e => json!({ "refused": e.to_string() }),
+    }
+}
+
 /// Records a sync's revalidation, and disables the unit once too many
-/// signed syncs in a row failed a check (GLI-31 5.4.2).
-async fn revalidation(state: &AppState, rsu: &RsuId, passed: bool) -> Result<(), AppError> {
-    let failures = state.store.device_revalidation(rsu, passed).await?;
+/// signed syncs failed a check with none between that got anything
+/// logged (GLI-31 5.4.2): an empty sync revalidates, but does not wipe
+/// the failures before it.
+async fn revalidation(
+    state: &AppState,
+    rsu: &RsuId,
+    passed: bool,
+    progressed: bool,
+) -> Result<(), AppError> {
+    let failures = state
+        .store
+        .device_revalidation(rsu, passed, progressed)
+        .await?;
     let limit = state.config.units.revalidation_failures.max(1);
     if passed || failures < limit {
         return Ok(());
@@ -1012,14 +1073,129 @@ pub async fn master_list(state: &AppState) -> Result<Value, AppError> {
     Ok(json!({ "devices": devices }))
 }
 
+/// A unit's cash for reconciliation (GLI-31 2.8.1 d): its cash sales not
+/// voided, the float and drops counted, the drop expected (float plus
+/// sales) and the difference (drop minus expected: negative is short).
+fn cash_figures(sales: u64, (float, drop): (i64, i64), currency: raffle_core::Currency) -> Value {
+    let sales = i64::try_from(sales).unwrap_or(i64::MAX);
+    let expected = float.saturating_add(sales);
+    json!({
+        "currency": currency.as_str(),
+        "sales_minor": sales,
+        "float_minor": float,
+        "drop_minor": drop,
+        "expected_drop_minor": expected,
+        "difference_minor": drop.saturating_sub(expected),
+    })
+}
+
+/// Most a single cash count may be, in minor units (a billion of the
+/// currency's units: no venue holds more, and sums stay far from
+/// overflow).
+pub const MAX_CASH_MINOR: i64 = 100_000_000_000;
+
+/// Records a count of a unit's cash for a raffle (finance): the `float`
+/// handed to its sellers or a `drop` they handed in, in minor units; a
+/// negative amount corrects an earlier count. A significant event.
+pub async fn record_cash(
+    state: &AppState,
+    staff: &Staff,
+    raffle: &RaffleId,
+    rsu: &RsuId,
+    kind: CashKind,
+    minor: i64,
+    note: Option<&str>,
+) -> Result<(), AppError> {
+    if minor == 0 || minor.abs() > MAX_CASH_MINOR {
+        return Err(bad(format!(
+            "amount: a nonzero number of minor units, at most {MAX_CASH_MINOR} either way"
+        )));
+    }
+    if let Some(n) = note {
+        check_label("note", n)?;
+    }
+    let currency = {
+        let ledger = state.sequencer.ledger();
+        let r = ledger
+            .raffle(raffle)
+            .ok_or_else(|| AppError::not_found("no such raffle"))?;
+        if !ledger
+            .device(rsu)
+            .is_some_and(|d| d.raffles.contains_key(raffle))
+        {
+            return Err(AppError::refused(Refusal::RsuUnknown {
+                rsu: rsu.to_string(),
+            }));
+        }
+        r.gross.currency
+    };
+    state
+        .store
+        .record_unit_cash(
+            raffle,
+            rsu,
+            kind.as_str(),
+            minor,
+            currency.as_str(),
+            note,
+            &staff.user.id,
+        )
+        .await?;
+    state
+        .store
+        .record_event(
+            "rsu",
+            "cash_recorded",
+            &json!({ "raffle": raffle, "rsu": rsu, "kind": kind.as_str(), "minor": minor, "currency": currency.as_str() }),
+            Some(&staff.user.staff_id),
+        )
+        .await?;
+    Ok(())
+}
+
+/// What a cash count is.
+#[derive(Clone, Copy, Debug, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CashKind {
+    /// Cash handed to the unit's sellers to make change.
+    Float,
+    /// Cash the sellers handed in.
+    Drop,
+}
+
+impl CashKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CashKind::Float => "float",
+            CashKind::Drop => "drop",
+        }
+    }
+}
+
 /// A raffle's units: per unit its numbers, sales and money, its state for
 /// each draw (sealed and uploaded, declared unreconcilable, or waiting),
 /// and its refused records, listed for refund.
-pub fn raffle_units(state: &AppState, raffle: &RaffleId) -> Result<Value, AppError> {
+pub async fn raffle_units(state: &AppState, raffle: &RaffleId) -> Result<Value, AppError> {
+    let counted: std::collections::HashMap<String, (i64, i64)> = state
+        .store
+        .unit_cash(raffle)
+        .await?
+        .into_iter()
+        .map(|(unit, float, drop)| (unit, (float, drop)))
+        .collect();
     let ledger = state.sequencer.ledger();
     let r = ledger
         .raffle(raffle)
         .ok_or_else(|| AppError::not_found("no such raffle"))?;
+    // Cash sales not voided, per unit (what its sellers should hand in
+    // beyond the float).
+    let mut cash_sales: std::collections::HashMap<&str, u64> = Default::default();
+    for sale in r.sales().filter(|x| x.cash && !x.voided) {
+        if let Some(unit) = &sale.rsu {
+            let sum = cash_sales.entry(unit.as_str()).or_default();
+            *sum = sum.saturating_add(sale.price.minor);
+        }
+    }
     let mut units: Vec<Value> = ledger
         .devices()
         .filter_map(|(id, d)| d.raffles.get(raffle).map(|dr| (id, d, dr)))
@@ -1056,6 +1232,11 @@ pub fn raffle_units(state: &AppState, raffle: &RaffleId) -> Result<Value, AppErr
                 "gross": raffle_core::Money::new(dr.gross, r.gross.currency),
                 "released": dr.released,
                 "reprints": dr.reprints.to_string(),
+                "cash": cash_figures(
+                    cash_sales.get(id.as_str()).copied().unwrap_or(0),
+                    counted.get(id.as_str()).copied().unwrap_or((0, 0)),
+                    r.gross.currency,
+                ),
                 "draws": draws,
                 "refused": refunds,
             })

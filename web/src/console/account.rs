@@ -50,9 +50,9 @@ async fn page(
                 p { label for="pin_current" { (lang.t("console.account.current")) } br;
                     input #pin_current name="current" type="password" autocomplete="current-password" required; }
                 p { label for="pin" { (lang.t("console.account.pin_new")) } br;
-                    input #pin name="pin" type="password" inputmode="numeric" pattern="[0-9]{6,12}" autocomplete="off" minlength="6" maxlength="12" required; }
+                    input #pin name="pin" type="password" inputmode="numeric" pattern="[0-9]{8,12}" autocomplete="off" minlength="8" maxlength="12" required; }
                 p { label for="pin2" { (lang.t("console.account.pin_again")) } br;
-                    input #pin2 name="pin2" type="password" inputmode="numeric" pattern="[0-9]{6,12}" autocomplete="off" minlength="6" maxlength="12" required; }
+                    input #pin2 name="pin2" type="password" inputmode="numeric" pattern="[0-9]{8,12}" autocomplete="off" minlength="8" maxlength="12" required; }
                 p { button type="submit" { (lang.t("console.account.pin_set")) } }
             }
         }

@@ -56,7 +56,10 @@ async fn reconciliation_page(
         Ok(card) => card,
         Err(e) => return c.refused_page(e, &path),
     };
-    let units = crate::app::rsu::raffle_units(state, id).unwrap_or_default();
+    let units = match crate::app::rsu::raffle_units(state, id).await {
+        Ok(u) => u,
+        Err(e) => return c.refused_page(e, &path),
+    };
     let f = &rec.figures;
     let content = html! {
         h1 { (lang.t("console.reconciliation.title")) }

@@ -322,6 +322,13 @@ pub fn table() -> Table {
         ),
         entry(
             M::POST,
+            "/console/raffles/{id}/draws/{draw_id}/rsu/cash",
+            staff(FINANCE),
+            "Records a count of a unit's cash (float or drop).",
+            units::record_cash,
+        ),
+        entry(
+            M::POST,
             "/console/raffles/{id}/draws/{draw_id}/rsu/{rsu}/unreconcilable",
             staff(FINANCE),
             "Requests a unit's declaration as unreconcilable for a draw.",

@@ -299,6 +299,65 @@ pub async fn declare(
     }
 }
 
+/// A signed amount of the unit's cash figures, in the raffle's currency
+/// (negative with a minus sign: a drop short of what was expected).
+fn signed(lang: Lang, cash: &Value, field: &str) -> String {
+    let Some(minor) = cash[field].as_i64() else {
+        return String::new();
+    };
+    let Ok(currency) = raffle_core::Currency::parse(cash["currency"].as_str().unwrap_or_default())
+    else {
+        return String::new();
+    };
+    let shown = lang.money(raffle_core::Money::new(minor.unsigned_abs(), currency));
+    if minor < 0 {
+        format!("−{shown}")
+    } else {
+        shown
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct CashForm {
+    rsu: Option<String>,
+    kind: Option<String>,
+    amount: Option<String>,
+    note: Option<String>,
+}
+
+/// `POST .../draws/{draw_id}/rsu/cash`: records a count of a unit's cash,
+/// its float or a drop (finance; a leading minus corrects an earlier one).
+pub async fn record_cash(
+    State(state): State<AppState>,
+    Extension(c): Extension<Console>,
+    PageIds((raffle, draw)): PageIds<(RaffleId, DrawId)>,
+    Form(f): Form<CashForm>,
+) -> Response {
+    let path = reconciliation_path(&raffle, &draw);
+    let result = async {
+        let unit = RsuId::parse(field(&f.rsu, "the unit")?)?;
+        let kind: rsu::CashKind =
+            serde_json::from_value(Value::String(field(&f.kind, "the kind")?.to_string()))
+                .map_err(|_| AppError::bad_request("the kind must be float or drop"))?;
+        let text = field(&f.amount, "the amount")?;
+        let (negative, digits) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        let minor = super::raffles::parse_amount(digits)
+            .and_then(|m| i64::try_from(m).ok())
+            .ok_or_else(|| AppError::bad_request("the amount must be like 250.00"))?;
+        let minor = if negative { -minor } else { minor };
+        let note = f.note.as_deref().map(str::trim).filter(|n| !n.is_empty());
+        rsu::record_cash(&state, &c.staff, &raffle, &unit, kind, minor, note).await
+    }
+    .await;
+    match result {
+        Ok(()) => done(c.lang, &path, "saved"),
+        Err(e) => c.refused_page(e, &path),
+    }
+}
+
 const REASONS: [(&str, &str); 4] = [
     ("lost", "console.units.lost"),
     ("stolen", "console.units.stolen"),
@@ -327,6 +386,10 @@ pub fn section(c: &Console, units: &Value, raffle: &str, draw: &str, reconciled:
                         th scope="col" { (lang.t("console.raffle.gross")) }
                         th scope="col" { (lang.t("console.units.refused")) }
                         th scope="col" { (lang.t("console.units.reprints")) }
+                        th scope="col" { (lang.t("console.units.cash_sales")) }
+                        th scope="col" { (lang.t("console.units.float")) }
+                        th scope="col" { (lang.t("console.units.drop")) }
+                        th scope="col" { (lang.t("console.units.difference")) }
                         @if declare { th scope="col" { (lang.t("console.units.action")) } }
                     } }
                     tbody {
@@ -341,6 +404,10 @@ pub fn section(c: &Console, units: &Value, raffle: &str, draw: &str, reconciled:
                                 td { (money(lang, &u["gross"])) }
                                 td { (lang.count(u["refused"].as_array().map_or(0, |r| r.len() as u64))) }
                                 td { (lang.count(text(&u["reprints"]).parse().unwrap_or(0))) }
+                                td { (signed(lang, &u["cash"], "sales_minor")) }
+                                td { (signed(lang, &u["cash"], "float_minor")) }
+                                td { (signed(lang, &u["cash"], "drop_minor")) }
+                                td { (signed(lang, &u["cash"], "difference_minor")) }
                                 @if declare {
                                     td {
                                         @if state == "waiting" || state == "sealed" {
@@ -363,6 +430,27 @@ pub fn section(c: &Console, units: &Value, raffle: &str, draw: &str, reconciled:
                         }
                     }
                 }
+            }
+        }
+        @if c.may(FINANCE) && !units.is_empty() {
+            h3 { (lang.t("console.units.cash")) }
+            p.note { (lang.t("console.units.cash_note")) }
+            form method="post" action=(c.href(&format!("{base}/cash"))) {
+                (c.csrf_field())
+                p { label for="cash_unit" { (lang.t("console.units.unit")) } br;
+                    select #cash_unit name="rsu" required {
+                        @for u in &units { option value=(text(&u["rsu"])) { (text(&u["rsu"])) } }
+                    } }
+                p { label for="cash_kind" { (lang.t("console.units.cash_kind")) } br;
+                    select #cash_kind name="kind" required {
+                        option value="float" { (lang.t("console.units.float")) }
+                        option value="drop" { (lang.t("console.units.drop")) }
+                    } }
+                p { label for="cash_amount" { (lang.t("console.units.amount")) } br;
+                    input #cash_amount name="amount" required maxlength="20" inputmode="decimal"; }
+                p { label for="cash_note" { (lang.t("console.units.note")) } br;
+                    input #cash_note name="note" maxlength="100"; }
+                p { button type="submit" { (lang.t("console.units.cash_submit")) } }
             }
         }
         @if c.may(MANAGER) {
