@@ -1396,7 +1396,7 @@ async fn a_device_voids_supervisor_is_no_second_person_to_approve_it() {
     let mut u = enrol(&app, &s, "unit-s").await;
     allocate(&app, &s, &raffle, &mut u, 5).await;
     let sale = u.sell(&raffle, "p1", 1, cad(500), Timestamp::now());
-    send(&app, &mut u, &[sale.clone()]).await;
+    send(&app, &mut u, std::slice::from_ref(&sale)).await;
     u.void(
         &sale,
         raffle_core::entry::VoidReason::OperatorError,
