@@ -562,6 +562,30 @@ async fn refused_records_are_logged_with_their_reason_and_listed_for_refund() {
         ],
         "{units}"
     );
+    // The draw's reconciliation screen lists them, with the units' events.
+    let page = console(
+        &app,
+        &s.finance,
+        &format!("/console/raffles/{raffle}/draws/main/reconciliation"),
+    )
+    .await;
+    let table = page
+        .split_once("id=\"refused-records\"")
+        .unwrap_or_else(|| panic!("{page}"))
+        .1
+        .split("</table>")
+        .next()
+        .unwrap();
+    assert_eq!(table.matches("<code>").count(), 6, "{table}");
+    // The units' events link is for those who may read events.
+    assert!(!page.contains("component=rsu"), "{page}");
+    let page = console(
+        &app,
+        &s.admin,
+        &format!("/console/raffles/{raffle}/draws/main/reconciliation"),
+    )
+    .await;
+    assert!(page.contains("component=rsu"), "{page}");
     audit(&app);
     drop_database(&app.db).await;
 }

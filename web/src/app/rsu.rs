@@ -927,14 +927,25 @@ pub async fn request_enable(
 
 /// Disables a unit at once (one person: disabling is always safe).
 pub async fn disable(state: &AppState, staff: &Staff, rsu: &RsuId) -> Result<Sequenced, AppError> {
-    Ok(state
+    let s = state
         .sequencer
         .submit(Change::DisableRsu {
             rsu: rsu.clone(),
             reason: DisableReason::Remote,
             by: Some(staff.user.staff_id.clone()),
         })
-        .await?)
+        .await?;
+    // GLI-31 5.4.2: a significant event, as enrolment's approval is.
+    state
+        .store
+        .record_event(
+            "rsu",
+            "disabled",
+            &json!({ "rsu": rsu, "index": s.index }),
+            Some(&staff.user.staff_id),
+        )
+        .await?;
+    Ok(s)
 }
 
 /// Allocates the raffle's next `count` numbers to a unit.

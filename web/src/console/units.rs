@@ -432,6 +432,38 @@ pub fn section(c: &Console, units: &Value, raffle: &str, draw: &str, reconciled:
                 }
             }
         }
+        @let refused: Vec<(&str, &Value)> = units
+            .iter()
+            .flat_map(|u| u["refused"].as_array().into_iter().flatten().map(move |x| (text(&u["rsu"]), x)))
+            .collect();
+        @if !refused.is_empty() {
+            h3 #refused { (lang.t("console.units.to_refund")) }
+            div.table tabindex="0" role="region" aria-label=(lang.t("console.table")) {
+                table #refused-records {
+                    thead { tr {
+                        th scope="col" { (lang.t("console.units.unit")) }
+                        th scope="col" { (lang.t("console.units.seq")) }
+                        th scope="col" { (lang.t("console.units.reason")) }
+                        th scope="col" { (lang.t("console.raffle.gross")) }
+                        th scope="col" { (lang.t("console.units.leaf")) }
+                    } }
+                    tbody {
+                        @for (unit, x) in &refused {
+                            tr {
+                                th scope="row" { (unit) }
+                                td { (text(&x["seq"])) }
+                                td { code { (x["reason"].as_str().unwrap_or_default()) } }
+                                td { (money(lang, &x["price"])) }
+                                td { (text(&x["index"])) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if c.may(crate::routes::roles::EVENTS) {
+            p { a href=(format!("{}&component=rsu", c.href("/console/events"))) { (lang.t("console.units.events")) } }
+        }
         @if c.may(FINANCE) && !units.is_empty() {
             h3 { (lang.t("console.units.cash")) }
             p.note { (lang.t("console.units.cash_note")) }
