@@ -1,0 +1,545 @@
+//! The unit's journal: every sale record it signed, in chain order, in one
+//! SQLite file (GLI-31 3.4.3, 3.4.4, 6.1.4; the protocol is
+//! `raffle_core::rsu`).
+//!
+//! Guarantees:
+//! - a record is journaled signed and chained, in one transaction, before
+//!   its ticket is printed: a sale the unit made is never lost, and its
+//!   sequence and previous hash come from the journal, never the caller;
+//! - [`Journal::check`] re-verifies the whole file: every record parses,
+//!   sequences run 1, 2, ... without a gap, each names the previous
+//!   record's hash, each stored hash is the record's, each signature is the
+//!   unit's key's, and the head is not below what the server acknowledged.
+//!   An edited, reordered, truncated or foreign record is reported with its
+//!   sequence, and the unit stops selling ([`Error::Corrupt`]);
+//! - once the server acknowledged a record, its validation number is
+//!   dropped: the unit keeps only the commitment, so a unit cannot later
+//!   claim its buyers' prizes.
+//!
+//! Assumptions: one process owns the file (the shell opens it once); the
+//! device key is held by the caller (its encryption at rest is the key
+//! store's, not this module's). A history rewritten with the unit's own
+//! key is valid here: the server's logged heads (`rsu.seen`, seals) and
+//! the buyers' printed records are what catch that.
+
+use raffle_core::entry::{Digest32, HexBytes, RsuRecord, U64};
+use raffle_core::ids::RsuId;
+use raffle_core::rsu::{self, DeviceKey, Head};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::Path;
+
+/// What can go wrong with the journal.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The file does not hold this unit's valid chain: selling stops.
+    #[error("the journal is corrupt at record {seq}: {why}")]
+    Corrupt { seq: u64, why: String },
+    /// The file is another unit's, another log's, or another key's.
+    #[error("the journal is not this unit's: {0}")]
+    NotThisUnits(String),
+    /// A record the caller asked for cannot be journaled.
+    #[error("{0}")]
+    Refused(String),
+    #[error("the journal's storage failed: {0}")]
+    Storage(#[from] rusqlite::Error),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS unit (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    origin TEXT NOT NULL,
+    rsu TEXT NOT NULL,
+    public_key BLOB NOT NULL CHECK (length(public_key) = 32),
+    acknowledged INTEGER NOT NULL DEFAULT 0 CHECK (acknowledged >= 0),
+    acknowledged_hash BLOB NOT NULL DEFAULT (zeroblob(32))
+);
+CREATE TABLE IF NOT EXISTS records (
+    seq INTEGER PRIMARY KEY CHECK (seq >= 1),
+    record TEXT NOT NULL,
+    hash BLOB NOT NULL CHECK (length(hash) = 32),
+    validation_number TEXT
+);
+";
+
+/// A unit's journal file.
+pub struct Journal {
+    conn: Connection,
+    origin: String,
+    rsu: RsuId,
+    public_key: [u8; 32],
+}
+
+impl Journal {
+    /// Opens (or creates) the journal of unit `rsu` in log `origin`, whose
+    /// key is `public_key`, and checks it whole ([`Journal::check`]).
+    pub fn open(path: &Path, origin: &str, rsu: &RsuId, public_key: [u8; 32]) -> Result<Journal> {
+        let conn = Connection::open(path)?;
+        // Durable before the ticket prints: a power cut after `append`
+        // returns keeps the record.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.execute_batch(SCHEMA)?;
+        let owner: Option<(String, String, Vec<u8>)> = conn
+            .query_row(
+                "SELECT origin, rsu, public_key FROM unit WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        match owner {
+            None => {
+                conn.execute(
+                    "INSERT INTO unit (id, origin, rsu, public_key) VALUES (1, ?1, ?2, ?3)",
+                    params![origin, rsu.as_str(), &public_key[..]],
+                )?;
+            }
+            Some((o, u, k)) if o == origin && u == rsu.as_str() && k == public_key => {}
+            Some((o, u, _)) => {
+                return Err(Error::NotThisUnits(format!(
+                    "it is unit {u:?}'s of log {o:?}, or of another key"
+                )));
+            }
+        }
+        let journal = Journal {
+            conn,
+            origin: origin.to_string(),
+            rsu: rsu.clone(),
+            public_key,
+        };
+        journal.check()?;
+        Ok(journal)
+    }
+
+    /// The journal's head: its last record's sequence and hash.
+    pub fn head(&self) -> Result<Head> {
+        let last: Option<(i64, Vec<u8>)> = self
+            .conn
+            .query_row(
+                "SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(match last {
+            None => Head::EMPTY,
+            Some((seq, hash)) => Head {
+                seq: to_seq(seq)?,
+                hash: to_hash(seq, hash)?,
+            },
+        })
+    }
+
+    /// Signs `draft` as the unit's next record (its sequence and previous
+    /// hash are set here) and journals it with the validation number the
+    /// ticket prints, in one transaction. Returns the signed record.
+    pub fn append(
+        &mut self,
+        key: &DeviceKey,
+        mut draft: RsuRecord,
+        validation_number: &str,
+    ) -> Result<RsuRecord> {
+        if key.public() != self.public_key {
+            return Err(Error::NotThisUnits("the key is not the journal's".into()));
+        }
+        if draft.rsu != self.rsu {
+            return Err(Error::Refused(format!(
+                "the record names unit {}, not {}",
+                draft.rsu, self.rsu
+            )));
+        }
+        let tx = self.conn.transaction()?;
+        let head = {
+            let last: Option<(i64, Vec<u8>)> = tx
+                .query_row(
+                    "SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            match last {
+                None => Head::EMPTY,
+                Some((seq, hash)) => Head {
+                    seq: to_seq(seq)?,
+                    hash: to_hash(seq, hash)?,
+                },
+            }
+        };
+        draft.seq = U64(head.seq + 1);
+        draft.prev = Digest32(head.hash);
+        draft.signature = HexBytes(Vec::new());
+        let hash = key.sign_record(&self.origin, &mut draft);
+        let text = serde_json::to_string(&draft)
+            .map_err(|e| Error::Refused(format!("the record does not serialise: {e}")))?;
+        tx.execute(
+            "INSERT INTO records (seq, record, hash, validation_number) VALUES (?1, ?2, ?3, ?4)",
+            params![to_sql(draft.seq.0)?, text, &hash[..], validation_number],
+        )?;
+        tx.commit()?;
+        Ok(draft)
+    }
+
+    /// Re-verifies the whole journal (at start and before each sync);
+    /// returns its head.
+    pub fn check(&self) -> Result<Head> {
+        let mut at = Head::EMPTY;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT seq, record, hash FROM records ORDER BY seq")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let seq = to_seq(row.get::<_, i64>(0)?)?;
+            let corrupt = |why: &str| Error::Corrupt {
+                seq,
+                why: why.to_string(),
+            };
+            if seq != at.seq + 1 {
+                return Err(Error::Corrupt {
+                    seq: at.seq + 1,
+                    why: "the record is missing".into(),
+                });
+            }
+            let text: String = row.get(1)?;
+            let record: RsuRecord =
+                serde_json::from_str(&text).map_err(|_| corrupt("the record does not read"))?;
+            let stored = to_hash(row.get::<_, i64>(0)?, row.get(2)?)?;
+            if record.seq.0 != seq || record.rsu != self.rsu {
+                return Err(corrupt("the record is another place's or unit's"));
+            }
+            if record.prev.0 != at.hash {
+                return Err(corrupt("it does not name the previous record's hash"));
+            }
+            if !rsu::verify(
+                &self.public_key,
+                &rsu::sale_message(&self.origin, &record),
+                &record.signature.0,
+            ) {
+                return Err(corrupt("its signature is not the unit's"));
+            }
+            let hash = rsu::record_hash(&self.origin, &record);
+            if hash != stored {
+                return Err(corrupt("its stored hash is not the record's"));
+            }
+            at = Head { seq, hash };
+        }
+        let (acked, acked_hash) = self.acknowledged()?;
+        if acked > at.seq {
+            return Err(Error::Corrupt {
+                seq: at.seq + 1,
+                why: format!("the server acknowledged up to {acked}: records are gone"),
+            });
+        }
+        if acked > 0 && self.hash_at(acked)? != Some(acked_hash) {
+            return Err(Error::Corrupt {
+                seq: acked,
+                why: "it is not the record the server acknowledged".into(),
+            });
+        }
+        Ok(at)
+    }
+
+    /// Records after the server's acknowledged head, in chain order, at
+    /// most `limit` (a sync page).
+    pub fn unacknowledged(&self, limit: usize) -> Result<Vec<RsuRecord>> {
+        let (acked, _) = self.acknowledged()?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT seq, record FROM records WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(params![to_sql(acked)?, limit], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, text) = row?;
+            let seq = to_seq(seq)?;
+            out.push(serde_json::from_str(&text).map_err(|_| Error::Corrupt {
+                seq,
+                why: "the record does not read".into(),
+            })?);
+        }
+        Ok(out)
+    }
+
+    /// The server acknowledged the chain up to `head` (its signed answer):
+    /// the validation numbers up to there are dropped. An acknowledgement
+    /// of a head the journal does not hold is refused.
+    pub fn acknowledge(&mut self, head: Head) -> Result<()> {
+        if head.seq == 0 {
+            return Ok(());
+        }
+        if self.hash_at(head.seq)? != Some(head.hash) {
+            return Err(Error::Refused(format!(
+                "the server acknowledged record {} with another hash: the unit's history differs",
+                head.seq
+            )));
+        }
+        let (acked, _) = self.acknowledged()?;
+        if head.seq <= acked {
+            return Ok(());
+        }
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE unit SET acknowledged = ?1, acknowledged_hash = ?2 WHERE id = 1",
+            params![to_sql(head.seq)?, &head.hash[..]],
+        )?;
+        tx.execute(
+            "UPDATE records SET validation_number = NULL WHERE seq <= ?1",
+            params![to_sql(head.seq)?],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A record's validation number, while the server has not acknowledged
+    /// it (a reprint needs it).
+    pub fn validation_number(&self, seq: u64) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT validation_number FROM records WHERE seq = ?1",
+                params![to_sql(seq)?],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    /// The server's acknowledged head as the journal recorded it.
+    pub fn acknowledged(&self) -> Result<(u64, [u8; 32])> {
+        let (seq, hash): (i64, Vec<u8>) = self.conn.query_row(
+            "SELECT acknowledged, acknowledged_hash FROM unit WHERE id = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok((to_seq(seq)?, to_hash(seq, hash)?))
+    }
+
+    fn hash_at(&self, seq: u64) -> Result<Option<[u8; 32]>> {
+        let hash: Option<Vec<u8>> = self
+            .conn
+            .query_row(
+                "SELECT hash FROM records WHERE seq = ?1",
+                params![to_sql(seq)?],
+                |r| r.get(0),
+            )
+            .optional()?;
+        hash.map(|h| to_hash(to_sql(seq)?, h)).transpose()
+    }
+}
+
+fn to_seq(seq: i64) -> Result<u64> {
+    u64::try_from(seq).map_err(|_| Error::Corrupt {
+        seq: 0,
+        why: format!("sequence {seq} is negative"),
+    })
+}
+
+fn to_sql(seq: u64) -> Result<i64> {
+    i64::try_from(seq).map_err(|_| Error::Refused(format!("sequence {seq} is too large")))
+}
+
+fn to_hash(seq: i64, hash: Vec<u8>) -> Result<[u8; 32]> {
+    hash.try_into().map_err(|_| Error::Corrupt {
+        seq: u64::try_from(seq).unwrap_or(0),
+        why: "a stored hash is not 32 bytes".into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use raffle_core::entry::{NumberRange, PaymentMethod};
+    use raffle_core::{Currency, Money, Timestamp};
+
+    const ORIGIN: &str = "raffles.example/log";
+
+    fn unit() -> RsuId {
+        "gate-3".parse().unwrap()
+    }
+
+    fn draft(first: u64, at: i64) -> RsuRecord {
+        RsuRecord {
+            raffle: "0b6f0b5e-6d2a-4b8e-9a53-4c1f3e2d7a10".parse().unwrap(),
+            rsu: unit(),
+            seq: U64(0),
+            prev: Digest32([0; 32]),
+            package: "p1".parse().unwrap(),
+            quantity: 1,
+            numbers: NumberRange {
+                first: U64(first),
+                count: U64(1),
+            },
+            price: Money::new(500, Currency::CAD),
+            payment: PaymentMethod::Cash,
+            validation: Digest32([first as u8; 32]),
+            device_time: Timestamp::from_micros(1_800_000_000_000_000 + at),
+            operator: "s_5c2e8b1f0a7d3964".parse().unwrap(),
+            signature: HexBytes(Vec::new()),
+        }
+    }
+
+    /// A journal of five records, closed, and its path and key.
+    fn five() -> (tempfile::TempDir, std::path::PathBuf, DeviceKey) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.sqlite");
+        let key = DeviceKey::from_seed(&[4; 32]);
+        let mut j = Journal::open(&path, ORIGIN, &unit(), key.public()).unwrap();
+        for i in 0..5 {
+            j.append(&key, draft(100 + i, i as i64), &format!("VN-{i}"))
+                .unwrap();
+        }
+        (dir, path, key)
+    }
+
+    fn raw(path: &Path, sql: &str) {
+        Connection::open(path).unwrap().execute_batch(sql).unwrap();
+    }
+
+    fn reopened(path: &Path, key: &DeviceKey) -> Result<Journal> {
+        Journal::open(path, ORIGIN, &unit(), key.public())
+    }
+
+    #[test]
+    fn records_are_signed_and_chained_as_the_server_checks_them() {
+        let (_dir, path, key) = five();
+        let j = reopened(&path, &key).unwrap();
+        let records = j.unacknowledged(10).unwrap();
+        assert_eq!(records.len(), 5);
+        let mut prev = rsu::GENESIS;
+        for (i, r) in records.iter().enumerate() {
+            assert_eq!(r.seq.0, i as u64 + 1);
+            assert_eq!(r.prev.0, prev);
+            assert!(rsu::verify(
+                &key.public(),
+                &rsu::sale_message(ORIGIN, r),
+                &r.signature.0
+            ));
+            prev = rsu::record_hash(ORIGIN, r);
+        }
+        assert_eq!(j.head().unwrap(), Head { seq: 5, hash: prev });
+        assert_eq!(j.check().unwrap().seq, 5);
+        assert_eq!(j.unacknowledged(2).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn an_edited_record_is_found_and_named() {
+        let (_dir, path, key) = five();
+        // A price changed in place.
+        raw(
+            &path,
+            "UPDATE records SET record = replace(record, '\"500\"', '\"50\"') WHERE seq = 3",
+        );
+        match reopened(&path, &key) {
+            Err(Error::Corrupt { seq: 3, why }) => assert!(why.contains("signature"), "{why}"),
+            other => panic!("{:?}", other.err()),
+        }
+    }
+
+    #[test]
+    fn a_missing_reordered_or_foreign_record_is_found() {
+        // A record deleted from the middle.
+        let (_dir, path, key) = five();
+        raw(&path, "DELETE FROM records WHERE seq = 2");
+        assert!(matches!(
+            reopened(&path, &key),
+            Err(Error::Corrupt { seq: 2, .. })
+        ));
+        // Two records swapped.
+        let (_dir, path, key) = five();
+        raw(
+            &path,
+            "UPDATE records SET seq = 100 WHERE seq = 2; UPDATE records SET seq = 2 WHERE seq = 3; \
+             UPDATE records SET seq = 3 WHERE seq = 100;",
+        );
+        assert!(matches!(
+            reopened(&path, &key),
+            Err(Error::Corrupt { seq: 2, .. })
+        ));
+        // A record signed by another key, chained correctly.
+        let (_dir, path, key) = five();
+        let other = DeviceKey::from_seed(&[5; 32]);
+        let j = reopened(&path, &key).unwrap();
+        let head = j.head().unwrap();
+        drop(j);
+        let mut r = draft(200, 10);
+        r.seq = U64(6);
+        r.prev = Digest32(head.hash);
+        let hash = other.sign_record(ORIGIN, &mut r);
+        let text = serde_json::to_string(&r).unwrap();
+        Connection::open(&path)
+            .unwrap()
+            .execute(
+                "INSERT INTO records (seq, record, hash) VALUES (6, ?1, ?2)",
+                params![text, &hash[..]],
+            )
+            .unwrap();
+        assert!(matches!(
+            reopened(&path, &key),
+            Err(Error::Corrupt { seq: 6, .. })
+        ));
+    }
+
+    #[test]
+    fn records_acknowledged_cannot_vanish_and_lose_their_validation_numbers() {
+        let (_dir, path, key) = five();
+        let mut j = reopened(&path, &key).unwrap();
+        let third = j.unacknowledged(3).unwrap().pop().unwrap();
+        let head = Head {
+            seq: 3,
+            hash: rsu::record_hash(ORIGIN, &third),
+        };
+        // An acknowledgement of another history is refused.
+        assert!(matches!(
+            j.acknowledge(Head {
+                seq: 3,
+                hash: [1; 32]
+            }),
+            Err(Error::Refused(_))
+        ));
+        j.acknowledge(head).unwrap();
+        assert_eq!(j.validation_number(3).unwrap(), None);
+        assert_eq!(j.validation_number(4).unwrap().as_deref(), Some("VN-3"));
+        assert_eq!(j.unacknowledged(10).unwrap().len(), 2);
+        drop(j);
+        // The acknowledged records deleted: the server holds them, the file
+        // no longer does.
+        raw(&path, "DELETE FROM records WHERE seq >= 3");
+        match reopened(&path, &key) {
+            Err(Error::Corrupt { seq: 3, why }) => assert!(why.contains("acknowledged"), "{why}"),
+            other => panic!("{:?}", other.err()),
+        }
+    }
+
+    #[test]
+    fn the_file_is_one_units_and_one_keys() {
+        let (_dir, path, key) = five();
+        let other: RsuId = "gate-4".parse().unwrap();
+        assert!(matches!(
+            Journal::open(&path, ORIGIN, &other, key.public()),
+            Err(Error::NotThisUnits(_))
+        ));
+        assert!(matches!(
+            Journal::open(&path, "other.example/log", &unit(), key.public()),
+            Err(Error::NotThisUnits(_))
+        ));
+        let stranger = DeviceKey::from_seed(&[6; 32]);
+        assert!(matches!(
+            Journal::open(&path, ORIGIN, &unit(), stranger.public()),
+            Err(Error::NotThisUnits(_))
+        ));
+        let mut j = reopened(&path, &key).unwrap();
+        assert!(matches!(
+            j.append(&stranger, draft(300, 20), "VN"),
+            Err(Error::NotThisUnits(_))
+        ));
+        let mut foreign = draft(300, 20);
+        foreign.rsu = other;
+        assert!(matches!(
+            j.append(&key, foreign, "VN"),
+            Err(Error::Refused(_))
+        ));
+        assert_eq!(j.check().unwrap().seq, 5);
+    }
+}

@@ -1,0 +1,7 @@
+//! The sales unit (RSU) app, `raffle-rsu` (issue 16): selling offline for
+//! handheld sellers, implementing the server's protocol
+//! (`raffle_core::rsu`, `docs/entry-schema.md`, "Sales units") on the
+//! device. Built so far: the journal ([`journal`]). Not yet: selling,
+//! sync, printing, sign-in, payments and the kiosk shell.
+
+pub mod journal;
