@@ -22,9 +22,11 @@
 //! key is valid here: the server's logged heads (`rsu.seen`, seals) and
 //! the buyers' printed records are what catch that.
 
-use raffle_core::entry::{Digest32, HexBytes, RsuRecord, U64};
-use raffle_core::ids::RsuId;
+use raffle_core::entry::{Digest32, HexBytes, NumberRange, PaymentMethod, RsuRecord, U64};
+use raffle_core::ids::{PackageId, RaffleId, RsuId, StaffId};
 use raffle_core::rsu::{self, DeviceKey, Head};
+use raffle_core::validation::ValidationNumber;
+use raffle_core::{Money, Timestamp};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 
@@ -40,11 +42,39 @@ pub enum Error {
     /// A record the caller asked for cannot be journaled.
     #[error("{0}")]
     Refused(String),
+    /// The unit sells no more until it syncs (GLI-31 6.1.4).
+    #[error("{0}")]
+    MustSync(String),
     #[error("the journal's storage failed: {0}")]
     Storage(#[from] rusqlite::Error),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// A sale the operator rings up: what the record carries besides its
+/// place in the chain, its numbers and its validation number.
+#[derive(Clone, Debug)]
+pub struct NewSale {
+    pub raffle: RaffleId,
+    pub package: PackageId,
+    pub quantity: u32,
+    /// How many draw numbers (the package's count times the quantity).
+    pub count: u64,
+    pub price: Money,
+    pub payment: PaymentMethod,
+    /// The operator signed in.
+    pub operator: StaffId,
+}
+
+/// How far a unit sells without the server (GLI-31 6.1.4; the regulator
+/// sets them).
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Records the server has not acknowledged.
+    pub max_unsynced: u64,
+    /// Microseconds since the server last answered.
+    pub max_offline_micros: i64,
+}
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS unit (
@@ -53,7 +83,17 @@ CREATE TABLE IF NOT EXISTS unit (
     rsu TEXT NOT NULL,
     public_key BLOB NOT NULL CHECK (length(public_key) = 32),
     acknowledged INTEGER NOT NULL DEFAULT 0 CHECK (acknowledged >= 0),
-    acknowledged_hash BLOB NOT NULL DEFAULT (zeroblob(32))
+    acknowledged_hash BLOB NOT NULL DEFAULT (zeroblob(32)),
+    -- When the server last answered (microseconds since the epoch).
+    last_contact INTEGER
+);
+-- The unit's allocated ranges per raffle, as the server's last answer gave
+-- them.
+CREATE TABLE IF NOT EXISTS allocations (
+    raffle TEXT NOT NULL,
+    first INTEGER NOT NULL CHECK (first >= 1),
+    count INTEGER NOT NULL CHECK (count >= 1),
+    PRIMARY KEY (raffle, first)
 );
 CREATE TABLE IF NOT EXISTS records (
     seq INTEGER PRIMARY KEY CHECK (seq >= 1),
@@ -306,6 +346,159 @@ impl Journal {
             .flatten())
     }
 
+    /// Records the server's answer: when it came, and the unit's ranges
+    /// per raffle (replacing those it had), in one transaction.
+    pub fn contact(&mut self, at: Timestamp, ranges: &[(RaffleId, Vec<(u64, u64)>)]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE unit SET last_contact = ?1 WHERE id = 1",
+            params![at.as_micros()],
+        )?;
+        for (raffle, rs) in ranges {
+            tx.execute(
+                "DELETE FROM allocations WHERE raffle = ?1",
+                params![raffle.as_str()],
+            )?;
+            for &(first, count) in rs {
+                tx.execute(
+                    "INSERT INTO allocations (raffle, first, count) VALUES (?1, ?2, ?3)",
+                    params![raffle.as_str(), to_sql(first)?, to_sql(count)?],
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Sells the next `sale.count` numbers of the unit's allocation in
+    /// `sale.raffle` at device time `now` (GLI-31 6.1.4): refused while
+    /// the unit must sync first (too many records the server has not
+    /// acknowledged, or too long since it last answered), when its clock
+    /// runs backwards, or when its numbers are sold. Returns the signed
+    /// record and the validation number to print.
+    pub fn sell(
+        &mut self,
+        key: &DeviceKey,
+        sale: &NewSale,
+        now: Timestamp,
+        limits: &Limits,
+    ) -> Result<(RsuRecord, String)> {
+        let head = self.head()?;
+        let (acked, _) = self.acknowledged()?;
+        if head.seq - acked >= limits.max_unsynced {
+            return Err(Error::MustSync(format!(
+                "{} sales wait for the server: sync before selling more",
+                head.seq - acked
+            )));
+        }
+        let last_contact: Option<i64> =
+            self.conn
+                .query_row("SELECT last_contact FROM unit WHERE id = 1", [], |r| {
+                    r.get(0)
+                })?;
+        if last_contact
+            .is_none_or(|t| now.as_micros().saturating_sub(t) > limits.max_offline_micros)
+        {
+            return Err(Error::MustSync(
+                "the server has not answered for too long: sync before selling".into(),
+            ));
+        }
+        if let Some(last) = self.last_record()?
+            && now < last.device_time
+        {
+            return Err(Error::Refused(
+                "the unit's clock runs backwards: have it checked".into(),
+            ));
+        }
+        let first = self
+            .next_numbers(&sale.raffle, sale.count)?
+            .ok_or_else(|| {
+                Error::Refused(format!(
+                    "the unit has not {} numbers left in this raffle",
+                    sale.count
+                ))
+            })?;
+        let vn = ValidationNumber::generate()
+            .map_err(|e| Error::Refused(format!("no randomness for a validation number: {e}")))?;
+        let draft = RsuRecord {
+            raffle: sale.raffle.clone(),
+            rsu: self.rsu.clone(),
+            seq: U64(0),
+            prev: Digest32([0; 32]),
+            package: sale.package.clone(),
+            quantity: sale.quantity,
+            numbers: NumberRange {
+                first: U64(first),
+                count: U64(sale.count),
+            },
+            price: sale.price,
+            payment: sale.payment,
+            validation: Digest32(vn.commitment(sale.raffle.as_str())),
+            device_time: now,
+            operator: sale.operator.clone(),
+            signature: HexBytes(Vec::new()),
+        };
+        let text = vn.to_text();
+        let record = self.append(key, draft, &text)?;
+        Ok((record, text))
+    }
+
+    /// The first of the next `count` unsold numbers of the unit's ranges in
+    /// `raffle` (a unit sells its numbers in ascending order). It reads the
+    /// journal's records each time (a few milliseconds for ten thousand):
+    /// the journal stays the one account of what was sold.
+    fn next_numbers(&self, raffle: &RaffleId, count: u64) -> Result<Option<u64>> {
+        let mut sold_to = 0u64;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT record FROM records ORDER BY seq")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let r: RsuRecord =
+                serde_json::from_str(&row.get::<_, String>(0)?).map_err(|_| Error::Corrupt {
+                    seq: 0,
+                    why: "a record does not read".into(),
+                })?;
+            if &r.raffle == raffle {
+                sold_to = sold_to.max(r.numbers.first.0.saturating_add(r.numbers.count.0));
+            }
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT first, count FROM allocations WHERE raffle = ?1 ORDER BY first")?;
+        let ranges = stmt.query_map(params![raffle.as_str()], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+        })?;
+        for range in ranges {
+            let (first, n) = range?;
+            let (first, n) = (to_seq(first)?, to_seq(n)?);
+            let start = first.max(sold_to);
+            if start.checked_add(count).is_some_and(|end| end <= first + n) {
+                return Ok(Some(start));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The last record, if any.
+    fn last_record(&self) -> Result<Option<RsuRecord>> {
+        let text: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT record FROM records ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        text.map(|t| {
+            serde_json::from_str(&t).map_err(|_| Error::Corrupt {
+                seq: 0,
+                why: "the last record does not read".into(),
+            })
+        })
+        .transpose()
+    }
+
     /// The server's acknowledged head as the journal recorded it.
     pub fn acknowledged(&self) -> Result<(u64, [u8; 32])> {
         let (seq, hash): (i64, Vec<u8>) = self.conn.query_row(
@@ -510,6 +703,82 @@ mod tests {
             Err(Error::Corrupt { seq: 3, why }) => assert!(why.contains("acknowledged"), "{why}"),
             other => panic!("{:?}", other.err()),
         }
+    }
+
+    fn sale(count: u64) -> NewSale {
+        NewSale {
+            raffle: "0b6f0b5e-6d2a-4b8e-9a53-4c1f3e2d7a10".parse().unwrap(),
+            package: "p1".parse().unwrap(),
+            quantity: u32::try_from(count).unwrap(),
+            count,
+            price: Money::new(500 * count, Currency::CAD),
+            payment: PaymentMethod::Cash,
+            operator: "s_5c2e8b1f0a7d3964".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_unit_sells_its_ranges_in_order_and_stops_where_it_must_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.sqlite");
+        let key = DeviceKey::from_seed(&[7; 32]);
+        let mut j = Journal::open(&path, ORIGIN, &unit(), key.public()).unwrap();
+        let limits = Limits {
+            max_unsynced: 4,
+            max_offline_micros: 3_600_000_000,
+        };
+        let t = |s: i64| Timestamp::from_micros(1_800_000_000_000_000 + s * 1_000_000);
+        // Never answered: no selling.
+        assert!(matches!(
+            j.sell(&key, &sale(1), t(0), &limits),
+            Err(Error::MustSync(_))
+        ));
+        let raffle: RaffleId = sale(1).raffle;
+        j.contact(t(0), &[(raffle.clone(), vec![(10, 2), (50, 3)])])
+            .unwrap();
+        let (a, vn) = j.sell(&key, &sale(1), t(1), &limits).unwrap();
+        assert_eq!(a.numbers.first.0, 10);
+        assert_eq!(
+            a.validation.0,
+            ValidationNumber::parse(&vn)
+                .unwrap()
+                .commitment(raffle.as_str())
+        );
+        // Two numbers do not fit in what is left of the first range.
+        let (b, _) = j.sell(&key, &sale(2), t(2), &limits).unwrap();
+        assert_eq!((b.numbers.first.0, b.numbers.count.0), (50, 2));
+        // The clock must not run backwards.
+        assert!(matches!(
+            j.sell(&key, &sale(1), t(1), &limits),
+            Err(Error::Refused(_))
+        ));
+        let (c, _) = j.sell(&key, &sale(1), t(3), &limits).unwrap();
+        assert_eq!(c.numbers.first.0, 52);
+        // Sold out (numbers below the highest sold are never sold again).
+        assert!(matches!(
+            j.sell(&key, &sale(1), t(4), &limits),
+            Err(Error::Refused(_))
+        ));
+        j.contact(t(5), &[(raffle.clone(), vec![(10, 2), (50, 3), (90, 10)])])
+            .unwrap();
+        j.sell(&key, &sale(1), t(6), &limits).unwrap();
+        // Four unacknowledged: the buffer is full.
+        assert!(matches!(
+            j.sell(&key, &sale(1), t(7), &limits),
+            Err(Error::MustSync(_))
+        ));
+        let head = j.head().unwrap();
+        j.acknowledge(head).unwrap();
+        j.sell(&key, &sale(1), t(8), &limits).unwrap();
+        // An hour and more without an answer: sync first.
+        assert!(matches!(
+            j.sell(&key, &sale(1), t(5 + 3601), &limits),
+            Err(Error::MustSync(_))
+        ));
+        // It all survives a restart, checked.
+        drop(j);
+        let j = Journal::open(&path, ORIGIN, &unit(), key.public()).unwrap();
+        assert_eq!(j.check().unwrap().seq, 5);
     }
 
     #[test]
