@@ -398,21 +398,7 @@ pub async fn change_password(
     new: &str,
     client: std::net::IpAddr,
 ) -> Result<(), AppError> {
-    let wrong = || AppError::new(StatusCode::FORBIDDEN, "the current password is wrong");
-    if crate::app::auth::locked_out(state, &staff.user, client).await? {
-        return Err(wrong());
-    }
-    if !verify_password(state, Some(staff.user.password_hash.clone()), current).await {
-        let key = crate::app::auth::username_hash(state, &staff.user.username);
-        crate::app::auth::failed_sign_in(
-            state,
-            &key,
-            &client.to_string(),
-            "password_change_failed",
-        )
-        .await?;
-        return Err(wrong());
-    }
+    current_password(state, staff, current, client, "password_change_failed").await?;
     check_new_password(&staff.user.username, new)?;
     let hash = hash_password_blocking(state, new).await?;
     state
@@ -426,6 +412,29 @@ pub async fn change_password(
         &staff.user.staff_id,
     )
     .await
+}
+
+/// Checks that `current` is the signed-in user's password, under the same
+/// per-address lock-out as sign-ins (a wrong one counts as a failed
+/// sign-in, recorded as `failure`), so a stolen session cannot be used to
+/// guess it.
+async fn current_password(
+    state: &AppState,
+    staff: &Staff,
+    current: &str,
+    client: std::net::IpAddr,
+    failure: &str,
+) -> Result<(), AppError> {
+    let wrong = || AppError::new(StatusCode::FORBIDDEN, "the current password is wrong");
+    if crate::app::auth::locked_out(state, &staff.user, client).await? {
+        return Err(wrong());
+    }
+    if !verify_password(state, Some(staff.user.password_hash.clone()), current).await {
+        let key = crate::app::auth::username_hash(state, &staff.user.username);
+        crate::app::auth::failed_sign_in(state, &key, &client.to_string(), failure).await?;
+        return Err(wrong());
+    }
+    Ok(())
 }
 
 /// Checks a device PIN (GLI-31 3.2.2): 8 to 12 digits (a unit holds the
@@ -459,27 +468,13 @@ pub async fn set_device_pin(
     pin: &str,
     client: std::net::IpAddr,
 ) -> Result<(), AppError> {
-    let wrong = || AppError::new(StatusCode::FORBIDDEN, "the current password is wrong");
     if !staff.user.roles.contains(&Role::RsuOperator) {
         return Err(AppError::new(
             StatusCode::FORBIDDEN,
             "only sales-unit operators have a device PIN",
         ));
     }
-    if crate::app::auth::locked_out(state, &staff.user, client).await? {
-        return Err(wrong());
-    }
-    if !verify_password(state, Some(staff.user.password_hash.clone()), current).await {
-        let key = crate::app::auth::username_hash(state, &staff.user.username);
-        crate::app::auth::failed_sign_in(
-            state,
-            &key,
-            &client.to_string(),
-            "device_pin_change_failed",
-        )
-        .await?;
-        return Err(wrong());
-    }
+    current_password(state, staff, current, client, "device_pin_change_failed").await?;
     check_device_pin(pin)?;
     let hash = hash_password_blocking(state, pin).await?;
     state

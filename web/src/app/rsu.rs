@@ -362,7 +362,8 @@ pub async fn sync(
     if let Some(why) = unavailable {
         tracing::warn!(rsu = %rsu, error = %why, "a sync was cut short");
     }
-    let lists = state.store.operator_lists(rsu).await?;
+    // The lists loaded before planning: this sync issues its own only
+    // once its reprints and voids are judged.
     let enabled = state
         .sequencer
         .ledger()
