@@ -217,6 +217,12 @@ impl DeviceKey {
         self.key.verifying_key().to_bytes()
     }
 
+    /// The secret seed: only for a key store to encrypt at rest, or to
+    /// derive the unit's backup key from.
+    pub fn seed(&self) -> [u8; 32] {
+        self.key.to_bytes()
+    }
+
     pub fn sign(&self, message: &[u8]) -> [u8; 64] {
         use ed25519_dalek::Signer as _;
         self.key.sign(message).to_bytes()

@@ -30,26 +30,7 @@ use raffle_core::{Money, Timestamp};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 
-/// What can go wrong with the journal.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The file does not hold this unit's valid chain: selling stops.
-    #[error("the journal is corrupt at record {seq}: {why}")]
-    Corrupt { seq: u64, why: String },
-    /// The file is another unit's, another log's, or another key's.
-    #[error("the journal is not this unit's: {0}")]
-    NotThisUnits(String),
-    /// A record the caller asked for cannot be journaled.
-    #[error("{0}")]
-    Refused(String),
-    /// The unit sells no more until it syncs (GLI-31 6.1.4).
-    #[error("{0}")]
-    MustSync(String),
-    #[error("the journal's storage failed: {0}")]
-    Storage(#[from] rusqlite::Error),
-}
-
-pub type Result<T> = std::result::Result<T, Error>;
+pub use crate::error::{Error, Result};
 
 /// A sale the operator rings up: what the record carries besides its
 /// place in the chain, its numbers and its validation number.
@@ -64,6 +45,10 @@ pub struct NewSale {
     pub payment: PaymentMethod,
     /// The operator signed in.
     pub operator: StaffId,
+    /// The card terminal's reference of the payment (never a card number).
+    pub reference: Option<String>,
+    /// Cash handed over, in minor units (the change is the difference).
+    pub tendered: Option<u64>,
 }
 
 /// How far a unit sells without the server (GLI-31 6.1.4; the regulator
@@ -101,11 +86,74 @@ CREATE TABLE IF NOT EXISTS records (
     hash BLOB NOT NULL CHECK (length(hash) = 32),
     validation_number TEXT
 );
+-- How each sale was paid: the terminal's reference only, or the cash
+-- handed over.
+CREATE TABLE IF NOT EXISTS payments (
+    seq INTEGER PRIMARY KEY,
+    method TEXT NOT NULL CHECK (method IN ('cash', 'card')),
+    reference TEXT,
+    tendered INTEGER CHECK (tendered >= 0)
+);
+-- Each sale's ticket: copies printed whole (0: not printed, to reprint or
+-- void), and what stopped the last attempt.
+CREATE TABLE IF NOT EXISTS tickets (
+    seq INTEGER PRIMARY KEY,
+    copies INTEGER NOT NULL DEFAULT 0 CHECK (copies >= 0),
+    problem TEXT,
+    -- Set once a void of the sale was asked for: no copy prints after.
+    voided INTEGER NOT NULL DEFAULT 0
+);
+-- The last answer of the server whose signature verified, kept whole so
+-- it is verified again at each start: the operator list and the raffles'
+-- details come from it, and an edit of them breaks the signature.
+CREATE TABLE IF NOT EXISTS answer (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    body BLOB NOT NULL,
+    signature BLOB NOT NULL,
+    nonce TEXT NOT NULL
+);
+-- Seals signed for a draw's cutoff, until the log holds them.
+CREATE TABLE IF NOT EXISTS seals (
+    raffle TEXT NOT NULL,
+    draw TEXT NOT NULL,
+    seal TEXT NOT NULL,
+    logged INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (raffle, draw)
+);
+-- Reprints and void requests signed on the unit, until the server settled
+-- them (logged, refused, or a void's approval requested).
+CREATE TABLE IF NOT EXISTS requests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL CHECK (kind IN ('reprint', 'void')),
+    seq INTEGER NOT NULL,
+    wire TEXT NOT NULL,
+    result TEXT,
+    settled INTEGER NOT NULL DEFAULT 0
+);
+-- Records the server refused, with its reason (listed for refund).
+CREATE TABLE IF NOT EXISTS refusals (
+    seq INTEGER PRIMARY KEY,
+    reason TEXT NOT NULL
+);
+-- The cash drawer: floats handed to the unit's sellers, drops taken from it.
+CREATE TABLE IF NOT EXISTS cash (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL CHECK (kind IN ('float', 'drop')),
+    amount INTEGER NOT NULL CHECK (amount > 0),
+    operator TEXT NOT NULL,
+    at INTEGER NOT NULL
+);
+-- Sign-in failures in a row, and until when sign-in is locked.
+CREATE TABLE IF NOT EXISTS signin (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    failures INTEGER NOT NULL DEFAULT 0,
+    locked_until INTEGER
+);
 ";
 
 /// A unit's journal file.
 pub struct Journal {
-    conn: Connection,
+    pub(crate) conn: Connection,
     origin: String,
     rsu: RsuId,
     public_key: [u8; 32],
@@ -152,6 +200,78 @@ impl Journal {
         Ok(journal)
     }
 
+    /// Opens the file without checking it: only to report that it is
+    /// corrupt (its acknowledged head is what the report names).
+    pub fn open_unchecked(
+        path: &Path,
+        origin: &str,
+        rsu: &RsuId,
+        public_key: [u8; 32],
+    ) -> Result<Journal> {
+        if !path.exists() {
+            return Err(Error::NotThisUnits(format!(
+                "{} does not exist",
+                path.display()
+            )));
+        }
+        let conn = Connection::open(path)?;
+        let journal = Journal {
+            conn,
+            origin: origin.to_string(),
+            rsu: rsu.clone(),
+            public_key,
+        };
+        journal.acknowledged()?;
+        Ok(journal)
+    }
+
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    pub fn rsu(&self) -> &RsuId {
+        &self.rsu
+    }
+
+    /// Record `seq`, if the journal holds it.
+    pub fn record(&self, seq: u64) -> Result<Option<RsuRecord>> {
+        let text: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT record FROM records WHERE seq = ?1",
+                params![to_sql(seq)?],
+                |r| r.get(0),
+            )
+            .optional()?;
+        text.map(|t| {
+            serde_json::from_str(&t).map_err(|_| Error::Corrupt {
+                seq,
+                why: "the record does not read".into(),
+            })
+        })
+        .transpose()
+    }
+
+    /// A consistent copy of the whole file (SQLite's online backup), for
+    /// the encrypted backup (GLI-31 3.4.5).
+    pub fn snapshot(&self) -> Result<Vec<u8>> {
+        let dir = std::env::temp_dir();
+        let mut rnd = [0u8; 8];
+        getrandom::fill(&mut rnd).map_err(|e| Error::Refused(e.to_string()))?;
+        let tmp = dir.join(format!("raffle-rsu-snapshot-{}.sqlite", hex::encode(rnd)));
+        let result = (|| {
+            let mut copy = Connection::open(&tmp)?;
+            {
+                let b = rusqlite::backup::Backup::new(&self.conn, &mut copy)?;
+                b.run_to_completion(256, std::time::Duration::ZERO, None)?;
+            }
+            drop(copy);
+            std::fs::read(&tmp).map_err(|e| Error::Refused(e.to_string()))
+        })();
+        let _ = std::fs::remove_file(&tmp);
+        result
+    }
+
     /// The journal's head: its last record's sequence and hash.
     pub fn head(&self) -> Result<Head> {
         let last: Option<(i64, Vec<u8>)> = self
@@ -177,8 +297,21 @@ impl Journal {
     pub fn append(
         &mut self,
         key: &DeviceKey,
+        draft: RsuRecord,
+        validation_number: &str,
+    ) -> Result<RsuRecord> {
+        self.append_paid(key, draft, validation_number, None, None)
+    }
+
+    /// [`Journal::append`], with the payment's reference or the cash
+    /// handed over, in the same transaction, and the ticket to print.
+    fn append_paid(
+        &mut self,
+        key: &DeviceKey,
         mut draft: RsuRecord,
         validation_number: &str,
+        reference: Option<&str>,
+        tendered: Option<u64>,
     ) -> Result<RsuRecord> {
         if key.public() != self.public_key {
             return Err(Error::NotThisUnits("the key is not the journal's".into()));
@@ -215,6 +348,19 @@ impl Journal {
         tx.execute(
             "INSERT INTO records (seq, record, hash, validation_number) VALUES (?1, ?2, ?3, ?4)",
             params![to_sql(draft.seq.0)?, text, &hash[..], validation_number],
+        )?;
+        tx.execute(
+            "INSERT INTO payments (seq, method, reference, tendered) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                to_sql(draft.seq.0)?,
+                draft.payment.as_str(),
+                reference,
+                tendered.map(to_sql).transpose()?
+            ],
+        )?;
+        tx.execute(
+            "INSERT INTO tickets (seq) VALUES (?1)",
+            params![to_sql(draft.seq.0)?],
         )?;
         tx.commit()?;
         Ok(draft)
@@ -324,8 +470,11 @@ impl Journal {
             "UPDATE unit SET acknowledged = ?1, acknowledged_hash = ?2 WHERE id = 1",
             params![to_sql(head.seq)?, &head.hash[..]],
         )?;
+        // A ticket that never printed keeps its number until it is
+        // reprinted or voided: the buyer has no other copy.
         tx.execute(
-            "UPDATE records SET validation_number = NULL WHERE seq <= ?1",
+            "UPDATE records SET validation_number = NULL WHERE seq <= ?1
+             AND seq NOT IN (SELECT seq FROM tickets WHERE copies = 0 AND voided = 0)",
             params![to_sql(head.seq)?],
         )?;
         tx.commit()?;
@@ -383,6 +532,47 @@ impl Journal {
         now: Timestamp,
         limits: &Limits,
     ) -> Result<(RsuRecord, String)> {
+        let first = self.can_sell(&sale.raffle, sale.count, now, limits)?;
+        let vn = ValidationNumber::generate()
+            .map_err(|e| Error::Refused(format!("no randomness for a validation number: {e}")))?;
+        let draft = RsuRecord {
+            raffle: sale.raffle.clone(),
+            rsu: self.rsu.clone(),
+            seq: U64(0),
+            prev: Digest32([0; 32]),
+            package: sale.package.clone(),
+            quantity: sale.quantity,
+            numbers: NumberRange {
+                first: U64(first),
+                count: U64(sale.count),
+            },
+            price: sale.price,
+            payment: sale.payment,
+            validation: Digest32(vn.commitment(sale.raffle.as_str())),
+            device_time: now,
+            operator: sale.operator.clone(),
+            signature: HexBytes(Vec::new()),
+        };
+        let text = vn.to_text();
+        let record = self.append_paid(
+            key,
+            draft,
+            &text,
+            sale.reference.as_deref(),
+            sale.tendered,
+        )?;
+        Ok((record, text))
+    }
+
+    /// Whether the unit may sell `count` numbers of `raffle` at `now`
+    /// (GLI-31 6.1.4): the first of them, or why not. Nothing changes.
+    pub fn can_sell(
+        &self,
+        raffle: &RaffleId,
+        count: u64,
+        now: Timestamp,
+        limits: &Limits,
+    ) -> Result<u64> {
         let head = self.head()?;
         let (acked, _) = self.acknowledged()?;
         if head.seq - acked >= limits.max_unsynced {
@@ -410,37 +600,11 @@ impl Journal {
                 "the unit's clock runs backwards: have it checked".into(),
             ));
         }
-        let first = self
-            .next_numbers(&sale.raffle, sale.count)?
-            .ok_or_else(|| {
-                Error::Refused(format!(
-                    "the unit has not {} numbers left in this raffle",
-                    sale.count
-                ))
-            })?;
-        let vn = ValidationNumber::generate()
-            .map_err(|e| Error::Refused(format!("no randomness for a validation number: {e}")))?;
-        let draft = RsuRecord {
-            raffle: sale.raffle.clone(),
-            rsu: self.rsu.clone(),
-            seq: U64(0),
-            prev: Digest32([0; 32]),
-            package: sale.package.clone(),
-            quantity: sale.quantity,
-            numbers: NumberRange {
-                first: U64(first),
-                count: U64(sale.count),
-            },
-            price: sale.price,
-            payment: sale.payment,
-            validation: Digest32(vn.commitment(sale.raffle.as_str())),
-            device_time: now,
-            operator: sale.operator.clone(),
-            signature: HexBytes(Vec::new()),
-        };
-        let text = vn.to_text();
-        let record = self.append(key, draft, &text)?;
-        Ok((record, text))
+        self.next_numbers(raffle, count)?.ok_or_else(|| {
+            Error::Refused(format!(
+                "the unit has not {count} numbers left in this raffle"
+            ))
+        })
     }
 
     /// The first of the next `count` unsold numbers of the unit's ranges in
@@ -522,18 +686,18 @@ impl Journal {
     }
 }
 
-fn to_seq(seq: i64) -> Result<u64> {
+pub(crate) fn to_seq(seq: i64) -> Result<u64> {
     u64::try_from(seq).map_err(|_| Error::Corrupt {
         seq: 0,
         why: format!("sequence {seq} is negative"),
     })
 }
 
-fn to_sql(seq: u64) -> Result<i64> {
+pub(crate) fn to_sql(seq: u64) -> Result<i64> {
     i64::try_from(seq).map_err(|_| Error::Refused(format!("sequence {seq} is too large")))
 }
 
-fn to_hash(seq: i64, hash: Vec<u8>) -> Result<[u8; 32]> {
+pub(crate) fn to_hash(seq: i64, hash: Vec<u8>) -> Result<[u8; 32]> {
     hash.try_into().map_err(|_| Error::Corrupt {
         seq: u64::try_from(seq).unwrap_or(0),
         why: "a stored hash is not 32 bytes".into(),
@@ -691,8 +855,17 @@ mod tests {
             }),
             Err(Error::Refused(_))
         ));
+        // Tickets 1 and 3 printed; 2 did not, and keeps its number until it
+        // is reprinted or voided (the buyer has no copy).
+        j.printed(1).unwrap();
+        j.printed(3).unwrap();
         j.acknowledge(head).unwrap();
         assert_eq!(j.validation_number(3).unwrap(), None);
+        assert_eq!(j.validation_number(1).unwrap(), None);
+        assert_eq!(j.validation_number(2).unwrap().as_deref(), Some("VN-1"));
+        assert_eq!(j.validation_number(4).unwrap().as_deref(), Some("VN-3"));
+        j.printed(2).unwrap();
+        assert_eq!(j.validation_number(2).unwrap(), None);
         assert_eq!(j.validation_number(4).unwrap().as_deref(), Some("VN-3"));
         assert_eq!(j.unacknowledged(10).unwrap().len(), 2);
         drop(j);
@@ -714,6 +887,8 @@ mod tests {
             price: Money::new(500 * count, Currency::CAD),
             payment: PaymentMethod::Cash,
             operator: "s_5c2e8b1f0a7d3964".parse().unwrap(),
+            reference: None,
+            tendered: None,
         }
     }
 

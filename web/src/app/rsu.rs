@@ -154,6 +154,9 @@ pub struct SyncRequest {
     /// Sales its operators ask to void, at most [`MAX_SEALS`].
     #[serde(default)]
     pub voids: Vec<WireVoid>,
+    /// The unit found its journal corrupt and stopped selling: why (GLI-31
+    /// 3.4.4, 2.8.1 g). Recorded as a significant event.
+    pub corruption: Option<String>,
 }
 
 /// Per unit: one sync at a time, and when an authentication failure was
@@ -276,6 +279,9 @@ pub async fn sync(
     if req.software.as_ref().is_some_and(|s| s.len() > 100) {
         return Err(bad("software: at most 100 characters"));
     }
+    if req.corruption.as_ref().is_some_and(|s| s.len() > 300) {
+        return Err(bad("corruption: at most 300 characters"));
+    }
     if !state.store.use_device_nonce(rsu, nonce).await? {
         return Err(AppError::new(
             StatusCode::CONFLICT,
@@ -286,6 +292,18 @@ pub async fn sync(
     // must see what that one sequenced.
     let unit = state.rsu_syncs.lock(rsu);
     let _serial = unit.lock().await;
+    if let Some(why) = &req.corruption {
+        // Signed by the unit: only its key holder can report it.
+        state
+            .store
+            .record_event(
+                "rsu",
+                "journal_corrupt",
+                &json!({ "rsu": rsu, "reason": why, "head": req.head.seq.0.to_string() }),
+                None,
+            )
+            .await?;
+    }
     let received = Timestamp::now();
     let head = Head {
         seq: req.head.seq.0,
@@ -812,6 +830,7 @@ fn answer_body(
                 "next_number": dr.cursor.to_string(),
                 "sealed": seals,
                 "released": dr.released,
+                "details": ledger.raffle(raffle.as_str()).map(raffle_details),
             })
         })
         .collect();
@@ -827,6 +846,23 @@ fn answer_body(
         "rejected": rejected,
         "seals": sealed,
         "raffles": raffles,
+    })
+}
+
+/// What a unit needs of a raffle to sell it and print its tickets (all
+/// public: the log's `raffle.created` holds it).
+fn raffle_details(r: &raffle_core::ledger::RaffleState) -> Value {
+    let c = &r.config;
+    json!({
+        "name": c.name,
+        "organisation": c.organisation,
+        "licence": c.licence,
+        "time_zone": c.time_zone,
+        "open": r.status == raffle_core::ledger::Status::Open,
+        "sales_start": c.sales_start,
+        "sales_end": c.sales_end,
+        "packages": c.packages,
+        "draws": c.draws.iter().map(|d| json!({ "id": d.id, "name": d.name, "cutoff": d.cutoff })).collect::<Vec<_>>(),
     })
 }
 

@@ -1,0 +1,373 @@
+//! What the unit keeps besides its chain, in the journal's file (one file,
+//! one backup): each ticket's printing, the server's last signed answer,
+//! seals, reprints and void requests until settled, the server's refusals,
+//! the cash drawer and sign-in failures.
+
+use crate::journal::{Error, Journal, Result, to_seq, to_sql};
+use rusqlite::{OptionalExtension, params};
+
+/// A sale whose ticket has not printed whole.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unprinted {
+    pub seq: u64,
+    pub problem: Option<String>,
+}
+
+/// A reprint or void request waiting for the server.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub id: i64,
+    pub kind: String,
+    pub seq: u64,
+    pub wire: serde_json::Value,
+}
+
+impl Journal {
+    /// Copies of sale `seq`'s ticket printed whole so far.
+    pub fn copies(&self, seq: u64) -> Result<u32> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT copies FROM tickets WHERE seq = ?1",
+                params![to_sql(seq)?],
+                |r| r.get::<_, u32>(0),
+            )
+            .optional()?
+            .unwrap_or(0))
+    }
+
+    /// A copy of `seq`'s ticket printed whole.
+    pub fn printed(&mut self, seq: u64) -> Result<()> {
+        self.conn.execute(
+            "UPDATE tickets SET copies = copies + 1, problem = NULL WHERE seq = ?1",
+            params![to_sql(seq)?],
+        )?;
+        self.forget_if_acknowledged(seq)
+    }
+
+    /// Drops sale `seq`'s validation number once the server holds the
+    /// sale and its ticket printed or its void was asked.
+    fn forget_if_acknowledged(&mut self, seq: u64) -> Result<()> {
+        self.conn.execute(
+            "UPDATE records SET validation_number = NULL
+             WHERE seq = ?1 AND seq <= (SELECT acknowledged FROM unit WHERE id = 1)",
+            params![to_sql(seq)?],
+        )?;
+        Ok(())
+    }
+
+    /// A print of `seq`'s ticket stopped: why.
+    pub fn not_printed(&mut self, seq: u64, problem: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE tickets SET problem = ?2 WHERE seq = ?1",
+            params![to_sql(seq)?, problem],
+        )?;
+        Ok(())
+    }
+
+    /// Sales with no ticket printed and no void asked: each must be
+    /// reprinted or voided (GLI-31 3.3.2), never forgotten.
+    pub fn unprinted(&self) -> Result<Vec<Unprinted>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT seq, problem FROM tickets WHERE copies = 0 AND voided = 0 ORDER BY seq",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get(1)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, problem) = row?;
+            out.push(Unprinted {
+                seq: to_seq(seq)?,
+                problem,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Keeps a verified answer of the server (replacing the last).
+    pub fn keep_answer(&mut self, body: &[u8], signature: &[u8], nonce: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO answer (id, body, signature, nonce) VALUES (1, ?1, ?2, ?3)
+             ON CONFLICT (id) DO UPDATE SET body = ?1, signature = ?2, nonce = ?3",
+            params![body, signature, nonce],
+        )?;
+        Ok(())
+    }
+
+    /// The last answer kept: body, signature, nonce.
+    pub fn kept_answer(&self) -> Result<Option<(Vec<u8>, Vec<u8>, String)>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT body, signature, nonce FROM answer WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?)
+    }
+
+    /// Keeps a signed seal to send (once per draw).
+    pub fn keep_seal(&mut self, raffle: &str, draw: &str, seal: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO seals (raffle, draw, seal) VALUES (?1, ?2, ?3)",
+            params![raffle, draw, seal],
+        )?;
+        Ok(())
+    }
+
+    /// Whether the unit signed a seal for the draw.
+    pub fn has_seal(&self, raffle: &str, draw: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM seals WHERE raffle = ?1 AND draw = ?2",
+                params![raffle, draw],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    /// Seals the log does not hold yet, at most `limit`.
+    pub fn pending_seals(&self, limit: usize) -> Result<Vec<serde_json::Value>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT seal FROM seals WHERE logged = 0 ORDER BY raffle, draw LIMIT ?1")?;
+        let rows = stmt.query_map(params![limit as i64], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(serde_json::from_str(&row?).map_err(|_| Error::Corrupt {
+                seq: 0,
+                why: "a seal does not read".into(),
+            })?);
+        }
+        Ok(out)
+    }
+
+    pub fn seal_logged(&mut self, raffle: &str, draw: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE seals SET logged = 1 WHERE raffle = ?1 AND draw = ?2",
+            params![raffle, draw],
+        )?;
+        Ok(())
+    }
+
+    /// Keeps a reprint or void request to send; a void also stops any
+    /// further copy of the ticket.
+    pub fn keep_request(&mut self, kind: &str, seq: u64, wire: &serde_json::Value) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO requests (kind, seq, wire) VALUES (?1, ?2, ?3)",
+            params![kind, to_sql(seq)?, wire.to_string()],
+        )?;
+        if kind == "void" {
+            tx.execute(
+                "UPDATE tickets SET voided = 1 WHERE seq = ?1",
+                params![to_sql(seq)?],
+            )?;
+        }
+        tx.commit()?;
+        if kind == "void" {
+            self.forget_if_acknowledged(seq)?;
+        }
+        Ok(())
+    }
+
+    /// Reprints of sale `seq` signed so far.
+    pub fn pending_reprints(&self, seq: u64) -> Result<u32> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*) FROM requests WHERE kind = 'reprint' AND seq = ?1",
+            params![to_sql(seq)?],
+            |r| r.get::<_, u32>(0),
+        )?)
+    }
+
+    /// Requests of `kind` not settled, at most `limit`.
+    pub fn pending_requests(&self, kind: &str, limit: usize) -> Result<Vec<Request>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, seq, wire FROM requests WHERE kind = ?1 AND settled = 0 ORDER BY id LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![kind, limit as i64], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, seq, wire) = row?;
+            let seq = to_seq(seq)?;
+            out.push(Request {
+                id,
+                kind: kind.to_string(),
+                seq,
+                wire: serde_json::from_str(&wire).map_err(|_| Error::Corrupt {
+                    seq,
+                    why: "a request does not read".into(),
+                })?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The server settled request `id`: what it said.
+    pub fn settle_request(&mut self, id: i64, result: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE requests SET settled = 1, result = ?2 WHERE id = ?1",
+            params![id, result],
+        )?;
+        Ok(())
+    }
+
+    /// Whether a void was asked for sale `seq`.
+    pub fn void_asked(&self, seq: u64) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT voided FROM tickets WHERE seq = ?1",
+                params![to_sql(seq)?],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()?
+            .is_some_and(|v| v == 1))
+    }
+
+    pub fn refused(&mut self, seq: u64, reason: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO refusals (seq, reason) VALUES (?1, ?2)",
+            params![to_sql(seq)?, reason],
+        )?;
+        Ok(())
+    }
+
+    /// The server's refusals: sequence and reason.
+    pub fn refusals(&self) -> Result<Vec<(u64, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT seq, reason FROM refusals ORDER BY seq")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get(1)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, reason) = row?;
+            out.push((to_seq(seq)?, reason));
+        }
+        Ok(out)
+    }
+
+    /// Records a float handed to the unit or a drop taken from it.
+    pub fn cash(&mut self, kind: &str, amount: u64, operator: &str, at: i64) -> Result<()> {
+        if amount == 0 {
+            return Err(Error::Refused("an amount must be more than zero".into()));
+        }
+        self.conn.execute(
+            "INSERT INTO cash (kind, amount, operator, at) VALUES (?1, ?2, ?3, ?4)",
+            params![kind, to_sql(amount)?, operator, at],
+        )?;
+        Ok(())
+    }
+
+    /// The drawer: floats, cash sales, drops (minor units); what it should
+    /// hold is floats + cash sales - drops.
+    pub fn drawer(&self) -> Result<(u64, u64, u64)> {
+        let sum = |kind: &str| -> Result<u64> {
+            let v: i64 = self.conn.query_row(
+                "SELECT COALESCE(SUM(amount), 0) FROM cash WHERE kind = ?1",
+                params![kind],
+                |r| r.get(0),
+            )?;
+            to_seq(v)
+        };
+        let mut sales = 0u64;
+        let mut stmt = self.conn.prepare(
+            "SELECT r.record FROM records r JOIN payments p ON p.seq = r.seq
+             LEFT JOIN tickets t ON t.seq = r.seq
+             WHERE p.method = 'cash' AND COALESCE(t.voided, 0) = 0",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let r: raffle_core::entry::RsuRecord = serde_json::from_str(&row.get::<_, String>(0)?)
+                .map_err(|_| Error::Corrupt {
+                    seq: 0,
+                    why: "a record does not read".into(),
+                })?;
+            sales = sales
+                .checked_add(r.price.minor)
+                .ok_or_else(|| Error::Refused("the drawer's total overflows".into()))?;
+        }
+        Ok((sum("float")?, sales, sum("drop")?))
+    }
+
+    /// Sign-in failures in a row and the lock's end (microseconds).
+    pub fn signin_state(&self) -> Result<(u32, Option<i64>)> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT failures, locked_until FROM signin WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?
+            .unwrap_or((0, None)))
+    }
+
+    pub fn set_signin_state(&mut self, failures: u32, locked_until: Option<i64>) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO signin (id, failures, locked_until) VALUES (1, ?1, ?2)
+             ON CONFLICT (id) DO UPDATE SET failures = ?1, locked_until = ?2",
+            params![failures, locked_until],
+        )?;
+        Ok(())
+    }
+
+    /// When the server last answered (microseconds), if ever.
+    pub fn last_contact(&self) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .query_row("SELECT last_contact FROM unit WHERE id = 1", [], |r| {
+                r.get(0)
+            })?)
+    }
+
+    /// The unit's ranges in `raffle`, and the first number not yet sold.
+    pub fn numbers_left(&self, raffle: &str) -> Result<u64> {
+        let mut sold_to = 0u64;
+        let mut stmt = self.conn.prepare("SELECT record FROM records ORDER BY seq")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let r: raffle_core::entry::RsuRecord = serde_json::from_str(&row.get::<_, String>(0)?)
+                .map_err(|_| Error::Corrupt {
+                    seq: 0,
+                    why: "a record does not read".into(),
+                })?;
+            if r.raffle.as_str() == raffle {
+                sold_to = sold_to.max(r.numbers.first.0 + r.numbers.count.0);
+            }
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT first, count FROM allocations WHERE raffle = ?1")?;
+        let rows = stmt.query_map(params![raffle], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
+        let mut left = 0u64;
+        for row in rows {
+            let (f, c) = row?;
+            let (f, c) = (to_seq(f)?, to_seq(c)?);
+            left += (f + c).saturating_sub(f.max(sold_to));
+        }
+        Ok(left)
+    }
+
+    /// The last record before `cutoff` (device time), for a seal.
+    pub fn last_before(&self, cutoff: raffle_core::Timestamp) -> Result<Option<raffle_core::entry::RsuRecord>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT record FROM records ORDER BY seq DESC")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let r: raffle_core::entry::RsuRecord = serde_json::from_str(&row.get::<_, String>(0)?)
+                .map_err(|_| Error::Corrupt {
+                    seq: 0,
+                    why: "a record does not read".into(),
+                })?;
+            if r.device_time < cutoff {
+                return Ok(Some(r));
+            }
+        }
+        Ok(None)
+    }
+}
