@@ -187,7 +187,11 @@ impl Journal {
             "SELECT id, seq, wire FROM requests WHERE kind = ?1 AND settled = 0 ORDER BY id LIMIT ?2",
         )?;
         let rows = stmt.query_map(params![kind, limit as i64], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?))
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+            ))
         })?;
         let mut out = Vec::new();
         for row in rows {
@@ -327,7 +331,9 @@ impl Journal {
     /// The unit's ranges in `raffle`, and the first number not yet sold.
     pub fn numbers_left(&self, raffle: &str) -> Result<u64> {
         let mut sold_to = 0u64;
-        let mut stmt = self.conn.prepare("SELECT record FROM records ORDER BY seq")?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT record FROM records ORDER BY seq")?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
             let r: raffle_core::entry::RsuRecord = serde_json::from_str(&row.get::<_, String>(0)?)
@@ -342,7 +348,9 @@ impl Journal {
         let mut stmt = self
             .conn
             .prepare("SELECT first, count FROM allocations WHERE raffle = ?1")?;
-        let rows = stmt.query_map(params![raffle], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
+        let rows = stmt.query_map(params![raffle], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+        })?;
         let mut left = 0u64;
         for row in rows {
             let (f, c) = row?;
@@ -353,7 +361,10 @@ impl Journal {
     }
 
     /// The last record before `cutoff` (device time), for a seal.
-    pub fn last_before(&self, cutoff: raffle_core::Timestamp) -> Result<Option<raffle_core::entry::RsuRecord>> {
+    pub fn last_before(
+        &self,
+        cutoff: raffle_core::Timestamp,
+    ) -> Result<Option<raffle_core::entry::RsuRecord>> {
         let mut stmt = self
             .conn
             .prepare("SELECT record FROM records ORDER BY seq DESC")?;

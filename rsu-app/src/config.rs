@@ -64,9 +64,8 @@ pub fn passphrase(file: Option<&Path>) -> Result<String> {
         })?;
         return Ok(text.lines().next().unwrap_or("").to_string());
     }
-    std::env::var("RAFFLE_RSU_PASSPHRASE").map_err(|_| {
-        Error::Refused("set RAFFLE_RSU_PASSPHRASE or give --passphrase-file".into())
-    })
+    std::env::var("RAFFLE_RSU_PASSPHRASE")
+        .map_err(|_| Error::Refused("set RAFFLE_RSU_PASSPHRASE or give --passphrase-file".into()))
 }
 
 pub fn read(dir: &Path) -> Result<UnitFile> {
@@ -86,8 +85,7 @@ pub fn init(dir: &Path, file: &UnitFile, passphrase: &str) -> Result<[u8; 32]> {
     file.rsu
         .parse::<raffle_core::ids::RsuId>()
         .map_err(|e| Error::Refused(format!("the unit's id: {e}")))?;
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Error::Refused(format!("{}: {e}", dir.display())))?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::Refused(format!("{}: {e}", dir.display())))?;
     if dir.join("unit.json").exists() {
         return Err(Error::Refused(format!(
             "{} is a unit already",
@@ -192,8 +190,8 @@ pub fn restore(dir: &Path, passphrase: &str, backup: &Path) -> Result<()> {
         )));
     }
     let key = PassphraseFile::new(&dir.join("key.json"), passphrase).backup_key()?;
-    let sealed = std::fs::read(backup)
-        .map_err(|e| Error::Refused(format!("{}: {e}", backup.display())))?;
+    let sealed =
+        std::fs::read(backup).map_err(|e| Error::Refused(format!("{}: {e}", backup.display())))?;
     let plain = crate::keystore::open_backup(&key, &sealed).ok_or_else(|| {
         Error::Refused("the backup does not open with this unit's key, or was altered".into())
     })?;

@@ -34,7 +34,10 @@ pub enum Error {
     KeyFile { path: PathBuf, why: String },
     #[error("the passphrase does not open the key file (or the file was altered)")]
     WrongPassphrase,
-    #[error("the passphrase must be at least {} characters", crate::keystore::MIN_PASSPHRASE)]
+    #[error(
+        "the passphrase must be at least {} characters",
+        crate::keystore::MIN_PASSPHRASE
+    )]
     WeakPassphrase,
     #[error("no randomness from the operating system: {0}")]
     Random(String),

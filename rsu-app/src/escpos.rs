@@ -262,7 +262,9 @@ pub fn next_command(bytes: &[u8]) -> Result<Option<(Command, usize)>, String> {
         }
         b'\n' => (Command::LineFeed, 1),
         _ => {
-            let end = bytes.iter().position(|&b| b == b'\n' || b < 0x20 || b == 0x7F);
+            let end = bytes
+                .iter()
+                .position(|&b| b == b'\n' || b < 0x20 || b == 0x7F);
             let Some(end) = end else {
                 return Ok(None);
             };
@@ -312,7 +314,10 @@ mod tests {
     #[test]
     fn a_job_reads_back_as_written() {
         let mut j = Job::new();
-        j.align(1).bold(true).line("Tirage élevé à 14:05").bold(false);
+        j.align(1)
+            .bold(true)
+            .line("Tirage élevé à 14:05")
+            .bold(false);
         j.raster(10, &[vec![true; 10], vec![false; 10]]);
         j.line("\u{1b}@ control?").cut();
         let c = parse(j.bytes()).unwrap();

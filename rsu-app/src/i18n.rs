@@ -28,10 +28,7 @@ impl Lang {
     pub fn t(self, en: &'static str) -> &'static str {
         match self {
             Lang::En => en,
-            Lang::Fr => FRENCH
-                .iter()
-                .find(|(e, _)| *e == en)
-                .map_or(en, |(_, f)| f),
+            Lang::Fr => FRENCH.iter().find(|(e, _)| *e == en).map_or(en, |(_, f)| f),
         }
     }
 }
@@ -71,7 +68,10 @@ const FRENCH: &[(&str, &str)] = &[
     ("Change", "Monnaie à rendre"),
     ("Sync now", "Synchroniser"),
     ("All sales uploaded", "Toutes les ventes sont transmises"),
-    ("sales waiting to upload", "ventes en attente de transmission"),
+    (
+        "sales waiting to upload",
+        "ventes en attente de transmission",
+    ),
     ("Offline", "Hors ligne"),
     ("Online", "En ligne"),
     ("Seal for the draw", "Sceller pour le tirage"),
@@ -97,7 +97,10 @@ const FRENCH: &[(&str, &str)] = &[
     ("Numbers left", "Numéros restants"),
     ("Software", "Logiciel"),
     ("Language", "Langue"),
-    ("Sales refused by the server", "Ventes refusées par le serveur"),
+    (
+        "Sales refused by the server",
+        "Ventes refusées par le serveur",
+    ),
     ("Selling is stopped", "La vente est arrêtée"),
     ("Settings", "Paramètres"),
 ];

@@ -554,13 +554,8 @@ impl Journal {
             signature: HexBytes(Vec::new()),
         };
         let text = vn.to_text();
-        let record = self.append_paid(
-            key,
-            draft,
-            &text,
-            sale.reference.as_deref(),
-            sale.tendered,
-        )?;
+        let record =
+            self.append_paid(key, draft, &text, sale.reference.as_deref(), sale.tendered)?;
         Ok((record, text))
     }
 

@@ -11,8 +11,12 @@ use std::sync::{Arc, Mutex};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CardOutcome {
     /// Paid: the terminal's reference for the payment.
-    Approved { reference: String },
-    Declined { reason: String },
+    Approved {
+        reference: String,
+    },
+    Declined {
+        reason: String,
+    },
     /// No answer in time: the unit asks the terminal to reverse whatever
     /// it may have taken, and makes no sale.
     TimedOut,

@@ -403,7 +403,13 @@ fn serve(mut conn: TcpStream, st: &Mutex<SimState>) {
             }
             if let Command::Status(q) = command {
                 let b = match q {
-                    1 => 0x12 | if s.paper == Paper::Out || s.cover_open { 0x08 } else { 0 },
+                    1 => {
+                        0x12 | if s.paper == Paper::Out || s.cover_open {
+                            0x08
+                        } else {
+                            0
+                        }
+                    }
                     2 => {
                         0x12 | if s.cover_open { 0x04 } else { 0 }
                             | if s.paper == Paper::Out { 0x20 } else { 0 }

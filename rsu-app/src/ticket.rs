@@ -164,7 +164,10 @@ pub fn render(t: &Ticket) -> Vec<u8> {
     j.bold(true).line(t.validation_number).bold(false);
     j.raster(
         PAPER_DOTS,
-        &pad(&qr_rows(t.validation_number, fitting_scale(t.validation_number, 6))),
+        &pad(&qr_rows(
+            t.validation_number,
+            fitting_scale(t.validation_number, 6),
+        )),
     );
     j.line(l.t("Keep this ticket: it is needed to claim a prize."));
     j.feed(1);
@@ -204,7 +207,11 @@ mod tests {
         let raffle: raffle_core::ids::RaffleId =
             "0b6f0b5e-6d2a-4b8e-9a53-4c1f3e2d7a10".parse().unwrap();
         let mut r = RsuRecord {
-            validation: Digest32(ValidationNumber::parse(vn).unwrap().commitment(raffle.as_str())),
+            validation: Digest32(
+                ValidationNumber::parse(vn)
+                    .unwrap()
+                    .commitment(raffle.as_str()),
+            ),
             raffle,
             rsu: "gate-3".parse().unwrap(),
             seq: U64(12),
@@ -248,9 +255,10 @@ mod tests {
                     data,
                 } => {
                     let rows = raster_rows(width, height, &data);
-                    let mut img = rqrr::PreparedImage::prepare_from_greyscale(width, height, |x, y| {
-                        if rows[y][x] { 0 } else { 255 }
-                    });
+                    let mut img =
+                        rqrr::PreparedImage::prepare_from_greyscale(width, height, |x, y| {
+                            if rows[y][x] { 0 } else { 255 }
+                        });
                     let grids = img.detect_grids();
                     assert_eq!(grids.len(), 1, "one code a raster");
                     codes.push(grids[0].decode().unwrap().1);
@@ -326,7 +334,9 @@ mod tests {
             let message = verify_record_code(&codes[1], &key.public()).expect("verifies");
             assert_eq!(message.as_bytes(), rsu::sale_message(ORIGIN, &r).as_slice());
             assert!(message.contains(&hex::encode([0xab; 32])));
-            assert!(verify_record_code(&codes[1], &DeviceKey::from_seed(&[4; 32]).public()).is_none());
+            assert!(
+                verify_record_code(&codes[1], &DeviceKey::from_seed(&[4; 32]).public()).is_none()
+            );
             let forged = codes[1].replacen("100041", "100042", 1);
             assert!(verify_record_code(&forged, &key.public()).is_none());
         }

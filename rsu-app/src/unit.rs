@@ -210,16 +210,14 @@ impl Unit {
         };
         if unit.stopped.is_none() {
             match unit.journal.kept_answer()? {
-                Some((body, sig, nonce)) => {
-                    match unit.read_answer(&body, &sig, &nonce) {
-                        Some(a) => unit.answer = Some(a),
-                        None => {
-                            let why = "the journal's copy of the server's answer was altered (operators or raffles)".to_string();
-                            unit.unreported = Some(why.clone());
-                            unit.stopped = Some(why);
-                        }
+                Some((body, sig, nonce)) => match unit.read_answer(&body, &sig, &nonce) {
+                    Some(a) => unit.answer = Some(a),
+                    None => {
+                        let why = "the journal's copy of the server's answer was altered (operators or raffles)".to_string();
+                        unit.unreported = Some(why.clone());
+                        unit.stopped = Some(why);
                     }
-                }
+                },
                 None => {}
             }
         }
@@ -451,8 +449,15 @@ impl Unit {
             return Err(Error::Printer(problem.code()));
         }
         // Before any money moves: the limits and the numbers.
-        self.journal.can_sell(raffle, count, now, &self.settings.limits)?;
-        let order = format!("{}-{}", self.id.rsu, self.journal.head()?.seq + 1);
+        self.journal
+            .can_sell(raffle, count, now, &self.settings.limits)?;
+        // Unique per attempt: a retried charge after a reversal is a new one.
+        let order = format!(
+            "{}-{}-{}",
+            self.id.rsu,
+            self.journal.head()?.seq + 1,
+            &server::nonce().map_err(Error::Random)?[..8]
+        );
         let (method, reference, tendered, change) = match tender {
             Tender::Cash(given) => {
                 let change = given.checked_sub(price.minor).ok_or_else(|| {
@@ -616,7 +621,9 @@ impl Unit {
         let operator = self.operator()?;
         let record = self.own_record(seq)?;
         if self.journal.void_asked(seq)? {
-            return Err(Error::Refused("a void of that sale was asked already".into()));
+            return Err(Error::Refused(
+                "a void of that sale was asked already".into(),
+            ));
         }
         let supervisor = self.supervisor(&operator, supervisor, supervisor_pin)?;
         let at = self.journal_time()?;
@@ -730,7 +737,12 @@ impl Unit {
             serde_json::from_slice::<Value>(&reply.body)
                 .ok()
                 .and_then(|v| v["error"].as_str().map(str::to_string))
-                .unwrap_or_else(|| String::from_utf8_lossy(&reply.body).chars().take(200).collect())
+                .unwrap_or_else(|| {
+                    String::from_utf8_lossy(&reply.body)
+                        .chars()
+                        .take(200)
+                        .collect()
+                })
         };
         match reply.status {
             200 => {}
