@@ -102,7 +102,12 @@ const FRENCH: &[(&str, &str)] = &[
         "Ventes refusées par le serveur",
     ),
     ("Selling is stopped", "La vente est arrêtée"),
-    ("Settings", "Paramètres"),
+    ("Payment", "Paiement"),
+    ("Amount", "Montant"),
+    (
+        "The server disabled this unit.",
+        "Le serveur a désactivé ce terminal.",
+    ),
 ];
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ pub mod headless;
 pub mod i18n;
 pub mod journal;
 pub mod keystore;
-
+pub mod kiosk;
 pub mod payment;
 pub mod printer;
 pub mod server;

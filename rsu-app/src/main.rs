@@ -116,10 +116,7 @@ fn run(cli: Cli) -> raffle_rsu::Result<()> {
         }
         Command::Serve { listen } => {
             let unit = config::open(&cli.dir, &passphrase()?, cli.printer.as_deref())?;
-            let _ = (unit, listen);
-            Err(raffle_rsu::Error::Refused(
-                "the kiosk is being built".into(),
-            ))
+            raffle_rsu::kiosk::serve(unit, listen)
         }
         Command::Headless => {
             let mut unit = config::open(&cli.dir, &passphrase()?, cli.printer.as_deref())?;
