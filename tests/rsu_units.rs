@@ -256,7 +256,7 @@ async fn three_units_sell_while_raffled_is_stopped_and_every_sale_lands_once() {
     let vkey = std::fs::read_to_string(data.path().join("publications/vkey")).unwrap();
 
     // Three units, each initialised on its own, registered, enrolled by two
-    // administrators and allocated 300 numbers; each syncs once for its
+    // administrators and allocated 1,000 numbers; each syncs once for its
     // operator list and raffle.
     let mut units = Vec::new();
     let dirs = tempfile::tempdir().unwrap();
@@ -315,7 +315,7 @@ async fn three_units_sell_while_raffled_is_stopped_and_every_sale_lands_once() {
             "POST",
             &format!("/api/v1/raffles/{raffle}/rsu/allocations"),
             &manager,
-            json!({ "rsu": id, "count": 300 }),
+            json!({ "rsu": id, "count": 1000 }),
         )
         .await;
         assert_eq!(status, 200, "{v}");
