@@ -13,6 +13,15 @@ pub struct Unprinted {
     pub problem: Option<String>,
 }
 
+/// A server's answer as received: its body, the log key's signature over
+/// it and the nonce of the request it answered.
+#[derive(Clone, Debug)]
+pub struct KeptAnswer {
+    pub body: Vec<u8>,
+    pub signature: Vec<u8>,
+    pub nonce: String,
+}
+
 /// A reprint or void request waiting for the server.
 #[derive(Clone, Debug)]
 pub struct Request {
@@ -93,14 +102,20 @@ impl Journal {
         Ok(())
     }
 
-    /// The last answer kept: body, signature, nonce.
-    pub fn kept_answer(&self) -> Result<Option<(Vec<u8>, Vec<u8>, String)>> {
+    /// The last answer kept.
+    pub fn kept_answer(&self) -> Result<Option<KeptAnswer>> {
         Ok(self
             .conn
             .query_row(
                 "SELECT body, signature, nonce FROM answer WHERE id = 1",
                 [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| {
+                    Ok(KeptAnswer {
+                        body: r.get(0)?,
+                        signature: r.get(1)?,
+                        nonce: r.get(2)?,
+                    })
+                },
             )
             .optional()?)
     }

@@ -20,6 +20,7 @@
 //! - a corrupt journal stops selling, says why, and is reported to the
 //!   server at the next contact (3.4.4, 2.8.1 g).
 
+use crate::book::KeptAnswer;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::i18n::Lang;
@@ -208,17 +209,16 @@ impl Unit {
             backup,
             sales_since_backup: 0,
         };
-        if unit.stopped.is_none() {
-            match unit.journal.kept_answer()? {
-                Some((body, sig, nonce)) => match unit.read_answer(&body, &sig, &nonce) {
-                    Some(a) => unit.answer = Some(a),
-                    None => {
-                        let why = "the journal's copy of the server's answer was altered (operators or raffles)".to_string();
-                        unit.unreported = Some(why.clone());
-                        unit.stopped = Some(why);
-                    }
-                },
-                None => {}
+        if unit.stopped.is_none()
+            && let Some(k) = unit.journal.kept_answer()?
+        {
+            match unit.read_answer(&k.body, &k.signature, &k.nonce) {
+                Some(a) => unit.answer = Some(a),
+                None => {
+                    let why = "the journal's copy of the server's answer was altered (operators or raffles)".to_string();
+                    unit.unreported = Some(why.clone());
+                    unit.stopped = Some(why);
+                }
             }
         }
         Ok(unit)
@@ -718,7 +718,7 @@ impl Unit {
 
     /// One signed request and its checked answer; `Ok(None)` for a nonce
     /// the server saw already (sent again with a fresh one).
-    fn exchange(&mut self, body: &Value) -> Result<Option<(Answer, Vec<u8>, Vec<u8>, String)>> {
+    fn exchange(&mut self, body: &Value) -> Result<Option<(Answer, KeptAnswer)>> {
         let body = serde_json::to_vec(body).map_err(|e| Error::Refused(e.to_string()))?;
         let nonce = server::nonce().map_err(Error::Random)?;
         let headers = server::signed_headers(
@@ -763,7 +763,14 @@ impl Unit {
         let answer = self.read_answer(&reply.body, &sig, &nonce).ok_or_else(|| {
             Error::Server("the answer's signature is not the log's key's: not trusted".into())
         })?;
-        Ok(Some((answer, reply.body, sig, nonce)))
+        Ok(Some((
+            answer,
+            KeptAnswer {
+                body: reply.body,
+                signature: sig,
+                nonce,
+            },
+        )))
     }
 
     /// Tells the server the journal is corrupt (GLI-31 2.8.1 g), naming
@@ -834,12 +841,13 @@ impl Unit {
                 "reprints": reprints.iter().map(|r| &r.wire).collect::<Vec<_>>(),
                 "voids": voids.iter().map(|r| &r.wire).collect::<Vec<_>>(),
             });
-            let Some((answer, body, sig, nonce)) = self.exchange(&body)? else {
+            let Some((answer, kept)) = self.exchange(&body)? else {
                 continue;
             };
             let before = self.journal.acknowledged()?.0;
             let moved = self.apply(&answer, &mut out)?;
-            self.journal.keep_answer(&body, &sig, &nonce)?;
+            self.journal
+                .keep_answer(&kept.body, &kept.signature, &kept.nonce)?;
             self.clock_offset = Some(answer.time.as_secs() - self.now().as_secs());
             self.answer = Some(answer);
             let after = self.journal.acknowledged()?.0;

@@ -81,10 +81,16 @@ async fn an_operator_signs_in_sells_offline_uploads_and_seals_in_chromium() {
         assert_eq!(steps[step], true, "{step}: {r}");
     }
     // The server holds both sales and the early bird's seal.
-    let ledger = rig.app.state.sequencer.ledger();
-    let d = ledger.device("gate-3").unwrap();
-    assert_eq!(d.head.seq, 2);
-    drop(ledger);
+    let head = rig
+        .app
+        .state
+        .sequencer
+        .ledger()
+        .device("gate-3")
+        .unwrap()
+        .head
+        .seq;
+    assert_eq!(head, 2);
     assert_eq!(rig.entries("rsu.sealed").await.len(), 1);
     assert_eq!(rig.printer.printed().len(), 2);
 }
