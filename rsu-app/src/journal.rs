@@ -787,6 +787,24 @@ mod tests {
             Err(Error::Corrupt { seq: 3, why }) => assert!(why.contains("signature"), "{why}"),
             other => panic!("{:?}", other.err()),
         }
+        // A signature changed (one bit of record 4's).
+        let (_dir, path, key) = five();
+        let db = Connection::open(&path).unwrap();
+        let text: String = db
+            .query_row("SELECT record FROM records WHERE seq = 4", [], |r| r.get(0))
+            .unwrap();
+        let mut r: RsuRecord = serde_json::from_str(&text).unwrap();
+        r.signature.0[0] ^= 1;
+        db.execute(
+            "UPDATE records SET record = ?1 WHERE seq = 4",
+            params![serde_json::to_string(&r).unwrap()],
+        )
+        .unwrap();
+        drop(db);
+        match reopened(&path, &key) {
+            Err(Error::Corrupt { seq: 4, why }) => assert!(why.contains("signature"), "{why}"),
+            other => panic!("{:?}", other.err()),
+        }
     }
 
     #[test]
