@@ -6,6 +6,9 @@
 use crate::journal::{Error, Journal, Result, to_seq, to_sql};
 use rusqlite::{OptionalExtension, params};
 
+/// The largest cash count recorded at once (minor units): 100,000.00.
+pub const MAX_CASH: u64 = 10_000_000;
+
 /// A sale whose ticket has not printed whole.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Unprinted {
@@ -166,6 +169,24 @@ impl Journal {
         Ok(())
     }
 
+    /// The server refused a seal for good: why (shown; not sent again).
+    pub fn seal_refused(&mut self, raffle: &str, draw: &str, why: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE seals SET logged = 2, result = ?3 WHERE raffle = ?1 AND draw = ?2 AND logged = 0",
+            params![raffle, draw, why],
+        )?;
+        Ok(())
+    }
+
+    /// Seals the server refused for good: raffle, draw, why.
+    pub fn refused_seals(&self) -> Result<Vec<(String, String, String)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT raffle, draw, COALESCE(result, '') FROM seals WHERE logged = 2 ORDER BY raffle, draw",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<std::result::Result<Vec<_>, _>>()?)
+    }
+
     /// Keeps a reprint or void request to send; a void also stops any
     /// further copy of the ticket.
     pub fn keep_request(&mut self, kind: &str, seq: u64, wire: &serde_json::Value) -> Result<()> {
@@ -271,8 +292,11 @@ impl Journal {
 
     /// Records a float handed to the unit or a drop taken from it.
     pub fn cash(&mut self, kind: &str, amount: u64, operator: &str, at: i64) -> Result<()> {
-        if amount == 0 {
-            return Err(Error::Refused("an amount must be more than zero".into()));
+        if amount == 0 || amount > MAX_CASH {
+            return Err(Error::Refused(format!(
+                "an amount is more than zero and at most {}.00",
+                MAX_CASH / 100
+            )));
         }
         self.conn.execute(
             "INSERT INTO cash (kind, amount, operator, at) VALUES (?1, ?2, ?3, ?4)",
@@ -282,21 +306,25 @@ impl Journal {
     }
 
     /// The drawer: floats, cash sales, drops (minor units); what it should
-    /// hold is floats + cash sales - drops.
+    /// hold is floats + cash sales - drops. Cash sales are read from the
+    /// signed records.
     pub fn drawer(&self) -> Result<(u64, u64, u64)> {
+        let overflow = || Error::Refused("the drawer's total overflows".into());
         let sum = |kind: &str| -> Result<u64> {
-            let v: i64 = self.conn.query_row(
-                "SELECT COALESCE(SUM(amount), 0) FROM cash WHERE kind = ?1",
-                params![kind],
-                |r| r.get(0),
-            )?;
-            to_seq(v)
+            let mut stmt = self
+                .conn
+                .prepare("SELECT amount FROM cash WHERE kind = ?1")?;
+            let rows = stmt.query_map(params![kind], |r| r.get::<_, i64>(0))?;
+            let mut total = 0u64;
+            for row in rows {
+                total = total.checked_add(to_seq(row?)?).ok_or_else(overflow)?;
+            }
+            Ok(total)
         };
         let mut sales = 0u64;
         let mut stmt = self.conn.prepare(
-            "SELECT r.record FROM records r JOIN payments p ON p.seq = r.seq
-             LEFT JOIN tickets t ON t.seq = r.seq
-             WHERE p.method = 'cash' AND COALESCE(t.voided, 0) = 0",
+            "SELECT r.record FROM records r LEFT JOIN tickets t ON t.seq = r.seq
+             WHERE COALESCE(t.voided, 0) = 0",
         )?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
@@ -305,9 +333,9 @@ impl Journal {
                     seq: 0,
                     why: "a record does not read".into(),
                 })?;
-            sales = sales
-                .checked_add(r.price.minor)
-                .ok_or_else(|| Error::Refused("the drawer's total overflows".into()))?;
+            if r.payment == raffle_core::entry::PaymentMethod::Cash {
+                sales = sales.checked_add(r.price.minor).ok_or_else(overflow)?;
+            }
         }
         Ok((sum("float")?, sales, sum("drop")?))
     }

@@ -39,18 +39,61 @@ pub struct UnitFile {
     pub printer: String,
     /// A battery charge file (Linux power supply), for the printer's state.
     pub battery: Option<PathBuf>,
+    /// The card terminal: `simulator` (demonstrations and tests: it
+    /// approves unless scripted), or none: the unit takes cash only.
+    #[serde(default)]
+    pub card: Option<String>,
 }
+
+/// The longest any time limit may be: a week, in minutes.
+const MAX_MINUTES: i64 = 7 * 24 * 60;
 
 impl UnitFile {
     pub fn settings(&self) -> Settings {
+        let minutes = |m: i64| m.clamp(1, MAX_MINUTES);
         Settings {
             limits: Limits {
-                max_unsynced: self.max_unsynced.max(1),
-                max_offline_micros: self.max_offline_minutes.max(1) * 60_000_000,
+                max_unsynced: self.max_unsynced.clamp(1, 100_000),
+                max_offline_micros: minutes(self.max_offline_minutes) * 60_000_000,
             },
-            idle_lock_secs: self.idle_lock_minutes.max(1) * 60,
-            reauth_offline_secs: self.reauth_offline_minutes.max(1) * 60,
+            idle_lock_secs: minutes(self.idle_lock_minutes) * 60,
+            reauth_offline_secs: minutes(self.reauth_offline_minutes) * 60,
             ..Settings::default()
+        }
+    }
+
+    /// What the device key is bound to: the log's key, the unit's id, the
+    /// regulator's limits and the card terminal. An edit of any of them
+    /// (say, a vkey of someone else's server) and the key no longer opens;
+    /// the server's address, the printer and the backup path may change.
+    pub fn binding(&self) -> Vec<u8> {
+        let text = format!(
+            "raffle-rsu-unit/v1\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n",
+            self.vkey.trim(),
+            self.rsu,
+            self.max_unsynced,
+            self.max_offline_minutes,
+            self.idle_lock_minutes,
+            self.reauth_offline_minutes,
+            self.card.as_deref().unwrap_or("")
+        );
+        <sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()).to_vec()
+    }
+
+    /// The server's address: HTTPS, or HTTP to this machine only (answers
+    /// are signed either way, but requests and the operators' list
+    /// travel in the clear over HTTP).
+    fn check_server(&self) -> Result<()> {
+        let s = self.server.as_str();
+        let loopback = ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"]
+            .iter()
+            .any(|p| s.starts_with(p));
+        if s.starts_with("https://") || loopback {
+            Ok(())
+        } else {
+            Err(Error::Refused(format!(
+                "the server {s:?}: use https:// (http:// only to this machine)"
+            )))
         }
     }
 }
@@ -85,6 +128,7 @@ pub fn init(dir: &Path, file: &UnitFile, passphrase: &str) -> Result<[u8; 32]> {
     file.rsu
         .parse::<raffle_core::ids::RsuId>()
         .map_err(|e| Error::Refused(format!("the unit's id: {e}")))?;
+    file.check_server()?;
     std::fs::create_dir_all(dir).map_err(|e| Error::Refused(format!("{}: {e}", dir.display())))?;
     if dir.join("unit.json").exists() {
         return Err(Error::Refused(format!(
@@ -92,7 +136,9 @@ pub fn init(dir: &Path, file: &UnitFile, passphrase: &str) -> Result<[u8; 32]> {
             dir.display()
         )));
     }
-    let key = PassphraseFile::new(&dir.join("key.json"), passphrase).create()?;
+    let key = PassphraseFile::new(&dir.join("key.json"), passphrase)
+        .bound_to(&file.binding())
+        .create()?;
     let text = serde_json::to_string_pretty(file).expect("serialises");
     std::fs::write(dir.join("unit.json"), text)
         .map_err(|e| Error::Refused(format!("unit.json: {e}")))?;
@@ -144,7 +190,8 @@ impl Printer for SimulatedPrinter {
 /// configured printer and the card-terminal simulator.
 pub fn open(dir: &Path, passphrase: &str, printer_override: Option<&str>) -> Result<Unit> {
     let file = read(dir)?;
-    let store = PassphraseFile::new(&dir.join("key.json"), passphrase);
+    file.check_server()?;
+    let store = PassphraseFile::new(&dir.join("key.json"), passphrase).bound_to(&file.binding());
     let key = store.load()?;
     let backup_key = store.backup_key()?;
     let log_key = transparency::NoteVerifier::from_vkey(&file.vkey)
@@ -163,7 +210,15 @@ pub fn open(dir: &Path, passphrase: &str, printer_override: Option<&str>) -> Res
             printer_override.unwrap_or(&file.printer),
             file.battery.clone(),
         )?,
-        terminal: Box::new(SimulatedTerminal::new()),
+        terminal: match file.card.as_deref() {
+            None => None,
+            Some("simulator") => Some(Box::new(SimulatedTerminal::new())),
+            Some(other) => {
+                return Err(Error::Refused(format!(
+                    "card terminal {other:?}: only `simulator` is built (real terminals need their vendors' SDKs)"
+                )));
+            }
+        },
         transport: Box::new(Http::new(&file.server)),
     };
     if let Some(parent) = file.backup.parent() {
@@ -189,12 +244,95 @@ pub fn restore(dir: &Path, passphrase: &str, backup: &Path) -> Result<()> {
             target.display()
         )));
     }
-    let key = PassphraseFile::new(&dir.join("key.json"), passphrase).backup_key()?;
+    let file = read(dir)?;
+    let key = PassphraseFile::new(&dir.join("key.json"), passphrase)
+        .bound_to(&file.binding())
+        .backup_key()?;
     let sealed =
         std::fs::read(backup).map_err(|e| Error::Refused(format!("{}: {e}", backup.display())))?;
     let plain = crate::keystore::open_backup(&key, &sealed).ok_or_else(|| {
         Error::Refused("the backup does not open with this unit's key, or was altered".into())
     })?;
     std::fs::write(&target, plain).map_err(|e| Error::Refused(e.to_string()))?;
+    // A backup may be older than the journal it replaces: nothing sells
+    // until the server confirmed it holds no record the backup lacks (if
+    // it does, the unit stops and says so).
+    rusqlite::Connection::open(&target)
+        .and_then(|c| c.execute("UPDATE unit SET must_sync = 1 WHERE id = 1", []))
+        .map_err(|e| Error::Refused(format!("the restored journal: {e}")))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(vkey: &str) -> UnitFile {
+        UnitFile {
+            server: "http://127.0.0.1:8080".into(),
+            vkey: vkey.into(),
+            rsu: "gate-3".into(),
+            max_unsynced: 500,
+            max_offline_minutes: 240,
+            idle_lock_minutes: 5,
+            reauth_offline_minutes: 60,
+            backup: PathBuf::from("backup/journal.backup"),
+            printer: "simulator".into(),
+            battery: None,
+            card: None,
+        }
+    }
+
+    #[test]
+    fn an_edit_of_the_log_key_id_or_limits_stops_the_key_opening() {
+        let server = transparency::NoteSigner::generate("raffles.example/log", 1).unwrap();
+        let other = transparency::NoteSigner::generate("raffles.example/log", 1).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let unit = dir.path().join("unit");
+        let f = file(&server.verifier().vkey());
+        init(&unit, &f, "a long enough passphrase").unwrap();
+        assert!(
+            init(&unit, &f, "a long enough passphrase").is_err(),
+            "never twice"
+        );
+        open(&unit, "a long enough passphrase", None).unwrap();
+        // The server's address may change (a new proxy): still opens.
+        let mut moved = f.clone();
+        moved.server = "https://raffles.example".into();
+        std::fs::write(
+            unit.join("unit.json"),
+            serde_json::to_string(&moved).unwrap(),
+        )
+        .unwrap();
+        open(&unit, "a long enough passphrase", None).unwrap();
+        for edit in [
+            |f: &mut UnitFile, other: &str| f.vkey = other.to_string(),
+            |f: &mut UnitFile, _: &str| f.max_offline_minutes = 100_000,
+            |f: &mut UnitFile, _: &str| f.max_unsynced = 100_000,
+            |f: &mut UnitFile, _: &str| f.card = Some("simulator".into()),
+        ] {
+            let mut edited = f.clone();
+            edit(&mut edited, &other.verifier().vkey());
+            std::fs::write(
+                unit.join("unit.json"),
+                serde_json::to_string(&edited).unwrap(),
+            )
+            .unwrap();
+            assert!(matches!(
+                open(&unit, "a long enough passphrase", None),
+                Err(Error::WrongPassphrase)
+            ));
+        }
+        // Plain HTTP to another machine is refused.
+        let mut remote = f.clone();
+        remote.server = "http://raffles.example".into();
+        assert!(
+            init(
+                &dir.path().join("remote"),
+                &remote,
+                "a long enough passphrase"
+            )
+            .is_err()
+        );
+    }
 }

@@ -32,7 +32,9 @@ pub enum Error {
     Server(String),
     #[error("the key file {path}: {why}")]
     KeyFile { path: PathBuf, why: String },
-    #[error("the passphrase does not open the key file (or the file was altered)")]
+    #[error(
+        "the passphrase does not open the key file, or it or unit.json (the log's key, the unit's id, its limits, its card terminal) was altered"
+    )]
     WrongPassphrase,
     #[error(
         "the passphrase must be at least {} characters",

@@ -69,8 +69,12 @@ CREATE TABLE IF NOT EXISTS unit (
     public_key BLOB NOT NULL CHECK (length(public_key) = 32),
     acknowledged INTEGER NOT NULL DEFAULT 0 CHECK (acknowledged >= 0),
     acknowledged_hash BLOB NOT NULL DEFAULT (zeroblob(32)),
-    -- When the server last answered (microseconds since the epoch).
-    last_contact INTEGER
+    -- When the server last answered, by the unit's clock (microseconds
+    -- since the epoch).
+    last_contact INTEGER,
+    -- Set when the journal was restored from a backup: it sells nothing
+    -- until the server confirmed it holds no record the journal lacks.
+    must_sync INTEGER NOT NULL DEFAULT 0
 );
 -- The unit's allocated ranges per raffle, as the server's last answer gave
 -- them.
@@ -117,7 +121,9 @@ CREATE TABLE IF NOT EXISTS seals (
     raffle TEXT NOT NULL,
     draw TEXT NOT NULL,
     seal TEXT NOT NULL,
+    -- 0 to send, 1 in the log, 2 refused for good (result says why).
     logged INTEGER NOT NULL DEFAULT 0,
+    result TEXT,
     PRIMARY KEY (raffle, draw)
 );
 -- Reprints and void requests signed on the unit, until the server settled
@@ -168,6 +174,9 @@ impl Journal {
         // returns keeps the record.
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
+        // A validation number dropped is overwritten, not left in a free
+        // page for whoever reads the card later.
+        conn.pragma_update(None, "secure_delete", "ON")?;
         conn.execute_batch(SCHEMA)?;
         let owner: Option<(String, String, Vec<u8>)> = conn
             .query_row(
@@ -254,8 +263,7 @@ impl Journal {
 
     /// A consistent copy of the whole file (SQLite's online backup), for
     /// the encrypted backup (GLI-31 3.4.5).
-    pub fn snapshot(&self) -> Result<Vec<u8>> {
-        let dir = std::env::temp_dir();
+    pub fn snapshot(&self, dir: &Path) -> Result<Vec<u8>> {
         let mut rnd = [0u8; 8];
         getrandom::fill(&mut rnd).map_err(|e| Error::Refused(e.to_string()))?;
         let tmp = dir.join(format!("raffle-rsu-snapshot-{}.sqlite", hex::encode(rnd)));
@@ -372,7 +380,7 @@ impl Journal {
         let mut at = Head::EMPTY;
         let mut stmt = self
             .conn
-            .prepare("SELECT seq, record, hash FROM records ORDER BY seq")?;
+            .prepare("SELECT seq, record, hash, validation_number FROM records ORDER BY seq")?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
             let seq = to_seq(row.get::<_, i64>(0)?)?;
@@ -406,6 +414,17 @@ impl Journal {
             let hash = rsu::record_hash(&self.origin, &record);
             if hash != stored {
                 return Err(corrupt("its stored hash is not the record's"));
+            }
+            let vn: Option<String> = row.get(3)?;
+            if let Some(vn) = vn
+                && ValidationNumber::parse(&vn)
+                    .map(|v| v.commitment(record.raffle.as_str()))
+                    .ok()
+                    != Some(record.validation.0)
+            {
+                return Err(corrupt(
+                    "its validation number is not the one it commits to",
+                ));
             }
             at = Head { seq, hash };
         }
@@ -478,6 +497,9 @@ impl Journal {
             params![to_sql(head.seq)?],
         )?;
         tx.commit()?;
+        // The write-ahead log held the numbers too: fold it back and empty it.
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(())
     }
 
@@ -495,10 +517,102 @@ impl Journal {
             .flatten())
     }
 
+    /// Takes in a verified answer of the server in one transaction: the
+    /// head it acknowledged (validation numbers up to there dropped), the
+    /// unit's time of it as the last contact, the unit's ranges per raffle (replacing
+    /// those it had) and the answer itself, kept whole. A head the journal
+    /// does not hold, or below what the server acknowledged before, is
+    /// refused: the histories differ.
+    pub fn take_answer(
+        &mut self,
+        head: Head,
+        at: Timestamp,
+        ranges: &[(RaffleId, Vec<(u64, u64)>)],
+        kept: &crate::book::KeptAnswer,
+    ) -> Result<()> {
+        let (acked, _) = self.acknowledged()?;
+        if head.seq < acked {
+            return Err(Error::Corrupt {
+                seq: acked,
+                why: format!(
+                    "the server's head is {} but the journal says it acknowledged {acked}",
+                    head.seq
+                ),
+            });
+        }
+        if head.seq > 0 && self.hash_at(head.seq)? != Some(head.hash) {
+            return Err(Error::Corrupt {
+                seq: head.seq,
+                why: "the server holds another record at this sequence: the histories differ"
+                    .into(),
+            });
+        }
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE unit SET acknowledged = ?1, acknowledged_hash = ?2, must_sync = 0 WHERE id = 1",
+            params![to_sql(head.seq)?, &head.hash[..]],
+        )?;
+        tx.execute(
+            "UPDATE records SET validation_number = NULL WHERE seq <= ?1
+             AND seq NOT IN (SELECT seq FROM tickets WHERE copies = 0 AND voided = 0)",
+            params![to_sql(head.seq)?],
+        )?;
+        tx.execute(
+            "INSERT INTO answer (id, body, signature, nonce) VALUES (1, ?1, ?2, ?3)
+             ON CONFLICT (id) DO UPDATE SET body = ?1, signature = ?2, nonce = ?3",
+            params![kept.body, kept.signature, kept.nonce],
+        )?;
+        Self::set_contact(&tx, at, ranges)?;
+        tx.commit()?;
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    /// Whether the journal must sync before it sells (restored).
+    pub fn must_sync(&self) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row("SELECT must_sync FROM unit WHERE id = 1", [], |r| {
+                r.get::<_, i64>(0)
+            })?
+            != 0)
+    }
+
+    /// The unit's ranges per raffle as the journal holds them.
+    pub fn allocations(&self) -> Result<Vec<(String, u64, u64)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT raffle, first, count FROM allocations ORDER BY raffle, first")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (raffle, f, c) = row?;
+            out.push((raffle, to_seq(f)?, to_seq(c)?));
+        }
+        Ok(out)
+    }
+
     /// Records the server's answer: when it came, and the unit's ranges
     /// per raffle (replacing those it had), in one transaction.
     pub fn contact(&mut self, at: Timestamp, ranges: &[(RaffleId, Vec<(u64, u64)>)]) -> Result<()> {
         let tx = self.conn.transaction()?;
+        Self::set_contact(&tx, at, ranges)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn set_contact(
+        tx: &rusqlite::Transaction,
+        at: Timestamp,
+        ranges: &[(RaffleId, Vec<(u64, u64)>)],
+    ) -> Result<()> {
         tx.execute(
             "UPDATE unit SET last_contact = ?1 WHERE id = 1",
             params![at.as_micros()],
@@ -515,7 +629,6 @@ impl Journal {
                 )?;
             }
         }
-        tx.commit()?;
         Ok(())
     }
 
@@ -568,6 +681,11 @@ impl Journal {
         now: Timestamp,
         limits: &Limits,
     ) -> Result<u64> {
+        if self.must_sync()? {
+            return Err(Error::MustSync(
+                "the journal was restored from a backup: sync before selling".into(),
+            ));
+        }
         let head = self.head()?;
         let (acked, _) = self.acknowledged()?;
         if head.seq - acked >= limits.max_unsynced {
@@ -581,9 +699,12 @@ impl Journal {
                 .query_row("SELECT last_contact FROM unit WHERE id = 1", [], |r| {
                     r.get(0)
                 })?;
-        if last_contact
-            .is_none_or(|t| now.as_micros().saturating_sub(t) > limits.max_offline_micros)
-        {
+        // A unit clock set back before the last contact (to stretch the
+        // limit) is refused as well.
+        if last_contact.is_none_or(|t| {
+            now.as_micros().saturating_sub(t) > limits.max_offline_micros
+                || t.saturating_sub(now.as_micros()) > rsu::MAX_CLOCK_SKEW_MICROS
+        }) {
             return Err(Error::MustSync(
                 "the server has not answered for too long: sync before selling".into(),
             ));
@@ -732,6 +853,11 @@ mod tests {
         }
     }
 
+    /// The validation number of the test journal's record `i` (from 0).
+    fn vn(i: u64) -> ValidationNumber {
+        ValidationNumber::from_u128(u128::from(i) * 7_919 + 1)
+    }
+
     /// A journal of five records, closed, and its path and key.
     fn five() -> (tempfile::TempDir, std::path::PathBuf, DeviceKey) {
         let dir = tempfile::tempdir().unwrap();
@@ -739,8 +865,9 @@ mod tests {
         let key = DeviceKey::from_seed(&[4; 32]);
         let mut j = Journal::open(&path, ORIGIN, &unit(), key.public()).unwrap();
         for i in 0..5 {
-            j.append(&key, draft(100 + i, i as i64), &format!("VN-{i}"))
-                .unwrap();
+            let mut d = draft(100 + i, i as i64);
+            d.validation = Digest32(vn(i).commitment(d.raffle.as_str()));
+            j.append(&key, d, &vn(i).to_text()).unwrap();
         }
         (dir, path, key)
     }
@@ -875,11 +1002,20 @@ mod tests {
         j.acknowledge(head).unwrap();
         assert_eq!(j.validation_number(3).unwrap(), None);
         assert_eq!(j.validation_number(1).unwrap(), None);
-        assert_eq!(j.validation_number(2).unwrap().as_deref(), Some("VN-1"));
-        assert_eq!(j.validation_number(4).unwrap().as_deref(), Some("VN-3"));
+        assert_eq!(
+            j.validation_number(2).unwrap().as_deref(),
+            Some(vn(1).to_text().as_str())
+        );
+        assert_eq!(
+            j.validation_number(4).unwrap().as_deref(),
+            Some(vn(3).to_text().as_str())
+        );
         j.printed(2).unwrap();
         assert_eq!(j.validation_number(2).unwrap(), None);
-        assert_eq!(j.validation_number(4).unwrap().as_deref(), Some("VN-3"));
+        assert_eq!(
+            j.validation_number(4).unwrap().as_deref(),
+            Some(vn(3).to_text().as_str())
+        );
         assert_eq!(j.unacknowledged(10).unwrap().len(), 2);
         drop(j);
         // The acknowledged records deleted: the server holds them, the file

@@ -45,6 +45,9 @@ pub trait KeyStore {
 pub struct PassphraseFile {
     path: PathBuf,
     passphrase: String,
+    /// What the key file is bound to (the digest of the unit's
+    /// configuration): a file opens only with the same.
+    binding: Vec<u8>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -83,7 +86,15 @@ impl PassphraseFile {
         PassphraseFile {
             path: path.to_path_buf(),
             passphrase: passphrase.to_string(),
+            binding: Vec::new(),
         }
+    }
+
+    /// Binds the key to `binding` (authenticated with it, not secret): the
+    /// unit's configuration, so that an edit of it stops the key opening.
+    pub fn bound_to(mut self, binding: &[u8]) -> PassphraseFile {
+        self.binding = binding.to_vec();
+        self
     }
 
     /// Generates the unit's key and writes it encrypted to a new file (an
@@ -105,7 +116,7 @@ impl PassphraseFile {
                 &Nonce::from(nonce),
                 Payload {
                     msg: &seed,
-                    aad: &aad(&public),
+                    aad: &aad(&public, &self.binding),
                 },
             )
             .map_err(|_| Error::Random("encryption failed".into()))?;
@@ -141,9 +152,10 @@ impl PassphraseFile {
     }
 }
 
-fn aad(public: &[u8; 32]) -> Vec<u8> {
+fn aad(public: &[u8; 32], binding: &[u8]) -> Vec<u8> {
     let mut a = FORMAT.as_bytes().to_vec();
     a.extend_from_slice(public);
+    a.extend_from_slice(binding);
     a
 }
 
@@ -185,7 +197,7 @@ impl KeyStore for PassphraseFile {
             why: "sealed is not hex".into(),
         })?;
         // Parameters an attacker could set to exhaust memory are bounded.
-        if s.m_cost > 1 << 20 || s.t_cost > 16 || s.p_cost > 8 {
+        if s.m_cost > 1 << 18 || s.t_cost > 10 || s.p_cost > 4 {
             return Err(Error::KeyFile {
                 path: self.path.clone(),
                 why: "its key-derivation parameters are out of range".into(),
@@ -197,7 +209,7 @@ impl KeyStore for PassphraseFile {
                 &Nonce::from(nonce),
                 Payload {
                     msg: &sealed,
-                    aad: &aad(&public),
+                    aad: &aad(&public, &self.binding),
                 },
             )
             .map_err(|_| Error::WrongPassphrase)?;

@@ -39,7 +39,13 @@ struct Kiosk {
     lang: Arc<Mutex<Lang>>,
     csrf: Arc<String>,
     host: Arc<Vec<String>>,
+    /// The browser session of the operator signed in (an HttpOnly cookie):
+    /// another local program that reads the page's form token still cannot
+    /// act under their session.
+    session: Arc<Mutex<Option<String>>>,
 }
+
+const SESSION_COOKIE: &str = "rsu_session";
 
 /// Serves the kiosk on `listen` (a loopback address) until stopped.
 pub fn serve(unit: Unit, listen: std::net::SocketAddr) -> crate::Result<()> {
@@ -77,6 +83,7 @@ pub fn router(unit: Arc<Mutex<Unit>>, addr: std::net::SocketAddr) -> crate::Resu
         flash: Arc::default(),
         lang: Arc::default(),
         csrf: Arc::new(csrf),
+        session: Arc::default(),
         host: Arc::new(vec![addr.to_string(), format!("localhost:{}", addr.port())]),
     };
     std::thread::spawn(move || {
@@ -117,19 +124,62 @@ fn refuse(status: StatusCode, why: &str) -> Response {
     (status, why.to_string()).into_response()
 }
 
-/// Runs `f` on the unit off the async threads, after the Host and CSRF
-/// checks; the outcome is shown on the next page.
+/// The session cookie the browser sent, if any.
+fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_string())
+}
+
+/// The Host and CSRF checks every form passes, and for an operator's
+/// action, the browser's session: the refusal, if any.
+fn guard(
+    k: &Kiosk,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+    operator: bool,
+) -> Option<Response> {
+    if !host_ok(k, headers) {
+        return Some(refuse(
+            StatusCode::MISDIRECTED_REQUEST,
+            "not this kiosk's address",
+        ));
+    }
+    if form.get("csrf").map(String::as_str) != Some(k.csrf.as_str()) {
+        return Some(refuse(
+            StatusCode::FORBIDDEN,
+            "the form is stale: reload the page",
+        ));
+    }
+    if operator {
+        let held = k.session.lock().expect("session").clone();
+        if held.is_none() || held != session_cookie(headers) {
+            return Some(refuse(
+                StatusCode::FORBIDDEN,
+                "sign in on this screen first",
+            ));
+        }
+    }
+    None
+}
+
+/// Runs `f` on the unit off the async threads, after the checks of
+/// [`guard`] (an operator's action needs the browser's session); the
+/// outcome is shown on the next page.
 async fn act(
     k: Kiosk,
     headers: HeaderMap,
     form: HashMap<String, String>,
+    operator: bool,
     f: impl FnOnce(&mut Unit, &HashMap<String, String>, Lang) -> Result<String, String> + Send + 'static,
 ) -> Response {
-    if !host_ok(&k, &headers) {
-        return refuse(StatusCode::MISDIRECTED_REQUEST, "not this kiosk's address");
-    }
-    if form.get("csrf").map(String::as_str) != Some(k.csrf.as_str()) {
-        return refuse(StatusCode::FORBIDDEN, "the form is stale: reload the page");
+    if let Some(refused) = guard(&k, &headers, &form, operator) {
+        return refused;
     }
     let lang = *k.lang.lock().expect("lang");
     let unit = k.unit.clone();
@@ -183,12 +233,34 @@ async fn sign_in(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    act(k, headers, form, |u, f, _| {
-        u.sign_in(field(f, "staff")?, field(f, "pin")?)
-            .map_err(|e| e.to_string())?;
-        Ok(String::new())
+    if let Some(refused) = guard(&k, &headers, &form, false) {
+        return refused;
+    }
+    let unit = k.unit.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let mut u = unit.lock().expect("the unit");
+        u.sign_in(field(&form, "staff")?, field(&form, "pin")?)
+            .map_err(|e| e.to_string())
     })
     .await
+    .unwrap_or_else(|_| Err("the action failed".into()));
+    let mut r = Redirect::to("/").into_response();
+    match outcome {
+        Ok(()) => {
+            let token = match crate::server::nonce() {
+                Ok(t) => t,
+                Err(e) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, &e),
+            };
+            *k.session.lock().expect("session") = Some(token.clone());
+            if let Ok(v) = HeaderValue::from_str(&format!(
+                "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/"
+            )) {
+                r.headers_mut().insert(header::SET_COOKIE, v);
+            }
+        }
+        Err(e) => *k.flash.lock().expect("flash") = Some((false, e)),
+    }
+    r
 }
 
 async fn sign_out(
@@ -196,8 +268,10 @@ async fn sign_out(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    act(k, headers, form, |u, _, _| {
+    let session = k.session.clone();
+    act(k, headers, form, true, move |u, _, _| {
         u.sign_out().map_err(|e| e.to_string())?;
+        *session.lock().expect("session") = None;
         Ok(String::new())
     })
     .await
@@ -208,7 +282,7 @@ async fn sell(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    act(k, headers, form, |u, f, lang| {
+    act(k, headers, form, true, |u, f, lang| {
         let raffle = field(f, "raffle")?
             .parse()
             .map_err(|_| "no such raffle".to_string())?;
@@ -255,7 +329,7 @@ async fn reprint(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    act(k, headers, form, |u, f, lang| {
+    act(k, headers, form, true, |u, f, lang| {
         let seq = field(f, "seq")?
             .parse()
             .map_err(|_| "no such sale".to_string())?;
@@ -279,7 +353,7 @@ async fn void(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    act(k, headers, form, |u, f, lang| {
+    act(k, headers, form, true, |u, f, lang| {
         let seq = field(f, "seq")?
             .parse()
             .map_err(|_| "no such sale".to_string())?;
@@ -297,7 +371,7 @@ async fn cash(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    act(k, headers, form, |u, f, lang| {
+    act(k, headers, form, true, |u, f, lang| {
         let amount = parse_amount(field(f, "amount")?)?;
         u.cash(field(f, "kind")?, amount)
             .map_err(|e| e.to_string())?;
@@ -311,7 +385,7 @@ async fn sync(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    act(k, headers, form, |u, _, lang| {
+    act(k, headers, form, false, |u, _, lang| {
         let s = u.sync().map_err(|e| e.to_string())?;
         Ok(if s.waiting == 0 {
             lang.t("All sales uploaded").to_string()
@@ -329,7 +403,7 @@ async fn lang(
 ) -> Response {
     let to = form.get("lang").and_then(|l| Lang::parse(l));
     let l = k.lang.clone();
-    act(k, headers, form, move |_, _, _| {
+    act(k, headers, form, false, move |_, _, _| {
         if let Some(to) = to {
             *l.lock().expect("lang") = to;
         }
@@ -522,7 +596,7 @@ fn render(o: &Overview, l: Lang, flash: Option<(bool, String)>, csrf: &str) -> M
                 h2 { (l.t("Cash drawer")) }
                 @let (float, sales, drops) = o.drawer;
                 p { (l.t("Float")) ": " (cents(float)) " · " (l.t("Cash")) ": " (cents(sales)) " · " (l.t("Drop")) ": " (cents(drops)) }
-                p { (l.t("Expected in drawer")) ": " (cents((float + sales).saturating_sub(drops))) }
+                p { (l.t("Expected in drawer")) ": " (cents(float.saturating_add(sales).saturating_sub(drops))) }
                 form method="post" action="/cash" {
                     (csrf_field(csrf))
                     fieldset {

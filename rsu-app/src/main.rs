@@ -52,6 +52,9 @@ enum Command {
         backup: Option<PathBuf>,
         #[arg(long, default_value = "simulator")]
         printer_spec: String,
+        /// The card terminal: `simulator` (demonstrations), or none (cash only).
+        #[arg(long)]
+        card: Option<String>,
     },
     /// The kiosk: the operator UI on 127.0.0.1, syncing in the background.
     Serve {
@@ -93,6 +96,7 @@ fn run(cli: Cli) -> raffle_rsu::Result<()> {
             reauth_offline_minutes,
             backup,
             printer_spec,
+            card,
         } => {
             let file = UnitFile {
                 server,
@@ -105,6 +109,7 @@ fn run(cli: Cli) -> raffle_rsu::Result<()> {
                 backup: backup.unwrap_or_else(|| cli.dir.join("backup").join("journal.backup")),
                 printer: printer_spec,
                 battery: None,
+                card,
             };
             let public = config::init(&cli.dir, &file, &passphrase()?)?;
             println!("{}", hex::encode(public));

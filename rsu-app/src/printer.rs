@@ -384,6 +384,11 @@ fn serve(mut conn: TcpStream, st: &Mutex<SimState>) {
             Ok(n) => n,
         };
         buf.extend_from_slice(&chunk[..n]);
+        // A command never needs this much: garbage, like a line never ended.
+        if buf.len() > 1 << 20 {
+            st.lock().expect("simulator").torn += 1;
+            return;
+        }
         loop {
             let parsed = match escpos::next_command(&buf) {
                 Ok(Some(p)) => p,

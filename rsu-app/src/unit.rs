@@ -69,7 +69,8 @@ impl Default for Settings {
             reauth_offline_secs: 3600,
             max_pin_failures: 5,
             pin_lockout_secs: 300,
-            backup_every: 25,
+            // Every sale: a journal restored from its backup lacks none.
+            backup_every: 1,
         }
     }
 }
@@ -147,7 +148,7 @@ pub struct Unit {
     id: Identity,
     clock: Box<dyn Clock>,
     printer: Box<dyn Printer>,
-    terminal: Box<dyn CardTerminal>,
+    terminal: Option<Box<dyn CardTerminal>>,
     transport: Box<dyn Transport>,
     settings: Settings,
     session: Option<Session>,
@@ -166,7 +167,9 @@ pub struct Unit {
 pub struct Ports {
     pub clock: Box<dyn Clock>,
     pub printer: Box<dyn Printer>,
-    pub terminal: Box<dyn CardTerminal>,
+    /// The card terminal, if the unit has one: without it the unit takes
+    /// cash only.
+    pub terminal: Option<Box<dyn CardTerminal>>,
     pub transport: Box<dyn Transport>,
 }
 
@@ -210,18 +213,61 @@ impl Unit {
             sales_since_backup: 0,
         };
         if unit.stopped.is_none()
-            && let Some(k) = unit.journal.kept_answer()?
+            && let Err(why) = unit.check_kept_answer()?
         {
-            match unit.read_answer(&k.body, &k.signature, &k.nonce) {
-                Some(a) => unit.answer = Some(a),
-                None => {
-                    let why = "the journal's copy of the server's answer was altered (operators or raffles)".to_string();
-                    unit.unreported = Some(why.clone());
-                    unit.stopped = Some(why);
-                }
-            }
+            unit.unreported = Some(why.clone());
+            unit.stopped = Some(why);
         }
         Ok(unit)
+    }
+
+    /// Checks the server's last answer kept in the journal (its signature,
+    /// and that the journal's acknowledged head and ranges are the
+    /// answer's), and takes it in; `Err` says what was altered.
+    fn check_kept_answer(&mut self) -> Result<std::result::Result<(), String>> {
+        let (acked, acked_hash) = self.journal.acknowledged()?;
+        let Some(k) = self.journal.kept_answer()? else {
+            return Ok(if acked > 0 || !self.journal.allocations()?.is_empty() {
+                Err("the journal's copy of the server's answer is missing".into())
+            } else {
+                Ok(())
+            });
+        };
+        let Some(a) = self.read_answer(&k.body, &k.signature, &k.nonce) else {
+            return Ok(Err(
+                "the journal's copy of the server's answer was altered (operators or raffles)"
+                    .into(),
+            ));
+        };
+        if a.head.parse()
+            != Some(rsu::Head {
+                seq: acked,
+                hash: acked_hash,
+            })
+        {
+            return Ok(Err(
+                "the journal's acknowledged head is not the server's last answer's".into(),
+            ));
+        }
+        let mut signed: Vec<(String, u64, u64)> = a
+            .raffles
+            .iter()
+            .filter(|r| !r.released)
+            .flat_map(|r| {
+                r.numbers()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(move |(f, c)| (r.raffle.to_string(), f, c))
+            })
+            .collect();
+        signed.sort();
+        if signed != self.journal.allocations()? {
+            return Ok(Err(
+                "the journal's allocations are not the server's last answer's".into(),
+            ));
+        }
+        self.answer = Some(a);
+        Ok(Ok(()))
     }
 
     /// An answer whose signature is the log key's over its body and nonce.
@@ -311,6 +357,18 @@ impl Unit {
     /// Signs an operator in (or opens the locked session).
     pub fn sign_in(&mut self, staff: &str, pin: &str) -> Result<()> {
         self.not_stopped()?;
+        // Another operator taking over is the first signing out.
+        if let Some(s) = &self.session
+            && s.operator.as_str() != staff
+        {
+            let waiting = self.waiting()?;
+            if waiting > 0 {
+                return Err(Error::Refused(format!(
+                    "{waiting} sales or requests of {} wait to upload: sync before another operator signs in",
+                    s.operator
+                )));
+            }
+        }
         self.pin_checks(staff, pin)?;
         let operator: StaffId = staff
             .parse()
@@ -340,37 +398,50 @@ impl Unit {
 
     /// The operator, when the session is open: locks it when idle or
     /// offline too long, or when the operator list no longer admits them.
-    fn operator(&mut self) -> Result<StaffId> {
+    /// Why the session is locked now, if it is (idle, offline too long,
+    /// or no longer on the list); reads only.
+    fn lock_reason(&self, s: &Session) -> Result<Option<String>> {
+        if s.locked.is_some() {
+            return Ok(s.locked.clone());
+        }
         let now = self.now();
         let last_contact = self.journal.last_contact()?;
-        let list_ok = |op: &StaffId, a: &Option<Answer>| {
-            a.as_ref().is_some_and(|a| {
-                now <= a.operators.expires
-                    && a.operators.list.iter().any(|o| o.staff_id == op.as_str())
-            })
-        };
-        let settings = self.settings.clone();
-        let answer = self.answer.clone();
-        let Some(s) = self.session.as_mut() else {
+        let idle = now.as_micros() - s.last_activity.as_micros();
+        let since = s
+            .signed_in
+            .as_micros()
+            .max(last_contact.unwrap_or(i64::MIN));
+        let listed = self.answer.as_ref().is_some_and(|a| {
+            now <= a.operators.expires
+                && a.operators
+                    .list
+                    .iter()
+                    .any(|o| o.staff_id == s.operator.as_str())
+        });
+        Ok(if idle > self.settings.idle_lock_secs * 1_000_000 {
+            Some("locked after being idle: enter your PIN".into())
+        } else if now.as_micros() - since > self.settings.reauth_offline_secs * 1_000_000 {
+            Some("the unit has been offline a long time: enter your PIN again".into())
+        } else if !listed {
+            Some("the operator list changed or expired: sign in again".into())
+        } else {
+            None
+        })
+    }
+
+    /// The operator, when the session is open (an operator's action: it
+    /// counts as activity); locks it when idle or offline too long, or when
+    /// the operator list no longer admits them.
+    fn operator(&mut self) -> Result<StaffId> {
+        let Some(s) = self.session.clone() else {
             return Err(Error::SignIn("sign in first".into()));
         };
-        if s.locked.is_none() {
-            let idle = now.as_micros() - s.last_activity.as_micros();
-            let since = s
-                .signed_in
-                .as_micros()
-                .max(last_contact.unwrap_or(i64::MIN));
-            if idle > settings.idle_lock_secs * 1_000_000 {
-                s.locked = Some("locked after being idle: enter your PIN".into());
-            } else if now.as_micros() - since > settings.reauth_offline_secs * 1_000_000 {
-                s.locked =
-                    Some("the unit has been offline a long time: enter your PIN again".into());
-            } else if !list_ok(&s.operator, &answer) {
-                s.locked = Some("the operator list changed or expired: sign in again".into());
-            }
-        }
-        if let Some(why) = &s.locked {
-            return Err(Error::SignIn(why.clone()));
+        let lock = self.lock_reason(&s)?;
+        let now = self.now();
+        let s = self.session.as_mut().expect("a session");
+        if let Some(why) = lock {
+            s.locked = Some(why.clone());
+            return Err(Error::SignIn(why));
         }
         s.last_activity = now;
         Ok(s.operator.clone())
@@ -427,6 +498,21 @@ impl Unit {
         if !details.open || now < details.sales_start || now >= details.sales_end {
             return Err(Error::Refused("the raffle is not on sale now".into()));
         }
+        if let Some(off) = self.clock_offset
+            && off.abs() > rsu::MAX_CLOCK_SKEW_MICROS / 1_000_000
+        {
+            return Err(Error::Refused(format!(
+                "the unit's clock is {off} s off the server's: have it set before selling"
+            )));
+        }
+        for d in &details.draws {
+            if d.cutoff > now && self.journal.has_seal(raffle.as_str(), d.id.as_str())? {
+                return Err(Error::Refused(format!(
+                    "the unit sealed for {} but its clock is before that draw's cutoff: have it set",
+                    d.name
+                )));
+            }
+        }
         let p = details
             .packages
             .iter()
@@ -469,13 +555,20 @@ impl Unit {
                 })?;
                 (PaymentMethod::Cash, None, Some(given), change)
             }
-            Tender::Card => match self.terminal.charge(price, &order) {
+            Tender::Card => match self
+                .terminal
+                .as_mut()
+                .ok_or_else(|| Error::Payment("this unit has no card terminal: cash only".into()))?
+                .charge(price, &order)
+            {
                 CardOutcome::Approved { reference } => {
                     (PaymentMethod::Card, Some(reference), None, 0)
                 }
                 CardOutcome::Declined { reason } => return Err(Error::Payment(reason)),
                 CardOutcome::TimedOut => {
-                    self.terminal.reverse(&order);
+                    if let Some(t) = self.terminal.as_mut() {
+                        t.reverse(&order);
+                    }
                     return Err(Error::Payment(
                         "the terminal did not answer: the charge was reversed, try again".into(),
                     ));
@@ -499,8 +592,10 @@ impl Unit {
         {
             Ok(x) => x,
             Err(e) => {
-                if method == PaymentMethod::Card {
-                    self.terminal.reverse(&order);
+                if method == PaymentMethod::Card
+                    && let Some(t) = self.terminal.as_mut()
+                {
+                    t.reverse(&order);
                 }
                 return Err(e);
             }
@@ -570,6 +665,14 @@ impl Unit {
         let record = self.own_record(seq)?;
         if self.journal.void_asked(seq)? {
             return Err(Error::Refused("that sale is being voided".into()));
+        }
+        // Only a ticket that did not print whole is printed again: a second
+        // paper copy of a printed one could claim its prize twice.
+        if self.journal.copies(seq)? > 0 {
+            return Err(Error::Refused(
+                "that sale's ticket printed: it is not printed again (void it if it is spoiled)"
+                    .into(),
+            ));
         }
         let Some(vn) = self.journal.validation_number(seq)? else {
             return Err(Error::Refused(
@@ -733,10 +836,11 @@ impl Unit {
             .transport
             .post(&path, &headers, &body)
             .map_err(|e| Error::Server(format!("no answer ({e})")))?;
+        let error: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
         let said = || {
-            serde_json::from_slice::<Value>(&reply.body)
-                .ok()
-                .and_then(|v| v["error"].as_str().map(str::to_string))
+            error["error"]
+                .as_str()
+                .map(str::to_string)
                 .unwrap_or_else(|| {
                     String::from_utf8_lossy(&reply.body)
                         .chars()
@@ -746,7 +850,14 @@ impl Unit {
         };
         match reply.status {
             200 => {}
-            409 => return Ok(None),
+            // The nonce was used before (a coincidence, or a replay): sign
+            // again with a fresh one.
+            409 if error["code"].is_null() && said().contains("nonce") => return Ok(None),
+            409 if error["code"] == "rsu_head_forked" => {
+                let why = "the server holds another history of this unit (a journal restored from an older backup, or a fork)".to_string();
+                self.stopped = Some(why.clone());
+                return Err(Error::Corrupt { seq: 0, why });
+            }
             401 => {
                 return Err(Error::Server(
                     "it does not know this unit's key: is the unit enrolled?".into(),
@@ -827,12 +938,27 @@ impl Unit {
         self.seal_due()?;
         let mut out = Synced::default();
         let mut stalls = 0;
+        let mut nonce_retries = 0;
         for _ in 0..10_000 {
             let head = self.journal.head()?;
             let records = self.journal.unacknowledged(200)?;
+            // Reprints and voids only of sales the server holds or this
+            // page carries: of any other it would say "no such sale".
+            let (acked, _) = self.journal.acknowledged()?;
+            let reach = records.last().map_or(acked, |r| r.seq.0).max(acked);
             let seals = self.journal.pending_seals(16)?;
-            let reprints = self.journal.pending_requests("reprint", 16)?;
-            let voids = self.journal.pending_requests("void", 16)?;
+            let reprints: Vec<_> = self
+                .journal
+                .pending_requests("reprint", 16)?
+                .into_iter()
+                .filter(|r| r.seq <= reach)
+                .collect();
+            let voids: Vec<_> = self
+                .journal
+                .pending_requests("void", 16)?
+                .into_iter()
+                .filter(|r| r.seq <= reach)
+                .collect();
             let body = json!({
                 "head": { "seq": head.seq.to_string(), "hash": hex::encode(head.hash) },
                 "software": SOFTWARE,
@@ -842,12 +968,16 @@ impl Unit {
                 "voids": voids.iter().map(|r| &r.wire).collect::<Vec<_>>(),
             });
             let Some((answer, kept)) = self.exchange(&body)? else {
+                nonce_retries += 1;
+                if nonce_retries > 3 {
+                    return Err(Error::Server(
+                        "the server keeps refusing fresh nonces".into(),
+                    ));
+                }
                 continue;
             };
             let before = self.journal.acknowledged()?.0;
-            let moved = self.apply(&answer, &mut out)?;
-            self.journal
-                .keep_answer(&kept.body, &kept.signature, &kept.nonce)?;
+            let moved = self.apply(&answer, &kept, &reprints, &voids, &mut out)?;
             self.clock_offset = Some(answer.time.as_secs() - self.now().as_secs());
             self.answer = Some(answer);
             let after = self.journal.acknowledged()?.0;
@@ -871,8 +1001,17 @@ impl Unit {
         Ok(out)
     }
 
-    /// Takes in a verified answer; whether anything was settled.
-    fn apply(&mut self, a: &Answer, out: &mut Synced) -> Result<bool> {
+    /// Takes in a verified answer (its acknowledgement, time, ranges and
+    /// the answer itself in one transaction), then what it says of the
+    /// seals, reprints and voids sent; whether anything was settled.
+    fn apply(
+        &mut self,
+        a: &Answer,
+        kept: &KeptAnswer,
+        reprints: &[crate::book::Request],
+        voids: &[crate::book::Request],
+        out: &mut Synced,
+    ) -> Result<bool> {
         let head = a
             .head
             .parse()
@@ -884,13 +1023,30 @@ impl Unit {
                 head.seq, ours.seq
             );
             self.stopped = Some(why.clone());
+            self.unreported = Some(why.clone());
             return Err(Error::Corrupt {
                 seq: ours.seq + 1,
                 why,
             });
         }
-        if let Err(e) = self.journal.acknowledge(head) {
+        let ranges: Vec<(RaffleId, Vec<(u64, u64)>)> = a
+            .raffles
+            .iter()
+            .map(|r| {
+                let numbers = if r.released {
+                    Vec::new()
+                } else {
+                    r.numbers().unwrap_or_default()
+                };
+                (r.raffle.clone(), numbers)
+            })
+            .collect();
+        // The last contact is the unit's time of it: the offline limit runs
+        // on the unit's clock, which the sale checks hold to the server's
+        // (within the skew at each contact, never back before a contact).
+        if let Err(e) = self.journal.take_answer(head, self.now(), &ranges, kept) {
             self.stopped = Some(e.to_string());
+            self.unreported = Some(e.to_string());
             return Err(e);
         }
         let mut moved = false;
@@ -905,46 +1061,37 @@ impl Unit {
             out.refused.push((seq, r.reason.clone()));
         }
         for s in &a.seals {
-            let done = s.result["log_index"].is_string()
-                || s.result["refused"]
-                    .as_str()
-                    .is_some_and(|r| r.contains("already"));
-            if done {
+            let code = s.result["code"].as_str();
+            if s.result["log_index"].is_string() || code == Some("rsu_already_sealed") {
                 self.journal.seal_logged(&s.raffle, &s.draw)?;
+                moved = true;
+            } else if let Some(why) = s.result["refused"].as_str() {
+                self.journal.seal_refused(&s.raffle, &s.draw, why)?;
                 moved = true;
             }
         }
         for r in &a.raffles {
-            if r.sealed.is_empty() {
-                continue;
-            }
             for d in &r.sealed {
                 self.journal.seal_logged(r.raffle.as_str(), d)?;
             }
         }
-        for (kind, results) in [("reprint", &a.reprints), ("void", &a.voids)] {
-            let pending = self.journal.pending_requests(kind, 16)?;
-            for (req, res) in pending.iter().zip(results.iter()) {
-                let result = &res["result"];
-                if result.get("retry").is_none() {
-                    self.journal.settle_request(req.id, &result.to_string())?;
+        // Results name the sale (and the reprint's copy): matched on them,
+        // not on their order.
+        for (sent, results) in [(reprints, &a.reprints), (voids, &a.voids)] {
+            for req in sent {
+                let result = results.iter().find(|res| {
+                    res["seq"].as_str() == Some(req.seq.to_string().as_str())
+                        && (req.kind != "reprint" || res["copy"] == req.wire["copy"])
+                });
+                if let Some(res) = result
+                    && res["result"].get("retry").is_none()
+                {
+                    self.journal
+                        .settle_request(req.id, &res["result"].to_string())?;
                     moved = true;
                 }
             }
         }
-        let ranges: Vec<(RaffleId, Vec<(u64, u64)>)> = a
-            .raffles
-            .iter()
-            .map(|r| {
-                let numbers = if r.released {
-                    Vec::new()
-                } else {
-                    r.numbers().unwrap_or_default()
-                };
-                (r.raffle.clone(), numbers)
-            })
-            .collect();
-        self.journal.contact(self.now(), &ranges)?;
         Ok(moved)
     }
 
@@ -955,12 +1102,21 @@ impl Unit {
         let Some((path, key)) = &self.backup else {
             return Ok(());
         };
-        let plain = self.journal.snapshot()?;
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        let plain = self.journal.snapshot(dir)?;
         let sealed = crate::keystore::seal_backup(key, &plain)?;
         let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, &sealed)
-            .and_then(|_| std::fs::rename(&tmp, path))
-            .map_err(|e| Error::Refused(format!("the backup {}: {e}", path.display())))?;
+        let write = || -> std::io::Result<()> {
+            let mut f = std::fs::File::create(&tmp)?;
+            std::io::Write::write_all(&mut f, &sealed)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, path)?;
+            std::fs::File::open(dir)?.sync_all()
+        };
+        write().map_err(|e| Error::Refused(format!("the backup {}: {e}", path.display())))?;
         self.sales_since_backup = 0;
         Ok(())
     }
@@ -968,8 +1124,13 @@ impl Unit {
     // ---- What the screens show ----
 
     pub fn overview(&mut self) -> Result<Overview> {
-        // Reading the overview may lock an idle session.
-        let _ = self.operator();
+        // Reading the overview locks an idle session, and is no activity.
+        if let Some(s) = self.session.clone() {
+            let lock = self.lock_reason(&s)?;
+            if let Some(session) = self.session.as_mut() {
+                session.locked = lock;
+            }
+        }
         let mut raffles = Vec::new();
         if let Some(a) = &self.answer {
             for r in &a.raffles {

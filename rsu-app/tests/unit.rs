@@ -104,6 +104,13 @@ async fn a_unit_signs_in_sells_prints_reprints_voids_and_uploads() {
         torn.record.validation.0
     );
 
+    // A ticket that printed is never printed again: a second copy could
+    // claim its prize twice.
+    let e = blocking(|| unit.reprint(1, &rig.supervisor(), SUPERVISOR_PIN, Lang::En)).unwrap_err();
+    assert!(e.to_string().contains("printed"), "{e}");
+    let e = blocking(|| unit.reprint(3, &rig.supervisor(), SUPERVISOR_PIN, Lang::En)).unwrap_err();
+    assert!(e.to_string().contains("printed"), "{e}");
+
     // The cover opens mid-ticket: this time the sale is voided instead.
     rig.printer.fail_after(200, Fault::CoverOpen);
     let torn2 = blocking(|| unit.sell(&raffle, &p("p1"), 1, Tender::Cash(500), Lang::En)).unwrap();
@@ -192,8 +199,26 @@ async fn the_offline_limits_stop_selling_and_sign_in_is_needed_again() {
     assert!(matches!(sell(&mut unit), Err(Error::MustSync(_))));
     blocking(|| unit.sync()).unwrap();
     sell(&mut unit).unwrap();
-    // Idle: the session locks; the PIN opens it.
-    rig.clock.advance_secs(61);
+    // Idle: the session locks (looking at the screen is no activity);
+    // the PIN opens it.
+    rig.clock.advance_secs(40);
+    assert!(
+        blocking(|| unit.overview())
+            .unwrap()
+            .session
+            .unwrap()
+            .locked
+            .is_none()
+    );
+    rig.clock.advance_secs(21);
+    assert!(
+        blocking(|| unit.overview())
+            .unwrap()
+            .session
+            .unwrap()
+            .locked
+            .is_some()
+    );
     let e = sell(&mut unit).unwrap_err();
     assert!(e.to_string().contains("idle"), "{e}");
     blocking(|| unit.sign_in(&rig.seller(), SELLER_PIN)).unwrap();
@@ -244,6 +269,21 @@ async fn a_journal_edited_by_hand_stops_the_unit_says_why_and_is_reported() {
         }
     }
     // The price of the second sale lowered by hand.
+    let journal = rig.dir.path().join("journal.sqlite");
+    let original = rig.dir.path().join("original.sqlite");
+    let tampered = rig.dir.path().join("tampered.sqlite");
+    // Copies through SQLite (`VACUUM INTO`), whole whatever its WAL holds.
+    let copy = |from: &std::path::Path, to: &std::path::Path| {
+        let _ = std::fs::remove_file(to);
+        for wal in ["-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{wal}", to.display()));
+        }
+        rusqlite::Connection::open(from)
+            .unwrap()
+            .execute("VACUUM INTO ?1", [to.to_str().unwrap()])
+            .unwrap();
+    };
+    copy(&journal, &original);
     let db = rusqlite::Connection::open(rig.dir.path().join("journal.sqlite")).unwrap();
     db.execute(
         "UPDATE records SET record = replace(record, '\"minor\":\"500\"', '\"minor\":\"5\"') WHERE seq = 2",
@@ -251,6 +291,7 @@ async fn a_journal_edited_by_hand_stops_the_unit_says_why_and_is_reported() {
     )
     .unwrap();
     drop(db);
+    copy(&journal, &tampered);
     let mut unit = rig.unit(Settings::default()).unwrap();
     let o = blocking(|| unit.overview()).unwrap();
     let why = o.stopped.expect("stopped");
@@ -260,6 +301,35 @@ async fn a_journal_edited_by_hand_stops_the_unit_says_why_and_is_reported() {
     );
     let e = blocking(|| unit.sign_in(&rig.seller(), SELLER_PIN)).unwrap_err();
     assert!(e.to_string().contains("selling is stopped"), "{e}");
+    // Each other edit, on a copy of the file as it was: the acknowledged
+    // head moved up (to hide sales from upload), the allocations widened,
+    // the server's kept answer deleted, a validation number replaced.
+    for (sql, want) in [
+        (
+            "UPDATE unit SET acknowledged = 3, acknowledged_hash = (SELECT hash FROM records WHERE seq = 3)",
+            "acknowledged head",
+        ),
+        ("UPDATE allocations SET count = count + 1000", "allocations"),
+        ("DELETE FROM answer", "answer is missing"),
+        (
+            "UPDATE records SET validation_number = (SELECT validation_number FROM records WHERE seq = 1) WHERE seq = 3",
+            "validation number",
+        ),
+    ] {
+        copy(&original, &journal);
+        let db = rusqlite::Connection::open(&journal).unwrap();
+        db.execute_batch(sql).unwrap();
+        drop(db);
+        let mut edited = rig.unit(Settings::default()).unwrap();
+        let why = blocking(|| edited.overview()).unwrap().stopped;
+        assert!(
+            why.as_deref().is_some_and(|w| w.contains(want)),
+            "{sql}: {why:?}"
+        );
+    }
+    copy(&tampered, &journal);
+    let mut unit = rig.unit(Settings::default()).unwrap();
+
     // Reported when next online (GLI-31 3.4.4, 2.8.1 g).
     assert!(blocking(|| unit.sync()).is_err());
     let (_, events) = call(
@@ -272,4 +342,64 @@ async fn a_journal_edited_by_hand_stops_the_unit_says_why_and_is_reported() {
     .await;
     assert!(events.to_string().contains("gate-3"), "{events}");
     assert!(events.to_string().contains("record 2"), "{events}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journal_restored_from_an_older_backup_sells_nothing_until_the_server_says_it_is_whole() {
+    let rig = Rig::new().await;
+    let raffle = rig.raffle.clone();
+    let backup = rig.dir.path().join("journal.backup");
+    let older = rig.dir.path().join("older.backup");
+    {
+        let mut unit = rig.unit(Settings::default()).unwrap();
+        blocking(|| unit.sync()).unwrap();
+        blocking(|| unit.sign_in(&rig.seller(), SELLER_PIN)).unwrap();
+        blocking(|| unit.sell(&raffle, &p("p1"), 1, Tender::Cash(500), Lang::En)).unwrap();
+        blocking(|| unit.sync()).unwrap();
+        // A backup is written after every sale and sync.
+        std::fs::copy(&backup, &older).unwrap();
+        for _ in 0..2 {
+            blocking(|| unit.sell(&raffle, &p("p1"), 1, Tender::Cash(500), Lang::En)).unwrap();
+        }
+        blocking(|| unit.sync()).unwrap();
+    }
+    // The card fails; the journal comes back from the older backup, which
+    // lacks two sales the server holds.
+    std::fs::remove_file(rig.dir.path().join("journal.sqlite")).unwrap();
+    let _ = std::fs::remove_file(rig.dir.path().join("journal.sqlite-wal"));
+    let _ = std::fs::remove_file(rig.dir.path().join("journal.sqlite-shm"));
+    let key = rig.store.backup_key().unwrap();
+    let plain = raffle_rsu::keystore::open_backup(&key, &std::fs::read(&older).unwrap()).unwrap();
+    std::fs::write(rig.dir.path().join("journal.sqlite"), plain).unwrap();
+    rusqlite::Connection::open(rig.dir.path().join("journal.sqlite"))
+        .unwrap()
+        .execute("UPDATE unit SET must_sync = 1 WHERE id = 1", [])
+        .unwrap();
+    let mut unit = rig.unit(Settings::default()).unwrap();
+    blocking(|| unit.sign_in(&rig.seller(), SELLER_PIN)).unwrap();
+    // Its next numbers were sold already: it must not sell them again.
+    let e = blocking(|| unit.sell(&raffle, &p("p1"), 1, Tender::Cash(500), Lang::En)).unwrap_err();
+    assert!(matches!(e, Error::MustSync(_)), "{e}");
+    assert!(blocking(|| unit.sync()).is_err());
+    let why = blocking(|| unit.overview())
+        .unwrap()
+        .stopped
+        .expect("stopped");
+    assert!(
+        why.contains("another history") || why.contains("records are gone"),
+        "{why}"
+    );
+    let e = blocking(|| unit.sell(&raffle, &p("p1"), 1, Tender::Cash(500), Lang::En)).unwrap_err();
+    assert!(e.to_string().contains("stopped"), "{e}");
+    assert_eq!(
+        rig.app
+            .state
+            .sequencer
+            .ledger()
+            .device("gate-3")
+            .unwrap()
+            .head
+            .seq,
+        3
+    );
 }

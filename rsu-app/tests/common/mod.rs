@@ -181,7 +181,7 @@ impl Rig {
             Ports {
                 clock,
                 printer: Box::new(self.printer.printer()),
-                terminal: Box::new(self.terminal.clone()),
+                terminal: Some(Box::new(self.terminal.clone())),
                 transport: Box::new(Cuttable {
                     http: Http::new(&self.base),
                     cut: self.cut.clone(),

@@ -608,6 +608,7 @@ async fn void(
 fn unsettled(e: &Error) -> Value {
     match e {
         Error::Unavailable(why) | Error::Storage(why) => json!({ "retry": why }),
+        Error::Refused(r) => json!({ "refused": e.to_string(), "code": r.code() }),
         e => json!({ "refused": e.to_string() }),
     }
 }
