@@ -103,6 +103,8 @@ const FRENCH: &[(&str, &str)] = &[
     ),
     ("Selling is stopped", "La vente est arrêtée"),
     ("Payment", "Paiement"),
+    ("number", "numéro"),
+    ("numbers", "numéros"),
     ("Amount", "Montant"),
     (
         "The server disabled this unit.",

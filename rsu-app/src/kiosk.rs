@@ -468,6 +468,9 @@ fn render(o: &Overview, l: Lang, flash: Option<(bool, String)>, csrf: &str) -> M
     html! {
         header {
             p.identity { (o.software) " · " (o.rsu) }
+            @if let Some(s) = &o.session {
+                p.status { (l.t("Operator")) ": " (s.operator) }
+            }
             p.status {
                 @if o.online { span.ok { (l.t("Online")) } } @else { span.bad { (l.t("Offline")) } }
                 " · "
@@ -562,7 +565,7 @@ fn render(o: &Overview, l: Lang, flash: Option<(bool, String)>, csrf: &str) -> M
                             @for (i, p) in d.packages.iter().enumerate() {
                                 label.choice {
                                     input type="radio" name="package" value=(p.id) checked[i == 0];
-                                    " " (p.tickets) " × · " (crate::ticket::money(p.price))
+                                    " " (p.tickets) " " (l.t(if p.tickets == 1 { "number" } else { "numbers" })) " · " (crate::ticket::money(p.price))
                                 }
                             }
                         }
