@@ -149,23 +149,23 @@ impl Drop for Unit {
     }
 }
 
-/// A TCP proxy to `upstream` that cuts one connection in three at a
-/// random point of the request or of the answer.
+/// A TCP proxy to `upstream` that cuts connections at random points: a
+/// chunk of a request (8 KiB at most) is the last one in 24, cut part way
+/// (the server sees half a request); a chunk of an answer is dropped and
+/// the connection cut one time in four (the server did the work, the unit
+/// never hears of it). Connections are kept alive by the unit's client,
+/// so the cuts fall per chunk, not per connection.
 async fn cutting_proxy(upstream: String, seed: u64, cuts: Arc<AtomicU64>) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     tokio::spawn(async move {
-        let mut dice = Dice(seed);
+        let mut seeds = Dice(seed);
         loop {
             let Ok((mut client, _)) = listener.accept().await else {
                 continue;
             };
-            // (direction, bytes before the cut): 0 none, 1 request, 2 answer.
-            let plan = match dice.next(3) {
-                0 => (1 + dice.next(2), 1 + dice.next(4000)),
-                _ => (0, 0),
-            };
+            let mut dice = Dice(seeds.next(u64::MAX) | 1);
             let upstream = upstream.clone();
             let cuts = cuts.clone();
             tokio::spawn(async move {
@@ -176,29 +176,26 @@ async fn cutting_proxy(upstream: String, seed: u64, cuts: Arc<AtomicU64>) -> Str
                 let (mut sr, mut sw) = server.split();
                 let mut up = [0u8; 8192];
                 let mut down = [0u8; 8192];
-                let (mut sent_up, mut sent_down) = (0u64, 0u64);
                 loop {
                     tokio::select! {
                         n = cr.read(&mut up) => {
                             let Ok(n) = n else { return };
                             if n == 0 { let _ = sw.shutdown().await; continue; }
-                            if plan.0 == 1 && sent_up + n as u64 >= plan.1 {
-                                let keep = (plan.1 - sent_up) as usize;
+                            if dice.next(24) == 0 {
+                                let keep = dice.next(n as u64) as usize;
                                 let _ = sw.write_all(&up[..keep]).await;
                                 cuts.fetch_add(1, Ordering::SeqCst);
                                 return;
                             }
-                            sent_up += n as u64;
                             if sw.write_all(&up[..n]).await.is_err() { return; }
                         }
                         n = sr.read(&mut down) => {
                             let Ok(n) = n else { return };
                             if n == 0 { return; }
-                            if plan.0 == 2 && sent_down + n as u64 >= plan.1.min(300) {
+                            if dice.next(4) == 0 {
                                 cuts.fetch_add(1, Ordering::SeqCst);
                                 return;
                             }
-                            sent_down += n as u64;
                             if cw.write_all(&down[..n]).await.is_err() { return; }
                         }
                     }
@@ -256,7 +253,7 @@ async fn three_units_sell_while_raffled_is_stopped_and_every_sale_lands_once() {
     let vkey = std::fs::read_to_string(data.path().join("publications/vkey")).unwrap();
 
     // Three units, each initialised on its own, registered, enrolled by two
-    // administrators and allocated 1,000 numbers; each syncs once for its
+    // administrators and allocated 2,000 numbers; each syncs once for its
     // operator list and raffle.
     let mut units = Vec::new();
     let dirs = tempfile::tempdir().unwrap();
@@ -315,7 +312,7 @@ async fn three_units_sell_while_raffled_is_stopped_and_every_sale_lands_once() {
             "POST",
             &format!("/api/v1/raffles/{raffle}/rsu/allocations"),
             &manager,
-            json!({ "rsu": id, "count": 1000 }),
+            json!({ "rsu": id, "count": 2000 }),
         )
         .await;
         assert_eq!(status, 200, "{v}");
@@ -331,7 +328,8 @@ async fn three_units_sell_while_raffled_is_stopped_and_every_sale_lands_once() {
     raffled.kill().await.unwrap();
     let mut dice = Dice(0x5eed_1234_abcd_0001);
     let mut sold = [0u64; 3];
-    for round in 0..60 {
+    // 220 each: more than a sync page (200 records).
+    for round in 0..220 {
         for (i, unit) in units.iter_mut().enumerate() {
             let (package, price) =
                 [("p1", 500), ("p3", 1000), ("p10", 2000)][dice.next(3) as usize];
