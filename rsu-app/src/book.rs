@@ -187,6 +187,17 @@ impl Journal {
         Ok(rows.collect::<std::result::Result<Vec<_>, _>>()?)
     }
 
+    /// Seals, reprints and voids not yet settled by the server.
+    pub fn pending_count(&self) -> Result<u64> {
+        let n: i64 = self.conn.query_row(
+            "SELECT (SELECT COUNT(*) FROM seals WHERE logged = 0)
+                  + (SELECT COUNT(*) FROM requests WHERE settled = 0)",
+            [],
+            |r| r.get(0),
+        )?;
+        to_seq(n)
+    }
+
     /// Keeps a reprint or void request to send; a void also stops any
     /// further copy of the ticket.
     pub fn keep_request(&mut self, kind: &str, seq: u64, wire: &serde_json::Value) -> Result<()> {
@@ -322,20 +333,23 @@ impl Journal {
             Ok(total)
         };
         let mut sales = 0u64;
-        let mut stmt = self.conn.prepare(
+        let mut overflowed = false;
+        self.read_records(
             "SELECT r.record FROM records r LEFT JOIN tickets t ON t.seq = r.seq
              WHERE COALESCE(t.voided, 0) = 0",
+            [],
+            |r| {
+                if r.payment == raffle_core::entry::PaymentMethod::Cash {
+                    match sales.checked_add(r.price.minor) {
+                        Some(s) => sales = s,
+                        None => overflowed = true,
+                    }
+                }
+                !overflowed
+            },
         )?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            let r: raffle_core::entry::RsuRecord = serde_json::from_str(&row.get::<_, String>(0)?)
-                .map_err(|_| Error::Corrupt {
-                    seq: 0,
-                    why: "a record does not read".into(),
-                })?;
-            if r.payment == raffle_core::entry::PaymentMethod::Cash {
-                sales = sales.checked_add(r.price.minor).ok_or_else(overflow)?;
-            }
+        if overflowed {
+            return Err(overflow());
         }
         Ok((sum("float")?, sales, sum("drop")?))
     }
@@ -373,34 +387,12 @@ impl Journal {
 
     /// The unit's ranges in `raffle`, and the first number not yet sold.
     pub fn numbers_left(&self, raffle: &str) -> Result<u64> {
-        let mut sold_to = 0u64;
-        let mut stmt = self
-            .conn
-            .prepare("SELECT record FROM records ORDER BY seq")?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            let r: raffle_core::entry::RsuRecord = serde_json::from_str(&row.get::<_, String>(0)?)
-                .map_err(|_| Error::Corrupt {
-                    seq: 0,
-                    why: "a record does not read".into(),
-                })?;
-            if r.raffle.as_str() == raffle {
-                sold_to = sold_to.max(r.numbers.first.0 + r.numbers.count.0);
-            }
-        }
-        let mut stmt = self
-            .conn
-            .prepare("SELECT first, count FROM allocations WHERE raffle = ?1")?;
-        let rows = stmt.query_map(params![raffle], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
-        })?;
-        let mut left = 0u64;
-        for row in rows {
-            let (f, c) = row?;
-            let (f, c) = (to_seq(f)?, to_seq(c)?);
-            left += (f + c).saturating_sub(f.max(sold_to));
-        }
-        Ok(left)
+        let sold_to = self.sold_to(raffle)?;
+        Ok(self
+            .ranges(raffle)?
+            .into_iter()
+            .map(|(f, c)| f.saturating_add(c).saturating_sub(f.max(sold_to)))
+            .fold(0, u64::saturating_add))
     }
 
     /// The last record before `cutoff` (device time), for a seal.
@@ -408,20 +400,17 @@ impl Journal {
         &self,
         cutoff: raffle_core::Timestamp,
     ) -> Result<Option<raffle_core::entry::RsuRecord>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT record FROM records ORDER BY seq DESC")?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            let r: raffle_core::entry::RsuRecord = serde_json::from_str(&row.get::<_, String>(0)?)
-                .map_err(|_| Error::Corrupt {
-                    seq: 0,
-                    why: "a record does not read".into(),
-                })?;
+        let mut last = None;
+        // Device times never go back along the chain: the first found from
+        // the end is the last before the cutoff.
+        self.read_records("SELECT record FROM records ORDER BY seq DESC", [], |r| {
             if r.device_time < cutoff {
-                return Ok(Some(r));
+                last = Some(r);
+                false
+            } else {
+                true
             }
-        }
-        Ok(None)
+        })?;
+        Ok(last)
     }
 }

@@ -485,17 +485,7 @@ impl Journal {
             return Ok(());
         }
         let tx = self.conn.transaction()?;
-        tx.execute(
-            "UPDATE unit SET acknowledged = ?1, acknowledged_hash = ?2 WHERE id = 1",
-            params![to_sql(head.seq)?, &head.hash[..]],
-        )?;
-        // A ticket that never printed keeps its number until it is
-        // reprinted or voided: the buyer has no other copy.
-        tx.execute(
-            "UPDATE records SET validation_number = NULL WHERE seq <= ?1
-             AND seq NOT IN (SELECT seq FROM tickets WHERE copies = 0 AND voided = 0)",
-            params![to_sql(head.seq)?],
-        )?;
+        Self::set_acknowledged(&tx, head)?;
         tx.commit()?;
         // The write-ahead log held the numbers too: fold it back and empty it.
         self.conn
@@ -548,15 +538,9 @@ impl Journal {
             });
         }
         let tx = self.conn.transaction()?;
-        tx.execute(
-            "UPDATE unit SET acknowledged = ?1, acknowledged_hash = ?2, must_sync = 0 WHERE id = 1",
-            params![to_sql(head.seq)?, &head.hash[..]],
-        )?;
-        tx.execute(
-            "UPDATE records SET validation_number = NULL WHERE seq <= ?1
-             AND seq NOT IN (SELECT seq FROM tickets WHERE copies = 0 AND voided = 0)",
-            params![to_sql(head.seq)?],
-        )?;
+        Self::set_acknowledged(&tx, head)?;
+        // The server's answer is the confirmation a restored journal waits for.
+        tx.execute("UPDATE unit SET must_sync = 0 WHERE id = 1", [])?;
         tx.execute(
             "INSERT INTO answer (id, body, signature, nonce) VALUES (1, ?1, ?2, ?3)
              ON CONFLICT (id) DO UPDATE SET body = ?1, signature = ?2, nonce = ?3",
@@ -566,6 +550,23 @@ impl Journal {
         tx.commit()?;
         self.conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    /// Records the server's acknowledgement of the chain up to `head` and
+    /// drops the validation numbers up to there, but a ticket's that never
+    /// printed: it keeps its number until reprinted or voided (the buyer
+    /// has no other copy).
+    fn set_acknowledged(tx: &rusqlite::Transaction, head: Head) -> Result<()> {
+        tx.execute(
+            "UPDATE unit SET acknowledged = ?1, acknowledged_hash = ?2 WHERE id = 1",
+            params![to_sql(head.seq)?, &head.hash[..]],
+        )?;
+        tx.execute(
+            "UPDATE records SET validation_number = NULL WHERE seq <= ?1
+             AND seq NOT IN (SELECT seq FROM tickets WHERE copies = 0 AND voided = 0)",
+            params![to_sql(head.seq)?],
+        )?;
         Ok(())
     }
 
@@ -728,36 +729,70 @@ impl Journal {
     /// journal's records each time (a few milliseconds for ten thousand):
     /// the journal stays the one account of what was sold.
     fn next_numbers(&self, raffle: &RaffleId, count: u64) -> Result<Option<u64>> {
+        let sold_to = self.sold_to(raffle.as_str())?;
+        for (first, n) in self.ranges(raffle.as_str())? {
+            let start = first.max(sold_to);
+            if start
+                .checked_add(count)
+                .is_some_and(|end| end <= first.saturating_add(n))
+            {
+                return Ok(Some(start));
+            }
+        }
+        Ok(None)
+    }
+
+    /// One past the highest number the journal's records sold in `raffle`
+    /// (0 when none): a unit sells in ascending order, so nothing below it
+    /// is sold again.
+    pub(crate) fn sold_to(&self, raffle: &str) -> Result<u64> {
         let mut sold_to = 0u64;
+        self.read_records("SELECT record FROM records ORDER BY seq", [], |r| {
+            if r.raffle.as_str() == raffle {
+                sold_to = sold_to.max(r.numbers.first.0.saturating_add(r.numbers.count.0));
+            }
+            true
+        })?;
+        Ok(sold_to)
+    }
+
+    /// The unit's ranges in `raffle` (first, count), ascending.
+    pub(crate) fn ranges(&self, raffle: &str) -> Result<Vec<(u64, u64)>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT record FROM records ORDER BY seq")?;
-        let mut rows = stmt.query([])?;
+            .prepare("SELECT first, count FROM allocations WHERE raffle = ?1 ORDER BY first")?;
+        let rows = stmt.query_map(params![raffle], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (first, n) = row?;
+            out.push((to_seq(first)?, to_seq(n)?));
+        }
+        Ok(out)
+    }
+
+    /// Runs `sql`, whose first column is a record's text, and hands each
+    /// record read to `f` in turn, until `f` says `false`.
+    pub(crate) fn read_records(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        mut f: impl FnMut(RsuRecord) -> bool,
+    ) -> Result<()> {
+        let mut stmt = self.conn.prepare(sql)?;
+        let mut rows = stmt.query(params)?;
         while let Some(row) = rows.next()? {
             let r: RsuRecord =
                 serde_json::from_str(&row.get::<_, String>(0)?).map_err(|_| Error::Corrupt {
                     seq: 0,
                     why: "a record does not read".into(),
                 })?;
-            if &r.raffle == raffle {
-                sold_to = sold_to.max(r.numbers.first.0.saturating_add(r.numbers.count.0));
+            if !f(r) {
+                break;
             }
         }
-        let mut stmt = self
-            .conn
-            .prepare("SELECT first, count FROM allocations WHERE raffle = ?1 ORDER BY first")?;
-        let ranges = stmt.query_map(params![raffle.as_str()], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
-        })?;
-        for range in ranges {
-            let (first, n) = range?;
-            let (first, n) = (to_seq(first)?, to_seq(n)?);
-            let start = first.max(sold_to);
-            if start.checked_add(count).is_some_and(|end| end <= first + n) {
-                return Ok(Some(start));
-            }
-        }
-        Ok(None)
+        Ok(())
     }
 
     /// The last record, if any.

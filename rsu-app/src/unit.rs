@@ -771,10 +771,7 @@ impl Unit {
     pub fn waiting(&self) -> Result<u64> {
         let head = self.journal.head()?;
         let (acked, _) = self.journal.acknowledged()?;
-        Ok(head.seq.saturating_sub(acked)
-            + self.journal.pending_seals(1000)?.len() as u64
-            + self.journal.pending_requests("reprint", 1000)?.len() as u64
-            + self.journal.pending_requests("void", 1000)?.len() as u64)
+        Ok(head.seq.saturating_sub(acked) + self.journal.pending_count()?)
     }
 
     /// Signs the seals due: one per draw whose cutoff passed on the unit's
