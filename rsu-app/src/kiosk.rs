@@ -477,6 +477,9 @@ fn render(o: &Overview, l: Lang, flash: Option<(bool, String)>, csrf: &str) -> M
                 @if o.waiting == 0 { (l.t("All sales uploaded")) }
                 @else { (o.waiting) " " (l.t("sales waiting to upload")) }
             }
+            @if !o.online { @if let Some(e) = &o.last_error {
+                p.status.warn { (e) }
+            } }
             p.status {
                 (l.t("Printer")) ": "
                 @let problems = o.printer.problems();
